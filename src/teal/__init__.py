@@ -1,0 +1,11 @@
+"""teal: blue-green deploys of Python web apps to AWS Lambda + API Gateway.
+
+The public API for app code. Everything imported here uses the standard
+library only, because it also runs inside Lambda.
+"""
+
+from teal._version import __version__
+from teal.app import App
+from teal.http import Request, Response
+
+__all__ = ["App", "Request", "Response", "__version__"]

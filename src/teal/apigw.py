@@ -1,0 +1,251 @@
+"""API Gateway's (REST API) rules, in one place.
+
+The change analyzer simulates stack updates against :class:`ApiModel`, and
+the local cloud's API Gateway *is* an :class:`ApiModel` per RestApi, so a
+change that fails on AWS fails in both, with AWS's own message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+from teal.routes import HTTP_METHODS, PathPart, PathSyntaxError, parse_part
+
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")
+BASE_PATH = re.compile(r"^[A-Za-z0-9._~-]*(/[A-Za-z0-9._~-]+)*$")
+
+
+class Rule(Enum):
+    """Which API Gateway rule a change breaks (stable names for scripts)."""
+
+    DUPLICATE_PATH_PART = "duplicate-path-part"
+    SIBLING_VARIABLE = "sibling-variable"
+    GREEDY_PARENT = "greedy-parent"
+    INVALID_PATH_PART = "invalid-path-part"
+    DUPLICATE_METHOD = "duplicate-method"
+    INVALID_METHOD = "invalid-method"
+    NOT_FOUND = "not-found"
+    DUPLICATE_BASE_PATH = "duplicate-base-path"
+    INVALID_BASE_PATH = "invalid-base-path"
+    INVALID_STAGE_NAME = "invalid-stage-name"
+
+
+_STATUS = {"ConflictException": 409, "BadRequestException": 400, "NotFoundException": 404}
+
+
+class ApiGatewayError(Exception):
+    """An API Gateway refusal: error code, AWS's message and the rule broken."""
+
+    def __init__(self, code: str, message: str, rule: Rule) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.rule = rule
+
+    @property
+    def status(self) -> int:
+        return _STATUS.get(self.code, 400)
+
+    def as_stack_reason(self) -> str:
+        """The resource status reason CloudFormation shows for this failure."""
+        return (
+            f"{self.message} (Service: ApiGateway, Status Code: {self.status}, "
+            f"Error Code: {self.code})"
+        )
+
+
+def duplicate_path_part(part: str) -> ApiGatewayError:
+    return ApiGatewayError(
+        "ConflictException",
+        f"Another resource with the same parent already has this name: {part}",
+        Rule.DUPLICATE_PATH_PART,
+    )
+
+
+def sibling_variable(existing: str) -> ApiGatewayError:
+    return ApiGatewayError(
+        "BadRequestException",
+        f"A sibling ({existing}) of this resource already has a variable path part "
+        "-- only one is allowed",
+        Rule.SIBLING_VARIABLE,
+    )
+
+
+def greedy_parent(parent: str) -> ApiGatewayError:
+    return ApiGatewayError(
+        "BadRequestException",
+        f"Cannot create a child of a resource with a greedy path variable: {parent}",
+        Rule.GREEDY_PARENT,
+    )
+
+
+def duplicate_method() -> ApiGatewayError:
+    return ApiGatewayError(
+        "ConflictException", "Method already exists for this resource", Rule.DUPLICATE_METHOD
+    )
+
+
+def duplicate_base_path() -> ApiGatewayError:
+    return ApiGatewayError(
+        "ConflictException",
+        "Base path already exists for this domain name",
+        Rule.DUPLICATE_BASE_PATH,
+    )
+
+
+def not_found(what: str) -> ApiGatewayError:
+    return ApiGatewayError("NotFoundException", f"Invalid {what} specified", Rule.NOT_FOUND)
+
+
+def check_path_part(text: str) -> PathPart:
+    try:
+        return parse_part(text)
+    except PathSyntaxError as exc:
+        raise ApiGatewayError(
+            "BadRequestException", f"Resource's path part {text!r} is invalid: {exc}",
+            Rule.INVALID_PATH_PART,
+        ) from exc
+
+
+def check_http_method(verb: str) -> str:
+    if verb.upper() not in HTTP_METHODS:
+        raise ApiGatewayError(
+            "BadRequestException", f"Invalid HttpMethod specified: {verb}", Rule.INVALID_METHOD
+        )
+    return verb.upper()
+
+
+def check_stage_name(name: str) -> str:
+    if not STAGE_NAME.match(name):
+        raise ApiGatewayError(
+            "BadRequestException",
+            "Stage name only allows a-zA-Z0-9_",
+            Rule.INVALID_STAGE_NAME,
+        )
+    return name
+
+
+def normalize_base_path(base_path: str | None) -> str:
+    """``""`` and ``"(none)"`` both mean the root mapping, which AWS shows as ``(none)``."""
+    path = (base_path or "").strip("/")
+    if path == "(none)":
+        path = ""
+    if not BASE_PATH.match(path):
+        raise ApiGatewayError(
+            "BadRequestException",
+            f"Invalid base path: {base_path!r}",
+            Rule.INVALID_BASE_PATH,
+        )
+    return path
+
+
+def check_new_base_path(existing: set[str], base_path: str) -> None:
+    if normalize_base_path(base_path) in {normalize_base_path(p) for p in existing}:
+        raise duplicate_base_path()
+
+
+def stage_endpoint(api_id: str, region: str, stage: str) -> str:
+    """The invoke URL AWS gives a stage."""
+    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}/"
+
+
+P = TypeVar("P")
+
+
+@dataclass
+class ApiResource(Generic[P]):
+    id: str
+    parent_id: str | None
+    part: PathPart | None  # None for the root resource "/"
+    children: dict[str, str] = field(default_factory=dict)  # path part -> id
+    methods: dict[str, P] = field(default_factory=dict)
+
+
+def counter_ids(prefix: str = "r") -> Callable[[], str]:
+    numbers = itertools.count(1)
+    return lambda: f"{prefix}{next(numbers)}"
+
+
+class ApiModel(Generic[P]):
+    """One RestApi's resource tree and methods, enforcing API Gateway's rules.
+
+    ``P`` is whatever a method carries (an integration, a logical id...).
+    """
+
+    def __init__(self, new_id: Callable[[], str] | None = None, root_id: str = "root") -> None:
+        self._new_id = new_id or counter_ids()
+        self.root_id = root_id
+        self.resources: dict[str, ApiResource[P]] = {root_id: ApiResource(root_id, None, None)}
+
+    def resource(self, resource_id: str) -> ApiResource[P]:
+        found = self.resources.get(resource_id)
+        if found is None:
+            raise not_found("resource identifier")
+        return found
+
+    def path_of(self, resource_id: str) -> str:
+        parts: list[str] = []
+        node = self.resource(resource_id)
+        while node.part is not None and node.parent_id is not None:
+            parts.append(node.part.text)
+            node = self.resource(node.parent_id)
+        return "/" + "/".join(reversed(parts))
+
+    def create_resource(self, parent_id: str, path_part: str, resource_id: str | None = None) -> str:
+        parent = self.resource(parent_id)
+        part = check_path_part(path_part)
+        if parent.part is not None and parent.part.text.endswith("+}"):
+            raise greedy_parent(parent.part.text)
+        if part.text in parent.children:
+            raise duplicate_path_part(part.text)
+        if part.is_variable:
+            for sibling_text in parent.children:
+                if sibling_text.startswith("{"):
+                    raise sibling_variable(sibling_text)
+        new_id = resource_id or self._new_id()
+        self.resources[new_id] = ApiResource(new_id, parent_id, part)
+        parent.children[part.text] = new_id
+        return new_id
+
+    def delete_resource(self, resource_id: str) -> None:
+        """Delete a resource with its descendants and their methods, as API Gateway does."""
+        node = self.resource(resource_id)
+        if node.parent_id is None:
+            raise ApiGatewayError("BadRequestException", "Cannot delete root resource", Rule.NOT_FOUND)
+        for child_id in list(node.children.values()):
+            self.delete_resource(child_id)
+        parent = self.resources.get(node.parent_id)
+        if parent is not None and node.part is not None:
+            parent.children.pop(node.part.text, None)
+        del self.resources[resource_id]
+
+    def put_method(self, resource_id: str, verb: str, payload: P) -> None:
+        node = self.resource(resource_id)
+        verb = check_http_method(verb)
+        if verb in node.methods:
+            raise duplicate_method()
+        node.methods[verb] = payload
+
+    def update_method(self, resource_id: str, verb: str, payload: P) -> None:
+        node = self.resource(resource_id)
+        if verb.upper() not in node.methods:
+            raise not_found("Method identifier")
+        node.methods[verb.upper()] = payload
+
+    def delete_method(self, resource_id: str, verb: str) -> None:
+        node = self.resource(resource_id)
+        if node.methods.pop(verb.upper(), None) is None:
+            raise not_found("Method identifier")
+
+    def endpoints(self) -> Iterator[tuple[str, str, P]]:
+        """(path, verb, payload) of every method: what a deployment snapshots."""
+        for resource_id in sorted(self.resources, key=self.path_of):
+            node = self.resources[resource_id]
+            path = self.path_of(resource_id)
+            for verb in sorted(node.methods):
+                yield path, verb, node.methods[verb]

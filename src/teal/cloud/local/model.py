@@ -1,0 +1,81 @@
+"""What the local data plane (gateway and workers) reads from the local cloud's state.
+
+The control plane (stack engine, store) writes these facts; the gateway reads
+them through :class:`ServingState` for every request, so deploys and switches
+take effect without a restart. Plain frozen dataclasses, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+LOCAL_REGION = "us-east-1"
+LOCAL_ACCOUNT_ID = "000000000000"
+LOCAL_ARTIFACT_BUCKET = "teal-local-artifacts"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function's configuration, enough to start and call workers."""
+
+    name: str
+    arn: str
+    code_sha256: str  # content hash of the code artifact (the unpack folder's name)
+    code_key: str  # artifact key of the zip
+    handler: str  # "module.attr", as Lambda's Handler property
+    runtime: str
+    memory_mb: int
+    timeout_s: int
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # SourceArn patterns of the AWS::Lambda::Permission resources that let
+    # API Gateway invoke it; no match means API Gateway answers 500.
+    invoke_source_arns: tuple[str, ...] = ()
+
+    @property
+    def version_key(self) -> str:
+        """Workers are pooled per function *version*: same name, new code, new pool."""
+        env = ",".join(f"{k}={v}" for k, v in sorted(self.environment.items()))
+        return f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:{env}"
+
+
+@dataclass(frozen=True)
+class RouteIntegration:
+    """One method of a deployment snapshot: path template, verb, target function."""
+
+    resource_path: str
+    http_method: str
+    function_arn: str | None  # None for a non-Lambda integration (not served locally)
+
+
+@dataclass(frozen=True)
+class ServedStage:
+    """A stage and the deployment snapshot it serves."""
+
+    api_id: str
+    stage_name: str
+    deployment_id: str
+    routes: tuple[RouteIntegration, ...]
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainRoute:
+    """A custom domain, its stable local port and its base path mappings."""
+
+    name: str
+    port: int
+    mappings: Mapping[str, tuple[str, str]]  # base path ("" = root) -> (api_id, stage)
+
+
+class ServingState(Protocol):
+    """Read side of the local cloud's state, as the gateway uses it."""
+
+    def generation(self) -> int:
+        """A number that changes whenever anything below changes (cheap to poll)."""
+        ...
+
+    def stage(self, api_id: str, stage_name: str) -> ServedStage | None: ...
+    def function_by_arn(self, arn: str) -> FunctionSpec | None: ...
+    def domains(self) -> list[DomainRoute]: ...

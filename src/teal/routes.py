@@ -1,0 +1,363 @@
+"""The route table: path templates compiled once, validated, arranged as a tree.
+
+One route table feeds the template synthesizer, the change analyzer and the
+local gateway. Path templates follow API Gateway's REST API resource paths:
+static parts, variables ``{name}`` and a greedy last part ``{name+}``.
+
+This module uses the standard library only: it ships inside Lambda packages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
+
+_STATIC_PART = re.compile(r"^[A-Za-z0-9._~:@!$&'()*,;=-]+$")
+_VARIABLE_PART = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
+_FUNCTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+class PartKind(Enum):
+    STATIC = "static"
+    VARIABLE = "variable"
+    GREEDY = "greedy"
+
+
+@dataclass(frozen=True)
+class PathPart:
+    """One segment of a path template, as API Gateway's ``PathPart`` holds it."""
+
+    text: str
+    kind: PartKind
+    name: str | None = None  # the variable's name, for variable and greedy parts
+
+    @property
+    def is_variable(self) -> bool:
+        return self.kind is not PartKind.STATIC
+
+
+class PathSyntaxError(ValueError):
+    """A path template that API Gateway would not accept."""
+
+
+def parse_part(text: str) -> PathPart:
+    """Parse one path segment; raise :class:`PathSyntaxError` when invalid."""
+    if not text:
+        raise PathSyntaxError("empty path part (two '/' in a row, or a trailing '/')")
+    var = _VARIABLE_PART.match(text)
+    if var:
+        kind = PartKind.GREEDY if var.group(2) else PartKind.VARIABLE
+        return PathPart(text, kind, var.group(1))
+    if "{" in text or "}" in text:
+        raise PathSyntaxError(
+            f"invalid path part {text!r}: a variable is a whole part, "
+            "'{name}' or '{name+}', with a name of letters, digits and '_'"
+        )
+    if not _STATIC_PART.match(text):
+        raise PathSyntaxError(
+            f"invalid path part {text!r}: use letters, digits and . _ ~ - : @ ! $ & ' ( ) * , ; ="
+        )
+    return PathPart(text, PartKind.STATIC)
+
+
+def compile_path(path: str) -> tuple[PathPart, ...]:
+    """Split and check a path template; ``"/"`` is the root (no parts)."""
+    if not path.startswith("/"):
+        raise PathSyntaxError(f"path {path!r} must start with '/'")
+    if path == "/":
+        return ()
+    parts = tuple(parse_part(p) for p in path[1:].split("/"))
+    for part in parts[:-1]:
+        if part.kind is PartKind.GREEDY:
+            raise PathSyntaxError(f"greedy variable {part.text} must be the last part of the path")
+    names = [p.name for p in parts if p.name]
+    for name in names:
+        if names.count(name) > 1:
+            raise PathSyntaxError(f"variable {{{name}}} appears more than once in the path")
+    return parts
+
+
+def join_parts(parts: Iterable[PathPart | str]) -> str:
+    texts = [p.text if isinstance(p, PathPart) else p for p in parts]
+    return "/" + "/".join(texts)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A handler bound to a path template and its HTTP methods."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Callable[..., Any]
+    function: str
+    raw: bool = False
+    parts: tuple[PathPart, ...] = ()
+
+    @property
+    def handler_name(self) -> str:
+        module = getattr(self.handler, "__module__", "?")
+        name = getattr(self.handler, "__qualname__", repr(self.handler))
+        return f"{module}.{name}"
+
+    def describe(self) -> str:
+        return f"{'|'.join(self.methods)} {self.path} ({self.handler_name})"
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Node(Generic[T]):
+    """A resource of the tree: one path part, its children and its methods."""
+
+    part: PathPart | None  # None for the root
+    path: str
+    children: dict[str, Node[T]] = field(default_factory=dict)
+    methods: dict[str, T] = field(default_factory=dict)
+
+    def variable_child(self) -> Node[T] | None:
+        return next((c for c in self.children.values() if c.part and c.part.is_variable), None)
+
+    def walk(self) -> Iterator[Node[T]]:
+        """This node and its descendants, parents before children, in sorted order."""
+        yield self
+        for key in sorted(self.children):
+            yield from self.children[key].walk()
+
+
+class MatchKind(Enum):
+    NONE = "none"  # no resource has this path
+    PATH = "path"  # a resource matches but has no method for the verb
+    FULL = "full"
+
+
+@dataclass(frozen=True)
+class Match(Generic[T]):
+    kind: MatchKind
+    node: Node[T] | None = None
+    target: T | None = None
+    method: str | None = None  # the method key that matched (the verb or ANY)
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+class PathTree(Generic[T]):
+    """Resources keyed by path template, each with payloads per HTTP method.
+
+    Generic so that the app's routes, a deployed template's methods and a
+    local deployment snapshot all use the same tree and the same matching.
+    """
+
+    def __init__(self) -> None:
+        self.root: Node[T] = Node(None, "/")
+
+    def add(self, path: str, method: str, target: T) -> Node[T]:
+        node = self.ensure(compile_path(path))
+        node.methods[method] = target
+        return node
+
+    def ensure(self, parts: Iterable[PathPart]) -> Node[T]:
+        node = self.root
+        for part in parts:
+            child = node.children.get(part.text)
+            if child is None:
+                child = Node(part, join_parts([*_parts_of(node.path), part]))
+                node.children[part.text] = child
+            node = child
+        return node
+
+    def nodes(self) -> Iterator[Node[T]]:
+        return self.root.walk()
+
+    def match(self, path: str, method: str) -> Match[T]:
+        """Find the resource API Gateway would pick for a request path.
+
+        Static parts win over a variable; a greedy variable takes one or more
+        remaining segments. ``ANY`` serves a verb the resource lacks.
+        """
+        segments = [s for s in path.split("/") if s] if path not in ("", "/") else []
+        found = _match_segments(self.root, segments, {})
+        if found is None:
+            return Match(MatchKind.NONE)
+        node, params = found
+        for key in (method.upper(), "ANY"):
+            if key in node.methods:
+                return Match(MatchKind.FULL, node, node.methods[key], key, params)
+        return Match(MatchKind.PATH, node, None, None, params)
+
+
+def _parts_of(path: str) -> list[str]:
+    return [] if path == "/" else path[1:].split("/")
+
+
+def _match_segments(
+    node: Node[T], segments: list[str], params: dict[str, str]
+) -> tuple[Node[T], dict[str, str]] | None:
+    """Depth-first match preferring static parts; a resource with methods beats one without."""
+    if not segments:
+        return node, params
+    head, rest = segments[0], segments[1:]
+    partial: tuple[Node[T], dict[str, str]] | None = None
+    static = node.children.get(head)
+    if static is not None and static.part is not None and not static.part.is_variable:
+        partial = _match_segments(static, rest, params)
+        if partial is not None and partial[0].methods:
+            return partial
+    variable = node.variable_child()
+    if variable is not None and variable.part is not None and variable.part.name is not None:
+        if variable.part.kind is PartKind.GREEDY:
+            return variable, {**params, variable.part.name: "/".join(segments)}
+        found = _match_segments(variable, rest, {**params, variable.part.name: head})
+        if found is not None and (found[0].methods or partial is None):
+            return found
+    return partial
+
+
+class RouteTable:
+    """The app's validated routes and the resource tree they make."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes: tuple[Route, ...] = tuple(routes)
+        self.tree: PathTree[Route] = PathTree()
+        for route in self.routes:
+            for method in route.methods:
+                self.tree.add(route.path, method, route)
+
+    @property
+    def functions(self) -> dict[str, list[Route]]:
+        """Routes grouped by the Lambda function that serves them, sorted by name."""
+        grouped: dict[str, list[Route]] = {}
+        for route in sorted(self.routes, key=lambda r: (r.function, r.path)):
+            grouped.setdefault(route.function, []).append(route)
+        return grouped
+
+    def endpoints(self) -> list[tuple[str, str, Route]]:
+        """(path, method, route) for every method of every resource, sorted."""
+        return sorted(
+            ((r.path, m, r) for r in self.routes for m in r.methods), key=lambda t: (t[0], t[1])
+        )
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route as declared, before validation."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Any
+    function: str | None
+    raw: bool
+
+
+def build_route_table(specs: Iterable[RouteSpec]) -> RouteTable:
+    """Validate declared routes; raise ``RouteError`` listing every problem."""
+    specs = list(specs)
+    problems: list[str] = []
+    routes: list[Route] = []
+    for spec in specs:
+        route = _check_spec(spec, problems)
+        if route is not None:
+            routes.append(route)
+    problems.extend(_check_conflicts(routes))
+    if problems:
+        from teal.errors import RouteError
+
+        raise RouteError(problems)
+    return RouteTable(routes)
+
+
+def _spec_label(spec: RouteSpec) -> str:
+    name = getattr(spec.handler, "__qualname__", None) or repr(spec.handler)
+    return f"route {spec.path!r} ({name})"
+
+
+def _check_spec(spec: RouteSpec, problems: list[str]) -> Route | None:
+    label = _spec_label(spec)
+    before = len(problems)
+    try:
+        parts = compile_path(spec.path)
+    except PathSyntaxError as exc:
+        problems.append(f"{label}: {exc}")
+        parts = ()
+    methods = tuple(m.upper() for m in spec.methods)
+    if not methods:
+        problems.append(f"{label}: no HTTP methods given")
+    for method in methods:
+        if method not in HTTP_METHODS:
+            problems.append(
+                f"{label}: unknown HTTP method {method!r}; use one of {', '.join(HTTP_METHODS)}"
+            )
+    for method in set(methods):
+        if methods.count(method) > 1:
+            problems.append(f"{label}: method {method} listed twice")
+    if not callable(spec.handler):
+        problems.append(f"{label}: handler {spec.handler!r} is not callable")
+    function = spec.function or _default_function_name(spec.handler)
+    if not _FUNCTION_NAME.match(function):
+        problems.append(
+            f"{label}: function name {function!r} must start with a letter and hold at most "
+            "40 letters, digits, '-' or '_'"
+        )
+    if len(problems) > before:
+        return None
+    return Route(spec.path, methods, spec.handler, function, spec.raw, parts)
+
+
+def _default_function_name(handler: Any) -> str:
+    name = str(getattr(handler, "__name__", "handler"))
+    return name.replace("<", "").replace(">", "") or "handler"
+
+
+def _check_conflicts(routes: list[Route]) -> list[str]:
+    problems: list[str] = []
+    seen: dict[tuple[str, str], Route] = {}
+    for route in routes:
+        for method in route.methods:
+            other = seen.setdefault((route.path, method), route)
+            if other is not route:
+                problems.append(
+                    f"duplicate route {method} {route.path}: declared by "
+                    f"{other.handler_name} and {route.handler_name}"
+                )
+    problems.extend(_check_sibling_variables(routes))
+    problems.extend(_check_function_kinds(routes))
+    return problems
+
+
+def _check_sibling_variables(routes: list[Route]) -> list[str]:
+    """API Gateway allows one variable child per resource (greedy or not)."""
+    first_at: dict[str, tuple[str, Route]] = {}
+    problems: list[str] = []
+    reported: set[tuple[str, str]] = set()
+    for route in routes:
+        for depth, part in enumerate(route.parts):
+            if not part.is_variable:
+                continue
+            parent = join_parts(route.parts[:depth])
+            known = first_at.setdefault(parent, (part.text, route))
+            if known[0] != part.text and (parent, part.text) not in reported:
+                reported.add((parent, part.text))
+                problems.append(
+                    f"routes {known[1].path!r} and {route.path!r} put two different variables, "
+                    f"{known[0]} and {part.text}, under {parent}: API Gateway allows only one "
+                    "variable path part per parent; use the same name in both"
+                )
+    return problems
+
+
+def _check_function_kinds(routes: list[Route]) -> list[str]:
+    """Routes sharing a function must agree on raw mode (one Lambda, one calling style)."""
+    raw_by_function: dict[str, bool] = {}
+    problems: list[str] = []
+    for route in routes:
+        known = raw_by_function.setdefault(route.function, route.raw)
+        if known != route.raw:
+            problems.append(
+                f"route {route.path!r}: function {route.function!r} mixes raw=True and raw=False "
+                "handlers; give the raw handlers a function of their own"
+            )
+    return problems

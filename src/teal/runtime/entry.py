@@ -1,0 +1,92 @@
+"""The Lambda handler of every teal function: ``teal.runtime.entry.handler``.
+
+It imports the user's app once per execution environment (warm reuse), picks
+the route from the event's ``resource`` and ``httpMethod`` and turns what the
+handler returns into an API Gateway proxy response. Failures become a 500
+response; the traceback goes to stderr, which is the function's log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from teal.app import App
+from teal.http import Request, to_proxy_response
+from teal.routes import Route
+
+ENTRY_VARIABLE = "TEAL_ENTRY"
+FUNCTION_VARIABLE = "TEAL_FUNCTION"
+
+Dispatch = dict[tuple[str, str], Route]
+
+_dispatch: Dispatch | None = None
+
+
+def load_app(entry: str) -> App:
+    """Import ``module:attribute`` and return the App it names."""
+    module_name, _, attribute = entry.partition(":")
+    module = importlib.import_module(module_name)
+    app = getattr(module, attribute or "app", None)
+    if not isinstance(app, App):
+        raise TypeError(f"{entry} is not a teal App (got {type(app).__name__})")
+    return app
+
+
+def build_dispatch(app: App, function: str | None) -> Dispatch:
+    """(resource path, verb) -> route, for the routes this function serves."""
+    table: Dispatch = {}
+    for route in app.routes().routes:
+        if function is None or route.function == function:
+            for method in route.methods:
+                table[(route.path, method)] = route
+    return table
+
+
+def _current_dispatch() -> Dispatch:
+    global _dispatch
+    if _dispatch is None:
+        entry = os.environ.get(ENTRY_VARIABLE, "app:app")
+        _dispatch = build_dispatch(load_app(entry), os.environ.get(FUNCTION_VARIABLE))
+    return _dispatch
+
+
+def _error(status: int, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def find_route(dispatch: Dispatch, event: Mapping[str, Any]) -> Route | None:
+    resource = str(event.get("resource") or event.get("path") or "/")
+    method = str(event.get("httpMethod") or "GET").upper()
+    return dispatch.get((resource, method)) or dispatch.get((resource, "ANY"))
+
+
+def invoke(dispatch: Dispatch, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Serve one event with an already-built dispatch table."""
+    route = find_route(dispatch, event)
+    if route is None:
+        return _error(404, f"no route for {event.get('httpMethod')} {event.get('resource')}")
+    call: Callable[..., Any] = route.handler
+    try:
+        if route.raw:
+            result: dict[str, Any] = call(event, context)
+            return result
+        return to_proxy_response(call(Request.from_event(event, context)))
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return _error(500, "Internal server error")
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    return invoke(_current_dispatch(), event, context)
