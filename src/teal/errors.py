@@ -39,9 +39,7 @@ class RouteError(UserError):
 
     def __init__(self, problems: list[str], *, where: str | None = None) -> None:
         what = "invalid routes:\n" + "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            what, where=where, hint="fix the @app.route declarations listed above"
-        )
+        super().__init__(what, where=where, hint="fix the @app.route declarations listed above")
         self.problems = problems
 
 

@@ -189,7 +189,7 @@ class LockHeld(OperationError):
         super().__init__(
             f"{key} is locked: {owner.describe()}",
             where=key,
-            hint=f"wait for it to finish, or run `teal unlock` if that process is gone",
+            hint="wait for it to finish, or run `teal unlock` if that process is gone",
         )
         self.owner = owner
 

@@ -37,7 +37,9 @@ class FunctionSpec:
     def version_key(self) -> str:
         """Workers are pooled per function *version*: same name, new code, new pool."""
         env = ",".join(f"{k}={v}" for k, v in sorted(self.environment.items()))
-        return f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:{env}"
+        return (
+            f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:{env}"
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+from teal.cli import run
+
+run()

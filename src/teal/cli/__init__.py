@@ -1,0 +1,85 @@
+"""The ``teal`` command: command groups, error reporting and exit codes.
+
+Exit codes are decided here alone: 0 done, 1 an operation ran and failed,
+2 bad input (nothing was changed anywhere).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.markup import escape
+
+from teal._version import __version__
+from teal.cli import project as project_commands
+from teal.cli.common import err_console
+from teal.errors import OperationError, TealError, UserError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="teal", message="%(prog)s %(version)s")
+def cli() -> None:
+    """teal deploys Python web apps to AWS Lambda + API Gateway, and makes every
+    deploy a blue-green deploy.
+
+    The default target is the embedded local cloud (no AWS account needed);
+    set `cloud = "aws"` in teal.toml or pass --cloud aws for AWS.
+
+    Exit codes: 0 done, 1 the operation ran and failed, 2 bad input (nothing
+    was changed).
+    """
+
+
+project_commands.register(cli)
+
+
+def _register_optional() -> None:
+    """Command modules that later parts of teal add; each exposes ``register(group)``."""
+    import importlib
+
+    for name in ("plan", "local", "deploy", "bluegreen"):
+        try:
+            module = importlib.import_module(f"teal.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"teal.cli.{name}":
+                raise
+            continue
+        module.register(cli)
+
+
+_register_optional()
+
+
+def exit_code_for(error: TealError) -> int:
+    return EXIT_BAD_INPUT if isinstance(error, UserError) else EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and turn teal's errors into messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="teal", standalone_mode=False)
+    except TealError as error:
+        label = "error" if isinstance(error, UserError) else "failed"
+        err_console.print(f"[bold red]{label}:[/] {escape(error.render())}")
+        return exit_code_for(error)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return EXIT_FAILED
+    except click.ClickException as error:
+        error.show()
+        return EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    return EXIT_OK
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "OperationError", "cli", "main", "run"]

@@ -1,0 +1,91 @@
+"""What every command shares: options, consoles, JSON output, target loading."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from teal.config import Project, Target, load_project, resolve_target
+
+# Results go to stdout; progress, warnings and errors to stderr, so that
+# `--json` leaves exactly one JSON object on stdout.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    project: Path
+    env: str | None
+    extra: str | None
+    cloud: str | None
+    json: bool
+
+    def load(self) -> tuple[Project, Target]:
+        project = load_project(self.project)
+        target = resolve_target(project, env=self.env, extra=self.extra, cloud=self.cloud)
+        return project, target
+
+
+def project_option(func: F) -> F:
+    return click.option(
+        "--project",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help="The project folder (holding teal.toml).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON object on stdout, nothing else."
+    )(func)
+
+
+def target_options(func: F) -> F:
+    """--project, --env, --extra, --cloud and --json, folded into one CommonOptions."""
+    func = click.option(
+        "--cloud",
+        type=click.Choice(["local", "aws"]),
+        default=None,
+        help="Where stacks live (overrides [app] cloud and TEAL_CLOUD).",
+    )(func)
+    func = click.option(
+        "--extra",
+        default=None,
+        metavar="EXTRA",
+        help="A parallel copy of the env, e.g. 2 for <app>-<env>-2 (default: $TEAL_EXTRA).",
+    )(func)
+    func = click.option(
+        "--env",
+        default=None,
+        metavar="ENV",
+        help="The env to work on (default: $TEAL_ENV, else dev).",
+    )(func)
+    return json_option(project_option(func))
+
+
+def common(
+    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+) -> CommonOptions:
+    return CommonOptions(project, env, extra, cloud, as_json)
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print the command's one JSON object on stdout."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()

@@ -1,0 +1,98 @@
+"""Commands that work on the project alone: ``init`` and ``routes``."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from teal.cli.common import (
+    CommonOptions,
+    console,
+    emit_json,
+    err_console,
+    json_option,
+    project_option,
+)
+from teal.config import load_project
+from teal.errors import UserError
+from teal.loader import load_routes
+from teal.routes import RouteTable
+
+INIT_FILES = ("teal.toml", "app.py")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--name", default=None, help="The app's name (default: the folder's name).")
+def init(directory: Path, name: str | None) -> None:
+    """Write a small working app (teal.toml and app.py) into DIRECTORY."""
+    app_name = name or _app_name_from(directory.resolve().name)
+    for file in INIT_FILES:
+        if (directory / file).exists():
+            raise UserError(
+                f"{file} already exists", where=str(directory), hint="init an empty folder"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    template = resources.files("teal") / "init_template"
+    for file in INIT_FILES:
+        text = (template / file).read_text(encoding="utf-8").replace("{name}", app_name)
+        (directory / file).write_text(text, encoding="utf-8")
+    err_console.print(f"created app [bold]{app_name}[/] in {directory}")
+    err_console.print(
+        f"next: teal routes --project {directory}  then  teal deploy --project {directory}"
+    )
+
+
+def _app_name_from(folder: str) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", folder.lower()).strip("-")
+    if not name or not name[0].isalpha():
+        name = f"app-{name}".strip("-")
+    return name[:40]
+
+
+@click.command()
+@project_option
+@json_option
+def routes(project: Path, as_json: bool) -> None:
+    """Show the app's route table: path, methods, Lambda function and handler."""
+    options = CommonOptions(project, None, None, None, as_json)
+    loaded = load_project(options.project)
+    table = load_routes(loaded.root, loaded.config.app.entry)
+    if as_json:
+        emit_json({"app": loaded.config.app.name, "routes": routes_as_json(table)})
+    else:
+        console.print(_routes_table(table))
+
+
+def routes_as_json(table: RouteTable) -> list[dict[str, object]]:
+    return [
+        {
+            "path": r.path,
+            "methods": list(r.methods),
+            "function": r.function,
+            "handler": r.handler_name,
+            "raw": r.raw,
+        }
+        for r in sorted(table.routes, key=lambda r: (r.path, r.methods))
+    ]
+
+
+def _routes_table(table: RouteTable) -> Table:
+    view = Table("path", "methods", "function", "handler", box=None, pad_edge=False)
+    for row in routes_as_json(table):
+        view.add_row(
+            str(row["path"]),
+            ", ".join(row["methods"]),
+            str(row["function"]),
+            str(row["handler"]),  # type: ignore[arg-type]
+        )
+    return view
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init)
+    group.add_command(routes)

@@ -1,0 +1,82 @@
+"""The history of deploys, switches, rollbacks and deletes, as objects in the bucket.
+
+One object per entry, ``history/<app>/<time>-<id>.json``: appends never
+conflict between machines, and S3 lists keys in order, so the time-first key
+reads oldest first.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from teal.cloud.aws.artifacts import ArtifactBucket
+from teal.cloud.aws.retry import Retrier
+from teal.cloud.base import HistoryEntry
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+HISTORY_PREFIX = "history/"
+_BASE_KEYS = frozenset({"time", "user", "action", "environment", "from", "to"})
+
+
+def entry_key(app: str, entry: HistoryEntry) -> str:
+    stamp = entry.time.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{HISTORY_PREFIX}{app}/{stamp}-{uuid.uuid4().hex[:12]}.json"
+
+
+def entry_to_json(entry: HistoryEntry) -> dict[str, Any]:
+    data = entry.to_json()
+    # to_json rounds to seconds for display; keep the full time for ordering.
+    data["time"] = entry.time.isoformat()
+    return data
+
+
+def entry_from_json(data: dict[str, Any]) -> HistoryEntry:
+    action = cast(Literal["deploy", "switch", "rollback", "delete"], data["action"])
+    return HistoryEntry(
+        time=datetime.fromisoformat(str(data["time"])),
+        user=str(data["user"]),
+        action=action,
+        environment=str(data["environment"]),
+        from_=data.get("from"),
+        to=data.get("to"),
+        details={k: v for k, v in data.items() if k not in _BASE_KEYS},
+    )
+
+
+class S3History:
+    def __init__(self, s3: S3Client, bucket: ArtifactBucket, retry: Retrier) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._retry = retry
+
+    def append(self, app: str, entry: HistoryEntry) -> None:
+        self._bucket.ensure()
+        self._retry(
+            self._s3.put_object,
+            Bucket=self._bucket.name,
+            Key=entry_key(app, entry),
+            Body=json.dumps(entry_to_json(entry)).encode(),
+            ContentType="application/json",
+        )
+
+    def read(self, app: str) -> list[HistoryEntry]:
+        self._bucket.ensure()
+        keys = self._keys(app)
+        entries = [self._entry(key) for key in keys]
+        return sorted(entries, key=lambda e: e.time)
+
+    def _keys(self, app: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket.name, Prefix=f"{HISTORY_PREFIX}{app}/"):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def _entry(self, key: str) -> HistoryEntry:
+        response = self._retry(self._s3.get_object, Bucket=self._bucket.name, Key=key)
+        return entry_from_json(json.loads(response["Body"].read()))

@@ -1,0 +1,299 @@
+"""The local API Gateway: RestApis as :class:`teal.apigw.ApiModel`, persisted in SQLite.
+
+Each RestApi's resource tree is loaded, changed through ``ApiModel`` (so the
+rules and messages are those of :mod:`teal.apigw`) and saved back, inside the
+caller's transaction. Deployments are snapshots of the routes; stages point
+at deployments; custom domains and base path mappings live here too.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from teal.apigw import (
+    ApiGatewayError,
+    ApiModel,
+    ApiResource,
+    Rule,
+    check_new_base_path,
+    check_stage_name,
+    normalize_base_path,
+    not_found,
+)
+from teal.cloud.local.model import DomainRoute, RouteIntegration, ServedStage
+from teal.cloud.local.resources import random_id
+from teal.cloud.local.store import bump_generation, from_json, to_json
+from teal.routes import parse_part
+
+MethodPayload = dict[str, Any]  # {"type", "uri", "function_arn"}
+_LAMBDA_URI = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$")
+
+
+def function_arn_of_uri(uri: str | None) -> str | None:
+    """The Lambda ARN inside a proxy integration URI, or None for any other URI."""
+    match = _LAMBDA_URI.match(uri or "")
+    return match.group(1) if match else None
+
+
+# RestApis -------------------------------------------------------------------
+
+
+def create_api(conn: sqlite3.Connection, name: str) -> tuple[str, str]:
+    """A new RestApi; returns (api id, root resource id)."""
+    api_id, root_id = random_id(), random_id()
+    model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=root_id)
+    conn.execute(
+        "INSERT INTO rest_apis (id, name, model) VALUES (?, ?, ?)",
+        (api_id, name, _dump(model)),
+    )
+    return api_id, root_id
+
+
+def rename_api(conn: sqlite3.Connection, api_id: str, name: str) -> None:
+    load_api(conn, api_id)
+    conn.execute("UPDATE rest_apis SET name = ? WHERE id = ?", (name, api_id))
+
+
+def delete_api(conn: sqlite3.Connection, api_id: str) -> None:
+    conn.execute("DELETE FROM rest_apis WHERE id = ?", (api_id,))
+    conn.execute("DELETE FROM deployments WHERE api_id = ?", (api_id,))
+    conn.execute("DELETE FROM stages WHERE api_id = ?", (api_id,))
+    bump_generation(conn)
+
+
+def load_api(conn: sqlite3.Connection, api_id: str) -> ApiModel[MethodPayload]:
+    row = conn.execute("SELECT model FROM rest_apis WHERE id = ?", (api_id,)).fetchone()
+    if row is None:
+        raise not_found("API identifier")
+    data = from_json(row[0])
+    model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=data["root"])
+    model.resources = {
+        resource_id: ApiResource(
+            resource_id,
+            item["parent"],
+            parse_part(item["part"]) if item["part"] is not None else None,
+            methods=dict(item["methods"]),
+        )
+        for resource_id, item in data["resources"].items()
+    }
+    for resource_id, node in model.resources.items():
+        if node.parent_id is not None and node.part is not None:
+            model.resources[node.parent_id].children[node.part.text] = resource_id
+    return model
+
+
+def save_api(conn: sqlite3.Connection, api_id: str, model: ApiModel[MethodPayload]) -> None:
+    conn.execute("UPDATE rest_apis SET model = ? WHERE id = ?", (_dump(model), api_id))
+
+
+def _dump(model: ApiModel[MethodPayload]) -> str:
+    return to_json(
+        {
+            "root": model.root_id,
+            "resources": {
+                resource_id: {
+                    "parent": node.parent_id,
+                    "part": node.part.text if node.part is not None else None,
+                    "methods": node.methods,
+                }
+                for resource_id, node in model.resources.items()
+            },
+        }
+    )
+
+
+# Deployments and stages -----------------------------------------------------
+
+
+def create_deployment(conn: sqlite3.Connection, api_id: str) -> str:
+    """Snapshot the API's methods now; that is what a stage on it serves."""
+    model = load_api(conn, api_id)
+    routes = [
+        {"path": path, "verb": verb, "function_arn": payload.get("function_arn")}
+        for path, verb, payload in model.endpoints()
+    ]
+    if not routes:
+        raise ApiGatewayError(
+            "BadRequestException", "The REST API doesn't contain any methods", Rule.NOT_FOUND
+        )
+    deployment_id = random_id()
+    conn.execute(
+        "INSERT INTO deployments (id, api_id, routes) VALUES (?, ?, ?)",
+        (deployment_id, api_id, to_json(routes)),
+    )
+    return deployment_id
+
+
+def delete_deployment(conn: sqlite3.Connection, api_id: str, deployment_id: str) -> None:
+    in_use = conn.execute(
+        "SELECT 1 FROM stages WHERE api_id = ? AND deployment_id = ?", (api_id, deployment_id)
+    ).fetchone()
+    if in_use:
+        raise ApiGatewayError(
+            "BadRequestException",
+            "Active stages pointing to this deployment must be moved or deleted",
+            Rule.NOT_FOUND,
+        )
+    conn.execute("DELETE FROM deployments WHERE id = ?", (deployment_id,))
+
+
+def _check_deployment(conn: sqlite3.Connection, api_id: str, deployment_id: str) -> None:
+    found = conn.execute(
+        "SELECT 1 FROM deployments WHERE id = ? AND api_id = ?", (deployment_id, api_id)
+    ).fetchone()
+    if not found:
+        raise not_found("deployment identifier")
+
+
+def put_stage(
+    conn: sqlite3.Connection,
+    api_id: str,
+    name: str,
+    deployment_id: str,
+    variables: dict[str, str],
+    *,
+    create: bool,
+) -> None:
+    check_stage_name(name)
+    load_api(conn, api_id)
+    _check_deployment(conn, api_id, deployment_id)
+    exists = conn.execute(
+        "SELECT 1 FROM stages WHERE api_id = ? AND name = ?", (api_id, name)
+    ).fetchone()
+    if create and exists:
+        raise ApiGatewayError("ConflictException", "Stage already exists", Rule.NOT_FOUND)
+    if not create and not exists:
+        raise not_found("stage identifier")
+    conn.execute(
+        "INSERT INTO stages (api_id, name, deployment_id, variables) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (api_id, name) DO UPDATE SET deployment_id = excluded.deployment_id, "
+        "variables = excluded.variables",
+        (api_id, name, deployment_id, to_json(variables)),
+    )
+    bump_generation(conn)
+
+
+def delete_stage(conn: sqlite3.Connection, api_id: str, name: str) -> None:
+    conn.execute("DELETE FROM stages WHERE api_id = ? AND name = ?", (api_id, name))
+    bump_generation(conn)
+
+
+def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStage | None:
+    row = conn.execute(
+        "SELECT s.deployment_id, s.variables, d.routes FROM stages s "
+        "JOIN deployments d ON d.id = s.deployment_id WHERE s.api_id = ? AND s.name = ?",
+        (api_id, name),
+    ).fetchone()
+    if row is None:
+        return None
+    routes = tuple(
+        RouteIntegration(item["path"], item["verb"], item["function_arn"])
+        for item in from_json(row["routes"])
+    )
+    return ServedStage(api_id, name, row["deployment_id"], routes, from_json(row["variables"]))
+
+
+# Custom domains and base path mappings --------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    name: str
+    port: int
+    tags: dict[str, str]
+
+
+def get_domain(conn: sqlite3.Connection, name: str) -> DomainRecord | None:
+    row = conn.execute("SELECT name, port, tags FROM domains WHERE name = ?", (name,)).fetchone()
+    return None if row is None else DomainRecord(row[0], row[1], from_json(row[2]))
+
+
+def create_domain(
+    conn: sqlite3.Connection, name: str, tags: dict[str, str], free_ports: Iterable[int]
+) -> DomainRecord:
+    """A new domain on the first of ``free_ports`` no other domain holds; it never changes."""
+    taken = {row[0] for row in conn.execute("SELECT port FROM domains")}
+    port = next(p for p in free_ports if p not in taken)
+    conn.execute(
+        "INSERT INTO domains (name, port, tags) VALUES (?, ?, ?)", (name, port, to_json(tags))
+    )
+    bump_generation(conn)
+    return DomainRecord(name, port, tags)
+
+
+def _require_domain(conn: sqlite3.Connection, domain: str) -> None:
+    if get_domain(conn, domain) is None:
+        raise not_found("domain name identifier")
+
+
+def _require_stage(conn: sqlite3.Connection, api_id: str, stage: str) -> None:
+    load_api(conn, api_id)
+    found = conn.execute(
+        "SELECT 1 FROM stages WHERE api_id = ? AND name = ?", (api_id, stage)
+    ).fetchone()
+    if not found:
+        raise not_found("stage identifier")
+
+
+def get_mapping(conn: sqlite3.Connection, domain: str, base_path: str) -> tuple[str, str] | None:
+    row = conn.execute(
+        "SELECT api_id, stage FROM mappings WHERE domain = ? AND base_path = ?",
+        (domain, normalize_base_path(base_path)),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def create_mapping(
+    conn: sqlite3.Connection, domain: str, base_path: str, api_id: str, stage: str
+) -> None:
+    _require_domain(conn, domain)
+    existing = {row[0] for row in conn.execute(
+        "SELECT base_path FROM mappings WHERE domain = ?", (domain,)
+    )}
+    check_new_base_path(existing, base_path)
+    _require_stage(conn, api_id, stage)
+    conn.execute(
+        "INSERT INTO mappings (domain, base_path, api_id, stage) VALUES (?, ?, ?, ?)",
+        (domain, normalize_base_path(base_path), api_id, stage),
+    )
+    bump_generation(conn)
+
+
+def update_mapping(
+    conn: sqlite3.Connection, domain: str, base_path: str, api_id: str, stage: str
+) -> None:
+    """Re-point a mapping: one UPDATE, so a request sees the old target or the new one."""
+    _require_domain(conn, domain)
+    if get_mapping(conn, domain, base_path) is None:
+        raise not_found("base path mapping identifier")
+    _require_stage(conn, api_id, stage)
+    conn.execute(
+        "UPDATE mappings SET api_id = ?, stage = ? WHERE domain = ? AND base_path = ?",
+        (api_id, stage, domain, normalize_base_path(base_path)),
+    )
+    bump_generation(conn)
+
+
+def delete_mapping(conn: sqlite3.Connection, domain: str, base_path: str) -> None:
+    _require_domain(conn, domain)
+    if get_mapping(conn, domain, base_path) is None:
+        raise not_found("base path mapping identifier")
+    conn.execute(
+        "DELETE FROM mappings WHERE domain = ? AND base_path = ?",
+        (domain, normalize_base_path(base_path)),
+    )
+    bump_generation(conn)
+
+
+def domain_routes(conn: sqlite3.Connection) -> list[DomainRoute]:
+    mappings: dict[str, dict[str, tuple[str, str]]] = {}
+    for row in conn.execute("SELECT domain, base_path, api_id, stage FROM mappings"):
+        mappings.setdefault(row[0], {})[row[1]] = (row[2], row[3])
+    return [
+        DomainRoute(row[0], row[1], mappings.get(row[0], {}))
+        for row in conn.execute("SELECT name, port FROM domains ORDER BY name")
+    ]

@@ -1,0 +1,268 @@
+"""API Gateway proxy events (payload format 1.0) and proxy responses.
+
+The local gateway builds the event a REST API's Lambda proxy integration
+would send, field by field, and reads the function's proxy response back
+with API Gateway's checks. Pure functions: no I/O, the time is passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID
+
+# Content types API Gateway passes as text; any other body travels base64-encoded
+# (as with binaryMediaTypes ["*/*"], which teal's templates set).
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
+_TEXT_SUFFIXES = ("+json", "+xml")
+
+PROXY_RESPONSE_KEYS = frozenset(
+    {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Where a request came in and how it was routed: what the event's context describes."""
+
+    api_id: str
+    stage: str
+    resource_path: str  # the matched resource's path template, e.g. /posts/{id}
+    path: str  # the event's `path`
+    context_path: str  # requestContext.path: with the stage prefix, or the domain's full path
+    domain_name: str
+    path_parameters: Mapping[str, str] = field(default_factory=dict)
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """The HTTP facts an event is built from."""
+
+    method: str
+    query_string: str
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    source_ip: str = "127.0.0.1"
+    protocol: str = "HTTP/1.1"
+
+
+def build_proxy_event(
+    request: IncomingRequest, source: EventSource, *, request_id: str, now: float
+) -> dict[str, Any]:
+    """The format 1.0 proxy event API Gateway would send for this request."""
+    headers, multi_headers = _header_maps(request.headers)
+    query, multi_query = _query_maps(request.query_string)
+    content_type = _get_case_insensitive(headers, "content-type") or ""
+    body, is_base64 = encode_request_body(request.body, content_type)
+    user_agent = _get_case_insensitive(headers, "user-agent")
+    return {
+        "resource": source.resource_path,
+        "path": source.path,
+        "httpMethod": request.method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(source.path_parameters) or None,
+        "stageVariables": dict(source.stage_variables) or None,
+        "requestContext": _request_context(request, source, request_id, now, user_agent),
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _request_context(
+    request: IncomingRequest,
+    source: EventSource,
+    request_id: str,
+    now: float,
+    user_agent: str | None,
+) -> dict[str, Any]:
+    return {
+        "resourceId": resource_id(source.api_id, source.resource_path),
+        "resourcePath": source.resource_path,
+        "httpMethod": request.method,
+        "extendedRequestId": _extended_request_id(request_id),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "path": source.context_path,
+        "accountId": LOCAL_ACCOUNT_ID,
+        "protocol": request.protocol,
+        "stage": source.stage,
+        "domainPrefix": source.domain_name.split(".", 1)[0].split(":", 1)[0],
+        "requestTimeEpoch": int(now * 1000),
+        "requestId": request_id,
+        "identity": _identity(request.source_ip, user_agent),
+        "domainName": source.domain_name,
+        "apiId": source.api_id,
+    }
+
+
+def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
+    unset = (
+        "cognitoIdentityPoolId",
+        "accountId",
+        "cognitoIdentityId",
+        "caller",
+        "principalOrgId",
+        "accessKey",
+        "cognitoAuthenticationType",
+        "cognitoAuthenticationProvider",
+        "userArn",
+        "user",
+        "apiKey",
+        "apiKeyId",
+        "clientCert",
+    )
+    identity: dict[str, Any] = dict.fromkeys(unset)
+    identity["sourceIp"] = source_ip
+    identity["userAgent"] = user_agent
+    return identity
+
+
+def resource_id(api_id: str, resource_path: str) -> str:
+    """A stable 6-8 character id per resource, like API Gateway's resource ids."""
+    return hashlib.sha256(f"{api_id}{resource_path}".encode()).hexdigest()[:6]
+
+
+def _extended_request_id(request_id: str) -> str:
+    return base64.b32encode(request_id.encode()[:10]).decode("ascii").rstrip("=")[:16]
+
+
+def _header_maps(
+    pairs: Sequence[tuple[str, str]],
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """headers (last value wins) and multiValueHeaders, names as the client sent them."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def _query_maps(query_string: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def _get_case_insensitive(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def is_text_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES)
+
+
+def encode_request_body(body: bytes, content_type: str) -> tuple[str | None, bool]:
+    """(event body, isBase64Encoded): text types as text, anything else base64."""
+    if not body:
+        return None, False
+    if is_text_type(content_type) or not content_type:
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def decode_path_parameters(params: Mapping[str, str]) -> dict[str, str]:
+    """Path parameters as API Gateway hands them over: percent-decoded."""
+    return {name: unquote(value) for name, value in params.items()}
+
+
+@dataclass(frozen=True)
+class ProxyResponse:
+    """A function's proxy response, checked and decoded."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class MalformedProxyResponse(ValueError):
+    """The function returned something API Gateway would answer 502 for."""
+
+
+def parse_proxy_response(result: Any) -> ProxyResponse:
+    """Check a proxy response as API Gateway does; raise :class:`MalformedProxyResponse`."""
+    if not isinstance(result, dict):
+        raise MalformedProxyResponse(f"the response is a {type(result).__name__}, not an object")
+    unknown = set(result) - PROXY_RESPONSE_KEYS
+    if unknown:
+        raise MalformedProxyResponse(f"unknown keys in the response: {sorted(unknown)}")
+    return ProxyResponse(
+        _status_of(result.get("statusCode")),
+        _merged_headers(result.get("headers"), result.get("multiValueHeaders")),
+        _body_of(result.get("body"), result.get("isBase64Encoded")),
+    )
+
+
+def _status_of(value: Any) -> int:
+    if isinstance(value, bool):
+        raise MalformedProxyResponse("statusCode must be a number")
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        status = int(value)
+        if 100 <= status <= 599:
+            return status
+    raise MalformedProxyResponse(f"statusCode {value!r} is not an HTTP status")
+
+
+def _scalar(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise MalformedProxyResponse(f"{where} must be a string, got {type(value).__name__}")
+
+
+def _merged_headers(headers: Any, multi: Any) -> tuple[tuple[str, str], ...]:
+    """multiValueHeaders first; a `headers` entry whose name is there already is dropped."""
+    if headers is not None and not isinstance(headers, dict):
+        raise MalformedProxyResponse("headers must be an object")
+    if multi is not None and not isinstance(multi, dict):
+        raise MalformedProxyResponse("multiValueHeaders must be an object")
+    merged: list[tuple[str, str]] = []
+    for name, values in (multi or {}).items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponse(f"multiValueHeaders[{name!r}] must be a list")
+        merged.extend((name, _scalar(v, f"multiValueHeaders[{name!r}]")) for v in values)
+    taken = {name.lower() for name in (multi or {})}
+    for name, value in (headers or {}).items():
+        if name.lower() not in taken:
+            merged.append((name, _scalar(value, f"headers[{name!r}]")))
+    return tuple(merged)
+
+
+def _body_of(body: Any, is_base64: Any) -> bytes:
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedProxyResponse("body must be a string")
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedProxyResponse(f"body is not valid base64: {exc}") from exc
+    return body.encode("utf-8")

@@ -1,0 +1,257 @@
+"""The local cloud's state: SQLite metadata and a content-addressed artifact folder.
+
+Every change is one SQLite transaction (WAL mode), so a process killed at any
+point leaves either the state before or the state after a change, never half
+of one. The stack engine makes each resource operation one transaction and
+records on the stack row what it needs to roll back (the owner pid and the
+resources as they were), so the next command can finish or undo an operation
+whose process died.
+
+Artifacts are written to a temporary file and renamed into place, so a reader
+sees a whole file or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from teal.cloud.local.paths import LocalPaths
+from teal.errors import UserError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE stacks (
+    name TEXT PRIMARY KEY,
+    stack_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    template TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    parent TEXT,
+    owner_pid INTEGER,
+    previous TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE resources (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stack TEXT NOT NULL,
+    logical_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    physical_id TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    current INTEGER NOT NULL
+);
+CREATE INDEX resources_by_stack ON resources (stack, logical_id);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stack TEXT NOT NULL,
+    time TEXT NOT NULL,
+    logical_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    physical_id TEXT
+);
+CREATE INDEX events_by_stack ON events (stack, seq);
+CREATE TABLE named (kind TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
+                    PRIMARY KEY (kind, name));
+CREATE TABLE rest_apis (id TEXT PRIMARY KEY, name TEXT NOT NULL, model TEXT NOT NULL);
+CREATE TABLE deployments (id TEXT PRIMARY KEY, api_id TEXT NOT NULL, routes TEXT NOT NULL);
+CREATE TABLE stages (api_id TEXT NOT NULL, name TEXT NOT NULL, deployment_id TEXT NOT NULL,
+                     variables TEXT NOT NULL, PRIMARY KEY (api_id, name));
+CREATE TABLE functions (name TEXT PRIMARY KEY, arn TEXT NOT NULL UNIQUE, spec TEXT NOT NULL);
+CREATE TABLE permissions (id TEXT PRIMARY KEY, function_name TEXT NOT NULL,
+                          source_arn TEXT, principal TEXT NOT NULL, action TEXT NOT NULL);
+CREATE TABLE domains (name TEXT PRIMARY KEY, port INTEGER NOT NULL UNIQUE, tags TEXT NOT NULL);
+CREATE TABLE mappings (domain TEXT NOT NULL, base_path TEXT NOT NULL, api_id TEXT NOT NULL,
+                       stage TEXT NOT NULL, PRIMARY KEY (domain, base_path));
+CREATE TABLE locks (key TEXT PRIMARY KEY, owner TEXT NOT NULL);
+CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
+                      entry TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('generation', '0');
+"""
+
+# Schema migrations by the version they produce; version 0 is an empty database.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+
+
+class StateError(UserError):
+    """The local cloud's state cannot be used (written by a newer teal, unreadable...)."""
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode that waits for writers instead of failing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, where: Path) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION`, one transaction per migration."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _schema_version(conn)
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state schema version {version} is newer than this teal supports "
+                f"({SCHEMA_VERSION})",
+                where=str(where),
+                hint="upgrade teal, or reset the local cloud with `teal local reset`",
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _statements(MIGRATIONS[target]):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(target),),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (ours have no ';' inside literals)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            yield statement
+
+
+class Store:
+    """SQLite state of one local cloud; one instance per process and ``$TEAL_HOME``.
+
+    Use :meth:`transaction` for every change; it serializes writers across
+    processes (``BEGIN IMMEDIATE``) and commits or rolls back as a whole.
+    """
+
+    def __init__(self, paths: LocalPaths) -> None:
+        self.paths = paths
+        self._conn = connect(paths.database)
+        self._lock = threading.RLock()
+        self._depth = 0
+        migrate(self._conn, paths.database)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change; nested use joins the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def read_one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, args).fetchone()
+            return row
+
+    # Artifacts --------------------------------------------------------------
+
+    def artifact_path(self, key: str) -> Path:
+        check_artifact_key(key)
+        return self.paths.artifact(key)
+
+    def has_artifact(self, key: str) -> bool:
+        return self.artifact_path(key).is_file()
+
+    def put_artifact(self, key: str, data: bytes) -> None:
+        """Write atomically: a temporary file in the same folder, then a rename."""
+        target = self.artifact_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def read_artifact(self, key: str) -> bytes:
+        return self.artifact_path(key).read_bytes()
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Tell the gateway that something it serves changed (same transaction as the change)."""
+    conn.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+        "WHERE key = 'generation'"
+    )
+
+
+def read_generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_artifact_key(key: str) -> None:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise UserError(
+            f"invalid artifact key {key!r}",
+            where="local artifact store",
+            hint="keys are relative paths such as code/<sha256>.zip",
+        )
+

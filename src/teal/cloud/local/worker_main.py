@@ -1,0 +1,154 @@
+"""Bootstrap of one Lambda-like worker process (an execution environment).
+
+Run by path, never imported: ``python -I worker_main.py CODE_DIR HANDLER``.
+It imports only the standard library before putting CODE_DIR first on
+``sys.path``, so the function's own copy of ``teal`` wins over the one
+installed beside the gateway. Blue and green code then import side by side,
+each in its own processes.
+
+Protocol with the gateway, over the process's original stdin/stdout: frames of
+a 4-byte big-endian length and a JSON object. The worker first sends
+``{"type": "ready"}`` (or ``init_error``), then answers each request frame
+``{"request_id", "event", "deadline_ms"}`` with a ``result`` frame. The
+handler's own prints must not corrupt that channel, so fd 1 is pointed at the
+log (fd 2, opened by the gateway) and the protocol keeps private copies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import IO, Any
+
+_HEADER = struct.Struct(">I")
+
+
+class LambdaContext:
+    """The context object a Python Lambda handler receives."""
+
+    def __init__(self, request_id: str, deadline_ms: int) -> None:
+        env = os.environ
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = env.get("TEAL_LOCAL_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def _take_protocol_channel() -> tuple[IO[bytes], IO[bytes]]:
+    """Keep private copies of stdin/stdout for frames; handler output goes to the log."""
+    frames_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    frames_out = os.fdopen(os.dup(1), "wb", buffering=0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    return frames_in, frames_out
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    header = _read_exactly(stream, _HEADER.size)
+    if header is None:
+        return None
+    payload = _read_exactly(stream, _HEADER.unpack(header)[0])
+    return None if payload is None else json.loads(payload)
+
+
+def write_frame(stream: IO[bytes], message: Any) -> None:
+    payload = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    stream.write(_HEADER.pack(len(payload)) + payload)
+
+
+def _error_payload(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+def _load_handler(spec: str) -> Callable[[Any, Any], Any]:
+    module_name, _, attribute = spec.rpartition(".")
+    module = importlib.import_module(module_name)
+    handler: Callable[[Any, Any], Any] = getattr(module, attribute)
+    return handler
+
+
+def _flush_logs() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _log(line: str) -> None:
+    _flush_logs()
+    os.write(2, (line + "\n").encode("utf-8"))
+
+
+def serve_one(handler: Callable[[Any, Any], Any], request: dict[str, Any]) -> dict[str, Any]:
+    """Run the handler for one request frame; the result frame to send back."""
+    request_id = str(request["request_id"])
+    context = LambdaContext(request_id, int(request["deadline_ms"]))
+    version = context.function_version
+    _log(f"START RequestId: {request_id} Version: {version}")
+    started = time.perf_counter()
+    try:
+        result = handler(request["event"], context)
+        json.dumps(result)  # what is not JSON cannot travel back, as on Lambda
+        answer: dict[str, Any] = {"type": "result", "ok": True, "result": result}
+    except Exception as exc:
+        sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n")
+        traceback.print_exc()
+        answer = {"type": "result", "ok": False, "error": _error_payload(exc)}
+    duration_ms = (time.perf_counter() - started) * 1000
+    _log(f"END RequestId: {request_id}")
+    _log(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms")
+    return answer
+
+
+def main(argv: list[str]) -> int:
+    code_dir, handler_spec = argv[1], argv[2]
+    frames_in, frames_out = _take_protocol_channel()
+    sys.path.insert(0, code_dir)
+    os.chdir(code_dir)
+    try:
+        handler = _load_handler(handler_spec)
+    except Exception as exc:
+        traceback.print_exc()
+        _flush_logs()
+        write_frame(frames_out, {"type": "init_error", "error": _error_payload(exc)})
+        return 1
+    write_frame(frames_out, {"type": "ready"})
+    while True:
+        request = read_frame(frames_in)
+        if request is None:
+            return 0
+        write_frame(frames_out, serve_one(handler, request))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

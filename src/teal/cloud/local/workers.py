@@ -1,0 +1,374 @@
+"""Lambda-like workers: processes started from a function's code, pooled per version.
+
+A worker is one execution environment: it imports the handler once, then
+serves one request at a time, keeping module state between requests (warm).
+Workers are pooled per :attr:`FunctionSpec.version_key`, so blue and green
+versions of the same module live in different processes. A pool has a
+concurrency cap; requests beyond it wait. A request that outlives the
+function's timeout, a crash or ``sys.exit`` ends that worker only, and the
+next request starts a fresh one.
+
+Code zips are unpacked once per content hash under ``LocalPaths.code``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import struct
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
+from teal.cloud.local.paths import LocalPaths
+
+BOOTSTRAP = Path(__file__).with_name("worker_main.py")
+DEFAULT_CONCURRENCY = 10
+INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
+_HEADER = struct.Struct(">I")
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+class FailureKind(Enum):
+    INIT = "Runtime.ImportModuleError"
+    UNHANDLED = "Unhandled"
+    TIMEOUT = "Sandbox.Timedout"
+    CRASH = "Runtime.ExitError"
+
+
+class InvocationError(Exception):
+    """The function did not return a result; API Gateway answers 502 for every kind."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(f"{kind.value}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+# ---------------------------------------------------------------- code unpacking
+
+
+def ensure_code(paths: LocalPaths, spec: FunctionSpec) -> Path:
+    """The folder holding the function's unpacked code, unpacking the zip once.
+
+    Concurrent unpackers (threads or gateway processes) each unpack into a
+    private folder and rename it into place; the loser discards its copy.
+    """
+    target = paths.code / spec.code_sha256
+    if target.is_dir():
+        return target
+    archive = paths.artifact(spec.code_key)
+    if not archive.is_file():
+        raise InvocationError(
+            FailureKind.INIT,
+            f"code artifact {archive} of function {spec.name} is missing; deploy again",
+        )
+    paths.code.mkdir(parents=True, exist_ok=True)
+    scratch = paths.code / f".unpack-{spec.code_sha256}-{uuid.uuid4().hex}"
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(scratch)
+    try:
+        scratch.rename(target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+# ---------------------------------------------------------------- one worker
+
+
+@dataclass(frozen=True)
+class LogStream:
+    """Where one worker's output goes, named like a CloudWatch log stream."""
+
+    group: str
+    stream: str
+    file: Path
+
+    @classmethod
+    def create(cls, paths: LocalPaths, function_name: str) -> LogStream:
+        day = time.strftime("%Y/%m/%d", time.gmtime())
+        token = uuid.uuid4().hex
+        folder = paths.logs / function_name
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(
+            group=f"/aws/lambda/{function_name}",
+            stream=f"{day}/[$LATEST]{token}",
+            file=folder / f"{day.replace('/', '-')}-{token}.log",
+        )
+
+
+def worker_environment(spec: FunctionSpec, code_dir: Path, log: LogStream) -> dict[str, str]:
+    """The variables a Lambda execution environment sees, then the function's own."""
+    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env.update(
+        {
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log.group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log.stream,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "_HANDLER": spec.handler,
+            "TZ": ":UTC",
+            "TEAL_LOCAL_FUNCTION_ARN": spec.arn,
+        }
+    )
+    env.update(spec.environment)
+    return env
+
+
+async def _read_frame(stream: asyncio.StreamReader) -> Any:
+    header = await stream.readexactly(_HEADER.size)
+    return json.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
+
+
+def _frame(message: Any) -> bytes:
+    payload = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    return _HEADER.pack(len(payload)) + payload
+
+
+class Worker:
+    """One worker process; at most one request at a time (its pool sees to it)."""
+
+    def __init__(self, spec: FunctionSpec, process: asyncio.subprocess.Process, log: LogStream):
+        self.spec = spec
+        self.process = process
+        self.log = log
+        self.cold_start_ms = 0.0
+        self.invocations = 0
+        self.retired = False  # killed or abandoned: never handed out again
+        self.last_used = time.monotonic()
+
+    @classmethod
+    async def start(
+        cls, spec: FunctionSpec, code_dir: Path, paths: LocalPaths, python: str
+    ) -> Worker:
+        """Start a worker and wait until its handler is imported (the cold start)."""
+        log = LogStream.create(paths, spec.name)
+        started = time.perf_counter()
+        with log.file.open("ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                *(python, "-I", str(BOOTSTRAP), str(code_dir), spec.handler),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log_file,
+                env=worker_environment(spec, code_dir, log),
+                cwd=code_dir,
+            )
+        worker = cls(spec, process, log)
+        await worker._await_ready(max(INIT_TIMEOUT_S, float(spec.timeout_s)))
+        worker.cold_start_ms = (time.perf_counter() - started) * 1000
+        return worker
+
+    async def _await_ready(self, timeout_s: float) -> None:
+        try:
+            message = await asyncio.wait_for(self._receive(), timeout_s)
+        except TimeoutError:
+            await self.kill()
+            raise InvocationError(FailureKind.INIT, f"init took more than {timeout_s:g}s") from None
+        if message.get("type") != "ready":
+            await self.kill()
+            error = message.get("error") or {}
+            raise InvocationError(
+                FailureKind.INIT,
+                f"{error.get('errorType')}: {error.get('errorMessage')} (log: {self.log.file})",
+            )
+
+    async def _receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        try:
+            message: dict[str, Any] = await _read_frame(self.process.stdout)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            code = await self.process.wait()
+            raise InvocationError(
+                FailureKind.CRASH,
+                f"worker of {self.spec.name} exited with status {code} (log: {self.log.file})",
+            ) from None
+        return message
+
+    @property
+    def alive(self) -> bool:
+        return not self.retired and self.process.returncode is None
+
+    async def invoke(self, event: Any, request_id: str) -> Any:
+        """Send one event; the handler's result, or :class:`InvocationError`."""
+        assert self.process.stdin is not None
+        timeout_s = float(self.spec.timeout_s)
+        deadline_ms = int((time.time() + timeout_s) * 1000)
+        self.invocations += 1
+        try:
+            self.process.stdin.write(
+                _frame({"request_id": request_id, "event": event, "deadline_ms": deadline_ms})
+            )
+            await self.process.stdin.drain()
+        except (ConnectionError, RuntimeError):
+            await self.kill()
+            raise InvocationError(FailureKind.CRASH, "worker is gone") from None
+        try:
+            answer = await asyncio.wait_for(self._receive(), timeout_s)
+        except asyncio.CancelledError:
+            self._abandon()  # its answer would arrive out of turn: the worker cannot stay
+            raise
+        except TimeoutError:
+            await self.kill()
+            self._note(f"{request_id} Task timed out after {timeout_s:.2f} seconds")
+            raise InvocationError(
+                FailureKind.TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds"
+            ) from None
+        finally:
+            self.last_used = time.monotonic()
+        if not answer.get("ok"):
+            error = answer.get("error") or {}
+            raise InvocationError(
+                FailureKind.UNHANDLED, f"{error.get('errorType')}: {error.get('errorMessage')}"
+            )
+        return answer.get("result")
+
+    def _note(self, line: str) -> None:
+        with self.log.file.open("a", encoding="utf-8") as log_file:
+            log_file.write(line + "\n")
+
+    def _abandon(self) -> None:
+        self.retired = True
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+    async def kill(self) -> None:
+        self.retired = True
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+        await self.process.wait()
+
+    async def close(self) -> None:
+        """Ask the worker to leave (EOF on its stdin), killing it if it lingers."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 2.0)
+        except TimeoutError:
+            await self.kill()
+
+
+# ---------------------------------------------------------------- pools
+
+
+@dataclass
+class Pool:
+    """The workers of one function version, with a concurrency cap."""
+
+    spec: FunctionSpec
+    capacity: int
+    idle: list[Worker] = field(default_factory=list)
+    busy: int = 0
+    started: int = 0
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.capacity)
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    version_key: str
+    function_name: str
+    idle: int
+    busy: int
+    started: int
+
+
+class WorkerManager:
+    """Every pool of the local cloud; the gateway's one way to run functions."""
+
+    def __init__(
+        self,
+        paths: LocalPaths,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        python: str = sys.executable,
+    ) -> None:
+        self.paths = paths
+        self.concurrency = concurrency
+        self.python = python
+        self._pools: dict[str, Pool] = {}
+        self._code_dirs: dict[str, Path] = {}
+        self.cold_starts_ms: list[float] = []
+
+    async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
+        """Run the function for one event on a warm worker, or a new one."""
+        pool = self._pools.get(spec.version_key)
+        if pool is None:
+            pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)
+        async with pool.slots:
+            worker = await self._take_worker(pool)
+            pool.busy += 1
+            try:
+                return await worker.invoke(event, request_id)
+            finally:
+                pool.busy -= 1
+                if worker.alive:
+                    pool.idle.append(worker)
+
+    async def _take_worker(self, pool: Pool) -> Worker:
+        while pool.idle:
+            worker = pool.idle.pop()  # the most recently used is the warmest
+            if worker.alive:
+                return worker
+        code_dir = await self._code_dir(pool.spec)
+        worker = await Worker.start(pool.spec, code_dir, self.paths, self.python)
+        pool.started += 1
+        self.cold_starts_ms.append(worker.cold_start_ms)
+        return worker
+
+    async def _code_dir(self, spec: FunctionSpec) -> Path:
+        known = self._code_dirs.get(spec.code_sha256)
+        if known is None or not known.is_dir():
+            known = await asyncio.to_thread(ensure_code, self.paths, spec)
+            self._code_dirs[spec.code_sha256] = known
+        return known
+
+    def stats(self) -> list[PoolStats]:
+        return [
+            PoolStats(key, pool.spec.name, len(pool.idle), pool.busy, pool.started)
+            for key, pool in sorted(self._pools.items())
+        ]
+
+    async def reap(
+        self, is_current: Callable[[FunctionSpec], bool], idle_for_s: float | None = None
+    ) -> int:
+        """Stop idle workers of pools no longer current (or idle too long); how many."""
+        now = time.monotonic()
+        stopping: list[Worker] = []
+        for key, pool in list(self._pools.items()):
+            if not is_current(pool.spec):
+                stopping.extend(pool.idle)
+                pool.idle.clear()
+                if pool.busy == 0:
+                    del self._pools[key]
+            elif idle_for_s is not None:
+                stale = [w for w in pool.idle if now - w.last_used > idle_for_s]
+                pool.idle = [w for w in pool.idle if w not in stale]
+                stopping.extend(stale)
+        await asyncio.gather(*(w.close() for w in stopping))
+        return len(stopping)
+
+    async def close(self) -> None:
+        """Stop every idle worker (at shutdown)."""
+        await self.reap(lambda _spec: False)

@@ -1,0 +1,93 @@
+"""API Gateway resources and methods for a set of paths of the route tree.
+
+The same code writes them into the main template (small apps) and into the
+nested page templates (large apps); only the way a template reaches the
+RestApi, a parent resource or a function's ARN differs, so those come in as
+an :class:`ApiRefs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from teal.routes import Node, Route
+from teal.template.names import function_id, method_id, resource_id
+
+INVOKE_URI = (
+    "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+    "${FunctionArn}/invocations"
+)
+
+Json = Any
+
+
+@dataclass(frozen=True)
+class ApiRefs:
+    """How one template refers to things that may live elsewhere."""
+
+    rest_api: Json
+    parent: Callable[[str], Json]  # parent path -> its resource id value
+    function_arn: Callable[[str], Json]  # app function name -> its ARN value
+
+
+def main_refs(rest_api_id: str) -> ApiRefs:
+    """References inside the main template, where everything is local."""
+    return ApiRefs(
+        rest_api={"Ref": rest_api_id},
+        parent=lambda path: local_parent(path, {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}),
+        function_arn=lambda fn: {"Fn::GetAtt": [function_id(fn), "Arn"]},
+    )
+
+
+def local_parent(path: str, root: Json) -> Json:
+    return root if path == "/" else {"Ref": resource_id(path)}
+
+
+def parent_path(path: str) -> str:
+    head = path.rsplit("/", 1)[0]
+    return head or "/"
+
+
+def node_resources(node: Node[Route], refs: ApiRefs) -> dict[str, dict[str, Any]]:
+    """The ``Resource`` of a path (none for the root) and a ``Method`` per verb."""
+    out: dict[str, dict[str, Any]] = {}
+    if node.part is not None:
+        out[resource_id(node.path)] = {
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": refs.rest_api,
+                "ParentId": refs.parent(parent_path(node.path)),
+                "PathPart": node.part.text,
+            },
+        }
+    for verb in sorted(node.methods):
+        out[method_id(node.path, verb)] = _method(node, verb, refs)
+    return out
+
+
+def _method(node: Node[Route], verb: str, refs: ApiRefs) -> dict[str, Any]:
+    route = node.methods[verb]
+    return {
+        "Type": "AWS::ApiGateway::Method",
+        "Properties": {
+            "RestApiId": refs.rest_api,
+            "ResourceId": refs.parent(node.path),
+            "HttpMethod": verb,
+            "AuthorizationType": "NONE",
+            "Integration": {
+                "Type": "AWS_PROXY",
+                "IntegrationHttpMethod": "POST",
+                "Uri": {"Fn::Sub": [INVOKE_URI, {"FunctionArn": refs.function_arn(route.function)}]},
+            },
+        },
+    }
+
+
+def resource_count(node: Node[Route]) -> int:
+    return (0 if node.part is None else 1) + len(node.methods)
+
+
+def method_ids(nodes: Iterable[Node[Route]]) -> list[str]:
+    return [method_id(n.path, verb) for n in nodes for verb in sorted(n.methods)]

@@ -1,0 +1,89 @@
+"""`teal --version`, `teal init` and `teal routes`, as a user runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import EXAMPLE_BLOG, run_teal_subprocess
+from teal import __version__
+
+
+def test_version(teal_cli: Callable[..., Any]) -> None:
+    result = teal_cli("--version")
+    assert result.code == 0 and result.out.strip() == f"teal {__version__}"
+
+
+def test_init_then_routes_in_a_child_process(tmp_path: Path) -> None:
+    created = run_teal_subprocess("init", "demo", cwd=tmp_path)
+    assert created.code == 0, created.err
+    listed = run_teal_subprocess("routes", "--project", "demo", "--json", cwd=tmp_path)
+    assert listed.code == 0, listed.err
+    payload = listed.json()
+    assert payload["app"] == "demo"
+    assert {(r["path"], tuple(r["methods"])) for r in payload["routes"]} == {
+        ("/health", ("GET",)),
+        ("/items", ("GET",)),
+        ("/items", ("POST",)),
+        ("/items/{id}", ("GET",)),
+    }
+    text = run_teal_subprocess("routes", "--project", "demo", cwd=tmp_path)
+    assert "/items/{id}" in text.out and "app.show_item" in text.out
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path, teal_cli: Callable[..., Any]) -> None:
+    assert teal_cli("init", str(tmp_path / "x")).code == 0
+    again = teal_cli("init", str(tmp_path / "x"))
+    assert again.code == 2 and "already exists" in again.err
+
+
+def test_example_blog_routes(teal_cli: Callable[..., Any]) -> None:
+    result = teal_cli("routes", "--project", str(EXAMPLE_BLOG), "--json")
+    assert result.code == 0
+    paths = {r["path"] for r in result.json()["routes"]}
+    assert {"/health", "/posts", "/posts/{id}"} <= paths
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import nonexistent_lib\n", ["app.py:1", "No module named 'nonexistent_lib'"]),
+        ("x = 1\ny = 1 / 0\n", ["app.py:2", "ZeroDivisionError"]),
+        ("def broken(:\n", ["app.py:1", "syntax error"]),
+        ("app = 3\n", ["app:app is not a teal App"]),
+        ("from teal import App\napp = App()\n", ["has no routes"]),
+    ],
+)
+def test_user_code_errors_are_reported_as_the_users(
+    make_project: Callable[..., Path],
+    teal_cli: Callable[..., Any],
+    source: str,
+    expected: list[str],
+) -> None:
+    root = make_project(source)
+    result = teal_cli("routes", "--project", str(root))
+    assert result.code == 2
+    for fragment in expected:
+        assert fragment in result.err
+    assert result.out == ""
+
+
+def test_missing_module(make_project: Callable[..., Path], teal_cli: Callable[..., Any]) -> None:
+    root = make_project("", toml='[app]\nname = "demo"\nentry = "service:app"\n')
+    result = teal_cli("routes", "--project", str(root))
+    assert result.code == 2 and "module 'service' not found" in result.err
+
+
+def test_bad_config_exits_2(
+    make_project: Callable[..., Path], teal_cli: Callable[..., Any]
+) -> None:
+    root = make_project("", toml='[app]\nname = "demo"\nbogus = 1\n')
+    result = teal_cli("routes", "--project", str(root))
+    assert result.code == 2 and "unknown key 'app.bogus'" in result.err
+
+
+def test_unknown_option_exits_2(teal_cli: Callable[..., Any]) -> None:
+    assert teal_cli("routes", "--nope").code == 2

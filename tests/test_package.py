@@ -1,0 +1,122 @@
+"""Deterministic packages that carry teal's runtime shim."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from events import proxy_event
+from teal.errors import PackageError
+from teal.package import build_package
+
+APP = """
+from teal import App
+app = App()
+
+@app.route("/hello/{name}")
+def hello(request):
+    return {"hello": request.path_params["name"]}
+"""
+
+
+def test_same_tree_gives_same_bytes(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    first = make_project(APP, name="one")
+    (first / "lib").mkdir()
+    (first / "lib" / "util.py").write_text("X = 1\n")
+    second = tmp_path / "copy"
+    second.mkdir()
+    for path in sorted(first.rglob("*")):
+        target = second / path.relative_to(first)
+        if path.is_dir():
+            target.mkdir()
+        else:
+            target.write_bytes(path.read_bytes())
+    os.utime(second / "app.py", (1_000_000, 1_000_000))  # timestamps must not matter
+    a, b = build_package(first), build_package(second)
+    assert a.data == b.data and a.sha256 == b.sha256
+    assert a.key == f"code/{a.sha256}.zip"
+    (second / "app.py").write_text(APP + "\n# changed\n")
+    assert build_package(second).sha256 != a.sha256
+
+
+def test_excludes_vcs_venvs_caches_tests(make_project: Callable[..., Path]) -> None:
+    root = make_project(APP)
+    for folder in (".git", "__pycache__", ".teal", "tests", "node_modules", "myenv"):
+        (root / folder).mkdir()
+        (root / folder / "x.py").write_text("")
+    (root / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / "stale.pyc").write_bytes(b"")
+    names = set(build_package(root).files)
+    assert "app.py" in names and "teal.toml" in names
+    assert not any(
+        n.split("/")[0] in {".git", "__pycache__", ".teal", "tests", "node_modules", "myenv"}
+        for n in names
+    )
+    assert "stale.pyc" not in names
+
+
+def test_carries_the_runtime_shim_only(make_project: Callable[..., Path]) -> None:
+    names = set(build_package(make_project(APP)).files)
+    assert "teal/runtime/entry.py" in names
+    assert "teal/cli/__init__.py" not in names and "teal/config.py" not in names
+
+
+def test_symlink_outside_project_is_refused(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = make_project(APP)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password")
+    (root / "link.txt").symlink_to(secret)
+    with pytest.raises(PackageError, match="symlink points outside the project") as info:
+        build_package(root)
+    assert "link.txt" in info.value.render()
+
+
+def test_symlink_inside_project_is_followed(make_project: Callable[..., Path]) -> None:
+    root = make_project(APP)
+    (root / "data").mkdir()
+    (root / "data" / "a.txt").write_text("a")
+    (root / "alias").symlink_to(root / "data")
+    (root / "loop").symlink_to(root)  # a loop must not hang the walk
+    names = set(build_package(root).files)
+    assert {"data/a.txt", "alias/a.txt"} <= names
+
+
+def test_own_teal_package_is_refused(make_project: Callable[..., Path]) -> None:
+    root = make_project(APP)
+    (root / "teal").mkdir()
+    (root / "teal" / "__init__.py").write_text("")
+    with pytest.raises(PackageError, match="own 'teal' package"):
+        build_package(root)
+
+
+def test_zip_runs_alone_like_on_lambda(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """Unpack the zip and call the handler in an isolated interpreter without site-packages."""
+    package = build_package(make_project(APP))
+    code = tmp_path / "task"
+    zipfile.ZipFile(io.BytesIO(package.data)).extractall(code)
+    event = proxy_event("/hello/{name}", "/hello/ana", path_params={"name": "ana"})
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from teal.runtime.entry import handler;"
+        "print(json.dumps(handler(json.loads(sys.argv[2]), None)))"
+    )
+    env = {"TEAL_ENTRY": "app:app", "TEAL_FUNCTION": "hello", "PATH": os.environ["PATH"]}
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(code), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    response = json.loads(proc.stdout)
+    assert json.loads(response["body"]) == {"hello": "ana"}

@@ -1,0 +1,204 @@
+"""Route table: compiling, validation rules (with their messages), matching."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from teal import App
+from teal.errors import RouteError
+from teal.routes import MatchKind, PartKind, PathSyntaxError, compile_path
+
+
+def handler(request: object) -> dict[str, str]:
+    return {}
+
+
+def table_errors(*routes: tuple[str, list[str]]) -> list[str]:
+    app = App()
+    for path, methods in routes:
+        app.route(path, methods=methods)(handler)
+    with pytest.raises(RouteError) as info:
+        app.routes()
+    return info.value.problems
+
+
+def test_compile_path_kinds() -> None:
+    parts = compile_path("/files/{owner}/{rest+}")
+    assert [p.kind for p in parts] == [PartKind.STATIC, PartKind.VARIABLE, PartKind.GREEDY]
+    assert [p.name for p in parts] == [None, "owner", "rest"]
+    assert compile_path("/") == ()
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("posts", "must start with '/'"),
+        ("/posts//x", "empty path part"),
+        ("/posts/", "empty path part"),
+        ("/po sts", "invalid path part 'po sts'"),
+        ("/posts/{id", "invalid path part '{id'"),
+        ("/posts/x{id}", "a variable is a whole part"),
+        ("/posts/{1id}", "a variable is a whole part"),
+        ("/{rest+}/more", "greedy variable {rest+} must be the last part"),
+        ("/a/{id}/b/{id}", "variable {id} appears more than once"),
+    ],
+)
+def test_path_syntax_errors(path: str, message: str) -> None:
+    with pytest.raises(PathSyntaxError, match=None) as info:
+        compile_path(path)
+    assert message in str(info.value)
+    problems = table_errors((path, ["GET"]))
+    assert any(message in p and repr(path) in p for p in problems)
+
+
+def test_duplicate_path_and_method_names_both_handlers() -> None:
+    app = App()
+
+    @app.route("/posts", methods=["GET"])
+    def first(request: object) -> str:
+        return ""
+
+    @app.route("/posts", methods=["GET", "POST"])
+    def second(request: object) -> str:
+        return ""
+
+    with pytest.raises(RouteError) as info:
+        app.routes()
+    (problem,) = info.value.problems
+    assert "duplicate route GET /posts" in problem
+    assert "first" in problem and "second" in problem
+
+
+def test_two_variables_under_one_parent() -> None:
+    problems = table_errors(("/posts/{id}", ["GET"]), ("/posts/{slug}/comments", ["GET"]))
+    assert len(problems) == 1
+    assert "{id} and {slug}, under /posts" in problems[0]
+    assert "only one variable path part per parent" in problems[0]
+
+
+def test_greedy_and_variable_siblings_conflict() -> None:
+    problems = table_errors(("/files/{name}", ["GET"]), ("/files/{path+}", ["GET"]))
+    assert "{name} and {path+}" in problems[0]
+
+
+def test_same_variable_name_under_one_parent_is_fine() -> None:
+    app = App()
+    app.route("/posts/{id}")(handler)
+    app.route("/posts/{id}/comments")(handler)
+    app.route("/posts/new")(handler)
+    assert len(app.routes().routes) == 3
+
+
+def test_unknown_method_and_uncallable_handler() -> None:
+    problems = table_errors(("/a", ["FETCH"]))
+    assert "unknown HTTP method 'FETCH'" in problems[0]
+    app = App()
+    app.route("/a")("not a function")  # type: ignore[arg-type]
+    with pytest.raises(RouteError) as info:
+        app.routes()
+    assert "is not callable" in info.value.problems[0]
+
+
+def test_raw_and_plain_handlers_cannot_share_a_function() -> None:
+    app = App()
+    app.route("/a", function="shared")(handler)
+    app.route("/b", function="shared", raw=True)(handler)
+    with pytest.raises(RouteError) as info:
+        app.routes()
+    assert "mixes raw=True and raw=False" in info.value.problems[0]
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = table_errors(("nope", ["GET"]), ("/x", ["BREW"]), ("/y/{a}/{a}", ["GET"]))
+    assert len(problems) == 3
+
+
+def test_functions_default_to_one_per_handler_and_group_by_name() -> None:
+    app = App()
+
+    @app.route("/a")
+    def alpha(request: object) -> str:
+        return ""
+
+    @app.route("/b", function="shared")
+    def beta(request: object) -> str:
+        return ""
+
+    @app.route("/c", function="shared")
+    def gamma(request: object) -> str:
+        return ""
+
+    functions = app.routes().functions
+    assert sorted(functions) == ["alpha", "shared"]
+    assert [r.path for r in functions["shared"]] == ["/b", "/c"]
+
+
+@pytest.fixture
+def matcher() -> App:
+    app = App()
+    for path, methods in [
+        ("/", ["GET"]),
+        ("/posts", ["GET", "POST"]),
+        ("/posts/{id}", ["GET"]),
+        ("/posts/new", ["GET"]),
+        ("/posts/{id}/comments", ["ANY"]),
+        ("/files/{path+}", ["GET"]),
+        ("/Posts", ["GET"]),
+    ]:
+        app.route(path, methods=methods)(handler)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "kind", "resource", "params"),
+    [
+        ("/", "GET", MatchKind.FULL, "/", {}),
+        ("/posts", "POST", MatchKind.FULL, "/posts", {}),
+        ("/posts", "DELETE", MatchKind.PATH, "/posts", {}),
+        ("/posts/7", "GET", MatchKind.FULL, "/posts/{id}", {"id": "7"}),
+        ("/posts/new", "GET", MatchKind.FULL, "/posts/new", {}),
+        ("/posts/7/comments", "PATCH", MatchKind.FULL, "/posts/{id}/comments", {"id": "7"}),
+        ("/files/a/b/c.txt", "GET", MatchKind.FULL, "/files/{path+}", {"path": "a/b/c.txt"}),
+        ("/Posts", "GET", MatchKind.FULL, "/Posts", {}),
+        ("/nothing", "GET", MatchKind.NONE, None, {}),
+        ("/posts/7/other", "GET", MatchKind.NONE, None, {}),
+    ],
+)
+def test_matching_follows_api_gateway_precedence(
+    matcher: App,
+    path: str,
+    method: str,
+    kind: MatchKind,
+    resource: str | None,
+    params: dict[str, str],
+) -> None:
+    found = matcher.routes().tree.match(path, method)
+    assert found.kind is kind
+    assert (found.node.path if found.node and kind is not MatchKind.NONE else None) == resource
+    assert dict(found.params) == params
+
+
+def test_cli_routes_reports_bad_routes_with_exit_2(
+    make_project: Callable[..., Path], teal_cli: Callable[..., object]
+) -> None:
+    root = make_project(
+        """
+        from teal import App
+        app = App()
+
+        @app.route("/posts/{id}")
+        def show(request):
+            return {}
+
+        @app.route("/posts/{slug}/edit", methods=["PUT"])
+        def edit(request):
+            return {}
+        """
+    )
+    result = teal_cli("routes", "--project", str(root))
+    assert result.code == 2  # type: ignore[attr-defined]
+    assert "{id} and {slug}" in result.err  # type: ignore[attr-defined]
+    assert result.out == ""  # type: ignore[attr-defined]
