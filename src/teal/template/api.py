@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from teal.routes import Node, Route
-from teal.template.names import function_id, method_id, resource_id
+from teal.template.names import function_id, generation, method_id, resource_id
 
 INVOKE_URI = (
     "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
@@ -28,21 +28,25 @@ class ApiRefs:
     """How one template refers to things that may live elsewhere."""
 
     rest_api: Json
+    gen: str  # the generation suffix of every id (see names.generation)
     parent: Callable[[str], Json]  # parent path -> its resource id value
     function_arn: Callable[[str], Json]  # app function name -> its ARN value
 
 
 def main_refs(rest_api_id: str) -> ApiRefs:
     """References inside the main template, where everything is local."""
+    gen = generation(rest_api_id)
+    root = {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}
     return ApiRefs(
         rest_api={"Ref": rest_api_id},
-        parent=lambda path: local_parent(path, {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}),
-        function_arn=lambda fn: {"Fn::GetAtt": [function_id(fn), "Arn"]},
+        gen=gen,
+        parent=lambda path: local_parent(path, root, gen),
+        function_arn=lambda fn: {"Fn::GetAtt": [function_id(fn, gen), "Arn"]},
     )
 
 
-def local_parent(path: str, root: Json) -> Json:
-    return root if path == "/" else {"Ref": resource_id(path)}
+def local_parent(path: str, root: Json, gen: str) -> Json:
+    return root if path == "/" else {"Ref": resource_id(path, gen)}
 
 
 def parent_path(path: str) -> str:
@@ -54,7 +58,7 @@ def node_resources(node: Node[Route], refs: ApiRefs) -> dict[str, dict[str, Any]
     """The ``Resource`` of a path (none for the root) and a ``Method`` per verb."""
     out: dict[str, dict[str, Any]] = {}
     if node.part is not None:
-        out[resource_id(node.path)] = {
+        out[resource_id(node.path, refs.gen)] = {
             "Type": "AWS::ApiGateway::Resource",
             "Properties": {
                 "RestApiId": refs.rest_api,
@@ -63,7 +67,7 @@ def node_resources(node: Node[Route], refs: ApiRefs) -> dict[str, dict[str, Any]
             },
         }
     for verb in sorted(node.methods):
-        out[method_id(node.path, verb)] = _method(node, verb, refs)
+        out[method_id(node.path, verb, refs.gen)] = _method(node, verb, refs)
     return out
 
 
@@ -79,7 +83,9 @@ def _method(node: Node[Route], verb: str, refs: ApiRefs) -> dict[str, Any]:
             "Integration": {
                 "Type": "AWS_PROXY",
                 "IntegrationHttpMethod": "POST",
-                "Uri": {"Fn::Sub": [INVOKE_URI, {"FunctionArn": refs.function_arn(route.function)}]},
+                "Uri": {
+                    "Fn::Sub": [INVOKE_URI, {"FunctionArn": refs.function_arn(route.function)}]
+                },
             },
         },
     }
@@ -89,5 +95,5 @@ def resource_count(node: Node[Route]) -> int:
     return (0 if node.part is None else 1) + len(node.methods)
 
 
-def method_ids(nodes: Iterable[Node[Route]]) -> list[str]:
-    return [method_id(n.path, verb) for n in nodes for verb in sorted(n.methods)]
+def method_ids(nodes: Iterable[Node[Route]], gen: str) -> list[str]:
+    return [method_id(n.path, verb, gen) for n in nodes for verb in sorted(n.methods)]

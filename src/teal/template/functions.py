@@ -19,7 +19,7 @@ from typing import Any
 
 from teal.config import Target
 from teal.routes import Route
-from teal.template.names import function_id, function_physical_name
+from teal.template.names import function_id, function_physical_name, generation
 
 RUNTIME_HANDLER = "teal.runtime.entry.handler"
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
@@ -29,32 +29,33 @@ RESOURCES_PER_FUNCTION = 4
 Resource = dict[str, Any]
 
 
-def role_id(function: str) -> str:
-    return f"{function_id(function)}Role"
+def role_id(function: str, gen: str = "") -> str:
+    return f"{function_id(function, gen)}Role"
 
 
-def log_group_id(function: str) -> str:
-    return f"{function_id(function)}Logs"
+def log_group_id(function: str, gen: str = "") -> str:
+    return f"{function_id(function, gen)}Logs"
 
 
-def permission_id(function: str) -> str:
-    return f"{function_id(function)}Permission"
+def permission_id(function: str, gen: str = "") -> str:
+    return f"{function_id(function, gen)}Permission"
 
 
 def function_resources(
     function: str, routes: Sequence[Route], target: Target, code_key: str, rest_api_id: str
 ) -> dict[str, Resource]:
     """The four resources of one app function, by logical id."""
-    name = function_physical_name(target.environment, function)
-    fn_id = function_id(function)
+    gen = generation(rest_api_id)
+    name = function_physical_name(target.environment, function, gen)
+    fn_id = function_id(function, gen)
     return {
-        role_id(function): _role(name),
-        log_group_id(function): {
+        role_id(function, gen): _role(name),
+        log_group_id(function, gen): {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {"LogGroupName": f"/aws/lambda/{name}"},
         },
-        fn_id: _function(function, name, target, code_key),
-        permission_id(function): _permission(fn_id, routes, rest_api_id),
+        fn_id: _function(function, name, target, code_key, gen),
+        permission_id(function, gen): _permission(fn_id, routes, rest_api_id),
     }
 
 
@@ -95,17 +96,17 @@ def _role(name: str) -> Resource:
     }
 
 
-def _function(function: str, name: str, target: Target, code_key: str) -> Resource:
+def _function(function: str, name: str, target: Target, code_key: str, gen: str) -> Resource:
     memory, timeout, variables = target.function_settings(function)
     environment = {**variables, "TEAL_ENTRY": target.entry, "TEAL_FUNCTION": function}
     return {
         "Type": "AWS::Lambda::Function",
-        "DependsOn": [log_group_id(function)],
+        "DependsOn": [log_group_id(function, gen)],
         "Properties": {
             "FunctionName": name,
             "Handler": RUNTIME_HANDLER,
             "Runtime": target.runtime,
-            "Role": {"Fn::GetAtt": [role_id(function), "Arn"]},
+            "Role": {"Fn::GetAtt": [role_id(function, gen), "Arn"]},
             "Code": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": code_key},
             "MemorySize": memory,
             "Timeout": timeout,
@@ -119,7 +120,7 @@ def source_arn_scope(routes: Sequence[Route]) -> str:
     endpoints = {(r.path, m) for r in routes for m in r.methods}
     if len(endpoints) != 1:
         return "*"
-    path, verb = next(iter(endpoints))
+    _, verb = next(iter(endpoints))
     parts = ["*" if p.is_variable else p.text for p in routes[0].parts]
     return f"{'*' if verb == 'ANY' else verb}/{'/'.join(parts)}"
 

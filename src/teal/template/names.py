@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 REST_API_BASE = "RestApi"
@@ -18,6 +19,9 @@ FUNCTION_NAME_LIMIT = 64
 _ROTATION = re.compile(r"^(?P<base>[A-Za-z]+?)(?P<number>[0-9]*)$")
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _STEM_LIMIT = 48
+# Ids are asked for many times per synthesis (a path is also a parent, a method
+# holder, a page input); they are pure, so remember them.
+_memo = lru_cache(maxsize=1 << 16)
 
 
 def short_hash(text: str, length: int = 8) -> str:
@@ -35,40 +39,53 @@ def _stem(text: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)[:_STEM_LIMIT]
 
 
-def resource_id(path: str) -> str:
+def generation(rest_api_logical_id: str) -> str:
+    """The suffix every API-bound id carries: ``""`` for ``RestApi``, ``G1`` for ``RestApi1``.
+
+    A replaced API gets new ids for all its resources and functions, so the
+    old and the new API can live side by side in one template (see
+    :mod:`teal.template.combine`) and never share a physical name.
+    """
+    found = _ROTATION.match(rest_api_logical_id)
+    number = found.group("number") if found else ""
+    return f"G{number}" if number else ""
+
+
+@_memo
+def resource_id(path: str, gen: str = "") -> str:
     """``/posts/{id}`` -> ``ResPostsId`` + hash of the exact path."""
-    return f"Res{_stem(path)}{short_hash(path)}"
+    return f"Res{_stem(path)}{short_hash(path)}{gen}"
 
 
-def method_id(path: str, verb: str) -> str:
+@_memo
+def method_id(path: str, verb: str, gen: str = "") -> str:
     stem = "Root" if path == "/" else _stem(path)
-    return f"Method{stem}{verb.capitalize()}{short_hash(path)}"
+    return f"Method{stem}{verb.capitalize()}{short_hash(path)}{gen}"
 
 
-def function_id(function: str) -> str:
+@_memo
+def function_id(function: str, gen: str = "") -> str:
     """Logical id stem of an app function; names differing only in '-'/'_' stay apart."""
-    return f"Fn{_stem(function)}{short_hash(function)}"
+    return f"Fn{_stem(function)}{short_hash(function)}{gen}"
 
 
-def page_id(number: int) -> str:
-    return f"ApiPage{number}"
+def page_id(number: int, gen: str = "") -> str:
+    return f"ApiPage{number}{gen}"
 
 
-def function_physical_name(environment: str, function: str) -> str:
-    """``<environment>-<function>`` within Lambda's 64 characters, deterministic.
+def function_physical_name(environment: str, function: str, gen: str = "") -> str:
+    """``<environment>-<function>[-g<n>]`` within Lambda's 64 characters, deterministic.
 
     When too long, the environment part is cut and followed by a hash of the
     whole name, so two environments sharing a long prefix never collide.
     """
-    name = f"{environment}-{function}"
+    tail = f"{function}-{gen.lower()}" if gen else function
+    name = f"{environment}-{tail}"
     if len(name) <= FUNCTION_NAME_LIMIT:
         return name
     digest = short_hash(name, 10)
-    keep = FUNCTION_NAME_LIMIT - len(function) - len(digest) - 2
-    head = environment[: max(keep, 0)]
-    if keep <= 0:
-        return f"{function[: FUNCTION_NAME_LIMIT - len(digest) - 1]}-{digest}"
-    return f"{head}-{digest}-{function}"
+    keep = FUNCTION_NAME_LIMIT - len(tail) - len(digest) - 2
+    return f"{environment[: max(keep, 1)]}-{digest}-{tail}"[-FUNCTION_NAME_LIMIT:]
 
 
 def next_rest_api_logical_id(current: str) -> str:

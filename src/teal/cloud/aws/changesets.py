@@ -128,10 +128,8 @@ class ChangeSets:
         rows: list[ResourceChange] = []
         token: str | None = None
         while True:
-            extra = {"NextToken": token} if token else {}
-            page = self._retry(
-                self._cfn.describe_change_set, ChangeSetName=change_set.id, **extra
-            )
+            extra: dict[str, Any] = {"NextToken": token} if token else {}
+            page = self._retry(self._cfn.describe_change_set, ChangeSetName=change_set.id, **extra)
             rows.extend(_row(change) for change in page.get("Changes", []))
             token = page.get("NextToken")
             if not token:

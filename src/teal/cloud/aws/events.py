@@ -33,7 +33,7 @@ def to_stack_event(raw: Any) -> StackEvent:
 
 def is_stack_level(raw: Any, stack_id: str) -> bool:
     """Whether an event is about the stack itself rather than one of its resources."""
-    return raw.get("ResourceType") == STACK_TYPE and raw.get("PhysicalResourceId") == stack_id
+    return bool(raw.get("ResourceType") == STACK_TYPE and raw.get("PhysicalResourceId") == stack_id)
 
 
 class EventTail:

@@ -2,13 +2,15 @@
 
 The default credential chain, ``AWS_PROFILE``/``AWS_REGION`` and
 ``AWS_ENDPOINT_URL`` (read natively by boto3) all apply; ``[aws] profile`` and
-``region`` from teal.toml win over the environment. Before any work a cheap
+``region`` from teal.toml win over the environment, and ``AWS_REGION`` wins
+over ``AWS_DEFAULT_REGION`` and the profile's region. Before any work a cheap
 ``sts get-caller-identity`` proves the credentials, so a missing or expired
 login is one clear message (exit 2) and nothing was changed.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -53,9 +55,7 @@ def open_session(
     session = _session(region, profile)
     resolved_region = session.region_name
     if not resolved_region:
-        raise CloudUnavailable(
-            "no AWS region is configured", where="aws", hint=LOGIN_HINT
-        )
+        raise CloudUnavailable("no AWS region is configured", where="aws", hint=LOGIN_HINT)
     if session.get_credentials() is None:
         raise CloudUnavailable("no AWS credentials were found", where="aws", hint=LOGIN_HINT)
     account_id = _caller_account(session, resolved_region, endpoint_url)
@@ -77,6 +77,9 @@ def open_session(
 
 
 def _session(region: str | None, profile: str | None) -> boto3.Session:
+    # boto3 reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION,
+    # which the other AWS SDKs and Lambda use; honor it too.
+    region = region or os.environ.get("AWS_REGION") or None
     try:
         return boto3.Session(profile_name=profile, region_name=region)
     except ProfileNotFound as error:
@@ -94,7 +97,9 @@ def _caller_account(session: boto3.Session, region: str, endpoint_url: str | Non
     try:
         return sts.get_caller_identity()["Account"]
     except NoCredentialsError as error:
-        raise CloudUnavailable("no AWS credentials were found", where="aws", hint=LOGIN_HINT) from error
+        raise CloudUnavailable(
+            "no AWS credentials were found", where="aws", hint=LOGIN_HINT
+        ) from error
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", str(error))
         raise CloudUnavailable(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from teal.apigw import (
     ApiGatewayError,
@@ -29,7 +30,10 @@ from teal.cloud.local.resources import random_id
 from teal.cloud.local.store import bump_generation, from_json, to_json
 from teal.routes import parse_part
 
+T = TypeVar("T")
 MethodPayload = dict[str, Any]  # {"type", "uri", "function_arn"}
+# create_mapping / update_mapping: (conn, domain, base path, api id, stage)
+MappingCall = Callable[[sqlite3.Connection, str, str, str, str], None]
 _LAMBDA_URI = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$")
 
 
@@ -47,8 +51,8 @@ def create_api(conn: sqlite3.Connection, name: str) -> tuple[str, str]:
     api_id, root_id = random_id(), random_id()
     model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=root_id)
     conn.execute(
-        "INSERT INTO rest_apis (id, name, model) VALUES (?, ?, ?)",
-        (api_id, name, _dump(model)),
+        "INSERT INTO rest_apis (id, name, model, model_tag) VALUES (?, ?, ?, ?)",
+        (api_id, name, _dump(model), uuid.uuid4().hex),
     )
     return api_id, root_id
 
@@ -60,16 +64,50 @@ def rename_api(conn: sqlite3.Connection, api_id: str, name: str) -> None:
 
 def delete_api(conn: sqlite3.Connection, api_id: str) -> None:
     conn.execute("DELETE FROM rest_apis WHERE id = ?", (api_id,))
+    _parsed.pop((id(conn), api_id), None)
     conn.execute("DELETE FROM deployments WHERE api_id = ?", (api_id,))
     conn.execute("DELETE FROM stages WHERE api_id = ?", (api_id,))
     bump_generation(conn)
 
 
+# Parsed models by (connection, api id), with the tag of the stored version they
+# parse: a stack applies hundreds of resources to one API, and re-parsing the
+# whole tree for each would make an apply quadratic. A random tag per saved
+# version means a model changed by another process, or by a transaction that
+# rolled back, is never mistaken for the cached one.
+_parsed: dict[tuple[int, str], tuple[str, ApiModel[MethodPayload]]] = {}
+
+
 def load_api(conn: sqlite3.Connection, api_id: str) -> ApiModel[MethodPayload]:
-    row = conn.execute("SELECT model FROM rest_apis WHERE id = ?", (api_id,)).fetchone()
+    """The API's model, to read only (use :func:`change_api` to change it)."""
+    row = conn.execute("SELECT model, model_tag FROM rest_apis WHERE id = ?", (api_id,)).fetchone()
     if row is None:
         raise not_found("API identifier")
-    data = from_json(row[0])
+    cached = _parsed.get((id(conn), api_id))
+    if cached is not None and cached[0] == row[1]:
+        return cached[1]
+    model = _parse(from_json(row[0]))
+    _parsed[(id(conn), api_id)] = (row[1], model)
+    return model
+
+
+def change_api(
+    conn: sqlite3.Connection, api_id: str, change: Callable[[ApiModel[MethodPayload]], T]
+) -> T:
+    """Apply ``change`` to the API's model and store the result (in the caller's transaction)."""
+    model = load_api(conn, api_id)
+    del _parsed[(id(conn), api_id)]  # until saved, the cached model is not the stored one
+    result = change(model)
+    tag = uuid.uuid4().hex
+    conn.execute(
+        "UPDATE rest_apis SET model = ?, model_tag = ? WHERE id = ?",
+        (_dump(model), tag, api_id),
+    )
+    _parsed[(id(conn), api_id)] = (tag, model)
+    return result
+
+
+def _parse(data: dict[str, Any]) -> ApiModel[MethodPayload]:
     model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=data["root"])
     model.resources = {
         resource_id: ApiResource(
@@ -84,10 +122,6 @@ def load_api(conn: sqlite3.Connection, api_id: str) -> ApiModel[MethodPayload]:
         if node.parent_id is not None and node.part is not None:
             model.resources[node.parent_id].children[node.part.text] = resource_id
     return model
-
-
-def save_api(conn: sqlite3.Connection, api_id: str, model: ApiModel[MethodPayload]) -> None:
-    conn.execute("UPDATE rest_apis SET model = ? WHERE id = ?", (_dump(model), api_id))
 
 
 def _dump(model: ApiModel[MethodPayload]) -> str:
@@ -251,9 +285,9 @@ def create_mapping(
     conn: sqlite3.Connection, domain: str, base_path: str, api_id: str, stage: str
 ) -> None:
     _require_domain(conn, domain)
-    existing = {row[0] for row in conn.execute(
-        "SELECT base_path FROM mappings WHERE domain = ?", (domain,)
-    )}
+    existing = {
+        row[0] for row in conn.execute("SELECT base_path FROM mappings WHERE domain = ?", (domain,))
+    }
     check_new_base_path(existing, base_path)
     _require_stage(conn, api_id, stage)
     conn.execute(

@@ -82,7 +82,9 @@ def _get_att_target(args: Any, where: str) -> tuple[str, str]:
         return logical_id, attribute
     if isinstance(args, list) and len(args) == 2 and all(isinstance(a, str) for a in args):
         return args[0], args[1]
-    raise TemplateError("Fn::GetAtt takes [LogicalId, Attribute] or 'LogicalId.Attribute'", where=where)
+    raise TemplateError(
+        "Fn::GetAtt takes [LogicalId, Attribute] or 'LogicalId.Attribute'", where=where
+    )
 
 
 @dataclass(frozen=True)
@@ -96,44 +98,45 @@ class Reference:
 def references(value: Any, where: str) -> list[Reference]:
     """Every Ref/GetAtt in ``value``, rejecting unsupported intrinsics on the way."""
     found: list[Reference] = []
-    _collect(value, where, found, local_names=frozenset())
+    _collect(value, where, found)
     return found
 
 
-def _collect(value: Any, where: str, found: list[Reference], local_names: frozenset[str]) -> None:
+def _collect(value: Any, where: str, found: list[Reference]) -> None:
     name = intrinsic_name(value)
     if name is not None:
-        args = value[name]
-        match name:
-            case "Ref":
-                if not isinstance(args, str):
-                    raise TemplateError("Ref takes a name", where=where)
-                found.append(Reference(args, None))
-            case "Fn::GetAtt":
-                found.append(Reference(*_get_att_target(args, where)))
-            case "Fn::Sub":
-                text, variables = _sub_parts(args, where)
-                for var in variables.values():
-                    _collect(var, where, found, local_names)
-                for var_name in _sub_names(text):
-                    if var_name in variables:
-                        continue
-                    target, dot, attribute = var_name.partition(".")
-                    found.append(Reference(target, attribute if dot else None))
-            case "Fn::Join" | "Fn::Select" | "Fn::Split":
-                _collect(args, where, found, local_names)
-            case _:
-                raise TemplateError(
-                    f"unsupported intrinsic function {name} (supported: {', '.join(SUPPORTED)})",
-                    where=where,
-                )
-        return
-    if isinstance(value, dict):
+        _collect_call(name, value[name], where, found)
+    elif isinstance(value, dict):
         for key, item in value.items():
-            _collect(item, f"{where}.{key}", found, local_names)
+            _collect(item, f"{where}.{key}", found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _collect(item, f"{where}[{index}]", found, local_names)
+            _collect(item, f"{where}[{index}]", found)
+
+
+def _collect_call(name: str, args: Any, where: str, found: list[Reference]) -> None:
+    match name:
+        case "Ref":
+            if not isinstance(args, str):
+                raise TemplateError("Ref takes a name", where=where)
+            found.append(Reference(args, None))
+        case "Fn::GetAtt":
+            found.append(Reference(*_get_att_target(args, where)))
+        case "Fn::Sub":
+            text, variables = _sub_parts(args, where)
+            for variable in variables.values():
+                _collect(variable, where, found)
+            for var_name in _sub_names(text):
+                if var_name not in variables:
+                    target, dot, attribute = var_name.partition(".")
+                    found.append(Reference(target, attribute if dot else None))
+        case "Fn::Join" | "Fn::Select" | "Fn::Split":
+            _collect(args, where, found)
+        case _:
+            raise TemplateError(
+                f"unsupported intrinsic function {name} (supported: {', '.join(SUPPORTED)})",
+                where=where,
+            )
 
 
 class ResolveError(Exception):

@@ -42,6 +42,7 @@ CREATE TABLE stacks (
     outputs TEXT NOT NULL,
     parent TEXT,
     owner_pid INTEGER,
+    owner_start TEXT,
     previous TEXT,
     updated_at TEXT NOT NULL
 );
@@ -69,7 +70,8 @@ CREATE TABLE events (
 CREATE INDEX events_by_stack ON events (stack, seq);
 CREATE TABLE named (kind TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
                     PRIMARY KEY (kind, name));
-CREATE TABLE rest_apis (id TEXT PRIMARY KEY, name TEXT NOT NULL, model TEXT NOT NULL);
+CREATE TABLE rest_apis (id TEXT PRIMARY KEY, name TEXT NOT NULL, model TEXT NOT NULL,
+                        model_tag TEXT NOT NULL);
 CREATE TABLE deployments (id TEXT PRIMARY KEY, api_id TEXT NOT NULL, routes TEXT NOT NULL);
 CREATE TABLE stages (api_id TEXT NOT NULL, name TEXT NOT NULL, deployment_id TEXT NOT NULL,
                      variables TEXT NOT NULL, PRIMARY KEY (api_id, name));
@@ -196,6 +198,11 @@ class Store:
             finally:
                 self._depth = 0
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for reads outside a transaction (same thread only)."""
+        return self._conn
+
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
@@ -236,8 +243,7 @@ class Store:
 def bump_generation(conn: sqlite3.Connection) -> None:
     """Tell the gateway that something it serves changed (same transaction as the change)."""
     conn.execute(
-        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
-        "WHERE key = 'generation'"
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'"
     )
 
 
@@ -254,4 +260,3 @@ def check_artifact_key(key: str) -> None:
             where="local artifact store",
             hint="keys are relative paths such as code/<sha256>.zip",
         )
-

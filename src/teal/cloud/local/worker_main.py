@@ -79,9 +79,15 @@ def read_frame(stream: IO[bytes]) -> Any:
     return None if payload is None else json.loads(payload)
 
 
-def write_frame(stream: IO[bytes], message: Any) -> None:
+def send(stream: IO[bytes], frame: bytes) -> None:
+    view = memoryview(frame)
+    while view:
+        view = view[stream.write(view) or 0 :]
+
+
+def encode_frame(message: Any) -> bytes:
     payload = json.dumps(message, separators=(",", ":")).encode("utf-8")
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    return _HEADER.pack(len(payload)) + payload
 
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
@@ -109,25 +115,27 @@ def _log(line: str) -> None:
     os.write(2, (line + "\n").encode("utf-8"))
 
 
-def serve_one(handler: Callable[[Any, Any], Any], request: dict[str, Any]) -> dict[str, Any]:
-    """Run the handler for one request frame; the result frame to send back."""
+def serve_one(handler: Callable[[Any, Any], Any], request: dict[str, Any]) -> bytes:
+    """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
-    version = context.function_version
-    _log(f"START RequestId: {request_id} Version: {version}")
+    _log(f"START RequestId: {request_id} Version: {context.function_version}")
     started = time.perf_counter()
     try:
-        result = handler(request["event"], context)
-        json.dumps(result)  # what is not JSON cannot travel back, as on Lambda
-        answer: dict[str, Any] = {"type": "result", "ok": True, "result": result}
+        # encoded here: what is not JSON cannot travel back, as on Lambda
+        frame = encode_frame(
+            {"type": "result", "ok": True, "result": handler(request["event"], context)}
+        )
     except Exception as exc:
         sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n")
         traceback.print_exc()
-        answer = {"type": "result", "ok": False, "error": _error_payload(exc)}
+        frame = encode_frame({"type": "result", "ok": False, "error": _error_payload(exc)})
     duration_ms = (time.perf_counter() - started) * 1000
-    _log(f"END RequestId: {request_id}")
-    _log(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms")
-    return answer
+    _log(
+        f"END RequestId: {request_id}\n"
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
+    )
+    return frame
 
 
 def main(argv: list[str]) -> int:
@@ -140,14 +148,14 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         traceback.print_exc()
         _flush_logs()
-        write_frame(frames_out, {"type": "init_error", "error": _error_payload(exc)})
+        send(frames_out, encode_frame({"type": "init_error", "error": _error_payload(exc)}))
         return 1
-    write_frame(frames_out, {"type": "ready"})
+    send(frames_out, encode_frame({"type": "ready"}))
     while True:
         request = read_frame(frames_in)
         if request is None:
             return 0
-        write_frame(frames_out, serve_one(handler, request))
+        send(frames_out, serve_one(handler, request))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ def claim(conn: sqlite3.Connection, kind: str, name: str, data: Any, conflict: s
     """Record a new named resource; ``conflict`` is the service's message for a duplicate."""
     if conn.execute("SELECT 1 FROM named WHERE kind = ? AND name = ?", (kind, name)).fetchone():
         raise ResourceFailed(conflict)
-    conn.execute("INSERT INTO named (kind, name, data) VALUES (?, ?, ?)", (kind, name, to_json(data)))
+    conn.execute(
+        "INSERT INTO named (kind, name, data) VALUES (?, ?, ?)", (kind, name, to_json(data))
+    )
 
 
 def replace_data(conn: sqlite3.Connection, kind: str, name: str, data: Any) -> None:
@@ -27,5 +29,7 @@ def release(conn: sqlite3.Connection, kind: str, name: str) -> None:
 
 
 def read(conn: sqlite3.Connection, kind: str, name: str) -> Any:
-    row = conn.execute("SELECT data FROM named WHERE kind = ? AND name = ?", (kind, name)).fetchone()
+    row = conn.execute(
+        "SELECT data FROM named WHERE kind = ? AND name = ?", (kind, name)
+    ).fetchone()
     return None if row is None else from_json(row[0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import sqlite3
 from typing import Any
 
@@ -22,6 +23,7 @@ from teal.cloud.local.resources import (
 )
 from teal.cloud.local.store import bump_generation, from_json, to_json
 
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
 
@@ -76,8 +78,12 @@ class Function:
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
         name = props.get("FunctionName") or ctx.physical_name(64)
-        if not isinstance(name, str):
-            raise ResourceFailed(f"Property FunctionName must be a string (got {name!r})")
+        if not isinstance(name, str) or not FUNCTION_NAME.match(name):
+            raise ResourceFailed(
+                f"1 validation error detected: Value '{name}' at 'functionName' failed to "
+                "satisfy constraint: Member must have length less than or equal to 64 and "
+                "contain only letters, digits, '-' and '_'"
+            )
         if ctx.conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone():
             raise ResourceFailed(f"{name} already exists")
         spec = self._spec(ctx, name, props)
@@ -143,9 +149,7 @@ class Function:
 
 class Permission:
     type_name = "AWS::Lambda::Permission"
-    properties = frozenset(
-        {"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"}
-    )
+    properties = frozenset({"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"})
     required = frozenset({"FunctionName", "Action", "Principal"})
     attributes: frozenset[str] = frozenset()
     transactional = True

@@ -20,7 +20,11 @@ class LogGroup:
         if not isinstance(name, str):
             raise ResourceFailed(f"Property LogGroupName must be a string (got {name!r})")
         named.claim(
-            ctx.conn, KIND, name, props, f"Resource of type 'AWS::Logs::LogGroup' with identifier '{name}' already exists."
+            ctx.conn,
+            KIND,
+            name,
+            props,
+            f"Resource of type 'AWS::Logs::LogGroup' with identifier '{name}' already exists.",
         )
         return self._provisioned(ctx, name)
 

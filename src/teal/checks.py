@@ -1,0 +1,107 @@
+"""Smoke checks: HTTP requests against an environment's endpoint or a domain URL.
+
+Used by ``teal check``, before every switch, and by deploy before it re-points
+a domain to a replaced API.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from teal.config import Check
+from teal.routes import RouteTable
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    url: str
+    ok: bool
+    status: int | None
+    detail: str  # why it failed, or a short description of what passed
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.check.path,
+            "method": self.check.method,
+            "url": self.url,
+            "expected_status": self.check.status,
+            "status": self.status,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+
+def checks_for(configured: Sequence[Check], table: RouteTable | None) -> tuple[list[Check], bool]:
+    """The configured checks, or (when none) a GET of every route without variables.
+
+    The flag says whether the checks were derived rather than configured.
+    """
+    if configured:
+        return list(configured), False
+    if table is None:
+        return [], True
+    paths = sorted(
+        {r.path for r in table.routes if ("GET" in r.methods or "ANY" in r.methods)
+         and not any(p.is_variable for p in r.parts)}
+    )
+    return [Check(path=p, status=200) for p in paths], True
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def run_check(base_url: str, check: Check, timeout: float = DEFAULT_TIMEOUT_S) -> CheckResult:
+    url = join_url(base_url, check.path)
+    request = urllib.request.Request(url, method=check.method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status, body, headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, body, headers = error.code, error.read(), error.headers
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return CheckResult(check, url, False, None, f"no response: {reason}")
+    return _judge(check, url, status, body.decode("utf-8", "replace"), dict(headers.items()))
+
+
+def _judge(check: Check, url: str, status: int, body: str, headers: dict[str, str]) -> CheckResult:
+    if status != check.status:
+        return CheckResult(check, url, False, status, f"status {status}, expected {check.status}")
+    if check.contains is not None and check.contains not in body:
+        return CheckResult(check, url, False, status, f"body lacks {check.contains!r}")
+    if check.header is not None:
+        name, _, value = check.header.partition(":")
+        found = {k.lower(): v for k, v in headers.items()}.get(name.strip().lower())
+        if found is None or (value.strip() and found.strip() != value.strip()):
+            return CheckResult(check, url, False, status, f"header {check.header!r} missing")
+    return CheckResult(check, url, True, status, f"status {status}")
+
+
+def run_checks(base_url: str, checks: Sequence[Check]) -> list[CheckResult]:
+    return [run_check(base_url, check) for check in checks]
+
+
+def wait_until_healthy(
+    base_url: str,
+    check: Check,
+    *,
+    deadline_s: float = 60.0,
+    interval_s: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> CheckResult:
+    """Poll one check until it passes or the deadline passes (new APIs take a moment)."""
+    end = clock() + deadline_s
+    while True:
+        result = run_check(base_url, check)
+        if result.ok or clock() >= end:
+            return result
+        sleep(interval_s)

@@ -1,0 +1,197 @@
+"""``teal local start|stop|status|reset``: the embedded local cloud's gateway and state."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from teal.cli.common import console, emit_json, err_console, is_interactive, json_option
+from teal.cloud.local.lifecycle import (
+    GatewayStatus,
+    ensure_gateway,
+    gateway_status,
+    log_file,
+    stop_gateway,
+)
+from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.errors import UserError
+
+
+def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:
+    uptime = status.uptime_s(time.time())
+    return {
+        "running": status.running,
+        "url": status.url,
+        "pid": status.pid,
+        "port": status.port,
+        "uptime_s": None if uptime is None else round(uptime, 1),
+        "home": str(paths.home),
+        "log": str(log_file(paths)),
+    }
+
+
+@click.group()
+def local() -> None:
+    """The embedded local cloud: its gateway process and its state ($TEAL_HOME)."""
+
+
+@local.command()
+@json_option
+def start(as_json: bool) -> None:
+    """Start the local gateway in the background (returns when it answers)."""
+    paths = LocalPaths.default()
+    was_running = gateway_status(paths).running
+    status = ensure_gateway(paths, gateway_port())
+    if as_json:
+        emit_json({**_status_json(status, paths), "started": not was_running})
+        return
+    verb = "already running" if was_running else "started"
+    console.print(f"local gateway {verb} at {status.url} (pid {status.pid})")
+
+
+@local.command()
+@json_option
+def stop(as_json: bool) -> None:
+    """Stop the local gateway and its workers."""
+    paths = LocalPaths.default()
+    stopped = stop_gateway(paths)
+    if as_json:
+        emit_json({"stopped": stopped.running, "pid": stopped.pid, "home": str(paths.home)})
+    elif stopped.running:
+        console.print(f"stopped the local gateway (pid {stopped.pid})")
+    else:
+        console.print("no local gateway was running")
+
+
+@local.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Show the gateway (URL, pid, uptime) and the APIs and domains it serves."""
+    paths = LocalPaths.default()
+    running = gateway_status(paths)
+    url = running.url or f"http://127.0.0.1:{gateway_port()}"
+    payload = {**_status_json(running, paths), **local_overview(paths, url)}
+    if as_json:
+        emit_json(payload)
+        return
+    _print_status(payload)
+
+
+def _print_status(payload: dict[str, Any]) -> None:
+    if payload["running"]:
+        console.print(
+            f"local gateway at {payload['url']} (pid {payload['pid']}, "
+            f"up {payload['uptime_s']:.0f}s)"
+        )
+    else:
+        console.print("local gateway: not running (teal local start)")
+    console.print(f"state: {escape(payload['home'])}")
+    for api in payload["apis"]:
+        console.print(f"  api {api['name']} ({api['id']}) stage {api['stage']}: {api['endpoint']}")
+    for domain in payload["domains"]:
+        targets = ", ".join(
+            f"/{m['base_path']} -> {m['api_id']}/{m['stage']}" for m in domain["mappings"]
+        )
+        console.print(f"  domain {domain['name']}: {domain['url']}  {targets}")
+
+
+def local_overview(paths: LocalPaths, gateway_url: str) -> dict[str, Any]:
+    """The APIs (with stages) and domains in the local cloud's state, read-only."""
+    if not paths.database.exists():
+        return {"apis": [], "domains": []}
+    from teal.cloud.local.serving import StoreServingState
+    from teal.cloud.local.store import Store
+
+    store, state = Store(paths), StoreServingState(paths)
+    try:
+        rows = store.read(
+            "SELECT a.id, a.name, s.name FROM rest_apis a "
+            "LEFT JOIN stages s ON s.api_id = a.id ORDER BY a.name, a.id, s.name"
+        )
+        domains = state.domains()
+    finally:
+        store.close()
+        state.close()
+    apis = [
+        {
+            "id": api_id,
+            "name": name,
+            "stage": stage,
+            "endpoint": f"{gateway_url}/restapis/{api_id}/{stage}/_user_request_/"
+            if stage
+            else None,
+        }
+        for api_id, name, stage in rows
+    ]
+    return {
+        "apis": apis,
+        "domains": [
+            {
+                "name": d.name,
+                "url": f"http://127.0.0.1:{d.port}/",
+                "port": d.port,
+                "mappings": [
+                    {"base_path": base, "api_id": api_id, "stage": stage}
+                    for base, (api_id, stage) in sorted(d.mappings.items())
+                ],
+            }
+            for d in domains
+        ],
+    }
+
+
+@local.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def reset(yes: bool, as_json: bool) -> None:
+    """Stop the gateway and delete everything in $TEAL_HOME (stacks, APIs, code, logs)."""
+    paths = LocalPaths.default()
+    _refuse_dangerous_home(paths.home)
+    if not yes:
+        if not is_interactive():
+            raise UserError(
+                f"reset deletes everything under {paths.home}",
+                where="teal local reset",
+                hint="pass --yes to confirm without a terminal",
+            )
+        click.confirm(f"Delete everything under {paths.home}?", abort=True, err=True)
+    stopped = stop_gateway(paths)
+    removed = _empty_folder(paths.home)
+    if as_json:
+        emit_json(
+            {"reset": True, "home": str(paths.home), "removed": removed, "stopped_pid": stopped.pid}
+        )
+    else:
+        err_console.print(f"local cloud reset: emptied {escape(str(paths.home))}")
+
+
+def _refuse_dangerous_home(home: Path) -> None:
+    resolved = home.expanduser().resolve()
+    if resolved in (Path("/"), Path.home().resolve()):
+        raise UserError(
+            f"TEAL_HOME is {resolved}, which reset would wipe",
+            where="teal local reset",
+            hint="point TEAL_HOME at a folder used only by teal",
+        )
+
+
+def _empty_folder(folder: Path) -> int:
+    """Delete what the folder holds, keeping the folder; how many entries went."""
+    if not folder.is_dir():
+        return 0
+    entries = list(folder.iterdir())
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return len(entries)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(local)

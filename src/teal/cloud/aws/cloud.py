@@ -1,0 +1,146 @@
+"""AwsCloud: the Cloud seam on AWS, composed of one small part per concern."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from teal.apigw import stage_endpoint
+from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
+from teal.cloud.aws.changesets import ChangeSetPreview, ChangeSets
+from teal.cloud.aws.domains import Domains
+from teal.cloud.aws.history import S3History
+from teal.cloud.aws.locks import S3Locks
+from teal.cloud.aws.retry import Backoff, Retrier, Sleep
+from teal.cloud.aws.session import AwsClients, open_session
+from teal.cloud.aws.stacks import Stacks
+from teal.cloud.base import (
+    BasePathMapping,
+    DeployedStack,
+    DomainInfo,
+    DomainSpec,
+    EventSink,
+    HistoryEntry,
+    LockOwner,
+    StackRequest,
+    StackResult,
+)
+
+# How often a running stack operation is polled: soon at first, then every 10 s.
+STACK_POLL = Backoff(first=2.0, factor=1.5, cap=10.0)
+
+
+class AwsCloud:
+    """teal's Cloud on AWS: CloudFormation, S3, API Gateway (and Route 53 via stacks)."""
+
+    name = "aws"
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        sleep: Sleep = time.sleep,
+        poll: Backoff = STACK_POLL,
+    ) -> None:
+        self.region = clients.region
+        self.account_id = clients.account_id
+        self.clients = clients
+        retry = Retrier(sleep=sleep)
+        self._bucket = ArtifactBucket(
+            clients.s3,
+            bucket_name(clients.account_id, clients.region),
+            clients.region,
+            clients.endpoint_url,
+            retry,
+        )
+        change_sets = ChangeSets(clients.cloudformation, self._bucket, retry, poll)
+        self._stacks = Stacks(clients.cloudformation, change_sets, retry, poll)
+        self._domains = Domains(clients.apigateway, self._stacks, retry)
+        self._locks = S3Locks(clients.s3, self._bucket, retry)
+        self._history = S3History(clients.s3, self._bucket, retry)
+
+    @classmethod
+    def from_settings(
+        cls, region: str | None, profile: str | None, endpoint_url: str | None = None
+    ) -> AwsCloud:
+        """Resolve credentials (default chain, profile, env) and prove them; no other work."""
+        return cls(open_session(region, profile, endpoint_url))
+
+    # Artifacts.
+
+    @property
+    def artifact_bucket(self) -> str:
+        return self._bucket.name
+
+    def has_artifact(self, key: str) -> bool:
+        return self._bucket.has(key)
+
+    def put_artifact(self, key: str, data: bytes, progress: Progress | None = None) -> None:
+        self._bucket.put(key, data, progress)
+
+    def artifact_url(self, key: str) -> str:
+        """Where CloudFormation reads an artifact (e.g. a nested template) from."""
+        return self._bucket.url(key)
+
+    # Stacks.
+
+    def describe_stack(self, name: str) -> DeployedStack | None:
+        return self._stacks.describe(name)
+
+    def list_stacks(self, tag_filter: Mapping[str, str]) -> list[DeployedStack]:
+        return self._stacks.matching(tag_filter)
+
+    def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
+        """CloudFormation's own view of the change (with Replacement); changes nothing."""
+        return self._stacks.preview(request)
+
+    def apply_stack(self, request: StackRequest, on_event: EventSink) -> StackResult:
+        return self._stacks.apply(request, on_event)
+
+    def delete_stack(self, name: str, on_event: EventSink) -> None:
+        self._stacks.delete(name, on_event)
+
+    # API Gateway.
+
+    def endpoint_url(self, api_id: str, stage: str) -> str:
+        return stage_endpoint(api_id, self.region, stage)
+
+    # Custom domains.
+
+    def ensure_domain(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
+        return self._domains.ensure(spec, tags)
+
+    def get_domain(self, name: str) -> DomainInfo | None:
+        return self._domains.get(name)
+
+    def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
+        return self._domains.get_mapping(domain, base_path)
+
+    def create_mapping(self, mapping: BasePathMapping) -> None:
+        self._domains.create_mapping(mapping)
+
+    def update_mapping(self, mapping: BasePathMapping) -> None:
+        self._domains.update_mapping(mapping)
+
+    def delete_mapping(self, domain: str, base_path: str) -> None:
+        self._domains.delete_mapping(domain, base_path)
+
+    # Locks and history.
+
+    def acquire_lock(self, key: str, owner: LockOwner) -> None:
+        self._locks.acquire(key, owner)
+
+    def release_lock(self, key: str, owner: LockOwner) -> None:
+        self._locks.release(key, owner)
+
+    def break_lock(self, key: str) -> LockOwner | None:
+        return self._locks.break_(key)
+
+    def append_history(self, app: str, entry: HistoryEntry) -> None:
+        self._history.append(app, entry)
+
+    def read_history(self, app: str) -> list[HistoryEntry]:
+        return self._history.read(app)
+
+    def ensure_serving(self) -> None:
+        """AWS serves by itself."""

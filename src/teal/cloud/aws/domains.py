@@ -1,0 +1,202 @@
+"""Custom domains: one small stack per domain, and base path mappings by API.
+
+The domain (``AWS::ApiGateway::DomainName``, regional, with the ACM
+certificate, plus a Route 53 alias when a hosted zone is given) lives in its
+own stack ``teal-domain-<name>``, owned by no environment, so deleting an
+environment never takes the domain down. Its ``teal:app`` tag says which app
+owns it. Which environment is live is the base path mapping, changed by
+teal with API Gateway's API: ``update_base_path_mapping`` re-points it in one
+call, with no gap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from teal.apigw import duplicate_base_path
+from teal.cloud.aws.retry import Retrier, error_code, error_message
+from teal.cloud.aws.stacks import Stacks
+from teal.cloud.base import (
+    BasePathMapping,
+    DomainInfo,
+    DomainSpec,
+    NoUpdates,
+    StackEvent,
+    StackRequest,
+    Template,
+)
+from teal.errors import ConfigError, OperationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+
+APP_TAG = "teal:app"
+ROOT_BASE_PATH = "(none)"  # how API Gateway spells the root mapping
+
+
+def domain_stack_name(domain: str) -> str:
+    return "teal-domain-" + domain.replace(".", "-")
+
+
+def domain_url(domain: str, base_path: str = "") -> str:
+    return f"https://{domain}/" + (f"{base_path.strip('/')}/" if base_path.strip("/") else "")
+
+
+def domain_template(spec: DomainSpec) -> Template:
+    """The domain stack: a regional DomainName, and its alias record if a zone is given."""
+    resources: dict[str, object] = {
+        "DomainName": {
+            "Type": "AWS::ApiGateway::DomainName",
+            "Properties": {
+                "DomainName": spec.name,
+                "RegionalCertificateArn": spec.certificate_arn,
+                "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                "SecurityPolicy": "TLS_1_2",
+            },
+        }
+    }
+    if spec.hosted_zone:
+        resources["AliasRecord"] = {
+            "Type": "AWS::Route53::RecordSet",
+            "Properties": {
+                "HostedZoneName": spec.hosted_zone.rstrip(".") + ".",
+                "Name": spec.name + ".",
+                "Type": "A",
+                "AliasTarget": {
+                    "DNSName": {"Fn::GetAtt": ["DomainName", "RegionalDomainName"]},
+                    "HostedZoneId": {"Fn::GetAtt": ["DomainName", "RegionalHostedZoneId"]},
+                },
+            },
+        }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"teal custom domain {spec.name}",
+        "Resources": resources,
+        "Outputs": {
+            "DomainName": {"Value": {"Ref": "DomainName"}},
+            "RegionalDomainName": {"Value": {"Fn::GetAtt": ["DomainName", "RegionalDomainName"]}},
+        },
+    }
+
+
+def _ignore(_event: StackEvent) -> None:
+    return None
+
+
+class Domains:
+    def __init__(self, apigateway: APIGatewayClient, stacks: Stacks, retry: Retrier) -> None:
+        self._apigw = apigateway
+        self._stacks = stacks
+        self._retry = retry
+
+    def ensure(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
+        stack = domain_stack_name(spec.name)
+        current = self._stacks.tags(stack)
+        _check_owner(spec.name, current, tags)
+        if spec.certificate_arn is None:
+            if current is None:
+                raise ConfigError(
+                    "a custom domain on aws needs an ACM certificate",
+                    where="teal.toml [domain]",
+                    hint=f"set certificate_arn to a certificate for {spec.name} in this region",
+                )
+            return DomainInfo(spec.name, domain_url(spec.name, spec.base_path), current)
+        request = StackRequest(stack, domain_template(spec), tags=dict(tags))
+        with contextlib.suppress(NoUpdates):
+            self._stacks.apply(request, _ignore)
+        return DomainInfo(spec.name, domain_url(spec.name, spec.base_path), dict(tags))
+
+    def get(self, name: str) -> DomainInfo | None:
+        try:
+            response = self._retry(self._apigw.get_domain_name, domainName=name)
+        except ClientError as error:
+            if error_code(error) == "NotFoundException":
+                return None
+            raise
+        stack_tags = self._stacks.tags(domain_stack_name(name))
+        tags = stack_tags if stack_tags is not None else dict(response.get("tags", {}))
+        return DomainInfo(name, domain_url(name), tags)
+
+    def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
+        try:
+            response = self._retry(
+                self._apigw.get_base_path_mapping,
+                domainName=domain,
+                basePath=_api_base_path(base_path),
+            )
+        except ClientError as error:
+            if error_code(error) == "NotFoundException":
+                return None
+            raise
+        return BasePathMapping(domain, base_path, response["restApiId"], response["stage"])
+
+    def create_mapping(self, mapping: BasePathMapping) -> None:
+        extra = {"basePath": mapping.base_path} if mapping.base_path else {}
+        try:
+            self._retry(
+                self._apigw.create_base_path_mapping,
+                domainName=mapping.domain,
+                restApiId=mapping.api_id,
+                stage=mapping.stage,
+                **extra,
+            )
+        except ClientError as error:
+            raise _mapping_error(mapping, error) from error
+
+    def update_mapping(self, mapping: BasePathMapping) -> None:
+        """Re-point the mapping with one call patching API and stage together."""
+        try:
+            self._retry(
+                self._apigw.update_base_path_mapping,
+                domainName=mapping.domain,
+                basePath=_api_base_path(mapping.base_path),
+                patchOperations=[
+                    {"op": "replace", "path": "/restapiId", "value": mapping.api_id},
+                    {"op": "replace", "path": "/stage", "value": mapping.stage},
+                ],
+            )
+        except ClientError as error:
+            raise _mapping_error(mapping, error) from error
+
+    def delete_mapping(self, domain: str, base_path: str) -> None:
+        try:
+            self._retry(
+                self._apigw.delete_base_path_mapping,
+                domainName=domain,
+                basePath=_api_base_path(base_path),
+            )
+        except ClientError as error:
+            if error_code(error) != "NotFoundException":
+                raise
+
+
+def _check_owner(name: str, current: Mapping[str, str] | None, tags: Mapping[str, str]) -> None:
+    if current is None or APP_TAG not in tags:
+        return
+    owner = current.get(APP_TAG)
+    if owner != tags[APP_TAG]:
+        raise OperationError(
+            f"domain {name} belongs to app {owner!r}, not {tags[APP_TAG]!r}",
+            where=domain_stack_name(name),
+            hint="use another domain name, or delete it from the app that owns it",
+        )
+
+
+def _api_base_path(base_path: str) -> str:
+    return base_path.strip("/") or ROOT_BASE_PATH
+
+
+def _mapping_error(mapping: BasePathMapping, error: ClientError) -> OperationError:
+    code, message = error_code(error), error_message(error)
+    if code == "ConflictException":
+        message = duplicate_base_path().message
+    where = f"{mapping.domain}/{mapping.base_path}"
+    return OperationError(
+        f"API Gateway refused the mapping to {mapping.api_id}/{mapping.stage}: {code}: {message}",
+        where=where,
+        hint="check that the API and stage exist (teal status) and try again",
+    )

@@ -1,0 +1,279 @@
+"""``LocalCloud``: the embedded local cloud behind :class:`teal.cloud.base.Cloud`.
+
+Stacks go through the engine; domains, mappings, locks and history are
+direct operations on the store, each one transaction. Every stack operation
+first recovers operations whose process died (see :meth:`Engine.recover`).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from teal.apigw import ApiGatewayError, normalize_base_path
+from teal.cloud.base import (
+    BasePathMapping,
+    DeployedStack,
+    DomainInfo,
+    DomainSpec,
+    EventSink,
+    HistoryEntry,
+    LockHeld,
+    LockOwner,
+    StackEvent,
+    StackRequest,
+    StackResult,
+)
+from teal.cloud.local import apigateway
+from teal.cloud.local.engine import STACK_TYPE, Clock, Engine, utc_now
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_ARTIFACT_BUCKET, LOCAL_REGION
+from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.cloud.local.stack_records import StackRecord
+from teal.cloud.local.stack_run import child_name
+from teal.cloud.local.store import Store, from_json, to_json
+from teal.errors import OperationError
+
+
+class ApiGatewayRefused(OperationError):
+    """The local API Gateway refused a direct call (domain or mapping), with AWS's message."""
+
+    def __init__(self, error: ApiGatewayError, where: str) -> None:
+        super().__init__(f"{error.code}: {error.message}", where=where)
+        self.error = error
+
+
+def _ignore(_event: StackEvent) -> None:
+    """Recovery events of read operations are stored, not streamed."""
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def domain_ports(first: int) -> Iterator[int]:
+    """Candidate ports for a new domain: upward from ``first``, skipping busy ones."""
+    return (port for port in range(first, 65536) if port_is_free(port))
+
+
+class LocalCloud:
+    """The local cloud of one ``$TEAL_HOME`` (one per user, like one AWS account)."""
+
+    name = "local"
+
+    def __init__(self, paths: LocalPaths | None = None, clock: Clock = utc_now) -> None:
+        self.paths = paths or LocalPaths.default()
+        self.region = LOCAL_REGION
+        self.account_id = LOCAL_ACCOUNT_ID
+        self.clock = clock
+        self.store = Store(self.paths)
+        self.engine = Engine(self.store, clock, self.region, self.account_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # Artifacts ----------------------------------------------------------------
+
+    @property
+    def artifact_bucket(self) -> str:
+        return LOCAL_ARTIFACT_BUCKET
+
+    def has_artifact(self, key: str) -> bool:
+        return self.store.has_artifact(key)
+
+    def put_artifact(self, key: str, data: bytes) -> None:
+        self.store.put_artifact(key, data)
+
+    # Stacks -------------------------------------------------------------------
+
+    def recover(self, on_event: EventSink = _ignore) -> list[str]:
+        """Roll back or finish what a dead teal process left in progress."""
+        return self.engine.recover(on_event)
+
+    def describe_stack(self, name: str) -> DeployedStack | None:
+        self.recover()
+        stack = self.engine.stack(name)
+        return None if stack is None else self._deployed(stack)
+
+    def list_stacks(self, tag_filter: Mapping[str, str]) -> list[DeployedStack]:
+        self.recover()
+        return [
+            self._deployed(stack)
+            for stack in self.engine.stacks()
+            if stack.parent is None and all(stack.tags.get(k) == v for k, v in tag_filter.items())
+        ]
+
+    def _deployed(self, stack: StackRecord) -> DeployedStack:
+        nested = {}
+        for row in self.engine.live_rows(stack.name).values():
+            child = (
+                self.engine.stack(child_name(row.physical_id)) if row.type == STACK_TYPE else None
+            )
+            if child is not None:
+                nested[row.logical_id] = child.template
+        return DeployedStack(
+            name=stack.name,
+            status=stack.status,
+            template=stack.template,
+            outputs=stack.outputs,
+            tags=stack.tags,
+            updated_at=stack.updated_at,
+            status_reason=stack.status_reason,
+            nested_templates=nested,
+        )
+
+    def stack_events(self, name: str) -> list[StackEvent]:
+        """Every stored event of the stack, oldest first."""
+        return self.engine.events(name)
+
+    def apply_stack(self, request: StackRequest, on_event: EventSink) -> StackResult:
+        self.recover(on_event)
+        return self.engine.apply(request, on_event)
+
+    def delete_stack(self, name: str, on_event: EventSink) -> None:
+        self.recover(on_event)
+        self.engine.delete(name, on_event)
+
+    # API Gateway --------------------------------------------------------------
+
+    def endpoint_url(self, api_id: str, stage: str) -> str:
+        return f"http://127.0.0.1:{gateway_port()}/restapis/{api_id}/{stage}/_user_request_/"
+
+    def ensure_domain(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
+        with self.store.transaction() as conn:
+            record = apigateway.get_domain(conn, spec.name) or apigateway.create_domain(
+                conn, spec.name, dict(tags), domain_ports(gateway_port() + 1)
+            )
+        return self._domain_info(record, spec.base_path)
+
+    def get_domain(self, name: str) -> DomainInfo | None:
+        with self.store.transaction() as conn:
+            record = apigateway.get_domain(conn, name)
+        return None if record is None else self._domain_info(record, "")
+
+    @staticmethod
+    def _domain_info(record: apigateway.DomainRecord, base_path: str) -> DomainInfo:
+        path = normalize_base_path(base_path)
+        url = f"http://127.0.0.1:{record.port}/" + (f"{path}/" if path else "")
+        return DomainInfo(record.name, url, record.tags)
+
+    def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
+        with self.store.transaction() as conn:
+            found = apigateway.get_mapping(conn, domain, base_path)
+        if found is None:
+            return None
+        return BasePathMapping(domain, normalize_base_path(base_path), found[0], found[1])
+
+    def create_mapping(self, mapping: BasePathMapping) -> None:
+        self._mapping_call(mapping.domain, apigateway.create_mapping, mapping)
+
+    def update_mapping(self, mapping: BasePathMapping) -> None:
+        self._mapping_call(mapping.domain, apigateway.update_mapping, mapping)
+
+    def _mapping_call(
+        self, domain: str, call: apigateway.MappingCall, mapping: BasePathMapping
+    ) -> None:
+        try:
+            with self.store.transaction() as conn:
+                call(conn, mapping.domain, mapping.base_path, mapping.api_id, mapping.stage)
+        except ApiGatewayError as exc:
+            raise ApiGatewayRefused(exc, where=f"domain {domain}") from exc
+
+    def delete_mapping(self, domain: str, base_path: str) -> None:
+        try:
+            with self.store.transaction() as conn:
+                apigateway.delete_mapping(conn, domain, base_path)
+        except ApiGatewayError as exc:
+            raise ApiGatewayRefused(exc, where=f"domain {domain}") from exc
+
+    # Locks and history --------------------------------------------------------
+
+    def acquire_lock(self, key: str, owner: LockOwner) -> None:
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT owner FROM locks WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                raise LockHeld(key, _owner_from_json(row[0]))
+            conn.execute(
+                "INSERT INTO locks (key, owner) VALUES (?, ?)", (key, _owner_to_json(owner))
+            )
+
+    def release_lock(self, key: str, owner: LockOwner) -> None:
+        """Release the lock if ``owner`` holds it; someone else's lock is left alone."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "DELETE FROM locks WHERE key = ? AND owner = ?", (key, _owner_to_json(owner))
+            )
+
+    def break_lock(self, key: str) -> LockOwner | None:
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT owner FROM locks WHERE key = ?", (key,)).fetchone()
+            conn.execute("DELETE FROM locks WHERE key = ?", (key,))
+        return None if row is None else _owner_from_json(row[0])
+
+    def append_history(self, app: str, entry: HistoryEntry) -> None:
+        data = {
+            "time": entry.time.isoformat(),
+            "user": entry.user,
+            "action": entry.action,
+            "environment": entry.environment,
+            "from": entry.from_,
+            "to": entry.to,
+            "details": dict(entry.details),
+        }
+        with self.store.transaction() as conn:
+            conn.execute("INSERT INTO history (app, entry) VALUES (?, ?)", (app, to_json(data)))
+
+    def read_history(self, app: str) -> list[HistoryEntry]:
+        rows = self.store.read("SELECT entry FROM history WHERE app = ? ORDER BY seq", (app,))
+        entries = []
+        for row in rows:
+            data = from_json(row[0])
+            entries.append(
+                HistoryEntry(
+                    time=datetime.fromisoformat(data["time"]),
+                    user=data["user"],
+                    action=data["action"],
+                    environment=data["environment"],
+                    from_=data["from"],
+                    to=data["to"],
+                    details=data["details"],
+                )
+            )
+        return entries
+
+    # Serving --------------------------------------------------------------------
+
+    def ensure_serving(self) -> None:
+        """Start the local gateway in the background unless it runs already."""
+        from teal.cloud.local.lifecycle import ensure_gateway
+
+        ensure_gateway(self.paths, gateway_port())
+
+
+def _owner_to_json(owner: LockOwner) -> str:
+    return to_json(
+        {
+            "user": owner.user,
+            "host": owner.host,
+            "pid": owner.pid,
+            "operation": owner.operation,
+            "since": owner.since.isoformat(),
+        }
+    )
+
+
+def _owner_from_json(text: str) -> LockOwner:
+    data = from_json(text)
+    return LockOwner(
+        data["user"],
+        data["host"],
+        data["pid"],
+        data["operation"],
+        datetime.fromisoformat(data["since"]),
+    )

@@ -1,0 +1,704 @@
+"""The local stack engine: CloudFormation's create, update, rollback and delete.
+
+An operation runs in stages, each leaving a state the next command can
+continue from if this process dies (see :meth:`Engine.recover`):
+
+1. check the template (:mod:`stack_template`) and the stack's status;
+2. mark the stack ``*_IN_PROGRESS`` with this process as owner and the
+   resources as they were (``previous``), in one transaction;
+3. forward: resources in dependency waves: created, updated in place, or
+   replaced (created anew while the old one still exists) when a create-only
+   property's *resolved* value changed; each one a transaction;
+4. on success, cleanup: replaced and removed resources deleted in reverse
+   dependency order of the old template;
+5. on failure, rollback: updated resources restored, new ones deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from teal.cloud.base import (
+    CREATE_COMPLETE,
+    ROLLBACK_COMPLETE,
+    STABLE_STATUSES,
+    UPDATE_COMPLETE,
+    UPDATE_ROLLBACK_COMPLETE,
+    EventSink,
+    NoUpdates,
+    StackEvent,
+    StackFailed,
+    StackRequest,
+    StackResult,
+    Template,
+)
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from teal.cloud.local.resources import (
+    Provisioned,
+    ResourceContext,
+    ResourceFailed,
+    ResourceProvider,
+    providers,
+)
+from teal.cloud.local.stack_records import (
+    Desired,
+    ForwardFailure,
+    Previous,
+    Row,
+    Sink,
+    StackRecord,
+    make_current,
+    process_alive,
+    process_start,
+    teardown_order,
+    write_row,
+)
+from teal.cloud.local.stack_run import ForwardRun, NestedChildren, failure_reason
+from teal.cloud.local.stack_template import parse_template
+from teal.cloud.local.store import Store, to_json
+from teal.errors import OperationError, UserError
+
+Clock = Callable[[], datetime]
+STACK_TYPE = "AWS::CloudFormation::Stack"
+STACK_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
+CREATE_FAILED_STATUSES = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
+UPDATE_ROLLBACK_STATUSES = (
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_ROLLBACK_IN_PROGRESS",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StackStateError(OperationError):
+    """The stack's status does not allow the operation (AWS's ValidationError)."""
+
+
+def check_stack_name(name: str) -> None:
+    if not STACK_NAME.match(name):
+        raise UserError(
+            f"1 validation error detected: Value '{name}' at 'stackName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            "[a-zA-Z][-a-zA-Z0-9]* and be at most 128 characters",
+            where=name,
+        )
+
+
+# The engine -------------------------------------------------------------------
+
+
+class Engine:
+    """Applies templates to the store's stacks with CloudFormation's semantics."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock = utc_now,
+        region: str = LOCAL_REGION,
+        account_id: str = LOCAL_ACCOUNT_ID,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.region = region
+        self.account_id = account_id
+        self.providers = providers()
+
+    # Reads ------------------------------------------------------------------
+
+    def stack(self, name: str) -> StackRecord | None:
+        row = self.store.read_one("SELECT * FROM stacks WHERE name = ?", (name,))
+        return None if row is None else StackRecord.from_db(row)
+
+    def stacks(self) -> list[StackRecord]:
+        return [
+            StackRecord.from_db(r) for r in self.store.read("SELECT * FROM stacks ORDER BY name")
+        ]
+
+    def rows(self, name: str) -> list[Row]:
+        found = self.store.read("SELECT * FROM resources WHERE stack = ? ORDER BY seq", (name,))
+        return [Row.from_db(r) for r in found]
+
+    def current_row(self, name: str, logical_id: str) -> Row:
+        found = self.store.read_one(
+            "SELECT * FROM resources WHERE stack = ? AND logical_id = ? AND current = 1",
+            (name, logical_id),
+        )
+        if found is None:
+            raise OperationError(f"resource {logical_id} of stack {name} is not recorded")
+        return Row.from_db(found)
+
+    def live_rows(self, name: str) -> dict[str, Row]:
+        return {row.logical_id: row for row in self.rows(name) if row.current}
+
+    def events(self, name: str) -> list[StackEvent]:
+        found = self.store.read("SELECT * FROM events WHERE stack = ? ORDER BY seq", (name,))
+        return [
+            StackEvent(
+                datetime.fromisoformat(r["time"]),
+                r["stack"],
+                r["logical_id"],
+                r["type"],
+                r["status"],
+                r["reason"],
+                r["physical_id"],
+            )
+            for r in found
+        ]
+
+    # Apply ------------------------------------------------------------------
+
+    def apply(
+        self, request: StackRequest, on_event: EventSink, parent: str | None = None
+    ) -> StackResult:
+        """Create or update ``request.name``; raises NoUpdates or StackFailed."""
+        check_stack_name(request.name)
+        where = f"stack {request.name}"
+        parsed = parse_template(request.template, where)
+        desired = Desired(
+            request.name,
+            parsed,
+            parsed.effective_parameters(request.parameters, where),
+            dict(request.tags),
+        )
+        sink = Sink(on_event)
+        existing = self.stack(request.name)
+        if existing is None:
+            return self._create(desired, sink, parent)
+        self._check_updatable(existing)
+        unchanged = (
+            existing.template == request.template
+            and existing.parameters == desired.parameters
+            and existing.tags == desired.tags
+        )
+        if unchanged:
+            raise NoUpdates(request.name)
+        return self._update(existing, desired, sink)
+
+    def _check_updatable(self, stack: StackRecord) -> None:
+        if stack.status == ROLLBACK_COMPLETE:
+            raise StackStateError(
+                f"Stack [{stack.name}] already exists",
+                where=stack.name,
+                hint="it ended in ROLLBACK_COMPLETE after a failed create and can only be "
+                "deleted; delete it, then deploy again",
+            )
+        if stack.status not in STABLE_STATUSES:
+            raise StackStateError(
+                f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.",
+                where=stack.name,
+                hint="wait for the running operation to finish",
+            )
+
+    def _create(self, desired: Desired, sink: Sink, parent: str | None) -> StackResult:
+        name = desired.name
+        self._begin_create(desired, sink, parent)
+        record = self.require(name)
+        try:
+            outputs = ForwardRun(self, record, desired, sink, {}).forward()
+        except ForwardFailure as failure:
+            self._set_status(name, "ROLLBACK_IN_PROGRESS", failure.reason, sink)
+            status = self.rollback_create(name, sink)
+            raise StackFailed(name, status, sink.failures(name)) from None
+        self._finish(name, CREATE_COMPLETE, sink, outputs=outputs)
+        return StackResult(name, CREATE_COMPLETE, outputs, tuple(sink.events))
+
+    def _begin_create(self, desired: Desired, sink: Sink, parent: str | None) -> None:
+        name = desired.name
+        stack_id = (
+            f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
+        )
+        with self.store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM stacks WHERE name = ?", (name,)).fetchone():
+                raise StackStateError(f"Stack [{name}] already exists", where=name)
+            conn.execute(
+                "INSERT INTO stacks (name, stack_id, status, template, parameters, tags, "
+                "outputs, parent, owner_pid, owner_start, updated_at) "
+                "VALUES (?, ?, 'CREATE_IN_PROGRESS', ?, ?, ?, '{}', ?, ?, ?, ?)",
+                (
+                    name,
+                    stack_id,
+                    to_json(desired.parsed.template),
+                    to_json(desired.parameters),
+                    to_json(desired.tags),
+                    parent,
+                    os.getpid(),
+                    process_start(os.getpid()),
+                    self.clock().isoformat(),
+                ),
+            )
+            event = self._stack_event(conn, name, "CREATE_IN_PROGRESS", "User Initiated")
+        sink(event)
+
+    def _update(self, stack: StackRecord, desired: Desired, sink: Sink) -> StackResult:
+        live = self.live_rows(stack.name)
+        self._begin_update(stack, desired, live, sink)
+        record = self.require(stack.name)
+        try:
+            outputs = ForwardRun(self, record, desired, sink, live).forward()
+        except ForwardFailure as failure:
+            self._set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", failure.reason, sink)
+            status = self.rollback_update(stack.name, sink)
+            raise StackFailed(stack.name, status, sink.failures(stack.name)) from None
+        self._set_status(
+            stack.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None, sink, outputs=outputs
+        )
+        self.cleanup(stack.name, sink)
+        return StackResult(stack.name, UPDATE_COMPLETE, outputs, tuple(sink.events))
+
+    def _begin_update(
+        self, stack: StackRecord, desired: Desired, live: dict[str, Row], sink: Sink
+    ) -> None:
+        """Record the stack as it is (for rollback) and mark it in progress, at once."""
+        previous = Previous(
+            stack.template, stack.parameters, stack.tags, stack.outputs, tuple(live.values())
+        )
+        with self.store.transaction() as conn:
+            changed = conn.execute(
+                "UPDATE stacks SET status = 'UPDATE_IN_PROGRESS', status_reason = NULL, "
+                "template = ?, parameters = ?, tags = ?, previous = ?, owner_pid = ?, "
+                "owner_start = ?, updated_at = ? WHERE name = ? AND status = ?",
+                (
+                    to_json(desired.parsed.template),
+                    to_json(desired.parameters),
+                    to_json(desired.tags),
+                    to_json(previous.to_json()),
+                    os.getpid(),
+                    process_start(os.getpid()),
+                    self.clock().isoformat(),
+                    stack.name,
+                    stack.status,
+                ),
+            ).rowcount
+            if not changed:
+                raise StackStateError(
+                    f"Stack:{stack.stack_id} changed while this update started", where=stack.name
+                )
+            event = self._stack_event(conn, stack.name, "UPDATE_IN_PROGRESS", "User Initiated")
+        sink(event)
+
+    # Cleanup and rollback (also used to recover from a dead process) --------
+
+    def cleanup(self, name: str, sink: Sink) -> None:
+        """Delete replaced and removed resources, then UPDATE_COMPLETE."""
+        stack = self.require(name)
+        old_template = stack.previous.template if stack.previous else stack.template
+        wanted = set(stack.template.get("Resources") or {})
+        stale = [row for row in self.rows(name) if not row.current or row.logical_id not in wanted]
+        for row in teardown_order(stale, old_template):
+            self._delete_row(stack, row, sink, tolerate=True)
+        self._finish(name, UPDATE_COMPLETE, sink)
+
+    def rollback_create(self, name: str, sink: Sink) -> str:
+        stack = self.require(name)
+        ok = self._delete_all(stack, self.rows(name), stack.template, sink)
+        self._delete_orphan_children(stack, sink)
+        status = ROLLBACK_COMPLETE if ok else "ROLLBACK_FAILED"
+        self._finish(name, status, sink, outputs={})
+        return status
+
+    def rollback_update(self, name: str, sink: Sink) -> str:
+        """Restore what was updated in place, then delete what was created."""
+        stack = self.require(name)
+        previous = stack.previous
+        if previous is None:  # nothing recorded: the update never started
+            self._finish(name, UPDATE_ROLLBACK_COMPLETE, sink)
+            return UPDATE_ROLLBACK_COMPLETE
+        ok = self._restore(stack, previous, sink)
+        self._set_status(name, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None, sink)
+        kept = {row.seq for row in previous.rows}
+        created = [row for row in self.rows(name) if row.seq not in kept]
+        ok = self._delete_all(stack, created, stack.template, sink) and ok
+        self._delete_orphan_children(stack, sink)
+        status = UPDATE_ROLLBACK_COMPLETE if ok else "UPDATE_ROLLBACK_FAILED"
+        self._finish(name, status, sink, restore=previous)
+        return status
+
+    def _restore(self, stack: StackRecord, previous: Previous, sink: Sink) -> bool:
+        rows = {row.seq: row for row in self.rows(stack.name)}
+        old_order = {
+            lid: i for i, lid in enumerate(parse_template(previous.template, stack.name).order)
+        }
+        ok = True
+        for before in sorted(previous.rows, key=lambda r: old_order.get(r.logical_id, -1)):
+            now = rows.get(before.seq)
+            if now is None:
+                continue
+            if now.properties != before.properties:
+                ok = self._restore_row(stack, now, before, sink) and ok
+            elif not now.current:
+                with self.store.transaction() as conn:
+                    make_current(conn, stack.name, before.logical_id, before.seq)
+        return ok
+
+    def _restore_row(self, stack: StackRecord, now: Row, before: Row, sink: Sink) -> bool:
+        provider = self.providers[now.type]
+        self.resource_event(stack, now.logical_id, now.type, "UPDATE_IN_PROGRESS", sink=sink)
+
+        def call(ctx: ResourceContext) -> Provisioned:
+            return provider.update(ctx, now.provisioned, now.properties, before.properties)
+
+        def record(conn: sqlite3.Connection, done: Provisioned) -> None:
+            write_row(conn, before.seq, done, before.properties)
+            make_current(conn, stack.name, before.logical_id, before.seq)
+
+        try:
+            self.provision(
+                stack,
+                now.logical_id,
+                provider,
+                call=call,
+                record=record,
+                sink=sink,
+                done_status="UPDATE_COMPLETE",
+            )
+        except Exception as exc:  # a rollback goes on past a failed resource
+            self.resource_event(
+                stack,
+                now.logical_id,
+                now.type,
+                "UPDATE_FAILED",
+                reason=failure_reason(exc),
+                sink=sink,
+            )
+            return False
+        return True
+
+    def _delete_all(
+        self, stack: StackRecord, rows: list[Row], template: Template, sink: Sink
+    ) -> bool:
+        ok = True
+        for row in teardown_order(rows, template):
+            ok = self._delete_row(stack, row, sink, tolerate=False) and ok
+        return ok
+
+    def _delete_row(self, stack: StackRecord, row: Row, sink: Sink, *, tolerate: bool) -> bool:
+        """Delete one physical resource; ``tolerate`` drops the record even if that fails."""
+        provider = self.providers[row.type]
+        self.resource_event(
+            stack, row.logical_id, row.type, "DELETE_IN_PROGRESS", sink=sink, row=row
+        )
+
+        def call(ctx: ResourceContext) -> Provisioned:
+            provider.delete(ctx, row.provisioned, row.properties)
+            return row.provisioned
+
+        def record(conn: sqlite3.Connection, done: Provisioned) -> None:
+            conn.execute("DELETE FROM resources WHERE seq = ?", (row.seq,))
+
+        try:
+            self.provision(
+                stack,
+                row.logical_id,
+                provider,
+                call=call,
+                record=record,
+                sink=sink,
+                done_status="DELETE_COMPLETE",
+            )
+        except Exception as exc:  # a rollback or delete goes on past a failed resource
+            self.resource_event(
+                stack,
+                row.logical_id,
+                row.type,
+                "DELETE_FAILED",
+                reason=failure_reason(exc),
+                sink=sink,
+                row=row,
+            )
+            if tolerate:
+                with self.store.transaction() as conn:
+                    conn.execute("DELETE FROM resources WHERE seq = ?", (row.seq,))
+            return False
+        return True
+
+    def _delete_orphan_children(self, stack: StackRecord, sink: Sink) -> None:
+        """Child stacks whose parent never recorded them (it failed or died mid-create)."""
+        known = {row.physical_id for row in self.rows(stack.name) if row.type == STACK_TYPE}
+        for child in self.stacks():
+            if child.parent == stack.name and child.stack_id not in known:
+                self.delete(child.name, sink)
+
+    # Delete -----------------------------------------------------------------
+
+    def delete(self, name: str, on_event: EventSink) -> None:
+        """Delete the stack and its resources; a missing stack is not an error."""
+        stack = self.stack(name)
+        if stack is None:
+            return
+        sink = on_event if isinstance(on_event, Sink) else Sink(on_event)
+        if stack.in_progress and stack.status != "DELETE_IN_PROGRESS":
+            raise StackStateError(
+                f"Stack {name} is in {stack.status} state and can not be deleted.", where=name
+            )
+        self._set_status(name, "DELETE_IN_PROGRESS", "User Initiated", sink, own=True)
+        if not self._delete_all(stack, self.rows(name), stack.template, sink):
+            self._set_status(
+                name, "DELETE_FAILED", "The following resource(s) failed to delete", sink
+            )
+            raise StackFailed(name, "DELETE_FAILED", sink.failures(name))
+        self._delete_orphan_children(stack, sink)
+        with self.store.transaction() as conn:
+            event = self._stack_event(conn, name, "DELETE_COMPLETE", None, stack.stack_id)
+            for table in ("resources", "events"):
+                conn.execute(f"DELETE FROM {table} WHERE stack = ?", (name,))
+            conn.execute("DELETE FROM stacks WHERE name = ?", (name,))
+        sink(event)
+
+    # Recovery ---------------------------------------------------------------
+
+    def recover(self, on_event: EventSink) -> list[str]:
+        """Finish or undo operations whose process died; returns the stacks recovered."""
+        stale = [s for s in self.stacks() if s.in_progress and not self._owner_alive(s)]
+        depth = {s.name: self._depth(s) for s in stale}
+        recovered: list[str] = []
+        for stack in sorted(stale, key=lambda s: -depth[s.name]):
+            sink = on_event if isinstance(on_event, Sink) else Sink(on_event)
+            reason = (
+                f"teal process {stack.owner_pid} stopped while the stack was {stack.status}; "
+                "recovering"
+            )
+            self._resume(stack, reason, sink)
+            recovered.append(stack.name)
+        return recovered
+
+    def _owner_alive(self, stack: StackRecord) -> bool:
+        return stack.owner_pid is not None and process_alive(stack.owner_pid, stack.owner_start)
+
+    def _depth(self, stack: StackRecord) -> int:
+        depth, parent = 0, stack.parent
+        while parent is not None and depth < 10:
+            found = self.stack(parent)
+            parent = found.parent if found else None
+            depth += 1
+        return depth
+
+    def _resume(self, stack: StackRecord, reason: str, sink: Sink) -> None:
+        self._take_over(stack.name)
+        match stack.status:
+            case status if status in CREATE_FAILED_STATUSES:
+                self._set_status(stack.name, "ROLLBACK_IN_PROGRESS", reason, sink)
+                self.rollback_create(stack.name, sink)
+            case status if status in UPDATE_ROLLBACK_STATUSES:
+                self._set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", reason, sink)
+                self.rollback_update(stack.name, sink)
+            case "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
+                self._set_status(stack.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", reason, sink)
+                self.cleanup(stack.name, sink)
+            case "DELETE_IN_PROGRESS":
+                self.delete(stack.name, sink)
+            case other:
+                raise OperationError(f"cannot recover stack status {other}", where=stack.name)
+
+    def _take_over(self, name: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE stacks SET owner_pid = ?, owner_start = ? WHERE name = ?",
+                (os.getpid(), process_start(os.getpid()), name),
+            )
+
+    # Resource operations, each one transaction -------------------------------
+
+    def context(
+        self, conn: sqlite3.Connection, stack: StackRecord, logical_id: str, sink: Sink
+    ) -> ResourceContext:
+        return ResourceContext(
+            conn=conn,
+            store=self.store,
+            stack_name=stack.name,
+            logical_id=logical_id,
+            region=self.region,
+            account_id=self.account_id,
+            nested=NestedChildren(self, stack, sink),
+        )
+
+    def provision(
+        self,
+        stack: StackRecord,
+        logical_id: str,
+        provider: ResourceProvider,
+        *,
+        call: Callable[[ResourceContext], Provisioned],
+        record: Callable[[sqlite3.Connection, Provisioned], None],
+        sink: Sink,
+        done_status: str,
+    ) -> Provisioned:
+        """Run a provider and record its result (and the event) atomically.
+
+        A nested stack provider runs many transactions of its own, so only its
+        record is atomic; a crash in between leaves an orphan child stack,
+        which the parent's rollback deletes.
+        """
+        if provider.transactional:
+            with self.store.transaction() as conn:
+                done = call(self.context(conn, stack, logical_id, sink))
+                record(conn, done)
+                event = self._done_event(
+                    conn, stack, logical_id, provider, status=done_status, done=done
+                )
+        else:
+            done = call(self.context(self.store.connection, stack, logical_id, sink))
+            with self.store.transaction() as conn:
+                record(conn, done)
+                event = self._done_event(
+                    conn, stack, logical_id, provider, status=done_status, done=done
+                )
+        sink(event)
+        return done
+
+    def _done_event(
+        self,
+        conn: sqlite3.Connection,
+        stack: StackRecord,
+        logical_id: str,
+        provider: ResourceProvider,
+        *,
+        status: str,
+        done: Provisioned,
+    ) -> StackEvent:
+        return self._insert_event(
+            conn, stack.name, logical_id, provider.type_name, status, physical_id=done.physical_id
+        )
+
+    # Status and events ------------------------------------------------------
+
+    def require(self, name: str) -> StackRecord:
+        stack = self.stack(name)
+        if stack is None:
+            raise OperationError(f"Stack with id {name} does not exist", where=name)
+        return stack
+
+    def _set_status(
+        self,
+        name: str,
+        status: str,
+        reason: str | None,
+        sink: Sink,
+        *,
+        outputs: Mapping[str, str] | None = None,
+        own: bool = False,
+    ) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE stacks SET status = ?, status_reason = ?, updated_at = ? WHERE name = ?",
+                (status, reason, self.clock().isoformat(), name),
+            )
+            if outputs is not None:
+                conn.execute(
+                    "UPDATE stacks SET outputs = ? WHERE name = ?", (to_json(dict(outputs)), name)
+                )
+            if own:
+                conn.execute(
+                    "UPDATE stacks SET owner_pid = ?, owner_start = ? WHERE name = ?",
+                    (os.getpid(), process_start(os.getpid()), name),
+                )
+            event = self._stack_event(conn, name, status, reason)
+        sink(event)
+
+    def _finish(
+        self,
+        name: str,
+        status: str,
+        sink: Sink,
+        *,
+        outputs: Mapping[str, str] | None = None,
+        restore: Previous | None = None,
+    ) -> None:
+        """End the operation: final status, no owner, nothing left to roll back."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE stacks SET status = ?, status_reason = NULL, previous = NULL, "
+                "owner_pid = NULL, owner_start = NULL, updated_at = ? WHERE name = ?",
+                (status, self.clock().isoformat(), name),
+            )
+            if outputs is not None:
+                conn.execute(
+                    "UPDATE stacks SET outputs = ? WHERE name = ?", (to_json(dict(outputs)), name)
+                )
+            if restore is not None:
+                conn.execute(
+                    "UPDATE stacks SET template = ?, parameters = ?, tags = ?, outputs = ? "
+                    "WHERE name = ?",
+                    (
+                        to_json(restore.template),
+                        to_json(restore.parameters),
+                        to_json(restore.tags),
+                        to_json(restore.outputs),
+                        name,
+                    ),
+                )
+            event = self._stack_event(conn, name, status, None)
+        sink(event)
+
+    def _stack_event(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        status: str,
+        reason: str | None,
+        stack_id: str | None = None,
+    ) -> StackEvent:
+        if stack_id is None:
+            row = conn.execute("SELECT stack_id FROM stacks WHERE name = ?", (name,)).fetchone()
+            stack_id = row[0] if row else None
+        return self._insert_event(
+            conn, name, name, STACK_TYPE, status, reason=reason, physical_id=stack_id
+        )
+
+    def resource_event(
+        self,
+        stack: StackRecord,
+        logical_id: str,
+        type_name: str,
+        status: str,
+        *,
+        sink: Sink,
+        reason: str | None = None,
+        row: Row | None = None,
+    ) -> None:
+        physical_id = row.physical_id if row else None
+        with self.store.transaction() as conn:
+            event = self._insert_event(
+                conn,
+                stack.name,
+                logical_id,
+                type_name,
+                status,
+                reason=reason,
+                physical_id=physical_id,
+            )
+        sink(event)
+
+    def _insert_event(
+        self,
+        conn: sqlite3.Connection,
+        stack: str,
+        logical_id: str,
+        type_name: str,
+        status: str,
+        *,
+        reason: str | None = None,
+        physical_id: str | None = None,
+    ) -> StackEvent:
+        event = StackEvent(self.clock(), stack, logical_id, type_name, status, reason, physical_id)
+        conn.execute(
+            "INSERT INTO events (stack, time, logical_id, type, status, reason, physical_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                stack,
+                event.timestamp.isoformat(),
+                logical_id,
+                type_name,
+                status,
+                reason,
+                physical_id,
+            ),
+        )
+        return event

@@ -1,0 +1,423 @@
+"""The local HTTP data plane: API Gateway's request handling, free of any server.
+
+:meth:`Gateway.handle` takes a :class:`GatewayRequest` and gives a
+:class:`GatewayResponse`, doing what a REST API with Lambda proxy
+integrations does:
+
+1. pick the API and stage: ``/restapis/<api>/<stage>/_user_request_/<path>``
+   on the main port, or a custom domain (by its own port, or by Host header
+   on the main port) through its base path mapping, longest base path first;
+2. match the path against the stage's deployment snapshot with
+   :class:`teal.routes.PathTree` (403 Missing Authentication Token if none);
+3. check the function's invoke permission (500 without one);
+4. build the proxy event, run the function (502 on error, timeout, crash
+   or malformed response; 504 past the integration timeout) and turn its
+   proxy response into HTTP.
+
+What it reads comes from :class:`ServingState` and is cached per
+``generation()``, polled on every request, so a deploy or a switch applies to
+the next request while requests in flight finish on what they started with.
+:class:`AsgiGateway` is the thin ASGI adapter that uvicorn serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from teal.cloud.local.events import (
+    EventSource,
+    IncomingRequest,
+    MalformedProxyResponse,
+    build_proxy_event,
+    decode_path_parameters,
+    parse_proxy_response,
+)
+from teal.cloud.local.model import (
+    LOCAL_ACCOUNT_ID,
+    LOCAL_REGION,
+    DomainRoute,
+    FunctionSpec,
+    RouteIntegration,
+    ServedStage,
+    ServingState,
+)
+from teal.routes import MatchKind, PathSyntaxError, PathTree
+
+log = logging.getLogger("teal.local.gateway")
+
+INTEGRATION_TIMEOUT_S = 29.0
+HEALTH_PATH = "/_teal/health"
+API_PREFIX = "/restapis/"
+USER_REQUEST = "_user_request_"
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    method: str
+    path: str  # as sent, still percent-encoded, without the query string
+    query_string: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    local_port: int  # the port the request came in on: the main one or a domain's
+    client_ip: str = "127.0.0.1"
+    protocol: str = "HTTP/1.1"
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Invoker(Protocol):
+    """Runs a function for one event (the workers, or a fake in tests)."""
+
+    async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any: ...
+
+
+# AWS's own bodies, byte for byte (note the spacing differs between them).
+MISSING_TOKEN = (
+    403,
+    "MissingAuthenticationTokenException",
+    '{"message":"Missing Authentication Token"}',
+)
+FORBIDDEN = (403, "ForbiddenException", '{"message":"Forbidden"}')
+BAD_GATEWAY = (502, "InternalServerErrorException", '{"message": "Internal server error"}')
+NO_PERMISSION = (500, "InternalServerErrorException", '{"message": "Internal server error"}')
+TIMED_OUT = (504, "IntegrationTimeout", '{"message": "Endpoint request timed out"}')
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a request goes once its URL is understood."""
+
+    api_id: str
+    stage: str
+    path: str  # the path inside the stage (what routes match), still encoded
+    event_path: str
+    context_path: str
+    domain_name: str
+
+
+@dataclass
+class _View:
+    """ServingState as of one generation, filled lazily."""
+
+    generation: int
+    domains: list[DomainRoute]
+    stages: dict[tuple[str, str], ServedStage | None] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec | None] = field(default_factory=dict)
+
+    def domain_on_port(self, port: int) -> DomainRoute | None:
+        return next((d for d in self.domains if d.port == port), None)
+
+    def domain_named(self, host: str) -> DomainRoute | None:
+        name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
+        return next((d for d in self.domains if d.name.lower() == name), None)
+
+
+class Gateway:
+    """API Gateway's request handling over a :class:`ServingState`."""
+
+    def __init__(
+        self,
+        state: ServingState,
+        invoker: Invoker,
+        *,
+        main_port: int,
+        clock: Callable[[], float] = time.time,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        on_change: Callable[[], None] | None = None,
+        identity: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.state = state
+        self.invoker = invoker
+        self.main_port = main_port
+        self.clock = clock
+        self.integration_timeout_s = integration_timeout_s
+        self.new_request_id = new_request_id
+        self.on_change = on_change
+        self.identity = dict(identity or {})
+        self._view: _View | None = None
+        self._trees: dict[str, PathTree[RouteIntegration]] = {}
+        self._arn_patterns: dict[str, re.Pattern[str]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ state
+
+    async def refresh(self) -> _View:
+        """The current view, rebuilt when the state's generation moved."""
+        generation = self.state.generation()
+        view = self._view
+        if view is None or view.generation != generation:
+            view = self._view = _View(generation, self.state.domains())
+            if self.on_change is not None:
+                self.on_change()  # must not block: it may only schedule work
+        return view
+
+    def domain_ports(self) -> dict[int, str]:
+        """Port -> domain name, for the listeners the server keeps open."""
+        domains = self._view.domains if self._view else []
+        return {d.port: d.name for d in domains}
+
+    def _stage(self, view: _View, api_id: str, stage: str) -> ServedStage | None:
+        key = (api_id, stage)
+        if key not in view.stages:
+            view.stages[key] = self.state.stage(api_id, stage)
+        return view.stages[key]
+
+    def _function(self, view: _View, arn: str) -> FunctionSpec | None:
+        if arn not in view.functions:
+            view.functions[arn] = self.state.function_by_arn(arn)
+        return view.functions[arn]
+
+    def _tree(self, served: ServedStage) -> PathTree[RouteIntegration]:
+        tree = self._trees.get(served.deployment_id)
+        if tree is None:
+            tree = PathTree()
+            for route in served.routes:
+                try:
+                    tree.add(route.resource_path, route.http_method, route)
+                except PathSyntaxError:
+                    log.warning("skipping unservable route %s", route)
+            if len(self._trees) > 512:
+                self._trees.clear()
+            self._trees[served.deployment_id] = tree
+        return tree
+
+    # ------------------------------------------------------------ requests
+
+    async def handle(self, request: GatewayRequest) -> GatewayResponse:
+        """Serve one request as API Gateway would."""
+        request_id = self.new_request_id()
+        view = await self.refresh()
+        if request.local_port == self.main_port and request.path == HEALTH_PATH:
+            return self._health(view, request_id)
+        target = self._target(view, request)
+        if isinstance(target, GatewayResponse):
+            return target
+        served = self._stage(view, target.api_id, target.stage)
+        if served is None:
+            return _error(FORBIDDEN, request_id)
+        return await self._serve(view, served, target, request, request_id)
+
+    def _health(self, view: _View, request_id: str) -> GatewayResponse:
+        body = {"ok": True, "generation": view.generation, **self.identity}
+        return _json_response(200, body, request_id)
+
+    def _target(self, view: _View, request: GatewayRequest) -> Target | GatewayResponse:
+        on_domain_port = request.local_port != self.main_port
+        host = request.header("host") or f"127.0.0.1:{request.local_port}"
+        if on_domain_port:
+            domain = view.domain_on_port(request.local_port)
+        else:
+            domain = view.domain_named(host)
+        if domain is not None:
+            return _through_mapping(domain, request.path) or _error(FORBIDDEN, "")
+        if on_domain_port:
+            return _error(FORBIDDEN, "")
+        return _api_target(request.path, host) or _not_found(request.path, self.main_port)
+
+    async def _serve(
+        self,
+        view: _View,
+        served: ServedStage,
+        target: Target,
+        request: GatewayRequest,
+        request_id: str,
+    ) -> GatewayResponse:
+        match = self._tree(served).match(target.path, request.method)
+        if match.kind is not MatchKind.FULL or match.target is None or match.node is None:
+            return _error(MISSING_TOKEN, request_id)
+        route = match.target
+        spec = self._function(view, route.function_arn) if route.function_arn else None
+        if spec is None or not self._permitted(spec, target, request.method, match.node.path):
+            return _error(NO_PERMISSION, request_id)
+        source = EventSource(
+            api_id=target.api_id,
+            stage=target.stage,
+            resource_path=match.node.path,
+            path=unquote(target.event_path),
+            context_path=unquote(target.context_path),
+            domain_name=target.domain_name,
+            path_parameters=decode_path_parameters(match.params),
+            stage_variables=served.stage_variables,
+        )
+        incoming = IncomingRequest(
+            request.method,
+            request.query_string,
+            request.headers,
+            request.body,
+            request.client_ip,
+            request.protocol,
+        )
+        event = build_proxy_event(incoming, source, request_id=request_id, now=self.clock())
+        return await self._integrate(spec, event, request_id)
+
+    def _permitted(self, spec: FunctionSpec, target: Target, verb: str, resource: str) -> bool:
+        method_arn = (
+            f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:"
+            f"{target.api_id}/{target.stage}/{verb}{resource}"
+        )
+        return any(self._arn_pattern(p).fullmatch(method_arn) for p in spec.invoke_source_arns)
+
+    def _arn_pattern(self, pattern: str) -> re.Pattern[str]:
+        compiled = self._arn_patterns.get(pattern)
+        if compiled is None:
+            regex = "".join({"*": ".*", "?": "."}.get(char, re.escape(char)) for char in pattern)
+            compiled = self._arn_patterns[pattern] = re.compile(regex)
+        return compiled
+
+    async def _integrate(
+        self, spec: FunctionSpec, event: dict[str, Any], request_id: str
+    ) -> GatewayResponse:
+        """Call the function; the integration timeout does not stop it (as on AWS)."""
+        call = asyncio.ensure_future(self.invoker.invoke(spec, event, request_id))
+        try:
+            result = await asyncio.wait_for(asyncio.shield(call), self.integration_timeout_s)
+        except TimeoutError:
+            self._let_finish(call)
+            return _error(TIMED_OUT, request_id)
+        except Exception as exc:
+            log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
+            return _error(BAD_GATEWAY, request_id)
+        try:
+            proxy = parse_proxy_response(result)
+        except MalformedProxyResponse as exc:
+            log.info("malformed proxy response from %s: %s", spec.name, exc)
+            return _error(BAD_GATEWAY, request_id)
+        headers = list(proxy.headers)
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+        headers.append(("x-amzn-RequestId", request_id))
+        return GatewayResponse(proxy.status, tuple(headers), proxy.body)
+
+    def _let_finish(self, call: asyncio.Future[Any]) -> None:
+        task: asyncio.Task[Any] = call  # type: ignore[assignment]
+        self._background.add(task)
+        task.add_done_callback(_forget(self._background))
+
+
+def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: the late failure was already answered with 504
+
+    return done
+
+
+def _through_mapping(domain: DomainRoute, path: str) -> Target | None:
+    """Apply a domain's base path mappings, the longest base path first."""
+    for base in sorted(domain.mappings, key=len, reverse=True):
+        prefix = "/" + base.strip("/") if base else ""
+        if prefix and not (path == prefix or path.startswith(prefix + "/")):
+            continue
+        api_id, stage = domain.mappings[base]
+        inner = path[len(prefix) :] or "/"
+        return Target(api_id, stage, inner, path, path, domain.name)
+    return None
+
+
+def _api_target(path: str, host: str) -> Target | None:
+    """``/restapis/<api>/<stage>/_user_request_/<path>`` on the main port."""
+    if not path.startswith(API_PREFIX):
+        return None
+    parts = path[len(API_PREFIX) :].split("/", 3)
+    if len(parts) < 3 or parts[2] != USER_REQUEST or not parts[0] or not parts[1]:
+        return None
+    api_id, stage = parts[0], parts[1]
+    inner = "/" + (parts[3] if len(parts) > 3 else "")
+    return Target(api_id, stage, inner, inner, f"/{stage}{inner}", host)
+
+
+def _not_found(path: str, port: int) -> GatewayResponse:
+    message = (
+        f"no API at {path}: the local gateway serves "
+        f"http://127.0.0.1:{port}/restapis/<api_id>/<stage>/_user_request_/<path>"
+    )
+    return _json_response(404, {"message": message}, "")
+
+
+def _json_response(status: int, body: Any, request_id: str) -> GatewayResponse:
+    headers = [("Content-Type", "application/json")]
+    if request_id:
+        headers.append(("x-amzn-RequestId", request_id))
+    return GatewayResponse(status, tuple(headers), json.dumps(body).encode())
+
+
+def _error(kind: tuple[int, str, str], request_id: str) -> GatewayResponse:
+    status, error_type, body = kind
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
+    if request_id:
+        headers.append(("x-amzn-RequestId", request_id))
+    return GatewayResponse(status, tuple(headers), body.encode())
+
+
+# ---------------------------------------------------------------- ASGI adapter
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class AsgiGateway:
+    """The ASGI application uvicorn serves on the main port and every domain port."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        response = await self.gateway.handle(await _to_request(scope, receive))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+
+async def _to_request(scope: Scope, receive: Receive) -> GatewayRequest:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    server = scope.get("server") or ("127.0.0.1", 0)
+    client = scope.get("client") or ("127.0.0.1", 0)
+    return GatewayRequest(
+        method=scope["method"],
+        path=raw_path.decode("latin-1"),
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+        body=b"".join(chunks),
+        local_port=int(server[1]),
+        client_ip=str(client[0]),
+        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+    )

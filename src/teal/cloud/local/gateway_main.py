@@ -1,0 +1,224 @@
+"""The gateway process: ``python -m teal.cloud.local.gateway_main --home DIR --port N``.
+
+One process serves the main port and one port per custom domain, all on
+127.0.0.1, with uvicorn. It polls the serving state so new domains get a
+listener without a restart, stops idle workers of versions no longer
+served, writes ``gateway.json`` once it answers, and on SIGTERM/SIGINT stops
+its listeners and workers and removes that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from teal.cloud.local.gateway import AsgiGateway, Gateway
+from teal.cloud.local.model import FunctionSpec, ServingState
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.workers import WorkerManager
+from teal.errors import OperationError
+
+log = logging.getLogger("teal.local.gateway")
+
+HOST = "127.0.0.1"
+POLL_S = 0.25
+IDLE_WORKER_S = 600.0  # an execution environment idle this long is recycled
+
+
+class _Listener(uvicorn.Server):
+    """A uvicorn server that leaves signals to the process (several run in one loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(port: int) -> socket.socket:
+    """A listening socket on loopback, or OperationError naming the port."""
+    # proto given explicitly: asyncio turns Nagle off only on sockets marked as TCP
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        raise OperationError(
+            f"cannot listen on {HOST}:{port}: {exc.strerror}",
+            where="local gateway",
+            hint="another program uses this port; set TEAL_LOCAL_PORT to a free one",
+        ) from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+class GatewayServer:
+    """The main listener plus one per domain port, kept in line with the serving state."""
+
+    def __init__(self, gateway: Gateway, workers: WorkerManager, port: int) -> None:
+        self.gateway = gateway
+        self.workers = workers
+        self.port = port
+        self.app = AsgiGateway(gateway)
+        self._listeners: dict[int, tuple[_Listener, asyncio.Task[None]]] = {}
+        self._stop = asyncio.Event()
+        self._reaping: set[asyncio.Task[int]] = set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _listen(self, port: int) -> None:
+        sock = bind(port)
+        config = uvicorn.Config(
+            self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30
+        )
+        server = _Listener(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        self._listeners[port] = (server, task)
+        while not server.started:
+            if task.done():
+                task.result()
+                raise OperationError(f"the listener on port {port} stopped at start")
+            await asyncio.sleep(0.01)
+
+    async def _close(self, port: int) -> None:
+        server, task = self._listeners.pop(port)
+        server.should_exit = True
+        await task
+
+    async def _sync_domain_ports(self) -> None:
+        await self.gateway.refresh()
+        wanted = set(self.gateway.domain_ports()) - {self.port}
+        for port in sorted(wanted - set(self._listeners)):
+            try:
+                await self._listen(port)
+            except OperationError as error:
+                log.warning("%s (will retry)", error.render())
+        for port in sorted(set(self._listeners) - wanted - {self.port}):
+            await self._close(port)
+
+    def schedule_reap(self) -> None:
+        """After a change: stop idle workers of function versions no longer served."""
+        state = self.gateway.state
+
+        def is_current(spec: FunctionSpec) -> bool:
+            now = state.function_by_arn(spec.arn)
+            return now is not None and now.version_key == spec.version_key
+
+        task = asyncio.get_running_loop().create_task(self.workers.reap(is_current))
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
+
+    async def run(self, on_ready: Callable[[], None]) -> None:
+        await self._listen(self.port)
+        await self._sync_domain_ports()
+        on_ready()
+        last_idle_check = time.monotonic()
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), POLL_S)
+            try:
+                await self._sync_domain_ports()
+            except Exception:  # a broken state read must not end the gateway
+                log.exception("reading the serving state failed")
+            if time.monotonic() - last_idle_check > 60:
+                last_idle_check = time.monotonic()
+                await self.workers.reap(lambda _spec: True, idle_for_s=IDLE_WORKER_S)
+        for port in list(self._listeners):
+            await self._close(port)
+        await self.workers.close()
+
+
+def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:
+    """The store's serving state, or ``module:callable`` taking LocalPaths (for tests)."""
+    if factory is None:
+        from teal.cloud.local.serving import StoreServingState
+
+        store_state: ServingState = StoreServingState(paths)
+        return store_state
+    module_name, _, attribute = factory.partition(":")
+    make: Callable[[LocalPaths], ServingState] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return make(paths)
+
+
+def write_state(paths: LocalPaths, port: int, started_at: float) -> None:
+    record = {
+        "pid": os.getpid(),
+        "port": port,
+        "url": f"http://{HOST}:{port}",
+        "started_at": started_at,
+        "home": str(paths.home),
+    }
+    scratch = paths.gateway_state.with_name(f".gateway-{os.getpid()}.json")
+    scratch.write_text(json.dumps(record))
+    scratch.replace(paths.gateway_state)
+
+
+def remove_state(paths: LocalPaths) -> None:
+    """Remove gateway.json if it still names this process."""
+    try:
+        record: dict[str, Any] = json.loads(paths.gateway_state.read_text())
+    except (OSError, ValueError):
+        return
+    if record.get("pid") == os.getpid():
+        paths.gateway_state.unlink(missing_ok=True)
+
+
+async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None:
+    started_at = time.time()
+    state = load_serving_state(paths, serving_state)
+    workers = WorkerManager(paths)
+    identity = {
+        "service": "teal-local-gateway",
+        "pid": os.getpid(),
+        "port": port,
+        "home": str(paths.home),
+        "started_at": started_at,
+    }
+    gateway = Gateway(state, workers, main_port=port, identity=identity)
+    server = GatewayServer(gateway, workers, port)
+    gateway.on_change = server.schedule_reap
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.stop)
+    try:
+        await server.run(lambda: write_state(paths, port, started_at))
+    finally:
+        remove_state(paths)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="teal-local-gateway")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--serving-state", default=None, help="module:factory (tests)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    paths = LocalPaths(args.home)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(serve(paths, args.port, args.serving_state))
+    except OperationError as error:
+        print(error.render(), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

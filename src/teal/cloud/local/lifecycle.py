@@ -1,0 +1,226 @@
+"""Starting, finding and stopping the local gateway process.
+
+The gateway runs detached from whoever started it (its own session, stdin
+from /dev/null, output to ``$TEAL_HOME/gateway.log``), so a command that
+starts it on demand returns as soon as its own work is done.
+``gateway.json`` names the running gateway; a stale one (dead pid) is
+removed on sight.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from teal.cloud.local.paths import LocalPaths
+from teal.errors import OperationError
+
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 10.0
+HEALTH_PATH = "/_teal/health"
+ENTRY_MODULE = "teal.cloud.local.gateway_main"
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    running: bool
+    pid: int | None = None
+    port: int | None = None
+    started_at: float | None = None
+
+    @property
+    def url(self) -> str | None:
+        return f"http://127.0.0.1:{self.port}" if self.port else None
+
+    def uptime_s(self, now: float) -> float | None:
+        return None if self.started_at is None else max(0.0, now - self.started_at)
+
+
+def log_file(paths: LocalPaths) -> Path:
+    return paths.home / "gateway.log"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def health(port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
+    """The gateway's health answer on this port, or None if nothing teal answers there."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        connection.request("GET", HEALTH_PATH)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return None
+        answer: dict[str, Any] = json.loads(body)
+        return answer if answer.get("service") == "teal-local-gateway" else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def port_answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=0.5)
+    try:
+        connection.connect()
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def read_record(paths: LocalPaths) -> dict[str, Any] | None:
+    try:
+        record: dict[str, Any] = json.loads(paths.gateway_state.read_text())
+    except (OSError, ValueError):
+        return None
+    return record
+
+
+def gateway_status(paths: LocalPaths) -> GatewayStatus:
+    """The running gateway of this TEAL_HOME; a stale gateway.json is removed."""
+    record = read_record(paths)
+    if record is None:
+        return GatewayStatus(False)
+    pid, port = int(record.get("pid", 0)), int(record.get("port", 0))
+    answer = health(port) if pid and pid_alive(pid) else None
+    if answer is None or answer.get("pid") != pid:
+        if not (pid and pid_alive(pid)):
+            paths.gateway_state.unlink(missing_ok=True)
+        return GatewayStatus(False)
+    return GatewayStatus(True, pid, port, float(record.get("started_at") or 0) or None)
+
+
+def ensure_gateway(
+    paths: LocalPaths,
+    port: int,
+    *,
+    serving_state: str | None = None,
+    timeout_s: float = START_TIMEOUT_S,
+) -> GatewayStatus:
+    """Return the running gateway, starting one in the background if needed."""
+    status = gateway_status(paths)
+    if status.running:
+        return status
+    _stop_unresponsive(paths)
+    if port_answers(port):
+        other = health(port)
+        where = f"the teal gateway of {other.get('home')}" if other else "another program"
+        raise OperationError(
+            f"port {port} is already used by {where}",
+            where="local gateway",
+            hint="stop it, or set TEAL_LOCAL_PORT to a free port",
+        )
+    process = _spawn(paths, port, serving_state)
+    return _await_ready(paths, process, port, timeout_s)
+
+
+def _spawn(paths: LocalPaths, port: int, serving_state: str | None) -> subprocess.Popen[bytes]:
+    paths.home.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", ENTRY_MODULE, "--home", str(paths.home), "--port", str(port)]
+    if serving_state:
+        command += ["--serving-state", serving_state]
+    with log_file(paths).open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            cwd=paths.home,
+        )
+
+
+def _await_ready(
+    paths: LocalPaths, process: subprocess.Popen[bytes], port: int, timeout_s: float
+) -> GatewayStatus:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise _start_failed(paths, f"the gateway exited with status {process.returncode}")
+        answer = health(port, timeout_s=0.5)
+        if answer is not None and answer.get("pid") == process.pid:
+            return GatewayStatus(True, process.pid, port, float(answer.get("started_at") or 0))
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise _start_failed(paths, f"the gateway did not answer within {timeout_s:g}s")
+
+
+def _start_failed(paths: LocalPaths, what: str) -> OperationError:
+    return OperationError(
+        what,
+        where="local gateway",
+        hint=f"see {log_file(paths)} for its output",
+    )
+
+
+def _stop_unresponsive(paths: LocalPaths) -> None:
+    """A gateway.json whose process lives but does not answer: end that gateway."""
+    record = read_record(paths)
+    pid = int(record.get("pid", 0)) if record else 0
+    if pid and pid_alive(pid) and _is_gateway_process(pid):
+        _terminate(pid, STOP_TIMEOUT_S)
+    paths.gateway_state.unlink(missing_ok=True)
+
+
+def _is_gateway_process(pid: int) -> bool:
+    try:
+        return ENTRY_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _terminate(pid: int, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within timeout_s."""
+    for signum, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.05)
+
+
+def stop_gateway(paths: LocalPaths, timeout_s: float = STOP_TIMEOUT_S) -> GatewayStatus:
+    """Stop the running gateway; what was running (``running=False`` if nothing)."""
+    record = read_record(paths)
+    pid = int(record.get("pid", 0)) if record else 0
+    if not (pid and pid_alive(pid) and _is_gateway_process(pid)):
+        paths.gateway_state.unlink(missing_ok=True)
+        return GatewayStatus(False)
+    status = GatewayStatus(
+        True,
+        pid,
+        int(record.get("port", 0)) if record else None,
+        float(record.get("started_at") or 0) if record else None,
+    )
+    _terminate(pid, timeout_s)
+    paths.gateway_state.unlink(missing_ok=True)
+    return status

@@ -1,0 +1,64 @@
+"""The gateway's read side of the store: stages, functions, domains and a generation.
+
+The gateway polls :meth:`StoreServingState.generation` (one indexed read) and
+re-reads the rest only when it moved; every change that affects serving bumps
+it in the same transaction as the change. Each thread gets its own
+connection, since the gateway may read from several.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from teal.cloud.local import apigateway
+from teal.cloud.local.model import DomainRoute, FunctionSpec, ServedStage
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.resources.lambda_ import spec_from_json
+from teal.cloud.local.store import connect, migrate, read_generation
+
+
+class StoreServingState:
+    """:class:`teal.cloud.local.model.ServingState` over the local cloud's SQLite state."""
+
+    def __init__(self, paths: LocalPaths) -> None:
+        self.paths = paths
+        self._local = threading.local()
+        migrate(self._conn(), paths.database)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.paths.database)
+            self._local.conn = conn
+        return conn
+
+    def generation(self) -> int:
+        return read_generation(self._conn())
+
+    def stage(self, api_id: str, stage_name: str) -> ServedStage | None:
+        return apigateway.served_stage(self._conn(), api_id, stage_name)
+
+    def function_by_arn(self, arn: str) -> FunctionSpec | None:
+        conn = self._conn()
+        row = conn.execute("SELECT spec FROM functions WHERE arn = ?", (arn,)).fetchone()
+        if row is None:
+            return None
+        spec = spec_from_json(row[0])
+        sources = conn.execute(
+            "SELECT source_arn FROM permissions WHERE function_name = ? "
+            "AND principal = 'apigateway.amazonaws.com' AND action = 'lambda:InvokeFunction' "
+            "ORDER BY id",
+            (spec.name,),
+        ).fetchall()
+        arns = tuple(r[0] if r[0] is not None else "*" for r in sources)
+        return FunctionSpec(**{**spec.__dict__, "invoke_source_arns": arns})
+
+    def domains(self) -> list[DomainRoute]:
+        return apigateway.domain_routes(self._conn())
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,241 @@
+"""What the stack engine records: stacks, their physical resources, the state before.
+
+These records are all a later process needs to finish or undo an operation
+whose process died; they are read from and written to the store's tables.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from teal.cloud.base import EventSink, StackEvent, Template
+from teal.cloud.local.resources import Properties, Provisioned
+from teal.cloud.local.stack_template import ParsedTemplate, parse_template
+from teal.cloud.local.store import from_json, to_json
+from teal.errors import UserError
+
+# Process ownership: a stack in progress whose owner died is recovered. -------
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a reused pid from the original)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def process_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start is None or process_start(pid) in (None, start)
+
+
+# Records --------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One physical resource of a stack; ``current`` is the one its logical id names."""
+
+    seq: int
+    logical_id: str
+    type: str
+    physical_id: str
+    properties: Properties
+    attributes: dict[str, Any]
+    current: bool
+
+    @property
+    def provisioned(self) -> Provisioned:
+        return Provisioned(self.physical_id, self.attributes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "logical_id": self.logical_id,
+            "type": self.type,
+            "physical_id": self.physical_id,
+            "properties": self.properties,
+            "attributes": self.attributes,
+        }
+
+    @classmethod
+    def from_db(cls, row: sqlite3.Row) -> Row:
+        return cls(
+            row["seq"],
+            row["logical_id"],
+            row["type"],
+            row["physical_id"],
+            from_json(row["properties"]),
+            from_json(row["attributes"]),
+            bool(row["current"]),
+        )
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The stack as it was before an update: what a rollback restores."""
+
+    template: Template
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    outputs: dict[str, str]
+    rows: tuple[Row, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "parameters": self.parameters,
+            "tags": self.tags,
+            "outputs": self.outputs,
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Previous:
+        rows = tuple(Row(current=True, **item) for item in data["rows"])
+        return cls(data["template"], data["parameters"], data["tags"], data["outputs"], rows)
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    name: str
+    stack_id: str
+    status: str
+    status_reason: str | None
+    template: Template
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    outputs: dict[str, str]
+    parent: str | None
+    owner_pid: int | None
+    owner_start: str | None
+    previous: Previous | None
+    updated_at: datetime
+
+    @classmethod
+    def from_db(cls, row: sqlite3.Row) -> StackRecord:
+        previous = from_json(row["previous"])
+        return cls(
+            name=row["name"],
+            stack_id=row["stack_id"],
+            status=row["status"],
+            status_reason=row["status_reason"],
+            template=from_json(row["template"]),
+            parameters=from_json(row["parameters"]),
+            tags=from_json(row["tags"]),
+            outputs=from_json(row["outputs"]),
+            parent=row["parent"],
+            owner_pid=row["owner_pid"],
+            owner_start=row["owner_start"],
+            previous=Previous.from_json(previous) if previous else None,
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+        )
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status.endswith("_IN_PROGRESS")
+
+
+@dataclass
+class Sink:
+    """Streams events to the caller and keeps those of this operation."""
+
+    on_event: EventSink
+    events: list[StackEvent] = field(default_factory=list)
+
+    def __call__(self, event: StackEvent) -> None:
+        self.events.append(event)
+        self.on_event(event)
+
+    def failures(self, stack: str) -> tuple[StackEvent, ...]:
+        failed = [e for e in self.events if e.failed]
+        primary = [e for e in failed if "cancelled" not in (e.reason or "")]
+        own = [e for e in primary if e.stack_name == stack]
+        rest = [e for e in failed if e not in own]
+        return tuple(own + rest)
+
+
+class ForwardFailure(Exception):
+    """Forward progress stopped; the stack rolls back."""
+
+    def __init__(self, logical_ids: list[str], verb: str) -> None:
+        super().__init__(logical_ids)
+        self.logical_ids = logical_ids
+        self.verb = verb
+
+    @property
+    def reason(self) -> str:
+        return f"The following resource(s) failed to {self.verb}: [{', '.join(self.logical_ids)}]. "
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What an apply asks for: a checked template, its parameter values, the tags."""
+
+    name: str
+    parsed: ParsedTemplate
+    parameters: dict[str, str]
+    tags: dict[str, str]
+
+
+def write_row(conn: sqlite3.Connection, seq: int, done: Provisioned, props: Properties) -> None:
+    conn.execute(
+        "UPDATE resources SET physical_id = ?, properties = ?, attributes = ? WHERE seq = ?",
+        (done.physical_id, to_json(props), to_json(dict(done.attributes)), seq),
+    )
+
+
+def make_current(conn: sqlite3.Connection, stack: str, logical_id: str, seq: int) -> None:
+    conn.execute(
+        "UPDATE resources SET current = (seq = ?) WHERE stack = ? AND logical_id = ?",
+        (seq, stack, logical_id),
+    )
+
+
+def insert_row(
+    conn: sqlite3.Connection,
+    stack: str,
+    logical_id: str,
+    type_name: str,
+    *,
+    done: Provisioned,
+    props: Properties,
+) -> None:
+    conn.execute(
+        "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?", (stack, logical_id)
+    )
+    conn.execute(
+        "INSERT INTO resources (stack, logical_id, type, physical_id, properties, attributes, "
+        "current) VALUES (?, ?, ?, ?, ?, ?, 1)",
+        (
+            stack,
+            logical_id,
+            type_name,
+            done.physical_id,
+            to_json(props),
+            to_json(dict(done.attributes)),
+        ),
+    )
+
+
+def teardown_order(rows: Iterable[Row], template: Template) -> list[Row]:
+    """Reverse dependency order of ``template``; resources it does not name go first."""
+    try:
+        order = parse_template(template, "teardown").order
+    except UserError:
+        order = []
+    rank = {logical_id: i for i, logical_id in enumerate(order)}
+    return sorted(rows, key=lambda r: (-rank.get(r.logical_id, len(rank)), -r.seq))

@@ -1,0 +1,298 @@
+"""Forward progress of one create or update, and nested stacks as child stacks."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from teal.cloud.base import NoUpdates, StackFailed, StackRequest, Template
+from teal.cloud.local.intrinsics import NO_VALUE, ResolveError, Scope, resolve
+from teal.cloud.local.resources import (
+    NestedOutcome,
+    Properties,
+    Provisioned,
+    ResourceContext,
+    ResourceFailed,
+)
+from teal.cloud.local.stack_records import (
+    Desired,
+    ForwardFailure,
+    Row,
+    Sink,
+    StackRecord,
+    insert_row,
+    write_row,
+)
+from teal.errors import UserError
+from teal.schemas import create_only_properties
+
+if TYPE_CHECKING:
+    from teal.cloud.local.engine import Engine
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to do with one resource: create, update, replace or keep (or fail with error)."""
+
+    logical_id: str
+    action: str
+    props: Properties
+    error: str | None = None
+
+
+class ForwardRun:
+    """Walks the template's waves, creating, updating or replacing each resource."""
+
+    def __init__(
+        self, engine: Engine, stack: StackRecord, desired: Desired, sink: Sink, live: dict[str, Row]
+    ) -> None:
+        self.engine = engine
+        self.stack = stack
+        self.parsed = desired.parsed
+        self.parameters = desired.parameters
+        self.sink = sink
+        self.live = dict(live)
+        self.scope = Scope(ref=self._ref, get_att=self._get_att)
+
+    def forward(self) -> dict[str, str]:
+        """Apply every wave; raise :class:`_Failure` at the first failed resource."""
+        for wave in self.parsed.waves:
+            self._wave(wave)
+        try:
+            return {
+                name: _output_text(resolve(value, self.scope))
+                for name, value in self.parsed.outputs.items()
+            }
+        except ResolveError as exc:
+            raise ForwardFailure(["Outputs"], "update") from exc
+
+    def _wave(self, wave: tuple[str, ...]) -> None:
+        planned = [plan for plan in map(self._plan, wave) if plan.action != "keep"]
+        for plan in planned:
+            self._event(plan.logical_id, _IN_PROGRESS[plan.action], _START_REASON.get(plan.action))
+        for index, plan in enumerate(planned):
+            try:
+                self._execute(plan)
+            except Exception as exc:  # any failure must roll back, not strand the stack
+                reason = failure_reason(exc)
+                self._event(plan.logical_id, _FAILED[plan.action], reason)
+                for other in planned[index + 1 :]:
+                    self._event(other.logical_id, _FAILED[other.action], _CANCELLED[other.action])
+                verb = "create" if plan.action == "create" else "update"
+                raise ForwardFailure([plan.logical_id], verb) from exc
+
+    def _plan(self, logical_id: str) -> _Plan:
+        decl = self.parsed.resources[logical_id]
+        row = self.live.get(logical_id)
+        try:
+            props: Properties = resolve(dict(decl.properties), self.scope)
+        except ResolveError as exc:
+            return _Plan(logical_id, "create" if row is None else "update", {}, str(exc))
+        if row is None:
+            return _Plan(logical_id, "create", props)
+        if row.type != decl.type:
+            return _Plan(
+                logical_id,
+                "update",
+                props,
+                "Update of resource type is not permitted. The new template modifies "
+                f"resource type of the following resources: [{logical_id}]",
+            )
+        if row.properties == props:
+            return _Plan(logical_id, "keep", props)
+        keys = set(props) | set(row.properties)
+        changed = {k for k in keys if props.get(k) != row.properties.get(k)}
+        if not changed & create_only_properties(decl.type):
+            return _Plan(logical_id, "update", props)
+        name_property = CUSTOM_NAMES.get(decl.type)
+        if name_property in props and props.get(name_property) == row.properties.get(name_property):
+            return _Plan(
+                logical_id,
+                "replace",
+                props,
+                "CloudFormation cannot update a stack when a custom-named resource requires "
+                f"replacing. Rename {row.physical_id} and update the stack again.",
+            )
+        return _Plan(logical_id, "replace", props)
+
+    def _execute(self, plan: _Plan) -> None:
+        if plan.error is not None:
+            raise ResourceFailed(plan.error)
+        logical_id, props = plan.logical_id, plan.props
+        decl = self.parsed.resources[logical_id]
+        provider = self.engine.providers[decl.type]
+        row = self.live.get(logical_id)
+        if plan.action == "update" and row is not None:
+            current = row
+
+            def call(ctx: ResourceContext) -> Provisioned:
+                return provider.update(ctx, current.provisioned, current.properties, props)
+
+            def record(conn: sqlite3.Connection, done: Provisioned) -> None:
+                write_row(conn, current.seq, done, props)
+
+        else:
+
+            def call(ctx: ResourceContext) -> Provisioned:
+                return provider.create(ctx, props)
+
+            def record(conn: sqlite3.Connection, done: Provisioned) -> None:
+                insert_row(conn, self.stack.name, logical_id, decl.type, done=done, props=props)
+
+        done_status = "CREATE_COMPLETE" if plan.action == "create" else "UPDATE_COMPLETE"
+        self.engine.provision(
+            self.stack,
+            logical_id,
+            provider,
+            call=call,
+            record=record,
+            sink=self.sink,
+            done_status=done_status,
+        )
+        self.live[logical_id] = self.engine.current_row(self.stack.name, logical_id)
+
+    def _event(self, logical_id: str, status: str, reason: str | None) -> None:
+        decl = self.parsed.resources[logical_id]
+        row = self.live.get(logical_id)
+        self.engine.resource_event(
+            self.stack, logical_id, decl.type, status, reason=reason, sink=self.sink, row=row
+        )
+
+    def _ref(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
+        pseudo = {
+            "AWS::Region": self.engine.region,
+            "AWS::AccountId": self.engine.account_id,
+            "AWS::StackName": self.stack.name,
+            "AWS::StackId": self.stack.stack_id,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": NO_VALUE,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        row = self.live.get(name)
+        if row is None:
+            raise ResolveError(f"Unresolved reference {name}: the resource does not exist yet")
+        return row.physical_id
+
+    def _get_att(self, logical_id: str, attribute: str) -> Any:
+        row = self.live.get(logical_id)
+        if row is None or attribute not in row.attributes:
+            raise ResolveError(f"Attribute '{attribute}' does not exist for resource {logical_id}")
+        return row.attributes[attribute]
+
+
+# The property that names a resource: keeping it while replacing is refused.
+CUSTOM_NAMES = {
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+}
+
+
+def failure_reason(exc: Exception) -> str:
+    """The status reason of a failed resource operation."""
+    if isinstance(exc, ResourceFailed):
+        return exc.reason
+    if isinstance(exc, ResolveError):
+        return str(exc)
+    return f"Internal Failure: {type(exc).__name__}: {exc}"
+
+
+_IN_PROGRESS = {
+    "create": "CREATE_IN_PROGRESS",
+    "update": "UPDATE_IN_PROGRESS",
+    "replace": "UPDATE_IN_PROGRESS",
+}
+_FAILED = {"create": "CREATE_FAILED", "update": "UPDATE_FAILED", "replace": "UPDATE_FAILED"}
+_CANCELLED = {
+    "create": "Resource creation cancelled",
+    "update": "Resource update cancelled",
+    "replace": "Resource creation cancelled",
+}
+_START_REASON = {
+    "replace": "Requested update requires the creation of a new physical resource; "
+    "hence creating one."
+}
+
+
+def _output_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | dict | list):
+        raise ResolveError(f"an output value must be a string, got {value!r}")
+    return str(value)
+
+
+# Nested stacks ------------------------------------------------------------------
+
+
+class NestedChildren:
+    """Child stacks of ``parent``, named as CloudFormation names them."""
+
+    def __init__(self, engine: Engine, parent: StackRecord, sink: Sink) -> None:
+        self.engine = engine
+        self.parent = parent
+        self.sink = sink
+
+    def create_child(
+        self, parent: str, logical_id: str, template: Template, parameters: Mapping[str, str]
+    ) -> NestedOutcome:
+        suffix = uuid.uuid4().hex[:12].upper()
+        name = f"{parent}-{logical_id}"[: 128 - len(suffix) - 1] + f"-{suffix}"
+        request = StackRequest(name, template, parameters, self.parent.tags)
+        try:
+            result = self.engine.apply(request, self.sink, parent=parent)
+        except StackFailed as exc:
+            raise ResourceFailed(self._embedded(name, "created", exc)) from exc
+        except UserError as exc:
+            raise ResourceFailed(exc.what) from exc
+        return NestedOutcome(self._require(name).stack_id, result.outputs)
+
+    def update_child(
+        self, child: str, template: Template, parameters: Mapping[str, str]
+    ) -> NestedOutcome:
+        name = child_name(child)
+        request = StackRequest(name, template, parameters, self.parent.tags)
+        try:
+            outputs = self.engine.apply(request, self.sink, parent=self.parent.name).outputs
+        except NoUpdates:
+            outputs = self._require(name).outputs
+        except StackFailed as exc:
+            raise ResourceFailed(self._embedded(name, "updated", exc)) from exc
+        except UserError as exc:
+            raise ResourceFailed(exc.what) from exc
+        return NestedOutcome(child, outputs)
+
+    def delete_child(self, child: str) -> None:
+        try:
+            self.engine.delete(child_name(child), self.sink)
+        except StackFailed as exc:
+            raise ResourceFailed(str(exc)) from exc
+
+    def _require(self, name: str) -> StackRecord:
+        return self.engine.require(name)
+
+    def _embedded(self, name: str, verb: str, exc: StackFailed) -> str:
+        stack_id = self.engine.stack(name)
+        arn = stack_id.stack_id if stack_id else name
+        failed = [
+            e.logical_id
+            for e in exc.failures
+            if e.stack_name == name and "cancelled" not in (e.reason or "")
+        ]
+        verb_short = "create" if verb == "created" else "update"
+        return (
+            f"Embedded stack {arn} was not successfully {verb}: The following resource(s) "
+            f"failed to {verb_short}: [{', '.join(failed)}]. "
+        )
+
+
+def child_name(stack_id: str) -> str:
+    """The stack name inside a stack ARN (``...:stack/<name>/<uuid>``)."""
+    return stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id

@@ -1,0 +1,462 @@
+"""Deploying one environment, with automated blue-green of its API.
+
+The pipeline, run by :func:`deploy` (``teal plan`` runs steps 1-6 and stops):
+
+1. **load**       the app module and config → the validated route table
+2. **package**    the deterministic code zip (content-addressed)
+3. **read**       the deployed stack and the domain's mapping, once
+4. **synthesize** the template with the current RestApi logical id
+5. **analyze**    simulate the update against API Gateway's rules → verdict;
+                  when it would fail, synthesize again with the next logical id
+6. **decide**     update in place, replace the API, or refuse (policy and flags)
+7. **apply**      upload what the cloud lacks, then create or update the stack;
+                  when the domain serves this environment and the API is
+                  replaced, in two updates: new API beside the old, switch, cleanup
+8. **domain**     map the domain on an environment's first deploy
+9. **record**     a history entry in the cloud
+10. **report**    what happened, for text or ``--json``
+
+Everything goes through the :class:`~teal.cloud.base.Cloud` seam, so the
+same rules run against the local cloud and AWS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from teal.analysis import Verdict, analyze
+from teal.checks import CheckResult, checks_for, wait_until_healthy
+from teal.cloud.base import (
+    ROLLBACK_COMPLETE,
+    BasePathMapping,
+    Cloud,
+    DeployedStack,
+    EventSink,
+    NoUpdates,
+    StackRequest,
+    Template,
+)
+from teal.config import Check, Target
+from teal.errors import OperationError
+from teal.loader import load_routes
+from teal.oplog import OperationLock, record
+from teal.package import Package, build_package
+from teal.routes import RouteTable
+from teal.template import (
+    ARTIFACT_BUCKET,
+    Synthesized,
+    current_rest_api_logical_id,
+    next_rest_api_logical_id,
+    synthesize,
+)
+from teal.template.combine import combine_for_switch, template_bytes
+
+REST_API_OUTPUT = "RestApiId"
+STAGE_OUTPUT = "StageName"
+
+
+class Action(Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    NOOP = "noop"
+
+
+class Decision(Enum):
+    CREATE = "create"
+    UPDATE = "update"  # in place, the API stays
+    REPLACE = "replace"  # a new RestApi logical id: a new API, a new endpoint
+    FORCE_UPDATE = "force-update"  # in place although the analysis predicts failure
+    NOOP = "noop"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Steps 1-5: everything known before anything is changed."""
+
+    target: Target
+    table: RouteTable
+    package: Package
+    deployed: DeployedStack | None
+    mapping: BasePathMapping | None
+    in_place: Synthesized
+    verdict: Verdict
+    replacement: Synthesized | None  # built only when the verdict says replace
+
+    @property
+    def current_api_id(self) -> str | None:
+        return self.deployed.outputs.get(REST_API_OUTPUT) if self.deployed else None
+
+    @property
+    def action(self) -> Action:
+        if self.deployed is None:
+            return Action.CREATE
+        return Action.UPDATE if self.verdict.changes.any else Action.NOOP
+
+    @property
+    def domain_is_live_here(self) -> bool:
+        """The domain's mapping points at this environment's current API."""
+        return (
+            self.mapping is not None
+            and self.current_api_id is not None
+            and self.mapping.api_id == self.current_api_id
+        )
+
+
+@dataclass(frozen=True)
+class ReplacePolicy:
+    """How to treat a predicted failure: from ``[deploy] auto_replace`` and the flags."""
+
+    mode: str  # "auto" | "prompt" | "never"
+    yes: bool = False
+    force_update: bool = False
+    confirm: Callable[[str], bool] | None = None  # asks on a terminal; None: no terminal
+
+
+@dataclass(frozen=True)
+class DomainReport:
+    name: str
+    url: str
+    live: str | None  # the environment the domain serves after this deploy
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "live": self.live}
+
+
+@dataclass(frozen=True)
+class DeployReport:
+    target: Target
+    decision: Decision
+    status: str
+    api_id: str | None
+    endpoint: str | None
+    previous_endpoint: str | None
+    code_sha256: str
+    domain: DomainReport | None
+    verdict: Verdict
+    seconds: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def api_replaced(self) -> bool:
+        return self.decision is Decision.REPLACE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.target.stack_name,
+            "environment": self.target.environment,
+            "action": self.decision.value,
+            "status": self.status,
+            "api_id": self.api_id,
+            "endpoint": self.endpoint,
+            "api_replaced": self.api_replaced,
+            "previous_endpoint": self.previous_endpoint,
+            "domain": self.domain.to_json() if self.domain else None,
+            "code_sha256": self.code_sha256,
+            "reasons": [r.to_json() for r in self.verdict.reasons],
+            "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
+        }
+
+
+class ReplacementRefused(OperationError):
+    """The API must be replaced and the policy says no: nothing was changed."""
+
+
+class DeployFailed(OperationError):
+    pass
+
+
+Progress = Callable[[str], None]
+
+
+def prepare(target: Target, cloud: Cloud) -> Prepared:
+    """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
+    table = load_routes(target.project_dir, target.entry)
+    package = build_package(target.project_dir)
+    deployed = _read_stack(cloud, target)
+    mapping = (
+        cloud.get_mapping(target.domain.name, target.domain.base_path) if target.domain else None
+    )
+    current = (current_rest_api_logical_id(deployed.template) if deployed else None) or "RestApi"
+    in_place = synthesize(table, target, package.key, current, previous=deployed)
+    verdict = _analyze(deployed, in_place)
+    replacement = None
+    if verdict.replace:
+        replacement = synthesize(
+            table, target, package.key, next_rest_api_logical_id(current), previous=deployed
+        )
+    return Prepared(target, table, package, deployed, mapping, in_place, verdict, replacement)
+
+
+def _read_stack(cloud: Cloud, target: Target) -> DeployedStack | None:
+    deployed = cloud.describe_stack(target.stack_name)
+    if deployed is None or deployed.is_stable or deployed.status == ROLLBACK_COMPLETE:
+        return deployed
+    raise OperationError(
+        f"stack {target.stack_name} is {deployed.status}",
+        where=target.stack_name,
+        hint="wait for the running operation to end; if its process died, run the command again",
+    )
+
+
+def _analyze(deployed: DeployedStack | None, new: Synthesized) -> Verdict:
+    if deployed is None or deployed.status == ROLLBACK_COMPLETE:
+        return analyze(None, {}, new.template, new.nested_by_logical_id)
+    return analyze(
+        deployed.template, deployed.nested_templates, new.template, new.nested_by_logical_id
+    )
+
+
+def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
+    """Step 6: what to apply, or :class:`ReplacementRefused` before anything is touched."""
+    if prepared.deployed is None or prepared.deployed.status == ROLLBACK_COMPLETE:
+        return Decision.CREATE
+    if not prepared.verdict.replace:
+        return Decision.UPDATE if prepared.action is Action.UPDATE else Decision.NOOP
+    if policy.force_update:
+        return Decision.FORCE_UPDATE
+    if policy.mode == "auto" or policy.yes:
+        return Decision.REPLACE
+    if policy.mode == "prompt" and policy.confirm is not None:
+        question = "The API must be replaced (its endpoint will change). Replace it?"
+        if policy.confirm(question):
+            return Decision.REPLACE
+    raise ReplacementRefused(
+        _refusal_text(prepared, policy),
+        where=prepared.target.stack_name,
+        hint=(
+            "allow the replacement (teal deploy --yes, or [deploy] auto_replace = \"auto\"), "
+            f"or deploy a parallel copy and switch to it: teal deploy --extra 2, "
+            "teal check --extra 2, teal switch --to 2"
+        ),
+    )
+
+
+def _refusal_text(prepared: Prepared, policy: ReplacePolicy) -> str:
+    why = {
+        "never": "auto_replace is \"never\"",
+        "prompt": "auto_replace is \"prompt\" and there is no terminal to ask (pass --yes)",
+    }.get(policy.mode, "replacement declined")
+    reasons = "\n".join(f"  - {r.explanation}" for r in prepared.verdict.reasons)
+    return (
+        f"updating {prepared.target.stack_name} in place would fail, and the API was not "
+        f"replaced because {why}; nothing was changed:\n{reasons}"
+    )
+
+
+def deploy(
+    target: Target,
+    cloud: Cloud,
+    policy: ReplacePolicy,
+    *,
+    on_event: EventSink,
+    progress: Progress,
+    user: str,
+) -> DeployReport:
+    """Run the whole pipeline for one environment (see the module docstring)."""
+    started = time.monotonic()
+    with OperationLock(cloud, target.environment, "deploy", user):
+        prepared = prepare(target, cloud)
+        decision = decide(prepared, policy)
+        progress(_announce(prepared, decision))
+        applied = _apply(prepared, decision, cloud, on_event, progress)
+        domain = _follow_domain(prepared, applied, cloud, progress)
+        report = DeployReport(
+            target=target,
+            decision=decision,
+            status=applied.status,
+            api_id=applied.api_id,
+            endpoint=applied.endpoint,
+            previous_endpoint=applied.previous_endpoint,
+            code_sha256=prepared.package.sha256,
+            domain=domain,
+            verdict=prepared.verdict,
+            seconds=time.monotonic() - started,
+            notes=applied.notes,
+        )
+        record(cloud, target, "deploy", user, report_details(report))
+    return report
+
+
+def report_details(report: DeployReport) -> dict[str, Any]:
+    return {
+        "from": report.previous_endpoint,
+        "to": report.endpoint,
+        "status": report.status,
+        "api_replaced": report.api_replaced,
+        "code_sha256": report.code_sha256,
+        "decision": report.decision.value,
+    }
+
+
+def _announce(prepared: Prepared, decision: Decision) -> str:
+    name = prepared.target.stack_name
+    match decision:
+        case Decision.CREATE:
+            return f"creating {name}"
+        case Decision.NOOP:
+            return f"{name} is up to date"
+        case Decision.UPDATE:
+            return f"updating {name} in place (the API and its endpoint stay)"
+        case Decision.FORCE_UPDATE:
+            return (
+                f"updating {name} in place although it is predicted to fail "
+                "(--force-update): expect a rollback"
+            )
+        case Decision.REPLACE:
+            reasons = "; ".join(r.explanation for r in prepared.verdict.reasons)
+            return f"replacing the API of {name} with a new one (new endpoint): {reasons}"
+
+
+@dataclass(frozen=True)
+class Applied:
+    status: str
+    api_id: str | None
+    endpoint: str | None
+    previous_endpoint: str | None
+    notes: tuple[str, ...] = ()
+
+
+def _apply(
+    prepared: Prepared,
+    decision: Decision,
+    cloud: Cloud,
+    on_event: EventSink,
+    progress: Progress,
+) -> Applied:
+    """Step 7: upload artifacts, then create or update the stack."""
+    target = prepared.target
+    chosen = prepared.replacement if decision is Decision.REPLACE else prepared.in_place
+    assert chosen is not None
+    previous_endpoint = _endpoint_of(cloud, prepared.deployed)
+    if decision is Decision.NOOP:
+        return Applied(
+            prepared.deployed.status if prepared.deployed else "",
+            prepared.current_api_id,
+            previous_endpoint,
+            previous_endpoint,
+        )
+    _upload(cloud, prepared.package, chosen, progress)
+    if decision is Decision.CREATE and prepared.deployed is not None:
+        progress(f"{target.stack_name} is in ROLLBACK_COMPLETE from a failed create: deleting it")
+        cloud.delete_stack(target.stack_name, on_event)
+    if decision is Decision.REPLACE and prepared.domain_is_live_here:
+        return _replace_behind_live_domain(prepared, chosen, cloud, on_event, progress)
+    result = _apply_template(cloud, target, chosen.template, on_event)
+    endpoint = _endpoint_from(cloud, result)
+    return Applied(result.status, result.outputs.get(REST_API_OUTPUT), endpoint, previous_endpoint)
+
+
+def _apply_template(
+    cloud: Cloud, target: Target, template: Template, on_event: EventSink
+) -> Any:
+    request = StackRequest(
+        name=target.stack_name,
+        template=template,
+        parameters={ARTIFACT_BUCKET: cloud.artifact_bucket},
+        tags=target.tags(),
+    )
+    try:
+        return cloud.apply_stack(request, on_event)
+    except NoUpdates:
+        deployed = cloud.describe_stack(target.stack_name)
+        assert deployed is not None
+        return deployed
+
+
+def _replace_behind_live_domain(
+    prepared: Prepared,
+    new: Synthesized,
+    cloud: Cloud,
+    on_event: EventSink,
+    progress: Progress,
+) -> Applied:
+    """New API beside the old one, switch the live domain to it, then remove the old one.
+
+    CloudFormation would delete the old API at the end of a single update, before
+    teal could re-point the domain; two updates keep one API serving at every moment.
+    """
+    target = prepared.target
+    deployed = prepared.deployed
+    mapping = prepared.mapping
+    assert deployed is not None and mapping is not None and target.domain is not None
+    previous_endpoint = _endpoint_of(cloud, deployed)
+    progress("step 1/3: building the new API beside the old one")
+    both = combine_for_switch(deployed.template, new.template)
+    side_by_side = _apply_template(cloud, target, both, on_event)
+    new_api = side_by_side.outputs[REST_API_OUTPUT]
+    new_endpoint = cloud.endpoint_url(new_api, target.stage)
+    progress(f"step 2/3: checking the new API at {new_endpoint}")
+    health = _wait_healthy(prepared, new_endpoint)
+    if not health.ok:
+        raise DeployFailed(
+            f"the new API does not answer its health check ({health.url}: {health.detail}); "
+            f"the domain still serves the old API, which keeps running beside the new one",
+            where=target.stack_name,
+            hint="fix the app and deploy again; the next deploy continues from here",
+        )
+    cloud.update_mapping(BasePathMapping(mapping.domain, mapping.base_path, new_api, target.stage))
+    progress(f"switched {target.domain.name} to the new API {new_api}")
+    progress("step 3/3: removing the old API")
+    result = _apply_template(cloud, target, new.template, on_event)
+    return Applied(result.status, new_api, new_endpoint, previous_endpoint)
+
+
+def _wait_healthy(prepared: Prepared, endpoint: str) -> CheckResult:
+    checks, _ = checks_for(prepared.target.checks, prepared.table)
+    check = checks[0] if checks else Check(path="/", status=200)
+    return wait_until_healthy(endpoint, check)
+
+
+def _upload(cloud: Cloud, package: Package, synthesized: Synthesized, progress: Progress) -> None:
+    """Put the code zip and nested templates the cloud does not have yet."""
+    wanted: dict[str, bytes | None] = {package.key: None}
+    wanted.update({key: None for key in synthesized.nested})
+    missing = [key for key in wanted if not cloud.has_artifact(key)]
+    for key in missing:
+        data = package.data if key == package.key else template_bytes(synthesized.nested[key])
+        cloud.put_artifact(key, data)
+    if missing:
+        progress(f"uploaded {len(missing)} artifact(s); {len(wanted) - len(missing)} already there")
+
+
+def _endpoint_of(cloud: Cloud, stack: DeployedStack | None) -> str | None:
+    if stack is None or stack.status == ROLLBACK_COMPLETE:
+        return None
+    api_id = stack.outputs.get(REST_API_OUTPUT)
+    stage = stack.outputs.get(STAGE_OUTPUT)
+    return cloud.endpoint_url(api_id, stage) if api_id and stage else None
+
+
+def _endpoint_from(cloud: Cloud, result: Any) -> str | None:
+    api_id = result.outputs.get(REST_API_OUTPUT)
+    stage = result.outputs.get(STAGE_OUTPUT)
+    return cloud.endpoint_url(api_id, stage) if api_id and stage else None
+
+
+def _follow_domain(
+    prepared: Prepared, applied: Applied, cloud: Cloud, progress: Progress
+) -> DomainReport | None:
+    """Step 8: map the domain on the base environment's first deploy; report who is live."""
+    target = prepared.target
+    spec = target.domain
+    if spec is None or applied.api_id is None:
+        return None
+    mapping = cloud.get_mapping(spec.name, spec.base_path)
+    if mapping is None and target.extra is None:
+        created = cloud.ensure_domain(spec, {"teal:app": target.app})
+        cloud.create_mapping(BasePathMapping(spec.name, spec.base_path, applied.api_id, target.stage))
+        progress(f"mapped {spec.name} to {target.environment}")
+        return DomainReport(spec.name, created.url, target.environment)
+    info = cloud.get_domain(spec.name)
+    url = info.url if info else f"https://{spec.name}/"
+    if mapping is None:
+        return DomainReport(spec.name, url, None)
+    from teal.bluegreen import environment_of_api
+
+    return DomainReport(spec.name, url, environment_of_api(cloud, target.app, mapping.api_id))
+

@@ -1,0 +1,25 @@
+"""CloudFormation synthesis: app routes + target -> template dicts (pure)."""
+
+from teal.template.names import next_rest_api_logical_id
+from teal.template.pages import TemplateLimitError
+from teal.template.synth import (
+    ARTIFACT_BUCKET,
+    DeployedTemplates,
+    Synthesized,
+    Template,
+    current_rest_api_logical_id,
+    deployment_id,
+    synthesize,
+)
+
+__all__ = [
+    "ARTIFACT_BUCKET",
+    "DeployedTemplates",
+    "Synthesized",
+    "Template",
+    "TemplateLimitError",
+    "current_rest_api_logical_id",
+    "deployment_id",
+    "next_rest_api_logical_id",
+    "synthesize",
+]

@@ -1,0 +1,326 @@
+"""Synthesis: route table + target + code key + RestApi logical id -> templates.
+
+Pure: no I/O, no clock. The deployed template (``previous``) only steers the
+stable assignment of paths to nested stacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from teal.config import Target
+from teal.errors import UserError
+from teal.routes import Node, Route, RouteTable
+from teal.template import functions as fn_resources
+from teal.template.api import (
+    ApiRefs,
+    local_parent,
+    main_refs,
+    method_ids,
+    node_resources,
+    parent_path,
+    resource_count,
+)
+from teal.template.names import (
+    REST_API_BASE,
+    canonical_json,
+    function_id,
+    function_physical_name,
+    generation,
+    page_id,
+    resource_id,
+    short_hash,
+)
+from teal.template.pages import (
+    TEMPLATE_OUTPUT_LIMIT,
+    TEMPLATE_RESOURCE_LIMIT,
+    TemplateLimitError,
+    assign_pages,
+    check_page_limits,
+)
+
+Template = dict[str, Any]
+ARTIFACT_BUCKET = "ArtifactBucket"
+METADATA_KEY = "teal"
+METADATA_VERSION = 1
+# Room kept in the main template for the RestApi, Deployment, Stage and pages.
+MAIN_BUDGET = 450
+FIXED_OUTPUTS = ("RestApiId", "StageName", "Endpoint", "RestApiLogicalId")
+
+
+class DeployedTemplates(Protocol):
+    """What synthesis and analysis read of a deployed stack (``DeployedStack`` fits)."""
+
+    @property
+    def template(self) -> Template: ...
+    @property
+    def nested_templates(self) -> Mapping[str, Template]: ...
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """The templates of one environment, ready to upload and apply."""
+
+    template: Template
+    nested: dict[str, Template]  # artifact key "templates/<sha256>.json" -> template
+    nested_by_logical_id: dict[str, Template]  # AWS::CloudFormation::Stack id -> template
+    rest_api_logical_id: str
+    parameters: tuple[str, ...] = (ARTIFACT_BUCKET,)
+    pages: Mapping[str, int] = field(default_factory=dict)
+
+
+def synthesize(
+    table: RouteTable,
+    target: Target,
+    code_key: str,
+    rest_api_logical_id: str = REST_API_BASE,
+    previous: DeployedTemplates | None = None,
+) -> Synthesized:
+    if not table.routes:
+        raise UserError(
+            "the app has no routes; API Gateway cannot deploy an API without methods",
+            where=target.entry,
+            hint="add at least one @app.route",
+        )
+    resources: dict[str, Any] = {}
+    for function, routes in table.functions.items():
+        resources.update(
+            fn_resources.function_resources(function, routes, target, code_key, rest_api_logical_id)
+        )
+    nodes = [n for n in table.tree.nodes() if resource_count(n) > 0]
+    earlier = previous_pages(previous, rest_api_logical_id)
+    api_size = sum(resource_count(n) for n in nodes)
+    nested: dict[str, Template] = {}
+    by_id: dict[str, Template] = {}
+    pages: dict[str, int] = {}
+    if earlier or len(resources) + api_size > MAIN_BUDGET:
+        pages = assign_pages(nodes, earlier)
+        by_id, nested, stacks = _pages(nodes, pages, rest_api_logical_id)
+        resources.update(stacks)
+        depends = sorted(stacks)
+    else:
+        refs = main_refs(rest_api_logical_id)
+        for node in nodes:
+            resources.update(node_resources(node, refs))
+        depends = method_ids(nodes, generation(rest_api_logical_id))
+    resources.update(_api(table, target, rest_api_logical_id, depends))
+    if len(resources) > TEMPLATE_RESOURCE_LIMIT:
+        raise TemplateLimitError(
+            f"the main template would hold {len(resources)} resources; CloudFormation allows "
+            f"{TEMPLATE_RESOURCE_LIMIT} "
+            f"(each function takes {fn_resources.RESOURCES_PER_FUNCTION})",
+            where=target.stack_name,
+            hint="group routes into fewer functions with @app.route(..., function=...)",
+        )
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"teal environment {target.environment} (app {target.app})",
+        "Metadata": {METADATA_KEY: _metadata(table, target, rest_api_logical_id, pages)},
+        "Parameters": {
+            ARTIFACT_BUCKET: {"Type": "String", "Description": "Bucket of teal's artifacts"}
+        },
+        "Resources": resources,
+        "Outputs": _outputs(table, target, rest_api_logical_id),
+    }
+    return Synthesized(template, nested, by_id, rest_api_logical_id, pages=pages)
+
+
+def previous_pages(previous: DeployedTemplates | None, rest_api_logical_id: str) -> dict[str, int]:
+    """The deployed page of each path, when the same RestApi stays (else a fresh layout)."""
+    if previous is None or current_rest_api_logical_id(previous.template) != rest_api_logical_id:
+        return {}
+    meta = previous.template.get("Metadata", {}).get(METADATA_KEY, {})
+    pages = meta.get("pages", {}) if isinstance(meta, dict) else {}
+    return {str(k): int(v) for k, v in pages.items()} if isinstance(pages, dict) else {}
+
+
+def current_rest_api_logical_id(deployed_template: Template | None) -> str | None:
+    """The RestApi logical id a deployed template uses (from teal's metadata, else its type)."""
+    if not deployed_template:
+        return None
+    meta = deployed_template.get("Metadata", {}).get(METADATA_KEY, {})
+    if isinstance(meta, dict) and isinstance(meta.get("rest_api_logical_id"), str):
+        return str(meta["rest_api_logical_id"])
+    for logical_id, resource in deployed_template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::ApiGateway::RestApi":
+            return str(logical_id)
+    return None
+
+
+def deployment_id(table: RouteTable, rest_api_logical_id: str) -> str:
+    """Changes exactly when the routes (path, verb, function) or the RestApi change."""
+    routes = [(path, verb, route.function) for path, verb, route in table.endpoints()]
+    return f"Deployment{short_hash(canonical_json([rest_api_logical_id, routes]), 12)}"
+
+
+def _api(table: RouteTable, target: Target, rest_api_id: str, depends: list[str]) -> dict[str, Any]:
+    deployment = deployment_id(table, rest_api_id)
+    return {
+        rest_api_id: {
+            "Type": "AWS::ApiGateway::RestApi",
+            "Properties": {
+                "Name": target.environment,
+                "EndpointConfiguration": {"Types": ["REGIONAL"]},
+            },
+        },
+        deployment: {
+            "Type": "AWS::ApiGateway::Deployment",
+            "DependsOn": depends,
+            "Properties": {
+                "RestApiId": {"Ref": rest_api_id},
+                "Description": f"teal routes {deployment.removeprefix('Deployment')}",
+            },
+        },
+        stage_id(rest_api_id): {
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {
+                "RestApiId": {"Ref": rest_api_id},
+                "StageName": target.stage,
+                "DeploymentId": {"Ref": deployment},
+            },
+        },
+    }
+
+
+def stage_id(rest_api_logical_id: str) -> str:
+    return f"Stage{generation(rest_api_logical_id)}"
+
+
+def _outputs(table: RouteTable, target: Target, rest_api_id: str) -> dict[str, Any]:
+    endpoint = (
+        f"https://${{{rest_api_id}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/"
+        f"{target.stage}/"
+    )
+    outputs: dict[str, Any] = {
+        "RestApiId": {"Value": {"Ref": rest_api_id}},
+        "StageName": {"Value": {"Ref": stage_id(rest_api_id)}},
+        "Endpoint": {"Value": {"Fn::Sub": endpoint}},
+        "RestApiLogicalId": {"Value": rest_api_id},
+    }
+    functions = sorted(table.functions)
+    gen = generation(rest_api_id)
+    # Past the output limit the names are still in the template's metadata.
+    if len(outputs) + len(functions) <= TEMPLATE_OUTPUT_LIMIT:
+        for function in functions:
+            fn_id = function_id(function, gen)
+            outputs[f"{function_id(function)}Name"] = {"Value": {"Ref": fn_id}}
+    return outputs
+
+
+def _metadata(
+    table: RouteTable, target: Target, rest_api_id: str, pages: Mapping[str, int]
+) -> dict[str, Any]:
+    return {
+        "version": METADATA_VERSION,
+        "rest_api_logical_id": rest_api_id,
+        "stage": target.stage,
+        "functions": {
+            fn: function_physical_name(target.environment, fn, generation(rest_api_id))
+            for fn in sorted(table.functions)
+        },
+        "pages": dict(pages),
+    }
+
+
+def artifact_key(template: Template) -> str:
+    return f"templates/{short_hash(canonical_json(template), 64)}.json"
+
+
+def template_url(key: str) -> Any:
+    return {"Fn::Sub": f"https://${{{ARTIFACT_BUCKET}}}.s3.${{AWS::Region}}.amazonaws.com/{key}"}
+
+
+def _pages(
+    nodes: list[Node[Route]], pages: Mapping[str, int], rest_api_id: str
+) -> tuple[dict[str, Template], dict[str, Template], dict[str, Any]]:
+    """Page templates (by stack logical id and by artifact key) and their Stack resources."""
+    by_id: dict[str, Template] = {}
+    by_key: dict[str, Template] = {}
+    stacks: dict[str, Any] = {}
+    exported = _exported_parents(nodes, pages)
+    for number in sorted(set(pages.values())):
+        members = [n for n in nodes if pages[n.path] == number]
+        template, inputs = _page_template(number, members, pages, exported)
+        key = artifact_key(template)
+        logical_id = page_id(number, generation(rest_api_id))
+        by_id[logical_id] = by_key[key] = template
+        stacks[logical_id] = {
+            "Type": "AWS::CloudFormation::Stack",
+            "Properties": {
+                "TemplateURL": template_url(key),
+                "Parameters": {
+                    name: _page_input(name, inputs[name], rest_api_id, pages) for name in inputs
+                },
+            },
+        }
+    return by_id, by_key, stacks
+
+
+def _exported_parents(nodes: list[Node[Route]], pages: Mapping[str, int]) -> set[str]:
+    """Paths whose resource id another page needs as a parent."""
+    return {
+        parent_path(n.path)
+        for n in nodes
+        if n.path != "/"
+        and parent_path(n.path) != "/"
+        and pages[parent_path(n.path)] != pages[n.path]
+    }
+
+
+# What a page parameter stands for: the RestApi, its root, a parent path, a function.
+PageInput = tuple[str, str]
+
+
+def _page_template(
+    number: int, members: list[Node[Route]], pages: Mapping[str, int], exported: set[str]
+) -> tuple[Template, dict[str, PageInput]]:
+    inputs: dict[str, PageInput] = {"RestApiId": ("restapi", "")}
+
+    def parent(path: str) -> Any:
+        if path == "/":
+            inputs["RootResourceId"] = ("root", "")
+        elif pages[path] != number:
+            inputs[resource_id(path)] = ("parent", path)
+        return local_parent(path, {"Ref": "RootResourceId"}, "")
+
+    def function_arn(function: str) -> Any:
+        name = f"{function_id(function)}Arn"
+        inputs[name] = ("function", function)
+        return {"Ref": name}
+
+    # Ids inside a page need no generation suffix: the page is a namespace of its own.
+    refs = ApiRefs({"Ref": "RestApiId"}, "", parent, function_arn)
+    resources: dict[str, Any] = {}
+    for node in members:
+        resources.update(node_resources(node, refs))
+    outputs = {
+        resource_id(n.path): {"Value": {"Ref": resource_id(n.path)}}
+        for n in members
+        if n.path in exported
+    }
+    check_page_limits(number, len(resources), len(inputs), len(outputs))
+    template: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"teal API page {number}",
+        "Parameters": {name: {"Type": "String"} for name in sorted(inputs)},
+        "Resources": resources,
+    }
+    if outputs:
+        template["Outputs"] = outputs
+    return template, inputs
+
+
+def _page_input(name: str, what: PageInput, rest_api_id: str, pages: Mapping[str, int]) -> Any:
+    kind, subject = what
+    match kind:
+        case "restapi":
+            return {"Ref": rest_api_id}
+        case "root":
+            return {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}
+        case "parent":
+            page = page_id(pages[subject], generation(rest_api_id))
+            return {"Fn::GetAtt": [page, f"Outputs.{name}"]}
+        case _:
+            return {"Fn::GetAtt": [function_id(subject, generation(rest_api_id)), "Arn"]}

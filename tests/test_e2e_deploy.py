@@ -1,0 +1,121 @@
+"""`teal deploy` end to end on the local cloud, through the CLI, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+from e2e import LocalCloudEnv, SteadyClient, get, local_cloud
+
+__all__ = ["local_cloud"]
+
+RENAME = [('"/posts/{id}', '"/posts/{post_id}'), ('path_params["id"]', 'path_params["post_id"]')]
+
+
+def rename_id_to_post_id(cloud: LocalCloudEnv) -> None:
+    text = (cloud.project / "app.py").read_text()
+    for old, new in RENAME:
+        text = text.replace(old, new)
+    (cloud.project / "app.py").write_text(text.replace('VERSION = "1"', 'VERSION = "2"'))
+
+
+def test_deploy_serves_every_route_and_redeploy_is_a_noop(local_cloud: LocalCloudEnv) -> None:
+    first = local_cloud.teal_ok("deploy", "--json").json()
+    assert first["action"] == "create" and first["status"] == "CREATE_COMPLETE"
+    assert first["api_replaced"] is False and first["previous_endpoint"] is None
+    endpoint = first["endpoint"]
+    assert get(endpoint + "health") == (200, '{"status":"ok","version":"1"}')
+    assert get(endpoint)[1] == "The teal blog (version 1)\n"
+    status, body = get(endpoint + "posts", "POST", json.dumps({"title": "t"}).encode())
+    assert status == 201 and json.loads(body)["title"] == "t"
+    assert json.loads(get(endpoint + "posts/2")[1])["title"] == "t"
+    assert get(endpoint + "posts/2", "DELETE")[0] == 200
+    assert get(endpoint + "posts/2")[0] == 404
+    assert json.loads(get(endpoint + "posts/1/comments")[1]) == {"post": "1", "comments": []}
+    assert json.loads(get(endpoint + "posts?limit=0")[1]) == {"posts": []}
+    assert get(endpoint + "nope")[0] == 403
+    assert first["domain"]["live"] == "blog-dev"
+    assert get(first["domain"]["url"] + "health")[0] == 200
+
+    again = local_cloud.teal_ok("deploy", "--json").json()
+    assert again["action"] == "noop" and again["endpoint"] == endpoint
+    assert again["status"] == "CREATE_COMPLETE"
+
+
+def test_compatible_changes_update_in_place(local_cloud: LocalCloudEnv) -> None:
+    endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    local_cloud.edit_app('return {"status": "ok", "version": VERSION}',
+                         'return {"status": "ok", "version": VERSION, "changed": True}')
+    (local_cloud.project / "app.py").write_text(
+        (local_cloud.project / "app.py").read_text()
+        + '\n\n@app.route("/about")\ndef about(request):\n    return "about"\n'
+    )
+    toml = local_cloud.project / "teal.toml"
+    toml.write_text(toml.read_text().replace("memory = 256", "memory = 512"))
+    result = local_cloud.teal_ok("deploy", "--json").json()
+    assert result["action"] == "update" and result["api_replaced"] is False
+    assert result["endpoint"] == endpoint
+    assert json.loads(get(endpoint + "health")[1])["changed"] is True
+    assert get(endpoint + "about") == (200, "about")
+
+
+def test_rename_replaces_the_api_and_the_domain_follows_without_a_gap(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    first = local_cloud.teal_ok("deploy", "--json").json()
+    old_endpoint, domain_url = first["endpoint"], first["domain"]["url"]
+    rename_id_to_post_id(local_cloud)
+    plan = local_cloud.teal_ok("plan", "--json").json()
+    assert plan["api"]["replace"] is True
+    assert any("{id}" in r["message"] for r in plan["api"]["reasons"])
+
+    with SteadyClient(domain_url + "health") as client:
+        result = local_cloud.teal_ok("deploy", "--json").json()
+    assert client.sent > 20
+    assert client.failures == []
+    assert result["api_replaced"] is True
+    assert result["previous_endpoint"] == old_endpoint
+    assert result["endpoint"] != old_endpoint
+    assert result["domain"]["live"] == "blog-dev"
+    assert json.loads(get(result["endpoint"] + "posts/1")[1])["id"] == "1"
+    assert get(old_endpoint + "health")[0] != 200  # the old API is gone
+    assert json.loads(get(domain_url + "health")[1])["version"] == "2"
+
+
+def test_rename_refused_or_forced_leaves_the_old_version_serving(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    rename_id_to_post_id(local_cloud)
+
+    refused = local_cloud.teal("deploy", "--no-auto-replace")
+    assert refused.code == 1
+    assert "nothing was changed" in refused.err and "--extra 2" in refused.err
+    assert json.loads(get(endpoint + "health")[1])["version"] == "1"
+
+    forced = local_cloud.teal("deploy", "--force-update")
+    assert forced.code == 1
+    assert "UPDATE_ROLLBACK_COMPLETE" in forced.err
+    assert "A sibling ({id}) of this resource already has a variable path part" in forced.err
+    assert json.loads(get(endpoint + "health")[1])["version"] == "1"
+    assert json.loads(get(endpoint + "posts/1")[1])["id"] == "1"
+
+
+def test_a_held_lock_stops_a_second_deploy_naming_the_holder(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    from teal.cloud.base import LockOwner
+    from teal.cloud.local.cloud import LocalCloud
+    from teal.cloud.local.paths import LocalPaths
+
+    local_cloud.teal_ok("deploy")
+    cloud = LocalCloud(LocalPaths(local_cloud.home))
+    holder = LockOwner("alice", "laptop", os.getpid(), "deploy", datetime.now(UTC))
+    cloud.acquire_lock("blog-dev", holder)
+    blocked = local_cloud.teal("deploy")
+    assert blocked.code == 1
+    assert "alice@laptop" in blocked.err and "teal unlock" in blocked.err
+    assert local_cloud.teal_ok("unlock", "--json").json()["released"] is True
+    local_cloud.teal_ok("deploy")

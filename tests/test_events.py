@@ -1,0 +1,125 @@
+"""Proxy events (format 1.0) and proxy responses, checked against AWS's shapes."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+
+from teal.cloud.local.events import (
+    EventSource,
+    IncomingRequest,
+    MalformedProxyResponse,
+    build_proxy_event,
+    parse_proxy_response,
+)
+
+SOURCE = EventSource(
+    api_id="abc123",
+    stage="dev",
+    resource_path="/posts/{id}",
+    path="/posts/7",
+    context_path="/dev/posts/7",
+    domain_name="127.0.0.1:4510",
+    path_parameters={"id": "7"},
+)
+NOW = 1_764_148_533.25
+
+
+def build(request: IncomingRequest, source: EventSource = SOURCE) -> dict[str, Any]:
+    return build_proxy_event(request, source, request_id="r-1", now=NOW)
+
+
+def test_event_has_every_field_and_validates_against_powertools() -> None:
+    request = IncomingRequest(
+        "POST",
+        "a=1&a=2&b=x%20y",
+        (
+            ("Host", "127.0.0.1:4510"),
+            ("User-Agent", "curl/8"),
+            ("X-Many", "1"),
+            ("X-Many", "2"),
+            ("Content-Type", "application/json"),
+        ),
+        b'{"k": 1}',
+    )
+    event = build(request)
+    APIGatewayProxyEventModel.model_validate(event)
+    assert event["resource"] == "/posts/{id}"
+    assert event["path"] == "/posts/7"
+    assert event["httpMethod"] == "POST"
+    assert event["headers"]["X-Many"] == "2"
+    assert event["multiValueHeaders"]["X-Many"] == ["1", "2"]
+    assert event["queryStringParameters"] == {"a": "2", "b": "x y"}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": ["x y"]}
+    assert event["pathParameters"] == {"id": "7"}
+    assert event["stageVariables"] is None
+    assert event["body"] == '{"k": 1}'
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert isinstance(context, dict)
+    assert context["path"] == "/dev/posts/7"
+    assert context["resourcePath"] == "/posts/{id}"
+    assert context["requestTimeEpoch"] == 1_764_148_533_250
+    assert context["requestTime"] == "26/Nov/2025:09:15:33 +0000"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["userAgent"] == "curl/8"
+    assert (context["apiId"], context["stage"], context["requestId"]) == ("abc123", "dev", "r-1")
+    assert context["accountId"] == "000000000000"
+
+
+def test_absent_maps_are_null_and_body_is_null_without_content() -> None:
+    source = EventSource("a", "dev", "/", "/", "/dev/", "h")
+    event = build(IncomingRequest("GET", "", (("Host", "h"),), b""), source)
+    APIGatewayProxyEventModel.model_validate(event)
+    for key in (
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "stageVariables",
+        "body",
+    ):
+        assert event[key] is None, key
+
+
+def test_binary_bodies_travel_base64() -> None:
+    payload = bytes(range(256))
+    headers = (("Host", "h"), ("Content-Type", "image/png"))
+    event = build(IncomingRequest("PUT", "", headers, payload))
+    APIGatewayProxyEventModel.model_validate(event)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(str(event["body"])) == payload
+
+
+def test_proxy_response_merges_headers_as_api_gateway_does() -> None:
+    response = parse_proxy_response(
+        {
+            "statusCode": 201,
+            "headers": {"X-One": "1", "Set-Cookie": "dropped"},
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+            "body": base64.b64encode(b"\x00\x01").decode(),
+            "isBase64Encoded": True,
+        }
+    )
+    assert response.status == 201
+    assert response.headers == (("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-One", "1"))
+    assert response.body == b"\x00\x01"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        None,
+        "text",
+        {"statusCode": 200, "extra": 1},
+        {"statusCode": "abc"},
+        {"statusCode": 200, "body": {"not": "a string"}},
+        {"statusCode": 200, "headers": ["x"]},
+        {"statusCode": 200, "body": "%%%", "isBase64Encoded": True},
+    ],
+)
+def test_malformed_proxy_responses_are_refused(result: object) -> None:
+    with pytest.raises(MalformedProxyResponse):
+        parse_proxy_response(result)

@@ -1,0 +1,308 @@
+"""Shared pieces of the data plane tests: a fake ServingState, code packages, free ports.
+
+The fake is a typed implementation of ``teal.cloud.local.model.ServingState``.
+:class:`JsonServingState` keeps the same facts in a JSON file under
+TEAL_HOME, so a gateway *process* can serve them (``--serving-state
+test_gateway_support:JsonServingState``) while the test edits them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from teal.cloud.local.model import (
+    LOCAL_ACCOUNT_ID,
+    LOCAL_REGION,
+    DomainRoute,
+    FunctionSpec,
+    RouteIntegration,
+    ServedStage,
+)
+from teal.cloud.local.paths import LocalPaths
+from teal.package import build_package
+
+APP_SOURCE = """
+import os
+import sys
+import time
+
+import teal
+from teal import App, Response
+
+VERSION = "{version}"
+app = App()
+COUNTER = {{"n": 0}}
+
+
+@app.route("/hello", function="hello")
+def hello(request):
+    return {{"hello": "world", "version": VERSION}}
+
+
+@app.route("/echo/{{id}}", methods=["GET", "POST", "DELETE"], function="echo")
+def echo(request):
+    return {{"event": request.event, "body": request.text}}
+
+
+@app.route("/count", function="count")
+def count(request):
+    COUNTER["n"] += 1
+    return {{"n": COUNTER["n"], "pid": os.getpid(), "version": VERSION}}
+
+
+@app.route("/sleep", function="sleep")
+def sleep(request):
+    time.sleep(float(request.query.get("s", "0")))
+    return {{"slept": request.query.get("s", "0"), "pid": os.getpid()}}
+
+
+@app.route("/crash", function="crash")
+def crash(request):
+    os._exit(3)
+
+
+@app.route("/exit", function="leave")
+def leave(request):
+    sys.exit(1)
+
+
+@app.route("/print", function="talk")
+def talk(request):
+    print("hello from the handler")
+    sys.stderr.write("a warning\\n")
+    return "ok"
+
+
+@app.route("/raw", function="raw", raw=True)
+def raw(event, context):
+    if event["queryStringParameters"] and "bad" in event["queryStringParameters"]:
+        return {{"statusCode": 200, "bogus": True}}
+    return {{
+        "statusCode": 201,
+        "headers": {{"X-One": "1", "Set-Cookie": "dropped=1"}},
+        "multiValueHeaders": {{"Set-Cookie": ["a=1", "b=2"]}},
+        "body": "raw body",
+    }}
+
+
+@app.route("/binary", function="binary")
+def binary(request):
+    return bytes(range(256))
+
+
+@app.route("/context", function="ctx")
+def ctx(request):
+    c = request.context
+    return {{
+        "function_name": c.function_name,
+        "function_version": c.function_version,
+        "invoked_function_arn": c.invoked_function_arn,
+        "memory_limit_in_mb": c.memory_limit_in_mb,
+        "aws_request_id": c.aws_request_id,
+        "log_group_name": c.log_group_name,
+        "log_stream_name": c.log_stream_name,
+        "remaining": c.get_remaining_time_in_millis(),
+        "teal_file": teal.__file__,
+        "region": os.environ.get("AWS_REGION"),
+        "custom": os.environ.get("CUSTOM"),
+        "cwd": os.getcwd(),
+    }}
+"""
+
+FUNCTIONS = ("hello", "echo", "count", "sleep", "crash", "leave", "talk", "raw", "binary", "ctx")
+ROUTES = {
+    "hello": [("/hello", "GET")],
+    "echo": [("/echo/{id}", m) for m in ("GET", "POST", "DELETE")],
+    "count": [("/count", "GET")],
+    "sleep": [("/sleep", "GET")],
+    "crash": [("/crash", "GET")],
+    "leave": [("/exit", "GET")],
+    "talk": [("/print", "GET")],
+    "raw": [("/raw", "GET")],
+    "binary": [("/binary", "GET")],
+    "ctx": [("/context", "GET")],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def publish_code(paths: LocalPaths, project: Path, version: str) -> tuple[str, str]:
+    """Write the test app, package it with teal's packager, store the artifact."""
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "app.py").write_text(textwrap.dedent(APP_SOURCE.format(version=version)))
+    package = build_package(project)
+    target = paths.artifact(package.key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(package.data)
+    return package.sha256, package.key
+
+
+def function_arn(name: str) -> str:
+    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
+
+
+def make_function(
+    name: str,
+    sha: str,
+    key: str,
+    *,
+    timeout_s: int = 5,
+    api_id: str = "*",
+    app_function: str | None = None,
+) -> FunctionSpec:
+    return FunctionSpec(
+        name=name,
+        arn=function_arn(name),
+        code_sha256=sha,
+        code_key=key,
+        handler="teal.runtime.entry.handler",
+        runtime="python3.12",
+        memory_mb=256,
+        timeout_s=timeout_s,
+        environment={
+            "TEAL_ENTRY": "app:app",
+            "TEAL_FUNCTION": app_function or name.rsplit("-", 1)[-1],
+            "CUSTOM": "yes",
+        },
+        invoke_source_arns=(
+            f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:{api_id}/*/*/*",
+        ),
+    )
+
+
+@dataclass
+class FakeServingState:
+    """An in-memory ServingState; every change bumps the generation."""
+
+    stages: dict[tuple[str, str], ServedStage] = field(default_factory=dict)
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    domain_routes: dict[str, DomainRoute] = field(default_factory=dict)
+    counter: int = 0
+
+    def generation(self) -> int:
+        return self.counter
+
+    def stage(self, api_id: str, stage_name: str) -> ServedStage | None:
+        return self.stages.get((api_id, stage_name))
+
+    def function_by_arn(self, arn: str) -> FunctionSpec | None:
+        return self.functions.get(arn)
+
+    def domains(self) -> list[DomainRoute]:
+        return list(self.domain_routes.values())
+
+    # -- writing, as the control plane would
+
+    def put_function(self, spec: FunctionSpec) -> None:
+        self.functions[spec.arn] = spec
+        self.counter += 1
+
+    def put_stage(self, served: ServedStage) -> None:
+        self.stages[(served.api_id, served.stage_name)] = served
+        self.counter += 1
+
+    def put_domain(self, domain: DomainRoute) -> None:
+        self.domain_routes[domain.name] = domain
+        self.counter += 1
+
+    def deploy_app(
+        self,
+        paths: LocalPaths,
+        project: Path,
+        *,
+        api_id: str,
+        version: str,
+        stage: str = "dev",
+        timeout_s: int = 5,
+    ) -> None:
+        """Every test function under its own name, prefixed by the API id, and a stage."""
+        sha, key = publish_code(paths, project, version)
+        routes: list[RouteIntegration] = []
+        for fn in FUNCTIONS:
+            spec = make_function(
+                f"{api_id}-{fn}", sha, key, timeout_s=timeout_s, api_id=api_id, app_function=fn
+            )
+            self.put_function(spec)
+            routes.extend(RouteIntegration(p, m, spec.arn) for p, m in ROUTES[fn])
+        self.put_stage(ServedStage(api_id, stage, f"dep-{api_id}-{version}", tuple(routes)))
+
+    # -- a JSON form, for a gateway running in another process
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counter": self.counter,
+            "stages": [asdict(s) for s in self.stages.values()],
+            "functions": [asdict(f) for f in self.functions.values()],
+            "domains": [asdict(d) for d in self.domain_routes.values()],
+        }
+
+    def save(self, paths: LocalPaths) -> None:
+        target = paths.home / JsonServingState.FILE
+        scratch = target.with_suffix(".tmp")
+        scratch.write_text(json.dumps(self.to_json()))
+        scratch.replace(target)
+
+
+def _stage_from(data: dict[str, Any]) -> ServedStage:
+    routes = tuple(RouteIntegration(**r) for r in data.pop("routes"))
+    return ServedStage(routes=routes, **data)
+
+
+def _function_from(data: dict[str, Any]) -> FunctionSpec:
+    data["invoke_source_arns"] = tuple(data["invoke_source_arns"])
+    return FunctionSpec(**data)
+
+
+def _domain_from(data: dict[str, Any]) -> DomainRoute:
+    mappings = {k: (v[0], v[1]) for k, v in data.pop("mappings").items()}
+    return DomainRoute(mappings=mappings, **data)
+
+
+class JsonServingState:
+    """ServingState read from ``$TEAL_HOME/fake-serving.json``, reloaded when it changes."""
+
+    FILE = "fake-serving.json"
+
+    def __init__(self, paths: LocalPaths) -> None:
+        self.file = paths.home / self.FILE
+        self._stamp: int = -1
+        self._state = FakeServingState()
+
+    def _current(self) -> FakeServingState:
+        try:
+            stamp = self.file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return self._state
+        if stamp != self._stamp:
+            data = json.loads(self.file.read_text())
+            state = FakeServingState(counter=int(data["counter"]))
+            for s in data["stages"]:
+                state.stages[(s["api_id"], s["stage_name"])] = _stage_from(s)
+            for f in data["functions"]:
+                state.functions[f["arn"]] = _function_from(f)
+            for d in data["domains"]:
+                state.domain_routes[d["name"]] = _domain_from(d)
+            self._state, self._stamp = state, stamp
+        return self._state
+
+    def generation(self) -> int:
+        return self._current().generation()
+
+    def stage(self, api_id: str, stage_name: str) -> ServedStage | None:
+        return self._current().stage(api_id, stage_name)
+
+    def function_by_arn(self, arn: str) -> FunctionSpec | None:
+        return self._current().function_by_arn(arn)
+
+    def domains(self) -> list[DomainRoute]:
+        return self._current().domains()

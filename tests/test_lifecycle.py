@@ -1,0 +1,186 @@
+"""The gateway as a real background process: start, stop, crash recovery, domains, switches."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teal.cloud.local.lifecycle import ensure_gateway, gateway_status, pid_alive, stop_gateway
+from teal.cloud.local.model import DomainRoute
+from teal.cloud.local.paths import LocalPaths
+from teal.errors import OperationError
+from test_gateway_support import FakeServingState, free_port
+
+FAKE_STATE = "test_gateway_support:JsonServingState"
+TESTS = Path(__file__).resolve().parent
+
+
+def get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def api(path: str, api_id: str = "blue") -> str:
+    return f"/restapis/{api_id}/dev/_user_request_{path}"
+
+
+def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+class Cloud:
+    """A tmp TEAL_HOME with a fake serving state, and the gateway it runs."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.paths = LocalPaths(tmp_path / "home")
+        self.paths.home.mkdir(parents=True)
+        self.port = free_port()
+        self.state = FakeServingState()
+        self.tmp = tmp_path
+
+    def deploy(self, api_id: str, version: str) -> None:
+        self.state.deploy_app(self.paths, self.tmp / api_id, api_id=api_id, version=version)
+        self.state.save(self.paths)
+
+    def map_domain(self, port: int, api_id: str) -> None:
+        self.state.put_domain(DomainRoute("api.example.com", port, {"": (api_id, "dev")}))
+        self.state.save(self.paths)
+
+    def start(self) -> int:
+        status = ensure_gateway(self.paths, self.port, serving_state=FAKE_STATE)
+        assert status.running and status.pid
+        return status.pid
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    path = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS}{os.pathsep}{path}" if path else str(TESTS))
+    cloud = Cloud(tmp_path)
+    cloud.deploy("blue", "v1")
+    yield cloud
+    stop_gateway(cloud.paths)
+
+
+def test_start_serves_reuses_and_stops(cloud: Cloud) -> None:
+    pid = cloud.start()
+    assert get(cloud.port, api("/hello")) == (200, b'{"hello":"world","version":"v1"}')
+    assert cloud.start() == pid  # already running: the same process
+    status = gateway_status(cloud.paths)
+    assert (status.running, status.pid, status.port) == (True, pid, cloud.port)
+    assert stop_gateway(cloud.paths).pid == pid
+    assert not pid_alive(pid)
+    assert not cloud.paths.gateway_state.exists()
+    assert not gateway_status(cloud.paths).running
+
+
+def test_a_killed_gateway_and_worker_recover(cloud: Cloud) -> None:
+    pid = cloud.start()
+    status, body = get(cloud.port, api("/sleep"))
+    worker_pid = json.loads(body)["pid"]
+
+    # kill -9 the worker while it serves a request: that request fails, the next succeeds
+    answers: list[int] = []
+    slow = threading.Thread(target=lambda: answers.append(get(cloud.port, api("/sleep?s=5"))[0]))
+    slow.start()
+    time.sleep(0.5)
+    os.kill(worker_pid, signal.SIGKILL)
+    slow.join()
+    assert answers == [502]
+    status, body = get(cloud.port, api("/sleep"))
+    assert status == 200 and json.loads(body)["pid"] != worker_pid
+
+    # kill -9 the gateway: the state file goes stale, the next start replaces it
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(pid))
+    assert not gateway_status(cloud.paths).running
+    new_pid = cloud.start()
+    assert new_pid != pid
+    assert get(cloud.port, api("/hello"))[0] == 200
+
+
+def test_a_restarted_gateway_serves_apis_and_domains(cloud: Cloud) -> None:
+    domain_port = free_port()
+    cloud.map_domain(domain_port, "blue")
+    cloud.start()
+    wait_for(lambda: _answers(domain_port))
+    stop_gateway(cloud.paths)
+    cloud.start()
+    wait_for(lambda: _answers(domain_port))
+    assert get(domain_port, "/hello")[0] == 200
+    assert get(cloud.port, api("/hello"))[0] == 200
+
+
+def _answers(port: int) -> bool:
+    try:
+        return get(port, "/hello", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def test_a_new_domain_gets_its_port_without_a_restart(cloud: Cloud) -> None:
+    pid = cloud.start()
+    domain_port = free_port()
+    cloud.map_domain(domain_port, "blue")
+    wait_for(lambda: _answers(domain_port))
+    assert gateway_status(cloud.paths).pid == pid
+
+
+def test_switching_a_domain_under_steady_traffic_loses_no_request(cloud: Cloud) -> None:
+    cloud.deploy("green", "v2")
+    domain_port = free_port()
+    cloud.map_domain(domain_port, "blue")
+    cloud.start()
+    wait_for(lambda: _answers(domain_port))
+    results: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", domain_port, timeout=10)
+        while not done.is_set():
+            connection.request("GET", "/hello")
+            response = connection.getresponse()
+            body = response.read()
+            version = json.loads(body)["version"] if response.status == 200 else ""
+            results.append((response.status, version))
+        connection.close()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    for target in ("green", "blue", "green", "blue", "green"):
+        time.sleep(0.15)
+        cloud.map_domain(domain_port, target)
+    time.sleep(0.3)
+    done.set()
+    thread.join()
+    assert len(results) > 20
+    assert {status for status, _ in results} == {200}
+    assert {version for _, version in results} == {"v1", "v2"}
+    assert results[-1][1] == "v2"
+
+
+def test_a_port_held_by_another_program_is_a_clear_error(cloud: Cloud) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", cloud.port))
+        squatter.listen(1)
+        with pytest.raises(OperationError, match="already used by another program"):
+            cloud.start()

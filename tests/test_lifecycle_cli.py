@@ -1,0 +1,89 @@
+"""`teal local start|status|stop|reset` as a user runs them, with the real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teal.cloud.local.lifecycle import pid_alive
+from test_gateway_support import free_port
+
+
+class Local:
+    def __init__(self, home: Path, port: int) -> None:
+        self.home = home
+        self.port = port
+        self.env = {**os.environ, "TEAL_HOME": str(home), "TEAL_LOCAL_PORT": str(port)}
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "teal", "local", *args],
+            capture_output=True,  # a gateway holding these pipes would make run() hang
+            text=True,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+
+    def json(self, *args: str) -> dict[str, object]:
+        done = self.run(*args, "--json")
+        assert done.returncode == 0, done.stderr
+        result: dict[str, object] = json.loads(done.stdout)
+        return result
+
+
+@pytest.fixture
+def teal_local(tmp_path: Path) -> Iterator[Local]:
+    local = Local(tmp_path / "home", free_port())
+    yield local
+    local.run("stop")
+
+
+def test_start_status_stop(teal_local: Local) -> None:
+    started = teal_local.json("start")
+    assert started["running"] is True and started["started"] is True
+    assert started["url"] == f"http://127.0.0.1:{teal_local.port}"
+    pid = started["pid"]
+    assert isinstance(pid, int)
+    again = teal_local.json("start")
+    assert (again["pid"], again["started"]) == (pid, False)
+    status = teal_local.json("status")
+    assert status["running"] is True and status["pid"] == pid
+    assert status["apis"] == [] and status["domains"] == []
+    stopped = teal_local.json("stop")
+    assert stopped == {"stopped": True, "pid": pid, "home": str(teal_local.home)}
+    assert not pid_alive(pid)
+    assert teal_local.json("status")["running"] is False
+
+
+def test_status_after_a_killed_gateway_reports_it_stopped_and_start_recovers(
+    teal_local: Local,
+) -> None:
+    pid = teal_local.json("start")["pid"]
+    assert isinstance(pid, int)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert teal_local.json("status")["running"] is False
+    assert teal_local.json("start")["pid"] != pid
+
+
+def test_reset_needs_yes_without_a_terminal_and_empties_the_home(teal_local: Local) -> None:
+    teal_local.json("start")
+    refused = teal_local.run("reset")
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
+    done = teal_local.json("reset", "--yes")
+    assert done["reset"] is True
+    assert teal_local.home.is_dir() and list(teal_local.home.iterdir()) == []
+    assert teal_local.json("status")["running"] is False

@@ -1,0 +1,298 @@
+"""The local cloud's SQLite store and artifact folder, and recovery after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teal.cloud.base import (
+    CREATE_COMPLETE,
+    ROLLBACK_COMPLETE,
+    UPDATE_COMPLETE,
+    UPDATE_ROLLBACK_COMPLETE,
+    NoUpdates,
+)
+from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.serving import StoreServingState
+from teal.cloud.local.store import (
+    SCHEMA_VERSION,
+    StateError,
+    Store,
+    bump_generation,
+    read_generation,
+)
+from teal.errors import OperationError, UserError
+from test_local_engine_support import Events, blog_request
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> LocalPaths:
+    return LocalPaths(tmp_path / "home")
+
+
+@pytest.fixture
+def store(paths: LocalPaths) -> Iterator[Store]:
+    opened = Store(paths)
+    yield opened
+    opened.close()
+
+
+def test_schema_version_is_recorded_and_wal_is_on(store: Store, paths: LocalPaths) -> None:
+    row = store.read_one("SELECT value FROM meta WHERE key = 'schema_version'")
+    assert row is not None
+    assert int(row[0]) == SCHEMA_VERSION
+    assert store.read_one("PRAGMA journal_mode")[0] == "wal"  # type: ignore[index]
+    again = Store(paths)  # reopening migrates nothing and keeps the data
+    assert again.read_one("SELECT value FROM meta WHERE key = 'schema_version'")[0] == row[0]  # type: ignore[index]
+    again.close()
+
+
+def test_a_state_written_by_a_newer_teal_is_refused(store: Store, paths: LocalPaths) -> None:
+    with store.transaction() as conn:
+        conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StateError, match="newer than this teal supports"):
+        Store(paths)
+
+
+def test_a_failed_transaction_changes_nothing(store: Store) -> None:
+    def failing_change() -> None:
+        with store.transaction() as conn:
+            bump_generation(conn)
+            conn.execute("INSERT INTO locks (key, owner) VALUES ('k', '{}')")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    assert store.read("SELECT * FROM locks") == []
+    with store.transaction() as conn:
+        assert read_generation(conn) == 0
+        bump_generation(conn)
+        bump_generation(conn)
+        assert read_generation(conn) == 2
+
+
+def test_artifacts_are_content_files_written_whole(store: Store, paths: LocalPaths) -> None:
+    store.put_artifact("code/abc.zip", b"one")
+    store.put_artifact("code/abc.zip", b"two")
+
+    assert store.has_artifact("code/abc.zip")
+    assert store.read_artifact("code/abc.zip") == b"two"
+    assert not store.has_artifact("code/other.zip")
+    assert sorted(p.name for p in (paths.artifacts / "code").iterdir()) == ["abc.zip"]
+    for bad in ("../escape", "/abs", "a//b", ""):
+        with pytest.raises(UserError, match="invalid artifact key"):
+            store.put_artifact(bad, b"x")
+
+
+def test_readers_see_committed_state_while_a_writer_holds_its_transaction(
+    store: Store, paths: LocalPaths
+) -> None:
+    reader = StoreServingState(paths)
+    with store.transaction() as conn:
+        bump_generation(conn)
+        assert reader.generation() == 0  # WAL: the reader is not blocked, sees the old state
+    assert reader.generation() == 1
+    reader.close()
+
+
+# Crash recovery: a teal process killed with SIGKILL in the middle of an apply.
+
+CHILD = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.paths import LocalPaths
+from test_local_engine_support import blog_request
+
+home, options, stop_logical, stop_status, stop_clock = sys.argv[1:]
+calls = 0
+
+def clock():
+    global calls
+    calls += 1
+    if calls == int(stop_clock):  # inside a transaction: the clock stamps events
+        print("ready", flush=True)
+        time.sleep(600)
+    from datetime import UTC, datetime
+    return datetime.now(UTC)
+
+def on_event(event):
+    if event.logical_id == stop_logical and event.status == stop_status:
+        print("ready", flush=True)
+        time.sleep(600)
+
+cloud = LocalCloud(LocalPaths(Path(home)), clock=clock)
+options = __import__("json").loads(options)
+if "routes" in options:
+    options["routes"] = [tuple(r) for r in options["routes"]]
+cloud.apply_stack(blog_request(cloud, **options), on_event)
+print("finished", flush=True)
+"""
+
+WITH_COMMENTS = [
+    ["/posts", ["GET"]],
+    ["/posts/{id}", ["GET", "DELETE"]],
+    ["/posts/{id}/comments", ["GET"]],
+]
+
+
+def kill_mid_apply(
+    paths: LocalPaths,
+    options: dict[str, object],
+    *,
+    at_event: tuple[str, str] = ("-", "-"),
+    at_clock_call: int = 0,
+) -> int:
+    """Run an apply in another process, SIGKILL it at the given point; returns its pid."""
+    script = CHILD.format(tests=str(TESTS))
+    args = [str(paths.home), json.dumps(options), *at_event, str(at_clock_call)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stdout.close()
+    assert line == "ready", f"the child did not stop where asked (said {line!r})"
+    return process.pid
+
+
+def recovery_reasons(cloud: LocalCloud, name: str = "blog-dev") -> list[str]:
+    return [e.reason or "" for e in cloud.stack_events(name) if "stopped while" in (e.reason or "")]
+
+
+def api_ids(cloud: LocalCloud) -> set[str]:
+    return {row[0] for row in cloud.store.read("SELECT id FROM rest_apis")}
+
+
+def test_a_create_killed_midway_is_rolled_back_by_the_next_command(paths: LocalPaths) -> None:
+    pid = kill_mid_apply(paths, {}, at_event=("ResPostsId", "CREATE_COMPLETE"))
+    cloud = LocalCloud(paths)
+
+    deployed = cloud.describe_stack("blog-dev")
+
+    assert deployed is not None
+    assert deployed.status == ROLLBACK_COMPLETE
+    assert recovery_reasons(cloud) == [
+        f"teal process {pid} stopped while the stack was CREATE_IN_PROGRESS; recovering"
+    ]
+    assert api_ids(cloud) == set()
+    assert cloud.store.read("SELECT * FROM functions") == []
+    cloud.delete_stack("blog-dev", Events())
+    assert cloud.apply_stack(blog_request(cloud), Events()).status == CREATE_COMPLETE
+    cloud.close()
+
+
+def test_an_update_killed_midway_rolls_back_and_the_old_routes_serve(paths: LocalPaths) -> None:
+    cloud = LocalCloud(paths)
+    first = cloud.apply_stack(blog_request(cloud), Events())
+    api_id = first.outputs["ApiId"]
+    serving = StoreServingState(paths)
+    before = serving.stage(api_id, "dev")
+    options = {"routes": WITH_COMMENTS, "memory": 1024}
+
+    kill_mid_apply(paths, options, at_event=("ResPostsIdComments", "CREATE_COMPLETE"))
+    events = Events()
+    # The next command recovers the dead process's stack first: the old template is back.
+    with pytest.raises(NoUpdates):
+        cloud.apply_stack(blog_request(cloud), events)
+
+    assert events.statuses("blog-dev")[:1] == ["UPDATE_ROLLBACK_IN_PROGRESS"]
+    assert events.statuses("blog-dev")[-1] == UPDATE_ROLLBACK_COMPLETE
+    assert serving.stage(api_id, "dev") == before
+    spec = serving.function_by_arn(first.outputs["FunctionArn"])
+    assert spec is not None
+    assert spec.memory_mb == 256
+    assert cloud.apply_stack(blog_request(cloud, memory=1024), Events()).status == UPDATE_COMPLETE
+    serving.close()
+    cloud.close()
+
+
+def test_an_update_killed_in_cleanup_is_finished_by_the_next_command(paths: LocalPaths) -> None:
+    cloud = LocalCloud(paths)
+    first = cloud.apply_stack(blog_request(cloud), Events())
+    api_id = first.outputs["ApiId"]
+
+    kill_mid_apply(
+        paths,
+        {"routes": WITH_COMMENTS},
+        at_event=("blog-dev", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+    )
+    deployed = cloud.describe_stack("blog-dev")
+
+    assert deployed is not None
+    assert deployed.status == UPDATE_COMPLETE
+    serving = StoreServingState(paths)
+    served = serving.stage(api_id, "dev")
+    assert served is not None
+    assert ("/posts/{id}/comments", "GET") in {
+        (r.resource_path, r.http_method) for r in served.routes
+    }
+    assert len(cloud.store.read("SELECT id FROM deployments")) == 1
+    serving.close()
+    cloud.close()
+
+
+def test_a_replacement_killed_midway_deletes_the_half_built_api(paths: LocalPaths) -> None:
+    cloud = LocalCloud(paths)
+    first = cloud.apply_stack(blog_request(cloud), Events())
+
+    kill_mid_apply(paths, {"api": "RestApi1"}, at_event=("RestApi1", "CREATE_COMPLETE"))
+
+    deployed = cloud.describe_stack("blog-dev")
+    assert deployed is not None
+    assert deployed.status == UPDATE_ROLLBACK_COMPLETE
+    assert api_ids(cloud) == {first.outputs["ApiId"]}
+    cloud.close()
+
+
+@pytest.mark.parametrize("clock_call", [3, 14, 25])
+def test_a_kill_inside_a_transaction_leaves_a_consistent_state(
+    paths: LocalPaths, clock_call: int
+) -> None:
+    kill_mid_apply(paths, {}, at_clock_call=clock_call)
+    cloud = LocalCloud(paths)
+
+    deployed = cloud.describe_stack("blog-dev")
+
+    assert deployed is None or deployed.status == ROLLBACK_COMPLETE
+    assert api_ids(cloud) == set()
+    assert cloud.store.read("SELECT * FROM functions") == []
+    assert cloud.store.read("SELECT * FROM resources") == []
+    cloud.delete_stack("blog-dev", Events())
+    assert cloud.apply_stack(blog_request(cloud), Events()).status == CREATE_COMPLETE
+    cloud.close()
+
+
+def test_an_operation_of_a_live_process_is_not_taken_over(paths: LocalPaths) -> None:
+    cloud = LocalCloud(paths)
+    cloud.apply_stack(blog_request(cloud), Events())
+    with cloud.store.transaction() as conn:
+        conn.execute(
+            "UPDATE stacks SET status = 'UPDATE_IN_PROGRESS', owner_pid = ? WHERE name = ?",
+            (os.getpid(), "blog-dev"),
+        )
+    assert cloud.recover() == []
+    with pytest.raises(OperationError, match="is in UPDATE_IN_PROGRESS state"):
+        cloud.apply_stack(blog_request(cloud, memory=512), Events())
+    cloud.close()
+
+
+def test_the_database_file_is_a_plain_sqlite_database(store: Store, paths: LocalPaths) -> None:
+    conn = sqlite3.connect(paths.database)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert {"stacks", "resources", "events", "functions", "domains", "mappings"} <= tables

@@ -1,0 +1,237 @@
+"""Lambda-like workers: real processes started from real code packages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from teal.cloud.local.model import FunctionSpec
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.workers import FailureKind, InvocationError, WorkerManager, ensure_code
+from test_gateway_support import make_function, publish_code
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def event(path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"resource": path, "path": path, "httpMethod": "GET", "queryStringParameters": query}
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> LocalPaths:
+    return LocalPaths(tmp_path / "home")
+
+
+@pytest.fixture
+def code(paths: LocalPaths, tmp_path: Path) -> tuple[str, str]:
+    return publish_code(paths, tmp_path / "blue", "blue")
+
+
+def spec_for(code: tuple[str, str], fn: str, **kwargs: Any) -> FunctionSpec:
+    return make_function(f"t-{fn}", *code, app_function=fn, **kwargs)
+
+
+async def call(manager: WorkerManager, spec: FunctionSpec, ev: dict[str, Any]) -> Any:
+    return await manager.invoke(spec, ev, "req-1")
+
+
+def test_warm_worker_keeps_module_state_and_sees_a_lambda_context(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    async def scenario() -> list[Any]:
+        manager = WorkerManager(paths)
+        spec = spec_for(code, "count")
+        first = await call(manager, spec, event("/count"))
+        second = await call(manager, spec, event("/count"))
+        context = await call(manager, spec_for(code, "ctx"), event("/context"))
+        await manager.close()
+        return [first, second, context]
+
+    first, second, context = run(scenario())
+
+    one, two, ctx = (json.loads(r["body"]) for r in (first, second, context))
+    assert (one["n"], two["n"]) == (1, 2)
+    assert one["pid"] == two["pid"]
+    assert ctx["function_name"] == "t-ctx"
+    assert ctx["invoked_function_arn"].endswith(":function:t-ctx")
+    assert ctx["memory_limit_in_mb"] == "256"
+    assert ctx["aws_request_id"] == "req-1"
+    assert ctx["log_group_name"] == "/aws/lambda/t-ctx"
+    assert "[$LATEST]" in ctx["log_stream_name"]
+    assert 0 < ctx["remaining"] <= 5000
+    assert (ctx["region"], ctx["custom"]) == ("us-east-1", "yes")
+    # the code's own teal copy wins over the installed one
+    assert ctx["teal_file"].startswith(str(paths.code / code[0]))
+    assert ctx["cwd"] == str(paths.code / code[0])
+
+
+def test_timeout_kills_the_worker_and_the_next_request_gets_a_new_one(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    async def scenario() -> tuple[InvocationError, Any, Any]:
+        manager = WorkerManager(paths)
+        spec = spec_for(code, "sleep", timeout_s=1)
+        before = await call(manager, spec, event("/sleep"))
+        with pytest.raises(InvocationError) as caught:
+            await call(manager, spec, event("/sleep", {"s": "3"}))
+        after = await call(manager, spec, event("/sleep"))
+        await manager.close()
+        return caught.value, before, after
+
+    error, before, after = run(scenario())
+    assert error.kind is FailureKind.TIMEOUT
+    assert "Task timed out after 1.00 seconds" in error.message
+    assert '"pid"' in before["body"] and before["body"] != after["body"]
+
+
+@pytest.mark.parametrize(("fn", "path"), [("crash", "/crash"), ("leave", "/exit")])
+def test_a_dying_handler_takes_only_its_worker(
+    paths: LocalPaths, code: tuple[str, str], fn: str, path: str
+) -> None:
+    async def scenario() -> tuple[InvocationError, Any]:
+        manager = WorkerManager(paths)
+        hello = spec_for(code, "hello")
+        warm = await call(manager, hello, event("/hello"))
+        with pytest.raises(InvocationError) as caught:
+            await call(manager, spec_for(code, fn), event(path))
+        again = await call(manager, hello, event("/hello"))
+        stats = {s.function_name: s.started for s in manager.stats()}
+        await manager.close()
+        assert warm == again
+        assert stats["t-hello"] == 1  # the hello worker survived
+        return caught.value, again
+
+    error, _ = run(scenario())
+    assert error.kind is FailureKind.CRASH
+
+
+def test_handler_output_goes_to_the_function_log_with_request_ids(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    async def scenario() -> Any:
+        manager = WorkerManager(paths)
+        result = await manager.invoke(spec_for(code, "talk"), event("/print"), "req-42")
+        await manager.close()
+        return result
+
+    result = run(scenario())
+    assert result["body"] == "ok"  # the print did not corrupt the protocol
+    logs = list((paths.logs / "t-talk").glob("*.log"))
+    text = "".join(p.read_text() for p in logs)
+    assert "START RequestId: req-42" in text
+    assert "hello from the handler" in text
+    assert "a warning" in text
+    assert "END RequestId: req-42" in text
+
+
+def test_blue_and_green_versions_of_one_module_run_side_by_side(
+    paths: LocalPaths, tmp_path: Path, code: tuple[str, str]
+) -> None:
+    green_code = publish_code(paths, tmp_path / "green", "green")
+
+    async def scenario() -> list[Any]:
+        manager = WorkerManager(paths)
+        blue, green = spec_for(code, "count"), spec_for(green_code, "count")
+        results = await asyncio.gather(
+            *(call(manager, s, event("/count")) for s in (blue, green, blue, green))
+        )
+        await manager.close()
+        return results
+
+    versions = [json.loads(r["body"])["version"] for r in run(scenario())]
+    assert versions == ["blue", "green", "blue", "green"]
+
+
+def test_concurrency_is_capped_per_version(paths: LocalPaths, code: tuple[str, str]) -> None:
+    async def scenario() -> tuple[set[int], int]:
+        manager = WorkerManager(paths, concurrency=2)
+        spec = spec_for(code, "sleep")
+        results = await asyncio.gather(
+            *(call(manager, spec, event("/sleep", {"s": "0.2"})) for _ in range(5))
+        )
+        started = manager.stats()[0].started
+        await manager.close()
+
+        return {json.loads(r["body"])["pid"] for r in results}, started
+
+    pids, started = run(scenario())
+    assert started == 2
+    assert len(pids) == 2
+
+
+def test_reap_stops_idle_workers_of_versions_no_longer_served(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    async def scenario() -> tuple[int, int]:
+        manager = WorkerManager(paths)
+        spec = spec_for(code, "hello")
+        await call(manager, spec, event("/hello"))
+        kept = await manager.reap(lambda s: s.version_key == spec.version_key)
+        gone = await manager.reap(lambda s: False)
+        assert manager.stats() == []
+        return kept, gone
+
+    assert run(scenario()) == (0, 1)
+
+
+def test_import_error_is_an_init_failure(paths: LocalPaths, tmp_path: Path) -> None:
+    project = tmp_path / "broken"
+    sha, key = publish_code(paths, project, "x")
+    spec = make_function("t-broken", sha, key)
+    spec = FunctionSpec(**{**spec.__dict__, "handler": "nowhere.handler"})
+
+    async def scenario() -> InvocationError:
+        manager = WorkerManager(paths)
+        with pytest.raises(InvocationError) as caught:
+            await call(manager, spec, event("/hello"))
+        return caught.value
+
+    error = run(scenario())
+    assert error.kind is FailureKind.INIT
+    assert "nowhere" in error.message
+
+
+def test_concurrent_unpackers_do_not_clash(paths: LocalPaths, code: tuple[str, str]) -> None:
+    spec = spec_for(code, "hello")
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(ensure_code(paths, spec))) for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(results)) == 1
+    assert (results[0] / "app.py").is_file()
+    assert [p.name for p in paths.code.iterdir()] == [code[0]]
+
+
+def test_missing_artifact_is_an_init_failure_naming_the_file(paths: LocalPaths) -> None:
+    spec = make_function("t-lost", "0" * 64, "code/lost.zip")
+    with pytest.raises(InvocationError, match=r"lost\.zip"):
+        ensure_code(paths, spec)
+
+
+def test_large_events_and_results_cross_the_pipes_intact(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    body = "x" * 3_000_000
+
+    async def scenario() -> Any:
+        manager = WorkerManager(paths)
+        ev = {**event("/echo/{id}"), "httpMethod": "POST", "body": body}
+        result = await call(manager, spec_for(code, "echo"), ev)
+        await manager.close()
+        return result
+
+    assert json.loads(run(scenario())["body"])["body"] == body
