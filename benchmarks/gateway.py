@@ -168,7 +168,7 @@ def cold_start_ms(paths: LocalPaths, state: FakeServingState, runs: int = 5) -> 
     spec = next(f for f in state.functions.values() if f.name.endswith("-hello"))
 
     async def starts() -> list[float]:
-        figures = []
+        figures: list[float] = []
         for _ in range(runs):
             manager = WorkerManager(paths)
             await manager.invoke(spec, {"resource": "/hello", "httpMethod": "GET"}, "cold")

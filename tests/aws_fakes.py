@@ -7,6 +7,7 @@ botocore's Stubber with responses shaped like real ones.
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import urllib.request
@@ -72,10 +73,29 @@ def no_sleep(_seconds: float) -> None:
     return None
 
 
+@pytest.fixture(scope="session")
+def moto_clients(moto_endpoint: str) -> AwsClients:
+    """Clients on the moto server, made once: building boto3 clients is slow."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=moto_endpoint)  # type: ignore[call-overload]
+
+    return AwsClients(
+        account_id=ACCOUNT,
+        region=REGION,
+        endpoint_url=moto_endpoint,
+        cloudformation=client("cloudformation"),
+        s3=client("s3"),
+        apigateway=client("apigateway"),
+    )
+
+
 @pytest.fixture
-def moto_cloud(moto: str) -> AwsCloud:
-    cloud = AwsCloud.from_settings(REGION, None, moto)
-    return AwsCloud(cloud.clients, sleep=no_sleep)
+def moto_cloud(moto: str, moto_clients: AwsClients) -> AwsCloud:
+    return AwsCloud(moto_clients, sleep=no_sleep)
 
 
 # --- CloudFormation through the Stubber -------------------------------------------------
@@ -83,13 +103,19 @@ def moto_cloud(moto: str) -> AwsCloud:
 FAST_POLL = Backoff(first=0.0, factor=1.0, cap=0.0)
 
 
+@functools.cache
+def _shared_session() -> boto3.Session:
+    """One session for every stubbed test: its service models load once."""
+    return boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+
+
 class StubbedCloud:
     """An AwsCloud whose CloudFormation client answers from a Stubber, never the network."""
 
     def __init__(self) -> None:
-        session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
+        session = _shared_session()
         self.clients = AwsClients(
             account_id=ACCOUNT,
             region=REGION,

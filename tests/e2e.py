@@ -57,7 +57,11 @@ class LocalCloudEnv:
     def teal(self, *args: str, timeout: float = 180) -> Run:
         proc = subprocess.run(
             [sys.executable, "-m", "teal", *args, "--project", str(self.project)],
-            capture_output=True, text=True, env=self.env, timeout=timeout, check=False,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
             stdin=subprocess.DEVNULL,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
@@ -83,8 +87,9 @@ def local_cloud(tmp_path: Path) -> Iterator[LocalCloudEnv]:
     cloud.teal("local", "stop")
 
 
-def get(url: str, method: str = "GET", body: bytes | None = None,
-        timeout: float = 10) -> tuple[int, str]:
+def get(
+    url: str, method: str = "GET", body: bytes | None = None, timeout: float = 10
+) -> tuple[int, str]:
     request = urllib.request.Request(url, data=body, method=method)
     if body is not None:
         request.add_header("Content-Type", "application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aws_fakes import aws_env, moto, moto_cloud, moto_endpoint  # noqa: F401
+from aws_fakes import aws_env, moto, moto_clients, moto_cloud, moto_endpoint  # noqa: F401
 from teal.cloud.aws import AwsCloud, domain_stack_name, domain_template
 from teal.cloud.base import BasePathMapping, DomainSpec
 from teal.errors import ConfigError, OperationError

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aws_fakes import aws_env, moto, moto_cloud, moto_endpoint  # noqa: F401
+from aws_fakes import aws_env, moto, moto_clients, moto_cloud, moto_endpoint  # noqa: F401
 from teal.cloud.aws import AwsCloud
 from teal.cloud.base import HistoryEntry, LockHeld, LockOwner
 from teal.errors import OperationError

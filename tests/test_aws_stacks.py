@@ -450,3 +450,26 @@ def test_a_large_template_goes_through_the_bucket(stubbed: StubbedCloud) -> None
     with pytest.raises(Exception, match="stop here"):
         s.cloud.apply_stack(StackRequest(NAME, big), Recorder())
     s.done()
+
+
+def test_aws_refusals_become_operation_errors(stubbed: StubbedCloud) -> None:  # noqa: F811
+    s = stubbed
+    s.cfn.add_response("describe_stacks", stacks(stack(NAME, "UPDATE_ROLLBACK_FAILED")))
+    s.cfn.add_client_error(
+        "create_change_set",
+        "ValidationError",
+        f"Stack:{stack_id(NAME)} is in UPDATE_ROLLBACK_FAILED state and can not be updated.",
+    )
+    with pytest.raises(OperationError, match="UPDATE_ROLLBACK_FAILED state") as caught:
+        s.cloud.apply_stack(REQUEST, Recorder())
+    assert caught.value.where == NAME
+    s.done()
+
+
+def test_access_denied_names_the_missing_permission(stubbed: StubbedCloud) -> None:  # noqa: F811
+    stubbed.cfn.add_client_error(
+        "describe_stacks", "AccessDenied", "User is not authorized", http_status_code=403
+    )
+    with pytest.raises(OperationError) as caught:
+        stubbed.cloud.describe_stack(NAME)
+    assert caught.value.hint == "grant these credentials the permission for DescribeStacks"

@@ -62,12 +62,23 @@ def test_manual_flow_with_zero_failed_requests(local_cloud: LocalCloudEnv) -> No
     assert [e["name"] for e in status["environments"]] == ["blog-dev-2"]
     assert status["environments"][0]["live"] is True
     assert status["domains"] == [
-        {"name": "blog.example.com", "url": domain_url, "live": "blog-dev-2",
-         "previous": "blog-dev"}
+        {
+            "name": "blog.example.com",
+            "url": domain_url,
+            "live": "blog-dev-2",
+            "previous": "blog-dev",
+        }
     ]
     actions = history_actions(local_cloud)
     assert [a[0] for a in actions] == [
-        "deploy", "deploy", "delete", "deploy", "switch", "rollback", "switch", "delete",
+        "deploy",
+        "deploy",
+        "delete",
+        "deploy",
+        "switch",
+        "rollback",
+        "switch",
+        "delete",
     ]
     assert actions[4][2:] == ("blog-dev", "blog-dev-2")
     assert actions[5][2:] == ("blog-dev-2", "blog-dev")
@@ -75,8 +86,10 @@ def test_manual_flow_with_zero_failed_requests(local_cloud: LocalCloudEnv) -> No
 
 def test_switch_refused_when_checks_fail_or_target_missing(local_cloud: LocalCloudEnv) -> None:
     domain_url = local_cloud.teal_ok("deploy", "--json").json()["domain"]["url"]
-    local_cloud.edit_app('return {"status": "ok", "version": VERSION}',
-                         'return Response({"status": "down"}, status=503)')
+    local_cloud.edit_app(
+        'return {"status": "ok", "version": VERSION}',
+        'return Response({"status": "down"}, status=503)',
+    )
     local_cloud.teal_ok("deploy", "--extra", "broken")
 
     failing = local_cloud.teal("switch", "--to", "broken")

@@ -43,8 +43,10 @@ def test_deploy_serves_every_route_and_redeploy_is_a_noop(local_cloud: LocalClou
 
 def test_compatible_changes_update_in_place(local_cloud: LocalCloudEnv) -> None:
     endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
-    local_cloud.edit_app('return {"status": "ok", "version": VERSION}',
-                         'return {"status": "ok", "version": VERSION, "changed": True}')
+    local_cloud.edit_app(
+        'return {"status": "ok", "version": VERSION}',
+        'return {"status": "ok", "version": VERSION, "changed": True}',
+    )
     (local_cloud.project / "app.py").write_text(
         (local_cloud.project / "app.py").read_text()
         + '\n\n@app.route("/about")\ndef about(request):\n    return "about"\n'

@@ -141,8 +141,20 @@ def test_a_new_domain_gets_its_port_without_a_restart(cloud: Cloud) -> None:
     pid = cloud.start()
     domain_port = free_port()
     cloud.map_domain(domain_port, "blue")
-    wait_for(lambda: _answers(domain_port))
+    wait_for(lambda: _answers(domain_port))  # the gateway's own poll picks it up
     assert gateway_status(cloud.paths).pid == pid
+
+
+def test_domain_ports_listen_once_ensure_gateway_returns(cloud: Cloud) -> None:
+    first = free_port()
+    cloud.map_domain(first, "blue")
+    pid = cloud.start()  # a fresh gateway: domain ports open before it answers health
+    assert get(first, "/hello")[0] == 200
+    second = free_port()
+    cloud.state.put_domain(DomainRoute("b.example.com", second, {"": ("blue", "dev")}))
+    cloud.state.save(cloud.paths)
+    assert cloud.start() == pid  # a running one: its health call syncs the listeners
+    assert get(second, "/hello")[0] == 200
 
 
 def test_switching_a_domain_under_steady_traffic_loses_no_request(cloud: Cloud) -> None:
@@ -184,3 +196,31 @@ def test_a_port_held_by_another_program_is_a_clear_error(cloud: Cloud) -> None:
         squatter.listen(1)
         with pytest.raises(OperationError, match="already used by another program"):
             cloud.start()
+
+
+def test_two_commands_starting_the_gateway_at_once_agree_on_one(cloud: Cloud) -> None:
+    pids: list[int] = []
+    threads = [threading.Thread(target=lambda: pids.append(cloud.start())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(pids) == 2 and pids[0] == pids[1]
+    assert gateway_status(cloud.paths).pid == pids[0]
+
+
+def test_over_http_headers_binary_bodies_and_host_routing_survive(cloud: Cloud) -> None:
+    cloud.map_domain(free_port(), "blue")
+    cloud.start()
+    connection = http.client.HTTPConnection("127.0.0.1", cloud.port, timeout=10)
+    connection.request("GET", api("/raw"))
+    raw = connection.getresponse()
+    assert (raw.status, raw.read()) == (201, b"raw body")
+    assert raw.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+    assert raw.headers["Content-Length"] == "8"
+    connection.request("GET", api("/binary"))
+    assert connection.getresponse().read() == bytes(range(256))
+    connection.request("GET", "/hello", headers={"Host": "api.example.com"})
+    by_host = connection.getresponse()
+    assert (by_host.status, json.loads(by_host.read())["version"]) == (200, "v1")
+    connection.close()

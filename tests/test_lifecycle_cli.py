@@ -87,3 +87,28 @@ def test_reset_needs_yes_without_a_terminal_and_empties_the_home(teal_local: Loc
     assert done["reset"] is True
     assert teal_local.home.is_dir() and list(teal_local.home.iterdir()) == []
     assert teal_local.json("status")["running"] is False
+
+
+def test_status_lists_the_apis_and_domains_of_the_store(teal_local: Local) -> None:
+    from teal.cloud.base import BasePathMapping, DomainSpec
+    from teal.cloud.local.cloud import LocalCloud
+    from teal.cloud.local.paths import LocalPaths
+    from test_local_engine_support import Events, blog_request
+
+    cloud = LocalCloud(LocalPaths(teal_local.home))
+    try:
+        api_id = cloud.apply_stack(blog_request(cloud), Events()).outputs["ApiId"]
+        domain = cloud.ensure_domain(DomainSpec("api.example.com"), {})
+        cloud.create_mapping(BasePathMapping("api.example.com", "", api_id, "dev"))
+    finally:
+        cloud.close()
+    teal_local.json("start")
+    status = teal_local.json("status")
+    apis = status["apis"]
+    assert isinstance(apis, list) and [a["id"] for a in apis] == [api_id]
+    assert apis[0]["endpoint"] == (
+        f"http://127.0.0.1:{teal_local.port}/restapis/{api_id}/dev/_user_request_/"
+    )
+    domains = status["domains"]
+    assert isinstance(domains, list) and domains[0]["url"] == domain.url
+    assert domains[0]["mappings"] == [{"base_path": "", "api_id": api_id, "stage": "dev"}]

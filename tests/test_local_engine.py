@@ -21,11 +21,10 @@ from teal.cloud.base import (
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.engine import StackStateError
 from teal.cloud.local.intrinsics import TemplateError
-from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
 from teal.errors import UserError
-from test_local_engine_support import Events, blog_request, blog_template, put_code
+from test_local_engine_support import Events, blog_request, blog_template, nested_request
 
 SIBLING = (
     "A sibling ({id}) of this resource already has a variable path part -- only one is allowed"
@@ -306,36 +305,10 @@ def test_delete_removes_every_resource(cloud: LocalCloud, serving: StoreServingS
     cloud.delete_stack("blog-dev", Events())  # deleting what is gone is fine, as on AWS
 
 
-def _nested_parent(cloud: LocalCloud, **child_options: Any) -> StackRequest:
-    child = blog_template(**child_options)
-    data = json.dumps(child, sort_keys=True).encode()
-    key = f"templates/{abs(hash(data)):x}.json"
-    cloud.put_artifact(key, data)
-    url = f"https://{LOCAL_ARTIFACT_BUCKET}.s3.us-east-1.amazonaws.com/{key}"
-    template = {
-        "Parameters": {"ArtifactBucket": {"Type": "String"}, "CodeKey": {"Type": "String"}},
-        "Resources": {
-            "Api": {
-                "Type": "AWS::CloudFormation::Stack",
-                "Properties": {
-                    "TemplateURL": url,
-                    "Parameters": {
-                        "ArtifactBucket": {"Ref": "ArtifactBucket"},
-                        "CodeKey": {"Ref": "CodeKey"},
-                    },
-                },
-            }
-        },
-        "Outputs": {"ApiId": {"Value": {"Fn::GetAtt": ["Api", "Outputs.ApiId"]}}},
-    }
-    params = {"ArtifactBucket": LOCAL_ARTIFACT_BUCKET, "CodeKey": put_code(cloud)}
-    return StackRequest("blog-dev", template, params, {"teal:app": "blog"})
-
-
 def test_nested_stack_is_applied_as_a_child_stack(
     cloud: LocalCloud, serving: StoreServingState
 ) -> None:
-    result = cloud.apply_stack(_nested_parent(cloud), Events())
+    result = cloud.apply_stack(nested_request(cloud), Events())
 
     api_id = result.outputs["ApiId"]
     assert ("/posts/{id}", "GET") in served_routes(serving, api_id)
@@ -347,7 +320,7 @@ def test_nested_stack_is_applied_as_a_child_stack(
     assert children[0].startswith("blog-dev-Api-")
     assert [s.name for s in cloud.list_stacks({"teal:app": "blog"})] == ["blog-dev"]
 
-    updated = cloud.apply_stack(_nested_parent(cloud, routes=WITH_COMMENTS), Events())
+    updated = cloud.apply_stack(nested_request(cloud, routes=WITH_COMMENTS), Events())
     assert updated.outputs["ApiId"] == api_id
     assert ("/posts/{id}/comments", "GET") in served_routes(serving, api_id)
 
@@ -359,12 +332,12 @@ def test_nested_stack_is_applied_as_a_child_stack(
 def test_a_failing_nested_stack_fails_and_rolls_back_the_parent(
     cloud: LocalCloud, serving: StoreServingState
 ) -> None:
-    result = cloud.apply_stack(_nested_parent(cloud), Events())
+    result = cloud.apply_stack(nested_request(cloud), Events())
     api_id = result.outputs["ApiId"]
     before = serving.stage(api_id, "dev")
 
     with pytest.raises(StackFailed) as failed:
-        cloud.apply_stack(_nested_parent(cloud, routes=RENAMED), Events())
+        cloud.apply_stack(nested_request(cloud, routes=RENAMED), Events())
 
     assert failed.value.status == UPDATE_ROLLBACK_COMPLETE
     reason = failed.value.failures[0].reason or ""
@@ -378,7 +351,7 @@ def test_a_failing_nested_stack_fails_and_rolls_back_the_parent(
 
 
 def test_a_nested_stack_failing_at_create_leaves_no_child(cloud: LocalCloud) -> None:
-    request = _nested_parent(cloud)
+    request = nested_request(cloud)
     bad = StackRequest(request.name, request.template, {**request.parameters, "CodeKey": "x.zip"})
 
     with pytest.raises(StackFailed) as failed:
@@ -461,3 +434,55 @@ def test_missing_and_unknown_parameters_are_refused(cloud: LocalCloud) -> None:
     params = {**request.parameters, "Extra": "1"}
     with pytest.raises(UserError, match=r"\['Extra'\] do not exist"):
         cloud.apply_stack(StackRequest(request.name, request.template, params), Events())
+
+
+def test_replacing_a_custom_named_resource_is_refused(cloud: LocalCloud) -> None:
+    request = blog_request(cloud)
+    named = _with(request.template, ("Resources", "Role", "Properties", "RoleName"), "blog-role")
+    cloud.apply_stack(StackRequest(request.name, named, request.parameters), Events())
+    moved = _with(named, ("Resources", "Role", "Properties", "Path"), "/teal/")
+
+    with pytest.raises(StackFailed) as failed:
+        cloud.apply_stack(StackRequest(request.name, moved, request.parameters), Events())
+
+    assert failed.value.failures[0].reason == (
+        "CloudFormation cannot update a stack when a custom-named resource requires replacing. "
+        "Rename blog-role and update the stack again."
+    )
+
+
+def test_a_function_name_lambda_would_refuse_fails_the_resource(cloud: LocalCloud) -> None:
+    request = blog_request(cloud)
+    long_name = _with(
+        request.template, ("Resources", "Handler", "Properties", "FunctionName"), "f" * 65
+    )
+
+    with pytest.raises(StackFailed) as failed:
+        cloud.apply_stack(StackRequest(request.name, long_name, request.parameters), Events())
+
+    assert "at 'functionName' failed to satisfy constraint" in (
+        failed.value.failures[0].reason or ""
+    )
+
+
+def test_a_parent_failing_after_its_child_updated_rolls_the_child_back(
+    cloud: LocalCloud, serving: StoreServingState
+) -> None:
+    api_id = cloud.apply_stack(nested_request(cloud), Events()).outputs["ApiId"]
+    before = serving.stage(api_id, "dev")
+    request = nested_request(cloud, routes=WITH_COMMENTS)
+    broken = {
+        "Type": "AWS::Logs::LogGroup",
+        "DependsOn": "Api",
+        "Properties": {"LogGroupName": {"Fn::Join": ["", [{"Fn::Select": [9, []]}]]}},
+    }
+    template = _with(request.template, ("Resources", "Broken"), broken)
+
+    with pytest.raises(StackFailed) as failed:
+        cloud.apply_stack(StackRequest(request.name, template, request.parameters), Events())
+
+    assert failed.value.failures[0].logical_id == "Broken"
+    child = next(s for s in cloud.engine.stacks() if s.parent == "blog-dev")
+    assert child.status == UPDATE_ROLLBACK_COMPLETE
+    assert child.template == blog_template()
+    assert serving.stage(api_id, "dev") == before  # the very same deployment serves again

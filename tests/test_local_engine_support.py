@@ -195,6 +195,32 @@ def blog_request(cloud: LocalCloud, name: str = "blog-dev", **options: Any) -> S
     )
 
 
+def nested_request(cloud: LocalCloud, **child_options: Any) -> StackRequest:
+    child = blog_template(**child_options)
+    data = json.dumps(child, sort_keys=True).encode()
+    key = f"templates/{hashlib.sha256(data).hexdigest()}.json"
+    cloud.put_artifact(key, data)
+    url = f"https://{LOCAL_ARTIFACT_BUCKET}.s3.us-east-1.amazonaws.com/{key}"
+    template = {
+        "Parameters": {"ArtifactBucket": {"Type": "String"}, "CodeKey": {"Type": "String"}},
+        "Resources": {
+            "Api": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {
+                    "TemplateURL": url,
+                    "Parameters": {
+                        "ArtifactBucket": {"Ref": "ArtifactBucket"},
+                        "CodeKey": {"Ref": "CodeKey"},
+                    },
+                },
+            }
+        },
+        "Outputs": {"ApiId": {"Value": {"Fn::GetAtt": ["Api", "Outputs.ApiId"]}}},
+    }
+    params = {"ArtifactBucket": LOCAL_ARTIFACT_BUCKET, "CodeKey": put_code(cloud)}
+    return StackRequest("blog-dev", template, params, {"teal:app": "blog"})
+
+
 class Events:
     """An on_event sink that keeps what it is given."""
 

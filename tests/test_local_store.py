@@ -31,7 +31,7 @@ from teal.cloud.local.store import (
     read_generation,
 )
 from teal.errors import OperationError, UserError
-from test_local_engine_support import Events, blog_request
+from test_local_engine_support import Events, blog_request, blog_template, nested_request
 
 TESTS = Path(__file__).resolve().parent
 
@@ -114,7 +114,7 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
-from test_local_engine_support import blog_request
+from test_local_engine_support import blog_request, nested_request
 
 home, options, stop_logical, stop_status, stop_clock = sys.argv[1:]
 calls = 0
@@ -129,7 +129,9 @@ def clock():
     return datetime.now(UTC)
 
 def on_event(event):
-    if event.logical_id == stop_logical and event.status == stop_status:
+    is_child_stack = event.stack_name != "blog-dev" and event.logical_id == event.stack_name
+    logical = "CHILD_STACK" if is_child_stack else event.logical_id
+    if logical == stop_logical and event.status == stop_status:
         print("ready", flush=True)
         time.sleep(600)
 
@@ -137,7 +139,8 @@ cloud = LocalCloud(LocalPaths(Path(home)), clock=clock)
 options = __import__("json").loads(options)
 if "routes" in options:
     options["routes"] = [tuple(r) for r in options["routes"]]
-cloud.apply_stack(blog_request(cloud, **options), on_event)
+build = nested_request if options.pop("nested", False) else blog_request
+cloud.apply_stack(build(cloud, **options), on_event)
 print("finished", flush=True)
 """
 
@@ -296,3 +299,58 @@ def test_the_database_file_is_a_plain_sqlite_database(store: Store, paths: Local
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     conn.close()
     assert {"stacks", "resources", "events", "functions", "domains", "mappings"} <= tables
+
+
+def served_paths(paths: LocalPaths, api_id: str) -> set[str]:
+    serving = StoreServingState(paths)
+    stage = serving.stage(api_id, "dev")
+    serving.close()
+    assert stage is not None
+    return {r.resource_path for r in stage.routes}
+
+
+@pytest.mark.parametrize(
+    ("kill_at", "outcome"),
+    [
+        # inside the child's update: both roll back
+        (("ResPostsIdComments", "CREATE_COMPLETE"), UPDATE_ROLLBACK_COMPLETE),
+        # child done, its cleanup deferred to the parent, which was not told yet
+        (("CHILD_STACK", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"), UPDATE_ROLLBACK_COMPLETE),
+        # in the parent's cleanup, which cleans up the child: finished
+        (("CHILD_STACK", "UPDATE_COMPLETE"), UPDATE_COMPLETE),
+    ],
+)
+def test_a_nested_update_killed_midway_is_recovered_with_its_child(
+    paths: LocalPaths, kill_at: tuple[str, str], outcome: str
+) -> None:
+    cloud = LocalCloud(paths)
+    api_id = cloud.apply_stack(nested_request(cloud), Events()).outputs["ApiId"]
+    before = served_paths(paths, api_id)
+
+    kill_mid_apply(paths, {"nested": True, "routes": WITH_COMMENTS}, at_event=kill_at)
+
+    deployed = cloud.describe_stack("blog-dev")
+    assert deployed is not None
+    assert deployed.status == outcome
+    [child] = [s for s in cloud.engine.stacks() if s.parent == "blog-dev"]
+    assert child.status == outcome
+    if outcome == UPDATE_ROLLBACK_COMPLETE:
+        assert child.template == blog_template()
+        assert served_paths(paths, api_id) == before
+    else:
+        assert served_paths(paths, api_id) == before | {"/posts/{id}/comments"}
+    assert len(cloud.store.read("SELECT id FROM deployments")) == 1
+    cloud.close()
+
+
+def test_a_nested_create_killed_midway_leaves_no_child(paths: LocalPaths) -> None:
+    kill_mid_apply(paths, {"nested": True}, at_event=("ResPostsId", "CREATE_COMPLETE"))
+    cloud = LocalCloud(paths)
+
+    deployed = cloud.describe_stack("blog-dev")
+
+    assert deployed is not None
+    assert deployed.status == ROLLBACK_COMPLETE
+    assert [s.name for s in cloud.engine.stacks()] == ["blog-dev"]
+    assert api_ids(cloud) == set()
+    cloud.close()

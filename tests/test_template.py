@@ -41,9 +41,13 @@ def of_type(template: dict, kind: str) -> dict:
 
 def test_blog_template_has_one_resource_per_path_part_and_method_per_route() -> None:
     template = synth(BLOG).template
-    parts = sorted(r["Properties"]["PathPart"] for r in of_type(template, "AWS::ApiGateway::Resource").values())
+    parts = sorted(
+        r["Properties"]["PathPart"] for r in of_type(template, "AWS::ApiGateway::Resource").values()
+    )
     assert parts == ["files", "posts", "{id}", "{path+}"]
-    verbs = sorted(m["Properties"]["HttpMethod"] for m in of_type(template, "AWS::ApiGateway::Method").values())
+    verbs = sorted(
+        m["Properties"]["HttpMethod"] for m in of_type(template, "AWS::ApiGateway::Method").values()
+    )
     assert verbs == ["DELETE", "GET", "GET", "GET", "GET", "POST"]
     assert len(of_type(template, "AWS::Lambda::Function")) == 5
     assert len(of_type(template, "AWS::Lambda::Permission")) == 5
@@ -94,7 +98,10 @@ def test_role_may_write_only_its_own_log_group() -> None:
 
 def test_permission_is_scoped_to_the_api_and_to_a_single_route() -> None:
     template = synth(["GET /posts/{id}/comments -> one", "GET,POST /x -> many"]).template
-    arns = sorted(p["Properties"]["SourceArn"]["Fn::Sub"] for p in of_type(template, "AWS::Lambda::Permission").values())
+    arns = sorted(
+        p["Properties"]["SourceArn"]["Fn::Sub"]
+        for p in of_type(template, "AWS::Lambda::Permission").values()
+    )
     assert arns[0].endswith(":${RestApi}/*/*")
     assert arns[1].endswith(":${RestApi}/*/GET/posts/*/comments")
     for permission in of_type(template, "AWS::Lambda::Permission").values():
@@ -145,7 +152,11 @@ def test_logical_ids_are_alphanumeric() -> None:
 
 @pytest.mark.parametrize("environment", ["blog-dev", "b" * 40 + "-" + "e" * 32 + "-" + "x" * 32])
 def test_function_names_fit_lambda_limit_and_stay_distinct(environment: str) -> None:
-    names = {function_physical_name(environment, f, gen) for f in ("a" * 40, "a" * 39 + "b", "x") for gen in ("", "G1")}
+    names = {
+        function_physical_name(environment, f, gen)
+        for f in ("a" * 40, "a" * 39 + "b", "x")
+        for gen in ("", "G1")
+    }
     assert len(names) == 6
     for name in names:
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name), name
@@ -174,7 +185,9 @@ def test_rotated_template_shares_no_logical_id_with_the_old_one() -> None:
     assert not set(old) & set(new["Resources"])
     assert new["Outputs"]["RestApiId"] == {"Value": {"Ref": "RestApi1"}}
     assert new["Outputs"]["RestApiLogicalId"] == {"Value": "RestApi1"}
-    names = [f["Properties"]["FunctionName"] for f in of_type(new, "AWS::Lambda::Function").values()]
+    names = [
+        f["Properties"]["FunctionName"] for f in of_type(new, "AWS::Lambda::Function").values()
+    ]
     assert all(n.endswith("-g1") for n in names)
     assert not lint_errors(new)
 
@@ -217,3 +230,19 @@ def test_small_templates_pass_cfn_lint_without_findings(routes: int) -> None:
 
 def test_blog_template_passes_cfn_lint_without_findings() -> None:
     assert lint_all(synth(BLOG).template) == []
+
+
+def test_rotated_template_can_live_beside_the_old_one_in_one_stack() -> None:
+    """The deployer's gap-free switch applies the union of both templates first."""
+    from teal.template.combine import combine_for_switch
+
+    old = synth(BLOG).template
+    new = synth([*BLOG, "GET /x/{y} -> x"], rest_api_logical_id="RestApi1").template
+    combined = combine_for_switch(old, new)
+    assert len(combined["Resources"]) == len(old["Resources"]) + len(new["Resources"])
+    names = [
+        r["Properties"]["FunctionName"]
+        for r in combined["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    assert len(names) == len(set(names))

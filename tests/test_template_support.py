@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from teal.app import App
-from teal.config import FunctionSettings, Target
+from teal.config import Target
 from teal.routes import RouteTable
 from teal.template import Synthesized, synthesize
 
@@ -81,6 +81,3 @@ def lint_all(template: dict[str, Any]) -> list[str]:
     import cfnlint.api
 
     return [str(m) for m in cfnlint.api.lint(json.dumps(template), regions=["us-east-1"])]
-
-
-__all__ = ["FunctionSettings"]

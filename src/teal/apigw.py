@@ -107,7 +107,8 @@ def check_path_part(text: str) -> PathPart:
         return parse_part(text)
     except PathSyntaxError as exc:
         raise ApiGatewayError(
-            "BadRequestException", f"Resource's path part {text!r} is invalid: {exc}",
+            "BadRequestException",
+            f"Resource's path part {text!r} is invalid: {exc}",
             Rule.INVALID_PATH_PART,
         ) from exc
 
@@ -196,7 +197,9 @@ class ApiModel(Generic[P]):
             node = self.resource(node.parent_id)
         return "/" + "/".join(reversed(parts))
 
-    def create_resource(self, parent_id: str, path_part: str, resource_id: str | None = None) -> str:
+    def create_resource(
+        self, parent_id: str, path_part: str, resource_id: str | None = None
+    ) -> str:
         parent = self.resource(parent_id)
         part = check_path_part(path_part)
         if parent.part is not None and parent.part.text.endswith("+}"):
@@ -216,7 +219,9 @@ class ApiModel(Generic[P]):
         """Delete a resource with its descendants and their methods, as API Gateway does."""
         node = self.resource(resource_id)
         if node.parent_id is None:
-            raise ApiGatewayError("BadRequestException", "Cannot delete root resource", Rule.NOT_FOUND)
+            raise ApiGatewayError(
+                "BadRequestException", "Cannot delete root resource", Rule.NOT_FOUND
+            )
         for child_id in list(node.children.values()):
             self.delete_resource(child_id)
         parent = self.resources.get(node.parent_id)

@@ -124,7 +124,9 @@ def check_environment(target: Target, cloud: Cloud, table: RouteTable | None) ->
     environment = find_environment(cloud, target)
     endpoint = environment.endpoint(cloud)
     if endpoint is None:
-        raise OperationError(f"{environment.name} has no API endpoint (status {environment.status})")
+        raise OperationError(
+            f"{environment.name} has no API endpoint (status {environment.status})"
+        )
     cloud.ensure_serving()
     checks, derived = checks_for(target.checks, table)
     return CheckReport(environment.name, endpoint, derived, tuple(run_checks(endpoint, checks)))
@@ -204,17 +206,29 @@ def switch(
         new = BasePathMapping(spec.name, spec.base_path, environment.api_id, environment.stage)
         if mapping is None:
             cloud.create_mapping(new)
+            cloud.ensure_serving()  # a new domain's listener is up before we verify
         else:
             cloud.update_mapping(new)
         progress(f"{spec.name} now points at {environment.name}; verifying through {domain.url}")
-        _verify_or_undo(cloud, domain.url, goal, table, mapping or new, mapping is None, progress)
+        _verify_or_undo(
+            cloud,
+            domain.url,
+            _verification(goal, table, skip_checks),
+            previous=mapping or new,
+            was_new=mapping is None,
+            progress=progress,
+        )
         record(
             cloud,
             goal,
             action,  # type: ignore[arg-type]
             user,
-            {"from": from_env, "to": environment.name, "domain": spec.name,
-             "checks_skipped": skip_checks},
+            {
+                "from": from_env,
+                "to": environment.name,
+                "domain": spec.name,
+                "checks_skipped": skip_checks,
+            },
         )
         return SwitchReport(spec.name, domain.url, from_env, environment.name, checks, True)
 
@@ -224,7 +238,7 @@ def _domain_of(target: Target) -> Any:
         raise UserError(
             "no custom domain is configured",
             where=str(target.project_dir / "teal.toml"),
-            hint="add a [domain] table with name = \"api.example.com\"",
+            hint='add a [domain] table with name = "api.example.com"',
         )
     return target.domain
 
@@ -247,31 +261,40 @@ def _run_switch_checks(
 ) -> CheckReport:
     report = check_environment(goal, cloud, table)
     for result in report.results:
-        progress(f"check {result.check.method} {result.check.path}: "
-                 f"{'ok' if result.ok else 'FAILED'} ({result.detail})")
+        progress(
+            f"check {result.check.method} {result.check.path}: "
+            f"{'ok' if result.ok else 'FAILED'} ({result.detail})"
+        )
     if not report.ok:
         raise ChecksFailed(report.environment, report.results)
     return report
 
 
+def _verification(goal: Target, table: RouteTable | None, skip_checks: bool) -> Check | None:
+    """The request that proves the domain reaches the target: the first check, or
+    (checks skipped) None, meaning any HTTP answer will do."""
+    if skip_checks:
+        return None
+    checks, _ = checks_for(goal.checks, table)
+    return checks[0] if checks else Check(path="/", status=200)
+
+
 def _verify_or_undo(
     cloud: Cloud,
     url: str,
-    goal: Target,
-    table: RouteTable | None,
+    check: Check | None,
+    *,
     previous: BasePathMapping,
     was_new: bool,
     progress: Progress,
 ) -> None:
     """Ask the domain itself; on no answer, put the previous mapping back (or remove a new one)."""
-    checks, _ = checks_for(goal.checks, table)
-    check = checks[0] if checks else Check(path="/", status=200)
-    result = run_check(url, check)
+    result = _verify_once(url, check)
     for _ in range(VERIFY_ATTEMPTS):
         if result.ok:
             return
         time.sleep(0.5)
-        result = run_check(url, check)
+        result = _verify_once(url, check)
     if result.ok:
         return
     if was_new:
@@ -284,6 +307,13 @@ def _verify_or_undo(
         "the previous mapping is back in place",
         where=url,
     )
+
+
+def _verify_once(url: str, check: Check | None) -> CheckResult:
+    if check is not None:
+        return run_check(url, check)
+    answered = run_check(url, Check(path="/", status=200))
+    return replace(answered, ok=answered.status is not None)
 
 
 def rollback(
@@ -310,15 +340,22 @@ def rollback(
             hint="deploy it again, or switch to another environment with teal switch --to",
         )
     return switch(
-        base, last.from_, cloud, skip_checks=skip_checks, user=user, progress=progress,
-        table=table, action="rollback",
+        base,
+        last.from_,
+        cloud,
+        skip_checks=skip_checks,
+        user=user,
+        progress=progress,
+        table=table,
+        action="rollback",
     )
 
 
 def _last_switch(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry | None:
     return next(
         (
-            e for e in reversed(history)
+            e
+            for e in reversed(history)
             if e.action in ("switch", "rollback") and e.details.get("domain") == domain
         ),
         None,
@@ -350,8 +387,13 @@ def delete_environment(
     with OperationLock(cloud, target.environment, "delete", user):
         progress(f"deleting {environment.name}")
         cloud.delete_stack(environment.name, on_event)
-        record(cloud, target, "delete", user, {"from": environment.name, "to": None,
-                                               "forced": bool(live_on)})
+        record(
+            cloud,
+            target,
+            "delete",
+            user,
+            {"from": environment.name, "to": None, "forced": bool(live_on)},
+        )
     return environment
 
 
@@ -377,12 +419,14 @@ def status(target: Target, cloud: Cloud, domains: Sequence[Any]) -> dict[str, An
         live_by_domain[spec.name] = live
         last = _last_switch(history, spec.name)
         info = cloud.get_domain(spec.name)
-        domain_rows.append({
-            "name": spec.name,
-            "url": info.url if info else None,
-            "live": live,
-            "previous": last.from_ if last else None,
-        })
+        domain_rows.append(
+            {
+                "name": spec.name,
+                "url": info.url if info else None,
+                "live": live,
+                "previous": last.from_ if last else None,
+            }
+        )
     live_names = {v for v in live_by_domain.values() if v}
     code = _last_code_by_environment(history)
     return {

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from teal.analysis import Verdict, analyze
+from teal.analysis import Plan, Verdict, build_plan
 from teal.checks import CheckResult, checks_for, wait_until_healthy
 from teal.cloud.base import (
     ROLLBACK_COMPLETE,
@@ -46,23 +46,11 @@ from teal.loader import load_routes
 from teal.oplog import OperationLock, record
 from teal.package import Package, build_package
 from teal.routes import RouteTable
-from teal.template import (
-    ARTIFACT_BUCKET,
-    Synthesized,
-    current_rest_api_logical_id,
-    next_rest_api_logical_id,
-    synthesize,
-)
+from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, template_bytes
 
 REST_API_OUTPUT = "RestApiId"
 STAGE_OUTPUT = "StageName"
-
-
-class Action(Enum):
-    CREATE = "create"
-    UPDATE = "update"
-    NOOP = "noop"
 
 
 class Decision(Enum):
@@ -80,21 +68,18 @@ class Prepared:
     target: Target
     table: RouteTable
     package: Package
-    deployed: DeployedStack | None
+    deployed: DeployedStack | None  # None also for a failed create (ROLLBACK_COMPLETE)
+    stale: DeployedStack | None  # a ROLLBACK_COMPLETE stack to delete before creating
     mapping: BasePathMapping | None
-    in_place: Synthesized
-    verdict: Verdict
-    replacement: Synthesized | None  # built only when the verdict says replace
+    plan: Plan
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.plan.verdict
 
     @property
     def current_api_id(self) -> str | None:
         return self.deployed.outputs.get(REST_API_OUTPUT) if self.deployed else None
-
-    @property
-    def action(self) -> Action:
-        if self.deployed is None:
-            return Action.CREATE
-        return Action.UPDATE if self.verdict.changes.any else Action.NOOP
 
     @property
     def domain_is_live_here(self) -> bool:
@@ -177,19 +162,16 @@ def prepare(target: Target, cloud: Cloud) -> Prepared:
     """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
     table = load_routes(target.project_dir, target.entry)
     package = build_package(target.project_dir)
-    deployed = _read_stack(cloud, target)
+    found = _read_stack(cloud, target)
+    failed_create = found is not None and found.status == ROLLBACK_COMPLETE
+    deployed = None if failed_create else found
     mapping = (
         cloud.get_mapping(target.domain.name, target.domain.base_path) if target.domain else None
     )
-    current = (current_rest_api_logical_id(deployed.template) if deployed else None) or "RestApi"
-    in_place = synthesize(table, target, package.key, current, previous=deployed)
-    verdict = _analyze(deployed, in_place)
-    replacement = None
-    if verdict.replace:
-        replacement = synthesize(
-            table, target, package.key, next_rest_api_logical_id(current), previous=deployed
-        )
-    return Prepared(target, table, package, deployed, mapping, in_place, verdict, replacement)
+    plan = build_plan(table, target, package.key, deployed)
+    return Prepared(
+        target, table, package, deployed, found if failed_create else None, mapping, plan
+    )
 
 
 def _read_stack(cloud: Cloud, target: Target) -> DeployedStack | None:
@@ -203,20 +185,12 @@ def _read_stack(cloud: Cloud, target: Target) -> DeployedStack | None:
     )
 
 
-def _analyze(deployed: DeployedStack | None, new: Synthesized) -> Verdict:
-    if deployed is None or deployed.status == ROLLBACK_COMPLETE:
-        return analyze(None, {}, new.template, new.nested_by_logical_id)
-    return analyze(
-        deployed.template, deployed.nested_templates, new.template, new.nested_by_logical_id
-    )
-
-
 def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
     """Step 6: what to apply, or :class:`ReplacementRefused` before anything is touched."""
-    if prepared.deployed is None or prepared.deployed.status == ROLLBACK_COMPLETE:
+    if prepared.deployed is None:
         return Decision.CREATE
     if not prepared.verdict.replace:
-        return Decision.UPDATE if prepared.action is Action.UPDATE else Decision.NOOP
+        return Decision.UPDATE if prepared.verdict.changes.any else Decision.NOOP
     if policy.force_update:
         return Decision.FORCE_UPDATE
     if policy.mode == "auto" or policy.yes:
@@ -229,8 +203,8 @@ def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
         _refusal_text(prepared, policy),
         where=prepared.target.stack_name,
         hint=(
-            "allow the replacement (teal deploy --yes, or [deploy] auto_replace = \"auto\"), "
-            f"or deploy a parallel copy and switch to it: teal deploy --extra 2, "
+            'allow the replacement (teal deploy --yes, or [deploy] auto_replace = "auto"), '
+            "or deploy a parallel copy and switch to it: teal deploy --extra 2, "
             "teal check --extra 2, teal switch --to 2"
         ),
     )
@@ -238,8 +212,8 @@ def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
 
 def _refusal_text(prepared: Prepared, policy: ReplacePolicy) -> str:
     why = {
-        "never": "auto_replace is \"never\"",
-        "prompt": "auto_replace is \"prompt\" and there is no terminal to ask (pass --yes)",
+        "never": 'auto_replace is "never"',
+        "prompt": 'auto_replace is "prompt" and there is no terminal to ask (pass --yes)',
     }.get(policy.mode, "replacement declined")
     reasons = "\n".join(f"  - {r.explanation}" for r in prepared.verdict.reasons)
     return (
@@ -263,6 +237,7 @@ def deploy(
         prepared = prepare(target, cloud)
         decision = decide(prepared, policy)
         progress(_announce(prepared, decision))
+        cloud.ensure_serving()
         applied = _apply(prepared, decision, cloud, on_event, progress)
         domain = _follow_domain(prepared, applied, cloud, progress)
         report = DeployReport(
@@ -330,8 +305,8 @@ def _apply(
 ) -> Applied:
     """Step 7: upload artifacts, then create or update the stack."""
     target = prepared.target
-    chosen = prepared.replacement if decision is Decision.REPLACE else prepared.in_place
-    assert chosen is not None
+    plan = prepared.plan
+    chosen = plan.chosen if decision is Decision.REPLACE else plan.in_place
     previous_endpoint = _endpoint_of(cloud, prepared.deployed)
     if decision is Decision.NOOP:
         return Applied(
@@ -341,7 +316,7 @@ def _apply(
             previous_endpoint,
         )
     _upload(cloud, prepared.package, chosen, progress)
-    if decision is Decision.CREATE and prepared.deployed is not None:
+    if prepared.stale is not None:
         progress(f"{target.stack_name} is in ROLLBACK_COMPLETE from a failed create: deleting it")
         cloud.delete_stack(target.stack_name, on_event)
     if decision is Decision.REPLACE and prepared.domain_is_live_here:
@@ -351,9 +326,7 @@ def _apply(
     return Applied(result.status, result.outputs.get(REST_API_OUTPUT), endpoint, previous_endpoint)
 
 
-def _apply_template(
-    cloud: Cloud, target: Target, template: Template, on_event: EventSink
-) -> Any:
+def _apply_template(cloud: Cloud, target: Target, template: Template, on_event: EventSink) -> Any:
     request = StackRequest(
         name=target.stack_name,
         template=template,
@@ -415,7 +388,7 @@ def _wait_healthy(prepared: Prepared, endpoint: str) -> CheckResult:
 def _upload(cloud: Cloud, package: Package, synthesized: Synthesized, progress: Progress) -> None:
     """Put the code zip and nested templates the cloud does not have yet."""
     wanted: dict[str, bytes | None] = {package.key: None}
-    wanted.update({key: None for key in synthesized.nested})
+    wanted.update(dict.fromkeys(synthesized.nested))
     missing = [key for key in wanted if not cloud.has_artifact(key)]
     for key in missing:
         data = package.data if key == package.key else template_bytes(synthesized.nested[key])
@@ -449,7 +422,9 @@ def _follow_domain(
     mapping = cloud.get_mapping(spec.name, spec.base_path)
     if mapping is None and target.extra is None:
         created = cloud.ensure_domain(spec, {"teal:app": target.app})
-        cloud.create_mapping(BasePathMapping(spec.name, spec.base_path, applied.api_id, target.stage))
+        first = BasePathMapping(spec.name, spec.base_path, applied.api_id, target.stage)
+        cloud.create_mapping(first)
+        cloud.ensure_serving()  # the new domain answers before deploy returns
         progress(f"mapped {spec.name} to {target.environment}")
         return DomainReport(spec.name, created.url, target.environment)
     info = cloud.get_domain(spec.name)
@@ -459,4 +434,3 @@ def _follow_domain(
     from teal.bluegreen import environment_of_api
 
     return DomainReport(spec.name, url, environment_of_api(cloud, target.app, mapping.api_id))
-

@@ -37,7 +37,9 @@ def _table_or_none(target: Target) -> RouteTable | None:
 
 @click.command()
 @target_options
-def check(project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool) -> None:
+def check(
+    *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+) -> None:
     """Run the [[checks]] against the environment's own endpoint (exit 1 if any fails).
 
     Without [[checks]], every GET route without path variables must answer 200.
@@ -48,25 +50,42 @@ def check(project: Path, env: str | None, extra: str | None, cloud: str | None, 
         emit_json(report.to_json())
     else:
         if report.derived:
-            err_console.print("no [[checks]] configured: checking every GET route without "
-                              "path variables", markup=False)
+            err_console.print(
+                "no [[checks]] configured: checking every GET route without path variables",
+                markup=False,
+            )
         for result in report.results:
             mark = "[green]ok[/]" if result.ok else "[red]FAILED[/]"
-            console.print(f"{mark} {result.check.method} {escape(result.url)}: "
-                          f"{escape(result.detail)}")
+            console.print(
+                f"{mark} {result.check.method} {escape(result.url)}: {escape(result.detail)}"
+            )
     if not report.ok:
         raise bluegreen.ChecksFailed(report.environment, report.results)
 
 
 @click.command()
 @target_options
-@click.option("--to", "to_name", required=True, metavar="TARGET",
-              help="An extra (2), 'base' (the env without extra), or an environment name.")
-@click.option("--skip-checks", is_flag=True, help="Switch without running the checks first "
-              "(recorded in the history).")
+@click.option(
+    "--to",
+    "to_name",
+    required=True,
+    metavar="TARGET",
+    help="An extra (2), 'base' (the env without extra), or an environment name.",
+)
+@click.option(
+    "--skip-checks",
+    is_flag=True,
+    help="Switch without running the checks first (recorded in the history).",
+)
 def switch(
-    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool,
-    to_name: str, skip_checks: bool,
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    to_name: str,
+    skip_checks: bool,
 ) -> None:
     """Point the custom domain at another environment: checks, one atomic mapping update,
     then a request through the domain (switching back by itself if that fails)."""
@@ -74,8 +93,13 @@ def switch(
     the_cloud = open_cloud(target)
     the_cloud.ensure_serving()
     report = bluegreen.switch(
-        target, to_name, the_cloud, skip_checks=skip_checks, user=current_user(),
-        progress=lambda m: step(err_console, m), table=_table_or_none(target),
+        target,
+        to_name,
+        the_cloud,
+        skip_checks=skip_checks,
+        user=current_user(),
+        progress=lambda m: step(err_console, m),
+        table=_table_or_none(target),
     )
     _print_switch(report, as_json)
 
@@ -84,7 +108,12 @@ def switch(
 @target_options
 @click.option("--skip-checks", is_flag=True, help="Switch back without running the checks.")
 def rollback(
-    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool,
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
     skip_checks: bool,
 ) -> None:
     """Point the custom domain back at the environment it served before the last switch."""
@@ -92,8 +121,12 @@ def rollback(
     the_cloud = open_cloud(target)
     the_cloud.ensure_serving()
     report = bluegreen.rollback(
-        target, the_cloud, skip_checks=skip_checks, user=current_user(),
-        progress=lambda m: step(err_console, m), table=_table_or_none(target),
+        target,
+        the_cloud,
+        skip_checks=skip_checks,
+        user=current_user(),
+        progress=lambda m: step(err_console, m),
+        table=_table_or_none(target),
     )
     _print_switch(report, as_json)
 
@@ -103,8 +136,9 @@ def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
         emit_json(report.to_json())
         return
     verb = "switched" if report.changed else "unchanged:"
-    console.print(f"[bold green]✔[/] {verb} {report.domain} → {report.to} "
-                  f"(was {report.from_ or 'unmapped'})")
+    console.print(
+        f"[bold green]✔[/] {verb} {report.domain} → {report.to} (was {report.from_ or 'unmapped'})"
+    )
     console.print(f"  url: {escape(report.url)}")
 
 
@@ -113,8 +147,14 @@ def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Delete even if a custom domain points at it.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def delete(
-    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool,
-    force: bool, yes: bool,
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    force: bool,
+    yes: bool,
 ) -> None:
     """Delete an environment's stack (refuses the live one unless --force)."""
     _, target = common(project, env, extra, cloud, as_json).load()
@@ -124,12 +164,20 @@ def delete(
                 f"deleting {target.environment} needs confirmation",
                 hint="pass --yes when there is no terminal",
             )
-        click.confirm(f"Delete {target.environment} from the {target.cloud} cloud?",
-                      default=False, abort=True, err=True)
+        click.confirm(
+            f"Delete {target.environment} from the {target.cloud} cloud?",
+            default=False,
+            abort=True,
+            err=True,
+        )
     the_cloud = open_cloud(target)
     deleted = bluegreen.delete_environment(
-        target, the_cloud, force=force, user=current_user(),
-        progress=lambda m: step(err_console, m), on_event=EventPrinter(err_console),
+        target,
+        the_cloud,
+        force=force,
+        user=current_user(),
+        progress=lambda m: step(err_console, m),
+        on_event=EventPrinter(err_console),
     )
     if as_json:
         emit_json({"environment": deleted.name, "deleted": True})
@@ -139,7 +187,9 @@ def delete(
 
 @click.command()
 @target_options
-def status(project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool) -> None:
+def status(
+    *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+) -> None:
     """Every environment of the app, which one each domain serves, and the history."""
     options = common(project, env, extra, cloud, as_json)
     loaded, target = options.load()
@@ -165,21 +215,34 @@ def _configured_domains(project: Project, target: Target) -> list[Any]:
 def _print_status(payload: dict[str, Any]) -> None:
     envs = Table("environment", "status", "live", "endpoint", "updated", "code", box=None)
     for e in payload["environments"]:
-        envs.add_row(e["name"], e["status"], "●" if e["live"] else "", e["endpoint"] or "-",
-                     e["updated_at"] or "-", (e["code_sha256"] or "-")[:12])
+        envs.add_row(
+            e["name"],
+            e["status"],
+            "●" if e["live"] else "",
+            e["endpoint"] or "-",
+            e["updated_at"] or "-",
+            (e["code_sha256"] or "-")[:12],
+        )
     console.print(envs if payload["environments"] else "no environments deployed")
     for d in payload["domains"]:
-        console.print(f"domain {d['name']}: {d['url'] or '-'} serves {d['live'] or 'nothing'} "
-                      f"(previous: {d['previous'] or '-'})")
+        console.print(
+            f"domain {d['name']}: {d['url'] or '-'} serves {d['live'] or 'nothing'} "
+            f"(previous: {d['previous'] or '-'})"
+        )
     if payload["history"]:
         history = Table("time", "user", "action", "environment", "from", "to", box=None)
         for h in payload["history"][-15:]:
-            history.add_row(h["time"], h["user"], h["action"], h["environment"],
-                            str(h["from"] or "-"), str(h["to"] or "-"))
+            history.add_row(
+                h["time"],
+                h["user"],
+                h["action"],
+                h["environment"],
+                str(h["from"] or "-"),
+                str(h["to"] or "-"),
+            )
         console.print(history)
 
 
 def register(group: click.Group) -> None:
     for command in (check, switch, rollback, delete, status):
         group.add_command(command)
-

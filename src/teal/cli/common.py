@@ -89,3 +89,14 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def accepts_project(func: F) -> F:
+    """``--project`` on commands that do not depend on a project (the local cloud is
+    per user), so that every command takes it, as scripts expect."""
+    return click.option(
+        "--project",
+        type=click.Path(file_okay=False, path_type=Path),
+        expose_value=False,
+        help="Accepted for uniformity; the local cloud is shared by every project.",
+    )(func)

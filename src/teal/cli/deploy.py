@@ -37,6 +37,7 @@ from teal.oplog import current_user, domain_lock_key
 )
 @click.option("--verbose", "-v", is_flag=True, help="Print every stack event.")
 def deploy_command(
+    *,
     project: Path,
     env: str | None,
     extra: str | None,
@@ -94,11 +95,14 @@ def _print_report(report: DeployReport) -> None:
 
 @click.command()
 @target_options
-def url(project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool) -> None:
+def url(
+    *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+) -> None:
     """Print the environment's endpoint (and the domain URL when it is live)."""
     _, target = common(project, env, extra, cloud, as_json).load()
     the_cloud = open_cloud(target)
     environment = find_environment(the_cloud, target)
+    the_cloud.ensure_serving()  # the URL is printed to be used
     endpoint = environment.endpoint(the_cloud)
     domain = None
     if target.domain is not None:
@@ -118,7 +122,12 @@ def url(project: Path, env: str | None, extra: str | None, cloud: str | None, as
 @target_options
 @click.option("--domain", "for_domain", is_flag=True, help="Break the domain's lock instead.")
 def unlock(
-    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool,
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
     for_domain: bool,
 ) -> None:
     """Break a stale lock left by an operation whose process is gone."""
@@ -126,11 +135,18 @@ def unlock(
     the_cloud = open_cloud(target)
     if for_domain and target.domain is None:
         raise click.UsageError("no [domain] is configured")
-    key = domain_lock_key(target.domain.name) if for_domain and target.domain else target.environment
+    key = (
+        domain_lock_key(target.domain.name) if for_domain and target.domain else target.environment
+    )
     owner = the_cloud.break_lock(key)
     if as_json:
-        emit_json({"lock": key, "released": owner is not None,
-                   "owner": owner.describe() if owner else None})
+        emit_json(
+            {
+                "lock": key,
+                "released": owner is not None,
+                "owner": owner.describe() if owner else None,
+            }
+        )
     elif owner:
         console.print(f"released {key} (held by {owner.describe()})")
     else:

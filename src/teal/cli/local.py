@@ -10,7 +10,14 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from teal.cli.common import console, emit_json, err_console, is_interactive, json_option
+from teal.cli.common import (
+    accepts_project,
+    console,
+    emit_json,
+    err_console,
+    is_interactive,
+    json_option,
+)
 from teal.cloud.local.lifecycle import (
     GatewayStatus,
     ensure_gateway,
@@ -42,6 +49,7 @@ def local() -> None:
 
 @local.command()
 @json_option
+@accepts_project
 def start(as_json: bool) -> None:
     """Start the local gateway in the background (returns when it answers)."""
     paths = LocalPaths.default()
@@ -56,6 +64,7 @@ def start(as_json: bool) -> None:
 
 @local.command()
 @json_option
+@accepts_project
 def stop(as_json: bool) -> None:
     """Stop the local gateway and its workers."""
     paths = LocalPaths.default()
@@ -70,6 +79,7 @@ def stop(as_json: bool) -> None:
 
 @local.command()
 @json_option
+@accepts_project
 def status(as_json: bool) -> None:
     """Show the gateway (URL, pid, uptime) and the APIs and domains it serves."""
     paths = LocalPaths.default()
@@ -91,6 +101,8 @@ def _print_status(payload: dict[str, Any]) -> None:
     else:
         console.print("local gateway: not running (teal local start)")
     console.print(f"state: {escape(payload['home'])}")
+    if not payload["apis"]:
+        console.print("  no APIs (deploy an app: teal deploy)")
     for api in payload["apis"]:
         console.print(f"  api {api['name']} ({api['id']}) stage {api['stage']}: {api['endpoint']}")
     for domain in payload["domains"]:
@@ -148,6 +160,7 @@ def local_overview(paths: LocalPaths, gateway_url: str) -> dict[str, Any]:
 @local.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
+@accepts_project
 def reset(yes: bool, as_json: bool) -> None:
     """Stop the gateway and delete everything in $TEAL_HOME (stacks, APIs, code, logs)."""
     paths = LocalPaths.default()

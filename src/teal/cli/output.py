@@ -30,7 +30,9 @@ class EventPrinter:
         if not (self.verbose or event.failed or is_stack):
             return
         style = "red" if event.failed else ("cyan" if is_stack else "dim")
-        reason = f"  {escape(event.reason)}" if event.reason and (event.failed or self.verbose) else ""
+        reason = (
+            f"  {escape(event.reason)}" if event.reason and (event.failed or self.verbose) else ""
+        )
         self.console.print(
             f"  [{style}]{event.timestamp:%H:%M:%S} {event.status:<38}[/] "
             f"{escape(event.resource_type)} {escape(event.logical_id)}{reason}"

@@ -83,13 +83,8 @@ def routes_as_json(table: RouteTable) -> list[dict[str, object]]:
 
 def _routes_table(table: RouteTable) -> Table:
     view = Table("path", "methods", "function", "handler", box=None, pad_edge=False)
-    for row in routes_as_json(table):
-        view.add_row(
-            str(row["path"]),
-            ", ".join(row["methods"]),
-            str(row["function"]),
-            str(row["handler"]),  # type: ignore[arg-type]
-        )
+    for route in sorted(table.routes, key=lambda r: (r.path, r.methods)):
+        view.add_row(route.path, ", ".join(route.methods), route.function, route.handler_name)
     return view
 
 

@@ -5,21 +5,25 @@ from teal.template.pages import TemplateLimitError
 from teal.template.synth import (
     ARTIFACT_BUCKET,
     DeployedTemplates,
+    StoredTemplates,
     Synthesized,
     Template,
     current_rest_api_logical_id,
     deployment_id,
+    nested_keys,
     synthesize,
 )
 
 __all__ = [
     "ARTIFACT_BUCKET",
     "DeployedTemplates",
+    "StoredTemplates",
     "Synthesized",
     "Template",
     "TemplateLimitError",
     "current_rest_api_logical_id",
     "deployment_id",
+    "nested_keys",
     "next_rest_api_logical_id",
     "synthesize",
 ]

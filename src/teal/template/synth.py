@@ -240,8 +240,10 @@ def _pages(
     by_key: dict[str, Template] = {}
     stacks: dict[str, Any] = {}
     exported = _exported_parents(nodes, pages)
-    for number in sorted(set(pages.values())):
-        members = [n for n in nodes if pages[n.path] == number]
+    members_of: dict[int, list[Node[Route]]] = {}
+    for node in nodes:
+        members_of.setdefault(pages[node.path], []).append(node)
+    for number, members in sorted(members_of.items()):
         template, inputs = _page_template(number, members, pages, exported)
         key = artifact_key(template)
         logical_id = page_id(number, generation(rest_api_id))
@@ -324,3 +326,24 @@ def _page_input(name: str, what: PageInput, rest_api_id: str, pages: Mapping[str
             return {"Fn::GetAtt": [page, f"Outputs.{name}"]}
         case _:
             return {"Fn::GetAtt": [function_id(subject, generation(rest_api_id)), "Arn"]}
+
+
+@dataclass(frozen=True)
+class StoredTemplates:
+    """Templates read back from files or a cloud: the shape synthesis and analysis take."""
+
+    template: Template
+    nested_templates: Mapping[str, Template] = field(default_factory=dict)
+
+
+def nested_keys(template: Template) -> dict[str, str]:
+    """Artifact key of each nested stack (by its logical id), read from its TemplateURL."""
+    keys: dict[str, str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::CloudFormation::Stack":
+            continue
+        url = resource.get("Properties", {}).get("TemplateURL")
+        text = url.get("Fn::Sub") if isinstance(url, dict) else url
+        if isinstance(text, str) and ".amazonaws.com/" in text:
+            keys[logical_id] = text.split(".amazonaws.com/", 1)[1]
+    return keys

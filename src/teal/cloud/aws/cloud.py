@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from teal.apigw import stage_endpoint
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSetPreview, ChangeSets
 from teal.cloud.aws.domains import Domains
+from teal.cloud.aws.failures import translated
 from teal.cloud.aws.history import S3History
 from teal.cloud.aws.locks import S3Locks
 from teal.cloud.aws.retry import Backoff, Retrier, Sleep
@@ -16,6 +18,7 @@ from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
     BasePathMapping,
+    Cloud,
     DeployedStack,
     DomainInfo,
     DomainSpec,
@@ -73,10 +76,12 @@ class AwsCloud:
         return self._bucket.name
 
     def has_artifact(self, key: str) -> bool:
-        return self._bucket.has(key)
+        with translated(key):
+            return self._bucket.has(key)
 
     def put_artifact(self, key: str, data: bytes, progress: Progress | None = None) -> None:
-        self._bucket.put(key, data, progress)
+        with translated(key):
+            self._bucket.put(key, data, progress)
 
     def artifact_url(self, key: str) -> str:
         """Where CloudFormation reads an artifact (e.g. a nested template) from."""
@@ -85,20 +90,25 @@ class AwsCloud:
     # Stacks.
 
     def describe_stack(self, name: str) -> DeployedStack | None:
-        return self._stacks.describe(name)
+        with translated(name):
+            return self._stacks.describe(name)
 
     def list_stacks(self, tag_filter: Mapping[str, str]) -> list[DeployedStack]:
-        return self._stacks.matching(tag_filter)
+        with translated("cloudformation"):
+            return self._stacks.matching(tag_filter)
 
     def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
         """CloudFormation's own view of the change (with Replacement); changes nothing."""
-        return self._stacks.preview(request)
+        with translated(request.name):
+            return self._stacks.preview(request)
 
     def apply_stack(self, request: StackRequest, on_event: EventSink) -> StackResult:
-        return self._stacks.apply(request, on_event)
+        with translated(request.name):
+            return self._stacks.apply(request, on_event)
 
     def delete_stack(self, name: str, on_event: EventSink) -> None:
-        self._stacks.delete(name, on_event)
+        with translated(name):
+            self._stacks.delete(name, on_event)
 
     # API Gateway.
 
@@ -108,39 +118,57 @@ class AwsCloud:
     # Custom domains.
 
     def ensure_domain(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
-        return self._domains.ensure(spec, tags)
+        with translated(spec.name):
+            return self._domains.ensure(spec, tags)
 
     def get_domain(self, name: str) -> DomainInfo | None:
-        return self._domains.get(name)
+        with translated(name):
+            return self._domains.get(name)
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
-        return self._domains.get_mapping(domain, base_path)
+        with translated(domain):
+            return self._domains.get_mapping(domain, base_path)
 
     def create_mapping(self, mapping: BasePathMapping) -> None:
-        self._domains.create_mapping(mapping)
+        with translated(mapping.domain):
+            self._domains.create_mapping(mapping)
 
     def update_mapping(self, mapping: BasePathMapping) -> None:
-        self._domains.update_mapping(mapping)
+        with translated(mapping.domain):
+            self._domains.update_mapping(mapping)
 
     def delete_mapping(self, domain: str, base_path: str) -> None:
-        self._domains.delete_mapping(domain, base_path)
+        with translated(domain):
+            self._domains.delete_mapping(domain, base_path)
 
     # Locks and history.
 
     def acquire_lock(self, key: str, owner: LockOwner) -> None:
-        self._locks.acquire(key, owner)
+        with translated(key):
+            self._locks.acquire(key, owner)
 
     def release_lock(self, key: str, owner: LockOwner) -> None:
-        self._locks.release(key, owner)
+        with translated(key):
+            self._locks.release(key, owner)
 
     def break_lock(self, key: str) -> LockOwner | None:
-        return self._locks.break_(key)
+        with translated(key):
+            return self._locks.break_(key)
 
     def append_history(self, app: str, entry: HistoryEntry) -> None:
-        self._history.append(app, entry)
+        with translated(app):
+            self._history.append(app, entry)
 
     def read_history(self, app: str) -> list[HistoryEntry]:
-        return self._history.read(app)
+        with translated(app):
+            return self._history.read(app)
 
     def ensure_serving(self) -> None:
         """AWS serves by itself."""
+
+
+if TYPE_CHECKING:
+
+    def _conforms(cloud: AwsCloud) -> Cloud:
+        """mypy checks here that AwsCloud implements every method of the Cloud seam."""
+        return cloud

@@ -41,7 +41,6 @@ from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from teal.cloud.local.resources import (
     Provisioned,
     ResourceContext,
-    ResourceFailed,
     ResourceProvider,
     providers,
 )
@@ -58,7 +57,7 @@ from teal.cloud.local.stack_records import (
     teardown_order,
     write_row,
 )
-from teal.cloud.local.stack_run import ForwardRun, NestedChildren, failure_reason
+from teal.cloud.local.stack_run import ForwardRun, NestedChildren, child_name, failure_reason
 from teal.cloud.local.stack_template import parse_template
 from teal.cloud.local.store import Store, to_json
 from teal.errors import OperationError, UserError
@@ -67,6 +66,7 @@ Clock = Callable[[], datetime]
 STACK_TYPE = "AWS::CloudFormation::Stack"
 STACK_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
 CREATE_FAILED_STATUSES = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
+CLEANUP_IN_PROGRESS = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
 UPDATE_ROLLBACK_STATUSES = (
     "UPDATE_IN_PROGRESS",
     "UPDATE_ROLLBACK_IN_PROGRESS",
@@ -156,9 +156,19 @@ class Engine:
     # Apply ------------------------------------------------------------------
 
     def apply(
-        self, request: StackRequest, on_event: EventSink, parent: str | None = None
+        self,
+        request: StackRequest,
+        on_event: EventSink,
+        *,
+        parent: str | None = None,
+        defer_cleanup: bool = False,
     ) -> StackResult:
-        """Create or update ``request.name``; raises NoUpdates or StackFailed."""
+        """Create or update ``request.name``; raises NoUpdates or StackFailed.
+
+        ``defer_cleanup`` (nested stacks) stops a successful update before its
+        cleanup, in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS, as CloudFormation
+        does: the parent cleans it up with its own cleanup, or rolls it back.
+        """
         check_stack_name(request.name)
         where = f"stack {request.name}"
         parsed = parse_template(request.template, where)
@@ -180,7 +190,7 @@ class Engine:
         )
         if unchanged:
             raise NoUpdates(request.name)
-        return self._update(existing, desired, sink)
+        return self._update(existing, desired, sink, defer_cleanup=defer_cleanup)
 
     def _check_updatable(self, stack: StackRecord) -> None:
         if stack.status == ROLLBACK_COMPLETE:
@@ -237,7 +247,9 @@ class Engine:
             event = self._stack_event(conn, name, "CREATE_IN_PROGRESS", "User Initiated")
         sink(event)
 
-    def _update(self, stack: StackRecord, desired: Desired, sink: Sink) -> StackResult:
+    def _update(
+        self, stack: StackRecord, desired: Desired, sink: Sink, *, defer_cleanup: bool
+    ) -> StackResult:
         live = self.live_rows(stack.name)
         self._begin_update(stack, desired, live, sink)
         record = self.require(stack.name)
@@ -247,9 +259,9 @@ class Engine:
             self._set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", failure.reason, sink)
             status = self.rollback_update(stack.name, sink)
             raise StackFailed(stack.name, status, sink.failures(stack.name)) from None
-        self._set_status(
-            stack.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None, sink, outputs=outputs
-        )
+        self._set_status(stack.name, CLEANUP_IN_PROGRESS, None, sink, outputs=outputs)
+        if defer_cleanup:
+            return StackResult(stack.name, CLEANUP_IN_PROGRESS, outputs, tuple(sink.events))
         self.cleanup(stack.name, sink)
         return StackResult(stack.name, UPDATE_COMPLETE, outputs, tuple(sink.events))
 
@@ -287,8 +299,10 @@ class Engine:
     # Cleanup and rollback (also used to recover from a dead process) --------
 
     def cleanup(self, name: str, sink: Sink) -> None:
-        """Delete replaced and removed resources, then UPDATE_COMPLETE."""
+        """Clean up child stacks, delete replaced and removed resources, then UPDATE_COMPLETE."""
         stack = self.require(name)
+        for child in self._children_awaiting(stack, (CLEANUP_IN_PROGRESS,)):
+            self.cleanup(child.name, sink)
         old_template = stack.previous.template if stack.previous else stack.template
         wanted = set(stack.template.get("Resources") or {})
         stale = [row for row in self.rows(name) if not row.current or row.logical_id not in wanted]
@@ -331,12 +345,58 @@ class Engine:
             now = rows.get(before.seq)
             if now is None:
                 continue
-            if now.properties != before.properties:
+            if now.type == STACK_TYPE:
+                ok = self._restore_child(stack, now, before, sink) and ok
+            elif now.properties != before.properties:
                 ok = self._restore_row(stack, now, before, sink) and ok
             elif not now.current:
                 with self.store.transaction() as conn:
                     make_current(conn, stack.name, before.logical_id, before.seq)
         return ok
+
+    def _restore_child(self, stack: StackRecord, now: Row, before: Row, sink: Sink) -> bool:
+        """Roll back a child stack updated in this operation (its cleanup was deferred).
+
+        A child whose update was never recorded by the parent (its process died
+        in between) is rolled back too, since its own record says what it was.
+        """
+        child = self.stack(child_name(now.physical_id))
+        if child is None or child.status not in (CLEANUP_IN_PROGRESS, *UPDATE_ROLLBACK_STATUSES):
+            # Stable already; re-apply the old template if the parent had moved on.
+            if now.properties == before.properties:
+                return True
+            return self._restore_row(stack, now, before, sink)
+        self.resource_event(stack, now.logical_id, now.type, "UPDATE_IN_PROGRESS", sink=sink)
+        self._set_status(
+            child.name, "UPDATE_ROLLBACK_IN_PROGRESS", "Parent stack rolling back", sink
+        )
+        status = self.rollback_update(child.name, sink)
+        with self.store.transaction() as conn:
+            done = Provisioned(
+                now.physical_id,
+                {f"Outputs.{k}": v for k, v in self.require(child.name).outputs.items()},
+            )
+            write_row(conn, before.seq, done, before.properties)
+            event = self._done_event(
+                conn,
+                stack,
+                now.logical_id,
+                self.providers[STACK_TYPE],
+                status="UPDATE_COMPLETE",
+                done=done,
+            )
+        sink(event)
+        return status == UPDATE_ROLLBACK_COMPLETE
+
+    def _children_awaiting(
+        self, stack: StackRecord, statuses: tuple[str, ...]
+    ) -> list[StackRecord]:
+        children = []
+        for row in self.live_rows(stack.name).values():
+            child = self.stack(child_name(row.physical_id)) if row.type == STACK_TYPE else None
+            if child is not None and child.status in statuses:
+                children.append(child)
+        return children
 
     def _restore_row(self, stack: StackRecord, now: Row, before: Row, sink: Sink) -> bool:
         provider = self.providers[now.type]
@@ -456,7 +516,12 @@ class Engine:
 
     def recover(self, on_event: EventSink) -> list[str]:
         """Finish or undo operations whose process died; returns the stacks recovered."""
-        stale = [s for s in self.stacks() if s.in_progress and not self._owner_alive(s)]
+        in_progress = self.store.read("SELECT * FROM stacks WHERE status LIKE '%_IN_PROGRESS'")
+        stale = [
+            s
+            for s in map(StackRecord.from_db, in_progress)
+            if not self._owner_alive(s) and not self._parent_decides(s)
+        ]
         depth = {s.name: self._depth(s) for s in stale}
         recovered: list[str] = []
         for stack in sorted(stale, key=lambda s: -depth[s.name]):
@@ -468,6 +533,13 @@ class Engine:
             self._resume(stack, reason, sink)
             recovered.append(stack.name)
         return recovered
+
+    def _parent_decides(self, stack: StackRecord) -> bool:
+        """A child waiting for its parent's cleanup is cleaned up or rolled back by the parent."""
+        if stack.status != CLEANUP_IN_PROGRESS or stack.parent is None:
+            return False
+        parent = self.stack(stack.parent)
+        return parent is not None and parent.in_progress
 
     def _owner_alive(self, stack: StackRecord) -> bool:
         return stack.owner_pid is not None and process_alive(stack.owner_pid, stack.owner_start)

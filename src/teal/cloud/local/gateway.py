@@ -100,7 +100,8 @@ MISSING_TOKEN = (
 )
 FORBIDDEN = (403, "ForbiddenException", '{"message":"Forbidden"}')
 BAD_GATEWAY = (502, "InternalServerErrorException", '{"message": "Internal server error"}')
-NO_PERMISSION = (500, "InternalServerErrorException", '{"message": "Internal server error"}')
+INTERNAL_ERROR = (500, "InternalServerErrorException", '{"message": "Internal server error"}')
+NO_PERMISSION = INTERNAL_ERROR  # API Gateway may not invoke the function
 TIMED_OUT = (504, "IntegrationTimeout", '{"message": "Endpoint request timed out"}')
 
 
@@ -146,6 +147,7 @@ class Gateway:
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: Callable[[], None] | None = None,
+        on_health: Callable[[], Awaitable[None]] | None = None,
         identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.state = state
@@ -155,6 +157,7 @@ class Gateway:
         self.integration_timeout_s = integration_timeout_s
         self.new_request_id = new_request_id
         self.on_change = on_change
+        self.on_health = on_health
         self.identity = dict(identity or {})
         self._view: _View | None = None
         self._trees: dict[str, PathTree[RouteIntegration]] = {}
@@ -210,6 +213,8 @@ class Gateway:
         request_id = self.new_request_id()
         view = await self.refresh()
         if request.local_port == self.main_port and request.path == HEALTH_PATH:
+            if self.on_health is not None:
+                await self.on_health()
             return self._health(view, request_id)
         target = self._target(view, request)
         if isinstance(target, GatewayResponse):
@@ -291,11 +296,12 @@ class Gateway:
     ) -> GatewayResponse:
         """Call the function; the integration timeout does not stop it (as on AWS)."""
         call = asyncio.ensure_future(self.invoker.invoke(spec, event, request_id))
-        try:
-            result = await asyncio.wait_for(asyncio.shield(call), self.integration_timeout_s)
-        except TimeoutError:
+        done, _ = await asyncio.wait((call,), timeout=self.integration_timeout_s)
+        if not done:
             self._let_finish(call)
             return _error(TIMED_OUT, request_id)
+        try:
+            result = call.result()
         except Exception as exc:
             log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
             return _error(BAD_GATEWAY, request_id)
@@ -374,6 +380,7 @@ def _error(kind: tuple[int, str, str], request_id: str) -> GatewayResponse:
 
 # ---------------------------------------------------------------- ASGI adapter
 
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -388,16 +395,19 @@ class AsgiGateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        response = await self.gateway.handle(await _to_request(scope, receive))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
-                ],
-            }
-        )
+        try:
+            response = await self.gateway.handle(await _to_request(scope, receive))
+        except Exception:  # e.g. the state could not be read: answer as API Gateway would
+            log.exception("request failed inside the gateway")
+            response = _error(INTERNAL_ERROR, "")
+        # framing is the gateway's business, as on API Gateway: a handler's own is dropped
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in response.headers
+            if k.lower() not in _FRAMING_HEADERS
+        ]
+        headers.append((b"Content-Length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
 

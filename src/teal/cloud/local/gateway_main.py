@@ -77,6 +77,7 @@ class GatewayServer:
         self._listeners: dict[int, tuple[_Listener, asyncio.Task[None]]] = {}
         self._stop = asyncio.Event()
         self._reaping: set[asyncio.Task[int]] = set()
+        self._syncing = asyncio.Lock()
 
     def stop(self) -> None:
         self._stop.set()
@@ -84,7 +85,13 @@ class GatewayServer:
     async def _listen(self, port: int) -> None:
         sock = bind(port)
         config = uvicorn.Config(
-            self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30
+            self.app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=30,
+            server_header=False,
+            log_config=None,  # the process's logging is set up once, in main()
         )
         server = _Listener(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -101,6 +108,11 @@ class GatewayServer:
         await task
 
     async def _sync_domain_ports(self) -> None:
+        """One listener per domain port of the current state (the poll and health call it)."""
+        async with self._syncing:
+            await self._sync_domain_ports_now()
+
+    async def _sync_domain_ports_now(self) -> None:
         await self.gateway.refresh()
         wanted = set(self.gateway.domain_ports()) - {self.port}
         for port in sorted(wanted - set(self._listeners)):
@@ -111,21 +123,24 @@ class GatewayServer:
         for port in sorted(set(self._listeners) - wanted - {self.port}):
             await self._close(port)
 
+    def _is_current(self, spec: FunctionSpec) -> bool:
+        """Whether the state still holds this version of the function."""
+        now = self.gateway.state.function_by_arn(spec.arn)
+        return now is not None and now.version_key == spec.version_key
+
+    async def sync_listeners(self) -> None:
+        await self._sync_domain_ports()
+
     def schedule_reap(self) -> None:
         """After a change: stop idle workers of function versions no longer served."""
-        state = self.gateway.state
-
-        def is_current(spec: FunctionSpec) -> bool:
-            now = state.function_by_arn(spec.arn)
-            return now is not None and now.version_key == spec.version_key
-
-        task = asyncio.get_running_loop().create_task(self.workers.reap(is_current))
+        task = asyncio.get_running_loop().create_task(self.workers.reap(self._is_current))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
 
     async def run(self, on_ready: Callable[[], None]) -> None:
-        await self._listen(self.port)
+        # domains first: once the main port answers health, every domain port listens
         await self._sync_domain_ports()
+        await self._listen(self.port)
         on_ready()
         last_idle_check = time.monotonic()
         while not self._stop.is_set():
@@ -137,7 +152,7 @@ class GatewayServer:
                 log.exception("reading the serving state failed")
             if time.monotonic() - last_idle_check > 60:
                 last_idle_check = time.monotonic()
-                await self.workers.reap(lambda _spec: True, idle_for_s=IDLE_WORKER_S)
+                await self.workers.reap(self._is_current, idle_for_s=IDLE_WORKER_S)
         for port in list(self._listeners):
             await self._close(port)
         await self.workers.close()
@@ -194,6 +209,9 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     gateway = Gateway(state, workers, main_port=port, identity=identity)
     server = GatewayServer(gateway, workers, port)
     gateway.on_change = server.schedule_reap
+    # a health call (every ensure_gateway makes one) returns only once the listeners
+    # match the state, so a command that just created a domain can rely on its port
+    gateway.on_health = server.sync_listeners
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.stop)
@@ -215,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(paths, args.port, args.serving_state))
     except OperationError as error:
-        print(error.render(), file=sys.stderr)
+        print(f"local gateway: {error.what}", file=sys.stderr)  # one line: starters quote it
         return 1
     return 0
 

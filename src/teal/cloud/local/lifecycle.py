@@ -25,6 +25,7 @@ from teal.errors import OperationError
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+PORT_GRACE_S = 2.0
 HEALTH_PATH = "/_teal/health"
 ENTRY_MODULE = "teal.cloud.local.gateway_main"
 
@@ -85,8 +86,10 @@ def port_answers(port: int) -> bool:
     try:
         connection.connect()
         return True
-    except OSError:
+    except ConnectionRefusedError:
         return False
+    except OSError:  # a full backlog times out: something holds the port all the same
+        return True
     finally:
         connection.close()
 
@@ -125,16 +128,33 @@ def ensure_gateway(
     if status.running:
         return status
     _stop_unresponsive(paths)
-    if port_answers(port):
-        other = health(port)
-        where = f"the teal gateway of {other.get('home')}" if other else "another program"
-        raise OperationError(
-            f"port {port} is already used by {where}",
-            where="local gateway",
-            hint="stop it, or set TEAL_LOCAL_PORT to a free port",
-        )
+    running = _claim_port(paths, port)
+    if running is not None:
+        return running
     process = _spawn(paths, port, serving_state)
     return _await_ready(paths, process, port, timeout_s)
+
+
+def _claim_port(paths: LocalPaths, port: int) -> GatewayStatus | None:
+    """Check the port is free; a gateway of this home that answers there is returned.
+
+    A gateway killed a moment ago may still hold its socket while the kernel
+    tears it down, so a silent listener gets a short grace period.
+    """
+    deadline = time.monotonic() + PORT_GRACE_S
+    while port_answers(port):
+        other = health(port)
+        if other is not None and other.get("home") == str(paths.home):
+            return _status_from(other, port)  # started by another command just now
+        if other is not None or time.monotonic() > deadline:
+            where = f"the teal gateway of {other.get('home')}" if other else "another program"
+            raise OperationError(
+                f"port {port} is already used by {where}",
+                where="local gateway",
+                hint="stop it, or set TEAL_LOCAL_PORT to a free port",
+            )
+        time.sleep(0.1)
+    return None
 
 
 def _spawn(paths: LocalPaths, port: int, serving_state: str | None) -> subprocess.Popen[bytes]:
@@ -160,22 +180,39 @@ def _await_ready(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            winner = health(port)  # another command may have started it first
+            if winner is not None and winner.get("home") == str(paths.home):
+                return _status_from(winner, port)
             raise _start_failed(paths, f"the gateway exited with status {process.returncode}")
         answer = health(port, timeout_s=0.5)
         if answer is not None and answer.get("pid") == process.pid:
-            return GatewayStatus(True, process.pid, port, float(answer.get("started_at") or 0))
+            return _status_from(answer, port)
         time.sleep(0.05)
     process.kill()
     process.wait()
     raise _start_failed(paths, f"the gateway did not answer within {timeout_s:g}s")
 
 
+def _status_from(answer: dict[str, Any], port: int) -> GatewayStatus:
+    return GatewayStatus(True, int(answer["pid"]), port, float(answer.get("started_at") or 0))
+
+
 def _start_failed(paths: LocalPaths, what: str) -> OperationError:
+    last = _log_tail(paths)
     return OperationError(
-        what,
+        f"{what}: {last}" if last else what,
         where="local gateway",
         hint=f"see {log_file(paths)} for its output",
     )
+
+
+def _log_tail(paths: LocalPaths) -> str:
+    """The gateway log's last line (its error, when it failed to start)."""
+    try:
+        lines = log_file(paths).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
 
 
 def _stop_unresponsive(paths: LocalPaths) -> None:

@@ -8,6 +8,7 @@ connection, since the gateway may read from several.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 
@@ -52,7 +53,7 @@ class StoreServingState:
             (spec.name,),
         ).fetchall()
         arns = tuple(r[0] if r[0] is not None else "*" for r in sources)
-        return FunctionSpec(**{**spec.__dict__, "invoke_source_arns": arns})
+        return dataclasses.replace(spec, invoke_source_arns=arns)
 
     def domains(self) -> list[DomainRoute]:
         return apigateway.domain_routes(self._conn())

@@ -58,7 +58,7 @@ class ForwardRun:
         self.scope = Scope(ref=self._ref, get_att=self._get_att)
 
     def forward(self) -> dict[str, str]:
-        """Apply every wave; raise :class:`_Failure` at the first failed resource."""
+        """Apply every wave; raise :class:`ForwardFailure` at the first failed resource."""
         for wave in self.parsed.waves:
             self._wave(wave)
         try:
@@ -260,7 +260,9 @@ class NestedChildren:
         name = child_name(child)
         request = StackRequest(name, template, parameters, self.parent.tags)
         try:
-            outputs = self.engine.apply(request, self.sink, parent=self.parent.name).outputs
+            outputs = self.engine.apply(
+                request, self.sink, parent=self.parent.name, defer_cleanup=True
+            ).outputs
         except NoUpdates:
             outputs = self._require(name).outputs
         except StackFailed as exc:

@@ -23,6 +23,7 @@ import sys
 import time
 import uuid
 import zipfile
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -153,6 +154,7 @@ class Worker:
         self.cold_start_ms = 0.0
         self.invocations = 0
         self.retired = False  # killed or abandoned: never handed out again
+        self.timed_out = False
         self.last_used = time.monotonic()
 
     @classmethod
@@ -220,18 +222,22 @@ class Worker:
         except (ConnectionError, RuntimeError):
             await self.kill()
             raise InvocationError(FailureKind.CRASH, "worker is gone") from None
+        # a timer, not wait_for: no extra task per request on the hot path
+        timer = asyncio.get_running_loop().call_later(timeout_s, self._time_out)
         try:
-            answer = await asyncio.wait_for(self._receive(), timeout_s)
+            answer = await self._receive()
         except asyncio.CancelledError:
             self._abandon()  # its answer would arrive out of turn: the worker cannot stay
             raise
-        except TimeoutError:
-            await self.kill()
+        except InvocationError:
+            if not self.timed_out:
+                raise
             self._note(f"{request_id} Task timed out after {timeout_s:.2f} seconds")
             raise InvocationError(
                 FailureKind.TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds"
             ) from None
         finally:
+            timer.cancel()
             self.last_used = time.monotonic()
         if not answer.get("ok"):
             error = answer.get("error") or {}
@@ -243,6 +249,10 @@ class Worker:
     def _note(self, line: str) -> None:
         with self.log.file.open("a", encoding="utf-8") as log_file:
             log_file.write(line + "\n")
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self._abandon()
 
     def _abandon(self) -> None:
         self.retired = True
@@ -309,7 +319,7 @@ class WorkerManager:
         self.python = python
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
-        self.cold_starts_ms: list[float] = []
+        self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
         """Run the function for one event on a warm worker, or a new one."""

@@ -1,0 +1,206 @@
+"""``teal template`` and ``teal plan``: what would be deployed, and what it would do.
+
+``template`` needs no cloud and no credentials. ``plan`` compares against the
+environment's deployed stack, read once from its cloud, or against a template
+written by ``teal template`` (``--against FILE``, no cloud needed); either way
+the same :func:`teal.analysis.build_plan` decides, as for ``teal deploy``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from teal.analysis import Plan, ResourceChange, build_plan
+from teal.cli.common import common, console, emit_json, err_console, target_options
+from teal.cloud import open_cloud
+from teal.config import Target
+from teal.deploy import prepare
+from teal.errors import UserError
+from teal.loader import load_routes
+from teal.package import build_package
+from teal.routes import RouteTable
+from teal.template import StoredTemplates, Synthesized, nested_keys, synthesize
+
+LISTED_CHANGES = 25  # per kind, in text output; --json lists all
+
+
+def _load(
+    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+) -> tuple[Target, RouteTable, str]:
+    _, target = common(project, env, extra, cloud, as_json).load()
+    table = load_routes(target.project_dir, target.entry)
+    return target, table, build_package(target.project_dir).key
+
+
+@click.command(name="template")
+@target_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write <stack>.template.json and the nested templates (templates/*.json) here.",
+)
+def template_command(
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Write the environment's CloudFormation template(s) as JSON; no cloud needed."""
+    target, table, code_key = _load(project, env, extra, cloud, as_json)
+    synthesized = synthesize(table, target, code_key)
+    files = write_templates(synthesized, target.stack_name, out) if out is not None else []
+    if as_json:
+        emit_json(
+            {
+                "stack": target.stack_name,
+                "rest_api_logical_id": synthesized.rest_api_logical_id,
+                "code_key": code_key,
+                "parameters": list(synthesized.parameters),
+                "template": synthesized.template,
+                "nested": synthesized.nested,
+                "files": [str(f) for f in files],
+            }
+        )
+    elif out is not None:
+        for file in files:
+            console.print(escape(str(file)))
+    else:
+        if synthesized.nested:
+            err_console.print(
+                f"{len(synthesized.nested)} nested templates not shown: use --out DIR to write them"
+            )
+        console.print_json(json.dumps(synthesized.template))
+
+
+def write_templates(synthesized: Synthesized, stack: str, out: Path) -> list[Path]:
+    """The main template as ``<stack>.template.json``, nested ones under their artifact keys."""
+    out.mkdir(parents=True, exist_ok=True)
+    main = out / f"{stack}.template.json"
+    written = [main]
+    main.write_text(json.dumps(synthesized.template, indent=2) + "\n", encoding="utf-8")
+    for key, template in sorted(synthesized.nested.items()):
+        path = out / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def read_templates(path: Path) -> StoredTemplates:
+    """A template written by ``teal template --out`` (nested ones beside it) or ``--json``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(
+            f"cannot read a template: {exc}",
+            where=str(path),
+            hint="give a file written by `teal template --out DIR` or `teal template --json`",
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("template", data), dict):
+        raise UserError("not a CloudFormation template", where=str(path))
+    by_key: dict[str, Any] = data.get("nested", {}) if "template" in data else {}
+    main: dict[str, Any] = data.get("template", data)
+    if "Resources" not in main:
+        raise UserError("not a CloudFormation template (no Resources)", where=str(path))
+    nested = {}
+    for logical_id, key in nested_keys(main).items():
+        nested[logical_id] = by_key[key] if key in by_key else _read_nested(path.parent / key)
+    return StoredTemplates(main, nested)
+
+
+def _read_nested(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(
+            "a nested template the main template points at is missing",
+            where=str(path),
+            hint="keep the templates/ folder that `teal template --out DIR` wrote beside it",
+        )
+    nested: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return nested
+
+
+@click.command(name="plan")
+@target_options
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Compare with this template (from `teal template`) instead of the deployed stack.",
+)
+def plan_command(
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    against: Path | None,
+) -> None:
+    """Show what deploy would do, and whether the API must be replaced and why."""
+    if against is not None:
+        target, table, code_key = _load(project, env, extra, cloud, as_json)
+        plan = build_plan(table, target, code_key, read_templates(against))
+    else:
+        _, target = common(project, env, extra, cloud, as_json).load()
+        plan = prepare(target, open_cloud(target)).plan  # the very steps deploy takes
+    if as_json:
+        emit_json({**plan.to_json(), "against": str(against) if against else None})
+    else:
+        print_plan(plan)
+
+
+def print_plan(plan: Plan) -> None:
+    console.print(f"[bold]{escape(plan.stack)}[/]: {_action_words(plan)}")
+    api = plan.chosen.rest_api_logical_id
+    if plan.replace:
+        console.print(
+            f"  API: [bold yellow]replaced[/] ({escape(plan.current_api or '-')} -> "
+            f"{escape(api)}): a new API with a new endpoint is built beside the old one, "
+            "which is deleted after"
+        )
+        for reason in plan.verdict.reasons:
+            console.print(f"    - {escape(reason.explanation)}")
+            console.print(f"      [dim]API Gateway would answer: {escape(reason.message)}[/]")
+    elif plan.current_api is not None:
+        console.print(f"  API: kept ({escape(api)}); the update is safe for API Gateway")
+    changes = plan.changes
+    for mark, words, items in (
+        ("+", "to add", changes.added),
+        ("~", "to change in place", changes.modified),
+        ("±", "to replace (new resource, then the old one deleted)", changes.replaced),
+        ("-", "to remove", changes.removed),
+    ):
+        if items:
+            console.print(f"  {len(items)} {words}")
+            _print_changes(mark, items)
+
+
+def _action_words(plan: Plan) -> str:
+    match plan.action:
+        case "create":
+            return "will be created"
+        case "noop":
+            return "no changes; deploy would leave it as it is"
+        case _:
+            return "will be updated"
+
+
+def _print_changes(mark: str, items: tuple[ResourceChange, ...]) -> None:
+    for change in items[:LISTED_CHANGES]:
+        console.print(f"    {mark} {escape(change.logical_id)} [dim]{escape(change.type)}[/]")
+    if len(items) > LISTED_CHANGES:
+        console.print(f"    ... and {len(items) - LISTED_CHANGES} more (--json lists all)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(template_command)
+    group.add_command(plan_command)

@@ -1,0 +1,43 @@
+"""Create-only properties come from the provider schemas cfn-lint ships."""
+
+from __future__ import annotations
+
+import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from teal.schemas import SCHEMA_REGION, create_only_properties, is_known_type
+
+TYPES = [
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Stage",
+    "AWS::Lambda::Function",
+    "AWS::Lambda::Permission",
+    "AWS::IAM::Role",
+    "AWS::Logs::LogGroup",
+    "AWS::CloudFormation::Stack",
+]
+
+
+@pytest.mark.parametrize("resource_type", TYPES)
+def test_direct_read_matches_cfn_lints_loader(resource_type: str) -> None:
+    loaded = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
+    expected = {p.split("/")[2] for p in loaded.get("createOnlyProperties", [])}
+    assert create_only_properties(resource_type) == expected
+
+
+def test_facts_the_analysis_depends_on() -> None:
+    assert create_only_properties("AWS::ApiGateway::Resource") == {
+        "RestApiId",
+        "ParentId",
+        "PathPart",
+    }
+    assert create_only_properties("AWS::ApiGateway::RestApi") == frozenset()
+    assert "FunctionName" in create_only_properties("AWS::Lambda::Function")
+
+
+def test_unknown_types() -> None:
+    assert is_known_type("AWS::ApiGateway::Method")
+    assert not is_known_type("AWS::Nope::Thing")
