@@ -121,3 +121,16 @@ def test_a_held_lock_stops_a_second_deploy_naming_the_holder(
     assert "alice@laptop" in blocked.err and "teal unlock" in blocked.err
     assert local_cloud.teal_ok("unlock", "--json").json()["released"] is True
     local_cloud.teal_ok("deploy")
+
+
+def test_removed_route_stops_answering_and_the_next_deploy_is_a_noop(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    assert get(endpoint + "posts/1/comments")[0] == 200
+    local_cloud.edit_app('@app.route("/posts/{id}/comments")', "# removed route")
+    removed = local_cloud.teal_ok("deploy", "--json").json()
+    assert removed["action"] == "update" and removed["endpoint"] == endpoint
+    assert get(endpoint + "posts/1/comments")[0] == 403
+    assert get(endpoint + "posts/1")[0] == 200
+    assert local_cloud.teal_ok("deploy", "--json").json()["action"] == "noop"

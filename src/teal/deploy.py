@@ -22,10 +22,12 @@ same rules run against the local cloud and AWS.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from teal.analysis import Plan, Verdict, build_plan
@@ -48,6 +50,8 @@ from teal.package import Package, build_package
 from teal.routes import RouteTable
 from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, template_bytes
+from teal.template.synth import with_fresh_deployment
+from teal.vendor import check_unzipped_size, vendor_requirements
 
 REST_API_OUTPUT = "RestApiId"
 STAGE_OUTPUT = "StageName"
@@ -161,7 +165,7 @@ Progress = Callable[[str], None]
 def prepare(target: Target, cloud: Cloud) -> Prepared:
     """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
     table = load_routes(target.project_dir, target.entry)
-    package = build_package(target.project_dir)
+    package = package_for(target)
     found = _read_stack(cloud, target)
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE
     deployed = None if failed_create else found
@@ -172,6 +176,24 @@ def prepare(target: Target, cloud: Cloud) -> Prepared:
     return Prepared(
         target, table, package, deployed, found if failed_create else None, mapping, plan
     )
+
+
+def package_for(target: Target) -> Package:
+    """The code package; on AWS with ``requirements.txt`` vendored for Lambda's platform.
+
+    Locally, workers import the requirements installed beside teal, so nothing
+    is vendored; the size limit is checked on both, so what deploys locally fits.
+    """
+    vendored = None
+    if target.cloud == "aws":
+        vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
+    package = build_package(target.project_dir, vendored)
+    check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
+    return package
+
+
+def vendor_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "teal" / "vendor"
 
 
 def _read_stack(cloud: Cloud, target: Target) -> DeployedStack | None:
@@ -322,8 +344,15 @@ def _apply(
     if decision is Decision.REPLACE and prepared.domain_is_live_here:
         return _replace_behind_live_domain(prepared, chosen, cloud, on_event, progress)
     result = _apply_template(cloud, target, chosen.template, on_event)
+    if decision is Decision.UPDATE and _removes_methods(prepared.verdict):
+        progress("routes were removed: taking a fresh deployment so the stage stops serving them")
+        result = _apply_template(cloud, target, with_fresh_deployment(chosen.template), on_event)
     endpoint = _endpoint_from(cloud, result)
     return Applied(result.status, result.outputs.get(REST_API_OUTPUT), endpoint, previous_endpoint)
+
+
+def _removes_methods(verdict: Verdict) -> bool:
+    return any(c.type == "AWS::ApiGateway::Method" for c in verdict.changes.removed)
 
 
 def _apply_template(cloud: Cloud, target: Target, template: Template, on_event: EventSink) -> Any:

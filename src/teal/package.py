@@ -55,7 +55,6 @@ EXCLUDED_DIRS = frozenset(
 )
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".DS_Store")
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ class Package:
     data: bytes
     sha256: str
     files: tuple[str, ...]
+    unzipped_size: int = 0
 
     @property
     def key(self) -> str:
@@ -86,7 +86,8 @@ def build_package(project_dir: Path, vendored: Path | None = None) -> Package:
     entries.update(own)
     entries.update(_runtime_entries())
     data = _zip(entries)
-    return Package(data, hashlib.sha256(data).hexdigest(), tuple(sorted(entries)))
+    unzipped = sum(path.stat().st_size for path in entries.values())
+    return Package(data, hashlib.sha256(data).hexdigest(), tuple(sorted(entries)), unzipped)
 
 
 def _runtime_entries() -> dict[str, Path]:

@@ -19,10 +19,9 @@ from teal.analysis import Plan, ResourceChange, build_plan
 from teal.cli.common import common, console, emit_json, err_console, target_options
 from teal.cloud import open_cloud
 from teal.config import Target
-from teal.deploy import prepare
+from teal.deploy import package_for, prepare
 from teal.errors import UserError
 from teal.loader import load_routes
-from teal.package import build_package
 from teal.routes import RouteTable
 from teal.template import StoredTemplates, Synthesized, nested_keys, synthesize
 
@@ -34,7 +33,7 @@ def _load(
 ) -> tuple[Target, RouteTable, str]:
     _, target = common(project, env, extra, cloud, as_json).load()
     table = load_routes(target.project_dir, target.entry)
-    return target, table, build_package(target.project_dir).key
+    return target, table, package_for(target).key
 
 
 @click.command(name="template")

@@ -6,6 +6,7 @@ stable assignment of paths to nested stacks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -105,7 +106,7 @@ def synthesize(
         for node in nodes:
             resources.update(node_resources(node, refs))
         depends = method_ids(nodes, generation(rest_api_logical_id))
-    resources.update(_api(table, target, rest_api_logical_id, depends))
+    resources.update(_api(table, target, rest_api_logical_id, depends, previous))
     if len(resources) > TEMPLATE_RESOURCE_LIMIT:
         raise TemplateLimitError(
             f"the main template would hold {len(resources)} resources; CloudFormation allows "
@@ -155,8 +156,15 @@ def deployment_id(table: RouteTable, rest_api_logical_id: str) -> str:
     return f"Deployment{short_hash(canonical_json([rest_api_logical_id, routes]), 12)}"
 
 
-def _api(table: RouteTable, target: Target, rest_api_id: str, depends: list[str]) -> dict[str, Any]:
-    deployment = deployment_id(table, rest_api_id)
+def _api(
+    table: RouteTable,
+    target: Target,
+    rest_api_id: str,
+    depends: list[str],
+    previous: DeployedTemplates | None = None,
+) -> dict[str, Any]:
+    routes_hash = deployment_id(table, rest_api_id)
+    deployment = _kept_deployment_id(routes_hash, previous)
     return {
         rest_api_id: {
             "Type": "AWS::ApiGateway::RestApi",
@@ -170,7 +178,7 @@ def _api(table: RouteTable, target: Target, rest_api_id: str, depends: list[str]
             "DependsOn": depends,
             "Properties": {
                 "RestApiId": {"Ref": rest_api_id},
-                "Description": f"teal routes {deployment.removeprefix('Deployment')}",
+                "Description": f"teal routes {routes_hash.removeprefix('Deployment')}",
             },
         },
         stage_id(rest_api_id): {
@@ -182,6 +190,37 @@ def _api(table: RouteTable, target: Target, rest_api_id: str, depends: list[str]
             },
         },
     }
+
+
+def _kept_deployment_id(base: str, previous: DeployedTemplates | None) -> str:
+    """The deployed Deployment's id when it snapshots the same routes (``base`` or a
+    refreshed ``base`` + ``R``, see :func:`with_fresh_deployment`), else ``base``."""
+    if previous is not None:
+        for logical_id in previous.template.get("Resources", {}):
+            if logical_id in (base, base + REFRESH_SUFFIX):
+                return str(logical_id)
+    return base
+
+
+REFRESH_SUFFIX = "R"
+
+
+def with_fresh_deployment(template: Template) -> Template:
+    """The same template with a new logical id for its Deployment.
+
+    CloudFormation creates the new Deployment (a snapshot of the API) before
+    it deletes removed methods at cleanup, so after an update that removes
+    routes the stage would keep serving them; applying this template once
+    more takes a snapshot without them. Ids alternate between ``base`` and
+    ``base`` + ``R``, and synthesis keeps whichever is deployed.
+    """
+    resources: dict[str, Any] = template["Resources"]
+    old = next(k for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::Deployment")
+    new = old.removesuffix(REFRESH_SUFFIX) if old.endswith(REFRESH_SUFFIX) else old + REFRESH_SUFFIX
+    text = canonical_json(template)
+    renamed = text.replace(f'"{old}"', f'"{new}"')
+    fresh: Template = json.loads(renamed)
+    return fresh
 
 
 def stage_id(rest_api_logical_id: str) -> str:

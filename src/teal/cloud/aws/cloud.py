@@ -13,6 +13,7 @@ from teal.cloud.aws.domains import Domains
 from teal.cloud.aws.failures import translated
 from teal.cloud.aws.history import S3History
 from teal.cloud.aws.locks import S3Locks
+from teal.cloud.aws.nested import NestedBundles
 from teal.cloud.aws.retry import Backoff, Retrier, Sleep
 from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
@@ -57,7 +58,8 @@ class AwsCloud:
             retry,
         )
         change_sets = ChangeSets(clients.cloudformation, self._bucket, retry, poll)
-        self._stacks = Stacks(clients.cloudformation, change_sets, retry, poll)
+        self._bundles = NestedBundles(clients.s3, self._bucket, retry)
+        self._stacks = Stacks(clients.cloudformation, change_sets, retry, poll, self._bundles)
         self._domains = Domains(clients.apigateway, self._stacks, retry)
         self._locks = S3Locks(clients.s3, self._bucket, retry)
         self._history = S3History(clients.s3, self._bucket, retry)
@@ -82,6 +84,7 @@ class AwsCloud:
     def put_artifact(self, key: str, data: bytes, progress: Progress | None = None) -> None:
         with translated(key):
             self._bucket.put(key, data, progress)
+        self._bundles.remember(key, data)
 
     def artifact_url(self, key: str) -> str:
         """Where CloudFormation reads an artifact (e.g. a nested template) from."""

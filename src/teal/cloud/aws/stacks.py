@@ -5,9 +5,11 @@ wait (empty → NoUpdates) → remember the newest event → execute → follow 
 events live until the stack settles → outputs, or StackFailed with the
 failing resources and their reasons (nested stacks' own failures included).
 
-Reading a stack costs a fixed number of calls: describe_stacks and
-get_template, plus describe_stack_resource and get_template per nested stack;
-never one per route.
+Reading a stack costs a fixed number of calls: describe_stacks, get_template
+and one get_object of the bundle of its nested templates (see
+:mod:`teal.cloud.aws.nested`), never one per route or per nested stack. Only a
+stack deployed before bundles existed costs describe_stack_resource and
+get_template per nested stack.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from teal.cloud.aws.changesets import (
     additions,
 )
 from teal.cloud.aws.events import STACK_TYPE, EventTail, failures_since
+from teal.cloud.aws.nested import NestedBundles
 from teal.cloud.aws.retry import Backoff, Retrier, error_code, error_message
 from teal.cloud.base import (
     CREATE_COMPLETE,
@@ -56,12 +59,18 @@ def is_settled(status: str) -> bool:
 
 class Stacks:
     def __init__(
-        self, cfn: CloudFormationClient, change_sets: ChangeSets, retry: Retrier, poll: Backoff
+        self,
+        cfn: CloudFormationClient,
+        change_sets: ChangeSets,
+        retry: Retrier,
+        poll: Backoff,
+        bundles: NestedBundles | None = None,
     ) -> None:
         self._cfn = cfn
         self._change_sets = change_sets
         self._retry = retry
         self._poll = poll
+        self._bundles = bundles
 
     # Reading.
 
@@ -103,6 +112,9 @@ class Stacks:
 
     def apply(self, request: StackRequest, on_event: EventSink) -> StackResult:
         kind = self._prepare(request.name, on_event)
+        if self._bundles is not None:
+            # Before the change: a deploy interrupted later still leaves a readable stack.
+            self._bundles.write(request.template)
         change_set = self._change_sets.create(request, kind)
         self._change_sets.wait(change_set)
         tail = EventTail(self._cfn, change_set.stack_id, self._retry)
@@ -217,8 +229,14 @@ class Stacks:
             tags=_tags(raw),
             updated_at=raw.get("LastUpdatedTime") or raw.get("CreationTime"),
             status_reason=raw.get("StackStatusReason"),
-            nested_templates=self._nested_templates(stack_id, template),
+            nested_templates=self._nested(stack_id, template),
         )
+
+    def _nested(self, stack_id: str, template: Template) -> dict[str, Template]:
+        bundled = self._bundles.read(template) if self._bundles is not None else None
+        if bundled is not None:
+            return bundled
+        return self._nested_templates(stack_id, template)
 
     def _template(self, stack: str) -> Template:
         response = self._retry(self._cfn.get_template, StackName=stack, TemplateStage="Original")
@@ -229,6 +247,7 @@ class Stacks:
         return dict(body)
 
     def _nested_templates(self, stack_id: str, template: Template) -> dict[str, Template]:
+        """Each nested stack's template from CloudFormation: two calls per nested stack."""
         nested: dict[str, Template] = {}
         for logical_id, resource in template.get("Resources", {}).items():
             if resource.get("Type") != STACK_TYPE:
