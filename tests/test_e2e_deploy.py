@@ -134,3 +134,46 @@ def test_removed_route_stops_answering_and_the_next_deploy_is_a_noop(
     assert get(endpoint + "posts/1/comments")[0] == 403
     assert get(endpoint + "posts/1")[0] == 200
     assert local_cloud.teal_ok("deploy", "--json").json()["action"] == "noop"
+
+
+def test_two_deploys_at_once_one_proceeds_the_other_fails_fast(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    # The first deploy imports an app that takes seconds to import (inside its lock).
+    app = local_cloud.project / "app.py"
+    app.write_text(
+        "import os, time\ntime.sleep(float(os.environ.get('SLOW_IMPORT', '0')))\n" + app.read_text()
+    )
+    slow_env = {**local_cloud.env, "SLOW_IMPORT": "4"}
+    command = [sys.executable, "-m", "teal", "deploy", "--project", str(local_cloud.project)]
+    first = subprocess.Popen(
+        command, env=slow_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _lock_held(local_cloud, "blog-dev") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = local_cloud.teal("deploy")
+        assert first.poll() is None, "the first deploy must still be running"
+        assert second.code == 1
+        assert "blog-dev is locked: deploy by" in second.err
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+
+
+def _lock_held(cloud: LocalCloudEnv, key: str) -> bool:
+    import sqlite3
+
+    database = cloud.home / "state.db"
+    if not database.exists():
+        return False
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        try:
+            return conn.execute("SELECT 1 FROM locks WHERE key = ?", (key,)).fetchone() is not None
+        except sqlite3.OperationalError:  # schema not created yet
+            return False

@@ -1,0 +1,335 @@
+"""A small CloudFormation that answers a boto3 client in-process, for whole-deploy tests.
+
+moto's CloudFormation does not model API Gateway (see ../shared/aws-behavior.md),
+and the Stubber needs every answer scripted in order, which a whole
+``teal.deploy.deploy()`` makes impractical. This fake keeps stacks in memory:
+change sets always succeed (or are empty), an executed change set settles at
+once with its events, nested stacks are read from the artifacts bucket as
+CloudFormation reads them, and the few resources the rest of the flow relies
+on are made real in moto's API Gateway (a RestApi with its stage, a
+DomainName), so base path mappings can point at them. Every answer is checked
+against botocore's output shape, as the Stubber does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
+
+from teal.template import nested_keys
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+T0 = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
+_PARAMS = "teal_fake_params"
+_SUB = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass
+class FakeStack:
+    name: str
+    stack_id: str
+    status: str
+    template: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    physical: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    parent_id: str | None = None
+
+
+@dataclass
+class PendingChangeSet:
+    id: str
+    stack: FakeStack
+    kind: str
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    tags: dict[str, str]
+    empty: bool
+
+
+class FakeCloudFormation:
+    """CloudFormation's API for one client, answered from memory (see module docstring)."""
+
+    def __init__(self, apigateway: APIGatewayClient, s3: S3Client) -> None:
+        # Clients of their own, so what the fake does is not counted as teal's calls.
+        self._apigw = apigateway
+        self._s3 = s3
+        self.stacks: list[FakeStack] = []
+        self._change_sets: dict[str, PendingChangeSet] = {}
+        self._ids = itertools.count(1)
+        self._clock = itertools.count()
+        self._handlers = {
+            "DescribeStacks": self._describe_stacks,
+            "GetTemplate": self._get_template,
+            "DescribeStackResource": self._describe_stack_resource,
+            "DescribeStackEvents": self._describe_stack_events,
+            "CreateChangeSet": self._create_change_set,
+            "DescribeChangeSet": self._describe_change_set,
+            "ExecuteChangeSet": self._execute_change_set,
+            "DeleteChangeSet": self._delete_change_set,
+            "DeleteStack": self._delete_stack,
+        }
+
+    def attach(self, client: CloudFormationClient) -> None:
+        client.meta.events.register("before-parameter-build.cloudformation.*", self._remember)
+        client.meta.events.register("before-call.cloudformation.*", self._answer)
+
+    # botocore hooks.
+
+    def _remember(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[_PARAMS] = dict(params)
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, Any]:
+        handler = self._handlers.get(model.name)
+        if handler is None:
+            raise AssertionError(f"the fake CloudFormation does not model {model.name}")
+        params = context.get(_PARAMS, {})
+        try:
+            body = handler(params)
+        except StackMissing as missing:
+            error = {"Error": {"Code": "ValidationError", "Message": str(missing)}}
+            return AWSResponse(None, 400, {}, None), error
+        if model.output_shape is not None:
+            validate_parameters(body, model.output_shape)
+        return AWSResponse(None, 200, {}, None), body
+
+    # Reading.
+
+    def find(self, name_or_id: str) -> FakeStack:
+        for stack in reversed(self.stacks):
+            if stack.stack_id == name_or_id:
+                return stack
+            if stack.name == name_or_id and stack.status != "DELETE_COMPLETE":
+                return stack
+        raise StackMissing(f"Stack with id {name_or_id} does not exist")
+
+    def _describe_stacks(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "StackName" in params:
+            return {"Stacks": [self._raw(self.find(params["StackName"]))]}
+        live = [s for s in self.stacks if s.status != "DELETE_COMPLETE"]
+        return {"Stacks": [self._raw(s) for s in live]}
+
+    def _raw(self, stack: FakeStack) -> dict[str, Any]:
+        raw: dict[str, Any] = {
+            "StackId": stack.stack_id,
+            "StackName": stack.name,
+            "StackStatus": stack.status,
+            "CreationTime": T0,
+            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in stack.outputs.items()],
+            "Tags": [{"Key": k, "Value": v} for k, v in stack.tags.items()],
+            "Parameters": [
+                {"ParameterKey": k, "ParameterValue": v} for k, v in stack.parameters.items()
+            ],
+        }
+        if stack.parent_id:
+            raw["ParentId"] = raw["RootId"] = stack.parent_id
+        return raw
+
+    def _get_template(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"TemplateBody": json.dumps(self.find(params["StackName"]).template)}
+
+    def _describe_stack_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        stack = self.find(params["StackName"])
+        logical_id = params["LogicalResourceId"]
+        resource = stack.template["Resources"][logical_id]
+        return {
+            "StackResourceDetail": {
+                "LogicalResourceId": logical_id,
+                "PhysicalResourceId": stack.physical[logical_id],
+                "ResourceType": resource["Type"],
+                "LastUpdatedTimestamp": T0,
+                "ResourceStatus": "UPDATE_COMPLETE",
+            }
+        }
+
+    def _describe_stack_events(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"StackEvents": list(reversed(self.find(params["StackName"]).events))}
+
+    # Change sets.
+
+    def _create_change_set(self, params: dict[str, Any]) -> dict[str, Any]:
+        template = self._template_of(params)
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in params.get("Parameters", [])}
+        tags = {t["Key"]: t["Value"] for t in params.get("Tags", [])}
+        if params["ChangeSetType"] == "CREATE":
+            stack = self._new_stack(params["StackName"])
+            self._event(stack, stack.name, "AWS::CloudFormation::Stack", "REVIEW_IN_PROGRESS")
+            empty = False
+        else:
+            stack = self.find(params["StackName"])
+            empty = (template, parameters, tags) == (stack.template, stack.parameters, stack.tags)
+        change_set_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/{next(self._ids)}"
+        self._change_sets[change_set_id] = PendingChangeSet(
+            change_set_id, stack, params["ChangeSetType"], template, parameters, tags, empty
+        )
+        return {"Id": change_set_id, "StackId": stack.stack_id}
+
+    def _describe_change_set(self, params: dict[str, Any]) -> dict[str, Any]:
+        pending = self._change_sets[params["ChangeSetName"]]
+        body: dict[str, Any] = {
+            "ChangeSetId": pending.id,
+            "StackId": pending.stack.stack_id,
+            "StackName": pending.stack.name,
+            "Status": "FAILED" if pending.empty else "CREATE_COMPLETE",
+            "ExecutionStatus": "UNAVAILABLE" if pending.empty else "AVAILABLE",
+            "Changes": [],
+        }
+        if pending.empty:
+            body["StatusReason"] = (
+                "The submitted information didn't contain changes. "
+                "Submit different information to create a change set."
+            )
+        return body
+
+    def _delete_change_set(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._change_sets.pop(params["ChangeSetName"], None)
+        return {}
+
+    def _execute_change_set(self, params: dict[str, Any]) -> dict[str, Any]:
+        pending = self._change_sets.pop(params["ChangeSetName"])
+        stack = pending.stack
+        verb = "CREATE" if pending.kind == "CREATE" else "UPDATE"
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", f"{verb}_IN_PROGRESS")
+        stack.template, stack.parameters, stack.tags = (
+            pending.template,
+            pending.parameters,
+            pending.tags,
+        )
+        self._provision(stack)
+        stack.status = f"{verb}_COMPLETE"
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status)
+        return {}
+
+    def _delete_stack(self, params: dict[str, Any]) -> dict[str, Any]:
+        stack = self.find(params["StackName"])
+        stack.status = "DELETE_COMPLETE"
+        self._event(stack, stack.name, "AWS::CloudFormation::Stack", stack.status)
+        return {}
+
+    # Resources.
+
+    def _provision(self, stack: FakeStack) -> None:
+        resources: dict[str, Any] = stack.template.get("Resources", {})
+        keys = nested_keys(stack.template)
+        for logical_id, resource in resources.items():
+            if logical_id not in stack.physical:
+                stack.physical[logical_id] = self._create(stack, logical_id, resource, keys)
+            self._event(stack, logical_id, resource["Type"], "CREATE_COMPLETE")
+        for gone in set(stack.physical) - set(resources):
+            del stack.physical[gone]
+        stack.outputs = {
+            name: self._value(stack, body["Value"])
+            for name, body in stack.template.get("Outputs", {}).items()
+        }
+
+    def _create(
+        self, stack: FakeStack, logical_id: str, resource: dict[str, Any], keys: dict[str, str]
+    ) -> str:
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::ApiGateway::RestApi":
+            return str(self._apigw.create_rest_api(name=str(props.get("Name", logical_id)))["id"])
+        if kind == "AWS::ApiGateway::Stage":
+            api_id = self._value(stack, props["RestApiId"])
+            self._open_stage(api_id, str(props["StageName"]))
+            return str(props["StageName"])
+        if kind == "AWS::ApiGateway::DomainName":
+            self._apigw.create_domain_name(
+                domainName=props["DomainName"],
+                regionalCertificateArn=props.get("RegionalCertificateArn", ""),
+                endpointConfiguration={"types": ["REGIONAL"]},
+            )
+            return str(props["DomainName"])
+        if kind == "AWS::CloudFormation::Stack":
+            return self._nested_stack(stack, logical_id, keys[logical_id]).stack_id
+        return f"{stack.name}-{logical_id}"
+
+    def _open_stage(self, api_id: str, stage: str) -> None:
+        """A stage needs a deployment, and moto deploys an API only with an integrated method."""
+        root = self._apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+        self._apigw.put_method(
+            restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE"
+        )
+        self._apigw.put_integration(
+            restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK"
+        )
+        self._apigw.create_deployment(restApiId=api_id, stageName=stage)
+
+    def _nested_stack(self, parent: FakeStack, logical_id: str, key: str) -> FakeStack:
+        """CloudFormation reads the nested template from the bucket: a missing one fails."""
+        bucket = parent.parameters["ArtifactBucket"]
+        body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        child = self._new_stack(f"{parent.name}-{logical_id}-{next(self._ids):04d}")
+        child.parent_id = parent.stack_id
+        child.template = json.loads(body)
+        self._provision(child)
+        child.status = "CREATE_COMPLETE"
+        return child
+
+    def _value(self, stack: FakeStack, value: Any) -> str:
+        """Outputs and properties, resolved just enough for teal's templates."""
+        if isinstance(value, str):
+            return value
+        if "Ref" in value:
+            return stack.physical.get(value["Ref"], value["Ref"])
+        if "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return f"{stack.physical.get(logical_id, logical_id)}.{attribute}"
+        if "Fn::Sub" in value:
+            pseudo = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}
+            return _SUB.sub(
+                lambda m: pseudo.get(m[1]) or stack.physical.get(m[1], m[1]), value["Fn::Sub"]
+            )
+        return json.dumps(value)
+
+    # Helpers.
+
+    def _template_of(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "TemplateBody" in params:
+            template: dict[str, Any] = json.loads(params["TemplateBody"])
+            return template
+        bucket, key = params["TemplateURL"].split("/", 4)[3:5]
+        loaded: dict[str, Any] = json.loads(
+            self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
+        return loaded
+
+    def _new_stack(self, name: str) -> FakeStack:
+        number = next(self._ids)
+        stack_id = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{number:08d}"
+        stack = FakeStack(name, stack_id, "REVIEW_IN_PROGRESS")
+        self.stacks.append(stack)
+        return stack
+
+    def _event(self, stack: FakeStack, logical_id: str, kind: str, status: str) -> None:
+        physical = stack.stack_id if logical_id == stack.name else stack.physical.get(logical_id)
+        event: dict[str, Any] = {
+            "StackId": stack.stack_id,
+            "EventId": f"{stack.name}-{len(stack.events)}",
+            "StackName": stack.name,
+            "LogicalResourceId": logical_id,
+            "ResourceType": kind,
+            "Timestamp": T0 + timedelta(seconds=next(self._clock)),
+            "ResourceStatus": status,
+        }
+        if physical:
+            event["PhysicalResourceId"] = physical
+        stack.events.append(event)
+
+
+class StackMissing(Exception):
+    """CloudFormation's ValidationError for a stack that does not exist."""

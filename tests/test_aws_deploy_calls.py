@@ -1,0 +1,144 @@
+"""A deploy of an unchanged app makes as many AWS calls for 1,000 routes as for 10.
+
+The whole ``teal.deploy.deploy()`` runs against :class:`AwsCloud`: S3 and API
+Gateway on a moto server, CloudFormation answered by a fake that keeps the
+very templates teal synthesizes (see ``aws_cfn_fake``). The first deploy
+creates the stack (with nested page stacks for 1,000 routes), its custom
+domain and mapping; the second finds nothing to change, and every AWS call it
+makes is counted with botocore's ``before-call`` hook.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aws_cfn_fake import FakeCloudFormation
+from aws_fakes import FAST_POLL, aws_env, moto_endpoint, no_sleep  # noqa: F401
+from teal.cloud.aws import AwsCloud
+from teal.cloud.aws.session import open_session
+from teal.cloud.base import StackEvent
+from teal.config import load_project, resolve_target
+from teal.deploy import Decision, DeployReport, ReplacePolicy, deploy
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+
+
+def write_app(root: Path, name: str, routes: int) -> Path:
+    """An app of ``routes`` routes in ten functions, with a custom domain."""
+    root.mkdir(parents=True)
+    (root / "teal.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [app]
+            name = "{name}"
+            entry = "app:app"
+            cloud = "aws"
+
+            [aws]
+            region = "us-east-1"
+
+            [domain]
+            name = "{name}.example.com"
+            certificate_arn = "{CERTIFICATE}"
+            """
+        )
+    )
+    (root / "app.py").write_text(
+        textwrap.dedent(
+            f"""\
+            from teal import App
+
+            app = App()
+
+            def make(i):
+                def handler(request):
+                    return {{"i": i}}
+                return handler
+
+            for i in range({routes}):
+                app.route(
+                    f"/g{{i % 10}}/items{{i}}/{{{{id}}}}", methods=["GET"], function=f"f{{i % 10}}"
+                )(make(i))
+            """
+        )
+    )
+    return root
+
+
+def reset(moto: str) -> None:
+    request = urllib.request.Request(f"{moto}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+
+
+def ignore(_: object) -> None:
+    return None
+
+
+class CallCounter:
+    """Every API call the cloud's clients make, by service and operation."""
+
+    def __init__(self, cloud: AwsCloud) -> None:
+        self.calls: list[str] = []
+        self.counting = False
+        clients = cloud.clients
+        for client in (clients.cloudformation, clients.s3, clients.apigateway):
+            # First, so the call is seen before the fake CloudFormation answers it.
+            client.meta.events.register_first("before-call.*.*", self._seen)
+
+    def _seen(self, model: Any, **_: Any) -> None:
+        if self.counting:
+            self.calls.append(f"{model.service_model.service_id}.{model.name}")
+
+
+def deploy_twice(moto: str, root: Path) -> tuple[DeployReport, list[str]]:
+    """Deploy the app, then deploy it again unchanged; the calls of the second deploy."""
+    reset(moto)
+    clients = open_session("us-east-1", None, moto)
+    cloud = AwsCloud(clients, sleep=no_sleep, poll=FAST_POLL)
+    session_clients = open_session("us-east-1", None, moto)
+    fake = FakeCloudFormation(session_clients.apigateway, session_clients.s3)
+    fake.attach(clients.cloudformation)
+    counter = CallCounter(cloud)
+    target = resolve_target(load_project(root), cloud="aws")
+    policy = ReplacePolicy("auto")
+
+    def run() -> DeployReport:
+        events: list[StackEvent] = []
+        return deploy(target, cloud, policy, on_event=events.append, progress=ignore, user="tester")
+
+    first = run()
+    assert first.decision is Decision.CREATE
+    assert first.domain is not None and first.domain.live == target.environment
+    counter.counting = True
+    second = run()
+    return second, counter.calls
+
+
+@pytest.fixture
+def moto(moto_endpoint: str, aws_env: None) -> str:  # noqa: F811
+    return moto_endpoint
+
+
+def test_an_unchanged_deploy_costs_the_same_calls_for_10_and_1000_routes(
+    moto: str, tmp_path: Path
+) -> None:
+    small, small_calls = deploy_twice(moto, write_app(tmp_path / "small", "small", 10))
+    large, large_calls = deploy_twice(moto, write_app(tmp_path / "large", "large", 1000))
+
+    for report in (small, large):
+        assert report.decision is Decision.NOOP
+        assert report.domain is not None and report.domain.live == report.target.environment
+    assert large_calls == small_calls
+    counts = Counter(small_calls)
+    # Only the stack's own reads, never one per route or per nested page.
+    assert counts["CloudFormation.GetTemplate"] == 2  # this environment, and the one mapped
+    assert "CloudFormation.DescribeStackResource" not in counts
+    assert "CloudFormation.CreateChangeSet" not in counts
+    assert len(small_calls) <= 20, small_calls
