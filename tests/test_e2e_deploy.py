@@ -162,7 +162,7 @@ def test_two_deploys_at_once_one_proceeds_the_other_fails_fast(
         assert second.code == 1
         assert "blog-dev is locked: deploy by" in second.err
     finally:
-        out, err = first.communicate(timeout=120)
+        _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
 
 

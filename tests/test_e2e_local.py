@@ -8,6 +8,7 @@ import signal
 import subprocess
 
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+
 from e2e import LocalCloudEnv, get, local_cloud
 
 __all__ = ["local_cloud"]
