@@ -253,6 +253,7 @@ class FakeCloudFormation:
                 regionalCertificateArn=props.get("RegionalCertificateArn", ""),
                 endpointConfiguration={"types": ["REGIONAL"]},
             )
+            _moto_domain_without_mappings(str(props["DomainName"]))
             return str(props["DomainName"])
         if kind == "AWS::CloudFormation::Stack":
             return self._nested_stack(stack, logical_id, keys[logical_id]).stack_id
@@ -329,6 +330,15 @@ class FakeCloudFormation:
         if physical:
             event["PhysicalResourceId"] = physical
         stack.events.append(event)
+
+
+def _moto_domain_without_mappings(domain: str) -> None:
+    """Work around moto: asked for a mapping of a domain that has none, moto fails with a
+    500 (a KeyError inside), where API Gateway answers NotFoundException. The moto
+    server runs in this process, so its backend is at hand."""
+    from moto.apigateway.models import apigateway_backends
+
+    apigateway_backends[ACCOUNT][REGION].base_path_mappings.setdefault(domain, {})
 
 
 class StackMissing(Exception):

@@ -21,11 +21,17 @@ import pytest
 from aws_cfn_fake import FakeCloudFormation
 from aws_fakes import FAST_POLL, aws_env, moto_endpoint, no_sleep  # noqa: F401
 from teal.cloud.aws import AwsCloud
+from teal.cloud.aws.nested import BUNDLE_PREFIX
 from teal.cloud.aws.session import open_session
 from teal.cloud.base import StackEvent
 from teal.config import load_project, resolve_target
 from teal.deploy import Decision, DeployReport, ReplacePolicy, deploy
 
+# A bound, not the exact count, so that orchestration changes do not break this test;
+# measured: 16 calls for the small app: the lock 3 (put, get, delete), the stack 2
+# (describe, template), the domain read twice 5 + 5 (mapping, domain, its stack's tags,
+# environments: list and template), the history 1.
+MOST_CALLS = 20
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
 
@@ -82,7 +88,11 @@ def ignore(_: object) -> None:
 
 
 class CallCounter:
-    """Every API call the cloud's clients make, by service and operation."""
+    """Every API call the cloud's clients make, by service and operation.
+
+    Reads of a stack's bundle of nested templates are told apart from other
+    S3 reads (the lock's), since only stacks with nested pages have one.
+    """
 
     def __init__(self, cloud: AwsCloud) -> None:
         self.calls: list[str] = []
@@ -90,11 +100,15 @@ class CallCounter:
         clients = cloud.clients
         for client in (clients.cloudformation, clients.s3, clients.apigateway):
             # First, so the call is seen before the fake CloudFormation answers it.
-            client.meta.events.register_first("before-call.*.*", self._seen)
+            client.meta.events.register_first("before-parameter-build.*.*", self._seen)
 
-    def _seen(self, model: Any, **_: Any) -> None:
-        if self.counting:
-            self.calls.append(f"{model.service_model.service_id}.{model.name}")
+    def _seen(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if not self.counting:
+            return
+        call = f"{model.service_model.service_id}.{model.name}"
+        if str(params.get("Key", "")).startswith(BUNDLE_PREFIX):
+            call += "(bundle)"
+        self.calls.append(call)
 
 
 def deploy_twice(moto: str, root: Path) -> tuple[DeployReport, list[str]]:
@@ -126,19 +140,25 @@ def moto(moto_endpoint: str, aws_env: None) -> str:  # noqa: F811
     return moto_endpoint
 
 
-def test_an_unchanged_deploy_costs_the_same_calls_for_10_and_1000_routes(
+def test_an_unchanged_deploy_costs_the_same_calls_for_10_1000_and_2000_routes(
     moto: str, tmp_path: Path
 ) -> None:
     small, small_calls = deploy_twice(moto, write_app(tmp_path / "small", "small", 10))
     large, large_calls = deploy_twice(moto, write_app(tmp_path / "large", "large", 1000))
+    _, larger_calls = deploy_twice(moto, write_app(tmp_path / "larger", "larger", 2000))
 
     for report in (small, large):
         assert report.decision is Decision.NOOP
         assert report.domain is not None and report.domain.live == report.target.environment
-    assert large_calls == small_calls
-    counts = Counter(small_calls)
-    # Only the stack's own reads, never one per route or per nested page.
-    assert counts["CloudFormation.GetTemplate"] == 2  # this environment, and the one mapped
-    assert "CloudFormation.DescribeStackResource" not in counts
-    assert "CloudFormation.CreateChangeSet" not in counts
-    assert len(small_calls) <= 20, small_calls
+    assert larger_calls == large_calls
+    # Reading a stack with nested pages costs one call more than reading one without:
+    # the bundle of its page templates. Apart from it, the same calls in the same order.
+    bundle = "S3.GetObject(bundle)"
+    assert [call for call in large_calls if call != bundle] == small_calls
+    reads = Counter(large_calls)
+    # One bundle per stack read: this environment's, and the environments listed to see
+    # whom the domain serves.
+    assert reads[bundle] == reads["CloudFormation.GetTemplate"]
+    assert "CloudFormation.DescribeStackResource" not in reads
+    assert "CloudFormation.CreateChangeSet" not in reads
+    assert len(small_calls) <= MOST_CALLS, small_calls

@@ -50,7 +50,11 @@ def test_ensure_domain_creates_its_stack_with_the_app_tag(stubbed: StubbedCloud)
             "ChangeSetType": "CREATE",
             "Capabilities": ANY,
             "Parameters": [],
-            "Tags": [{"Key": "teal:app", "Value": "blog"}],
+            # The domain tag keeps the domain's stack out of the app's environments.
+            "Tags": [
+                {"Key": "teal:app", "Value": "blog"},
+                {"Key": "teal:domain", "Value": "api.example.com"},
+            ],
             "TemplateBody": ANY,
         },
     )

@@ -35,14 +35,16 @@ def test_manual_flow_with_zero_failed_requests(local_cloud: LocalCloudEnv) -> No
         checked = local_cloud.teal_ok("check", "--extra", "2", "--json").json()
         assert checked["ok"] is True and checked["checks"][0]["path"] == "/health"
 
-        refused = local_cloud.teal("delete", "--extra", "2", "--yes")
-        assert refused.code == 0  # not live: deletable; deploy it again afterwards
+        deleted = local_cloud.teal("delete", "--extra", "2", "--yes")
+        assert deleted.code == 0  # not live: deletable; deploy it again afterwards
         local_cloud.teal_ok("deploy", "--extra", "2")
 
         switched = local_cloud.teal_ok("switch", "--to", "2", "--json").json()
         assert (switched["from"], switched["to"]) == ("blog-dev", "blog-dev-2")
         assert switched["url"] == domain_url
         assert version_at(domain_url) == "2"
+        same = local_cloud.teal_ok("switch", "--to", "blog-dev-2", "--json").json()
+        assert (same["changed"], same["checks_skipped"]) == (False, False)
 
         live_delete = local_cloud.teal("delete", "--extra", "2", "--yes")
         assert live_delete.code == 1 and "blog.example.com" in live_delete.err
@@ -124,3 +126,20 @@ def test_delete_needs_yes_without_a_terminal(local_cloud: LocalCloudEnv) -> None
     result = local_cloud.teal("delete", "--extra", "2")
     assert result.code == 2 and "--yes" in result.err
     assert local_cloud.teal_ok("status", "--json").json()["environments"][0]["name"] == "blog-dev-2"
+
+
+def test_forced_delete_of_the_live_environment_frees_the_domain(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    first = local_cloud.teal_ok("deploy", "--json").json()
+    forced = local_cloud.teal_ok("delete", "--yes", "--force", "--json").json()
+    assert forced == {"environment": "blog-dev", "deleted": True}
+    status = local_cloud.teal_ok("status", "--json").json()
+    assert status["environments"] == [] and status["domains"][0]["live"] is None
+    again = local_cloud.teal_ok("deploy", "--json").json()
+    assert again["domain"] == {
+        "name": "blog.example.com",
+        "url": first["domain"]["url"],
+        "live": "blog-dev",
+    }
+    assert version_at(first["domain"]["url"]) == "1"

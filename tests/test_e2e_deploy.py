@@ -94,12 +94,24 @@ def test_rename_refused_or_forced_leaves_the_old_version_serving(
     assert "nothing was changed" in refused.err and "--extra 2" in refused.err
     assert json.loads(get(endpoint + "health")[1])["version"] == "1"
 
+    still_refused = local_cloud.teal("deploy", "--no-auto-replace", "--yes", "--json")
+    assert still_refused.code == 1  # --yes answers "prompt"; it never overrides "never"
+    error = still_refused.json()  # with --json a failure is one JSON object too
+    assert error["exit_code"] == 1 and error["error"]["kind"] == "failed"
+    assert "would fail" in error["error"]["what"]
+
     forced = local_cloud.teal("deploy", "--force-update")
     assert forced.code == 1
     assert "UPDATE_ROLLBACK_COMPLETE" in forced.err
     assert "A sibling ({id}) of this resource already has a variable path part" in forced.err
     assert json.loads(get(endpoint + "health")[1])["version"] == "1"
     assert json.loads(get(endpoint + "posts/1")[1])["id"] == "1"
+    last = local_cloud.teal_ok("status", "--json").json()["history"][-1]
+    assert (last["action"], last["status"], last["failed"]) == (
+        "deploy",
+        "UPDATE_ROLLBACK_COMPLETE",
+        True,
+    )
 
 
 def test_a_held_lock_stops_a_second_deploy_naming_the_holder(
@@ -177,3 +189,50 @@ def _lock_held(cloud: LocalCloudEnv, key: str) -> bool:
             return conn.execute("SELECT 1 FROM locks WHERE key = ?", (key,)).fetchone() is not None
         except sqlite3.OperationalError:  # schema not created yet
             return False
+
+
+def test_prompt_policy_without_a_terminal_needs_yes(local_cloud: LocalCloudEnv) -> None:
+    toml = local_cloud.project / "teal.toml"
+    toml.write_text(toml.read_text().replace('auto_replace = "auto"', 'auto_replace = "prompt"'))
+    endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    rename_id_to_post_id(local_cloud)
+    refused = local_cloud.teal("deploy")
+    assert refused.code == 1 and "no terminal to ask (pass --yes)" in refused.err
+    assert json.loads(get(endpoint + "health")[1])["version"] == "1"
+    replaced = local_cloud.teal_ok("deploy", "--yes", "--json").json()
+    assert replaced["api_replaced"] is True
+
+
+def test_ctrl_c_during_a_deploy_leaves_a_state_the_next_deploy_continues_from(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    app = local_cloud.project / "app.py"
+    app.write_text(
+        "import os, time\ntime.sleep(float(os.environ.get('SLOW_IMPORT', '0')))\n"
+        + app.read_text().replace('VERSION = "1"', 'VERSION = "2"')
+    )
+    command = [sys.executable, "-m", "teal", "deploy", "--project", str(local_cloud.project)]
+    interrupted = subprocess.Popen(
+        command,
+        env={**local_cloud.env, "SLOW_IMPORT": "5"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _lock_held(local_cloud, "blog-dev") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=60)
+    assert interrupted.returncode != 0, err
+    assert not _lock_held(local_cloud, "blog-dev")
+    assert json.loads(get(endpoint + "health")[1])["version"] == "1"
+    again = local_cloud.teal_ok("deploy", "--json").json()
+    assert again["action"] == "update"
+    assert json.loads(get(endpoint + "health")[1])["version"] == "2"

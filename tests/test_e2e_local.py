@@ -79,3 +79,30 @@ def test_restarted_gateway_serves_everything_deployed(local_cloud: LocalCloudEnv
     local_cloud.teal_ok("local", "start")
     assert get(first["endpoint"] + "posts/1")[0] == 200
     assert get(first["domain"]["url"] + "health")[0] == 200
+
+
+def _processes_of(cloud: LocalCloudEnv) -> list[str]:
+    out = subprocess.run(
+        ["pgrep", "-f", str(cloud.home)], capture_output=True, text=True, check=False
+    ).stdout
+    return out.split()
+
+
+def test_stop_ends_busy_workers_too(local_cloud: LocalCloudEnv) -> None:
+    import time
+
+    app = local_cloud.project / "app.py"
+    app.write_text(
+        app.read_text() + '\n\n@app.route("/spin")\ndef spin(request):\n'
+        "    while True:\n        pass\n"
+    )
+    endpoint = local_cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    try:
+        get(endpoint + "spin", timeout=1.5)
+    except OSError:
+        pass  # the client gives up; the handler keeps spinning in its worker
+    local_cloud.teal_ok("local", "stop")
+    deadline = time.monotonic() + 10
+    while _processes_of(local_cloud) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_of(local_cloud) == []

@@ -84,6 +84,7 @@ def test_function_carries_runtime_entry_and_user_settings() -> None:
         "B": "2",
         "TEAL_ENTRY": "app:app",
         "TEAL_FUNCTION": "show_post",
+        "TEAL_ENVIRONMENT": "blog-dev",
     }
     assert props["FunctionName"] == "blog-dev-show_post"
 

@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
-from teal.checks import CheckResult, checks_for, run_check, run_checks
-from teal.cloud.base import BasePathMapping, Cloud, DeployedStack, EventSink, HistoryEntry
+from teal.checks import CheckResult, checks_for, health_check, run_check, run_checks
+from teal.cloud.base import Cloud, DomainSpec, EventSink, HistoryEntry
 from teal.config import Check, Target
+from teal.environments import (
+    APP_TAG,
+    DomainState,
+    Environment,
+    domain_lock_key,
+    environments,
+    find_environment,
+    point_domain,
+    read_domain,
+)
 from teal.errors import OperationError, UserError
-from teal.oplog import OperationLock, domain_lock_key, record
+from teal.oplog import Action, OperationLock, record
 from teal.routes import RouteTable
+from teal.template.synth import artifact_keys
 
-REST_API_OUTPUT = "RestApiId"
-STAGE_OUTPUT = "StageName"
 VERIFY_ATTEMPTS = 10
 
 Progress = Callable[[str], None]
@@ -39,61 +48,6 @@ class ChecksFailed(OperationError):
             hint="fix the environment and deploy it again, or look at `teal logs`",
         )
         self.results = tuple(results)
-
-
-@dataclass(frozen=True)
-class Environment:
-    """A deployed environment of the app, as its stack tells."""
-
-    name: str
-    env: str
-    extra: str | None
-    status: str
-    api_id: str | None
-    stage: str | None
-    updated_at: datetime | None
-
-    def endpoint(self, cloud: Cloud) -> str | None:
-        return cloud.endpoint_url(self.api_id, self.stage) if self.api_id and self.stage else None
-
-
-def environment_from_stack(stack: DeployedStack) -> Environment:
-    return Environment(
-        name=stack.name,
-        env=stack.tags.get("teal:env", ""),
-        extra=stack.tags.get("teal:extra") or None,
-        status=stack.status,
-        api_id=stack.outputs.get(REST_API_OUTPUT),
-        stage=stack.outputs.get(STAGE_OUTPUT),
-        updated_at=stack.updated_at,
-    )
-
-
-def environments(cloud: Cloud, app: str) -> list[Environment]:
-    stacks = cloud.list_stacks({"teal:app": app})
-    return sorted((environment_from_stack(s) for s in stacks), key=lambda e: e.name)
-
-
-def environment_of_api(cloud: Cloud, app: str, api_id: str) -> str | None:
-    """The environment of ``app`` whose API is ``api_id`` (None: another app's, or gone)."""
-    return next((e.name for e in environments(cloud, app) if e.api_id == api_id), None)
-
-
-def find_environment(cloud: Cloud, target: Target) -> Environment:
-    stack = cloud.describe_stack(target.stack_name)
-    if stack is None:
-        raise UserError(
-            f"environment {target.environment} does not exist in the {target.cloud} cloud",
-            hint=f"deploy it first: teal deploy{_env_flags(target)}",
-        )
-    if stack.tags.get("teal:app") != target.app:
-        raise UserError(f"stack {stack.name} does not belong to app {target.app}")
-    return environment_from_stack(stack)
-
-
-def _env_flags(target: Target) -> str:
-    flags = f" --env {target.env}" if target.env != "dev" else ""
-    return flags + (f" --extra {target.extra}" if target.extra else "")
 
 
 # -- check -----------------------------------------------------------------
@@ -142,6 +96,7 @@ class SwitchReport:
     from_: str | None
     to: str
     checks: CheckReport | None
+    checks_skipped: bool
     changed: bool
 
     def to_json(self) -> dict[str, Any]:
@@ -151,7 +106,7 @@ class SwitchReport:
             "from": self.from_,
             "to": self.to,
             "changed": self.changed,
-            "checks_skipped": self.checks is None,
+            "checks_skipped": self.checks_skipped,
             "checks": self.checks.to_json() if self.checks else None,
         }
 
@@ -182,58 +137,32 @@ def switch(
     user: str,
     progress: Progress,
     table: RouteTable | None = None,
-    action: str = "switch",
+    action: Action = "switch",
 ) -> SwitchReport:
     """Point the domain at another environment: checks, one atomic update, verify."""
     spec = _domain_of(base)
     goal = resolve_switch_target(base, to_name)
     with OperationLock(cloud, domain_lock_key(spec.name), action, user):
         environment = _switchable(cloud, goal)
-        mapping = cloud.get_mapping(spec.name, spec.base_path)
-        from_env = environment_of_api(cloud, base.app, mapping.api_id) if mapping else None
-        if mapping is not None and from_env is None:
-            raise OperationError(
-                f"{spec.name} points at API {mapping.api_id}, which is not an environment of "
-                f"{base.app}: teal will not re-point it",
-                where=spec.name,
-            )
-        domain = cloud.ensure_domain(spec, {"teal:app": base.app})
-        if mapping is not None and mapping.api_id == environment.api_id:
+        state = _our_domain(cloud, base.app, spec)
+        if state.live == environment.name:
             progress(f"{spec.name} already serves {environment.name}")
-            return SwitchReport(spec.name, domain.url, from_env, environment.name, None, False)
+            return SwitchReport(
+                spec.name, state.url, state.live, environment.name, None, skip_checks, False
+            )
         checks = None if skip_checks else _run_switch_checks(goal, cloud, table, progress)
         assert environment.api_id is not None and environment.stage is not None
-        new = BasePathMapping(spec.name, spec.base_path, environment.api_id, environment.stage)
-        if mapping is None:
-            cloud.create_mapping(new)
-            cloud.ensure_serving()  # a new domain's listener is up before we verify
-        else:
-            cloud.update_mapping(new)
-        progress(f"{spec.name} now points at {environment.name}; verifying through {domain.url}")
-        _verify_or_undo(
-            cloud,
-            domain.url,
-            _verification(goal, table, skip_checks),
-            previous=mapping or new,
-            was_new=mapping is None,
-            progress=progress,
+        point_domain(cloud, state, environment.api_id, environment.stage)
+        progress(f"{spec.name} now points at {environment.name}; verifying through {state.url}")
+        _verify_or_undo(cloud, state, _verification(goal, table, skip_checks), goal, progress)
+        details = {"domain": spec.name, "checks_skipped": skip_checks}
+        record(cloud, goal, action, user, {"from": state.live, "to": environment.name, **details})
+        return SwitchReport(
+            spec.name, state.url, state.live, environment.name, checks, skip_checks, True
         )
-        record(
-            cloud,
-            goal,
-            action,  # type: ignore[arg-type]
-            user,
-            {
-                "from": from_env,
-                "to": environment.name,
-                "domain": spec.name,
-                "checks_skipped": skip_checks,
-            },
-        )
-        return SwitchReport(spec.name, domain.url, from_env, environment.name, checks, True)
 
 
-def _domain_of(target: Target) -> Any:
+def _domain_of(target: Target) -> DomainSpec:
     if target.domain is None:
         raise UserError(
             "no custom domain is configured",
@@ -241,6 +170,22 @@ def _domain_of(target: Target) -> Any:
             hint='add a [domain] table with name = "api.example.com"',
         )
     return target.domain
+
+
+def _our_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
+    """The domain's state, created if missing; refused when it serves another app."""
+    state = read_domain(cloud, app, spec)
+    if state.info is None:
+        cloud.ensure_domain(spec, {APP_TAG: app})
+        state = read_domain(cloud, app, spec)
+    if not state.may_repoint:
+        assert state.mapping is not None
+        raise OperationError(
+            f"{spec.name} points at API {state.mapping.api_id}, which is not an environment "
+            f"of {app}: teal will not re-point it",
+            where=spec.name,
+        )
+    return state
 
 
 def _switchable(cloud: Cloud, goal: Target) -> Environment:
@@ -261,10 +206,8 @@ def _run_switch_checks(
 ) -> CheckReport:
     report = check_environment(goal, cloud, table)
     for result in report.results:
-        progress(
-            f"check {result.check.method} {result.check.path}: "
-            f"{'ok' if result.ok else 'FAILED'} ({result.detail})"
-        )
+        verdict = "ok" if result.ok else "FAILED"
+        progress(f"check {result.check.method} {result.check.path}: {verdict} ({result.detail})")
     if not report.ok:
         raise ChecksFailed(report.environment, report.results)
     return report
@@ -273,47 +216,39 @@ def _run_switch_checks(
 def _verification(goal: Target, table: RouteTable | None, skip_checks: bool) -> Check | None:
     """The request that proves the domain reaches the target: the first check, or
     (checks skipped) None, meaning any HTTP answer will do."""
-    if skip_checks:
-        return None
-    checks, _ = checks_for(goal.checks, table)
-    return checks[0] if checks else Check(path="/", status=200)
+    return None if skip_checks else health_check(goal.checks, table)
 
 
 def _verify_or_undo(
-    cloud: Cloud,
-    url: str,
-    check: Check | None,
-    *,
-    previous: BasePathMapping,
-    was_new: bool,
-    progress: Progress,
+    cloud: Cloud, before: DomainState, check: Check | None, goal: Target, progress: Progress
 ) -> None:
-    """Ask the domain itself; on no answer, put the previous mapping back (or remove a new one)."""
-    result = _verify_once(url, check)
+    """Ask the domain itself until the target answers; else put the previous mapping back."""
+    result = _verify_once(before.url, check, goal.environment)
     for _ in range(VERIFY_ATTEMPTS):
         if result.ok:
             return
         time.sleep(0.5)
-        result = _verify_once(url, check)
-    if result.ok:
-        return
-    if was_new:
-        cloud.delete_mapping(previous.domain, previous.base_path)
+        result = _verify_once(before.url, check, goal.environment)
+    if before.mapping is None:
+        cloud.delete_mapping(before.spec.name, before.spec.base_path)
     else:
-        cloud.update_mapping(previous)
-        progress(f"switched back to API {previous.api_id}")
+        cloud.update_mapping(before.mapping)
+        progress(f"switched back to API {before.mapping.api_id}")
     raise OperationError(
-        f"the domain did not answer after the switch ({result.url}: {result.detail}); "
-        "the previous mapping is back in place",
-        where=url,
+        f"the domain did not answer from {goal.environment} after the switch "
+        f"({result.url}: {result.detail}); the previous mapping is back in place",
+        where=before.spec.name,
     )
 
 
-def _verify_once(url: str, check: Check | None) -> CheckResult:
-    if check is not None:
-        return run_check(url, check)
-    answered = run_check(url, Check(path="/", status=200))
-    return replace(answered, ok=answered.status is not None)
+def _verify_once(url: str, check: Check | None, environment: str) -> CheckResult:
+    """One request through the domain; a response stamped by another environment fails."""
+    answered = run_check(url, check or Check(path="/", status=200))
+    if check is None:
+        answered = replace(answered, ok=answered.status is not None)
+    if answered.served_by not in (None, environment):
+        return replace(answered, ok=False, detail=f"answered by {answered.served_by}")
+    return answered
 
 
 def rollback(
@@ -374,34 +309,63 @@ def delete_environment(
     progress: Progress,
     on_event: EventSink,
 ) -> Environment:
-    """Delete an environment's stack; refuse the live one unless forced."""
+    """Delete an environment's stack (and its unused artifacts); refuse the live one.
+
+    With ``--force`` a live environment goes too, and so does the domain's
+    mapping to it, so the domain is free for the next deploy or switch.
+    """
     environment = find_environment(cloud, target)
-    live_on = _domains_served(cloud, target, environment)
-    if live_on and not force:
-        raise OperationError(
-            f"{environment.name} is live: {', '.join(live_on)} points at it",
-            where=environment.name,
-            hint="switch the domain to another environment first (teal switch --to ...), "
-            "or pass --force",
-        )
-    with OperationLock(cloud, target.environment, "delete", user):
+    with (
+        OperationLock(cloud, target.environment, "delete", user),
+        _domain_lock(cloud, target, user),
+    ):
+        state = read_domain(cloud, target.app, target.domain) if target.domain else None
+        live = state is not None and state.live == environment.name
+        if live and not force:
+            assert state is not None
+            raise OperationError(
+                f"{environment.name} is live: {state.spec.name} points at it",
+                where=environment.name,
+                hint="switch the domain to another environment first (teal switch --to ...), "
+                "or pass --force",
+            )
+        if live and state is not None:
+            cloud.delete_mapping(state.spec.name, state.spec.base_path)
+            progress(f"removed the mapping of {state.spec.name} (--force)")
         progress(f"deleting {environment.name}")
+        unused = _artifacts_only_used_by(cloud, target.app, environment.name)
         cloud.delete_stack(environment.name, on_event)
-        record(
-            cloud,
-            target,
-            "delete",
-            user,
-            {"from": environment.name, "to": None, "forced": bool(live_on)},
-        )
+        for key in sorted(unused):
+            cloud.delete_artifact(key)
+        if unused:
+            progress(f"removed {len(unused)} artifact(s) no other environment uses")
+        details = {"from": environment.name, "to": None, "forced": live}
+        record(cloud, target, "delete", user, details)
     return environment
 
 
-def _domains_served(cloud: Cloud, target: Target, environment: Environment) -> list[str]:
-    if target.domain is None or environment.api_id is None:
-        return []
-    mapping = cloud.get_mapping(target.domain.name, target.domain.base_path)
-    return [target.domain.name] if mapping and mapping.api_id == environment.api_id else []
+def _domain_lock(cloud: Cloud, target: Target, user: str) -> AbstractContextManager[object]:
+    """The domain's lock too, so that no switch lands between the live check and the delete."""
+    if target.domain is None:
+        return nullcontext()
+    return OperationLock(cloud, domain_lock_key(target.domain.name), "delete", user)
+
+
+def _artifacts_only_used_by(cloud: Cloud, app: str, name: str) -> set[str]:
+    """Artifacts of environment ``name`` that no other environment of the app uses.
+
+    Code zips are content-addressed and carry the app's own teal.toml, so two
+    environments with the same code share one zip: it stays while either lives.
+    """
+    stack = cloud.describe_stack(name)
+    if stack is None:
+        return set()
+    mine = artifact_keys(stack.template)
+    for other in environments(cloud, app):
+        if other.name != name and mine:
+            found = cloud.describe_stack(other.name)
+            mine -= artifact_keys(found.template) if found else set()
+    return mine
 
 
 # -- status ----------------------------------------------------------------
@@ -414,16 +378,14 @@ def status(target: Target, cloud: Cloud, domains: Sequence[Any]) -> dict[str, An
     live_by_domain: dict[str, str | None] = {}
     domain_rows = []
     for spec in domains:
-        mapping = cloud.get_mapping(spec.name, spec.base_path)
-        live = next((e.name for e in envs if mapping and e.api_id == mapping.api_id), None)
-        live_by_domain[spec.name] = live
+        state = read_domain(cloud, target.app, spec)
+        live_by_domain[spec.name] = state.live
         last = _last_switch(history, spec.name)
-        info = cloud.get_domain(spec.name)
         domain_rows.append(
             {
                 "name": spec.name,
-                "url": info.url if info else None,
-                "live": live,
+                "url": state.url if state.info else None,
+                "live": state.live,
                 "previous": last.from_ if last else None,
             }
         )

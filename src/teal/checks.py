@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from teal.config import Check
 from teal.routes import RouteTable
+from teal.runtime.entry import ENVIRONMENT_HEADER
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -25,6 +26,7 @@ class CheckResult:
     ok: bool
     status: int | None
     detail: str  # why it failed, or a short description of what passed
+    served_by: str | None = None  # the environment that answered (X-Teal-Environment)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -58,6 +60,12 @@ def checks_for(configured: Sequence[Check], table: RouteTable | None) -> tuple[l
     return [Check(path=p, status=200) for p in paths], True
 
 
+def health_check(configured: Sequence[Check], table: RouteTable | None) -> Check:
+    """The one request that says an environment is up: the first check, else GET / (200)."""
+    checks, _ = checks_for(configured, table)
+    return checks[0] if checks else Check(path="/", status=200)
+
+
 def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
@@ -77,16 +85,24 @@ def run_check(base_url: str, check: Check, timeout: float = DEFAULT_TIMEOUT_S) -
 
 
 def _judge(check: Check, url: str, status: int, body: str, headers: dict[str, str]) -> CheckResult:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    served_by = lowered.get(ENVIRONMENT_HEADER.lower())
+    failure = _failure(check, status, body, lowered)
+    detail = failure or f"status {status}"
+    return CheckResult(check, url, failure is None, status, detail, served_by)
+
+
+def _failure(check: Check, status: int, body: str, headers: dict[str, str]) -> str | None:
     if status != check.status:
-        return CheckResult(check, url, False, status, f"status {status}, expected {check.status}")
+        return f"status {status}, expected {check.status}"
     if check.contains is not None and check.contains not in body:
-        return CheckResult(check, url, False, status, f"body lacks {check.contains!r}")
+        return f"body lacks {check.contains!r}"
     if check.header is not None:
         name, _, value = check.header.partition(":")
-        found = {k.lower(): v for k, v in headers.items()}.get(name.strip().lower())
+        found = headers.get(name.strip().lower())
         if found is None or (value.strip() and found.strip() != value.strip()):
-            return CheckResult(check, url, False, status, f"header {check.header!r} missing")
-    return CheckResult(check, url, True, status, f"status {status}")
+            return f"header {check.header!r} missing"
+    return None
 
 
 def run_checks(base_url: str, checks: Sequence[Check]) -> list[CheckResult]:

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,7 +23,7 @@ from teal.errors import ConfigError
 CONFIG_FILE = "teal.toml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 EXTRA_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-RUNTIMES = ("python3.11", "python3.12", "python3.13")
+Runtime = Literal["python3.11", "python3.12", "python3.13"]
 Cloud = Literal["local", "aws"]
 AutoReplace = Literal["auto", "prompt", "never"]
 STACK_NAME_LIMIT = 128
@@ -44,7 +44,7 @@ class FunctionSettings(_Strict):
 class AppSection(_Strict):
     name: str
     entry: str = "app:app"
-    runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.12"
+    runtime: Runtime = "python3.12"
     memory: int = Field(default=256, ge=128, le=10240)
     timeout: int = Field(default=10, ge=1, le=900)
     cloud: Cloud = "local"
@@ -133,7 +133,7 @@ class EnvOverrides(_Strict):
     """``[env.<name>]``: any ``[app]`` setting but the name, plus domain/deploy/aws tables."""
 
     entry: str | None = None
-    runtime: Literal["python3.11", "python3.12", "python3.13"] | None = None
+    runtime: Runtime | None = None
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
     cloud: Cloud | None = None
@@ -177,10 +177,6 @@ class Project:
 
     root: Path
     config: ConfigFile
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / CONFIG_FILE
 
 
 @dataclass(frozen=True)
@@ -282,9 +278,9 @@ def resolve_target(
     env_name = env or environ.get("TEAL_ENV") or "dev"
     extra_name = extra if extra is not None else environ.get("TEAL_EXTRA")
     extra_name = extra_name or None
-    _check_name("env", env_name, NAME_PATTERN)
+    _check_name("env", env_name, NAME_PATTERN, "--env" if env else "TEAL_ENV")
     if extra_name is not None:
-        _check_name("extra", extra_name, EXTRA_PATTERN)
+        _check_name("extra", extra_name, EXTRA_PATTERN, "--extra" if extra else "TEAL_EXTRA")
     config = project.config
     overrides = config.env.get(env_name, EnvOverrides())
     chosen_cloud = cloud or environ.get("TEAL_CLOUD") or overrides.cloud or config.app.cloud
@@ -319,10 +315,10 @@ def resolve_target(
     return target
 
 
-def _check_name(what: str, value: str, pattern: re.Pattern[str]) -> None:
+def _check_name(what: str, value: str, pattern: re.Pattern[str], source: str) -> None:
     if not pattern.match(value) or len(value) > 32:
         raise ConfigError(
-            f"invalid {what} {value!r}",
+            f"invalid {what} {value!r} (from {source})",
             hint=f"an {what} is at most 32 lowercase letters, digits and '-'",
         )
 
@@ -336,15 +332,3 @@ def _domain_spec(section: DomainSection | None) -> DomainSpec | None:
         certificate_arn=section.certificate_arn,
         hosted_zone=section.hosted_zone,
     )
-
-
-def as_dict(target: Target) -> dict[str, Any]:
-    """A JSON-friendly view of a target (for ``--json`` outputs)."""
-    return {
-        "app": target.app,
-        "env": target.env,
-        "extra": target.extra,
-        "environment": target.environment,
-        "stack": target.stack_name,
-        "cloud": target.cloud,
-    }

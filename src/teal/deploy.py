@@ -24,25 +24,36 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from teal.analysis import Plan, Verdict, build_plan
-from teal.checks import CheckResult, checks_for, wait_until_healthy
+from teal.checks import health_check, wait_until_healthy
 from teal.cloud.base import (
     ROLLBACK_COMPLETE,
-    BasePathMapping,
     Cloud,
     DeployedStack,
     EventSink,
     NoUpdates,
+    StackFailed,
     StackRequest,
+    StackResult,
     Template,
 )
-from teal.config import Check, Target
+from teal.config import Target
+from teal.environments import (
+    APP_TAG,
+    REST_API_OUTPUT,
+    STAGE_OUTPUT,
+    DomainState,
+    Pointing,
+    domain_lock_key,
+    point_domain,
+    read_domain,
+)
 from teal.errors import OperationError
 from teal.loader import load_routes
 from teal.oplog import OperationLock, record
@@ -52,9 +63,6 @@ from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, template_bytes
 from teal.template.synth import with_fresh_deployment
 from teal.vendor import check_unzipped_size, vendor_requirements
-
-REST_API_OUTPUT = "RestApiId"
-STAGE_OUTPUT = "StageName"
 
 
 class Decision(Enum):
@@ -74,7 +82,7 @@ class Prepared:
     package: Package
     deployed: DeployedStack | None  # None also for a failed create (ROLLBACK_COMPLETE)
     stale: DeployedStack | None  # a ROLLBACK_COMPLETE stack to delete before creating
-    mapping: BasePathMapping | None
+    domain: DomainState | None  # the domain's mapping as read before anything changed
     plan: Plan
 
     @property
@@ -88,11 +96,7 @@ class Prepared:
     @property
     def domain_is_live_here(self) -> bool:
         """The domain's mapping points at this environment's current API."""
-        return (
-            self.mapping is not None
-            and self.current_api_id is not None
-            and self.mapping.api_id == self.current_api_id
-        )
+        return self.domain is not None and self.domain.live == self.target.environment
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,16 @@ class DeployFailed(OperationError):
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Run:
+    """The cloud and the outputs of one deploy, passed to each step that acts."""
+
+    cloud: Cloud
+    on_event: EventSink
+    progress: Progress
+    user: str
+
+
 def prepare(target: Target, cloud: Cloud) -> Prepared:
     """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
     table = load_routes(target.project_dir, target.entry)
@@ -169,12 +183,10 @@ def prepare(target: Target, cloud: Cloud) -> Prepared:
     found = _read_stack(cloud, target)
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE
     deployed = None if failed_create else found
-    mapping = (
-        cloud.get_mapping(target.domain.name, target.domain.base_path) if target.domain else None
-    )
+    domain = read_domain(cloud, target.app, target.domain) if target.domain else None
     plan = build_plan(table, target, package.key, deployed)
     return Prepared(
-        target, table, package, deployed, found if failed_create else None, mapping, plan
+        target, table, package, deployed, found if failed_create else None, domain, plan
     )
 
 
@@ -215,17 +227,17 @@ def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
         return Decision.UPDATE if prepared.verdict.changes.any else Decision.NOOP
     if policy.force_update:
         return Decision.FORCE_UPDATE
-    if policy.mode == "auto" or policy.yes:
+    if policy.mode == "auto":
         return Decision.REPLACE
-    if policy.mode == "prompt" and policy.confirm is not None:
+    if policy.mode == "prompt":  # --yes answers the question; it never overrides "never"
         question = "The API must be replaced (its endpoint will change). Replace it?"
-        if policy.confirm(question):
+        if policy.yes or (policy.confirm is not None and policy.confirm(question)):
             return Decision.REPLACE
     raise ReplacementRefused(
         _refusal_text(prepared, policy),
         where=prepared.target.stack_name,
         hint=(
-            'allow the replacement (teal deploy --yes, or [deploy] auto_replace = "auto"), '
+            'allow the replacement ([deploy] auto_replace = "auto", or "prompt" and a yes), '
             "or deploy a parallel copy and switch to it: teal deploy --extra 2, "
             "teal check --extra 2, teal switch --to 2"
         ),
@@ -233,10 +245,12 @@ def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
 
 
 def _refusal_text(prepared: Prepared, policy: ReplacePolicy) -> str:
-    why = {
-        "never": 'auto_replace is "never"',
-        "prompt": 'auto_replace is "prompt" and there is no terminal to ask (pass --yes)',
-    }.get(policy.mode, "replacement declined")
+    if policy.mode == "never":
+        why = 'auto_replace is "never" (or --no-auto-replace was given)'
+    elif policy.confirm is None:
+        why = 'auto_replace is "prompt" and there is no terminal to ask (pass --yes)'
+    else:
+        why = "the replacement was declined"
     reasons = "\n".join(f"  - {r.explanation}" for r in prepared.verdict.reasons)
     return (
         f"updating {prepared.target.stack_name} in place would fail, and the API was not "
@@ -255,13 +269,18 @@ def deploy(
 ) -> DeployReport:
     """Run the whole pipeline for one environment (see the module docstring)."""
     started = time.monotonic()
+    run = Run(cloud, on_event, progress, user)
     with OperationLock(cloud, target.environment, "deploy", user):
         prepared = prepare(target, cloud)
         decision = decide(prepared, policy)
         progress(_announce(prepared, decision))
         cloud.ensure_serving()
-        applied = _apply(prepared, decision, cloud, on_event, progress)
-        domain = _follow_domain(prepared, applied, cloud, progress)
+        try:
+            applied = _apply(prepared, decision, run)
+        except StackFailed as failed:
+            record(cloud, target, "deploy", user, _failure_details(prepared, decision, failed))
+            raise
+        domain = _follow_domain(prepared, applied, run)
         report = DeployReport(
             target=target,
             decision=decision,
@@ -277,6 +296,19 @@ def deploy(
         )
         record(cloud, target, "deploy", user, report_details(report))
     return report
+
+
+def _failure_details(prepared: Prepared, decision: Decision, failed: StackFailed) -> dict[str, Any]:
+    first = failed.failures[0] if failed.failures else None
+    return {
+        "from": prepared.deployed.status if prepared.deployed else None,
+        "to": None,
+        "status": failed.status,
+        "failed": True,
+        "reason": f"{first.logical_id}: {first.reason}" if first else None,
+        "code_sha256": prepared.package.sha256,
+        "decision": decision.value,
+    }
 
 
 def report_details(report: DeployReport) -> dict[str, Any]:
@@ -318,18 +350,13 @@ class Applied:
     notes: tuple[str, ...] = ()
 
 
-def _apply(
-    prepared: Prepared,
-    decision: Decision,
-    cloud: Cloud,
-    on_event: EventSink,
-    progress: Progress,
-) -> Applied:
+def _apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
     """Step 7: upload artifacts, then create or update the stack."""
+    cloud, on_event, progress = run.cloud, run.on_event, run.progress
     target = prepared.target
     plan = prepared.plan
     chosen = plan.chosen if decision is Decision.REPLACE else plan.in_place
-    previous_endpoint = _endpoint_of(cloud, prepared.deployed)
+    previous_endpoint = _endpoint(cloud, prepared.deployed.outputs if prepared.deployed else None)
     if decision is Decision.NOOP:
         return Applied(
             prepared.deployed.status if prepared.deployed else "",
@@ -342,12 +369,12 @@ def _apply(
         progress(f"{target.stack_name} is in ROLLBACK_COMPLETE from a failed create: deleting it")
         cloud.delete_stack(target.stack_name, on_event)
     if decision is Decision.REPLACE and prepared.domain_is_live_here:
-        return _replace_behind_live_domain(prepared, chosen, cloud, on_event, progress)
+        return _replace_behind_live_domain(prepared, chosen, run)
     result = _apply_template(cloud, target, chosen.template, on_event)
     if decision is Decision.UPDATE and _removes_methods(prepared.verdict):
         progress("routes were removed: taking a fresh deployment so the stage stops serving them")
         result = _apply_template(cloud, target, with_fresh_deployment(chosen.template), on_event)
-    endpoint = _endpoint_from(cloud, result)
+    endpoint = _endpoint(cloud, result.outputs)
     return Applied(result.status, result.outputs.get(REST_API_OUTPUT), endpoint, previous_endpoint)
 
 
@@ -355,7 +382,9 @@ def _removes_methods(verdict: Verdict) -> bool:
     return any(c.type == "AWS::ApiGateway::Method" for c in verdict.changes.removed)
 
 
-def _apply_template(cloud: Cloud, target: Target, template: Template, on_event: EventSink) -> Any:
+def _apply_template(
+    cloud: Cloud, target: Target, template: Template, on_event: EventSink
+) -> StackResult:
     request = StackRequest(
         name=target.stack_name,
         template=template,
@@ -364,36 +393,29 @@ def _apply_template(cloud: Cloud, target: Target, template: Template, on_event: 
     )
     try:
         return cloud.apply_stack(request, on_event)
-    except NoUpdates:
+    except NoUpdates:  # e.g. the second step of a replacement that a crash interrupted
         deployed = cloud.describe_stack(target.stack_name)
         assert deployed is not None
-        return deployed
+        return StackResult(deployed.name, deployed.status, deployed.outputs)
 
 
-def _replace_behind_live_domain(
-    prepared: Prepared,
-    new: Synthesized,
-    cloud: Cloud,
-    on_event: EventSink,
-    progress: Progress,
-) -> Applied:
+def _replace_behind_live_domain(prepared: Prepared, new: Synthesized, run: Run) -> Applied:
     """New API beside the old one, switch the live domain to it, then remove the old one.
 
     CloudFormation would delete the old API at the end of a single update, before
     teal could re-point the domain; two updates keep one API serving at every moment.
     """
+    cloud, on_event, progress = run.cloud, run.on_event, run.progress
     target = prepared.target
-    deployed = prepared.deployed
-    mapping = prepared.mapping
-    assert deployed is not None and mapping is not None and target.domain is not None
-    previous_endpoint = _endpoint_of(cloud, deployed)
+    assert prepared.deployed is not None and target.domain is not None
+    previous_endpoint = _endpoint(cloud, prepared.deployed.outputs if prepared.deployed else None)
     progress("step 1/3: building the new API beside the old one")
-    both = combine_for_switch(deployed.template, new.template)
+    both = combine_for_switch(prepared.deployed.template, new.template)
     side_by_side = _apply_template(cloud, target, both, on_event)
     new_api = side_by_side.outputs[REST_API_OUTPUT]
     new_endpoint = cloud.endpoint_url(new_api, target.stage)
     progress(f"step 2/3: checking the new API at {new_endpoint}")
-    health = _wait_healthy(prepared, new_endpoint)
+    health = wait_until_healthy(new_endpoint, health_check(target.checks, prepared.table))
     if not health.ok:
         raise DeployFailed(
             f"the new API does not answer its health check ({health.url}: {health.detail}); "
@@ -401,17 +423,17 @@ def _replace_behind_live_domain(
             where=target.stack_name,
             hint="fix the app and deploy again; the next deploy continues from here",
         )
-    cloud.update_mapping(BasePathMapping(mapping.domain, mapping.base_path, new_api, target.stage))
-    progress(f"switched {target.domain.name} to the new API {new_api}")
+    with OperationLock(cloud, domain_lock_key(target.domain.name), "deploy", run.user):
+        # Read again: a switch may have moved the domain since step 3 of the pipeline.
+        state = read_domain(cloud, target.app, target.domain)
+        if state.mapping is not None and state.mapping.api_id == prepared.current_api_id:
+            point_domain(cloud, state, new_api, target.stage)
+            progress(f"switched {target.domain.name} to the new API {new_api}")
+        else:
+            progress(f"{target.domain.name} was switched meanwhile: left as it is")
     progress("step 3/3: removing the old API")
     result = _apply_template(cloud, target, new.template, on_event)
     return Applied(result.status, new_api, new_endpoint, previous_endpoint)
-
-
-def _wait_healthy(prepared: Prepared, endpoint: str) -> CheckResult:
-    checks, _ = checks_for(prepared.target.checks, prepared.table)
-    check = checks[0] if checks else Check(path="/", status=200)
-    return wait_until_healthy(endpoint, check)
 
 
 def _upload(cloud: Cloud, package: Package, synthesized: Synthesized, progress: Progress) -> None:
@@ -426,40 +448,30 @@ def _upload(cloud: Cloud, package: Package, synthesized: Synthesized, progress: 
         progress(f"uploaded {len(missing)} artifact(s); {len(wanted) - len(missing)} already there")
 
 
-def _endpoint_of(cloud: Cloud, stack: DeployedStack | None) -> str | None:
-    if stack is None or stack.status == ROLLBACK_COMPLETE:
-        return None
-    api_id = stack.outputs.get(REST_API_OUTPUT)
-    stage = stack.outputs.get(STAGE_OUTPUT)
+def _endpoint(cloud: Cloud, outputs: Mapping[str, str] | None) -> str | None:
+    """The stage's URL from a stack's outputs (None before the first deploy)."""
+    api_id = (outputs or {}).get(REST_API_OUTPUT)
+    stage = (outputs or {}).get(STAGE_OUTPUT)
     return cloud.endpoint_url(api_id, stage) if api_id and stage else None
 
 
-def _endpoint_from(cloud: Cloud, result: Any) -> str | None:
-    api_id = result.outputs.get(REST_API_OUTPUT)
-    stage = result.outputs.get(STAGE_OUTPUT)
-    return cloud.endpoint_url(api_id, stage) if api_id and stage else None
+def _follow_domain(prepared: Prepared, applied: Applied, run: Run) -> DomainReport | None:
+    """Step 8: map the domain on the base environment's first deploy; report who is live.
 
-
-def _follow_domain(
-    prepared: Prepared, applied: Applied, cloud: Cloud, progress: Progress
-) -> DomainReport | None:
-    """Step 8: map the domain on the base environment's first deploy; report who is live."""
-    target = prepared.target
-    spec = target.domain
+    Only a base environment (no extra) takes a domain that serves nothing (or an
+    API that no longer exists); a live mapping is only ever moved by a switch, or
+    by the replacement of the live environment's own API.
+    """
+    cloud, target, spec = run.cloud, prepared.target, prepared.target.domain
     if spec is None or applied.api_id is None:
         return None
-    mapping = cloud.get_mapping(spec.name, spec.base_path)
-    if mapping is None and target.extra is None:
-        created = cloud.ensure_domain(spec, {"teal:app": target.app})
-        first = BasePathMapping(spec.name, spec.base_path, applied.api_id, target.stage)
-        cloud.create_mapping(first)
-        cloud.ensure_serving()  # the new domain answers before deploy returns
-        progress(f"mapped {spec.name} to {target.environment}")
-        return DomainReport(spec.name, created.url, target.environment)
-    info = cloud.get_domain(spec.name)
-    url = info.url if info else f"https://{spec.name}/"
-    if mapping is None:
-        return DomainReport(spec.name, url, None)
-    from teal.bluegreen import environment_of_api
-
-    return DomainReport(spec.name, url, environment_of_api(cloud, target.app, mapping.api_id))
+    state = read_domain(cloud, target.app, spec)
+    if target.extra is None and state.pointing in (Pointing.NOTHING, Pointing.DANGLING):
+        with OperationLock(cloud, domain_lock_key(spec.name), "deploy", run.user):
+            cloud.ensure_domain(spec, {APP_TAG: target.app})
+            state = read_domain(cloud, target.app, spec)
+            if state.pointing in (Pointing.NOTHING, Pointing.DANGLING):
+                point_domain(cloud, state, applied.api_id, target.stage)
+                run.progress(f"mapped {spec.name} to {target.environment}")
+                state = read_domain(cloud, target.app, spec)
+    return DomainReport(spec.name, state.url, state.live)

@@ -52,10 +52,6 @@ class OperationLock:
         self.cloud.release_lock(self.key, self.owner)
 
 
-def domain_lock_key(domain: str) -> str:
-    return f"domain:{domain}"
-
-
 def record(
     cloud: Cloud, target: Target, action: Action, user: str, details: Mapping[str, Any]
 ) -> HistoryEntry:

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from teal._version import __version__
 from teal.cli import project as project_commands
-from teal.cli.common import err_console
+from teal.cli.common import emit_json, err_console
 from teal.errors import OperationError, TealError, UserError
 
 EXIT_OK = 0
@@ -61,21 +61,35 @@ def exit_code_for(error: TealError) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and turn teal's errors into messages and exit codes."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="teal", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=args, prog_name="teal", standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except TealError as error:
         label = "error" if isinstance(error, UserError) else "failed"
         err_console.print(f"[bold red]{label}:[/] {escape(error.render())}")
-        return exit_code_for(error)
+        return _failed(args, exit_code_for(error), error.what, error.where, error.hint)
     except click.exceptions.Abort:
         err_console.print("aborted")
-        return EXIT_FAILED
+        return _failed(args, EXIT_FAILED, "aborted", None, None)
     except click.ClickException as error:
         error.show()
-        return EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
+        code = EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
+        return _failed(args, code, error.format_message(), None, None)
     except click.exceptions.Exit as done:
         return done.exit_code
     return EXIT_OK
+
+
+def _failed(args: list[str], code: int, what: str, where: str | None, hint: str | None) -> int:
+    """With --json, a failure is still one JSON object on stdout, for scripts."""
+    if "--json" in args:
+        kind = "bad-input" if code == EXIT_BAD_INPUT else "failed"
+        error = {"kind": kind, "what": what, "where": where, "hint": hint}
+        emit_json({"error": error, "exit_code": code})
+    return code
 
 
 def run() -> None:

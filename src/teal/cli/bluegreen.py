@@ -59,6 +59,8 @@ def check(
             console.print(
                 f"{mark} {result.check.method} {escape(result.url)}: {escape(result.detail)}"
             )
+    if not report.ok and as_json:
+        raise click.exceptions.Exit(1)  # the JSON above already says what failed
     if not report.ok:
         raise bluegreen.ChecksFailed(report.environment, report.results)
 
@@ -214,6 +216,8 @@ def _configured_domains(project: Project, target: Target) -> list[Any]:
 
 def _print_status(payload: dict[str, Any]) -> None:
     envs = Table("environment", "status", "live", "endpoint", "updated", "code", box=None)
+    for column in envs.columns:
+        column.overflow = "fold"  # piped output keeps whole URLs and statuses
     for e in payload["environments"]:
         envs.add_row(
             e["name"],

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from teal.bluegreen import find_environment
 from teal.cli.common import (
     common,
     console,
@@ -19,12 +18,18 @@ from teal.cli.common import (
 from teal.cli.output import EventPrinter, step, warn
 from teal.cloud import open_cloud
 from teal.deploy import DeployReport, ReplacePolicy, deploy
-from teal.oplog import current_user, domain_lock_key
+from teal.environments import domain_lock_key, find_environment, read_domain
+from teal.oplog import current_user
 
 
 @click.command(name="deploy")
 @target_options
-@click.option("--yes", "-y", is_flag=True, help="Replace the API without asking when needed.")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help='Answer yes to the replacement question of auto_replace = "prompt".',
+)
 @click.option(
     "--no-auto-replace",
     is_flag=True,
@@ -106,10 +111,9 @@ def url(
     endpoint = environment.endpoint(the_cloud)
     domain = None
     if target.domain is not None:
-        mapping = the_cloud.get_mapping(target.domain.name, target.domain.base_path)
-        info = the_cloud.get_domain(target.domain.name)
-        if mapping and info and mapping.api_id == environment.api_id:
-            domain = {"name": target.domain.name, "url": info.url, "live": environment.name}
+        state = read_domain(the_cloud, target.app, target.domain)
+        if state.live == environment.name:
+            domain = {"name": target.domain.name, "url": state.url, "live": environment.name}
     if as_json:
         emit_json({"environment": environment.name, "endpoint": endpoint, "domain": domain})
         return

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
+from rich.table import Table
 
 from teal.analysis import Plan, ResourceChange, build_plan
 from teal.cli.common import common, console, emit_json, err_console, target_options
 from teal.cloud import open_cloud
+from teal.cloud.base import Cloud
 from teal.config import Target
-from teal.deploy import package_for, prepare
+from teal.deploy import Prepared, package_for, prepare
 from teal.errors import UserError
 from teal.loader import load_routes
 from teal.routes import RouteTable
 from teal.template import StoredTemplates, Synthesized, nested_keys, synthesize
+
+if TYPE_CHECKING:
+    from teal.cloud.aws.preview import PlanPreview
 
 LISTED_CHANGES = 25  # per kind, in text output; --json lists all
 
@@ -144,17 +149,72 @@ def plan_command(
     as_json: bool,
     against: Path | None,
 ) -> None:
-    """Show what deploy would do, and whether the API must be replaced and why."""
+    """Show what deploy would do, and whether the API must be replaced and why.
+
+    On aws, CloudFormation's own change set (with its Replacement column) is
+    shown beside teal's verdict, and is ``change_set`` in ``--json``.
+    """
+    preview: PlanPreview | None = None
     if against is not None:
         target, table, code_key = _load(project, env, extra, cloud, as_json)
         plan = build_plan(table, target, code_key, read_templates(against))
     else:
         _, target = common(project, env, extra, cloud, as_json).load()
-        plan = prepare(target, open_cloud(target)).plan  # the very steps deploy takes
+        opened = open_cloud(target)
+        prepared = prepare(target, opened)  # the very steps deploy takes
+        plan = prepared.plan
+        preview = _aws_preview(opened, prepared)
+    body = {**plan.to_json(), "against": str(against) if against else None}
+    if preview is not None:
+        body |= {"change_set": preview.to_json(), "change_set_note": preview.note}
     if as_json:
-        emit_json({**plan.to_json(), "against": str(against) if against else None})
+        emit_json(body)
     else:
         print_plan(plan)
+        if preview is not None:
+            print_change_set(preview)
+
+
+def _aws_preview(cloud: Cloud, prepared: Prepared) -> PlanPreview | None:
+    """CloudFormation's change set beside teal's verdict, when the cloud is AWS."""
+    if prepared.target.cloud != "aws":
+        return None
+    from teal.cloud.aws import AwsCloud
+    from teal.cloud.aws.preview import preview_plan
+
+    if not isinstance(cloud, AwsCloud):
+        return None
+    plan = prepared.plan
+    return preview_plan(
+        cloud,
+        prepared.target,
+        plan.chosen,
+        plan.changes,
+        stack_exists=prepared.deployed is not None,
+    )
+
+
+def print_change_set(preview: PlanPreview) -> None:
+    if preview.uploaded:
+        err_console.print(
+            f"uploaded {preview.uploaded} nested template(s) for CloudFormation to read"
+        )
+    if preview.note:
+        console.print(f"  CloudFormation: {escape(preview.note)}")
+    if not preview.rows:
+        return
+    table = Table(title="CloudFormation's change set", title_justify="left", box=None)
+    for column in ("action", "logical id", "type", "Replacement", "teal"):
+        table.add_column(column)
+    for row in preview.rows:
+        table.add_row(
+            escape(row.action),
+            escape(row.logical_id),
+            escape(row.resource_type),
+            escape(row.replacement or "-"),
+            escape(row.teal or "-"),
+        )
+    console.print(table)
 
 
 def print_plan(plan: Plan) -> None:

@@ -179,11 +179,6 @@ class NoUpdates(OperationError):
         super().__init__(self.MESSAGE, where=name)
 
 
-class StackNotFound(OperationError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Stack with id {name} does not exist", where=name)
-
-
 class LockHeld(OperationError):
     def __init__(self, key: str, owner: LockOwner) -> None:
         super().__init__(
@@ -210,6 +205,9 @@ class Cloud(Protocol):
     def artifact_bucket(self) -> str: ...
     def has_artifact(self, key: str) -> bool: ...
     def put_artifact(self, key: str, data: bytes) -> None: ...
+    def delete_artifact(self, key: str) -> None:
+        """Remove an artifact no stack uses any more (a missing one is fine)."""
+        ...
 
     # Stacks.
     def describe_stack(self, name: str) -> DeployedStack | None: ...

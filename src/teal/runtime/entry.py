@@ -22,6 +22,10 @@ from teal.routes import Route
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"
+ENVIRONMENT_VARIABLE = "TEAL_ENVIRONMENT"
+# Names the environment that answered, so a switch can verify through the
+# domain that the new environment (and not the old one) serves it.
+ENVIRONMENT_HEADER = "X-Teal-Environment"
 
 Dispatch = dict[tuple[str, str], Route]
 
@@ -81,10 +85,17 @@ def invoke(dispatch: Dispatch, event: Mapping[str, Any], context: Any) -> dict[s
         if route.raw:
             result: dict[str, Any] = call(event, context)
             return result
-        return to_proxy_response(call(Request.from_event(event, context)))
+        return _stamped(to_proxy_response(call(Request.from_event(event, context))))
     except Exception:
         traceback.print_exc(file=sys.stderr)
         return _error(500, "Internal server error")
+
+
+def _stamped(response: dict[str, Any]) -> dict[str, Any]:
+    environment = os.environ.get(ENVIRONMENT_VARIABLE)
+    if environment:
+        response.setdefault("headers", {})[ENVIRONMENT_HEADER] = environment
+    return response
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

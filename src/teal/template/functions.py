@@ -98,7 +98,12 @@ def _role(name: str) -> Resource:
 
 def _function(function: str, name: str, target: Target, code_key: str, gen: str) -> Resource:
     memory, timeout, variables = target.function_settings(function)
-    environment = {**variables, "TEAL_ENTRY": target.entry, "TEAL_FUNCTION": function}
+    environment = {
+        **variables,
+        "TEAL_ENTRY": target.entry,
+        "TEAL_FUNCTION": function,
+        "TEAL_ENVIRONMENT": target.environment,
+    }
     return {
         "Type": "AWS::Lambda::Function",
         "DependsOn": [log_group_id(function, gen)],

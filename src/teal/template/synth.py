@@ -48,7 +48,6 @@ METADATA_KEY = "teal"
 METADATA_VERSION = 1
 # Room kept in the main template for the RestApi, Deployment, Stage and pages.
 MAIN_BUDGET = 450
-FIXED_OUTPUTS = ("RestApiId", "StageName", "Endpoint", "RestApiLogicalId")
 
 
 class DeployedTemplates(Protocol):
@@ -373,6 +372,18 @@ class StoredTemplates:
 
     template: Template
     nested_templates: Mapping[str, Template] = field(default_factory=dict)
+
+
+def artifact_keys(template: Template) -> set[str]:
+    """Every artifact a main template uses: code zips and nested templates."""
+    keys = set(nested_keys(template).values())
+    for resource in template.get("Resources", {}).values():
+        code = resource.get("Properties", {}).get("Code")
+        if resource.get("Type") == "AWS::Lambda::Function" and isinstance(code, dict):
+            key = code.get("S3Key")
+            if isinstance(key, str):
+                keys.add(key)
+    return keys
 
 
 def nested_keys(template: Template) -> dict[str, str]:

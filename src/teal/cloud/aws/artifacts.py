@@ -72,6 +72,11 @@ class ArtifactBucket:
             Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD),
         )
 
+    def delete(self, key: str) -> None:
+        """Delete an artifact (S3 answers success for a missing key too)."""
+        self.ensure()
+        self._retry(self._s3.delete_object, Bucket=self.name, Key=key)
+
     def url(self, key: str) -> str:
         """The HTTPS URL CloudFormation reads a template from."""
         if self._endpoint_url:

@@ -152,7 +152,9 @@ class ChangeSets:
         )
 
     def _template_argument(self, request: StackRequest) -> dict[str, str]:
-        body = json.dumps(request.template, separators=(",", ":"), sort_keys=True)
+        # In teal's own key order: CloudFormation hands the original text back, and
+        # the deployed template must read exactly like the one teal synthesizes.
+        body = json.dumps(request.template, separators=(",", ":"))
         if len(body.encode()) <= INLINE_TEMPLATE_LIMIT:
             return {"TemplateBody": body}
         key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.json"

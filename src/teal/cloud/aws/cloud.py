@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from teal.apigw import stage_endpoint
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSetPreview, ChangeSets
-from teal.cloud.aws.domains import Domains
+from teal.cloud.aws.domains import DOMAIN_TAG, Domains
 from teal.cloud.aws.failures import translated
 from teal.cloud.aws.history import S3History
 from teal.cloud.aws.locks import S3Locks
@@ -86,6 +86,10 @@ class AwsCloud:
             self._bucket.put(key, data, progress)
         self._bundles.remember(key, data)
 
+    def delete_artifact(self, key: str) -> None:
+        with translated(key):
+            self._bucket.delete(key)
+
     def artifact_url(self, key: str) -> str:
         """Where CloudFormation reads an artifact (e.g. a nested template) from."""
         return self._bucket.url(key)
@@ -98,7 +102,8 @@ class AwsCloud:
 
     def list_stacks(self, tag_filter: Mapping[str, str]) -> list[DeployedStack]:
         with translated("cloudformation"):
-            return self._stacks.matching(tag_filter)
+            # Environments only: a domain's own stack carries the app's tag too.
+            return self._stacks.matching(tag_filter, unless_tagged=DOMAIN_TAG)
 
     def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
         """CloudFormation's own view of the change (with Replacement); changes nothing."""

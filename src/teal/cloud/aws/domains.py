@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
 
 APP_TAG = "teal:app"
+# Marks a domain's own stack, which shares the app tag but is no environment.
+DOMAIN_TAG = "teal:domain"
 ROOT_BASE_PATH = "(none)"  # how API Gateway spells the root mapping
 
 
@@ -105,7 +107,7 @@ class Domains:
                     hint=f"set certificate_arn to a certificate for {spec.name} in this region",
                 )
             return DomainInfo(spec.name, domain_url(spec.name, spec.base_path), current)
-        request = StackRequest(stack, domain_template(spec), tags=dict(tags))
+        request = StackRequest(stack, domain_template(spec), tags={**tags, DOMAIN_TAG: spec.name})
         with contextlib.suppress(NoUpdates):
             self._stacks.apply(request, _ignore)
         return DomainInfo(spec.name, domain_url(spec.name, spec.base_path), dict(tags))

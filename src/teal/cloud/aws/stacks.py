@@ -80,13 +80,17 @@ class Stacks:
             return None
         return self._deployed(raw)
 
-    def matching(self, tag_filter: Mapping[str, str]) -> list[DeployedStack]:
+    def matching(
+        self, tag_filter: Mapping[str, str], unless_tagged: str | None = None
+    ) -> list[DeployedStack]:
+        """Top-level stacks with all of ``tag_filter``'s tags and without ``unless_tagged``."""
         return [
             self._deployed(raw)
             for raw in self._all_raw()
             if _matches(raw, tag_filter)
+            and (unless_tagged is None or unless_tagged not in _tags(raw))
             and "ParentId" not in raw
-            and raw["StackStatus"] != REVIEW_IN_PROGRESS
+            and raw["StackStatus"] not in (REVIEW_IN_PROGRESS, DELETE_COMPLETE)
         ]
 
     def tags(self, name: str) -> dict[str, str] | None:
@@ -241,10 +245,10 @@ class Stacks:
     def _template(self, stack: str) -> Template:
         response = self._retry(self._cfn.get_template, StackName=stack, TemplateStage="Original")
         body: Any = response["TemplateBody"]
-        # botocore decodes a JSON body into a dict; a YAML one stays text.
+        # botocore decodes a JSON body into OrderedDicts; a YAML one stays text.
         if isinstance(body, str):
             return _parse_template(body, stack)
-        return dict(body)
+        return _plain_dicts(body)  # type: ignore[no-any-return]
 
     def _nested_templates(self, stack_id: str, template: Template) -> dict[str, Template]:
         """Each nested stack's template from CloudFormation: two calls per nested stack."""
@@ -280,6 +284,20 @@ def _notice(name: str, status: str, reason: str) -> StackEvent:
         status=status,
         reason=reason,
     )
+
+
+def _plain_dicts(value: Any) -> Any:
+    """OrderedDicts made plain dicts, all the way down.
+
+    The analysis compares templates as plain dicts (it checks ``type(x) is
+    dict`` for speed), so a template read from AWS must look exactly like one
+    teal synthesized; otherwise an unchanged app would look changed.
+    """
+    if isinstance(value, dict):
+        return {key: _plain_dicts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_dicts(item) for item in value]
+    return value
 
 
 def _parse_template(body: str, where: str) -> Template:

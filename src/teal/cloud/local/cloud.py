@@ -90,6 +90,9 @@ class LocalCloud:
     def put_artifact(self, key: str, data: bytes) -> None:
         self.store.put_artifact(key, data)
 
+    def delete_artifact(self, key: str) -> None:
+        self.store.delete_artifact(key)
+
     # Stacks -------------------------------------------------------------------
 
     def recover(self, on_event: EventSink = _ignore) -> list[str]:

@@ -553,7 +553,8 @@ class Engine:
         return depth
 
     def _resume(self, stack: StackRecord, reason: str, sink: Sink) -> None:
-        self._take_over(stack.name)
+        if not self._take_over(stack):
+            return  # another command took it over first, and recovers it
         match stack.status:
             case status if status in CREATE_FAILED_STATUSES:
                 self._set_status(stack.name, "ROLLBACK_IN_PROGRESS", reason, sink)
@@ -569,12 +570,22 @@ class Engine:
             case other:
                 raise OperationError(f"cannot recover stack status {other}", where=stack.name)
 
-    def _take_over(self, name: str) -> None:
+    def _take_over(self, stack: StackRecord) -> bool:
+        """Claim a dead owner's stack; compare-and-set, so only one command recovers it."""
         with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE stacks SET owner_pid = ?, owner_start = ? WHERE name = ?",
-                (os.getpid(), process_start(os.getpid()), name),
+            claimed = conn.execute(
+                "UPDATE stacks SET owner_pid = ?, owner_start = ? "
+                "WHERE name = ? AND owner_pid IS ? AND owner_start IS ? AND status = ?",
+                (
+                    os.getpid(),
+                    process_start(os.getpid()),
+                    stack.name,
+                    stack.owner_pid,
+                    stack.owner_start,
+                    stack.status,
+                ),
             )
+            return claimed.rowcount == 1
 
     # Resource operations, each one transaction -------------------------------
 

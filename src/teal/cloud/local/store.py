@@ -236,6 +236,9 @@ class Store:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def delete_artifact(self, key: str) -> None:
+        self.artifact_path(key).unlink(missing_ok=True)
+
     def read_artifact(self, key: str) -> bytes:
         return self.artifact_path(key).read_bytes()
 

@@ -21,6 +21,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -138,8 +139,25 @@ def serve_one(handler: Callable[[Any, Any], Any], request: dict[str, Any]) -> by
     return frame
 
 
+def _exit_with_parent() -> None:
+    """End this worker when the gateway that started it is gone, even mid-request.
+
+    An idle worker sees its stdin close; a busy one (a handler in an endless
+    loop, say) would not, and its timeout is kept by the gateway.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="teal-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     code_dir, handler_spec = argv[1], argv[2]
+    _exit_with_parent()
     frames_in, frames_out = _take_protocol_channel()
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)

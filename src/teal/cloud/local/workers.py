@@ -287,7 +287,7 @@ class Pool:
     spec: FunctionSpec
     capacity: int
     idle: list[Worker] = field(default_factory=list)
-    busy: int = 0
+    running: set[Worker] = field(default_factory=set)  # serving a request now
     started: int = 0
     slots: asyncio.Semaphore = field(init=False)
 
@@ -328,11 +328,11 @@ class WorkerManager:
             pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)
         async with pool.slots:
             worker = await self._take_worker(pool)
-            pool.busy += 1
+            pool.running.add(worker)
             try:
                 return await worker.invoke(event, request_id)
             finally:
-                pool.busy -= 1
+                pool.running.discard(worker)
                 if worker.alive:
                     pool.idle.append(worker)
 
@@ -356,7 +356,7 @@ class WorkerManager:
 
     def stats(self) -> list[PoolStats]:
         return [
-            PoolStats(key, pool.spec.name, len(pool.idle), pool.busy, pool.started)
+            PoolStats(key, pool.spec.name, len(pool.idle), len(pool.running), pool.started)
             for key, pool in sorted(self._pools.items())
         ]
 
@@ -370,7 +370,7 @@ class WorkerManager:
             if not is_current(pool.spec):
                 stopping.extend(pool.idle)
                 pool.idle.clear()
-                if pool.busy == 0:
+                if not pool.running:
                     del self._pools[key]
             elif idle_for_s is not None:
                 stale = [w for w in pool.idle if now - w.last_used > idle_for_s]
@@ -380,5 +380,7 @@ class WorkerManager:
         return len(stopping)
 
     async def close(self) -> None:
-        """Stop every idle worker (at shutdown)."""
+        """Stop every worker at shutdown: idle ones, and busy ones mid-request too."""
+        busy = [worker for pool in self._pools.values() for worker in pool.running]
         await self.reap(lambda _spec: False)
+        await asyncio.gather(*(worker.kill() for worker in busy))

@@ -1,0 +1,125 @@
+"""Deployed environments and the domain mappings that point at them, read through the Cloud.
+
+Shared by deploy and blue-green: which environment is live on a domain, whose
+API a mapping points at, and the lock that serializes every change of a
+mapping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from teal.cloud.base import BasePathMapping, Cloud, DeployedStack, DomainInfo, DomainSpec
+from teal.config import Target
+from teal.errors import UserError
+
+REST_API_OUTPUT = "RestApiId"
+STAGE_OUTPUT = "StageName"
+APP_TAG = "teal:app"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A deployed environment of the app, as its stack tells."""
+
+    name: str
+    env: str
+    extra: str | None
+    status: str
+    api_id: str | None
+    stage: str | None
+    updated_at: datetime | None
+
+    def endpoint(self, cloud: Cloud) -> str | None:
+        return cloud.endpoint_url(self.api_id, self.stage) if self.api_id and self.stage else None
+
+    @classmethod
+    def from_stack(cls, stack: DeployedStack) -> Environment:
+        return cls(
+            name=stack.name,
+            env=stack.tags.get("teal:env", ""),
+            extra=stack.tags.get("teal:extra") or None,
+            status=stack.status,
+            api_id=stack.outputs.get(REST_API_OUTPUT),
+            stage=stack.outputs.get(STAGE_OUTPUT),
+            updated_at=stack.updated_at,
+        )
+
+
+def environments(cloud: Cloud, app: str) -> list[Environment]:
+    stacks = cloud.list_stacks({APP_TAG: app})
+    return sorted((Environment.from_stack(s) for s in stacks), key=lambda e: e.name)
+
+
+def find_environment(cloud: Cloud, target: Target) -> Environment:
+    stack = cloud.describe_stack(target.stack_name)
+    if stack is None:
+        flags = (f" --env {target.env}" if target.env != "dev" else "") + (
+            f" --extra {target.extra}" if target.extra else ""
+        )
+        raise UserError(
+            f"environment {target.environment} does not exist in the {target.cloud} cloud",
+            hint=f"deploy it first: teal deploy{flags}",
+        )
+    if stack.tags.get(APP_TAG) != target.app:
+        raise UserError(f"stack {stack.name} does not belong to app {target.app}")
+    return Environment.from_stack(stack)
+
+
+class Pointing(Enum):
+    """What a domain's mapping points at, seen from one app."""
+
+    NOTHING = "nothing"  # no mapping
+    OURS = "ours"  # an environment of this app
+    DANGLING = "dangling"  # an API that no longer exists, on this app's domain
+    FOREIGN = "foreign"  # someone else's API: never touched
+
+
+@dataclass(frozen=True)
+class DomainState:
+    """A domain's mapping, read once, and whom it serves."""
+
+    spec: DomainSpec
+    info: DomainInfo | None
+    mapping: BasePathMapping | None
+    live: str | None  # the environment of this app it serves
+    pointing: Pointing
+
+    @property
+    def url(self) -> str:
+        base = self.info.url if self.info else f"https://{self.spec.name}/"
+        path = self.spec.base_path.strip("/")
+        return base if not path or base.rstrip("/").endswith(path) else f"{base}{path}/"
+
+    @property
+    def may_repoint(self) -> bool:
+        """teal changes a mapping only when it is absent, ours, or dangling on our domain."""
+        return self.pointing is not Pointing.FOREIGN
+
+
+def read_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
+    mapping = cloud.get_mapping(spec.name, spec.base_path)
+    info = cloud.get_domain(spec.name)
+    if mapping is None:
+        return DomainState(spec, info, None, None, Pointing.NOTHING)
+    live = next((e.name for e in environments(cloud, app) if e.api_id == mapping.api_id), None)
+    if live is not None:
+        return DomainState(spec, info, mapping, live, Pointing.OURS)
+    ours = info is not None and info.tags.get(APP_TAG) == app
+    return DomainState(spec, info, mapping, None, Pointing.DANGLING if ours else Pointing.FOREIGN)
+
+
+def point_domain(cloud: Cloud, state: DomainState, api_id: str, stage: str) -> None:
+    """Create the mapping, or re-point it in one atomic update (never delete + create)."""
+    new = BasePathMapping(state.spec.name, state.spec.base_path, api_id, stage)
+    if state.mapping is None:
+        cloud.create_mapping(new)
+    else:
+        cloud.update_mapping(new)
+    cloud.ensure_serving()  # locally: a new domain's listener is up before we return
+
+
+def domain_lock_key(domain: str) -> str:
+    return f"domain:{domain}"
