@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import click
 from rich.markup import escape
@@ -92,18 +93,7 @@ def switch(
     """Point the custom domain at another environment: checks, one atomic mapping update,
     then a request through the domain (switching back by itself if that fails)."""
     _, target = common(project, env, extra, cloud, as_json).load()
-    the_cloud = open_cloud(target)
-    the_cloud.ensure_serving()
-    report = bluegreen.switch(
-        target,
-        to_name,
-        the_cloud,
-        skip_checks=skip_checks,
-        user=current_user(),
-        progress=lambda m: step(err_console, m),
-        table=_table_or_none(target),
-    )
-    _print_switch(report, as_json)
+    _switch_domain(target, to_name, skip_checks=skip_checks, as_json=as_json)
 
 
 @click.command()
@@ -120,16 +110,32 @@ def rollback(
 ) -> None:
     """Point the custom domain back at the environment it served before the last switch."""
     _, target = common(project, env, extra, cloud, as_json).load()
+    _switch_domain(target, None, skip_checks=skip_checks, as_json=as_json)
+
+
+class _SwitchKwargs(TypedDict):
+    skip_checks: bool
+    user: str
+    progress: Callable[[str], None]
+    table: RouteTable | None
+
+
+def _switch_domain(
+    target: Target, to_name: str | None, *, skip_checks: bool, as_json: bool
+) -> None:
+    """A switch to ``to_name``, or (None) a rollback to where the domain was before."""
     the_cloud = open_cloud(target)
     the_cloud.ensure_serving()
-    report = bluegreen.rollback(
-        target,
-        the_cloud,
-        skip_checks=skip_checks,
-        user=current_user(),
-        progress=lambda m: step(err_console, m),
-        table=_table_or_none(target),
-    )
+    shared: _SwitchKwargs = {
+        "skip_checks": skip_checks,
+        "user": current_user(),
+        "progress": lambda message: step(err_console, message),
+        "table": _table_or_none(target),
+    }
+    if to_name is None:
+        report = bluegreen.rollback(target, the_cloud, **shared)
+    else:
+        report = bluegreen.switch(target, to_name, the_cloud, **shared)
     _print_switch(report, as_json)
 
 
