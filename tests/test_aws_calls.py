@@ -173,3 +173,41 @@ def test_a_template_without_nested_stacks_needs_no_bundle(
     assert deployed is not None and deployed.nested_templates == {}
     assert calls == ["DescribeStacks", "GetTemplate"]
     s.done()
+
+
+def test_a_template_read_back_is_made_of_plain_dicts_in_teals_key_order(
+    stubbed: StubbedCloud,  # noqa: F811
+) -> None:
+    """botocore decodes the body into OrderedDicts; the analysis wants what teal wrote."""
+    s = stubbed
+    template = {
+        "Resources": {
+            "RestApi": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": NAME}},
+            "Page": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {"Parameters": {"Z": {"Ref": "RestApi"}, "A": {"Ref": "RestApi"}}},
+            },
+        }
+    }
+    expect_main_template(s, template)
+    s.cfn.add_response(
+        "describe_stack_resource",
+        {
+            "StackResourceDetail": {
+                "LogicalResourceId": "Page",
+                "PhysicalResourceId": NESTED_ID,
+                "ResourceType": "AWS::CloudFormation::Stack",
+                "LastUpdatedTimestamp": "2026-11-26T09:00:00Z",
+                "ResourceStatus": "UPDATE_COMPLETE",
+            }
+        },
+    )
+    s.cfn.add_response("get_template", {"TemplateBody": template_body({"Resources": {}})})
+
+    deployed = s.cloud.describe_stack(NAME)
+
+    assert deployed is not None and deployed.template == template
+    parameters = deployed.template["Resources"]["Page"]["Properties"]["Parameters"]
+    assert type(parameters) is dict and type(parameters["Z"]) is dict
+    assert list(parameters) == ["Z", "A"]
+    s.done()

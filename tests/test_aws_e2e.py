@@ -5,8 +5,9 @@ creates (then deletes) real stacks, APIs and functions, which costs a few
 cents. The custom-domain part (switch, rollback) also needs
 ``TEAL_AWS_E2E_DOMAIN`` (a name you control) and ``TEAL_AWS_E2E_CERT`` (an ACM
 certificate for it in the region); ``TEAL_AWS_E2E_ZONE`` adds the Route 53
-record. Region and credentials come from the usual places (``AWS_PROFILE``,
-``AWS_REGION``...). See the README's AWS section.
+record; the domain's stack is removed at the end. Region and credentials come
+from the usual places (``AWS_PROFILE``, ``AWS_REGION``...). See the README's
+AWS section.
 
     TEAL_AWS_E2E=1 AWS_PROFILE=sandbox AWS_REGION=eu-west-1 \\
         pytest tests/test_aws_e2e.py -v
@@ -108,11 +109,10 @@ def teal_toml(app: str, domain: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[AwsProject]:
+def make_project(tmp_path: Path, domain: bool) -> Iterator[AwsProject]:
     app = f"teal-e2e-{uuid.uuid4().hex[:8]}"
     root = Path(shutil.copytree(EXAMPLE_BLOG, tmp_path / "blog"))
-    (root / "teal.toml").write_text(teal_toml(app, domain=bool(DOMAIN and CERT)))
+    (root / "teal.toml").write_text(teal_toml(app, domain=domain))
     project = AwsProject(root, app)
     try:
         yield project
@@ -121,6 +121,28 @@ def project(tmp_path: Path) -> Iterator[AwsProject]:
         for extra in ("2", None):
             flags = ("--extra", extra) if extra else ()
             project.teal("delete", *flags, "--force", "--yes")
+        if domain:
+            remove_domain()
+
+
+def remove_domain() -> None:
+    """The domain's own stack outlives environments; the next run's app would not own it."""
+    from teal.cloud.aws import AwsCloud, domain_stack_name
+
+    assert DOMAIN is not None
+    cloud = AwsCloud.from_settings(None, None)
+    cloud.delete_mapping(DOMAIN, "")
+    cloud.delete_stack(domain_stack_name(DOMAIN), lambda _event: None)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[AwsProject]:
+    yield from make_project(tmp_path, domain=False)
+
+
+@pytest.fixture
+def domain_project(tmp_path: Path) -> Iterator[AwsProject]:
+    yield from make_project(tmp_path, domain=True)
 
 
 def get(url: str, attempts: int = 30) -> tuple[int, str]:
@@ -138,6 +160,13 @@ def get(url: str, attempts: int = 30) -> tuple[int, str]:
     return status, body
 
 
+def rename_id(app_py: Path) -> None:
+    """The classic unsafe change: /posts/{id} becomes /posts/{post_id}."""
+    app_py.write_text(
+        app_py.read_text().replace("{id}", "{post_id}").replace('["id"]', '["post_id"]')
+    )
+
+
 def test_deploy_replace_extra_check_and_delete_on_aws(project: AwsProject) -> None:
     first = project.ok("deploy", "--json").json()
     assert first["action"] == "create" and first["status"] == "CREATE_COMPLETE"
@@ -148,10 +177,7 @@ def test_deploy_replace_extra_check_and_delete_on_aws(project: AwsProject) -> No
     assert plan["action"] == "noop"
     assert project.ok("deploy", "--json").json()["action"] == "noop"
 
-    app_py = project.root / "app.py"
-    app_py.write_text(
-        app_py.read_text().replace("{id}", "{post_id}").replace('["id"]', '["post_id"]')
-    )
+    rename_id(project.root / "app.py")
     plan = project.ok("plan", "--json").json()
     assert plan["api"]["replace"] is True
     assert plan["change_set"] is not None  # CloudFormation's own rows beside teal's
@@ -170,7 +196,8 @@ def test_deploy_replace_extra_check_and_delete_on_aws(project: AwsProject) -> No
 
 
 @needs_domain
-def test_switch_and_rollback_of_a_custom_domain_on_aws(project: AwsProject) -> None:
+def test_switch_and_rollback_of_a_custom_domain_on_aws(domain_project: AwsProject) -> None:
+    project = domain_project
     base = project.ok("deploy", "--json").json()
     assert base["domain"]["live"] == f"{project.app}-dev"
     project.ok("deploy", "--extra", "2", "--json")
@@ -178,5 +205,10 @@ def test_switch_and_rollback_of_a_custom_domain_on_aws(project: AwsProject) -> N
     assert switched["to"] == f"{project.app}-dev-2"
     back = project.ok("rollback", "--json").json()
     assert back["to"] == f"{project.app}-dev"
+    # The live environment's API replaced: the domain moves to the new API with it.
+    rename_id(project.root / "app.py")
+    replaced = project.ok("deploy", "--json").json()
+    assert replaced["api_replaced"] is True
+    assert replaced["domain"]["live"] == f"{project.app}-dev"
     refused = project.teal("delete", "--yes")
     assert refused.code != 0  # the live environment is not deleted without --force

@@ -141,7 +141,7 @@ def test_rows_put_cloudformations_replacement_beside_teals_verdict(
 def test_a_stack_that_does_not_exist_has_no_change_set(stubbed: StubbedCloud) -> None:  # noqa: F811
     preview = preview_plan(stubbed.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=False)
     assert preview.rows is None and preview.to_json() is None
-    assert preview.note is not None and "does not exist yet" in preview.note
+    assert preview.note is not None and "will be created" in preview.note
     stubbed.done()
 
 

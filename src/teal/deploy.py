@@ -443,9 +443,30 @@ def _upload(cloud: Cloud, package: Package, synthesized: Synthesized, progress: 
     missing = [key for key in wanted if not cloud.has_artifact(key)]
     for key in missing:
         data = package.data if key == package.key else template_bytes(synthesized.nested[key])
-        cloud.put_artifact(key, data)
+        meter = _UploadMeter(key, len(data), progress) if len(data) >= METERED_UPLOAD else None
+        cloud.put_artifact(key, data, meter)
     if missing:
         progress(f"uploaded {len(missing)} artifact(s); {len(wanted) - len(missing)} already there")
+
+
+METERED_UPLOAD = 8 * 1024 * 1024
+
+
+class _UploadMeter:
+    """Reports a large upload's progress every tenth of the way."""
+
+    def __init__(self, key: str, size: int, progress: Progress) -> None:
+        self.key, self.size, self.progress = key, size, progress
+        self.sent = 0
+        self.shown = 0
+
+    def __call__(self, sent: int) -> None:
+        self.sent += sent  # boto3 reports the bytes of each chunk
+        tenth = min(10, self.sent * 10 // max(self.size, 1))
+        if tenth > self.shown:
+            self.shown = tenth
+            megabytes = self.size / (1024 * 1024)
+            self.progress(f"uploading {self.key}: {tenth * 10}% of {megabytes:.1f} MB")
 
 
 def _endpoint(cloud: Cloud, outputs: Mapping[str, str] | None) -> str | None:

@@ -182,8 +182,8 @@ class StackReader:
                 if "Fn::Sub" in value:
                     self._collect_sub(stack, value["Fn::Sub"], out)
                     return
-            for item in value.values():
-                self._collect(stack, item, out)
+            for key in sorted(value):  # the same references whatever the key order
+                self._collect(stack, value[key], out)
         elif type(value) is list:
             for item in value:
                 self._collect(stack, item, out)

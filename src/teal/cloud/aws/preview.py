@@ -71,7 +71,7 @@ def preview_plan(
     """CloudFormation's change set for the templates deploy would apply."""
     if not stack_exists:
         return PlanPreview(
-            None, "no change set: the stack does not exist yet, so every resource is added"
+            None, "no change set: the stack will be created, so every resource is added"
         )
     try:
         uploaded = _upload_nested(cloud, synthesized)

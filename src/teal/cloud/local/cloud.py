@@ -8,7 +8,7 @@ first recovers operations whose process died (see :meth:`Engine.recover`).
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 from teal.apigw import ApiGatewayError, normalize_base_path
@@ -87,8 +87,10 @@ class LocalCloud:
     def has_artifact(self, key: str) -> bool:
         return self.store.has_artifact(key)
 
-    def put_artifact(self, key: str, data: bytes) -> None:
-        self.store.put_artifact(key, data)
+    def put_artifact(
+        self, key: str, data: bytes, progress: Callable[[int], None] | None = None
+    ) -> None:
+        self.store.put_artifact(key, data)  # a local file write: nothing worth a meter
 
     def delete_artifact(self, key: str) -> None:
         self.store.delete_artifact(key)
