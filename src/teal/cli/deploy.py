@@ -1,4 +1,4 @@
-"""``teal plan``-to-``deploy`` commands on one environment: deploy, url, unlock."""
+"""Commands on one environment's deployment: deploy, url, unlock."""
 
 from __future__ import annotations
 
