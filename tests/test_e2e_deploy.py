@@ -134,6 +134,14 @@ def test_a_held_lock_stops_a_second_deploy_naming_the_holder(
     assert local_cloud.teal_ok("unlock", "--json").json()["released"] is True
     local_cloud.teal_ok("deploy")
 
+    import socket
+
+    dead = LockOwner("bob", socket.gethostname(), ended_pid(), "deploy", datetime.now(UTC))
+    cloud.acquire_lock("blog-dev", dead)
+    stale = local_cloud.teal("deploy")
+    assert stale.code == 1 and "no longer runs on this host" in stale.err
+    local_cloud.teal_ok("unlock")
+
 
 def test_removed_route_stops_answering_and_the_next_deploy_is_a_noop(
     local_cloud: LocalCloudEnv,
@@ -236,3 +244,12 @@ def test_ctrl_c_during_a_deploy_leaves_a_state_the_next_deploy_continues_from(
     again = local_cloud.teal_ok("deploy", "--json").json()
     assert again["action"] == "update"
     assert json.loads(get(endpoint + "health")[1])["version"] == "2"
+
+
+def ended_pid() -> int:
+    """The pid of a child process that has exited (and been reaped)."""
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

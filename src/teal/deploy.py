@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,6 @@ class DeployReport:
     domain: DomainReport | None
     verdict: Verdict
     seconds: float
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def api_replaced(self) -> bool:
@@ -151,7 +150,6 @@ class DeployReport:
             "code_sha256": self.code_sha256,
             "reasons": [r.to_json() for r in self.verdict.reasons],
             "seconds": round(self.seconds, 3),
-            "notes": list(self.notes),
         }
 
 
@@ -278,7 +276,8 @@ def deploy(
         try:
             applied = _apply(prepared, decision, run)
         except StackFailed as failed:
-            record(cloud, target, "deploy", user, _failure_details(prepared, decision, failed))
+            details = _failure_details(prepared, decision, failed, cloud)
+            record(cloud, target, "deploy", user, details)
             raise
         domain = _follow_domain(prepared, applied, run)
         report = DeployReport(
@@ -292,16 +291,17 @@ def deploy(
             domain=domain,
             verdict=prepared.verdict,
             seconds=time.monotonic() - started,
-            notes=applied.notes,
         )
         record(cloud, target, "deploy", user, report_details(report))
     return report
 
 
-def _failure_details(prepared: Prepared, decision: Decision, failed: StackFailed) -> dict[str, Any]:
+def _failure_details(
+    prepared: Prepared, decision: Decision, failed: StackFailed, cloud: Cloud
+) -> dict[str, Any]:
     first = failed.failures[0] if failed.failures else None
     return {
-        "from": prepared.deployed.status if prepared.deployed else None,
+        "from": _endpoint(cloud, prepared.deployed.outputs if prepared.deployed else None),
         "to": None,
         "status": failed.status,
         "failed": True,
@@ -347,7 +347,6 @@ class Applied:
     api_id: str | None
     endpoint: str | None
     previous_endpoint: str | None
-    notes: tuple[str, ...] = ()
 
 
 def _apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
 
-from teal.cloud.base import Cloud, HistoryEntry, LockOwner
+from teal.cloud.base import Cloud, HistoryEntry, LockHeld, LockOwner
 from teal.config import Target
 
 Action = Literal["deploy", "switch", "rollback", "delete"]
@@ -40,7 +40,16 @@ class OperationLock:
         self.owner = LockOwner(user, socket.gethostname(), os.getpid(), operation, now())
 
     def __enter__(self) -> OperationLock:
-        self.cloud.acquire_lock(self.key, self.owner)
+        try:
+            self.cloud.acquire_lock(self.key, self.owner)
+        except LockHeld as held:
+            if _gone(held.owner):
+                held.hint = (
+                    f"pid {held.owner.pid} no longer runs on this host: the lock is stale; "
+                    "release it with `teal unlock`"
+                    + (" --domain" if self.key.startswith("domain:") else "")
+                )
+            raise
         return self
 
     def __exit__(
@@ -50,6 +59,19 @@ class OperationLock:
         trace: TracebackType | None,
     ) -> None:
         self.cloud.release_lock(self.key, self.owner)
+
+
+def _gone(owner: LockOwner) -> bool:
+    """Whether the lock's owner was a process on this host that has ended."""
+    if owner.host != socket.gethostname():
+        return False
+    try:
+        os.kill(owner.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def record(
