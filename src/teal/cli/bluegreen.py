@@ -222,8 +222,6 @@ def _configured_domains(project: Project, target: Target) -> list[Any]:
 
 def _print_status(payload: dict[str, Any]) -> None:
     envs = Table("environment", "status", "live", "endpoint", "updated", "code", box=None)
-    for column in envs.columns:
-        column.overflow = "fold"  # piped output keeps whole URLs and statuses
     for e in payload["environments"]:
         envs.add_row(
             e["name"],
@@ -240,7 +238,7 @@ def _print_status(payload: dict[str, Any]) -> None:
             f"(previous: {d['previous'] or '-'})"
         )
     if payload["history"]:
-        history = Table("time", "user", "action", "environment", "from", "to", box=None)
+        history = Table("time", "user", "action", "environment", "from", "to", "result", box=None)
         for h in payload["history"][-15:]:
             history.add_row(
                 h["time"],
@@ -249,8 +247,18 @@ def _print_status(payload: dict[str, Any]) -> None:
                 h["environment"],
                 str(h["from"] or "-"),
                 str(h["to"] or "-"),
+                _result(h),
             )
         console.print(history)
+
+
+def _result(entry: dict[str, Any]) -> str:
+    """A history entry's outcome in a word or two: a deploy's stack status, a skip."""
+    if entry.get("failed"):
+        return f"FAILED ({entry.get('status')})"
+    if entry.get("checks_skipped"):
+        return "checks skipped"
+    return str(entry.get("status") or "")
 
 
 def register(group: click.Group) -> None:

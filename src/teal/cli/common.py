@@ -18,6 +18,10 @@ from teal.config import Project, Target, load_project, resolve_target
 # `--json` leaves exactly one JSON object on stdout.
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+if not console.is_terminal:
+    # Piped into a file or another program: tables keep whole URLs on one line
+    # (they only grow as wide as their content) instead of folding at 80 columns.
+    console.width = 240
 
 F = TypeVar("F", bound=Callable[..., Any])
 
