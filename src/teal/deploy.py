@@ -251,8 +251,8 @@ def _refusal_text(prepared: Prepared, policy: ReplacePolicy) -> str:
         why = "the replacement was declined"
     reasons = "\n".join(f"  - {r.explanation}" for r in prepared.verdict.reasons)
     return (
-        f"updating {prepared.target.stack_name} in place would fail, and the API was not "
-        f"replaced because {why}; nothing was changed:\n{reasons}"
+        f"updating in place would fail, and the API was not replaced because {why}; "
+        f"nothing was changed:\n{reasons}"
     )
 
 
