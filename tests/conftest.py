@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from e2e import EXAMPLE_BLOG, Run, local_cloud
 from teal.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_BLOG = REPO / "examples" / "blog"
+__all__ = ["EXAMPLE_BLOG", "Run", "local_cloud"]  # local_cloud: a fixture for every test module
+
 
 MINIMAL_TOML = """\
 [app]
 name = "demo"
 entry = "app:app"
 """
-
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -50,20 +38,20 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def teal_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+def teal_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     """Run `teal ARGS...` in this process and capture its exit code and output."""
 
-    def run(*args: str) -> CliResult:
+    def run(*args: str) -> Run:
         code = main(list(args))
         captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+        return Run(code, captured.out, captured.err)
 
     return run
 
 
 def run_teal_subprocess(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
-) -> CliResult:
+) -> Run:
     """Run the installed CLI in a child process, as a user would."""
     proc = subprocess.run(
         [sys.executable, "-m", "teal", *args],
@@ -74,4 +62,4 @@ def run_teal_subprocess(
         timeout=timeout,
         check=False,
     )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -18,7 +18,6 @@ is deleted at the end, also when a step fails.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -30,12 +29,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_BLOG = REPO / "examples" / "blog"
+from e2e import EXAMPLE_BLOG, Run
+
 DOMAIN = os.environ.get("TEAL_AWS_E2E_DOMAIN")
 CERT = os.environ.get("TEAL_AWS_E2E_CERT")
 ZONE = os.environ.get("TEAL_AWS_E2E_ZONE")
@@ -48,16 +46,6 @@ pytestmark = pytest.mark.skipif(
 needs_domain = pytest.mark.skipif(
     not (DOMAIN and CERT), reason="set TEAL_AWS_E2E_DOMAIN and TEAL_AWS_E2E_CERT"
 )
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass

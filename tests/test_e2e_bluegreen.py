@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 
-from e2e import LocalCloudEnv, SteadyClient, get, local_cloud
-
-__all__ = ["local_cloud"]
+from e2e import LocalCloudEnv, SteadyClient, get
 
 
 def version_at(url: str) -> str:

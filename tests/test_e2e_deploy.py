@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-from e2e import LocalCloudEnv, SteadyClient, get, local_cloud
-
-__all__ = ["local_cloud"]
+from e2e import LocalCloudEnv, SteadyClient, get
 
 RENAME = [('"/posts/{id}', '"/posts/{post_id}'), ('path_params["id"]', 'path_params["post_id"]')]
 

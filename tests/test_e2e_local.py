@@ -10,9 +10,7 @@ import subprocess
 
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
-from e2e import LocalCloudEnv, get, local_cloud
-
-__all__ = ["local_cloud"]
+from e2e import LocalCloudEnv, get
 
 ECHO_ROUTE = """
 

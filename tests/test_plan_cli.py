@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_BLOG, CliResult
+from conftest import EXAMPLE_BLOG, Run
 from test_template_support import lint_errors
 
-Cli = Callable[..., CliResult]
+Cli = Callable[..., Run]
 
 LARGE_APP = """\
 from teal import App
