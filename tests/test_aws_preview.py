@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,21 +21,11 @@ from teal.analysis import ResourceChange, ResourceChanges
 from teal.cli.plan import print_change_set
 from teal.cloud.aws.artifacts import bucket_name
 from teal.cloud.aws.preview import PlanPreview, PreviewRow, preview_plan
-from teal.config import Target
 from teal.template import Synthesized
+from test_template_support import make_target
 
 NAME = "blog-dev"
-TARGET = Target(
-    project_dir=Path("."),
-    app="blog",
-    env="dev",
-    extra=None,
-    cloud="aws",
-    entry="app:app",
-    runtime="python3.12",
-    memory=256,
-    timeout=10,
-)
+TARGET = make_target(cloud="aws")
 PAGE_KEY = "templates/page1.json"
 PAGE: dict[str, Any] = {"Resources": {"Res": {"Type": "AWS::ApiGateway::Resource"}}}
 TEMPLATE: dict[str, Any] = {

@@ -485,7 +485,9 @@ def _follow_domain(prepared: Prepared, applied: Applied, run: Run) -> DomainRepo
     cloud, target, spec = run.cloud, prepared.target, prepared.target.domain
     if spec is None or applied.api_id is None:
         return None
-    state = read_domain(cloud, target.app, spec)
+    state = prepared.domain
+    if state is None or applied.api_id != prepared.current_api_id:
+        state = read_domain(cloud, target.app, spec)  # a new API: who is live may have moved
     if target.extra is None and state.pointing in (Pointing.NOTHING, Pointing.DANGLING):
         with OperationLock(cloud, domain_lock_key(spec.name), "deploy", run.user):
             cloud.ensure_domain(spec, {APP_TAG: target.app})
