@@ -54,12 +54,12 @@ class LocalCloudEnv:
         env.update(TEAL_HOME=str(self.home), TEAL_LOCAL_PORT=str(self.port))
         return env
 
-    def teal(self, *args: str, timeout: float = 180) -> Run:
+    def teal(self, *args: str, timeout: float = 180, env: dict[str, str] | None = None) -> Run:
         proc = subprocess.run(
             [sys.executable, "-m", "teal", *args, "--project", str(self.project)],
             capture_output=True,
             text=True,
-            env=self.env,
+            env={**self.env, **(env or {})},
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
@@ -76,6 +76,17 @@ class LocalCloudEnv:
         text = app.read_text()
         assert old in text, old
         app.write_text(text.replace(old, new))
+
+
+RENAME = [('"/posts/{id}', '"/posts/{post_id}'), ('path_params["id"]', 'path_params["post_id"]')]
+
+
+def rename_id_to_post_id(cloud: LocalCloudEnv) -> None:
+    """The route change an in-place update cannot make (and version 2 of the app)."""
+    text = (cloud.project / "app.py").read_text()
+    for old, new in RENAME:
+        text = text.replace(old, new)
+    (cloud.project / "app.py").write_text(text.replace('VERSION = "1"', 'VERSION = "2"'))
 
 
 @pytest.fixture

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import json
 
-from e2e import LocalCloudEnv, SteadyClient, get
-
-RENAME = [('"/posts/{id}', '"/posts/{post_id}'), ('path_params["id"]', 'path_params["post_id"]')]
-
-
-def rename_id_to_post_id(cloud: LocalCloudEnv) -> None:
-    text = (cloud.project / "app.py").read_text()
-    for old, new in RENAME:
-        text = text.replace(old, new)
-    (cloud.project / "app.py").write_text(text.replace('VERSION = "1"', 'VERSION = "2"'))
+from e2e import LocalCloudEnv, SteadyClient, get, rename_id_to_post_id
 
 
 def test_deploy_serves_every_route_and_redeploy_is_a_noop(local_cloud: LocalCloudEnv) -> None:
@@ -129,6 +120,7 @@ def test_a_held_lock_stops_a_second_deploy_naming_the_holder(
     blocked = local_cloud.teal("deploy")
     assert blocked.code == 1
     assert "alice@laptop" in blocked.err and "teal unlock" in blocked.err
+    assert "lease" in blocked.err
     assert local_cloud.teal_ok("unlock", "--json").json()["released"] is True
     local_cloud.teal_ok("deploy")
 
@@ -136,9 +128,18 @@ def test_a_held_lock_stops_a_second_deploy_naming_the_holder(
 
     dead = LockOwner("bob", socket.gethostname(), ended_pid(), "deploy", datetime.now(UTC))
     cloud.acquire_lock("blog-dev", dead)
-    stale = local_cloud.teal("deploy")
-    assert stale.code == 1 and "no longer runs on this host" in stale.err
-    local_cloud.teal_ok("unlock")
+    stale = local_cloud.teal_ok("deploy")  # a dead holder's lock breaks itself
+    assert "released the lock on blog-dev" in stale.err
+    assert "no longer runs on this host" in stale.err
+    unlocks = [
+        h
+        for h in local_cloud.teal_ok("status", "--json").json()["history"]
+        if h["action"] == "unlock"
+    ]
+    assert [(h["lock"], h["automatic"]) for h in unlocks] == [
+        ("blog-dev", False),
+        ("blog-dev", True),
+    ]
 
 
 def test_removed_route_stops_answering_and_the_next_deploy_is_a_noop(

@@ -150,9 +150,9 @@ def test_locks_name_their_owner_and_can_be_broken(cloud: LocalCloud) -> None:
 def test_history_is_kept_per_app_oldest_first(cloud: LocalCloud) -> None:
     deploy = HistoryEntry(SINCE, "ana", "deploy", "blog-dev", details={"api_replaced": True})
     switch = HistoryEntry(SINCE, "ana", "switch", "blog-dev", from_="blog-dev", to="blog-dev-2")
-    cloud.append_history("blog", deploy)
-    cloud.append_history("other", deploy)
-    cloud.append_history("blog", switch)
+    cloud.record_history("blog", deploy)
+    cloud.record_history("other", deploy)
+    cloud.record_history("blog", switch)
 
     assert cloud.read_history("blog") == [deploy, switch]
     assert cloud.read_history("blog")[0].to_json()["api_replaced"] is True

@@ -16,20 +16,31 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from teal.checks import CheckResult, checks_for, health_check, run_check, run_checks
-from teal.cloud.base import Cloud, DomainSpec, EventSink, HistoryEntry
+from teal.cloud.base import (
+    Action,
+    Cloud,
+    DeployedStack,
+    DomainSpec,
+    EventSink,
+    HeldLock,
+    HistoryEntry,
+)
 from teal.config import Check, Target
+from teal.crashpoints import crash_point
 from teal.environments import (
     APP_TAG,
     DomainState,
     Environment,
+    StackApis,
     domain_lock_key,
     environments,
     find_environment,
     point_domain,
     read_domain,
+    refuse_removing_mapped_apis,
 )
 from teal.errors import OperationError, UserError
-from teal.oplog import Action, OperationLock, record
+from teal.oplog import Operation, locks_of, now, stale_reason
 from teal.routes import RouteTable
 from teal.template.synth import artifact_keys
 
@@ -142,7 +153,8 @@ def switch(
     """Point the domain at another environment: checks, one atomic update, verify."""
     spec = _domain_of(base)
     goal = resolve_switch_target(base, to_name)
-    with OperationLock(cloud, domain_lock_key(spec.name), action, user):
+    operation = Operation(cloud, goal, action, user, progress)
+    with operation.lock(domain_lock_key(spec.name)):
         environment = _switchable(cloud, goal)
         state = _our_domain(cloud, base.app, spec)
         if state.live == environment.name:
@@ -152,11 +164,13 @@ def switch(
             )
         checks = None if skip_checks else _run_switch_checks(goal, cloud, table, progress)
         assert environment.api_id is not None and environment.stage is not None
-        point_domain(cloud, state, environment.api_id, environment.stage)
-        progress(f"{spec.name} now points at {environment.name}; verifying through {state.url}")
-        _verify_or_undo(cloud, state, _verification(goal, table, skip_checks), goal, progress)
         details = {"domain": spec.name, "checks_skipped": skip_checks}
-        record(cloud, goal, action, user, {"from": state.live, "to": environment.name, **details})
+        with operation.recorded(state.live, environment.name, details):
+            crash_point("switch:recorded")
+            point_domain(cloud, state, environment.api_id, environment.stage)
+            crash_point("switch:pointed")
+            progress(f"{spec.name} now points at {environment.name}; verifying through {state.url}")
+            _verify_or_undo(cloud, state, _verification(goal, table, skip_checks), goal, progress)
         return SwitchReport(
             spec.name, state.url, state.live, environment.name, checks, skip_checks, True
         )
@@ -291,7 +305,9 @@ def _last_switch(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry |
         (
             e
             for e in reversed(history)
-            if e.action in ("switch", "rollback") and e.details.get("domain") == domain
+            if e.action in ("switch", "rollback")
+            and e.details.get("domain") == domain
+            and e.state != "failed"  # a failed switch left the domain where it was
         ),
         None,
     )
@@ -315,10 +331,8 @@ def delete_environment(
     mapping to it, so the domain is free for the next deploy or switch.
     """
     environment = find_environment(cloud, target)
-    with (
-        OperationLock(cloud, target.environment, "delete", user),
-        _domain_lock(cloud, target, user),
-    ):
+    operation = Operation(cloud, target, "delete", user, progress)
+    with operation.lock(target.environment), _domain_lock(operation, target):
         state = read_domain(cloud, target.app, target.domain) if target.domain else None
         live = state is not None and state.live == environment.name
         if live and not force:
@@ -329,40 +343,49 @@ def delete_environment(
                 hint="switch the domain to another environment first (teal switch --to ...), "
                 "or pass --force",
             )
-        if live and state is not None:
-            cloud.delete_mapping(state.spec.name, state.spec.base_path)
-            progress(f"removed the mapping of {state.spec.name} (--force)")
-        progress(f"deleting {environment.name}")
-        unused = _artifacts_only_used_by(cloud, target.app, environment.name)
-        cloud.delete_stack(environment.name, on_event)
-        for key in sorted(unused):
-            cloud.delete_artifact(key)
-        if unused:
-            progress(f"removed {len(unused)} artifact(s) no other environment uses")
-        details = {"from": environment.name, "to": None, "forced": live}
-        record(cloud, target, "delete", user, details)
+        with operation.recorded(environment.name, None, {"forced": live}):
+            if live and state is not None:
+                cloud.delete_mapping(state.spec.name, state.spec.base_path)
+                progress(f"removed the mapping of {state.spec.name} (--force)")
+                crash_point("delete:unmapped")
+            _delete_stack(cloud, target.app, environment.name, progress, on_event)
     return environment
 
 
-def _domain_lock(cloud: Cloud, target: Target, user: str) -> AbstractContextManager[object]:
+def _delete_stack(
+    cloud: Cloud, app: str, name: str, progress: Progress, on_event: EventSink
+) -> None:
+    """Delete the stack (after the guard: no API a domain maps goes) and unused artifacts."""
+    stack = cloud.describe_stack(name)
+    if stack is None:
+        return
+    refuse_removing_mapped_apis(cloud, name, StackApis(stack.template, stack.outputs), None)
+    progress(f"deleting {name}")
+    unused = _artifacts_only_used_by(cloud, app, stack)
+    cloud.delete_stack(name, on_event)
+    crash_point("delete:deleted")
+    for key in sorted(unused):
+        cloud.delete_artifact(key)
+    if unused:
+        progress(f"removed {len(unused)} artifact(s) no other environment uses")
+
+
+def _domain_lock(operation: Operation, target: Target) -> AbstractContextManager[object]:
     """The domain's lock too, so that no switch lands between the live check and the delete."""
     if target.domain is None:
         return nullcontext()
-    return OperationLock(cloud, domain_lock_key(target.domain.name), "delete", user)
+    return operation.lock(domain_lock_key(target.domain.name))
 
 
-def _artifacts_only_used_by(cloud: Cloud, app: str, name: str) -> set[str]:
-    """Artifacts of environment ``name`` that no other environment of the app uses.
+def _artifacts_only_used_by(cloud: Cloud, app: str, stack: DeployedStack) -> set[str]:
+    """Artifacts of the stack that no other environment of the app uses.
 
     Code zips are content-addressed and carry the app's own teal.toml, so two
     environments with the same code share one zip: it stays while either lives.
     """
-    stack = cloud.describe_stack(name)
-    if stack is None:
-        return set()
     mine = artifact_keys(stack.template)
     for other in environments(cloud, app):
-        if other.name != name and mine:
+        if other.name != stack.name and mine:
             found = cloud.describe_stack(other.name)
             mine -= artifact_keys(found.template) if found else set()
     return mine
@@ -371,45 +394,109 @@ def _artifacts_only_used_by(cloud: Cloud, app: str, name: str) -> set[str]:
 # -- status ----------------------------------------------------------------
 
 
-def status(target: Target, cloud: Cloud, domains: Sequence[Any]) -> dict[str, Any]:
-    """Every environment of the app, every domain and the history (JSON keys of the design)."""
-    envs = environments(cloud, target.app)
+@dataclass(frozen=True)
+class EnvironmentRow:
+    environment: Environment
+    endpoint: str | None
+    live: bool
+    code_sha256: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.environment
+        return {
+            "name": e.name,
+            "env": e.env,
+            "extra": e.extra,
+            "status": e.status,
+            "endpoint": self.endpoint,
+            "live": self.live,
+            "updated_at": e.updated_at.isoformat(timespec="seconds") if e.updated_at else None,
+            "code_sha256": self.code_sha256,
+        }
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    name: str
+    url: str | None
+    live: str | None
+    previous: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "live": self.live, "previous": self.previous}
+
+
+@dataclass(frozen=True)
+class LockRow:
+    held: HeldLock
+    stale: str | None  # why its holder no longer holds it, or None while it may
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lock": self.held.key, "holder": self.held.owner.describe(), "stale": self.stale}
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    app: str
+    cloud: str
+    environments: tuple[EnvironmentRow, ...]
+    domains: tuple[DomainRow, ...]
+    history: tuple[HistoryEntry, ...]
+    locks: tuple[LockRow, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "cloud": self.cloud,
+            "environments": [row.to_json() for row in self.environments],
+            "domains": [row.to_json() for row in self.domains],
+            "history": [entry.to_json() for entry in self.history],
+            "locks": [row.to_json() for row in self.locks],
+        }
+
+
+def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> StatusReport:
+    """Every environment of the app, every domain, the history and the locks held."""
     history = cloud.read_history(target.app)
-    live_by_domain: dict[str, str | None] = {}
-    domain_rows = []
-    for spec in domains:
-        state = read_domain(cloud, target.app, spec)
-        live_by_domain[spec.name] = state.live
-        last = _last_switch(history, spec.name)
-        domain_rows.append(
-            {
-                "name": spec.name,
-                "url": state.url if state.info else None,
-                "live": state.live,
-                "previous": last.from_ if last else None,
-            }
-        )
-    live_names = {v for v in live_by_domain.values() if v}
+    domain_rows = tuple(_domain_row(cloud, target.app, spec, history) for spec in domains)
+    live_names = {row.live for row in domain_rows if row.live}
     code = _last_code_by_environment(history)
-    return {
-        "app": target.app,
-        "cloud": target.cloud,
-        "environments": [
-            {
-                "name": e.name,
-                "env": e.env,
-                "extra": e.extra,
-                "status": e.status,
-                "endpoint": e.endpoint(cloud),
-                "live": e.name in live_names,
-                "updated_at": e.updated_at.isoformat(timespec="seconds") if e.updated_at else None,
-                "code_sha256": code.get(e.name),
-            }
-            for e in envs
-        ],
-        "domains": domain_rows,
-        "history": [h.to_json() for h in history],
-    }
+    rows = tuple(
+        EnvironmentRow(e, e.endpoint(cloud), e.name in live_names, code.get(e.name))
+        for e in environments(cloud, target.app)
+    )
+    keys = [target.environment, *(domain_lock_key(spec.name) for spec in domains)]
+    when = now()
+    locks = tuple(
+        LockRow(held, stale_reason(held.owner, when))
+        for held in locks_of(cloud, target.app, keys, exact=False)
+    )
+    return StatusReport(
+        target.app,
+        target.cloud,
+        rows,
+        domain_rows,
+        tuple(_as_seen(entry, locks) for entry in history),
+        locks,
+    )
+
+
+def _domain_row(
+    cloud: Cloud, app: str, spec: DomainSpec, history: Sequence[HistoryEntry]
+) -> DomainRow:
+    state = read_domain(cloud, app, spec)
+    last = _last_switch(history, spec.name)
+    return DomainRow(
+        spec.name, state.url if state.info else None, state.live, last.from_ if last else None
+    )
+
+
+def _as_seen(entry: HistoryEntry, locks: Sequence[LockRow]) -> HistoryEntry:
+    """A ``started`` entry whose operation holds no live lock was interrupted."""
+    if entry.state != "started":
+        return entry
+    running = any(row.held.owner.operation_id == entry.id and row.stale is None for row in locks)
+    return entry if running else entry.ended("interrupted")
 
 
 def _last_code_by_environment(history: Sequence[HistoryEntry]) -> dict[str, str]:

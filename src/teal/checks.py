@@ -109,6 +109,9 @@ def run_checks(base_url: str, checks: Sequence[Check]) -> list[CheckResult]:
     return [run_check(base_url, check) for check in checks]
 
 
+APP_ANSWERS_TO_GIVE_UP = 3
+
+
 def wait_until_healthy(
     base_url: str,
     check: Check,
@@ -118,10 +121,17 @@ def wait_until_healthy(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> CheckResult:
-    """Poll one check until it passes or the deadline passes (new APIs take a moment)."""
+    """Poll one check until it passes or the deadline passes (new APIs take a moment).
+
+    A failing answer from the app itself (it carries the environment header, so
+    the API, its routes and the function are all in place) will not change by
+    waiting: a few of them in a row end the wait early.
+    """
     end = clock() + deadline_s
+    app_failures = 0
     while True:
         result = run_check(base_url, check)
-        if result.ok or clock() >= end:
+        app_failures = app_failures + 1 if result.served_by is not None else 0
+        if result.ok or clock() >= end or app_failures >= APP_ANSWERS_TO_GIVE_UP:
             return result
         sleep(interval_s)

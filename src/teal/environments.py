@@ -7,13 +7,22 @@ mapping.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from teal.cloud.base import BasePathMapping, Cloud, DeployedStack, DomainInfo, DomainSpec
+from teal.cloud.base import (
+    BasePathMapping,
+    Cloud,
+    DeployedStack,
+    DomainInfo,
+    DomainSpec,
+    Template,
+)
 from teal.config import Target
-from teal.errors import UserError
+from teal.errors import OperationError, UserError
+from teal.template.combine import RETIRING_API_OUTPUT
 
 REST_API_OUTPUT = "RestApiId"
 STAGE_OUTPUT = "StageName"
@@ -31,6 +40,13 @@ class Environment:
     api_id: str | None
     stage: str | None
     updated_at: datetime | None
+    # The previous API, still in the stack while a replacement is between its steps.
+    retiring_api_id: str | None = None
+
+    @property
+    def api_ids(self) -> tuple[str, ...]:
+        """Every API the environment's stack holds: its own, and a retiring one."""
+        return tuple(a for a in (self.api_id, self.retiring_api_id) if a)
 
     def endpoint(self, cloud: Cloud) -> str | None:
         return cloud.endpoint_url(self.api_id, self.stage) if self.api_id and self.stage else None
@@ -45,6 +61,7 @@ class Environment:
             api_id=stack.outputs.get(REST_API_OUTPUT),
             stage=stack.outputs.get(STAGE_OUTPUT),
             updated_at=stack.updated_at,
+            retiring_api_id=stack.outputs.get(RETIRING_API_OUTPUT),
         )
 
 
@@ -104,7 +121,7 @@ def read_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
     info = cloud.get_domain(spec.name)
     if mapping is None:
         return DomainState(spec, info, None, None, Pointing.NOTHING)
-    live = next((e.name for e in environments(cloud, app) if e.api_id == mapping.api_id), None)
+    live = next((e.name for e in environments(cloud, app) if mapping.api_id in e.api_ids), None)
     if live is not None:
         return DomainState(spec, info, mapping, live, Pointing.OURS)
     ours = info is not None and info.tags.get(APP_TAG) == app
@@ -123,3 +140,50 @@ def point_domain(cloud: Cloud, state: DomainState, api_id: str, stage: str) -> N
 
 def domain_lock_key(domain: str) -> str:
     return f"domain:{domain}"
+
+
+class MappedApiRemoval(OperationError):
+    """An apply would delete an API that a domain still maps: refused, nothing changed."""
+
+
+@dataclass(frozen=True)
+class StackApis:
+    """A stack's template and outputs: which APIs it holds, by logical id."""
+
+    template: Template
+    outputs: Mapping[str, str]
+
+    def held(self) -> dict[str, str]:
+        """Physical API id -> logical id, for the current API and a retiring one."""
+        held: dict[str, str] = {}
+        declared = self.template.get("Outputs", {})
+        for output in (REST_API_OUTPUT, RETIRING_API_OUTPUT):
+            api_id = self.outputs.get(output)
+            ref = declared.get(output, {}).get("Value", {})
+            logical_id = ref.get("Ref") if isinstance(ref, dict) else None
+            if api_id and isinstance(logical_id, str):
+                held[api_id] = logical_id
+        return held
+
+
+def refuse_removing_mapped_apis(
+    cloud: Cloud, stack: str, before: StackApis, after: Template | None
+) -> None:
+    """The guard every apply and delete passes: no API that a domain maps is deleted.
+
+    ``after`` is the template about to be applied (None: the stack is deleted).
+    """
+    kept = after.get("Resources", {}) if after is not None else {}
+    for api_id, logical_id in sorted(before.held().items()):
+        if logical_id in kept:
+            continue
+        mappings = cloud.mappings_of_api(api_id)
+        if mappings:
+            where = ", ".join(f"{m.domain}/{m.base_path}" for m in mappings)
+            raise MappedApiRemoval(
+                f"refusing to change {stack}: it would delete API {api_id}, which {where} "
+                "still maps; nothing was changed",
+                where=stack,
+                hint="run teal deploy again (it moves the domain to the new API first), or "
+                "switch the domain to another environment with teal switch --to",
+            )

@@ -21,6 +21,7 @@ from teal.cli.common import (
 )
 from teal.cli.output import EventPrinter, step
 from teal.cloud import open_cloud
+from teal.cloud.base import DomainSpec
 from teal.config import Project, Target
 from teal.errors import UserError
 from teal.loader import load_routes
@@ -201,14 +202,14 @@ def status(
     """Every environment of the app, which one each domain serves, and the history."""
     options = common(project, env, extra, cloud, as_json)
     loaded, target = options.load()
-    payload = bluegreen.status(target, open_cloud(target), _configured_domains(loaded, target))
+    report = bluegreen.status(target, open_cloud(target), configured_domains(loaded, target))
     if as_json:
-        emit_json(payload)
+        emit_json(report.to_json())
     else:
-        _print_status(payload)
+        _print_status(report)
 
 
-def _configured_domains(project: Project, target: Target) -> list[Any]:
+def configured_domains(project: Project, target: Target) -> list[DomainSpec]:
     """The domains of every env in teal.toml, once each (the live one is found by mapping)."""
     from teal.config import resolve_target
 
@@ -220,9 +221,10 @@ def _configured_domains(project: Project, target: Target) -> list[Any]:
     return list(specs.values())
 
 
-def _print_status(payload: dict[str, Any]) -> None:
+def _print_status(report: bluegreen.StatusReport) -> None:
     envs = Table("environment", "status", "live", "endpoint", "updated", "code", box=None)
-    for e in payload["environments"]:
+    for row in report.environments:
+        e = row.to_json()
         envs.add_row(
             e["name"],
             e["status"],
@@ -231,15 +233,19 @@ def _print_status(payload: dict[str, Any]) -> None:
             e["updated_at"] or "-",
             (e["code_sha256"] or "-")[:12],
         )
-    console.print(envs if payload["environments"] else "no environments deployed")
-    for d in payload["domains"]:
+    console.print(envs if report.environments else "no environments deployed")
+    for d in report.domains:
         console.print(
-            f"domain {d['name']}: {d['url'] or '-'} serves {d['live'] or 'nothing'} "
-            f"(previous: {d['previous'] or '-'})"
+            f"domain {d.name}: {d.url or '-'} serves {d.live or 'nothing'} "
+            f"(previous: {d.previous or '-'})"
         )
-    if payload["history"]:
+    for lock in report.locks:
+        state = f"stale: {lock.stale}" if lock.stale else "held"
+        console.print(f"lock {lock.held.key}: {escape(lock.held.owner.describe())} ({state})")
+    if report.history:
         history = Table("time", "user", "action", "environment", "from", "to", "result", box=None)
-        for h in payload["history"][-15:]:
+        for entry in report.history[-15:]:
+            h = entry.to_json()
             history.add_row(
                 h["time"],
                 h["user"],
@@ -254,8 +260,14 @@ def _print_status(payload: dict[str, Any]) -> None:
 
 def _result(entry: dict[str, Any]) -> str:
     """A history entry's outcome in a word or two: a deploy's stack status, a skip."""
-    if entry.get("failed"):
-        return f"FAILED ({entry.get('status')})"
+    if entry["state"] == "started":
+        return "running"
+    if entry["state"] == "interrupted":
+        return "INTERRUPTED (its process died)"
+    if entry.get("failed") or entry["state"] == "failed":
+        return f"FAILED ({entry.get('status') or entry.get('error')})"
+    if entry["action"] == "unlock":
+        return "lock released" + (" (stale)" if entry.get("automatic") else "")
     if entry.get("checks_skipped"):
         return "checks skipped"
     return str(entry.get("status") or "")

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from teal import oplog
+from teal.cli.bluegreen import configured_domains
 from teal.cli.common import (
     common,
     console,
@@ -124,7 +126,12 @@ def url(
 
 @click.command()
 @target_options
-@click.option("--domain", "for_domain", is_flag=True, help="Break the domain's lock instead.")
+@click.option(
+    "--domain", "for_domain", is_flag=True, help="Only the lock of the environment's domain."
+)
+@click.option(
+    "--force", is_flag=True, help="Also release locks whose process still runs on this host."
+)
 def unlock(
     *,
     project: Path,
@@ -133,28 +140,36 @@ def unlock(
     cloud: str | None,
     as_json: bool,
     for_domain: bool,
+    force: bool,
 ) -> None:
-    """Break a stale lock left by an operation whose process is gone."""
-    _, target = common(project, env, extra, cloud, as_json).load()
-    the_cloud = open_cloud(target)
-    if for_domain and target.domain is None:
-        raise click.UsageError("no [domain] is configured")
-    key = (
-        domain_lock_key(target.domain.name) if for_domain and target.domain else target.environment
-    )
-    owner = the_cloud.break_lock(key)
-    if as_json:
-        emit_json(
-            {
-                "lock": key,
-                "released": owner is not None,
-                "owner": owner.describe() if owner else None,
-            }
-        )
-    elif owner:
-        console.print(f"released {key} (held by {owner.describe()})")
+    """Release the app's locks: those of its environments and of its domains.
+
+    teal breaks a lock by itself when its holder is gone (its process ended on this
+    host, or its lease ran out elsewhere); this is for a lock you know is stale
+    sooner, e.g. a crashed CI runner's. Each release is recorded in the history.
+    """
+    loaded, target = common(project, env, extra, cloud, as_json).load()
+    if for_domain:
+        if target.domain is None:
+            raise click.UsageError("no [domain] is configured")
+        keys = [domain_lock_key(target.domain.name)]
     else:
-        console.print(f"{key} was not locked")
+        domains = configured_domains(loaded, target)
+        keys = [target.environment, *(domain_lock_key(d.name) for d in domains)]
+    found = oplog.unlock(
+        open_cloud(target), target.app, keys, user=current_user(), force=force, exact=for_domain
+    )
+    if as_json:
+        released = [u for u in found if u.released]
+        emit_json({"released": bool(released), "locks": [u.to_json() for u in found]})
+        return
+    if not found:
+        console.print(f"no locks held for {target.app}")
+    for item in found:
+        verb = "released" if item.released else "kept"
+        console.print(f"{verb} {item.key} (held by {escape(item.holder.describe())}): {item.why}")
+    if any(not u.released for u in found):
+        warn(err_console, "pass --force to release locks whose process still runs")
 
 
 def register(group: click.Group) -> None:

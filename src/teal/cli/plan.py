@@ -17,11 +17,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from teal.analysis import Plan, ResourceChange, build_plan
+from teal.apply import Step, apply_steps
 from teal.cli.common import common, console, emit_json, err_console, target_options
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.config import Target
-from teal.deploy import Prepared, package_for, prepare
+from teal.decision import decide
+from teal.deploy import Prepared, ReplacePolicy, package_for, prepare
 from teal.errors import UserError
 from teal.loader import load_routes
 from teal.routes import RouteTable
@@ -155,6 +157,8 @@ def plan_command(
     shown beside teal's verdict, and is ``change_set`` in ``--json``.
     """
     preview: PlanPreview | None = None
+    steps: tuple[Step, ...] = ()
+    resume = False
     if against is not None:
         target, table, code_key = _load(project, env, extra, cloud, as_json)
         plan = build_plan(table, target, code_key, read_templates(against))
@@ -164,13 +168,21 @@ def plan_command(
         prepared = prepare(target, opened)  # the very steps deploy takes
         plan = prepared.plan
         preview = _aws_preview(opened, prepared)
-    body = {**plan.to_json(), "against": str(against) if against else None}
+        steps = apply_steps(prepared, decide(prepared, ReplacePolicy("auto")))
+        resume = prepared.resuming
+    body = {
+        **plan.to_json(),
+        "against": str(against) if against else None,
+        "resume": resume,
+        "steps": [step.to_json() for step in steps],
+    }
     if preview is not None:
         body |= {"change_set": preview.to_json(), "change_set_note": preview.note}
     if as_json:
         emit_json(body)
     else:
         print_plan(plan)
+        print_steps(steps, resume)
         if preview is not None:
             print_change_set(preview)
 
@@ -192,6 +204,18 @@ def _aws_preview(cloud: Cloud, prepared: Prepared) -> PlanPreview | None:
         plan.changes,
         stack_exists=prepared.deployed is not None,
     )
+
+
+def print_steps(steps: tuple[Step, ...], resume: bool) -> None:
+    if resume:
+        console.print(
+            "  [bold yellow]a replacement of the API stopped half-way[/]: the domain still "
+            "serves the old API; deploy continues it"
+        )
+    if steps:
+        console.print("  deploy would:")
+    for number, step in enumerate(steps, start=1):
+        console.print(f"    {number}. {escape(step.does)}")
 
 
 def print_change_set(preview: PlanPreview) -> None:

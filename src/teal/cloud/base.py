@@ -8,9 +8,10 @@ typed errors below.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from teal.errors import OperationError, UserError
@@ -115,15 +116,53 @@ class BasePathMapping:
     stage: str
 
 
+DEFAULT_LEASE_S = 300.0  # a crashed holder on another machine blocks others this long
+
+
 @dataclass(frozen=True)
 class LockOwner:
-    """Who holds an environment's lock, to name them when another operation is refused."""
+    """Who holds a lock, for how long, and how to tell whether they still do.
+
+    A lock is a lease: the holder renews it while its operation runs, so one
+    whose holder crashed on another machine frees itself once ``lease_s`` has
+    passed since ``renewed``. On the holder's own host a lock frees itself as
+    soon as its process (``pid`` started at ``process_started``) is gone.
+    ``token`` tells holders apart when user, host and pid are alike;
+    ``operation_id`` is the history entry of the operation holding the lock.
+    """
 
     user: str
     host: str
     pid: int
     operation: str
     since: datetime
+    token: str = ""
+    process_started: float | None = None
+    lease_s: float = DEFAULT_LEASE_S
+    renewed: datetime | None = None  # the last renewal, on the reader's clock
+    operation_id: str | None = None
+    app: str | None = None
+
+    @property
+    def last_renewed(self) -> datetime:
+        return self.renewed or self.since
+
+    def expires(self) -> datetime:
+        return self.last_renewed + timedelta(seconds=self.lease_s)
+
+    def same_holder(self, other: LockOwner) -> bool:
+        """The same lock-taking, whatever renewals happened since."""
+        if self.token or other.token:
+            return self.token == other.token
+        return (self.user, self.host, self.pid, self.since) == (
+            other.user,
+            other.host,
+            other.pid,
+            other.since,
+        )
+
+    def renewed_at(self, when: datetime) -> LockOwner:
+        return replace(self, renewed=when)
 
     def describe(self) -> str:
         return (
@@ -131,29 +170,113 @@ class LockOwner:
             f"since {self.since.isoformat(timespec='seconds')}"
         )
 
+    def to_record(self) -> dict[str, Any]:
+        """The one stored shape of a lock owner, in every cloud."""
+        return {
+            "user": self.user,
+            "host": self.host,
+            "pid": self.pid,
+            "operation": self.operation,
+            "since": self.since.isoformat(),
+            "token": self.token,
+            "process_started": self.process_started,
+            "lease_s": self.lease_s,
+            "renewed": self.renewed.isoformat() if self.renewed else None,
+            "operation_id": self.operation_id,
+            "app": self.app,
+        }
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> LockOwner:
+        renewed = data.get("renewed")
+        started = data.get("process_started")
+        return cls(
+            user=str(data["user"]),
+            host=str(data["host"]),
+            pid=int(data["pid"]),
+            operation=str(data["operation"]),
+            since=datetime.fromisoformat(str(data["since"])),
+            token=str(data.get("token") or ""),
+            process_started=float(started) if started is not None else None,
+            lease_s=float(data.get("lease_s") or DEFAULT_LEASE_S),
+            renewed=datetime.fromisoformat(str(renewed)) if renewed else None,
+            operation_id=data.get("operation_id"),
+            app=data.get("app"),
+        )
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    key: str
+    owner: LockOwner
+
+
+Action = Literal["deploy", "switch", "rollback", "delete", "unlock"]
+# started: written before the operation changes anything; done/failed: its end;
+# interrupted: its process died before the end (found when its lock was broken).
+EntryState = Literal["started", "done", "failed", "interrupted"]
+_ENTRY_KEYS = frozenset({"id", "time", "user", "action", "environment", "from", "to", "state"})
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One deploy, switch, rollback or delete, kept in the cloud."""
+    """One deploy, switch, rollback, delete or broken lock, kept in the cloud.
+
+    An operation writes its entry twice, under one ``id``: ``started`` before it
+    changes anything, then ``done`` or ``failed``; so the history knows about an
+    operation whose process died half-way.
+    """
 
     time: datetime
     user: str
-    action: Literal["deploy", "switch", "rollback", "delete"]
+    action: Action
     environment: str
     from_: str | None = None
     to: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+    state: EntryState = "done"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "time": self.time.isoformat(timespec="seconds"),
             "user": self.user,
             "action": self.action,
             "environment": self.environment,
             "from": self.from_,
             "to": self.to,
+            "state": self.state,
             **dict(self.details),
         }
+
+    def to_record(self) -> dict[str, Any]:
+        """The one stored shape of an entry, in every cloud (full time, for ordering)."""
+        return {**self.to_json(), "time": self.time.isoformat()}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> HistoryEntry:
+        details = data.get("details")  # an older local shape kept details apart
+        rest = dict(details) if isinstance(details, Mapping) else {}
+        rest.update({k: v for k, v in data.items() if k not in _ENTRY_KEYS and k != "details"})
+        return cls(
+            time=datetime.fromisoformat(str(data["time"])),
+            user=str(data["user"]),
+            action=data["action"],
+            environment=str(data["environment"]),
+            from_=data.get("from"),
+            to=data.get("to"),
+            details=rest,
+            id=str(data.get("id") or new_id()),
+            state=data.get("state") or "done",
+        )
+
+    def ended(self, state: EntryState, **changes: Any) -> HistoryEntry:
+        return replace(self, state=state, **changes)
 
 
 class StackFailed(OperationError):
@@ -240,13 +363,35 @@ class Cloud(Protocol):
         ...
 
     def delete_mapping(self, domain: str, base_path: str) -> None: ...
+    def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
+        """Every base path mapping, of any domain, that points at the API."""
+        ...
 
-    # One operation at a time per environment, and the history of operations.
-    def acquire_lock(self, key: str, owner: LockOwner) -> None: ...
-    def release_lock(self, key: str, owner: LockOwner) -> None: ...
-    def break_lock(self, key: str) -> LockOwner | None: ...
-    def append_history(self, app: str, entry: HistoryEntry) -> None: ...
-    def read_history(self, app: str) -> list[HistoryEntry]: ...
+    # Locks (leases, see LockOwner) and the history of operations.
+    def acquire_lock(self, key: str, owner: LockOwner) -> None:
+        """Take the lock, or raise :class:`LockHeld` naming its holder."""
+        ...
+
+    def renew_lock(self, key: str, owner: LockOwner) -> bool:
+        """Extend the holder's lease; False when the lock is no longer ``owner``'s."""
+        ...
+
+    def release_lock(self, key: str, owner: LockOwner) -> None:
+        """Release the lock if ``owner`` holds it; someone else's lock is left alone."""
+        ...
+
+    def break_lock(self, key: str, holder: LockOwner | None = None) -> LockOwner | None:
+        """Remove the lock (only if ``holder`` still holds it, when given); who held it."""
+        ...
+
+    def list_locks(self) -> list[HeldLock]: ...
+    def record_history(self, app: str, entry: HistoryEntry) -> None:
+        """Add the entry, or replace the app's entry with the same id."""
+        ...
+
+    def read_history(self, app: str) -> list[HistoryEntry]:
+        """The app's entries, oldest first."""
+        ...
 
     # Make the cloud ready to serve (the local cloud starts its gateway).
     def ensure_serving(self) -> None: ...

@@ -24,6 +24,7 @@ from teal.cloud.base import (
     DomainInfo,
     DomainSpec,
     EventSink,
+    HeldLock,
     HistoryEntry,
     LockOwner,
     StackRequest,
@@ -149,23 +150,35 @@ class AwsCloud:
         with translated(domain):
             self._domains.delete_mapping(domain, base_path)
 
+    def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
+        with translated(api_id):
+            return self._domains.mappings_of_api(api_id)
+
     # Locks and history.
 
     def acquire_lock(self, key: str, owner: LockOwner) -> None:
         with translated(key):
             self._locks.acquire(key, owner)
 
+    def renew_lock(self, key: str, owner: LockOwner) -> bool:
+        with translated(key):
+            return self._locks.renew(key, owner)
+
     def release_lock(self, key: str, owner: LockOwner) -> None:
         with translated(key):
             self._locks.release(key, owner)
 
-    def break_lock(self, key: str) -> LockOwner | None:
+    def break_lock(self, key: str, holder: LockOwner | None = None) -> LockOwner | None:
         with translated(key):
-            return self._locks.break_(key)
+            return self._locks.break_(key, holder)
 
-    def append_history(self, app: str, entry: HistoryEntry) -> None:
+    def list_locks(self) -> list[HeldLock]:
+        with translated("locks"):
+            return self._locks.list()
+
+    def record_history(self, app: str, entry: HistoryEntry) -> None:
         with translated(app):
-            self._history.append(app, entry)
+            self._history.record(app, entry)
 
     def read_history(self, app: str) -> list[HistoryEntry]:
         with translated(app):

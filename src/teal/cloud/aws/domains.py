@@ -175,6 +175,28 @@ class Domains:
             if error_code(error) != "NotFoundException":
                 raise
 
+    def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
+        """Every domain's mappings to the API: API Gateway has no reverse lookup, so this
+        reads each domain's mappings (two paginated calls per domain; deletions only)."""
+        found: list[BasePathMapping] = []
+        domains = self._apigw.get_paginator("get_domain_names").paginate()
+        for page in domains:
+            for item in page.get("items", []):
+                name = item.get("domainName", "")
+                mappings = self._apigw.get_paginator("get_base_path_mappings")
+                for mapping_page in mappings.paginate(domainName=name):
+                    found.extend(
+                        BasePathMapping(
+                            name,
+                            _from_api_base_path(m.get("basePath", "")),
+                            api_id,
+                            m.get("stage", ""),
+                        )
+                        for m in mapping_page.get("items", [])
+                        if m.get("restApiId") == api_id
+                    )
+        return found
+
 
 def _check_owner(name: str, current: Mapping[str, str] | None, tags: Mapping[str, str]) -> None:
     if current is None or APP_TAG not in tags:
@@ -190,6 +212,11 @@ def _check_owner(name: str, current: Mapping[str, str] | None, tags: Mapping[str
 
 def _api_base_path(base_path: str) -> str:
     return base_path.strip("/") or ROOT_BASE_PATH
+
+
+def _from_api_base_path(base_path: str) -> str:
+    """API Gateway's "(none)" is teal's "" (the root mapping)."""
+    return "" if base_path == ROOT_BASE_PATH else base_path
 
 
 def _mapping_error(mapping: BasePathMapping, error: ClientError) -> OperationError:

@@ -1,16 +1,15 @@
 """The history of deploys, switches, rollbacks and deletes, as objects in the bucket.
 
 One object per entry, ``history/<app>/<time>-<id>.json``: appends never
-conflict between machines, and S3 lists keys in order, so the time-first key
-reads oldest first.
+conflict between machines, S3 lists keys in order, so the time-first key
+reads oldest first, and an operation's end rewrites the object of its start.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, cast
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 from teal.cloud.aws.artifacts import ArtifactBucket
 from teal.cloud.aws.retry import Retrier
@@ -20,32 +19,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 HISTORY_PREFIX = "history/"
-_BASE_KEYS = frozenset({"time", "user", "action", "environment", "from", "to"})
 
 
 def entry_key(app: str, entry: HistoryEntry) -> str:
+    """Time first, so keys list oldest first; the id last, so a rewrite hits the same key."""
     stamp = entry.time.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{HISTORY_PREFIX}{app}/{stamp}-{uuid.uuid4().hex[:12]}.json"
-
-
-def entry_to_json(entry: HistoryEntry) -> dict[str, Any]:
-    data = entry.to_json()
-    # to_json rounds to seconds for display; keep the full time for ordering.
-    data["time"] = entry.time.isoformat()
-    return data
-
-
-def entry_from_json(data: dict[str, Any]) -> HistoryEntry:
-    action = cast(Literal["deploy", "switch", "rollback", "delete"], data["action"])
-    return HistoryEntry(
-        time=datetime.fromisoformat(str(data["time"])),
-        user=str(data["user"]),
-        action=action,
-        environment=str(data["environment"]),
-        from_=data.get("from"),
-        to=data.get("to"),
-        details={k: v for k, v in data.items() if k not in _BASE_KEYS},
-    )
+    return f"{HISTORY_PREFIX}{app}/{stamp}-{entry.id}.json"
 
 
 class S3History:
@@ -54,13 +33,13 @@ class S3History:
         self._bucket = bucket
         self._retry = retry
 
-    def append(self, app: str, entry: HistoryEntry) -> None:
+    def record(self, app: str, entry: HistoryEntry) -> None:
         self._bucket.ensure()
         self._retry(
             self._s3.put_object,
             Bucket=self._bucket.name,
             Key=entry_key(app, entry),
-            Body=json.dumps(entry_to_json(entry)).encode(),
+            Body=json.dumps(entry.to_record()).encode(),
             ContentType="application/json",
         )
 
@@ -79,4 +58,4 @@ class S3History:
 
     def _entry(self, key: str) -> HistoryEntry:
         response = self._retry(self._s3.get_object, Bucket=self._bucket.name, Key=key)
-        return entry_from_json(json.loads(response["Body"].read()))
+        return HistoryEntry.from_record(json.loads(response["Body"].read()))

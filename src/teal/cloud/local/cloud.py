@@ -8,8 +8,8 @@ first recovers operations whose process died (see :meth:`Engine.recover`).
 from __future__ import annotations
 
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 
 from teal.apigw import ApiGatewayError, normalize_base_path
 from teal.cloud.base import (
@@ -18,6 +18,7 @@ from teal.cloud.base import (
     DomainInfo,
     DomainSpec,
     EventSink,
+    HeldLock,
     HistoryEntry,
     LockHeld,
     LockOwner,
@@ -197,60 +198,64 @@ class LocalCloud:
         except ApiGatewayError as exc:
             raise ApiGatewayRefused(exc, where=f"domain {domain}") from exc
 
+    def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
+        rows = self.store.read(
+            "SELECT domain, base_path, api_id, stage FROM mappings WHERE api_id = ? "
+            "ORDER BY domain, base_path",
+            (api_id,),
+        )
+        return [BasePathMapping(r[0], r[1], r[2], r[3]) for r in rows]
+
     # Locks and history --------------------------------------------------------
 
     def acquire_lock(self, key: str, owner: LockOwner) -> None:
         with self.store.transaction() as conn:
-            row = conn.execute("SELECT owner FROM locks WHERE key = ?", (key,)).fetchone()
-            if row is not None:
-                raise LockHeld(key, _owner_from_json(row[0]))
+            holder = _lock_holder(conn, key)
+            if holder is not None:
+                raise LockHeld(key, holder)
             conn.execute(
-                "INSERT INTO locks (key, owner) VALUES (?, ?)", (key, _owner_to_json(owner))
+                "INSERT INTO locks (key, owner) VALUES (?, ?)", (key, to_json(owner.to_record()))
             )
+
+    def renew_lock(self, key: str, owner: LockOwner) -> bool:
+        with self.store.transaction() as conn:
+            holder = _lock_holder(conn, key)
+            if holder is None or not holder.same_holder(owner):
+                return False
+            conn.execute(
+                "UPDATE locks SET owner = ? WHERE key = ?",
+                (to_json(owner.renewed_at(self.clock()).to_record()), key),
+            )
+        return True
 
     def release_lock(self, key: str, owner: LockOwner) -> None:
-        """Release the lock if ``owner`` holds it; someone else's lock is left alone."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "DELETE FROM locks WHERE key = ? AND owner = ?", (key, _owner_to_json(owner))
-            )
+        self.break_lock(key, owner)
 
-    def break_lock(self, key: str) -> LockOwner | None:
+    def break_lock(self, key: str, holder: LockOwner | None = None) -> LockOwner | None:
         with self.store.transaction() as conn:
-            row = conn.execute("SELECT owner FROM locks WHERE key = ?", (key,)).fetchone()
+            found = _lock_holder(conn, key)
+            if found is None or (holder is not None and not found.same_holder(holder)):
+                return None
             conn.execute("DELETE FROM locks WHERE key = ?", (key,))
-        return None if row is None else _owner_from_json(row[0])
+        return found
 
-    def append_history(self, app: str, entry: HistoryEntry) -> None:
-        data = {
-            "time": entry.time.isoformat(),
-            "user": entry.user,
-            "action": entry.action,
-            "environment": entry.environment,
-            "from": entry.from_,
-            "to": entry.to,
-            "details": dict(entry.details),
-        }
+    def list_locks(self) -> list[HeldLock]:
+        rows = self.store.read("SELECT key, owner FROM locks ORDER BY key")
+        return [HeldLock(row[0], LockOwner.from_record(from_json(row[1]))) for row in rows]
+
+    def record_history(self, app: str, entry: HistoryEntry) -> None:
+        text = to_json(entry.to_record())
         with self.store.transaction() as conn:
-            conn.execute("INSERT INTO history (app, entry) VALUES (?, ?)", (app, to_json(data)))
+            replaced = conn.execute(
+                "UPDATE history SET entry = ? WHERE app = ? AND json_extract(entry, '$.id') = ?",
+                (text, app, entry.id),
+            )
+            if replaced.rowcount == 0:
+                conn.execute("INSERT INTO history (app, entry) VALUES (?, ?)", (app, text))
 
     def read_history(self, app: str) -> list[HistoryEntry]:
         rows = self.store.read("SELECT entry FROM history WHERE app = ? ORDER BY seq", (app,))
-        entries = []
-        for row in rows:
-            data = from_json(row[0])
-            entries.append(
-                HistoryEntry(
-                    time=datetime.fromisoformat(data["time"]),
-                    user=data["user"],
-                    action=data["action"],
-                    environment=data["environment"],
-                    from_=data["from"],
-                    to=data["to"],
-                    details=data["details"],
-                )
-            )
-        return entries
+        return [HistoryEntry.from_record(from_json(row[0])) for row in rows]
 
     # Serving --------------------------------------------------------------------
 
@@ -261,24 +266,6 @@ class LocalCloud:
         ensure_gateway(self.paths, gateway_port())
 
 
-def _owner_to_json(owner: LockOwner) -> str:
-    return to_json(
-        {
-            "user": owner.user,
-            "host": owner.host,
-            "pid": owner.pid,
-            "operation": owner.operation,
-            "since": owner.since.isoformat(),
-        }
-    )
-
-
-def _owner_from_json(text: str) -> LockOwner:
-    data = from_json(text)
-    return LockOwner(
-        data["user"],
-        data["host"],
-        data["pid"],
-        data["operation"],
-        datetime.fromisoformat(data["since"]),
-    )
+def _lock_holder(conn: sqlite3.Connection, key: str) -> LockOwner | None:
+    row = conn.execute("SELECT owner FROM locks WHERE key = ?", (key,)).fetchone()
+    return None if row is None else LockOwner.from_record(from_json(row[0]))
