@@ -20,7 +20,7 @@ from aws_fakes import (  # noqa: F401
 from teal.analysis import ResourceChange, ResourceChanges
 from teal.cli.plan import print_change_set
 from teal.cloud.aws.artifacts import bucket_name
-from teal.cloud.aws.preview import PlanPreview, PreviewRow, preview_plan
+from teal.preview import PlanPreview, PreviewRow, preview_plan
 from teal.template import Synthesized
 from test_template_support import make_target
 

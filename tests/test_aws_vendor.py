@@ -13,7 +13,6 @@ from teal.errors import PackageError, UserError
 from teal.vendor import (
     LAMBDA_UNZIPPED_LIMIT,
     PipResult,
-    check_lambda_size,
     pip_command,
     vendor_requirements,
 )
@@ -117,12 +116,6 @@ def test_vendored_dependencies_over_250_mb_are_refused(tmp_path: Path) -> None:
     folder = project(tmp_path, "tensorflow\n")
     with pytest.raises(PackageError, match="over Lambda's limit of 250 MB"):
         vendor_requirements(folder, "python3.12", tmp_path / "cache", runner=pip)
-
-
-def test_lambda_zip_limits() -> None:
-    check_lambda_size(50 * 1024 * 1024, 250 * 1024 * 1024, where="blog")
-    with pytest.raises(PackageError, match=r"51\.0 MB zipped, over Lambda's limit of 50 MB"):
-        check_lambda_size(51 * 1024 * 1024, 60 * 1024 * 1024, where="blog")
 
 
 def test_bad_runtime_is_a_package_error(tmp_path: Path) -> None:

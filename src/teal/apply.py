@@ -11,7 +11,7 @@ API that a custom domain still maps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -39,11 +39,10 @@ from teal.environments import (
 from teal.errors import OperationError
 from teal.oplog import Operation
 from teal.package import Package
+from teal.progress import Progress
 from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes
 from teal.template.synth import with_fresh_deployment
-
-Progress = Callable[[str], None]
 
 
 class StepKind(Enum):

@@ -10,7 +10,7 @@ when the domain does not answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,12 +41,11 @@ from teal.environments import (
 )
 from teal.errors import OperationError, UserError
 from teal.oplog import Operation, locks_of, now, stale_reason
+from teal.progress import Progress
 from teal.routes import RouteTable
 from teal.template.synth import artifact_keys
 
 VERIFY_ATTEMPTS = 10
-
-Progress = Callable[[str], None]
 
 
 class ChecksFailed(OperationError):

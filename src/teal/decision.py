@@ -16,7 +16,7 @@ from pathlib import Path
 
 from teal.analysis import Plan, Verdict, build_plan
 from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
-from teal.config import Target
+from teal.config import AutoReplace, Target
 from teal.environments import REST_API_OUTPUT, DomainState, read_domain
 from teal.errors import OperationError
 from teal.loader import load_routes
@@ -76,7 +76,7 @@ class Prepared:
 class ReplacePolicy:
     """How to treat a predicted failure: from ``[deploy] auto_replace`` and the flags."""
 
-    mode: str  # "auto" | "prompt" | "never"
+    mode: AutoReplace
     yes: bool = False
     force_update: bool = False
     confirm: Callable[[str], bool] | None = None  # asks on a terminal; None: no terminal

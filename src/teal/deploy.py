@@ -27,7 +27,7 @@ same rules run against the local cloud and AWS.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ from teal.decision import (
 )
 from teal.environments import APP_TAG, Pointing, domain_lock_key, point_domain, read_domain
 from teal.oplog import Operation
+from teal.progress import Progress
 
 __all__ = [
     "Decision",
@@ -60,8 +61,6 @@ __all__ = [
     "package_for",
     "prepare",
 ]
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

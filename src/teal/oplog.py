@@ -19,7 +19,7 @@ import getpass
 import os
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +39,8 @@ from teal.cloud.base import (
 )
 from teal.config import Target
 from teal.processes import is_running, this_process
+from teal.progress import Progress, quiet
 
-Progress = Callable[[str], None]
 RENEWALS_PER_LEASE = 5
 
 
@@ -53,10 +53,6 @@ def current_user() -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _quiet(_message: str) -> None:
-    """Progress nobody listens to."""
 
 
 def stale_reason(owner: LockOwner, when: datetime) -> str | None:
@@ -90,7 +86,7 @@ class OperationLock:
         user: str,
         *,
         app: str,
-        progress: Progress = _quiet,
+        progress: Progress = quiet,
         operation_id: str | None = None,
         lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
@@ -251,7 +247,7 @@ class Operation:
     """One deploy, switch, rollback or delete: the locks it takes and its history entry."""
 
     def __init__(
-        self, cloud: Cloud, target: Target, action: Action, user: str, progress: Progress = _quiet
+        self, cloud: Cloud, target: Target, action: Action, user: str, progress: Progress = quiet
     ) -> None:
         self.cloud = cloud
         self.target = target

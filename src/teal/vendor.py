@@ -24,7 +24,6 @@ from teal.errors import PackageError
 
 REQUIREMENTS_FILE = "requirements.txt"
 PLATFORM = "manylinux2014_x86_64"
-LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 _COMPLETE = ".teal-vendored"
 _NO_WHEEL = (
@@ -149,6 +148,8 @@ def folder_size(folder: Path) -> int:
 
 
 def check_unzipped_size(size: int, *, where: str) -> None:
+    """Lambda's 250 MB limit on the unzipped package. (Its 50 MB limit on zipped code
+    holds for direct uploads only; teal's code always goes through the bucket.)"""
     if size > LAMBDA_UNZIPPED_LIMIT:
         raise PackageError(
             f"the Lambda package would be {size / _MB:.1f} MB unzipped, over Lambda's "
@@ -157,18 +158,6 @@ def check_unzipped_size(size: int, *, where: str) -> None:
             hint="drop unused requirements, or move large dependencies to a Lambda layer "
             "or a container image",
         )
-
-
-def check_lambda_size(zipped: int, unzipped: int, *, where: str) -> None:
-    """Lambda's limits for a package uploaded as a zip: 50 MB zipped, 250 MB unzipped."""
-    if zipped > LAMBDA_ZIPPED_LIMIT:
-        raise PackageError(
-            f"the Lambda package is {zipped / _MB:.1f} MB zipped, over Lambda's limit of "
-            f"{LAMBDA_ZIPPED_LIMIT // _MB} MB",
-            where=where,
-            hint="drop unused requirements or large data files from the project folder",
-        )
-    check_unzipped_size(unzipped, where=where)
 
 
 def _has_requirements(requirements: Path) -> bool:

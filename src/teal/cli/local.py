@@ -84,8 +84,7 @@ def status(as_json: bool) -> None:
     """Show the gateway (URL, pid, uptime) and the APIs and domains it serves."""
     paths = LocalPaths.default()
     running = gateway_status(paths)
-    url = running.url or f"http://127.0.0.1:{gateway_port()}"
-    payload = {**_status_json(running, paths), **local_overview(paths, url)}
+    payload = {**_status_json(running, paths), **local_overview(paths)}
     if as_json:
         emit_json(payload)
         return
@@ -112,49 +111,17 @@ def _print_status(payload: dict[str, Any]) -> None:
         console.print(f"  domain {domain['name']}: {domain['url']}  {targets}")
 
 
-def local_overview(paths: LocalPaths, gateway_url: str) -> dict[str, Any]:
+def local_overview(paths: LocalPaths) -> dict[str, Any]:
     """The APIs (with stages) and domains in the local cloud's state, read-only."""
     if not paths.database.exists():
         return {"apis": [], "domains": []}
-    from teal.cloud.local.serving import StoreServingState
-    from teal.cloud.local.store import Store
+    from teal.cloud.local.cloud import LocalCloud
 
-    store, state = Store(paths), StoreServingState(paths)
+    cloud = LocalCloud(paths)
     try:
-        rows = store.read(
-            "SELECT a.id, a.name, s.name FROM rest_apis a "
-            "LEFT JOIN stages s ON s.api_id = a.id ORDER BY a.name, a.id, s.name"
-        )
-        domains = state.domains()
+        return cloud.overview().to_json()
     finally:
-        store.close()
-        state.close()
-    apis = [
-        {
-            "id": api_id,
-            "name": name,
-            "stage": stage,
-            "endpoint": f"{gateway_url}/restapis/{api_id}/{stage}/_user_request_/"
-            if stage
-            else None,
-        }
-        for api_id, name, stage in rows
-    ]
-    return {
-        "apis": apis,
-        "domains": [
-            {
-                "name": d.name,
-                "url": f"http://127.0.0.1:{d.port}/",
-                "port": d.port,
-                "mappings": [
-                    {"base_path": base, "api_id": api_id, "stage": stage}
-                    for base, (api_id, stage) in sorted(d.mappings.items())
-                ],
-            }
-            for d in domains
-        ],
-    }
+        cloud.close()
 
 
 @local.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -26,11 +26,9 @@ from teal.decision import decide
 from teal.deploy import Prepared, ReplacePolicy, package_for, prepare
 from teal.errors import UserError
 from teal.loader import load_routes
+from teal.preview import PlanPreview, preview_plan
 from teal.routes import RouteTable
 from teal.template import StoredTemplates, Synthesized, nested_keys, synthesize
-
-if TYPE_CHECKING:
-    from teal.cloud.aws.preview import PlanPreview
 
 LISTED_CHANGES = 25  # per kind, in text output; --json lists all
 
@@ -167,7 +165,7 @@ def plan_command(
         opened = open_cloud(target)
         prepared = prepare(target, opened)  # the very steps deploy takes
         plan = prepared.plan
-        preview = _aws_preview(opened, prepared)
+        preview = _preview(opened, prepared)
         steps = apply_steps(prepared, decide(prepared, ReplacePolicy("auto")))
         resume = prepared.resuming
     body = {
@@ -187,15 +185,8 @@ def plan_command(
             print_change_set(preview)
 
 
-def _aws_preview(cloud: Cloud, prepared: Prepared) -> PlanPreview | None:
-    """CloudFormation's change set beside teal's verdict, when the cloud is AWS."""
-    if prepared.target.cloud != "aws":
-        return None
-    from teal.cloud.aws import AwsCloud
-    from teal.cloud.aws.preview import preview_plan
-
-    if not isinstance(cloud, AwsCloud):
-        return None
+def _preview(cloud: Cloud, prepared: Prepared) -> PlanPreview | None:
+    """CloudFormation's change set beside teal's verdict, where the cloud has one."""
     plan = prepared.plan
     return preview_plan(
         cloud,

@@ -92,6 +92,35 @@ class StackResult:
 
 
 @dataclass(frozen=True)
+class ChangeSetRow:
+    """One row of a change set, with CloudFormation's own Replacement column."""
+
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str | None  # "True" | "False" | "Conditional", None for Add/Remove
+    physical_id: str | None = None
+    scope: tuple[str, ...] = ()
+
+    @property
+    def replaces(self) -> bool:
+        return self.replacement in ("True", "Conditional")
+
+
+@dataclass(frozen=True)
+class ChangeSetPreview:
+    """What applying a template would change, as CloudFormation computed it."""
+
+    stack: str
+    action: Literal["create", "update", "noop"]
+    changes: tuple[ChangeSetRow, ...]
+
+    @property
+    def replacements(self) -> tuple[ChangeSetRow, ...]:
+        return tuple(change for change in self.changes if change.replaces)
+
+
+@dataclass(frozen=True)
 class DomainSpec:
     """A custom domain as configured in ``[domain]``."""
 
@@ -349,6 +378,14 @@ class Cloud(Protocol):
         ...
 
     def delete_stack(self, name: str, on_event: EventSink) -> None: ...
+
+    # CloudFormation's own preview of a change, where the cloud has change sets.
+    has_change_sets: bool
+
+    def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
+        """The change set for ``request``, created and deleted again: nothing changes.
+        Only called when :attr:`has_change_sets`."""
+        ...
 
     # API Gateway.
     def endpoint_url(self, api_id: str, stage: str) -> str: ...

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from teal.cloud.aws.artifacts import ArtifactBucket
 from teal.cloud.aws.retry import Backoff, Retrier
-from teal.cloud.base import NoUpdates, StackRequest
+from teal.cloud.base import ChangeSetPreview, ChangeSetRow, NoUpdates, StackRequest
 from teal.errors import OperationError
 
 if TYPE_CHECKING:
@@ -35,35 +35,6 @@ _FAILED = "FAILED"
 
 
 @dataclass(frozen=True)
-class ResourceChange:
-    """One row of a change set, with CloudFormation's own Replacement column."""
-
-    action: str  # Add | Modify | Remove | Import | Dynamic
-    logical_id: str
-    resource_type: str
-    replacement: str | None  # "True" | "False" | "Conditional", None for Add/Remove
-    physical_id: str | None = None
-    scope: tuple[str, ...] = ()
-
-    @property
-    def replaces(self) -> bool:
-        return self.replacement in ("True", "Conditional")
-
-
-@dataclass(frozen=True)
-class ChangeSetPreview:
-    """What applying a template would change, as CloudFormation computed it."""
-
-    stack: str
-    action: Literal["create", "update", "noop"]
-    changes: tuple[ResourceChange, ...]
-
-    @property
-    def replacements(self) -> tuple[ResourceChange, ...]:
-        return tuple(change for change in self.changes if change.replaces)
-
-
-@dataclass(frozen=True)
 class CreatedChangeSet:
     id: str
     stack_id: str
@@ -78,7 +49,7 @@ def additions(request: StackRequest) -> ChangeSetPreview:
     """The preview of a stack that does not exist yet: every resource is added."""
     resources = request.template.get("Resources", {})
     changes = tuple(
-        ResourceChange("Add", logical_id, str(body.get("Type", "")), None)
+        ChangeSetRow("Add", logical_id, str(body.get("Type", "")), None)
         for logical_id, body in resources.items()
     )
     return ChangeSetPreview(request.name, "create", changes)
@@ -124,8 +95,8 @@ class ChangeSets:
                 self._refuse(change_set, response.get("StatusReason"))
             self._retry.sleep(delay)
 
-    def changes(self, change_set: CreatedChangeSet) -> tuple[ResourceChange, ...]:
-        rows: list[ResourceChange] = []
+    def changes(self, change_set: CreatedChangeSet) -> tuple[ChangeSetRow, ...]:
+        rows: list[ChangeSetRow] = []
         token: str | None = None
         while True:
             extra: dict[str, Any] = {"NextToken": token} if token else {}
@@ -168,9 +139,9 @@ def _change_set_name() -> str:
     return f"teal-{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def _row(change: Any) -> ResourceChange:
+def _row(change: Any) -> ChangeSetRow:
     resource = change.get("ResourceChange", {})
-    return ResourceChange(
+    return ChangeSetRow(
         action=str(resource.get("Action", "")),
         logical_id=str(resource.get("LogicalResourceId", "")),
         resource_type=str(resource.get("ResourceType", "")),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from teal.apigw import stage_endpoint
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
-from teal.cloud.aws.changesets import ChangeSetPreview, ChangeSets
+from teal.cloud.aws.changesets import ChangeSets
 from teal.cloud.aws.domains import DOMAIN_TAG, Domains
 from teal.cloud.aws.failures import translated
 from teal.cloud.aws.history import S3History
@@ -19,6 +19,7 @@ from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
     BasePathMapping,
+    ChangeSetPreview,
     Cloud,
     DeployedStack,
     DomainInfo,
@@ -39,6 +40,7 @@ class AwsCloud:
     """teal's Cloud on AWS: CloudFormation, S3, API Gateway (and Route 53 via stacks)."""
 
     name = "aws"
+    has_change_sets = True
 
     def __init__(
         self,

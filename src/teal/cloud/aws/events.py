@@ -52,24 +52,19 @@ class EventTail:
         self._seen.update(raw["EventId"] for raw in response.get("StackEvents", []))
 
     def poll(self) -> list[StackEvent]:
+        """The events since the last poll, oldest first (a throttled read starts over)."""
+        accepted: list[StackEvent] = self._retry(self._read_new)
+        return accepted
+
+    def _read_new(self) -> list[StackEvent]:
         fresh: list[Any] = []
-        token: str | None = None
-        while True:
-            page = self._page(token)
+        pages = self._cfn.get_paginator("describe_stack_events").paginate(StackName=self.stack_id)
+        for page in pages:  # newest first: stop at the first event seen before
             for raw in page.get("StackEvents", []):
                 if raw["EventId"] in self._seen:
                     return self._accept(fresh)
                 fresh.append(raw)
-            token = page.get("NextToken")
-            if not token:
-                return self._accept(fresh)
-
-    def _page(self, token: str | None) -> Any:
-        if token:
-            return self._retry(
-                self._cfn.describe_stack_events, StackName=self.stack_id, NextToken=token
-            )
-        return self._retry(self._cfn.describe_stack_events, StackName=self.stack_id)
+        return self._accept(fresh)
 
     def _accept(self, fresh: list[Any]) -> list[StackEvent]:
         fresh.reverse()

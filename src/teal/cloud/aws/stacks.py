@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from teal.cloud.aws.changesets import (
-    ChangeSetPreview,
     ChangeSets,
     ChangeSetType,
     additions,
@@ -35,6 +34,7 @@ from teal.cloud.base import (
     DELETE_COMPLETE,
     ROLLBACK_COMPLETE,
     UPDATE_COMPLETE,
+    ChangeSetPreview,
     DeployedStack,
     EventSink,
     NoUpdates,

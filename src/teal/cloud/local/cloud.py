@@ -10,10 +10,13 @@ from __future__ import annotations
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from teal.apigw import ApiGatewayError, normalize_base_path
 from teal.cloud.base import (
     BasePathMapping,
+    ChangeSetPreview,
     DeployedStack,
     DomainInfo,
     DomainSpec,
@@ -28,7 +31,12 @@ from teal.cloud.base import (
 )
 from teal.cloud.local import apigateway
 from teal.cloud.local.engine import STACK_TYPE, Clock, Engine, utc_now
-from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_ARTIFACT_BUCKET, LOCAL_REGION
+from teal.cloud.local.model import (
+    LOCAL_ACCOUNT_ID,
+    LOCAL_ARTIFACT_BUCKET,
+    LOCAL_REGION,
+    DomainRoute,
+)
 from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.cloud.local.stack_records import StackRecord
 from teal.cloud.local.stack_run import child_name
@@ -63,10 +71,47 @@ def domain_ports(first: int) -> Iterator[int]:
     return (port for port in range(first, 65536) if port_is_free(port))
 
 
+@dataclass(frozen=True)
+class ServedApi:
+    id: str
+    name: str
+    stage: str | None
+    endpoint: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "stage": self.stage, "endpoint": self.endpoint}
+
+
+@dataclass(frozen=True)
+class LocalOverview:
+    """What the local cloud holds: every RestApi with its stages, every domain."""
+
+    apis: tuple[ServedApi, ...]
+    domains: tuple[DomainRoute, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "apis": [api.to_json() for api in self.apis],
+            "domains": [
+                {
+                    "name": d.name,
+                    "url": f"http://127.0.0.1:{d.port}/",
+                    "port": d.port,
+                    "mappings": [
+                        {"base_path": base, "api_id": api_id, "stage": stage}
+                        for base, (api_id, stage) in sorted(d.mappings.items())
+                    ],
+                }
+                for d in self.domains
+            ],
+        }
+
+
 class LocalCloud:
     """The local cloud of one ``$TEAL_HOME`` (one per user, like one AWS account)."""
 
     name = "local"
+    has_change_sets = False  # its engine applies templates directly
 
     def __init__(self, paths: LocalPaths | None = None, clock: Clock = utc_now) -> None:
         self.paths = paths or LocalPaths.default()
@@ -146,7 +191,23 @@ class LocalCloud:
         self.recover(on_event)
         self.engine.delete(name, on_event)
 
+    def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
+        raise NotImplementedError("the local cloud has no change sets")
+
     # API Gateway --------------------------------------------------------------
+
+    def overview(self) -> LocalOverview:
+        rows = self.store.read(
+            "SELECT a.id, a.name, s.name FROM rest_apis a "
+            "LEFT JOIN stages s ON s.api_id = a.id ORDER BY a.name, a.id, s.name"
+        )
+        apis = tuple(
+            ServedApi(api_id, name, stage, self.endpoint_url(api_id, stage) if stage else None)
+            for api_id, name, stage in rows
+        )
+        with self.store.transaction() as conn:
+            domains = tuple(apigateway.domain_routes(conn))
+        return LocalOverview(apis, domains)
 
     def endpoint_url(self, api_id: str, stage: str) -> str:
         return f"http://127.0.0.1:{gateway_port()}/restapis/{api_id}/{stage}/_user_request_/"

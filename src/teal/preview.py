@@ -1,4 +1,5 @@
-"""CloudFormation's own change set beside teal's verdict, for ``teal plan --cloud aws``.
+"""CloudFormation's own change set beside teal's verdict, for ``teal plan`` on a cloud
+that has change sets (AWS; the local cloud applies templates directly).
 
 teal predicts from API Gateway's rules what an update would do; CloudFormation
 computes, from its resource schemas, which resources it would replace (its
@@ -16,9 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from teal.analysis import ResourceChanges
-from teal.cloud.aws.changesets import ChangeSetPreview, ResourceChange
-from teal.cloud.aws.cloud import AwsCloud
-from teal.cloud.base import StackRequest
+from teal.cloud.base import ChangeSetPreview, ChangeSetRow, Cloud, StackRequest
 from teal.config import Target
 from teal.errors import OperationError
 from teal.template import ARTIFACT_BUCKET, Synthesized
@@ -61,14 +60,17 @@ class PlanPreview:
 
 
 def preview_plan(
-    cloud: AwsCloud,
+    cloud: Cloud,
     target: Target,
     synthesized: Synthesized,
     changes: ResourceChanges,
     *,
     stack_exists: bool,
-) -> PlanPreview:
-    """CloudFormation's change set for the templates deploy would apply."""
+) -> PlanPreview | None:
+    """CloudFormation's change set for the templates deploy would apply (None: the cloud
+    has no change sets)."""
+    if not cloud.has_change_sets:
+        return None
     if not stack_exists:
         return PlanPreview(
             None, "no change set: the stack will be created, so every resource is added"
@@ -114,7 +116,7 @@ def teal_verdicts(changes: ResourceChanges) -> dict[str, str]:
     return verdicts
 
 
-def _row(change: ResourceChange, verdicts: Mapping[str, str]) -> PreviewRow:
+def _row(change: ChangeSetRow, verdicts: Mapping[str, str]) -> PreviewRow:
     return PreviewRow(
         action=change.action,
         logical_id=change.logical_id,
@@ -124,7 +126,7 @@ def _row(change: ResourceChange, verdicts: Mapping[str, str]) -> PreviewRow:
     )
 
 
-def _upload_nested(cloud: AwsCloud, synthesized: Synthesized) -> int:
+def _upload_nested(cloud: Cloud, synthesized: Synthesized) -> int:
     missing = [key for key in synthesized.nested if not cloud.has_artifact(key)]
     for key in missing:
         cloud.put_artifact(key, template_bytes(synthesized.nested[key]))
