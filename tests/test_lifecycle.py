@@ -7,22 +7,20 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from teal.cloud.local.lifecycle import ensure_gateway, gateway_status, pid_alive, stop_gateway
+from teal.cloud.local.lifecycle import gateway_status, pid_alive, stop_gateway
 from teal.cloud.local.model import DomainRoute
-from teal.cloud.local.paths import LocalPaths
 from teal.errors import OperationError
-from test_gateway_support import FakeServingState, free_port
+from test_gateway_support import Cloud, cloud, free_port
 
-FAKE_STATE = "test_gateway_support:JsonServingState"
-TESTS = Path(__file__).resolve().parent
+__all__ = ["cloud"]  # the fixture
 
 
 def get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -45,40 +43,6 @@ def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
-
-
-class Cloud:
-    """A tmp TEAL_HOME with a fake serving state, and the gateway it runs."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.paths = LocalPaths(tmp_path / "home")
-        self.paths.home.mkdir(parents=True)
-        self.port = free_port()
-        self.state = FakeServingState()
-        self.tmp = tmp_path
-
-    def deploy(self, api_id: str, version: str) -> None:
-        self.state.deploy_app(self.paths, self.tmp / api_id, api_id=api_id, version=version)
-        self.state.save(self.paths)
-
-    def map_domain(self, port: int, api_id: str) -> None:
-        self.state.put_domain(DomainRoute("api.example.com", port, {"": (api_id, "dev")}))
-        self.state.save(self.paths)
-
-    def start(self) -> int:
-        status = ensure_gateway(self.paths, self.port, serving_state=FAKE_STATE)
-        assert status.running and status.pid
-        return status.pid
-
-
-@pytest.fixture
-def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    path = os.environ.get("PYTHONPATH", "")
-    monkeypatch.setenv("PYTHONPATH", f"{TESTS}{os.pathsep}{path}" if path else str(TESTS))
-    cloud = Cloud(tmp_path)
-    cloud.deploy("blue", "v1")
-    yield cloud
-    stop_gateway(cloud.paths)
 
 
 def test_start_serves_reuses_and_stops(cloud: Cloud) -> None:
@@ -224,3 +188,41 @@ def test_over_http_headers_binary_bodies_and_host_routing_survive(cloud: Cloud) 
     by_host = connection.getresponse()
     assert (by_host.status, json.loads(by_host.read())["version"]) == (200, "v1")
     connection.close()
+
+
+def process_gone(pid: int) -> bool:
+    """Ended, or a zombie waiting for init (nothing left of it to run)."""
+    return not pid_alive(pid)
+
+
+def spawned_child(cloud: Cloud) -> int:
+    """Ask the handler to start `sleep 1000` it never waits for; that child's pid."""
+    pidfile = cloud.tmp / f"child-{time.monotonic_ns()}.pid"
+    assert get(cloud.port, api(f"/spawn?pidfile={pidfile}"))[0] == 200
+    child = int(pidfile.read_text())
+    assert not process_gone(child)
+    return child
+
+
+def test_teal_local_stop_leaves_no_process_a_handler_started(cloud: Cloud) -> None:
+    cloud.start()
+    child = spawned_child(cloud)
+    env = {**os.environ, "TEAL_HOME": str(cloud.paths.home), "TEAL_LOCAL_PORT": str(cloud.port)}
+    stop = subprocess.run(
+        [sys.executable, "-m", "teal", "local", "stop"],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    assert stop.returncode == 0, stop.stderr
+    wait_for(lambda: process_gone(child), timeout_s=5)
+
+
+def test_a_killed_gateway_leaves_no_process_a_handler_started(cloud: Cloud) -> None:
+    pid = cloud.start()
+    child = spawned_child(cloud)
+    os.kill(pid, signal.SIGKILL)  # no shutdown at all: the workers notice their parent left
+    wait_for(lambda: process_gone(child), timeout_s=5)
