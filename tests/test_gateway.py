@@ -176,6 +176,16 @@ def test_unknown_stage_is_forbidden_and_unknown_urls_explain_the_url_form(
         (lambda e: {"statusCode": 200, "oops": 1}, 502, b'{"message": "Internal server error"}'),
         (lambda e: "not a dict", 502, b'{"message": "Internal server error"}'),
         (lambda e: 1 / 0, 502, b'{"message": "Internal server error"}'),
+        (
+            lambda e: {"statusCode": 200, "headers": {"X-A\r\nB": "1"}},
+            502,
+            b'{"message": "Internal server error"}',
+        ),
+        (
+            lambda e: {"statusCode": 200, "multiValueHeaders": {"X-A": ["1\nSet-Cookie: x"]}},
+            502,
+            b'{"message": "Internal server error"}',
+        ),
         (lambda e: asyncio.sleep(5), 504, b'{"message": "Endpoint request timed out"}'),
     ],
 )

@@ -97,6 +97,13 @@ def raw(event, context):
     }}
 
 
+@app.route("/headers", function="headers", raw=True)
+def headers(event, context):
+    # one response header, its name and value from the query (percent-decoded)
+    query = event["queryStringParameters"]
+    return {{"statusCode": 200, "headers": {{query["name"]: query["value"]}}, "body": "ok"}}
+
+
 @app.route("/binary", function="binary")
 def binary(request):
     return bytes(range(256))
@@ -153,6 +160,7 @@ FUNCTIONS = (
     "leave",
     "talk",
     "raw",
+    "headers",
     "binary",
     "upload",
     "sized",
@@ -168,6 +176,7 @@ ROUTES = {
     "leave": [("/exit", "GET")],
     "talk": [("/print", "GET")],
     "raw": [("/raw", "GET")],
+    "headers": [("/headers", "GET")],
     "binary": [("/binary", "GET")],
     "upload": [("/upload", "POST")],
     "sized": [("/sized", "GET")],

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from teal.cloud.local.lifecycle import gateway_status, pid_alive, stop_gateway
+from teal.cloud.local.lifecycle import gateway_status, log_file, pid_alive, stop_gateway
 from teal.cloud.local.model import DomainRoute
 from teal.errors import OperationError
 from test_gateway_support import Cloud, cloud, free_port
@@ -226,3 +226,49 @@ def test_a_killed_gateway_leaves_no_process_a_handler_started(cloud: Cloud) -> N
     child = spawned_child(cloud)
     os.kill(pid, signal.SIGKILL)  # no shutdown at all: the workers notice their parent left
     wait_for(lambda: process_gone(child), timeout_s=5)
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Send bytes as they are; everything the server answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.settimeout(2)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+def test_header_names_with_line_breaks_get_an_http_answer_and_no_traceback(cloud: Cloud) -> None:
+    cloud.start()
+    # in the request: HTTP cannot parse it, the server answers 400 and closes
+    request = f"GET {api('/hello')} HTTP/1.1\r\nHost: x\r\nX-Bad\rName: 1\r\n\r\n"
+    assert raw_exchange(cloud.port, request.encode()).startswith(b"HTTP/1.1 400 ")
+    # from the function: a proxy response HTTP cannot carry is malformed, 502
+    for name, value in (("X-Bad%0D%0AName", "1"), ("X-Ok", "a%0D%0AInjected:%201")):
+        path = api(f"/headers?name={name}&value={value}")
+        answer = raw_exchange(
+            cloud.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert answer.startswith(b"HTTP/1.1 502 "), answer
+        assert answer.endswith(b'{"message": "Internal server error"}')
+        assert b"Injected" not in answer
+    # a blank around a value is not part of it; a character beyond latin-1 travels as UTF-8
+    status, headers, _ = fetch(cloud.port, api("/headers?name=X-Ok&value=%20caf%C3%A9%E2%82%AC%20"))
+    assert status == 200
+    assert headers["X-Ok"].encode("latin-1").decode("utf-8") == "café€"
+    log = log_file(cloud.paths).read_text()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
+
+
+def fetch(port: int, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()

@@ -20,6 +20,11 @@ integrations does:
 Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
 here, Lambda's in :mod:`teal.cloud.local.workers`.
 
+A request HTTP cannot parse (a header name with CR or LF in it, say) never
+reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's h11) answers 400
+and closes the connection, as a front end would. A proxy response HTTP
+cannot carry (such a header from the function) is malformed: 502.
+
 What it reads comes from :class:`ServingState` and is cached per
 ``generation()``, polled on every request, so a deploy or a switch applies to
 the next request while requests in flight finish on what they started with.
@@ -422,13 +427,21 @@ class AsgiGateway:
             response = _error(INTERNAL_ERROR, "")
         # framing is the gateway's business, as on API Gateway: a handler's own is dropped
         headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
+            (k.encode("latin-1"), _header_bytes(v))
             for k, v in response.headers
             if k.lower() not in _FRAMING_HEADERS
         ]
         headers.append((b"Content-Length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _header_bytes(value: str) -> bytes:
+    """Latin-1, as request headers are read; UTF-8 for characters beyond it."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 async def _to_request(scope: Scope, receive: Receive, max_body_bytes: int) -> GatewayRequest:
