@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from teal.cloud.local.lifecycle import gateway_status, log_file, pid_alive, stop_gateway
+from teal.cloud.local.lifecycle import (
+    UnboundDomain,
+    gateway_status,
+    log_file,
+    pid_alive,
+    stop_gateway,
+)
 from teal.cloud.local.model import DomainRoute
 from teal.errors import OperationError
 from test_gateway_support import Cloud, cloud, free_port
@@ -272,3 +278,24 @@ def fetch(port: int, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
         return response.status, response.headers, response.read()
     finally:
         connection.close()
+
+
+def test_a_domain_port_held_elsewhere_is_reported_said_once_and_taken_when_free(
+    cloud: Cloud,
+) -> None:
+    domain_port = free_port()
+    cloud.map_domain(domain_port, "blue")
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", domain_port))
+    squatter.listen(8)
+    try:
+        cloud.start()  # the main port serves all the same
+        assert get(cloud.port, api("/hello"))[0] == 200
+        held = UnboundDomain("api.example.com", domain_port, "Address already in use")
+        assert gateway_status(cloud.paths).unbound_domains == (held,)
+        time.sleep(2.5)  # a few retries meanwhile
+        assert log_file(cloud.paths).read_text().count("cannot listen on") == 1
+    finally:
+        squatter.close()
+    wait_for(lambda: _answers(domain_port), timeout_s=15)  # the gateway's own retry
+    assert gateway_status(cloud.paths).unbound_domains == ()

@@ -164,7 +164,7 @@ class Gateway:
         max_body_bytes: int = MAX_BODY_BYTES,
         new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: Callable[[], None] | None = None,
-        on_health: Callable[[], Awaitable[None]] | None = None,
+        on_health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
         identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.state = state
@@ -233,9 +233,8 @@ class Gateway:
             return _error(REQUEST_TOO_LONG, request_id)
         view = await self.refresh()
         if request.local_port == self.main_port and request.path == HEALTH_PATH:
-            if self.on_health is not None:
-                await self.on_health()
-            return self._health(view, request_id)
+            details = await self.on_health() if self.on_health is not None else {}
+            return self._health(view, request_id, details)
         target = self._target(view, request)
         if isinstance(target, GatewayResponse):
             return target
@@ -244,8 +243,8 @@ class Gateway:
             return _error(FORBIDDEN, request_id)
         return await self._serve(view, served, target, request, request_id)
 
-    def _health(self, view: _View, request_id: str) -> GatewayResponse:
-        body = {"ok": True, "generation": view.generation, **self.identity}
+    def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
+        body = {"ok": True, "generation": view.generation, **self.identity, **details}
         return _json_response(200, body, request_id)
 
     def _target(self, view: _View, request: GatewayRequest) -> Target | GatewayResponse:

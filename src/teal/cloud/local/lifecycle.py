@@ -31,11 +31,21 @@ ENTRY_MODULE = "teal.cloud.local.gateway_main"
 
 
 @dataclass(frozen=True)
+class UnboundDomain:
+    """A custom domain the gateway cannot serve: another program holds its port."""
+
+    domain: str
+    port: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class GatewayStatus:
     running: bool
     pid: int | None = None
     port: int | None = None
     started_at: float | None = None
+    unbound_domains: tuple[UnboundDomain, ...] = ()
 
     @property
     def url(self) -> str | None:
@@ -113,7 +123,8 @@ def gateway_status(paths: LocalPaths) -> GatewayStatus:
         if not (pid and pid_alive(pid)):
             paths.gateway_state.unlink(missing_ok=True)
         return GatewayStatus(False)
-    return GatewayStatus(True, pid, port, float(record.get("started_at") or 0) or None)
+    started_at = float(record.get("started_at") or 0) or None
+    return GatewayStatus(True, pid, port, started_at, _unbound_domains(answer))
 
 
 def ensure_gateway(
@@ -194,7 +205,15 @@ def _await_ready(
 
 
 def _status_from(answer: dict[str, Any], port: int) -> GatewayStatus:
-    return GatewayStatus(True, int(answer["pid"]), port, float(answer.get("started_at") or 0))
+    started_at = float(answer.get("started_at") or 0)
+    return GatewayStatus(True, int(answer["pid"]), port, started_at, _unbound_domains(answer))
+
+
+def _unbound_domains(answer: dict[str, Any]) -> tuple[UnboundDomain, ...]:
+    return tuple(
+        UnboundDomain(str(u["domain"]), int(u["port"]), str(u["reason"]))
+        for u in answer.get("unbound_domains") or ()
+    )
 
 
 def _start_failed(paths: LocalPaths, what: str) -> OperationError:
