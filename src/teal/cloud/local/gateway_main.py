@@ -34,6 +34,7 @@ import uvicorn
 from teal.cloud.local.gateway import AsgiGateway, Gateway
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.store import private_home
 from teal.cloud.local.workers import WorkerManager
 from teal.errors import OperationError
 
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     paths = LocalPaths(args.home)
-    paths.home.mkdir(parents=True, exist_ok=True)
+    private_home(paths.home)
     try:
         asyncio.run(serve(paths, args.port, args.serving_state))
     except OperationError as error:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.store import private_home
 from teal.errors import OperationError
 
 START_TIMEOUT_S = 15.0
@@ -169,7 +170,7 @@ def _claim_port(paths: LocalPaths, port: int) -> GatewayStatus | None:
 
 
 def _spawn(paths: LocalPaths, port: int, serving_state: str | None) -> subprocess.Popen[bytes]:
-    paths.home.mkdir(parents=True, exist_ok=True)
+    private_home(paths.home)
     command = [sys.executable, "-m", ENTRY_MODULE, "--home", str(paths.home), "--port", str(port)]
     if serving_state:
         command += ["--serving-state", serving_state]
