@@ -43,6 +43,7 @@ from teal.cloud.base import (
     StackResult,
     Template,
 )
+from teal.cloud.local.paths import teal_home
 from teal.config import Target
 from teal.environments import (
     APP_TAG,
@@ -197,7 +198,7 @@ def package_for(target: Target) -> Package:
     vendored = None
     if target.cloud == "aws":
         vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
-    package = build_package(target.project_dir, vendored)
+    package = build_package(target.project_dir, vendored, exclude=(teal_home(),))
     check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
     return package
 
