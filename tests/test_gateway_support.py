@@ -1,4 +1,5 @@
-"""Shared pieces of the data plane tests: a fake ServingState, code packages, free ports.
+"""Shared pieces of the data plane tests: a fake ServingState, code packages, free ports,
+and a gateway process serving the fake (the ``cloud`` fixture).
 
 The fake is a typed implementation of ``teal.cloud.local.model.ServingState``.
 :class:`JsonServingState` keeps the same facts in a JSON file under
@@ -9,12 +10,17 @@ test_gateway_support:JsonServingState``) while the test edits them.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from teal.cloud.local.lifecycle import ensure_gateway, stop_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,
@@ -28,6 +34,7 @@ from teal.package import build_package
 
 APP_SOURCE = """
 import os
+import subprocess
 import sys
 import time
 
@@ -90,9 +97,39 @@ def raw(event, context):
     }}
 
 
+@app.route("/headers", function="headers", raw=True)
+def headers(event, context):
+    # one response header, its name and value from the query (percent-decoded)
+    query = event["queryStringParameters"]
+    return {{"statusCode": 200, "headers": {{query["name"]: query["value"]}}, "body": "ok"}}
+
+
 @app.route("/binary", function="binary")
 def binary(request):
     return bytes(range(256))
+
+
+@app.route("/upload", methods=["POST"], function="upload")
+def upload(request):
+    return {{"received": len(request.body)}}
+
+
+@app.route("/sized", function="sized", raw=True)
+def sized(event, context):
+    # a proxy response whose JSON is exactly n bytes long
+    n = int(event["queryStringParameters"]["n"])
+    return {{"statusCode": 200, "body": "x" * (n - len('{{"statusCode":200,"body":""}}'))}}
+
+
+@app.route("/spawn", function="spawn")
+def spawn(request):
+    # a child the handler never waits for; its pid goes to a file first, then the handler
+    # may outstay its timeout
+    child = subprocess.Popen(["sleep", "1000"])
+    with open(request.query["pidfile"], "w") as out:
+        out.write(str(child.pid))
+    time.sleep(float(request.query.get("s", "0")))
+    return {{"child": child.pid}}
 
 
 @app.route("/context", function="ctx")
@@ -114,7 +151,22 @@ def ctx(request):
     }}
 """
 
-FUNCTIONS = ("hello", "echo", "count", "sleep", "crash", "leave", "talk", "raw", "binary", "ctx")
+FUNCTIONS = (
+    "hello",
+    "echo",
+    "count",
+    "sleep",
+    "crash",
+    "leave",
+    "talk",
+    "raw",
+    "headers",
+    "binary",
+    "upload",
+    "sized",
+    "spawn",
+    "ctx",
+)
 ROUTES = {
     "hello": [("/hello", "GET")],
     "echo": [("/echo/{id}", m) for m in ("GET", "POST", "DELETE")],
@@ -124,7 +176,11 @@ ROUTES = {
     "leave": [("/exit", "GET")],
     "talk": [("/print", "GET")],
     "raw": [("/raw", "GET")],
+    "headers": [("/headers", "GET")],
     "binary": [("/binary", "GET")],
+    "upload": [("/upload", "POST")],
+    "sized": [("/sized", "GET")],
+    "spawn": [("/spawn", "GET")],
     "ctx": [("/context", "GET")],
 }
 
@@ -306,3 +362,43 @@ class JsonServingState:
 
     def domains(self) -> list[DomainRoute]:
         return self._current().domains()
+
+
+# ---------------------------------------------------------------- a gateway process
+
+FAKE_STATE = "test_gateway_support:JsonServingState"
+TESTS = Path(__file__).resolve().parent
+
+
+class Cloud:
+    """A tmp TEAL_HOME with a fake serving state, and the gateway it runs."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.paths = LocalPaths(tmp_path / "home")
+        self.paths.home.mkdir(parents=True)
+        self.port = free_port()
+        self.state = FakeServingState()
+        self.tmp = tmp_path
+
+    def deploy(self, api_id: str, version: str) -> None:
+        self.state.deploy_app(self.paths, self.tmp / api_id, api_id=api_id, version=version)
+        self.state.save(self.paths)
+
+    def map_domain(self, port: int, api_id: str) -> None:
+        self.state.put_domain(DomainRoute("api.example.com", port, {"": (api_id, "dev")}))
+        self.state.save(self.paths)
+
+    def start(self) -> int:
+        status = ensure_gateway(self.paths, self.port, serving_state=FAKE_STATE)
+        assert status.running and status.pid
+        return status.pid
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    path = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS}{os.pathsep}{path}" if path else str(TESTS))
+    cloud = Cloud(tmp_path)
+    cloud.deploy("blue", "v1")
+    yield cloud
+    stop_gateway(cloud.paths)

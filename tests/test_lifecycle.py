@@ -7,22 +7,26 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from teal.cloud.local.lifecycle import ensure_gateway, gateway_status, pid_alive, stop_gateway
+from teal.cloud.local.lifecycle import (
+    UnboundDomain,
+    gateway_status,
+    log_file,
+    pid_alive,
+    stop_gateway,
+)
 from teal.cloud.local.model import DomainRoute
-from teal.cloud.local.paths import LocalPaths
 from teal.errors import OperationError
-from test_gateway_support import FakeServingState, free_port
+from test_gateway_support import Cloud, cloud, free_port
 
-FAKE_STATE = "test_gateway_support:JsonServingState"
-TESTS = Path(__file__).resolve().parent
+__all__ = ["cloud"]  # the fixture
 
 
 def get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -45,40 +49,6 @@ def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.05)
-
-
-class Cloud:
-    """A tmp TEAL_HOME with a fake serving state, and the gateway it runs."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.paths = LocalPaths(tmp_path / "home")
-        self.paths.home.mkdir(parents=True)
-        self.port = free_port()
-        self.state = FakeServingState()
-        self.tmp = tmp_path
-
-    def deploy(self, api_id: str, version: str) -> None:
-        self.state.deploy_app(self.paths, self.tmp / api_id, api_id=api_id, version=version)
-        self.state.save(self.paths)
-
-    def map_domain(self, port: int, api_id: str) -> None:
-        self.state.put_domain(DomainRoute("api.example.com", port, {"": (api_id, "dev")}))
-        self.state.save(self.paths)
-
-    def start(self) -> int:
-        status = ensure_gateway(self.paths, self.port, serving_state=FAKE_STATE)
-        assert status.running and status.pid
-        return status.pid
-
-
-@pytest.fixture
-def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    path = os.environ.get("PYTHONPATH", "")
-    monkeypatch.setenv("PYTHONPATH", f"{TESTS}{os.pathsep}{path}" if path else str(TESTS))
-    cloud = Cloud(tmp_path)
-    cloud.deploy("blue", "v1")
-    yield cloud
-    stop_gateway(cloud.paths)
 
 
 def test_start_serves_reuses_and_stops(cloud: Cloud) -> None:
@@ -224,3 +194,108 @@ def test_over_http_headers_binary_bodies_and_host_routing_survive(cloud: Cloud) 
     by_host = connection.getresponse()
     assert (by_host.status, json.loads(by_host.read())["version"]) == (200, "v1")
     connection.close()
+
+
+def process_gone(pid: int) -> bool:
+    """Ended, or a zombie waiting for init (nothing left of it to run)."""
+    return not pid_alive(pid)
+
+
+def spawned_child(cloud: Cloud) -> int:
+    """Ask the handler to start `sleep 1000` it never waits for; that child's pid."""
+    pidfile = cloud.tmp / f"child-{time.monotonic_ns()}.pid"
+    assert get(cloud.port, api(f"/spawn?pidfile={pidfile}"))[0] == 200
+    child = int(pidfile.read_text())
+    assert not process_gone(child)
+    return child
+
+
+def test_teal_local_stop_leaves_no_process_a_handler_started(cloud: Cloud) -> None:
+    cloud.start()
+    child = spawned_child(cloud)
+    env = {**os.environ, "TEAL_HOME": str(cloud.paths.home), "TEAL_LOCAL_PORT": str(cloud.port)}
+    stop = subprocess.run(
+        [sys.executable, "-m", "teal", "local", "stop"],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+    assert stop.returncode == 0, stop.stderr
+    wait_for(lambda: process_gone(child), timeout_s=5)
+
+
+def test_a_killed_gateway_leaves_no_process_a_handler_started(cloud: Cloud) -> None:
+    pid = cloud.start()
+    child = spawned_child(cloud)
+    os.kill(pid, signal.SIGKILL)  # no shutdown at all: the workers notice their parent left
+    wait_for(lambda: process_gone(child), timeout_s=5)
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Send bytes as they are; everything the server answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.settimeout(2)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+def test_header_names_with_line_breaks_get_an_http_answer_and_no_traceback(cloud: Cloud) -> None:
+    cloud.start()
+    # in the request: HTTP cannot parse it, the server answers 400 and closes
+    request = f"GET {api('/hello')} HTTP/1.1\r\nHost: x\r\nX-Bad\rName: 1\r\n\r\n"
+    assert raw_exchange(cloud.port, request.encode()).startswith(b"HTTP/1.1 400 ")
+    # from the function: a proxy response HTTP cannot carry is malformed, 502
+    for name, value in (("X-Bad%0D%0AName", "1"), ("X-Ok", "a%0D%0AInjected:%201")):
+        path = api(f"/headers?name={name}&value={value}")
+        answer = raw_exchange(
+            cloud.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert answer.startswith(b"HTTP/1.1 502 "), answer
+        assert answer.endswith(b'{"message": "Internal server error"}')
+        assert b"Injected" not in answer
+    # a blank around a value is not part of it; a character beyond latin-1 travels as UTF-8
+    status, headers, _ = fetch(cloud.port, api("/headers?name=X-Ok&value=%20caf%C3%A9%E2%82%AC%20"))
+    assert status == 200
+    assert headers["X-Ok"].encode("latin-1").decode("utf-8") == "café€"
+    log = log_file(cloud.paths).read_text()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log
+
+
+def fetch(port: int, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_domain_port_held_elsewhere_is_reported_said_once_and_taken_when_free(
+    cloud: Cloud,
+) -> None:
+    domain_port = free_port()
+    cloud.map_domain(domain_port, "blue")
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", domain_port))
+    squatter.listen(8)
+    try:
+        cloud.start()  # the main port serves all the same
+        assert get(cloud.port, api("/hello"))[0] == 200
+        held = UnboundDomain("api.example.com", domain_port, "Address already in use")
+        assert gateway_status(cloud.paths).unbound_domains == (held,)
+        time.sleep(2.5)  # a few retries meanwhile
+        assert log_file(cloud.paths).read_text().count("cannot listen on") == 1
+    finally:
+        squatter.close()
+    wait_for(lambda: _answers(domain_port), timeout_s=15)  # the gateway's own retry
+    assert gateway_status(cloud.paths).unbound_domains == ()

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -354,3 +355,57 @@ def test_a_nested_create_killed_midway_leaves_no_child(paths: LocalPaths) -> Non
     assert [s.name for s in cloud.engine.stacks()] == ["blog-dev"]
     assert api_ids(cloud) == set()
     cloud.close()
+
+
+# ---------------------------------------------------------------- who may read the state
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def database_files(paths: LocalPaths) -> list[Path]:
+    db = paths.database
+    return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+
+
+def test_a_new_home_and_its_database_are_the_owners_alone(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask, whatever this process has
+    try:
+        paths = LocalPaths(tmp_path / "nested" / "home")
+        store = Store(paths)
+        with store.transaction() as conn:  # a write: SQLite creates its -wal and -shm
+            bump_generation(conn)
+        assert mode_of(paths.home) == 0o700
+        assert [mode_of(f) for f in database_files(paths)] == [0o600] * 3
+        store.close()
+    finally:
+        os.umask(old)
+
+
+def test_an_existing_home_open_to_others_is_tightened_when_opened(tmp_path: Path) -> None:
+    paths = LocalPaths(tmp_path / "home")
+    paths.home.mkdir(mode=0o755)
+    paths.home.chmod(0o755)
+    with sqlite3.connect(paths.database) as conn:  # as an earlier teal left it
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+    for file in [*database_files(paths), paths.home]:
+        if file.exists():
+            file.chmod(0o755 if file.is_dir() else 0o644)
+    StoreServingState(paths).close()  # the gateway's way in goes through the same door
+    assert mode_of(paths.home) == 0o700
+    assert all(mode_of(f) == 0o600 for f in database_files(paths) if f.exists())
+
+
+def test_every_way_of_creating_the_home_makes_it_private(tmp_path: Path) -> None:
+    from teal.cloud.local.lifecycle import ensure_gateway, stop_gateway
+    from test_gateway_support import free_port
+
+    paths = LocalPaths(tmp_path / "started-by-the-gateway")
+    ensure_gateway(paths, free_port())
+    try:
+        assert mode_of(paths.home) == 0o700
+        assert mode_of(paths.database) == 0o600
+    finally:
+        stop_gateway(paths)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -120,3 +121,37 @@ def test_zip_runs_alone_like_on_lambda(make_project: Callable[..., Path], tmp_pa
     )
     response = json.loads(proc.stdout)
     assert json.loads(response["body"]) == {"hello": "ana"}
+
+
+def test_folders_named_to_exclude_are_left_out_wherever_they_sit(
+    make_project: Callable[..., Path],
+) -> None:
+    root = make_project(APP)
+    state = root / "var" / "teal-state"
+    (state / "artifacts").mkdir(parents=True)
+    (state / "state.db").write_bytes(b"secrets")
+    (state / "artifacts" / "old.zip").write_bytes(b"zip")
+    (root / "var" / "kept.txt").write_text("kept")
+    names = set(build_package(root, exclude=[state]).files)
+    assert "var/kept.txt" in names and "app.py" in names
+    assert not any(n.startswith("var/teal-state") for n in names)
+    assert set(build_package(root, exclude=[root]).files) >= {"app.py"}  # never the project
+
+
+def test_a_teal_home_inside_the_project_is_never_deployed(tmp_path: Path) -> None:
+    from e2e import EXAMPLE_BLOG, LocalCloudEnv, free_port
+
+    project = tmp_path / "blog"
+    shutil.copytree(EXAMPLE_BLOG, project)
+    cloud = LocalCloudEnv(project / "state", free_port(), project)
+    try:
+        first = cloud.teal_ok("deploy", "--json").json()
+        second = cloud.teal_ok("deploy", "--json").json()
+    finally:
+        cloud.teal("local", "stop")
+    assert second["action"] == "noop"
+    assert first["code_sha256"] == second["code_sha256"]
+    archives = list((cloud.home / "artifacts" / "code").glob("*.zip"))
+    assert [a.name for a in archives] == [f"{first['code_sha256']}.zip"]
+    with zipfile.ZipFile(archives[0]) as archive:
+        assert not [n for n in archive.namelist() if n.startswith("state/")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +14,13 @@ import pytest
 
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.workers import FailureKind, InvocationError, WorkerManager, ensure_code
+from teal.cloud.local.workers import (
+    MAX_EVENT_BYTES,
+    FailureKind,
+    InvocationError,
+    WorkerManager,
+    ensure_code,
+)
 from test_gateway_support import make_function, publish_code
 
 T = TypeVar("T")
@@ -235,3 +242,62 @@ def test_large_events_and_results_cross_the_pipes_intact(
         return result
 
     assert json.loads(run(scenario())["body"])["body"] == body
+
+
+def test_an_event_over_lambdas_limit_is_refused_before_any_worker_starts(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    async def scenario() -> tuple[InvocationError, int]:
+        manager = WorkerManager(paths)
+        ev = {**event("/echo/{id}"), "httpMethod": "POST", "body": "x" * MAX_EVENT_BYTES}
+        with pytest.raises(InvocationError) as caught:
+            await call(manager, spec_for(code, "echo"), ev)
+        started = sum(s.started for s in manager.stats())
+        await manager.close()
+        return caught.value, started
+
+    error, started = run(scenario())
+    assert error.kind is FailureKind.EVENT_TOO_LARGE
+    assert "Request must be smaller than 6291456 bytes" in error.message
+    assert started == 0
+
+
+# ---------------------------------------------------------------- what handlers start
+
+
+def process_gone(pid: int) -> bool:
+    """Ended, or a zombie waiting for init (nothing left of it to run)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def wait_gone(pid: int, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not process_gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_processes_a_handler_starts_end_with_its_worker_on_timeout_and_close(
+    paths: LocalPaths, code: tuple[str, str], tmp_path: Path
+) -> None:
+    timed_out, served = tmp_path / "timed-out.pid", tmp_path / "served.pid"
+
+    async def scenario() -> FailureKind:
+        manager = WorkerManager(paths)
+        spec = spec_for(code, "spawn", timeout_s=1)
+        with pytest.raises(InvocationError) as caught:
+            await call(manager, spec, event("/spawn", {"pidfile": str(timed_out), "s": "5"}))
+        await call(manager, spec, event("/spawn", {"pidfile": str(served)}))
+        assert not process_gone(int(served.read_text()))  # alive while its worker is
+        await manager.close()
+        return caught.value.kind
+
+    assert run(scenario()) is FailureKind.TIMEOUT
+    assert wait_gone(int(timed_out.read_text())), "the timed-out handler's child survived"
+    assert wait_gone(int(served.read_text())), "a closed worker's child survived"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from teal.analysis import Plan, Verdict, build_plan
 from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
+from teal.cloud.local.paths import teal_home
 from teal.config import AutoReplace, Target
 from teal.environments import REST_API_OUTPUT, DomainState, read_domain
 from teal.errors import OperationError
@@ -109,7 +110,8 @@ def package_for(target: Target) -> Package:
     vendored = None
     if target.cloud == "aws":
         vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
-    package = build_package(target.project_dir, vendored)
+    # teal's own state never travels (a $TEAL_HOME inside the project, say)
+    package = build_package(target.project_dir, vendored, exclude=(teal_home(),))
     check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
     return package
 

@@ -1,7 +1,9 @@
 """Deterministic code packages: the same files always give the same zip bytes.
 
 A package holds the project's code (without VCS folders, virtual
-environments, caches, tests or teal's own state) plus teal's runtime shim, so
+environments, caches, tests or teal's own state: the caller names the folders
+that hold it, such as a ``$TEAL_HOME`` inside the project) plus teal's runtime
+shim, so
 the very same zip runs on Lambda and in the local cloud. Its SHA-256 is the
 artifact's identity: ``code/<sha256>.zip``.
 """
@@ -13,7 +15,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,13 +72,20 @@ class Package:
         return f"code/{self.sha256}.zip"
 
 
-def build_package(project_dir: Path, vendored: Path | None = None) -> Package:
-    """Zip the project's code, ``vendored`` dependencies and teal's runtime shim."""
+def build_package(
+    project_dir: Path, vendored: Path | None = None, exclude: Iterable[Path] = ()
+) -> Package:
+    """Zip the project's code, ``vendored`` dependencies and teal's runtime shim.
+
+    Folders in ``exclude`` (teal's state, say) are left out wherever they sit in
+    the project (the project folder itself cannot be).
+    """
     root = project_dir.resolve()
+    excluded = frozenset(folder.resolve() for folder in exclude) - {root}
     entries: dict[str, Path] = {}
     if vendored is not None:
         entries.update(_collect(vendored.resolve(), vendored.resolve()))
-    own = _collect(root, root)
+    own = _collect(root, root, excluded)
     if any(name.startswith("teal/") for name in own):
         raise PackageError(
             "the project has its own 'teal' package, which would hide teal's runtime",
@@ -95,14 +104,15 @@ def _runtime_entries() -> dict[str, Path]:
     return {f"teal/{name}": teal_dir / name for name in RUNTIME_FILES}
 
 
-def _collect(root: Path, top: Path) -> dict[str, Path]:
+def _collect(root: Path, top: Path, excluded: frozenset[Path] = frozenset()) -> dict[str, Path]:
     """Archive name -> file, for every file under ``top`` that belongs in the package."""
-    return dict(_walk(root, top, frozenset()))
+    return dict(_walk(root, top, excluded))
 
 
 def _walk(root: Path, folder: Path, seen: frozenset[Path]) -> Iterator[tuple[str, Path]]:
+    """``seen``: the folders walked into (a symlink loop), and those excluded from the start."""
     real = folder.resolve()
-    if real in seen:  # a symlink loop inside the project
+    if real in seen:
         return
     seen = seen | {real}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):

@@ -3,6 +3,11 @@
 Stacks go through the engine; domains, mappings, locks and history are
 direct operations on the store, each one transaction. Every stack operation
 first recovers operations whose process died (see :meth:`Engine.recover`).
+
+:meth:`LocalCloud.ensure_serving` also checks that the gateway serves the
+custom domains the command deals with: those it named, and those of the apps
+whose stacks it read. A domain whose port another program holds is an error
+there, naming the domain and the port; other domains do not concern it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from teal.cloud.base import (
 )
 from teal.cloud.local import apigateway
 from teal.cloud.local.engine import STACK_TYPE, Clock, Engine, utc_now
+from teal.cloud.local.lifecycle import UnboundDomain, ensure_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_ARTIFACT_BUCKET,
@@ -43,6 +49,8 @@ from teal.cloud.local.stack_run import child_name
 from teal.cloud.local.store import Store, from_json, to_json
 from teal.errors import OperationError
 
+APP_TAG = "teal:app"  # as teal.environments tags stacks and domains (clouds do not import it)
+
 
 class ApiGatewayRefused(OperationError):
     """The local API Gateway refused a direct call (domain or mapping), with AWS's message."""
@@ -50,6 +58,24 @@ class ApiGatewayRefused(OperationError):
     def __init__(self, error: ApiGatewayError, where: str) -> None:
         super().__init__(f"{error.code}: {error.message}", where=where)
         self.error = error
+
+
+class DomainNotServed(OperationError):
+    """A custom domain's port is held by another program: its URL would reach that program."""
+
+    def __init__(self, unbound: UnboundDomain) -> None:
+        port = unbound.port
+        super().__init__(
+            f"its port {port} is held by another program ({unbound.reason}), so "
+            f"http://127.0.0.1:{port}/ would reach that program, not the local gateway",
+            where=f"domain {unbound.domain}",
+            hint=(
+                f"stop the program listening on 127.0.0.1:{port} (`ss -ltnp 'sport = :{port}'` "
+                "names it) and run the command again; `teal local reset` starts the local "
+                "cloud afresh (its state deleted), domains on new ports"
+            ),
+        )
+        self.unbound = unbound
 
 
 def _ignore(_event: StackEvent) -> None:
@@ -120,6 +146,9 @@ class LocalCloud:
         self.clock = clock
         self.store = Store(self.paths)
         self.engine = Engine(self.store, clock, self.region, self.account_id)
+        # what this command deals with, for ensure_serving: domains named, apps read
+        self._domains_used: set[str] = set()
+        self._apps_used: set[str] = set()
 
     def close(self) -> None:
         self.store.close()
@@ -161,6 +190,8 @@ class LocalCloud:
         ]
 
     def _deployed(self, stack: StackRecord) -> DeployedStack:
+        if APP_TAG in stack.tags:
+            self._apps_used.add(stack.tags[APP_TAG])
         nested = {}
         for row in self.engine.live_rows(stack.name).values():
             child = (
@@ -213,6 +244,7 @@ class LocalCloud:
         return f"http://127.0.0.1:{gateway_port()}/restapis/{api_id}/{stage}/_user_request_/"
 
     def ensure_domain(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
+        self._domains_used.add(spec.name)
         with self.store.transaction() as conn:
             record = apigateway.get_domain(conn, spec.name) or apigateway.create_domain(
                 conn, spec.name, dict(tags), domain_ports(gateway_port() + 1)
@@ -220,6 +252,7 @@ class LocalCloud:
         return self._domain_info(record, spec.base_path)
 
     def get_domain(self, name: str) -> DomainInfo | None:
+        self._domains_used.add(name)
         with self.store.transaction() as conn:
             record = apigateway.get_domain(conn, name)
         return None if record is None else self._domain_info(record, "")
@@ -231,6 +264,7 @@ class LocalCloud:
         return DomainInfo(record.name, url, record.tags)
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
+        self._domains_used.add(domain)
         with self.store.transaction() as conn:
             found = apigateway.get_mapping(conn, domain, base_path)
         if found is None:
@@ -246,6 +280,7 @@ class LocalCloud:
     def _mapping_call(
         self, domain: str, call: apigateway.MappingCall, mapping: BasePathMapping
     ) -> None:
+        self._domains_used.add(domain)
         try:
             with self.store.transaction() as conn:
                 call(conn, mapping.domain, mapping.base_path, mapping.api_id, mapping.stage)
@@ -321,10 +356,19 @@ class LocalCloud:
     # Serving --------------------------------------------------------------------
 
     def ensure_serving(self) -> None:
-        """Start the local gateway in the background unless it runs already."""
-        from teal.cloud.local.lifecycle import ensure_gateway
+        """Start the local gateway in the background unless it runs already, and check
+        it serves the domains this command deals with (:class:`DomainNotServed`)."""
+        status = ensure_gateway(self.paths, gateway_port())
+        for unbound in status.unbound_domains:
+            if self._deals_with(unbound.domain):
+                raise DomainNotServed(unbound)
 
-        ensure_gateway(self.paths, gateway_port())
+    def _deals_with(self, domain: str) -> bool:
+        if domain in self._domains_used:
+            return True
+        with self.store.transaction() as conn:
+            record = apigateway.get_domain(conn, domain)
+        return record is not None and record.tags.get(APP_TAG) in self._apps_used
 
 
 def _lock_holder(conn: sqlite3.Connection, key: str) -> LockOwner | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ _TEXT_SUFFIXES = ("+json", "+xml")
 PROXY_RESPONSE_KEYS = frozenset(
     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 )
+# HTTP's rules for a header (RFC 9110 5.1, 5.5): the name a token, the value without
+# line breaks or other control characters; what breaks them cannot be sent at all.
+_HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -247,12 +252,24 @@ def _merged_headers(headers: Any, multi: Any) -> tuple[tuple[str, str], ...]:
     for name, values in (multi or {}).items():
         if not isinstance(values, list):
             raise MalformedProxyResponse(f"multiValueHeaders[{name!r}] must be a list")
-        merged.extend((name, _scalar(v, f"multiValueHeaders[{name!r}]")) for v in values)
+        where = f"multiValueHeaders[{name!r}]"
+        merged.extend(_header(name, _scalar(v, where), where) for v in values)
     taken = {name.lower() for name in (multi or {})}
     for name, value in (headers or {}).items():
         if name.lower() not in taken:
-            merged.append((name, _scalar(value, f"headers[{name!r}]")))
+            where = f"headers[{name!r}]"
+            merged.append(_header(name, _scalar(value, where), where))
     return tuple(merged)
+
+
+def _header(name: str, value: str, where: str) -> tuple[str, str]:
+    """A header HTTP can carry, its value without surrounding blanks; or malformed."""
+    if not _HEADER_NAME.fullmatch(name):
+        raise MalformedProxyResponse(f"{where}: the name is not an HTTP header name")
+    value = value.strip(" \t")
+    if _HEADER_VALUE_FORBIDDEN.search(value):
+        raise MalformedProxyResponse(f"{where}: the value holds a line break or control character")
+    return name, value
 
 
 def _body_of(body: Any, is_base64: Any) -> bytes:

@@ -4,15 +4,26 @@
 :class:`GatewayResponse`, doing what a REST API with Lambda proxy
 integrations does:
 
+0. refuse a body over the REST payload limit, 10 MB (413); the ASGI adapter
+   stops reading there, so the gateway never holds more of a request;
 1. pick the API and stage: ``/restapis/<api>/<stage>/_user_request_/<path>``
    on the main port, or a custom domain (by its own port, or by Host header
    on the main port) through its base path mapping, longest base path first;
 2. match the path against the stage's deployment snapshot with
    :class:`teal.routes.PathTree` (403 Missing Authentication Token if none);
 3. check the function's invoke permission (500 without one);
-4. build the proxy event, run the function (502 on error, timeout, crash
-   or malformed response; 504 past the integration timeout) and turn its
+4. build the proxy event, run the function (413 for an event over Lambda's
+   6 MB payload limit; 502 on error, timeout, crash, malformed response or
+   one over Lambda's limit; 504 past the integration timeout) and turn its
    proxy response into HTTP.
+
+Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
+here, Lambda's in :mod:`teal.cloud.local.workers`.
+
+A request HTTP cannot parse (a header name with CR or LF in it, say) never
+reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's h11) answers 400
+and closes the connection, as a front end would. A proxy response HTTP
+cannot carry (such a header from the function) is malformed: 502.
 
 What it reads comes from :class:`ServingState` and is cached per
 ``generation()``, polled on every request, so a deploy or a switch applies to
@@ -50,11 +61,13 @@ from teal.cloud.local.model import (
     ServedStage,
     ServingState,
 )
+from teal.cloud.local.workers import FailureKind, InvocationError
 from teal.routes import MatchKind, PathSyntaxError, PathTree
 
 log = logging.getLogger("teal.local.gateway")
 
 INTEGRATION_TIMEOUT_S = 29.0
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's REST payload limit, on the body as received
 HEALTH_PATH = "/_teal/health"
 API_PREFIX = "/restapis/"
 USER_REQUEST = "_user_request_"
@@ -70,6 +83,7 @@ class GatewayRequest:
     local_port: int  # the port the request came in on: the main one or a domain's
     client_ip: str = "127.0.0.1"
     protocol: str = "HTTP/1.1"
+    body_too_large: bool = False  # over the payload limit: ``body`` holds none of it
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -103,6 +117,8 @@ BAD_GATEWAY = (502, "InternalServerErrorException", '{"message": "Internal serve
 INTERNAL_ERROR = (500, "InternalServerErrorException", '{"message": "Internal server error"}')
 NO_PERMISSION = INTERNAL_ERROR  # API Gateway may not invoke the function
 TIMED_OUT = (504, "IntegrationTimeout", '{"message": "Endpoint request timed out"}')
+# a payload over a limit, API Gateway's own or Lambda's (the answer observed for the latter)
+REQUEST_TOO_LONG = (413, "BadRequestException", '{"message": "Request Too Long"}')
 
 
 @dataclass(frozen=True)
@@ -145,9 +161,10 @@ class Gateway:
         main_port: int,
         clock: Callable[[], float] = time.time,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
+        max_body_bytes: int = MAX_BODY_BYTES,
         new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_change: Callable[[], None] | None = None,
-        on_health: Callable[[], Awaitable[None]] | None = None,
+        on_health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
         identity: Mapping[str, Any] | None = None,
     ) -> None:
         self.state = state
@@ -155,6 +172,7 @@ class Gateway:
         self.main_port = main_port
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
+        self.max_body_bytes = max_body_bytes
         self.new_request_id = new_request_id
         self.on_change = on_change
         self.on_health = on_health
@@ -211,11 +229,12 @@ class Gateway:
     async def handle(self, request: GatewayRequest) -> GatewayResponse:
         """Serve one request as API Gateway would."""
         request_id = self.new_request_id()
+        if request.body_too_large:
+            return _error(REQUEST_TOO_LONG, request_id)
         view = await self.refresh()
         if request.local_port == self.main_port and request.path == HEALTH_PATH:
-            if self.on_health is not None:
-                await self.on_health()
-            return self._health(view, request_id)
+            details = await self.on_health() if self.on_health is not None else {}
+            return self._health(view, request_id, details)
         target = self._target(view, request)
         if isinstance(target, GatewayResponse):
             return target
@@ -224,8 +243,8 @@ class Gateway:
             return _error(FORBIDDEN, request_id)
         return await self._serve(view, served, target, request, request_id)
 
-    def _health(self, view: _View, request_id: str) -> GatewayResponse:
-        body = {"ok": True, "generation": view.generation, **self.identity}
+    def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
+        body = {"ok": True, "generation": view.generation, **self.identity, **details}
         return _json_response(200, body, request_id)
 
     def _target(self, view: _View, request: GatewayRequest) -> Target | GatewayResponse:
@@ -302,6 +321,10 @@ class Gateway:
             return _error(TIMED_OUT, request_id)
         try:
             result = call.result()
+        except InvocationError as exc:
+            log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
+            too_large = exc.kind is FailureKind.EVENT_TOO_LARGE
+            return _error(REQUEST_TOO_LONG if too_large else BAD_GATEWAY, request_id)
         except Exception as exc:
             log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
             return _error(BAD_GATEWAY, request_id)
@@ -396,13 +419,14 @@ class AsgiGateway:
         if scope["type"] != "http":
             return
         try:
-            response = await self.gateway.handle(await _to_request(scope, receive))
+            request = await _to_request(scope, receive, self.gateway.max_body_bytes)
+            response = await self.gateway.handle(request)
         except Exception:  # e.g. the state could not be read: answer as API Gateway would
             log.exception("request failed inside the gateway")
             response = _error(INTERNAL_ERROR, "")
         # framing is the gateway's business, as on API Gateway: a handler's own is dropped
         headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
+            (k.encode("latin-1"), _header_bytes(v))
             for k, v in response.headers
             if k.lower() not in _FRAMING_HEADERS
         ]
@@ -411,13 +435,22 @@ class AsgiGateway:
         await send({"type": "http.response.body", "body": response.body})
 
 
-async def _to_request(scope: Scope, receive: Receive) -> GatewayRequest:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
+def _header_bytes(value: str) -> bytes:
+    """Latin-1, as request headers are read; UTF-8 for characters beyond it."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+async def _to_request(scope: Scope, receive: Receive, max_body_bytes: int) -> GatewayRequest:
+    """The request, with its body read up to ``max_body_bytes`` and no further.
+
+    What a client sends past the limit is left to the server, which discards
+    it; a Content-Length over the limit is refused before reading anything.
+    """
+    declared = _content_length(scope)
+    body = None if declared > max_body_bytes else await _read_body(receive, max_body_bytes)
     raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
     server = scope.get("server") or ("127.0.0.1", 0)
     client = scope.get("client") or ("127.0.0.1", 0)
@@ -426,8 +459,32 @@ async def _to_request(scope: Scope, receive: Receive) -> GatewayRequest:
         path=raw_path.decode("latin-1"),
         query_string=scope.get("query_string", b"").decode("latin-1"),
         headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
-        body=b"".join(chunks),
+        body=body or b"",
         local_port=int(server[1]),
         client_ip=str(client[0]),
         protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        body_too_large=body is None,
     )
+
+
+def _content_length(scope: Scope) -> int:
+    """The declared body size (0 without one: chunked bodies are counted as read)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past ``limit`` (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)

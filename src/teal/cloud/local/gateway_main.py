@@ -5,6 +5,10 @@ One process serves the main port and one port per custom domain, all on
 listener without a restart, stops idle workers of versions no longer
 served, writes ``gateway.json`` once it answers, and on SIGTERM/SIGINT stops
 its listeners and workers and removes that file.
+
+A domain port another program holds is logged once and tried again with a
+growing pause (quietly); its health answer lists such domains
+(``unbound_domains``), so commands can say which domain is not served.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,7 @@ import uvicorn
 from teal.cloud.local.gateway import AsgiGateway, Gateway
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.store import private_home
 from teal.cloud.local.workers import WorkerManager
 from teal.errors import OperationError
 
@@ -37,6 +43,8 @@ log = logging.getLogger("teal.local.gateway")
 HOST = "127.0.0.1"
 POLL_S = 0.25
 IDLE_WORKER_S = 600.0  # an execution environment idle this long is recycled
+RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
+RETRY_MAX_S = 8.0  # ... doubling up to this
 
 
 class _Listener(uvicorn.Server):
@@ -47,8 +55,20 @@ class _Listener(uvicorn.Server):
         yield
 
 
+class CannotListen(OperationError):
+    """A port could not be bound; ``reason`` is the system's word for why."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(
+            f"cannot listen on {HOST}:{port}: {reason}",
+            where="local gateway",
+            hint="another program uses this port; set TEAL_LOCAL_PORT to a free one",
+        )
+        self.reason = reason
+
+
 def bind(port: int) -> socket.socket:
-    """A listening socket on loopback, or OperationError naming the port."""
+    """A listening socket on loopback, or :class:`CannotListen`."""
     # proto given explicitly: asyncio turns Nagle off only on sockets marked as TCP
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,14 +76,23 @@ def bind(port: int) -> socket.socket:
         sock.bind((HOST, port))
     except OSError as exc:
         sock.close()
-        raise OperationError(
-            f"cannot listen on {HOST}:{port}: {exc.strerror}",
-            where="local gateway",
-            hint="another program uses this port; set TEAL_LOCAL_PORT to a free one",
-        ) from exc
+        raise CannotListen(port, exc.strerror or str(exc)) from exc
     sock.listen(1024)
     sock.setblocking(False)
     return sock
+
+
+@dataclass
+class Unbound:
+    """A domain port the gateway could not listen on, and when to try it again."""
+
+    domain: str
+    reason: str
+    attempts: int
+    next_try: float
+
+    def to_json(self, port: int) -> dict[str, object]:
+        return {"domain": self.domain, "port": port, "reason": self.reason}
 
 
 class GatewayServer:
@@ -75,6 +104,7 @@ class GatewayServer:
         self.port = port
         self.app = AsgiGateway(gateway)
         self._listeners: dict[int, tuple[_Listener, asyncio.Task[None]]] = {}
+        self._unbound: dict[int, Unbound] = {}
         self._stop = asyncio.Event()
         self._reaping: set[asyncio.Task[int]] = set()
         self._syncing = asyncio.Lock()
@@ -107,29 +137,63 @@ class GatewayServer:
         server.should_exit = True
         await task
 
-    async def _sync_domain_ports(self) -> None:
-        """One listener per domain port of the current state (the poll and health call it)."""
-        async with self._syncing:
-            await self._sync_domain_ports_now()
+    async def _sync_domain_ports(self, *, retry_now: bool = False) -> None:
+        """One listener per domain port of the current state (the poll and health call it).
 
-    async def _sync_domain_ports_now(self) -> None:
+        A port that could not be bound is tried again once its pause is over, or
+        at once with ``retry_now`` (a command asking: someone may have freed it).
+        """
+        async with self._syncing:
+            await self._sync_domain_ports_now(retry_now)
+
+    async def _sync_domain_ports_now(self, retry_now: bool) -> None:
         await self.gateway.refresh()
-        wanted = set(self.gateway.domain_ports()) - {self.port}
-        for port in sorted(wanted - set(self._listeners)):
-            try:
-                await self._listen(port)
-            except OperationError as error:
-                log.warning("%s (will retry)", error.render())
-        for port in sorted(set(self._listeners) - wanted - {self.port}):
+        wanted = {p: d for p, d in self.gateway.domain_ports().items() if p != self.port}
+        now = time.monotonic()
+        for port in sorted(set(wanted) - set(self._listeners)):
+            unbound = self._unbound.get(port)
+            if unbound is None or retry_now or now >= unbound.next_try:
+                await self._try_listen(port, wanted[port])
+        for port in sorted(set(self._unbound) - set(wanted)):
+            del self._unbound[port]
+        for port in sorted(set(self._listeners) - set(wanted) - {self.port}):
             await self._close(port)
+
+    async def _try_listen(self, port: int, domain: str) -> None:
+        try:
+            await self._listen(port)
+        except OperationError as error:
+            self._note_unbound(port, domain, error)
+            return
+        if self._unbound.pop(port, None) is not None:
+            log.info("domain %s: listening on %s:%d now", domain, HOST, port)
+
+    def _note_unbound(self, port: int, domain: str, error: OperationError) -> None:
+        """Remember the failure; say it once, then retry quietly with a growing pause."""
+        reason = error.reason if isinstance(error, CannotListen) else error.what
+        known = self._unbound.get(port)
+        attempts = known.attempts + 1 if known else 1
+        pause = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (attempts - 1))
+        self._unbound[port] = Unbound(domain, reason, attempts, time.monotonic() + pause)
+        if known is None:
+            log.warning(
+                "domain %s: cannot listen on %s:%d (%s); another program may hold the port; "
+                "retrying quietly",
+                domain,
+                HOST,
+                port,
+                reason,
+            )
+
+    async def health_details(self) -> dict[str, object]:
+        """For the health answer, after a sync: the domains whose port could not be bound."""
+        await self._sync_domain_ports(retry_now=True)
+        return {"unbound_domains": [u.to_json(p) for p, u in sorted(self._unbound.items())]}
 
     def _is_current(self, spec: FunctionSpec) -> bool:
         """Whether the state still holds this version of the function."""
         now = self.gateway.state.function_by_arn(spec.arn)
         return now is not None and now.version_key == spec.version_key
-
-    async def sync_listeners(self) -> None:
-        await self._sync_domain_ports()
 
     def schedule_reap(self) -> None:
         """After a change: stop idle workers of function versions no longer served."""
@@ -210,8 +274,9 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     server = GatewayServer(gateway, workers, port)
     gateway.on_change = server.schedule_reap
     # a health call (every ensure_gateway makes one) returns only once the listeners
-    # match the state, so a command that just created a domain can rely on its port
-    gateway.on_health = server.sync_listeners
+    # match the state, so a command that just created a domain can rely on its port,
+    # or learns which domain ports another program holds
+    gateway.on_health = server.health_details
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.stop)
@@ -229,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     paths = LocalPaths(args.home)
-    paths.home.mkdir(parents=True, exist_ok=True)
+    private_home(paths.home)
     try:
         asyncio.run(serve(paths, args.port, args.serving_state))
     except OperationError as error:

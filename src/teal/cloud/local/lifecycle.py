@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.store import private_home
 from teal.errors import OperationError
 
 START_TIMEOUT_S = 15.0
@@ -31,11 +32,21 @@ ENTRY_MODULE = "teal.cloud.local.gateway_main"
 
 
 @dataclass(frozen=True)
+class UnboundDomain:
+    """A custom domain the gateway cannot serve: another program holds its port."""
+
+    domain: str
+    port: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class GatewayStatus:
     running: bool
     pid: int | None = None
     port: int | None = None
     started_at: float | None = None
+    unbound_domains: tuple[UnboundDomain, ...] = ()
 
     @property
     def url(self) -> str | None:
@@ -113,7 +124,8 @@ def gateway_status(paths: LocalPaths) -> GatewayStatus:
         if not (pid and pid_alive(pid)):
             paths.gateway_state.unlink(missing_ok=True)
         return GatewayStatus(False)
-    return GatewayStatus(True, pid, port, float(record.get("started_at") or 0) or None)
+    started_at = float(record.get("started_at") or 0) or None
+    return GatewayStatus(True, pid, port, started_at, _unbound_domains(answer))
 
 
 def ensure_gateway(
@@ -158,7 +170,7 @@ def _claim_port(paths: LocalPaths, port: int) -> GatewayStatus | None:
 
 
 def _spawn(paths: LocalPaths, port: int, serving_state: str | None) -> subprocess.Popen[bytes]:
-    paths.home.mkdir(parents=True, exist_ok=True)
+    private_home(paths.home)
     command = [sys.executable, "-m", ENTRY_MODULE, "--home", str(paths.home), "--port", str(port)]
     if serving_state:
         command += ["--serving-state", serving_state]
@@ -194,7 +206,15 @@ def _await_ready(
 
 
 def _status_from(answer: dict[str, Any], port: int) -> GatewayStatus:
-    return GatewayStatus(True, int(answer["pid"]), port, float(answer.get("started_at") or 0))
+    started_at = float(answer.get("started_at") or 0)
+    return GatewayStatus(True, int(answer["pid"]), port, started_at, _unbound_domains(answer))
+
+
+def _unbound_domains(answer: dict[str, Any]) -> tuple[UnboundDomain, ...]:
+    return tuple(
+        UnboundDomain(str(u["domain"]), int(u["port"]), str(u["reason"]))
+        for u in answer.get("unbound_domains") or ()
+    )
 
 
 def _start_failed(paths: LocalPaths, what: str) -> OperationError:

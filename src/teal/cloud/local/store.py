@@ -9,6 +9,11 @@ whose process died.
 
 Artifacts are written to a temporary file and renamed into place, so a reader
 sees a whole file or none.
+
+``$TEAL_HOME`` holds the apps' ``[app.environment]`` values in plain text, so
+it is its owner's alone: the folder 0700, the database (and SQLite's -wal and
+-shm files beside it) 0600. :func:`private_home` is the one way the folder is
+created; an existing one that is looser is tightened when opened.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -103,9 +109,36 @@ def from_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def private_home(home: Path) -> Path:
+    """``$TEAL_HOME``, created readable by its owner only, or tightened if it is looser."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if home.resolve() not in (Path("/"), Path.home().resolve()):  # never someone's whole home
+        _owner_only(home)
+    return home
+
+
+def _owner_only(path: Path) -> None:
+    """Take every permission from group and others, if we own the file and they have any."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid == os.getuid() and mode & 0o077:
+        path.chmod(mode & 0o700)
+
+
+def _private_database(path: Path) -> None:
+    """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        _owner_only(file)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in WAL mode that waits for writers instead of failing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_home(path.parent)
+    _private_database(path)
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )

@@ -1,6 +1,7 @@
 """Bootstrap of one Lambda-like worker process (an execution environment).
 
-Run by path, never imported: ``python -I worker_main.py CODE_DIR HANDLER``.
+Run by path, never imported:
+``python -I worker_main.py CODE_DIR HANDLER MAX_RESULT_BYTES``.
 It imports only the standard library before putting CODE_DIR first on
 ``sys.path``, so the function's own copy of ``teal`` wins over the one
 installed beside the gateway. Blue and green code then import side by side,
@@ -9,9 +10,15 @@ each in its own processes.
 Protocol with the gateway, over the process's original stdin/stdout: frames of
 a 4-byte big-endian length and a JSON object. The worker first sends
 ``{"type": "ready"}`` (or ``init_error``), then answers each request frame
-``{"request_id", "event", "deadline_ms"}`` with a ``result`` frame. The
-handler's own prints must not corrupt that channel, so fd 1 is pointed at the
-log (fd 2, opened by the gateway) and the protocol keeps private copies.
+``{"request_id", "event", "deadline_ms"}`` with a ``result`` frame; a result
+whose JSON is over MAX_RESULT_BYTES is answered with Lambda's
+``Function.ResponseSizeTooLarge`` error instead. The handler's own prints must
+not corrupt that channel, so fd 1 is pointed at the log (fd 2, opened by the
+gateway) and the protocol keeps private copies.
+
+The worker leads its own process group (the gateway starts it in a new
+session); the gateway ends the whole group, so processes a handler starts do
+not outlive their worker.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import struct
 import sys
 import threading
@@ -28,6 +36,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 _HEADER = struct.Struct(">I")
+RESULT_TOO_LARGE = "Function.ResponseSizeTooLarge"
 
 
 class LambdaContext:
@@ -116,17 +125,32 @@ def _log(line: str) -> None:
     os.write(2, (line + "\n").encode("utf-8"))
 
 
-def serve_one(handler: Callable[[Any, Any], Any], request: dict[str, Any]) -> bytes:
+def _result_frame(result: Any, max_result_bytes: int) -> bytes:
+    """The result frame; Lambda's size error instead when the result's JSON is too large."""
+    # encoded here: what is not JSON cannot travel back, as on Lambda
+    result_json = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(result_json) > max_result_bytes:
+        message = (
+            f"Response payload size exceeded maximum allowed payload size "
+            f"({max_result_bytes} bytes)."
+        )
+        sys.stderr.write(f"[ERROR] {RESULT_TOO_LARGE}: {message}\n")
+        error = {"errorMessage": message, "errorType": RESULT_TOO_LARGE, "stackTrace": []}
+        return encode_frame({"type": "result", "ok": False, "error": error})
+    payload = b'{"type":"result","ok":true,"result":' + result_json + b"}"
+    return _HEADER.pack(len(payload)) + payload
+
+
+def serve_one(
+    handler: Callable[[Any, Any], Any], request: dict[str, Any], max_result_bytes: int
+) -> bytes:
     """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
     _log(f"START RequestId: {request_id} Version: {context.function_version}")
     started = time.perf_counter()
     try:
-        # encoded here: what is not JSON cannot travel back, as on Lambda
-        frame = encode_frame(
-            {"type": "result", "ok": True, "result": handler(request["event"], context)}
-        )
+        frame = _result_frame(handler(request["event"], context), max_result_bytes)
     except Exception as exc:
         sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n")
         traceback.print_exc()
@@ -137,6 +161,14 @@ def serve_one(handler: Callable[[Any, Any], Any], request: dict[str, Any]) -> by
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
     )
     return frame
+
+
+def _end_group() -> None:
+    """End this worker's process group, the worker with it: what its handlers started
+    must not outlive it. Only when the group is its own (the gateway starts it so)."""
+    if os.getpgrp() == os.getpid():
+        _flush_logs()
+        os.killpg(0, signal.SIGKILL)
 
 
 def _exit_with_parent() -> None:
@@ -150,13 +182,14 @@ def _exit_with_parent() -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
+        _end_group()
         os._exit(1)
 
     threading.Thread(target=watch, name="teal-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
-    code_dir, handler_spec = argv[1], argv[2]
+    code_dir, handler_spec, max_result_bytes = argv[1], argv[2], int(argv[3])
     _exit_with_parent()
     frames_in, frames_out = _take_protocol_channel()
     sys.path.insert(0, code_dir)
@@ -171,9 +204,10 @@ def main(argv: list[str]) -> int:
     send(frames_out, encode_frame({"type": "ready"}))
     while True:
         request = read_frame(frames_in)
-        if request is None:
+        if request is None:  # the gateway closed the channel, or is gone
+            _end_group()
             return 0
-        send(frames_out, serve_one(handler, request))
+        send(frames_out, serve_one(handler, request, max_result_bytes))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import struct
 import sys
 import time
@@ -36,6 +37,10 @@ from teal.cloud.local.paths import LocalPaths
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
 DEFAULT_CONCURRENCY = 10
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
+# Lambda's synchronous invocation payload limits, on the JSON each way (see docs/limits.md):
+# "Request must be smaller than 6291456 bytes", "maximum allowed payload size (6291556 bytes)".
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100
 _HEADER = struct.Struct(">I")
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
@@ -45,10 +50,13 @@ class FailureKind(Enum):
     UNHANDLED = "Unhandled"
     TIMEOUT = "Sandbox.Timedout"
     CRASH = "Runtime.ExitError"
+    EVENT_TOO_LARGE = "RequestEntityTooLargeException"  # refused before any worker runs
+    RESULT_TOO_LARGE = "Function.ResponseSizeTooLarge"
 
 
 class InvocationError(Exception):
-    """The function did not return a result; API Gateway answers 502 for every kind."""
+    """The function did not return a result: API Gateway answers 502, or 413 for an event
+    Lambda refused for its size."""
 
     def __init__(self, kind: FailureKind, message: str) -> None:
         super().__init__(f"{kind.value}: {message}")
@@ -139,8 +147,15 @@ async def _read_frame(stream: asyncio.StreamReader) -> Any:
     return json.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
 
 
-def _frame(message: Any) -> bytes:
-    payload = json.dumps(message, separators=(",", ":")).encode("utf-8")
+def encode_event(event: Any) -> bytes:
+    """The event as the JSON Lambda measures against :data:`MAX_EVENT_BYTES`."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _request_frame(request_id: str, deadline_ms: int, event_json: bytes) -> bytes:
+    """A request frame around an event encoded once, by :func:`encode_event`."""
+    head = json.dumps({"request_id": request_id, "deadline_ms": deadline_ms})[:-1]
+    payload = b"".join((head.encode(), b',"event":', event_json, b"}"))
     return _HEADER.pack(len(payload)) + payload
 
 
@@ -165,13 +180,16 @@ class Worker:
         log = LogStream.create(paths, spec.name)
         started = time.perf_counter()
         with log.file.open("ab") as log_file:
+            # its own process group: whatever the handler starts goes when the worker goes
             process = await asyncio.create_subprocess_exec(
                 *(python, "-I", str(BOOTSTRAP), str(code_dir), spec.handler),
+                str(MAX_RESULT_BYTES),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log_file,
                 env=worker_environment(spec, code_dir, log),
                 cwd=code_dir,
+                start_new_session=True,
             )
         worker = cls(spec, process, log)
         await worker._await_ready(max(INIT_TIMEOUT_S, float(spec.timeout_s)))
@@ -208,16 +226,15 @@ class Worker:
     def alive(self) -> bool:
         return not self.retired and self.process.returncode is None
 
-    async def invoke(self, event: Any, request_id: str) -> Any:
-        """Send one event; the handler's result, or :class:`InvocationError`."""
+    async def invoke(self, event_json: bytes, request_id: str) -> Any:
+        """Send one event (see :func:`encode_event`); the handler's result, or
+        :class:`InvocationError`."""
         assert self.process.stdin is not None
         timeout_s = float(self.spec.timeout_s)
         deadline_ms = int((time.time() + timeout_s) * 1000)
         self.invocations += 1
         try:
-            self.process.stdin.write(
-                _frame({"request_id": request_id, "event": event, "deadline_ms": deadline_ms})
-            )
+            self.process.stdin.write(_request_frame(request_id, deadline_ms, event_json))
             await self.process.stdin.drain()
         except (ConnectionError, RuntimeError):
             await self.kill()
@@ -240,11 +257,15 @@ class Worker:
             timer.cancel()
             self.last_used = time.monotonic()
         if not answer.get("ok"):
-            error = answer.get("error") or {}
-            raise InvocationError(
-                FailureKind.UNHANDLED, f"{error.get('errorType')}: {error.get('errorMessage')}"
-            )
+            raise await self._failure(answer.get("error") or {})
         return answer.get("result")
+
+    async def _failure(self, error: dict[str, Any]) -> InvocationError:
+        kind = FailureKind.UNHANDLED
+        if error.get("errorType") == FailureKind.RESULT_TOO_LARGE.value:
+            kind = FailureKind.RESULT_TOO_LARGE
+            await self.kill()  # Lambda's runtime exits too: the next request starts cold
+        return InvocationError(kind, f"{error.get('errorType')}: {error.get('errorMessage')}")
 
     def _note(self, line: str) -> None:
         with self.log.file.open("a", encoding="utf-8") as log_file:
@@ -256,25 +277,25 @@ class Worker:
 
     def _abandon(self) -> None:
         self.retired = True
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+        self._kill_group()
+
+    def _kill_group(self) -> None:
+        """SIGKILL the worker's process group: the worker and what its handler started."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     async def kill(self) -> None:
         self.retired = True
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+        self._kill_group()
         await self.process.wait()
 
     async def close(self) -> None:
-        """Ask the worker to leave (EOF on its stdin), killing it if it lingers."""
+        """Ask the worker to leave (EOF on its stdin), then end what it leaves behind."""
         if self.process.stdin is not None:
             self.process.stdin.close()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.process.wait(), 2.0)
-        except TimeoutError:
-            await self.kill()
+        await self.kill()  # a lingering worker, or processes its handler started
 
 
 # ---------------------------------------------------------------- pools
@@ -322,7 +343,17 @@ class WorkerManager:
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
-        """Run the function for one event on a warm worker, or a new one."""
+        """Run the function for one event on a warm worker, or a new one.
+
+        An event over Lambda's payload limit is refused before any worker starts.
+        """
+        event_json = encode_event(event)
+        if len(event_json) > MAX_EVENT_BYTES:
+            raise InvocationError(
+                FailureKind.EVENT_TOO_LARGE,
+                f"Request must be smaller than {MAX_EVENT_BYTES} bytes for the InvokeFunction "
+                f"operation (the event has {len(event_json)} bytes)",
+            )
         pool = self._pools.get(spec.version_key)
         if pool is None:
             pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)
@@ -330,7 +361,7 @@ class WorkerManager:
             worker = await self._take_worker(pool)
             pool.running.add(worker)
             try:
-                return await worker.invoke(event, request_id)
+                return await worker.invoke(event_json, request_id)
             finally:
                 pool.running.discard(worker)
                 if worker.alive:
