@@ -9,7 +9,7 @@ refuses before anything is touched.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -101,17 +101,17 @@ def prepare(target: Target, cloud: Cloud) -> Prepared:
     )
 
 
-def package_for(target: Target) -> Package:
+def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
     """The code package; on AWS with ``requirements.txt`` vendored for Lambda's platform.
 
     Locally, workers import the requirements installed beside teal, so nothing
     is vendored; the size limit is checked on both, so what deploys locally fits.
+    teal's own state (a ``$TEAL_HOME`` inside the project) never travels.
     """
     vendored = None
     if target.cloud == "aws":
         vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
-    # teal's own state never travels (a $TEAL_HOME inside the project, say)
-    package = build_package(target.project_dir, vendored, exclude=(teal_home(),))
+    package = build_package(target.project_dir, vendored, exclude=(teal_home(), *also_exclude))
     check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
     return package
 

@@ -1,11 +1,15 @@
 """Deterministic code packages: the same files always give the same zip bytes.
 
-A package holds the project's code (without VCS folders, virtual
-environments, caches, tests or teal's own state: the caller names the folders
-that hold it, such as a ``$TEAL_HOME`` inside the project) plus teal's runtime
-shim, so
-the very same zip runs on Lambda and in the local cloud. Its SHA-256 is the
-artifact's identity: ``code/<sha256>.zip``.
+A package holds the project's code plus teal's runtime shim, so the very same
+zip runs on Lambda and in the local cloud. Its SHA-256 is the artifact's
+identity: ``code/<sha256>.zip``.
+
+Which files go in follows gitignore's rules (with pathspec), in three layers,
+later lines winning as in a ``.gitignore``: teal's defaults (VCS folders,
+virtual environments, caches, tests, ``.env*`` secrets, editor leftovers),
+then the project's ``.tealignore``, then ``[app] exclude``. A ``!pattern``
+brings back what an earlier layer left out. Folders that hold teal's own
+state (a ``$TEAL_HOME`` inside the project) are never packaged.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pathspec
 
 from teal.errors import PackageError
 
@@ -33,29 +39,42 @@ RUNTIME_FILES = (
     "runtime/entry.py",
 )
 
-EXCLUDED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".teal",
-        "__pycache__",
-        ".venv",
-        "venv",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".hypothesis",
-        "node_modules",
-        "tests",
-        "test",
-        ".idea",
-        ".vscode",
-    }
+IGNORE_FILE = ".tealignore"
+DEFAULT_IGNORE = (
+    # version control, virtual environments, caches, build output
+    ".git/",
+    ".hg/",
+    ".svn/",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".nox/",
+    "__pycache__/",
+    "*.py[cod]",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    ".hypothesis/",
+    "node_modules/",
+    ".teal/",
+    "/teal-package/",
+    # tests do not run on Lambda
+    "tests/",
+    "test/",
+    # secrets and local settings
+    ".env",
+    ".env.*",
+    ".envrc",
+    # editors and operating systems
+    ".idea/",
+    ".vscode/",
+    ".DS_Store",
+    "*~",
+    "*.swp",
+    "*.bak",
+    # teal's own files that Lambda does not need
+    IGNORE_FILE,
 )
-EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".DS_Store")
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -73,19 +92,23 @@ class Package:
 
 
 def build_package(
-    project_dir: Path, vendored: Path | None = None, exclude: Iterable[Path] = ()
+    project_dir: Path,
+    vendored: Path | None = None,
+    exclude: Iterable[Path] = (),
+    patterns: Sequence[str] = (),
 ) -> Package:
     """Zip the project's code, ``vendored`` dependencies and teal's runtime shim.
 
-    Folders in ``exclude`` (teal's state, say) are left out wherever they sit in
-    the project (the project folder itself cannot be).
+    ``patterns`` are ``[app] exclude``'s lines; folders in ``exclude`` (teal's
+    state, say) are left out wherever they sit in the project (the project
+    folder itself cannot be).
     """
     root = project_dir.resolve()
-    excluded = frozenset(folder.resolve() for folder in exclude) - {root}
     entries: dict[str, Path] = {}
     if vendored is not None:
-        entries.update(_collect(vendored.resolve(), vendored.resolve()))
-    own = _collect(root, root, excluded)
+        top = vendored.resolve()
+        entries.update(_walk(top, top, default_rules(), frozenset()))
+    own = project_files(root, exclude, patterns)
     if any(name.startswith("teal/") for name in own):
         raise PackageError(
             "the project has its own 'teal' package, which would hide teal's runtime",
@@ -99,17 +122,47 @@ def build_package(
     return Package(data, hashlib.sha256(data).hexdigest(), tuple(sorted(entries)), unzipped)
 
 
+def project_files(
+    project_dir: Path, exclude: Iterable[Path] = (), patterns: Sequence[str] = ()
+) -> dict[str, Path]:
+    """Archive name -> file, for every file of the project that goes into its package."""
+    root = project_dir.resolve()
+    excluded = frozenset(folder.resolve() for folder in exclude) - {root}
+    return dict(_walk(root, root, project_rules(root, patterns), excluded))
+
+
+def default_rules() -> pathspec.GitIgnoreSpec:
+    return _rules(DEFAULT_IGNORE, "teal's default exclusions")
+
+
+def project_rules(project_dir: Path, patterns: Sequence[str] = ()) -> pathspec.GitIgnoreSpec:
+    """teal's defaults, then ``.tealignore``, then ``[app] exclude``: later lines win."""
+    ignore_file = project_dir / IGNORE_FILE
+    own = ignore_file.read_text(encoding="utf-8").splitlines() if ignore_file.is_file() else []
+    _rules(own, str(ignore_file))  # each layer alone first, so an error names its source
+    _rules(patterns, "teal.toml [app] exclude")
+    return _rules([*DEFAULT_IGNORE, *own, *patterns], "the exclusions")
+
+
+def _rules(lines: Iterable[str], source: str) -> pathspec.GitIgnoreSpec:
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except (ValueError, TypeError) as exc:  # pathspec's pattern errors are ValueErrors
+        raise PackageError(
+            f"invalid exclusion pattern: {exc}",
+            where=source,
+            hint="patterns follow .gitignore's syntax, e.g. 'tests/', '*.db', '!keep.db'",
+        ) from exc
+
+
 def _runtime_entries() -> dict[str, Path]:
     teal_dir = Path(__file__).resolve().parent
     return {f"teal/{name}": teal_dir / name for name in RUNTIME_FILES}
 
 
-def _collect(root: Path, top: Path, excluded: frozenset[Path] = frozenset()) -> dict[str, Path]:
-    """Archive name -> file, for every file under ``top`` that belongs in the package."""
-    return dict(_walk(root, top, excluded))
-
-
-def _walk(root: Path, folder: Path, seen: frozenset[Path]) -> Iterator[tuple[str, Path]]:
+def _walk(
+    root: Path, folder: Path, rules: pathspec.GitIgnoreSpec, seen: frozenset[Path]
+) -> Iterator[tuple[str, Path]]:
     """``seen``: the folders walked into (a symlink loop), and those excluded from the start."""
     real = folder.resolve()
     if real in seen:
@@ -117,14 +170,16 @@ def _walk(root: Path, folder: Path, seen: frozenset[Path]) -> Iterator[tuple[str
     seen = seen | {real}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         path = Path(entry.path)
+        name = path.relative_to(root).as_posix()
         if entry.is_symlink():
             _check_link(root, path)
         if entry.is_dir():
-            if entry.name in EXCLUDED_DIRS or (path / "pyvenv.cfg").exists():
+            # a folder left out is not entered, as git does: nothing inside comes back
+            if rules.match_file(name + "/") or (path / "pyvenv.cfg").exists():
                 continue
-            yield from _walk(root, path, seen)
-        elif entry.is_file() and not entry.name.endswith(EXCLUDED_SUFFIXES):
-            yield path.relative_to(root).as_posix(), path
+            yield from _walk(root, path, rules, seen)
+        elif entry.is_file() and not rules.match_file(name):
+            yield name, path
 
 
 def _check_link(root: Path, link: Path) -> None:

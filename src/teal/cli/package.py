@@ -1,0 +1,71 @@
+"""``teal package``: what goes into the code zip, and a folder a pipeline can deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from teal.cli.common import common, console, emit_json, target_options
+from teal.cloud.local.paths import teal_home
+from teal.export import export
+from teal.package import project_files
+
+
+@click.command(name="package")
+@target_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write template.json, the nested templates, the code zip and manifest.json here "
+    "(default: teal-package/ in the project, which is never packaged itself).",
+)
+@click.option(
+    "--list",
+    "list_files",
+    is_flag=True,
+    help="Only list the project files that go into the code zip (after .tealignore and "
+    "[app] exclude), and write nothing.",
+)
+def package_command(
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    out: Path | None,
+    list_files: bool,
+) -> None:
+    """Write the environment's CloudFormation templates, code zip and a manifest, ready for
+    `aws cloudformation package` and `aws cloudformation deploy` (no teal needed there).
+
+    Requirements are vendored for Lambda's platform, as a deploy to AWS does.
+    """
+    _, target = common(project, env, extra, cloud, as_json).load()
+    if list_files:
+        files = project_files(target.project_dir, exclude=(teal_home(),))
+        sizes = {name: path.stat().st_size for name, path in files.items()}
+        if as_json:
+            emit_json({"files": [{"path": n, "bytes": b} for n, b in sorted(sizes.items())]})
+            return
+        for name, size in sorted(sizes.items()):
+            console.print(f"{size:>10,}  {escape(name)}")
+        console.print(f"{len(sizes)} files, {sum(sizes.values()):,} bytes")
+        return
+    exported = export(target, out or target.project_dir / "teal-package")
+    if as_json:
+        emit_json(exported.to_json())
+        return
+    console.print(f"[bold green]✔[/] {exported.stack}: wrote {escape(str(exported.out))}")
+    for relative in (*exported.templates, *exported.artifacts, "manifest.json"):
+        console.print(f"  {escape(relative)}")
+    console.print("deploy it without teal:")
+    for command in exported.manifest["deploy"]:
+        console.print(f"  (cd {escape(str(exported.out))} && {escape(command)})")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(package_command)
