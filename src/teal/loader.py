@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from teal.app import App
+from teal.config import CONFIG_FILE, check_function_tables, load_project
 from teal.errors import AppLoadError
 from teal.routes import RouteTable
 
@@ -58,12 +59,19 @@ def load_app(project_dir: Path, entry: str) -> App:
 
 
 def load_routes(project_dir: Path, entry: str) -> RouteTable:
-    """The app's validated route table (raises RouteError naming every bad route)."""
+    """The app's validated route table (raises RouteError naming every bad route).
+
+    Every command that reads the app comes through here, so this is also where
+    teal.toml's per-function tables are checked against the app's functions:
+    the first moment both are known.
+    """
     table = load_app(project_dir, entry).routes()
     if not table.routes:
         raise AppLoadError(
             f"{entry} has no routes", hint="add handlers with @app.route(path, methods=[...])"
         )
+    if (project_dir / CONFIG_FILE).is_file():
+        check_function_tables(load_project(project_dir), table.functions.keys())
     return table
 
 
