@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -19,7 +20,10 @@ from pathlib import Path
 from teal.app import App
 from teal.config import CONFIG_FILE, check_function_tables, load_project
 from teal.errors import AppLoadError
-from teal.routes import RouteTable
+from teal.routes import RouteTable, quota_warnings
+
+# Warnings for the user (the CLI prints them on stderr; see teal.cli.common).
+warnings_log = logging.getLogger("teal.warnings")
 
 
 def load_app(project_dir: Path, entry: str) -> App:
@@ -72,6 +76,8 @@ def load_routes(project_dir: Path, entry: str) -> RouteTable:
         )
     if (project_dir / CONFIG_FILE).is_file():
         check_function_tables(load_project(project_dir), table.functions.keys())
+    for warning in quota_warnings(table):
+        warnings_log.warning("%s", warning)
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from teal.cloud.local.paths import gateway_port
 from teal.config import Project, Target, load_project, resolve_target
@@ -25,6 +27,18 @@ if not console.is_terminal:
     console.width = 240
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _WarningsOnStderr(logging.Handler):
+    """Warnings the library reports through logging, printed like the CLI's own."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[bold yellow]warning:[/] {escape(record.getMessage())}")
+
+
+_warnings = logging.getLogger("teal.warnings")
+_warnings.addHandler(_WarningsOnStderr())
+_warnings.propagate = False
 
 
 @dataclass(frozen=True)
