@@ -400,6 +400,8 @@ def _describe_error(error: ErrorDetails) -> str:
             return f"'{key}': must be {_TYPE_WORDS[kind]} (got {got!r}, {_kind_of(got)})"
         case _:
             message = str(error["msg"]).removeprefix("Value error, ")
+            if "[key]" in error["loc"]:  # the key is the input, and already named
+                return f"'{key}': {message}"
             return f"'{key}': {message} (got {error.get('input')!r})"
 
 

@@ -204,6 +204,9 @@ def _child_path(parent: str, part: str) -> str:
 
 Found = tuple[Node[T], dict[str, str]]
 
+# What a level of the matching search does next.
+_TRY_STATIC, _TRY_VARIABLE, _CHOOSE = "try the static child", "try the variable child", "choose"
+
 
 @dataclass
 class _Attempt(Generic[T]):
@@ -212,7 +215,7 @@ class _Attempt(Generic[T]):
     node: Node[T]
     depth: int  # index of the next segment
     params: dict[str, str]
-    step: int = 0  # 0: try the static child, 1: then the variable one, 2: choose
+    next: str = _TRY_STATIC
     partial: Found[T] | None = None  # the static child's match, if any
 
 
@@ -232,14 +235,14 @@ def _match_segments(root: Node[T], segments: list[str]) -> Found[T] | None:
         if attempt.depth == len(segments):
             result = (attempt.node, attempt.params)
             stack.pop()
-        elif attempt.step == 0:
-            attempt.step = 1
+        elif attempt.next == _TRY_STATIC:
+            attempt.next = _TRY_VARIABLE
             result = None
             static = attempt.node.children.get(segments[attempt.depth])
             if static is not None and static.part is not None and not static.part.is_variable:
                 stack.append(_Attempt(static, attempt.depth + 1, attempt.params))
-        elif attempt.step == 1:
-            attempt.step, attempt.partial = 2, result
+        elif attempt.next == _TRY_VARIABLE:
+            attempt.next, attempt.partial = _CHOOSE, result
             if result is not None and result[0].methods:
                 stack.pop()
                 continue
@@ -249,7 +252,7 @@ def _match_segments(root: Node[T], segments: list[str]) -> Found[T] | None:
             else:  # a greedy match, or no variable child at all
                 result = child if child is not None else attempt.partial
                 stack.pop()
-        else:
+        else:  # _CHOOSE between the variable child's match (in result) and the static one's
             found = result
             if found is None or not (found[0].methods or attempt.partial is None):
                 result = attempt.partial
