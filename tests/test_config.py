@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from teal.config import load_project, resolve_target
+from teal.config import Project, check_function_tables, load_project, resolve_target
 from teal.errors import ConfigError
 
 
@@ -124,3 +125,154 @@ def test_bad_env_or_extra(tmp_path: Path, env: str, extra: str | None) -> None:
     project = load_project(write(tmp_path, '[app]\nname = "blog"\n'))
     with pytest.raises(ConfigError, match=r"invalid"):
         resolve_target(project, env=env, extra=extra, environ={})
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('memory = "512"', "'app.memory': must be a whole number, written without quotes"),
+        ("memory = 256.0", "(got 256.0, a decimal number)"),
+        ('timeout = "10"', "'app.timeout': must be a whole number"),
+        ("memory = true", "(got True, a boolean)"),
+        ("name = 3", "'app.name': must be a string, in quotes"),
+    ],
+)
+def test_values_are_strictly_typed(tmp_path: Path, line: str, message: str) -> None:
+    text = f"[app]\n{line}\n" if line.startswith("name") else f'[app]\nname = "blog"\n{line}\n'
+    with pytest.raises(ConfigError) as info:
+        load_project(write(tmp_path, text))
+    assert message in info.value.render()
+
+
+def test_toml_integers_stay_integers(tmp_path: Path) -> None:
+    config = load_project(write(tmp_path, '[app]\nname = "blog"\nmemory = 512\n')).config
+    assert config.app.memory == 512 and type(config.app.memory) is int
+
+
+def test_errors_name_the_line_of_the_key(tmp_path: Path) -> None:
+    text = (
+        '# blog\n[app]\nname = "blog"\n\n[functions.posts]\nmemory = 1024\n\n'
+        '[env.prod]\ntimeout = "30"\n\n[[checks]]\npath = "/a"\n\n[[checks]]\npath = "b"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_project(write(tmp_path, text))
+    error = info.value
+    assert error.where == f"{tmp_path / 'teal.toml'}:9"
+    assert "line 9: 'env.prod.timeout'" in error.what
+    assert "line 15: 'checks.1.path'" in error.what
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ('[app]\nname = "blog"\nruntim = "python3.12"\n', "(did you mean 'runtime'?)"),
+        ('[app]\nname = "blog"\n[domian]\nname = "a.example.com"\n', "(did you mean 'domain'?)"),
+        ('[app]\nname = "blog"\n[env.prod]\nmemroy = 512\n', "(did you mean 'memory'?)"),
+        ('[app]\nname = "blog"\n[[checks]]\npath = "/"\nstatuss = 200\n', "'status'?"),
+    ],
+)
+def test_unknown_keys_suggest_the_closest_one(tmp_path: Path, text: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_project(write(tmp_path, text))
+    assert suggestion in info.value.what
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "message"),
+    [
+        ("[app.environment]", "1ST", "Lambda accepts variable names of a letter"),
+        ("[app.environment]", "X", "(at least two characters)"),
+        ("[app.environment]", '"MY-VAR"', "Lambda accepts variable names"),
+        ("[functions.posts.environment]", "AWS_REGION", "Lambda reserves this name"),
+        ("[env.prod.environment]", "_HANDLER", "Lambda reserves this name"),
+        ("[env.prod.functions.posts.environment]", "AWS_LAMBDA_RUNTIME_API", "Lambda reserves"),
+        ("[app.environment]", "TEAL_ENVIRONMENT", "teal sets this variable on every function"),
+        ("[app.environment]", "TEAL_FUNCTION", "teal sets this variable on every function"),
+    ],
+)
+def test_environment_variable_names_lambda_or_teal_refuse(
+    tmp_path: Path, table: str, name: str, message: str
+) -> None:
+    text = f'[app]\nname = "blog"\n\n{table}\nOK_NAME = "1"\n{name} = "x"\n'
+    with pytest.raises(ConfigError) as info:
+        load_project(write(tmp_path, text))
+    assert message in info.value.what
+    assert info.value.where == f"{tmp_path / 'teal.toml'}:6"
+
+
+def test_time_zone_is_a_variable_functions_may_set(tmp_path: Path) -> None:
+    text = '[app]\nname = "blog"\n[app.environment]\nTZ = "Europe/Paris"\n'
+    assert load_project(write(tmp_path, text)).config.app.environment == {"TZ": "Europe/Paris"}
+
+
+def test_variables_over_4_kb_are_refused_with_the_table_line(tmp_path: Path) -> None:
+    big = "x" * 2100
+    text = (
+        f'[app]\nname = "blog"\n[app.environment]\nA1 = "{big}"\n\n'
+        f'[functions.posts.environment]\nB1 = "{big}"\n'
+    )
+    target = resolve_target(load_project(write(tmp_path, text)), environ={})
+    assert target.function_settings("other")[2] == {"A1": big}  # 2 KB and teal's: fits
+    with pytest.raises(ConfigError) as info:
+        target.function_settings("posts")
+    assert "take 4" in info.value.what and "allows 4096 bytes (4 KB)" in info.value.what
+    assert info.value.where == f"{tmp_path / 'teal.toml'}:6"
+
+
+def test_the_size_counts_the_variables_teal_sets(tmp_path: Path) -> None:
+    from teal.config import VARIABLES_SIZE_LIMIT, variables_size
+
+    project = load_project(write(tmp_path, '[app]\nname = "blog"\n'))
+    target = resolve_target(project, environ={})
+    own = variables_size(target.teal_variables("posts"))
+    room = VARIABLES_SIZE_LIMIT - own - len(',"AB":""')
+    fits = resolve_target(_with_variable(tmp_path, "x" * room), environ={})
+    assert fits.function_settings("posts")[2] == {"AB": "x" * room}
+    too_big = resolve_target(_with_variable(tmp_path, "x" * (room + 1)), environ={})
+    with pytest.raises(ConfigError, match="take 4097 bytes"):
+        too_big.function_settings("posts")
+
+
+def _with_variable(tmp_path: Path, value: str) -> Project:
+    text = f'[app]\nname = "blog"\n[app.environment]\nAB = "{value}"\n'
+    return load_project(write(tmp_path, text))
+
+
+def test_function_tables_must_name_functions_of_the_app(tmp_path: Path) -> None:
+    text = (
+        '[app]\nname = "blog"\n\n[functions.posts]\nmemory = 512\n\n'
+        "[env.prod.functions.slwo]\ntimeout = 30\n"
+    )
+    project = load_project(write(tmp_path, text))
+    check_function_tables(project, {"posts", "slwo"})
+    with pytest.raises(ConfigError) as info:
+        check_function_tables(project, {"posts", "slow", "health"})
+    error = info.value
+    assert error.what == "[env.prod.functions.slwo] names no function of the app"
+    assert error.where == f"{tmp_path / 'teal.toml'}:7"
+    assert error.hint is not None and "did you mean [env.prod.functions.slow]?" in error.hint
+    assert "health, posts, slow" in error.hint
+
+
+def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None:
+    """The reserved TEAL_* names and the measured size follow what synthesis writes."""
+    from teal.cloud.local.model import FunctionSpec
+    from teal.cloud.local.workers import LogStream, worker_environment
+    from teal.config import TEAL_VARIABLES, variables_size
+    from test_template_support import synth
+
+    (function,) = [
+        r
+        for r in synth(["GET /posts -> posts"]).template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    target = resolve_target(load_project(write(tmp_path, '[app]\nname = "blog"\n')), environ={})
+    assert variables == target.teal_variables("posts")
+    assert variables_size(variables) == len(json.dumps(variables, separators=(",", ":")))
+    spec = FunctionSpec(
+        "blog-dev-posts", "arn:fn", "0" * 64, "code/x.zip", "h.h", "python3.12", 128, 3
+    )
+    log = LogStream("/aws/lambda/x", "stream", tmp_path / "log")
+    local = worker_environment(spec, tmp_path, log)
+    assert {n for n in [*variables, *local] if n.startswith("TEAL_")} == TEAL_VARIABLES

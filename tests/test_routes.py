@@ -9,7 +9,7 @@ import pytest
 
 from teal import App
 from teal.errors import RouteError
-from teal.routes import MatchKind, PartKind, PathSyntaxError, compile_path
+from teal.routes import MatchKind, PartKind, PathSyntaxError, RouteTable, compile_path
 
 
 def handler(request: object) -> dict[str, str]:
@@ -202,3 +202,18 @@ def test_cli_routes_reports_bad_routes_with_exit_2(
     assert result.code == 2  # type: ignore[attr-defined]
     assert "{id} and {slug}" in result.err  # type: ignore[attr-defined]
     assert result.out == ""  # type: ignore[attr-defined]
+
+
+def test_resources_past_api_gateways_quota_are_a_warning_not_an_error() -> None:
+    from teal.routes import RESOURCES_QUOTA, quota_warnings
+
+    def table(resources: int) -> RouteTable:
+        app = App()
+        for i in range(resources // 2):  # two resources a route: /gN and /gN/{id}
+            app.route(f"/g{i}/{{id}}")(handler)
+        return app.routes()
+
+    assert quota_warnings(table(RESOURCES_QUOTA)) == []
+    (warning,) = quota_warnings(table(RESOURCES_QUOTA + 2))
+    assert warning.startswith(f"the API has {RESOURCES_QUOTA + 2} resources")
+    assert "allows 300 per REST API unless the quota is raised" in warning

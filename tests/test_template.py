@@ -70,8 +70,8 @@ def test_methods_use_aws_proxy_to_their_function() -> None:
 
 def test_function_carries_runtime_entry_and_user_settings() -> None:
     target = make_target(
-        environment_variables={"A": "1"},
-        functions={"show_post": FunctionSettings(memory=1024, timeout=30, environment={"B": "2"})},
+        environment_variables={"A1": "1"},
+        functions={"show_post": FunctionSettings(memory=1024, timeout=30, environment={"B1": "2"})},
     )
     template = synthesize(table_of(["GET /posts/{id} -> show_post"]), target, CODE_KEY).template
     (fn,) = of_type(template, "AWS::Lambda::Function").values()
@@ -80,8 +80,8 @@ def test_function_carries_runtime_entry_and_user_settings() -> None:
     assert props["Code"] == {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": CODE_KEY}
     assert (props["MemorySize"], props["Timeout"], props["Runtime"]) == (1024, 30, "python3.12")
     assert props["Environment"]["Variables"] == {
-        "A": "1",
-        "B": "2",
+        "A1": "1",
+        "B1": "2",
         "TEAL_ENTRY": "app:app",
         "TEAL_FUNCTION": "show_post",
         "TEAL_ENVIRONMENT": "blog-dev",

@@ -23,6 +23,7 @@ fail, so the API needs a new logical id (a new RestApi, built beside the old).
 from __future__ import annotations
 
 import gc
+import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -153,31 +154,62 @@ class _Diff:
         self.replaced = frozenset(i for i, flag in self._replaced.items() if flag)
 
     def is_replaced(self, ident: str) -> bool:
+        """Replaced: a create-only property changed, or points at a replaced resource.
+
+        The cascade follows references (a method's resource, a resource's
+        parent...), so it is as deep as a path is long: it runs on a stack of
+        its own rather than Python's. A reference cycle cannot make itself
+        replaced (a resource in progress counts as not replaced).
+        """
         known = self._replaced.get(ident)
         if known is not None:
             return known
-        self._replaced[ident] = False  # a reference cycle cannot make itself replaced
+        self._replaced[ident] = False
+        pending = [(ident, self._cascade_sources(ident))]
+        while pending:
+            current, sources = pending[-1]
+            replaced, next_source = sources is None, None
+            for source in sources or ():
+                state = self._replaced.get(source)
+                if state is None:
+                    next_source = source
+                    break
+                if state:
+                    replaced = True
+                    break
+            if next_source is not None and sources is not None:
+                # decide the source first, then look at it again from here
+                pending[-1] = (current, itertools.chain((next_source,), sources))
+                self._replaced[next_source] = False
+                pending.append((next_source, self._cascade_sources(next_source)))
+                continue
+            self._replaced[current] = replaced
+            pending.pop()
+        return self._replaced[ident]
+
+    def _cascade_sources(self, ident: str) -> Iterator[str] | None:
+        """None when the resource is replaced by its own change; else what it may follow."""
         old, new = self.before.get(ident), self.after[ident]
+        if old is None:  # added: created, never replaced
+            return iter(())
         names = create_only_properties(new.type)
-        if old is new:  # reused from an unchanged page: only a cascade can replace it
-            flag = any(self._points_at_replaced(new, name) for name in names)
-        else:
-            flag = old is not None and (
-                old.type != new.type or any(self._differs(old, new, name) for name in names)
-            )
-        self._replaced[ident] = flag
-        return flag
+        if old is not new and (
+            old.type != new.type or any(self._value_differs(old, new, n) for n in names)
+        ):
+            return None
+        return (i for name in names for i in new.referenced(name) if i in self.after)
 
     def _differs(self, old: FlatResource, new: FlatResource, name: str) -> bool:
         """A different value, or the same reference to a resource that gets replaced."""
+        return self._value_differs(old, new, name) or self._points_at_replaced(new, name)
+
+    def _value_differs(self, old: FlatResource, new: FlatResource, name: str) -> bool:
         old_raw, new_raw = old.raw.get(name), new.raw.get(name)
         if old_raw == new_raw:
-            changed = old.refs.get(name, ()) != new.refs.get(name, ())
-        else:
-            changed = self.old_reader.normalize(old.stack, old_raw) != self.new_reader.normalize(
-                new.stack, new_raw
-            )
-        return changed or self._points_at_replaced(new, name)
+            return old.refs.get(name, ()) != new.refs.get(name, ())
+        return self.old_reader.normalize(old.stack, old_raw) != self.new_reader.normalize(
+            new.stack, new_raw
+        )
 
     def _points_at_replaced(self, resource: FlatResource, name: str) -> bool:
         return any(i in self.after and self.is_replaced(i) for i in resource.referenced(name))
@@ -236,6 +268,8 @@ class _Simulation:
         self.replaced = replaced
         self.apis: dict[str, _Api] = {}
         self.reasons: list[Reason] = []
+        self._depths_after: dict[str, int] = {}
+        self._depths_before: dict[str, int] = {}
 
     def run(self) -> list[Reason]:
         for ident, resource in self.before.items():
@@ -253,11 +287,7 @@ class _Simulation:
         return self.reasons
 
     def _depth(self, resource: FlatResource) -> int:
-        depth, parent = 0, _parent_ref(resource)
-        while parent is not None and parent.attribute is None and parent.ident in self.after:
-            depth += 1
-            parent = _parent_ref(self.after[parent.ident])
-        return depth
+        return _depth_in(self.after, self._depths_after, resource)
 
     def _neighbourhood(self, created: list[FlatResource]) -> list[FlatResource]:
         """The deployed API resources and methods the creations can meet.
@@ -301,11 +331,7 @@ class _Simulation:
                 continue  # a deployed template AWS accepted; skip what we cannot model
 
     def _old_depth(self, resource: FlatResource) -> int:
-        depth, parent = 0, _parent_ref(resource)
-        while parent is not None and parent.attribute is None and parent.ident in self.before:
-            depth += 1
-            parent = _parent_ref(self.before[parent.ident])
-        return depth
+        return _depth_in(self.before, self._depths_before, resource)
 
     def _old_parent_id(self, api: _Api, resource: FlatResource) -> str | None:
         parent = _parent_ref(resource)
@@ -359,6 +385,29 @@ class _Simulation:
 
 def _parent_ref(resource: FlatResource) -> Ref | None:
     return resource.ref("ParentId" if resource.type == API_RESOURCE else "ResourceId")
+
+
+def _depth_in(
+    resources: Mapping[str, FlatResource], known: dict[str, int], resource: FlatResource
+) -> int:
+    """How many of a resource's ancestors ``resources`` holds; ``known`` remembers them.
+
+    Each ancestor's depth is stored on the way, so a deep path costs one walk
+    up, not one per resource on it.
+    """
+    chain: list[str] = []  # the parents not known yet, nearest first
+    depth, parent = 0, _parent_ref(resource)
+    while parent is not None and parent.attribute is None and parent.ident in resources:
+        found = known.get(parent.ident)
+        if found is not None:
+            depth = found + 1
+            break
+        chain.append(parent.ident)
+        parent = _parent_ref(resources[parent.ident])
+    for ident in reversed(chain):
+        known[ident] = depth
+        depth += 1
+    return depth
 
 
 def _join(parent_path: str, part: str) -> str:

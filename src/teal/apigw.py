@@ -182,6 +182,7 @@ class ApiModel(Generic[P]):
         self._new_id = new_id or counter_ids()
         self.root_id = root_id
         self.resources: dict[str, ApiResource[P]] = {root_id: ApiResource(root_id, None, None)}
+        self._paths: dict[str, str] = {}  # resource id -> path, filled by path_of
 
     def resource(self, resource_id: str) -> ApiResource[P]:
         found = self.resources.get(resource_id)
@@ -190,12 +191,24 @@ class ApiModel(Generic[P]):
         return found
 
     def path_of(self, resource_id: str) -> str:
-        parts: list[str] = []
-        node = self.resource(resource_id)
+        """The resource's full path; remembered, since a resource never moves.
+
+        Walking up to the root for every call made reading a deep API quadratic.
+        """
+        chain: list[tuple[str, str]] = []  # (id, path part) of the ancestors not known yet
+        prefix = ""
+        node_id, node = resource_id, self.resource(resource_id)
         while node.part is not None and node.parent_id is not None:
-            parts.append(node.part.text)
-            node = self.resource(node.parent_id)
-        return "/" + "/".join(reversed(parts))
+            known = self._paths.get(node_id)
+            if known is not None:
+                prefix = known
+                break
+            chain.append((node_id, node.part.text))
+            node_id, node = node.parent_id, self.resource(node.parent_id)
+        for ancestor_id, text in reversed(chain):
+            prefix = f"{prefix}/{text}"
+            self._paths[ancestor_id] = prefix
+        return prefix or "/"
 
     def create_resource(
         self, parent_id: str, path_part: str, resource_id: str | None = None
@@ -222,12 +235,15 @@ class ApiModel(Generic[P]):
             raise ApiGatewayError(
                 "BadRequestException", "Cannot delete root resource", Rule.NOT_FOUND
             )
-        for child_id in list(node.children.values()):
-            self.delete_resource(child_id)
         parent = self.resources.get(node.parent_id)
         if parent is not None and node.part is not None:
             parent.children.pop(node.part.text, None)
-        del self.resources[resource_id]
+        doomed = [resource_id]  # a loop, not recursion: a path may be thousands of parts deep
+        while doomed:
+            gone_id = doomed.pop()
+            gone = self.resources.pop(gone_id)
+            self._paths.pop(gone_id, None)
+            doomed.extend(gone.children.values())
 
     def put_method(self, resource_id: str, verb: str, payload: P) -> None:
         node = self.resource(resource_id)

@@ -7,18 +7,31 @@ Precedence, lowest first: ``[app]``/``[domain]``/``[deploy]``, then the
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import types
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 
 from teal.cloud.base import DomainSpec
 from teal.errors import ConfigError
+from teal.runtime.entry import ENTRY_VARIABLE, ENVIRONMENT_VARIABLE, FUNCTION_VARIABLE
+from teal.tomllines import key_lines, line_of
 
 CONFIG_FILE = "teal.toml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -28,9 +41,65 @@ Cloud = Literal["local", "aws"]
 AutoReplace = Literal["auto", "prompt", "never"]
 STACK_NAME_LIMIT = 128
 
+# Lambda's rules for environment variables ("Working with Lambda environment
+# variables" and "Defined runtime environment variables", both read at
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html):
+# keys match [a-zA-Z]([a-zA-Z0-9_])+ (a letter, at least two characters),
+# the runtime's own keys are reserved, and all variables of a function
+# together may take 4 KB. (TZ was reserved once; the current page lists it
+# among the variables a function may set.)
+VARIABLE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]+$")
+LAMBDA_RESERVED_VARIABLES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+# What teal itself sets on every function: the template's variables
+# (template/functions.py) and the local worker's (cloud/local/workers.py).
+TEAL_VARIABLES = frozenset(
+    {ENTRY_VARIABLE, FUNCTION_VARIABLE, ENVIRONMENT_VARIABLE, "TEAL_LOCAL_FUNCTION_ARN"}
+)
+VARIABLES_SIZE_LIMIT = 4096  # bytes, measured by Lambda on the variables as compact JSON
+
+
+def _variable_name(name: str) -> str:
+    if name in LAMBDA_RESERVED_VARIABLES:
+        raise ValueError("Lambda reserves this name: the runtime sets it on every function")
+    if name in TEAL_VARIABLES:
+        raise ValueError("teal sets this variable on every function itself")
+    if not VARIABLE_NAME.match(name):
+        raise ValueError(
+            "Lambda accepts variable names of a letter followed by letters, digits and '_' "
+            "(at least two characters)"
+        )
+    return name
+
+
+VariableName = Annotated[str, AfterValidator(_variable_name)]
+Variables = dict[VariableName, str]
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "512" is not 512 and 256.0 is not 256; TOML already gives each
+    # value its type, so a quoted number is a mistake worth reporting.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class FunctionSettings(_Strict):
@@ -38,7 +107,7 @@ class FunctionSettings(_Strict):
 
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: Variables = Field(default_factory=dict)
 
 
 class AppSection(_Strict):
@@ -48,7 +117,7 @@ class AppSection(_Strict):
     memory: int = Field(default=256, ge=128, le=10240)
     timeout: int = Field(default=10, ge=1, le=900)
     cloud: Cloud = "local"
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: Variables = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -137,7 +206,7 @@ class EnvOverrides(_Strict):
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
     cloud: Cloud | None = None
-    environment: dict[str, str] | None = None
+    environment: Variables | None = None
     domain: DomainSection | None = None
     deploy: DeploySection | None = None
     aws: AwsSection | None = None
@@ -177,6 +246,19 @@ class Project:
 
     root: Path
     config: ConfigFile
+    source: str = ""  # the file's text, to name the line of a key in errors
+
+    @property
+    def path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def location(self, *candidates: Sequence[str | int]) -> str:
+        """``teal.toml:LINE`` of the first candidate key the file holds, else the file."""
+        lines = key_lines(self.source)
+        for loc in candidates:
+            if tuple(loc) in lines:
+                return f"{self.path}:{lines[tuple(loc)]}"
+        return str(self.path)
 
 
 @dataclass(frozen=True)
@@ -215,10 +297,43 @@ class Target:
         return self.env.replace("-", "_")
 
     def function_settings(self, function: str) -> tuple[int, int, dict[str, str]]:
-        """(memory MB, timeout s, environment variables) for one function."""
+        """(memory MB, timeout s, environment variables) for one function.
+
+        Raises :class:`ConfigError` when Lambda would refuse the variables as too
+        large, so that synthesis (and so plan and deploy) stops before any change.
+        """
         own = self.functions.get(function, FunctionSettings())
         env = {**self.environment_variables, **own.environment}
+        self._check_variables_size(function, env)
         return own.memory or self.memory, own.timeout or self.timeout, env
+
+    def teal_variables(self, function: str) -> dict[str, str]:
+        """The variables teal sets on a function besides the user's (see template/functions.py)."""
+        return {
+            ENTRY_VARIABLE: self.entry,
+            FUNCTION_VARIABLE: function,
+            ENVIRONMENT_VARIABLE: self.environment,
+        }
+
+    def _check_variables_size(self, function: str, variables: Mapping[str, str]) -> None:
+        size = variables_size({**variables, **self.teal_variables(function)})
+        if size <= VARIABLES_SIZE_LIMIT:
+            return
+        project = load_project(self.project_dir)
+        where = project.location(
+            ("env", self.env, "functions", function, "environment"),
+            ("functions", function, "environment"),
+            ("env", self.env, "environment"),
+            ("app", "environment"),
+        )
+        raise ConfigError(
+            f"the environment variables of function {function!r} take {size} bytes; Lambda "
+            f"allows {VARIABLES_SIZE_LIMIT} bytes (4 KB) per function, counting names and "
+            "values as JSON, teal's own TEAL_* variables included",
+            where=where,
+            hint="keep large values out of variables: put them in a file of the project, or in "
+            "SSM Parameter Store or Secrets Manager, and pass their names",
+        )
 
     def tags(self) -> dict[str, str]:
         """Tags that mark a stack as this environment's, for ownership checks."""
@@ -239,7 +354,8 @@ def load_project(project_dir: Path | str = ".") -> Project:
             "`teal init`",
         )
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from exc
     except UnicodeDecodeError as exc:
@@ -247,22 +363,133 @@ def load_project(project_dir: Path | str = ".") -> Project:
     try:
         config = ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe_validation(exc), where=str(path)) from exc
-    return Project(root, config)
+        raise _invalid_config(exc, path, text) from exc
+    return Project(root, config, text)
 
 
-def _describe_validation(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(p) for p in error["loc"]) or "(file)"
-        if error["type"] == "extra_forbidden":
-            lines.append(f"unknown key '{key}'")
-        elif error["type"] == "missing":
-            lines.append(f"missing key '{key}'")
-        else:
+def variables_size(variables: Mapping[str, str]) -> int:
+    """Bytes of a function's variables as Lambda measures them: compact JSON, UTF-8."""
+    text = json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode("utf-8"))
+
+
+def _invalid_config(exc: ValidationError, path: Path, text: str) -> ConfigError:
+    """Every problem on a line of its own, each with the line of teal.toml it is on."""
+    lines = key_lines(text)
+    problems = [(line_of(lines, e["loc"]), _describe_error(e)) for e in exc.errors()]
+    problems.sort(key=lambda p: (p[0] is None, p[0] or 0))  # in file order, unplaced last
+    first = problems[0][0]
+    listed = "\n".join(
+        f"  - line {number}: {problem}" if number else f"  - {problem}"
+        for number, problem in problems
+    )
+    where = f"{path}:{first}" if first else str(path)
+    return ConfigError(f"invalid configuration:\n{listed}", where=where)
+
+
+def _describe_error(error: ErrorDetails) -> str:
+    loc = [p for p in error["loc"] if p != "[key]"]
+    key = ".".join(str(p) for p in loc) or "(file)"
+    match error["type"]:
+        case "extra_forbidden":
+            return f"unknown key '{key}'{_did_you_mean(loc)}"
+        case "missing":
+            return f"missing key '{key}'"
+        case kind if kind in _TYPE_WORDS:
+            got = error.get("input")
+            return f"'{key}': must be {_TYPE_WORDS[kind]} (got {got!r}, {_kind_of(got)})"
+        case _:
             message = str(error["msg"]).removeprefix("Value error, ")
-            lines.append(f"'{key}': {message} (got {error.get('input')!r})")
-    return "invalid configuration:\n" + "\n".join(f"  - {line}" for line in lines)
+            if "[key]" in error["loc"]:  # the key is the input, and already named
+                return f"'{key}': {message}"
+            return f"'{key}': {message} (got {error.get('input')!r})"
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number, written without quotes",
+    "string_type": "a string, in quotes",
+    "bool_type": "true or false, without quotes",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "list_type": "an array",
+}
+
+
+def _kind_of(value: object) -> str:
+    kinds = {bool: "a boolean", int: "a whole number", float: "a decimal number", str: "a string"}
+    kinds |= {dict: "a table", list: "an array"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+def _did_you_mean(loc: Sequence[str | int]) -> str:
+    """`` (did you mean 'runtime'?)`` when a valid key of the same table is close."""
+    known = _keys_of_table(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _keys_of_table(loc: Sequence[str | int]) -> list[str]:
+    """The keys the schema allows in the table at ``loc`` (none when it is not a table)."""
+    annotation: Any = ConfigFile
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field_info = annotation.model_fields.get(str(part))
+            if field_info is None:
+                return []
+            annotation = field_info.annotation
+        elif get_origin(annotation) in (dict, list):
+            annotation = get_args(annotation)[-1]  # a dict's values, a list's items
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` to ``X``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        else:
+            return annotation
+
+
+def check_function_tables(project: Project, functions: Collection[str]) -> None:
+    """Every ``[functions.NAME]`` table (``[env.X.functions.NAME]`` too) names a function.
+
+    The function names come from the app's route table, which is known only
+    after the app is imported; so the loader calls this, once both are known.
+    """
+    config = project.config
+    tables: list[tuple[tuple[str, ...], str]] = [
+        (("functions", name), name) for name in config.functions
+    ]
+    for env_name, overrides in config.env.items():
+        tables += [
+            (("env", env_name, "functions", name), name) for name in overrides.functions or {}
+        ]
+    for loc, name in tables:
+        if name not in functions:
+            raise _unknown_function(project, loc, name, functions)
+
+
+def _unknown_function(
+    project: Project, loc: tuple[str, ...], name: str, functions: Collection[str]
+) -> ConfigError:
+    close = difflib.get_close_matches(name, list(functions), n=1, cutoff=0.6)
+    suggestion = f"did you mean [{'.'.join(loc[:-1])}.{close[0]}]? " if close else ""
+    return ConfigError(
+        f"[{'.'.join(loc)}] names no function of the app",
+        where=project.location(loc),
+        hint=f"{suggestion}the app's functions are: {', '.join(sorted(functions))} "
+        "(see `teal routes`)",
+    )
 
 
 def resolve_target(

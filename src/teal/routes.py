@@ -17,6 +17,13 @@ from typing import Any, Generic, TypeVar
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
+# API Gateway's documented limits for REST APIs (docs/limits.md, "Routes and
+# paths", has the facts and their sources). A path whose shortest request does
+# not fit in a URL can never be called: refused. The resources quota can be
+# raised for an API: only a warning.
+URL_LENGTH_LIMIT = 10240  # characters of a regional API's request URL; not raisable
+RESOURCES_QUOTA = 300  # resources per REST API, by default
+
 _STATIC_PART = re.compile(r"^[A-Za-z0-9._~:@!$&'()*,;=-]+$")
 _VARIABLE_PART = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -82,11 +89,6 @@ def compile_path(path: str) -> tuple[PathPart, ...]:
     return parts
 
 
-def join_parts(parts: Iterable[PathPart | str]) -> str:
-    texts = [p.text if isinstance(p, PathPart) else p for p in parts]
-    return "/" + "/".join(texts)
-
-
 @dataclass(frozen=True)
 class Route:
     """A handler bound to a path template and its HTTP methods."""
@@ -124,10 +126,16 @@ class Node(Generic[T]):
         return next((c for c in self.children.values() if c.part and c.part.is_variable), None)
 
     def walk(self) -> Iterator[Node[T]]:
-        """This node and its descendants, parents before children, in sorted order."""
-        yield self
-        for key in sorted(self.children):
-            yield from self.children[key].walk()
+        """This node and its descendants, parents before children, in sorted order.
+
+        A loop with its own stack, not recursion: a path may be thousands of
+        parts deep (see :data:`URL_LENGTH_LIMIT`), deeper than Python's stack.
+        """
+        pending: list[Node[T]] = [self]
+        while pending:
+            node = pending.pop()
+            yield node
+            pending.extend(node.children[key] for key in sorted(node.children, reverse=True))
 
 
 class MatchKind(Enum):
@@ -165,7 +173,7 @@ class PathTree(Generic[T]):
         for part in parts:
             child = node.children.get(part.text)
             if child is None:
-                child = Node(part, join_parts([*_parts_of(node.path), part]))
+                child = Node(part, _child_path(node.path, part.text))
                 node.children[part.text] = child
             node = child
         return node
@@ -180,7 +188,7 @@ class PathTree(Generic[T]):
         remaining segments. ``ANY`` serves a verb the resource lacks.
         """
         segments = [s for s in path.split("/") if s] if path not in ("", "/") else []
-        found = _match_segments(self.root, segments, {})
+        found = _match_segments(self.root, segments)
         if found is None:
             return Match(MatchKind.NONE)
         node, params = found
@@ -190,31 +198,77 @@ class PathTree(Generic[T]):
         return Match(MatchKind.PATH, node, None, None, params)
 
 
-def _parts_of(path: str) -> list[str]:
-    return [] if path == "/" else path[1:].split("/")
+def _child_path(parent: str, part: str) -> str:
+    return f"/{part}" if parent == "/" else f"{parent}/{part}"
 
 
-def _match_segments(
-    node: Node[T], segments: list[str], params: dict[str, str]
-) -> tuple[Node[T], dict[str, str]] | None:
-    """Depth-first match preferring static parts; a resource with methods beats one without."""
-    if not segments:
-        return node, params
-    head, rest = segments[0], segments[1:]
-    partial: tuple[Node[T], dict[str, str]] | None = None
-    static = node.children.get(head)
-    if static is not None and static.part is not None and not static.part.is_variable:
-        partial = _match_segments(static, rest, params)
-        if partial is not None and partial[0].methods:
-            return partial
-    variable = node.variable_child()
-    if variable is not None and variable.part is not None and variable.part.name is not None:
-        if variable.part.kind is PartKind.GREEDY:
-            return variable, {**params, variable.part.name: "/".join(segments)}
-        found = _match_segments(variable, rest, {**params, variable.part.name: head})
-        if found is not None and (found[0].methods or partial is None):
-            return found
-    return partial
+Found = tuple[Node[T], dict[str, str]]
+
+# What a level of the matching search does next.
+_TRY_STATIC, _TRY_VARIABLE, _CHOOSE = "try the static child", "try the variable child", "choose"
+
+
+@dataclass
+class _Attempt(Generic[T]):
+    """One level of the matching search: a node, the segment it matches next, what it found."""
+
+    node: Node[T]
+    depth: int  # index of the next segment
+    params: dict[str, str]
+    next: str = _TRY_STATIC
+    partial: Found[T] | None = None  # the static child's match, if any
+
+
+def _match_segments(root: Node[T], segments: list[str]) -> Found[T] | None:
+    """Depth-first match preferring static parts; a resource with methods beats one without.
+
+    At each level the static child is tried first; its match wins when its
+    resource has methods, else the variable child's match wins when it has
+    methods (or when the static child matched nothing). A greedy variable
+    takes all remaining segments. The search keeps its own stack, so a request
+    path may be as deep as API Gateway allows.
+    """
+    stack: list[_Attempt[T]] = [_Attempt(root, 0, {})]
+    result: Found[T] | None = None  # what the attempt popped last found
+    while stack:
+        attempt = stack[-1]
+        if attempt.depth == len(segments):
+            result = (attempt.node, attempt.params)
+            stack.pop()
+        elif attempt.next == _TRY_STATIC:
+            attempt.next = _TRY_VARIABLE
+            result = None
+            static = attempt.node.children.get(segments[attempt.depth])
+            if static is not None and static.part is not None and not static.part.is_variable:
+                stack.append(_Attempt(static, attempt.depth + 1, attempt.params))
+        elif attempt.next == _TRY_VARIABLE:
+            attempt.next, attempt.partial = _CHOOSE, result
+            if result is not None and result[0].methods:
+                stack.pop()
+                continue
+            child = _variable_attempt(attempt, segments)
+            if isinstance(child, _Attempt):
+                stack.append(child)
+            else:  # a greedy match, or no variable child at all
+                result = child if child is not None else attempt.partial
+                stack.pop()
+        else:  # _CHOOSE between the variable child's match (in result) and the static one's
+            found = result
+            if found is None or not (found[0].methods or attempt.partial is None):
+                result = attempt.partial
+            stack.pop()
+    return result
+
+
+def _variable_attempt(attempt: _Attempt[T], segments: list[str]) -> _Attempt[T] | Found[T] | None:
+    """The variable child's attempt, a greedy child's match, or None without a variable child."""
+    variable = attempt.node.variable_child()
+    if variable is None or variable.part is None or variable.part.name is None:
+        return None
+    name, head = variable.part.name, segments[attempt.depth]
+    if variable.part.kind is PartKind.GREEDY:
+        return variable, {**attempt.params, name: "/".join(segments[attempt.depth :])}
+    return _Attempt(variable, attempt.depth + 1, {**attempt.params, name: head})
 
 
 class RouteTable:
@@ -272,7 +326,36 @@ def build_route_table(specs: Iterable[RouteSpec]) -> RouteTable:
 
 def _spec_label(spec: RouteSpec) -> str:
     name = getattr(spec.handler, "__qualname__", None) or repr(spec.handler)
-    return f"route {spec.path!r} ({name})"
+    path = spec.path if len(spec.path) <= 80 else f"{spec.path[:50]}...{spec.path[-20:]}"
+    return f"route {path!r} ({name})"
+
+
+def shortest_request_length(parts: Iterable[PathPart]) -> int:
+    """Characters of the shortest request path that reaches a path template."""
+    return sum(1 + (1 if part.is_variable else len(part.text)) for part in parts) or 1
+
+
+def _check_length(label: str, parts: tuple[PathPart, ...], problems: list[str]) -> None:
+    length = shortest_request_length(parts)
+    if length > URL_LENGTH_LIMIT:
+        problems.append(
+            f"{label}: too long for API Gateway: its shortest request path has {length} "
+            f"characters, and the URL of a request to a regional REST API holds at most "
+            f"{URL_LENGTH_LIMIT} (a limit AWS does not raise)"
+        )
+
+
+def quota_warnings(table: RouteTable) -> list[str]:
+    """What a table exceeds among API Gateway's quotas that an account can have raised."""
+    resources = sum(1 for node in table.tree.nodes() if node.part is not None)
+    if resources <= RESOURCES_QUOTA:
+        return []
+    return [
+        f"the API has {resources} resources (one per path part); API Gateway allows "
+        f"{RESOURCES_QUOTA} per REST API unless the quota is raised for it (Service Quotas, "
+        "'Resources per API'), so a deploy to AWS fails until then; the local cloud does not "
+        "enforce it"
+    ]
 
 
 def _check_spec(spec: RouteSpec, problems: list[str]) -> Route | None:
@@ -283,6 +366,7 @@ def _check_spec(spec: RouteSpec, problems: list[str]) -> Route | None:
     except PathSyntaxError as exc:
         problems.append(f"{label}: {exc}")
         parts = ()
+    _check_length(label, parts, problems)
     methods = tuple(m.upper() for m in spec.methods)
     if not methods:
         problems.append(f"{label}: no HTTP methods given")
@@ -334,18 +418,18 @@ def _check_sibling_variables(routes: list[Route]) -> list[str]:
     problems: list[str] = []
     reported: set[tuple[str, str]] = set()
     for route in routes:
-        for depth, part in enumerate(route.parts):
-            if not part.is_variable:
-                continue
-            parent = join_parts(route.parts[:depth])
-            known = first_at.setdefault(parent, (part.text, route))
-            if known[0] != part.text and (parent, part.text) not in reported:
-                reported.add((parent, part.text))
-                problems.append(
-                    f"routes {known[1].path!r} and {route.path!r} put two different variables, "
-                    f"{known[0]} and {part.text}, under {parent}: API Gateway allows only one "
-                    "variable path part per parent; use the same name in both"
-                )
+        parent = "/"
+        for part in route.parts:
+            if part.is_variable:
+                known = first_at.setdefault(parent, (part.text, route))
+                if known[0] != part.text and (parent, part.text) not in reported:
+                    reported.add((parent, part.text))
+                    problems.append(
+                        f"routes {known[1].path!r} and {route.path!r} put two different "
+                        f"variables, {known[0]} and {part.text}, under {parent}: API Gateway "
+                        "allows only one variable path part per parent; use the same name in both"
+                    )
+            parent = _child_path(parent, part.text)
     return problems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
+from teal.cloud.local.paths import gateway_port
 from teal.config import Project, Target, load_project, resolve_target
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
@@ -26,6 +29,18 @@ if not console.is_terminal:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _WarningsOnStderr(logging.Handler):
+    """Warnings the library reports through logging, printed like the CLI's own."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[bold yellow]warning:[/] {escape(record.getMessage())}")
+
+
+_warnings = logging.getLogger("teal.warnings")
+_warnings.addHandler(_WarningsOnStderr())
+_warnings.propagate = False
+
+
 @dataclass(frozen=True)
 class CommonOptions:
     project: Path
@@ -37,6 +52,8 @@ class CommonOptions:
     def load(self) -> tuple[Project, Target]:
         project = load_project(self.project)
         target = resolve_target(project, env=self.env, extra=self.extra, cloud=self.cloud)
+        if target.cloud == "local":
+            gateway_port()  # a bad TEAL_LOCAL_PORT stops the command before it changes anything
         return project, target
 
 
@@ -68,15 +85,30 @@ def target_options(func: F) -> F:
         "--extra",
         default=None,
         metavar="EXTRA",
-        help="A parallel copy of the env, e.g. 2 for <app>-<env>-2 (default: $TEAL_EXTRA).",
+        callback=_not_empty,
+        help="A parallel copy of the env, e.g. 2 for <app>-<env>-2 (default: $TEAL_EXTRA; "
+        "TEAL_EXTRA unset or empty means no extra).",
     )(func)
     func = click.option(
         "--env",
         default=None,
         metavar="ENV",
-        help="The env to work on (default: $TEAL_ENV, else dev).",
+        callback=_not_empty,
+        help="The env to work on (default: $TEAL_ENV, else dev; an empty TEAL_ENV means dev).",
     )(func)
     return json_option(project_option(func))
+
+
+def _not_empty(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An empty flag is a mistake (an unset shell variable, say), not a request for the default.
+
+    The variables are different: ``TEAL_EXTRA=`` is how a script says "no extra".
+    """
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            f"must not be empty; leave {param.opts[0]} out to use the default", param=param
+        )
+    return value
 
 
 def common(

@@ -87,6 +87,17 @@ def template_command(
 
 def write_templates(synthesized: Synthesized, stack: str, out: Path) -> list[Path]:
     """The main template as ``<stack>.template.json``, nested ones under their artifact keys."""
+    try:
+        return _write_templates(synthesized, stack, out)
+    except OSError as exc:  # a folder that cannot be made or written is the user's input
+        raise UserError(
+            f"cannot write the templates there: {exc.strerror or exc}",
+            where=str(exc.filename or out),
+            hint="give --out a folder you can write to",
+        ) from exc
+
+
+def _write_templates(synthesized: Synthesized, stack: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     main = out / f"{stack}.template.json"
     written = [main]

@@ -20,7 +20,7 @@ from teal.cli.common import (
 from teal.config import load_project
 from teal.errors import UserError
 from teal.loader import load_routes
-from teal.routes import RouteTable
+from teal.routes import RouteTable, quota_warnings
 
 INIT_FILES = ("teal.toml", "app.py")
 
@@ -63,7 +63,13 @@ def routes(project: Path, as_json: bool) -> None:
     loaded = load_project(options.project)
     table = load_routes(loaded.root, loaded.config.app.entry)
     if as_json:
-        emit_json({"app": loaded.config.app.name, "routes": routes_as_json(table)})
+        emit_json(
+            {
+                "app": loaded.config.app.name,
+                "routes": routes_as_json(table),
+                "warnings": quota_warnings(table),
+            }
+        )
     else:
         console.print(_routes_table(table))
 

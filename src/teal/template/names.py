@@ -17,7 +17,7 @@ from typing import Any
 REST_API_BASE = "RestApi"
 FUNCTION_NAME_LIMIT = 64
 _ROTATION = re.compile(r"^(?P<base>[A-Za-z]+?)(?P<number>[0-9]*)$")
-_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
+_WORD = re.compile(r"[A-Za-z0-9]+")
 _STEM_LIMIT = 48
 # Ids are asked for many times per synthesis (a path is also a parent, a method
 # holder, a page input); they are pure, so remember them.
@@ -34,9 +34,19 @@ def canonical_json(value: Any) -> str:
 
 
 def _stem(text: str) -> str:
-    """Readable alphanumeric CamelCase of ``text``, capped in length."""
-    words = [w for w in _NOT_ALNUM.split(text) if w]
-    return "".join(w[:1].upper() + w[1:] for w in words)[:_STEM_LIMIT]
+    """Readable alphanumeric CamelCase of ``text``, capped in length.
+
+    Reads only the words the cap keeps: a path may be 10,000 characters long
+    (routes.URL_LENGTH_LIMIT), and each of its parents is named too.
+    """
+    words, size = [], 0
+    for found in _WORD.finditer(text):
+        word = found.group(0)
+        words.append(word[:1].upper() + word[1:])
+        size += len(word)
+        if size >= _STEM_LIMIT:
+            break
+    return "".join(words)[:_STEM_LIMIT]
 
 
 def generation(rest_api_logical_id: str) -> str:
