@@ -19,7 +19,7 @@ from aws_fakes import (  # noqa: F401
     stacks,
     stubbed,
 )
-from teal.cloud.base import DomainSpec
+from teal.config import DomainSpec
 from teal.errors import OperationError
 
 DOMAIN = "api.example.com"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 from e2e import LocalCloudEnv, SteadyClient, get, rename_id_to_post_id
-from teal.cloud.base import BasePathMapping, DomainSpec
+from teal.cloud.base import BasePathMapping
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
+from teal.config import DomainSpec
 
 HEALTHY = 'return {"status": "ok", "version": VERSION}'
 BROKEN = 'return Response({"status": "broken"}, status=500)'

@@ -90,9 +90,10 @@ def test_reset_needs_yes_without_a_terminal_and_empties_the_home(teal_local: Loc
 
 
 def test_status_lists_the_apis_and_domains_of_the_store(teal_local: Local) -> None:
-    from teal.cloud.base import BasePathMapping, DomainSpec
+    from teal.cloud.base import BasePathMapping
     from teal.cloud.local.cloud import LocalCloud
     from teal.cloud.local.paths import LocalPaths
+    from teal.config import DomainSpec
     from test_local_engine_support import Events, blog_request
 
     cloud = LocalCloud(LocalPaths(teal_local.home))

@@ -11,7 +11,6 @@ import pytest
 
 from teal.cloud.base import (
     BasePathMapping,
-    DomainSpec,
     HistoryEntry,
     LockHeld,
     LockOwner,
@@ -19,6 +18,7 @@ from teal.cloud.base import (
 from teal.cloud.local.cloud import ApiGatewayRefused, LocalCloud
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
+from teal.config import DomainSpec
 from test_local_engine_support import Events, blog_request
 
 SINCE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

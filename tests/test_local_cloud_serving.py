@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from teal.cloud.base import BasePathMapping, DomainSpec, StackFailed
+from teal.cloud.base import BasePathMapping, StackFailed
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
+from teal.config import DomainSpec
 from test_local_engine_support import Events, blog_request, put_code
 
 ECHO = """\

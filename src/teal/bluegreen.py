@@ -20,12 +20,11 @@ from teal.cloud.base import (
     Action,
     Cloud,
     DeployedStack,
-    DomainSpec,
     EventSink,
     HeldLock,
     HistoryEntry,
 )
-from teal.config import Check, Target
+from teal.config import Check, DomainSpec, Target
 from teal.crashpoints import crash_point
 from teal.environments import (
     APP_TAG,

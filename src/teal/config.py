@@ -28,7 +28,6 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from teal.cloud.base import DomainSpec
 from teal.errors import ConfigError
 from teal.runtime.entry import ENTRY_VARIABLE, ENVIRONMENT_VARIABLE, FUNCTION_VARIABLE
 from teal.tomllines import key_lines, line_of
@@ -118,6 +117,7 @@ class AppSection(_Strict):
     timeout: int = Field(default=10, ge=1, le=900)
     cloud: Cloud = "local"
     environment: Variables = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list)  # gitignore lines, after .tealignore
 
     @field_validator("name")
     @classmethod
@@ -232,6 +232,16 @@ class ConfigFile(_Strict):
 
 
 @dataclass(frozen=True)
+class DomainSpec:
+    """A custom domain as configured in ``[domain]``."""
+
+    name: str
+    base_path: str = ""
+    certificate_arn: str | None = None
+    hosted_zone: str | None = None
+
+
+@dataclass(frozen=True)
 class Check:
     path: str
     method: str = "GET"
@@ -281,6 +291,7 @@ class Target:
     checks: tuple[Check, ...] = ()
     aws_region: str | None = None
     aws_profile: str | None = None
+    exclude: tuple[str, ...] = ()  # [app] exclude: files never packaged
 
     @property
     def environment(self) -> str:
@@ -532,6 +543,7 @@ def resolve_target(
         checks=tuple(Check(**c.model_dump()) for c in config.checks),
         aws_region=aws.region,
         aws_profile=aws.profile,
+        exclude=tuple(config.app.exclude),
     )
     if len(target.stack_name) > STACK_NAME_LIMIT:
         raise ConfigError(

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from teal.analysis import Plan, Verdict, build_plan
 from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
-from teal.cloud.local.paths import teal_home
 from teal.config import AutoReplace, Target
 from teal.environments import REST_API_OUTPUT, DomainState, read_domain
 from teal.errors import OperationError
 from teal.loader import load_routes
 from teal.package import Package, build_package
 from teal.routes import RouteTable
+from teal.settings import teal_home
 from teal.vendor import check_unzipped_size, vendor_requirements
 
 
@@ -111,7 +111,9 @@ def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
     vendored = None
     if target.cloud == "aws":
         vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
-    package = build_package(target.project_dir, vendored, exclude=(teal_home(), *also_exclude))
+    package = build_package(
+        target.project_dir, vendored, exclude=(teal_home(), *also_exclude), patterns=target.exclude
+    )
     check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
     return package
 

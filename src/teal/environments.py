@@ -17,10 +17,9 @@ from teal.cloud.base import (
     Cloud,
     DeployedStack,
     DomainInfo,
-    DomainSpec,
     Template,
 )
-from teal.config import Target
+from teal.config import DomainSpec, Target
 from teal.errors import OperationError, UserError
 from teal.template.combine import RETIRING_API_OUTPUT
 

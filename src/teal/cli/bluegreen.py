@@ -21,8 +21,7 @@ from teal.cli.common import (
 )
 from teal.cli.output import EventPrinter, step
 from teal.cloud import open_cloud
-from teal.cloud.base import DomainSpec
-from teal.config import Project, Target
+from teal.config import DomainSpec, Project, Target
 from teal.errors import UserError
 from teal.loader import load_routes
 from teal.oplog import current_user

@@ -14,8 +14,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from teal.cloud.local.paths import gateway_port
 from teal.config import Project, Target, load_project, resolve_target
+from teal.settings import gateway_port
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
 # `--json` leaves exactly one JSON object on stdout.

@@ -8,9 +8,9 @@ import click
 from rich.markup import escape
 
 from teal.cli.common import common, console, emit_json, target_options
-from teal.cloud.local.paths import teal_home
 from teal.export import export
 from teal.package import project_files
+from teal.settings import teal_home
 
 
 @click.command(name="package")
@@ -46,7 +46,7 @@ def package_command(
     """
     _, target = common(project, env, extra, cloud, as_json).load()
     if list_files:
-        files = project_files(target.project_dir, exclude=(teal_home(),))
+        files = project_files(target.project_dir, (teal_home(),), target.exclude)
         sizes = {name: path.stat().st_size for name, path in files.items()}
         if as_json:
             emit_json({"files": [{"path": n, "bytes": b} for n, b in sorted(sizes.items())]})

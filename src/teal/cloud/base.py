@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from teal.config import DomainSpec
 from teal.errors import OperationError, UserError
 
 Template = dict[str, Any]
@@ -118,16 +119,6 @@ class ChangeSetPreview:
     @property
     def replacements(self) -> tuple[ChangeSetRow, ...]:
         return tuple(change for change in self.changes if change.replaces)
-
-
-@dataclass(frozen=True)
-class DomainSpec:
-    """A custom domain as configured in ``[domain]``."""
-
-    name: str
-    base_path: str = ""
-    certificate_arn: str | None = None
-    hosted_zone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from teal.cloud.base import (
     Cloud,
     DeployedStack,
     DomainInfo,
-    DomainSpec,
     EventSink,
     HeldLock,
     HistoryEntry,
@@ -31,6 +30,7 @@ from teal.cloud.base import (
     StackRequest,
     StackResult,
 )
+from teal.config import DomainSpec
 
 # How often a running stack operation is polled: soon at first, then every 10 s.
 STACK_POLL = Backoff(first=2.0, factor=1.5, cap=10.0)

@@ -23,12 +23,12 @@ from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
     BasePathMapping,
     DomainInfo,
-    DomainSpec,
     NoUpdates,
     StackEvent,
     StackRequest,
     Template,
 )
+from teal.config import DomainSpec
 from teal.errors import ConfigError, OperationError
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ from teal.cloud.base import (
     ChangeSetPreview,
     DeployedStack,
     DomainInfo,
-    DomainSpec,
     EventSink,
     HeldLock,
     HistoryEntry,
@@ -47,6 +46,7 @@ from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.cloud.local.stack_records import StackRecord
 from teal.cloud.local.stack_run import child_name
 from teal.cloud.local.store import Store, from_json, to_json
+from teal.config import DomainSpec
 from teal.errors import OperationError
 
 APP_TAG = "teal:app"  # as teal.environments tags stacks and domains (clouds do not import it)
