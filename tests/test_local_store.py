@@ -19,6 +19,7 @@ from teal.cloud.base import (
     UPDATE_COMPLETE,
     UPDATE_ROLLBACK_COMPLETE,
     NoUpdates,
+    StackFailed,
 )
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
@@ -63,6 +64,60 @@ def test_a_state_written_by_a_newer_teal_is_refused(store: Store, paths: LocalPa
         conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StateError, match="newer than this teal supports"):
         Store(paths)
+
+
+def downgrade_to_v1(paths: LocalPaths) -> None:
+    """Rewrite the state as schema version 1 kept it: each RestApi's tree one JSON document."""
+    conn = sqlite3.connect(paths.database, isolation_level=None)
+    conn.execute("BEGIN")
+    apis = conn.execute("SELECT id, name, root_id, model_tag FROM rest_apis").fetchall()
+    conn.execute("DROP TABLE rest_apis")
+    conn.execute(
+        "CREATE TABLE rest_apis (id TEXT PRIMARY KEY, name TEXT NOT NULL, model TEXT NOT NULL, "
+        "model_tag TEXT NOT NULL)"
+    )
+    for api_id, name, root_id, tag in apis:
+        resources = {
+            rid: {"parent": parent, "part": part, "methods": {}}
+            for rid, parent, part in conn.execute(
+                "SELECT id, parent_id, part FROM api_resources WHERE api_id = ?", (api_id,)
+            )
+        }
+        for rid, verb, payload in conn.execute(
+            "SELECT resource_id, verb, payload FROM api_methods WHERE api_id = ?", (api_id,)
+        ):
+            resources[rid]["methods"][verb] = json.loads(payload)
+        model = json.dumps({"root": root_id, "resources": resources})
+        conn.execute("INSERT INTO rest_apis VALUES (?, ?, ?, ?)", (api_id, name, model, tag))
+    conn.execute("DROP TABLE api_resources")
+    conn.execute("DROP TABLE api_methods")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_a_state_of_schema_version_1_is_migrated_and_keeps_serving_and_deploying(
+    paths: LocalPaths,
+) -> None:
+    cloud = LocalCloud(paths)
+    api_id = cloud.apply_stack(blog_request(cloud), Events()).outputs["ApiId"]
+    cloud.close()
+    downgrade_to_v1(paths)
+
+    cloud = LocalCloud(paths)
+
+    version = cloud.store.read_one("SELECT value FROM meta WHERE key = 'schema_version'")
+    assert version is not None
+    assert int(version[0]) == SCHEMA_VERSION
+    assert served_paths(paths, api_id) == {"/posts", "/posts/{id}"}
+    # The migrated tree is the one API Gateway's rules see: a second variable sibling fails.
+    renamed = [("/posts", ["GET"]), ("/posts/{post_id}", ["GET"])]
+    with pytest.raises(StackFailed, match="ResPostsPostId"):
+        cloud.apply_stack(blog_request(cloud, routes=renamed), Events())
+    updated = cloud.apply_stack(blog_request(cloud, routes=WITH_COMMENTS), Events())
+    assert updated.status == UPDATE_COMPLETE
+    assert served_paths(paths, api_id) == {"/posts", "/posts/{id}", "/posts/{id}/comments"}
+    cloud.close()
 
 
 def test_a_failed_transaction_changes_nothing(store: Store) -> None:

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -87,8 +87,55 @@ CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
 INSERT INTO meta (key, value) VALUES ('generation', '0');
 """
 
+
+def _split_rest_api_models(conn: sqlite3.Connection) -> None:
+    """Version 2: a RestApi's resources and methods as rows, no longer one JSON document.
+
+    Version 1 kept each RestApi's tree in ``rest_apis.model`` as
+    ``{"root": id, "resources": {id: {"parent", "part", "methods": {verb: payload}}}}``,
+    and rewrote all of it for every change of one resource or method.
+    """
+    conn.execute(
+        "CREATE TABLE api_resources (api_id TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT, "
+        "part TEXT, PRIMARY KEY (api_id, id))"
+    )
+    conn.execute(
+        "CREATE TABLE api_methods (api_id TEXT NOT NULL, resource_id TEXT NOT NULL, "
+        "verb TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (api_id, resource_id, verb))"
+    )
+    conn.execute(
+        "CREATE TABLE rest_apis_v2 (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+        "root_id TEXT NOT NULL, model_tag TEXT NOT NULL)"
+    )
+    for api_id, name, model, tag in conn.execute(
+        "SELECT id, name, model, model_tag FROM rest_apis"
+    ).fetchall():
+        tree = json.loads(model)
+        resources = tree["resources"]
+        conn.execute(
+            "INSERT INTO rest_apis_v2 (id, name, root_id, model_tag) VALUES (?, ?, ?, ?)",
+            (api_id, name, tree["root"], tag),
+        )
+        conn.executemany(
+            "INSERT INTO api_resources (api_id, id, parent_id, part) VALUES (?, ?, ?, ?)",
+            [(api_id, rid, item["parent"], item["part"]) for rid, item in resources.items()],
+        )
+        conn.executemany(
+            "INSERT INTO api_methods (api_id, resource_id, verb, payload) VALUES (?, ?, ?, ?)",
+            [
+                (api_id, rid, verb, to_json(payload))
+                for rid, item in resources.items()
+                for verb, payload in item["methods"].items()
+            ],
+        )
+    conn.execute("DROP TABLE rest_apis")
+    conn.execute("ALTER TABLE rest_apis_v2 RENAME TO rest_apis")
+
+
 # Schema migrations by the version they produce; version 0 is an empty database.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+# A migration is a script of statements, or a function for one that reshapes data.
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _split_rest_api_models}
 
 
 class StateError(UserError):
@@ -128,8 +175,7 @@ def migrate(conn: sqlite3.Connection, where: Path) -> None:
                 hint="upgrade teal, or reset the local cloud with `teal local reset`",
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _statements(MIGRATIONS[target]):
-                conn.execute(statement)
+            _run_migration(conn, MIGRATIONS[target])
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -139,6 +185,14 @@ def migrate(conn: sqlite3.Connection, where: Path) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _run_migration(conn: sqlite3.Connection, migration: Migration) -> None:
+    if callable(migration):
+        migration(conn)
+        return
+    for statement in _statements(migration):
+        conn.execute(statement)
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
