@@ -24,10 +24,12 @@ class SqlTally:
 
     statements: int = 0
     characters: int = 0
+    commits: int = 0
 
     def __call__(self, sql: str) -> None:
         self.statements += 1
         self.characters += len(sql)
+        self.commits += sql == "COMMIT"
 
     def per(self, resources: int) -> tuple[float, float]:
         return self.statements / resources, self.characters / resources
@@ -54,8 +56,16 @@ def test_sql_per_resource_stays_the_same_as_the_api_grows(tmp_path: Path) -> Non
 
     assert large_resources > 10 * small_resources
     assert large_statements <= small_statements
-    assert large_statements <= 13
+    assert large_statements <= 11
     assert large_characters < 1.2 * small_characters
+
+
+def test_commits_are_per_wave_of_resources_not_per_resource(tmp_path: Path) -> None:
+    small, _ = traced_create(tmp_path / "small", 25)
+    large, large_resources = traced_create(tmp_path / "large", 400)
+
+    assert large.commits == small.commits  # the same waves, sixteen times the resources
+    assert large.commits < large_resources / 50
 
 
 def test_the_api_gateway_service_does_not_import_the_resource_providers() -> None:

@@ -16,12 +16,15 @@ continue from if this process dies (see :meth:`Engine.recover`):
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from teal.cloud.base import (
     CREATE_COMPLETE,
@@ -63,6 +66,7 @@ from teal.cloud.local.store import Store, to_json
 from teal.errors import OperationError, UserError
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 STACK_TYPE = "AWS::CloudFormation::Stack"
 STACK_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
 CREATE_FAILED_STATUSES = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
@@ -72,6 +76,10 @@ UPDATE_ROLLBACK_STATUSES = (
     "UPDATE_ROLLBACK_IN_PROGRESS",
     "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
 )
+
+
+def _row_type(row: Row) -> str:
+    return row.type
 
 
 def utc_now() -> datetime:
@@ -306,8 +314,12 @@ class Engine:
         old_template = stack.previous.template if stack.previous else stack.template
         wanted = set(stack.template.get("Resources") or {})
         stale = [row for row in self.rows(name) if not row.current or row.logical_id not in wanted]
-        for row in teardown_order(stale, old_template):
-            self._delete_row(stack, row, sink, tolerate=True)
+        self.each_batched(
+            teardown_order(stale, old_template),
+            _row_type,
+            sink,
+            lambda row: self._delete_row(stack, row, sink, tolerate=True),
+        )
         self._finish(name, UPDATE_COMPLETE, sink)
 
     def rollback_create(self, name: str, sink: Sink) -> str:
@@ -434,10 +446,14 @@ class Engine:
     def _delete_all(
         self, stack: StackRecord, rows: list[Row], template: Template, sink: Sink
     ) -> bool:
-        ok = True
-        for row in teardown_order(rows, template):
-            ok = self._delete_row(stack, row, sink, tolerate=False) and ok
-        return ok
+        failed: list[Row] = []
+
+        def delete(row: Row) -> None:
+            if not self._delete_row(stack, row, sink, tolerate=False):
+                failed.append(row)
+
+        self.each_batched(teardown_order(rows, template), _row_type, sink, delete)
+        return not failed
 
     def _delete_row(self, stack: StackRecord, row: Row, sink: Sink, *, tolerate: bool) -> bool:
         """Delete one physical resource; ``tolerate`` drops the record even if that fails."""
@@ -588,6 +604,41 @@ class Engine:
             return claimed.rowcount == 1
 
     # Resource operations, each one transaction -------------------------------
+
+    @contextmanager
+    def batch(self, sink: Sink) -> Iterator[None]:
+        """Many resource operations in one transaction: one commit for all of them.
+
+        Each operation is still all or nothing (a nested transaction is a
+        savepoint), their events reach the caller once committed, and a process
+        killed inside leaves the state before the batch, which the next command
+        recovers from as from any other point.
+        """
+        with sink.held(), self.store.transaction():
+            yield
+
+    def each_batched(
+        self,
+        items: Iterable[T],
+        type_of: Callable[[T], str],
+        sink: Sink,
+        action: Callable[[T], object],
+    ) -> None:
+        """``action`` on each item in order, runs of transactional resources in one batch.
+
+        A nested stack manages its own transactions, so it runs on its own.
+        """
+        runs = itertools.groupby(
+            items, key=lambda item: self.providers[type_of(item)].transactional
+        )
+        for transactional, run in runs:
+            if not transactional:
+                for item in run:
+                    action(item)
+                continue
+            with self.batch(sink):
+                for item in run:
+                    action(item)
 
     def context(
         self, conn: sqlite3.Connection, stack: StackRecord, logical_id: str, sink: Sink

@@ -231,14 +231,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic change; nested use joins the outer transaction."""
+        """One atomic change; nested use is a savepoint of the outer transaction.
+
+        A nested change that fails is undone alone and the outer one goes on,
+        so many changes can share one commit and still each be all or nothing.
+        """
         with self._lock:
             if self._depth:
+                savepoint = f"nested_{self._depth}"
+                self._conn.execute(f"SAVEPOINT {savepoint}")
                 self._depth += 1
                 try:
                     yield self._conn
+                except BaseException:
+                    self._conn.execute(f"ROLLBACK TO {savepoint}")
+                    raise
                 finally:
                     self._depth -= 1
+                    self._conn.execute(f"RELEASE {savepoint}")
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
