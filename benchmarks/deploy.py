@@ -7,7 +7,9 @@ temporary ``TEAL_HOME`` and a free gateway port:
 
 1. ``teal deploy --yes``   creates the stack;
 2. ``teal deploy --yes``   again, nothing changed (a no-op);
-3. ``teal plan``           after adding one route to the app.
+3. ``teal plan``           after adding one route to the app;
+4. ``teal deploy --yes``   of that route (an update in place);
+5. ``teal delete --yes``   the stack and everything in it.
 
 Each step is run once per size; the gateway the deploys started is stopped
 at the end. Targets: 5,000 routes created in 30 s or less, the 5,000 ÷ 1,000
@@ -37,7 +39,7 @@ TOML = """\
 name = "bench"
 entry = "app:app"
 """
-STEPS = ("create", "no-op", "plan +1")
+STEPS = ("create", "no-op", "plan +1", "deploy +1", "delete")
 
 
 def free_port() -> int:
@@ -111,6 +113,8 @@ def measure(routes: int, timeout: float) -> dict[str, float]:
             figures["no-op"] = sandbox.teal("deploy", "--yes", timeout=timeout)
             write_app(sandbox.project, routes + 1)
             figures["plan +1"] = sandbox.teal("plan", timeout=timeout)
+            figures["deploy +1"] = sandbox.teal("deploy", "--yes", timeout=timeout)
+            figures["delete"] = sandbox.teal("delete", "--yes", timeout=timeout)
         finally:
             sandbox.stop_gateway()
         return figures

@@ -7,13 +7,16 @@ resources shows as SQL per resource growing with the API.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from teal.cloud.base import CREATE_COMPLETE
+from teal.cloud.base import CREATE_COMPLETE, StackRequest
 from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET
 from teal.cloud.local.paths import LocalPaths
 from test_local_engine_support import Events, blog_request
 
@@ -66,6 +69,44 @@ def test_commits_are_per_wave_of_resources_not_per_resource(tmp_path: Path) -> N
 
     assert large.commits == small.commits  # the same waves, sixteen times the resources
     assert large.commits < large_resources / 50
+
+
+def nested_request(cloud: LocalCloud, children: int) -> StackRequest:
+    """A parent of ``children`` nested stacks, each a log group."""
+    child = json.dumps({"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup"}}}).encode()
+    key = f"templates/{hashlib.sha256(child).hexdigest()}.json"
+    cloud.put_artifact(key, child)
+    url = f"https://{LOCAL_ARTIFACT_BUCKET}.s3.us-east-1.amazonaws.com/{key}"
+    page = {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": url}}
+    return StackRequest(
+        "parent", {"Resources": {f"Page{i}": page for i in range(children)}}, {}, {}
+    )
+
+
+def sqlite_work_of_delete(home: Path, children: int) -> int:
+    """SQLite's work (in steps of its virtual machine) to delete a parent and its children."""
+    cloud = LocalCloud(LocalPaths(home))
+    cloud.apply_stack(nested_request(cloud, children), Events())
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    cloud.store.connection.set_progress_handler(count, 100)
+    cloud.delete_stack("parent", Events())
+    cloud.close()
+    return steps
+
+
+def test_deleting_each_nested_stack_costs_the_same_however_many_siblings_it_has(
+    tmp_path: Path,
+) -> None:
+    few = sqlite_work_of_delete(tmp_path / "few", 12) / 12
+    many = sqlite_work_of_delete(tmp_path / "many", 48) / 48
+
+    assert many < 1.05 * few
 
 
 def test_the_api_gateway_service_does_not_import_the_resource_providers() -> None:

@@ -70,7 +70,8 @@ def test_a_state_written_by_a_newer_teal_is_refused(store: Store, paths: LocalPa
 
 
 def downgrade_to_v1(paths: LocalPaths) -> None:
-    """Rewrite the state as schema version 1 kept it: each RestApi's tree one JSON document."""
+    """Rewrite the state as schema version 1 kept it: each RestApi's tree one JSON document,
+    child stacks not indexed by parent."""
     conn = sqlite3.connect(paths.database, isolation_level=None)
     conn.execute("BEGIN")
     apis = conn.execute("SELECT id, name, root_id, model_tag FROM rest_apis").fetchall()
@@ -94,6 +95,7 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
         conn.execute("INSERT INTO rest_apis VALUES (?, ?, ?, ?)", (api_id, name, model, tag))
     conn.execute("DROP TABLE api_resources")
     conn.execute("DROP TABLE api_methods")
+    conn.execute("DROP INDEX stacks_by_parent")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()

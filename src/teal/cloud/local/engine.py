@@ -497,10 +497,19 @@ class Engine:
 
     def _delete_orphan_children(self, stack: StackRecord, sink: Sink) -> None:
         """Child stacks whose parent never recorded them (it failed or died mid-create)."""
-        known = {row.physical_id for row in self.rows(stack.name) if row.type == STACK_TYPE}
-        for child in self.stacks():
-            if child.parent == stack.name and child.stack_id not in known:
-                self.delete(child.name, sink)
+        known = {
+            row[0]
+            for row in self.store.read(
+                "SELECT physical_id FROM resources WHERE stack = ? AND type = ?",
+                (stack.name, STACK_TYPE),
+            )
+        }
+        children = self.store.read(
+            "SELECT name, stack_id FROM stacks WHERE parent = ? ORDER BY name", (stack.name,)
+        )
+        for name, stack_id in children:
+            if stack_id not in known:
+                self.delete(name, sink)
 
     # Delete -----------------------------------------------------------------
 

@@ -88,13 +88,14 @@ INSERT INTO meta (key, value) VALUES ('generation', '0');
 """
 
 
-def _split_rest_api_models(conn: sqlite3.Connection) -> None:
-    """Version 2: a RestApi's resources and methods as rows, no longer one JSON document.
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: a RestApi's resources and methods as rows; child stacks by parent.
 
     Version 1 kept each RestApi's tree in ``rest_apis.model`` as
     ``{"root": id, "resources": {id: {"parent", "part", "methods": {verb: payload}}}}``,
     and rewrote all of it for every change of one resource or method.
     """
+    conn.execute("CREATE INDEX stacks_by_parent ON stacks (parent)")
     conn.execute(
         "CREATE TABLE api_resources (api_id TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT, "
         "part TEXT, PRIMARY KEY (api_id, id))"
@@ -135,7 +136,7 @@ def _split_rest_api_models(conn: sqlite3.Connection) -> None:
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _split_rest_api_models}
+MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2}
 
 
 class StateError(UserError):
