@@ -70,8 +70,10 @@ def test_a_state_written_by_a_newer_teal_is_refused(store: Store, paths: LocalPa
 
 
 def downgrade_to_v1(paths: LocalPaths) -> None:
-    """Rewrite the state as schema version 1 kept it: each RestApi's tree one JSON document,
-    child stacks not indexed by parent."""
+    """Rewrite the state as schema version 1 kept it.
+
+    Each RestApi's tree is one JSON document, and child stacks are not indexed by parent.
+    """
     conn = sqlite3.connect(paths.database, isolation_level=None)
     conn.execute("BEGIN")
     apis = conn.execute("SELECT id, name, root_id, model_tag FROM rest_apis").fetchall()

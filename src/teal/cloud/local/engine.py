@@ -8,10 +8,14 @@ continue from if this process dies (see :meth:`Engine.recover`):
    resources as they were (``previous``), in one transaction;
 3. forward: resources in dependency waves: created, updated in place, or
    replaced (created anew while the old one still exists) when a create-only
-   property's *resolved* value changed; each one a transaction;
+   property's *resolved* value changed;
 4. on success, cleanup: replaced and removed resources deleted in reverse
    dependency order of the old template;
 5. on failure, rollback: updated resources restored, new ones deleted.
+
+Resource operations are committed a batch at a time (a wave, a cleanup, a
+teardown: :meth:`Engine.each_batched`), each one all or nothing within it, so
+the commits of an operation do not grow with the number of its resources.
 """
 
 from __future__ import annotations
@@ -125,6 +129,13 @@ class Engine:
         row = self.store.read_one("SELECT * FROM stacks WHERE name = ?", (name,))
         return None if row is None else StackRecord.from_db(row)
 
+    def stack_id(self, name: str) -> str:
+        """The stack's ARN, without reading the rest of its record."""
+        row = self.store.read_one("SELECT stack_id FROM stacks WHERE name = ?", (name,))
+        if row is None:
+            raise OperationError(f"Stack with id {name} does not exist", where=name)
+        return str(row[0])
+
     def stacks(self) -> list[StackRecord]:
         return [
             StackRecord.from_db(r) for r in self.store.read("SELECT * FROM stacks ORDER BY name")
@@ -217,8 +228,7 @@ class Engine:
 
     def _create(self, desired: Desired, sink: Sink, parent: str | None) -> StackResult:
         name = desired.name
-        self._begin_create(desired, sink, parent)
-        record = self.require(name)
+        record = self._begin_create(desired, sink, parent)
         try:
             outputs = ForwardRun(self, record, desired, sink, {}).forward()
         except ForwardFailure as failure:
@@ -228,32 +238,51 @@ class Engine:
         self._finish(name, CREATE_COMPLETE, sink, outputs=outputs)
         return StackResult(name, CREATE_COMPLETE, outputs, tuple(sink.events))
 
-    def _begin_create(self, desired: Desired, sink: Sink, parent: str | None) -> None:
+    def _begin_create(self, desired: Desired, sink: Sink, parent: str | None) -> StackRecord:
+        """Record the new stack, in progress and owned by this process; returns its record."""
         name = desired.name
         stack_id = (
             f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
         )
+        pid = os.getpid()
         with self.store.transaction() as conn:
             if conn.execute("SELECT 1 FROM stacks WHERE name = ?", (name,)).fetchone():
                 raise StackStateError(f"Stack [{name}] already exists", where=name)
+            record = StackRecord(
+                name=name,
+                stack_id=stack_id,
+                status="CREATE_IN_PROGRESS",
+                status_reason=None,
+                template=desired.parsed.template,
+                parameters=desired.parameters,
+                tags=desired.tags,
+                outputs={},
+                parent=parent,
+                owner_pid=pid,
+                owner_start=process_start(pid),
+                previous=None,
+                updated_at=self.clock(),
+            )
             conn.execute(
                 "INSERT INTO stacks (name, stack_id, status, template, parameters, tags, "
                 "outputs, parent, owner_pid, owner_start, updated_at) "
-                "VALUES (?, ?, 'CREATE_IN_PROGRESS', ?, ?, ?, '{}', ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
                 (
                     name,
                     stack_id,
-                    to_json(desired.parsed.template),
-                    to_json(desired.parameters),
-                    to_json(desired.tags),
+                    record.status,
+                    to_json(record.template),
+                    to_json(record.parameters),
+                    to_json(record.tags),
                     parent,
-                    os.getpid(),
-                    process_start(os.getpid()),
-                    self.clock().isoformat(),
+                    pid,
+                    record.owner_start,
+                    record.updated_at.isoformat(),
                 ),
             )
             event = self._stack_event(conn, name, "CREATE_IN_PROGRESS", "User Initiated")
         sink(event)
+        return record
 
     def _update(
         self, stack: StackRecord, desired: Desired, sink: Sink, *, defer_cleanup: bool

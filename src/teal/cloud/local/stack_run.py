@@ -287,7 +287,7 @@ class NestedChildren:
             raise ResourceFailed(self._embedded(name, "created", exc)) from exc
         except UserError as exc:
             raise ResourceFailed(exc.what) from exc
-        return NestedOutcome(self._require(name).stack_id, result.outputs)
+        return NestedOutcome(self.engine.stack_id(name), result.outputs)
 
     def update_child(
         self, child: str, template: Template, parameters: Mapping[str, str]

@@ -2,10 +2,11 @@
 
 Every change is one SQLite transaction (WAL mode), so a process killed at any
 point leaves either the state before or the state after a change, never half
-of one. The stack engine makes each resource operation one transaction and
-records on the stack row what it needs to roll back (the owner pid and the
-resources as they were), so the next command can finish or undo an operation
-whose process died.
+of one. The stack engine commits the resource operations of a dependency wave
+together (each one a savepoint inside, all or nothing on its own) and records
+on the stack row what it needs to roll back (the owner pid and the resources
+as they were), so the next command can finish or undo an operation whose
+process died.
 
 Artifacts are written to a temporary file and renamed into place, so a reader
 sees a whole file or none.
