@@ -70,6 +70,9 @@ from teal.cloud.local.store import Store, to_json
 from teal.errors import OperationError, UserError
 
 Clock = Callable[[], datetime]
+# Resource operations committed together: enough that commits cost little next
+# to the operations, few enough that the write lock is held well under a second.
+BATCH_SIZE = 500
 T = TypeVar("T")
 STACK_TYPE = "AWS::CloudFormation::Stack"
 STACK_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
@@ -662,9 +665,11 @@ class Engine:
         sink: Sink,
         action: Callable[[T], object],
     ) -> None:
-        """``action`` on each item in order, runs of transactional resources in one batch.
+        """``action`` on each item in order, runs of transactional resources in batches.
 
-        A nested stack manages its own transactions, so it runs on its own.
+        A nested stack manages its own transactions, so it runs on its own. A
+        batch holds at most :data:`BATCH_SIZE` items, so that other writers
+        (another deploy, a switch) never wait long for the database.
         """
         runs = itertools.groupby(
             items, key=lambda item: self.providers[type_of(item)].transactional
@@ -674,9 +679,10 @@ class Engine:
                 for item in run:
                     action(item)
                 continue
-            with self.batch(sink):
-                for item in run:
-                    action(item)
+            while chunk := list(itertools.islice(run, BATCH_SIZE)):
+                with self.batch(sink):
+                    for item in chunk:
+                        action(item)
 
     def context(
         self, conn: sqlite3.Connection, stack: StackRecord, logical_id: str, sink: Sink
