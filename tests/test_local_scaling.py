@@ -11,7 +11,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from teal.cloud.base import CREATE_COMPLETE, StackRequest
@@ -30,7 +30,7 @@ class SqlTally:
     characters: int = 0
     commits: int = 0
     recorded_in_one_commit: int = 0  # the most resources recorded by one transaction
-    _recorded: int = 0
+    _recorded: int = field(default=0, repr=False)
 
     def __call__(self, sql: str) -> None:
         self.statements += 1

@@ -644,7 +644,7 @@ class Engine:
             )
             return claimed.rowcount == 1
 
-    # Resource operations, each one transaction -------------------------------
+    # Resource operations: each all or nothing, committed in batches -----------
 
     @contextmanager
     def batch(self, sink: Sink) -> Iterator[None]:

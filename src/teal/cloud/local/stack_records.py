@@ -156,7 +156,7 @@ class Sink:
 
     on_event: EventSink
     events: list[StackEvent] = field(default_factory=list)
-    _held: list[StackEvent] | None = None
+    _held: list[StackEvent] | None = field(default=None, init=False, repr=False)
 
     def __call__(self, event: StackEvent) -> None:
         if self._held is not None:
