@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,13 +117,3 @@ def test_deleting_each_nested_stack_costs_the_same_however_many_siblings_it_has(
     many = sqlite_work_of_delete(tmp_path / "many", 48) / 48
 
     assert many < 1.05 * few
-
-
-def test_the_api_gateway_service_does_not_import_the_resource_providers() -> None:
-    """The providers build on the service, never the other way round."""
-    probe = (
-        "import sys, teal.cloud.local.apigateway; "
-        "print('teal.cloud.local.resources' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
