@@ -15,8 +15,9 @@ import gc
 import time
 from pathlib import Path
 
+from generated_app import build_app
+
 from teal.analysis import build_plan
-from teal.app import App
 from teal.config import Target
 from teal.routes import RouteTable
 from teal.template import StoredTemplates, synthesize
@@ -37,20 +38,8 @@ TARGET = Target(
 )
 
 
-def _handler(request: object) -> object:
-    return {}
-
-
 def app_table(routes: int) -> RouteTable:
-    """Collections and items under ten groups: /gN/itemsK (GET, POST), /gN/itemsK/{id} (GET)."""
-    app = App()
-    for i in range(routes):
-        collection = f"/g{i % 10}/items{i // 2}"
-        path, methods = (
-            (f"{collection}/{{id}}", ["GET"]) if i % 2 else (collection, ["GET", "POST"])
-        )
-        app.route(path, methods=methods, function=f"f{i % 40}")(_handler)
-    return app.routes()
+    return build_app(routes).routes()
 
 
 def measure(routes: int) -> float:

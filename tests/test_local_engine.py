@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from teal.cloud.base import (
     UPDATE_COMPLETE,
     UPDATE_ROLLBACK_COMPLETE,
     NoUpdates,
+    StackEvent,
     StackFailed,
     StackRequest,
 )
@@ -86,6 +88,25 @@ def test_create_builds_every_resource_in_dependency_order(
     assert completed.index("Stage") == len(completed) - 2  # then the stack itself
     assert events.statuses("blog-dev") == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
     assert [e.status for e in cloud.stack_events("blog-dev")] == [e.status for e in events.seen]
+
+
+def test_an_event_reaches_the_caller_once_it_is_committed(cloud: LocalCloud) -> None:
+    reader = sqlite3.connect(cloud.paths.database)  # sees committed changes only
+    uncommitted: list[str] = []
+
+    def on_event(event: StackEvent) -> None:
+        stored = reader.execute(
+            "SELECT 1 FROM events WHERE stack = ? AND logical_id = ? AND status = ?",
+            (event.stack_name, event.logical_id, event.status),
+        ).fetchone()
+        if stored is None:
+            uncommitted.append(f"{event.logical_id} {event.status}")
+
+    cloud.apply_stack(blog_request(cloud), on_event)
+    cloud.apply_stack(blog_request(cloud, routes=WITH_COMMENTS), on_event)
+    reader.close()
+
+    assert uncommitted == []
 
 
 def test_function_spec_comes_from_the_template_and_its_permission(

@@ -10,7 +10,9 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,9 @@ from teal.cloud.base import (
     UPDATE_COMPLETE,
     UPDATE_ROLLBACK_COMPLETE,
     NoUpdates,
+    StackFailed,
 )
+from teal.cloud.local import apigateway
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
@@ -66,6 +70,64 @@ def test_a_state_written_by_a_newer_teal_is_refused(store: Store, paths: LocalPa
         Store(paths)
 
 
+def downgrade_to_v1(paths: LocalPaths) -> None:
+    """Rewrite the state as schema version 1 kept it.
+
+    Each RestApi's tree is one JSON document, and child stacks are not indexed by parent.
+    """
+    conn = sqlite3.connect(paths.database, isolation_level=None)
+    conn.execute("BEGIN")
+    apis = conn.execute("SELECT id, name, root_id, model_tag FROM rest_apis").fetchall()
+    conn.execute("DROP TABLE rest_apis")
+    conn.execute(
+        "CREATE TABLE rest_apis (id TEXT PRIMARY KEY, name TEXT NOT NULL, model TEXT NOT NULL, "
+        "model_tag TEXT NOT NULL)"
+    )
+    for api_id, name, root_id, tag in apis:
+        resources = {
+            rid: {"parent": parent, "part": part, "methods": {}}
+            for rid, parent, part in conn.execute(
+                "SELECT id, parent_id, part FROM api_resources WHERE api_id = ?", (api_id,)
+            )
+        }
+        for rid, verb, payload in conn.execute(
+            "SELECT resource_id, verb, payload FROM api_methods WHERE api_id = ?", (api_id,)
+        ):
+            resources[rid]["methods"][verb] = json.loads(payload)
+        model = json.dumps({"root": root_id, "resources": resources})
+        conn.execute("INSERT INTO rest_apis VALUES (?, ?, ?, ?)", (api_id, name, model, tag))
+    conn.execute("DROP TABLE api_resources")
+    conn.execute("DROP TABLE api_methods")
+    conn.execute("DROP INDEX stacks_by_parent")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_a_state_of_schema_version_1_is_migrated_and_keeps_serving_and_deploying(
+    paths: LocalPaths,
+) -> None:
+    cloud = LocalCloud(paths)
+    api_id = cloud.apply_stack(blog_request(cloud), Events()).outputs["ApiId"]
+    cloud.close()
+    downgrade_to_v1(paths)
+
+    cloud = LocalCloud(paths)
+
+    version = cloud.store.read_one("SELECT value FROM meta WHERE key = 'schema_version'")
+    assert version is not None
+    assert int(version[0]) == SCHEMA_VERSION
+    assert served_paths(paths, api_id) == {"/posts", "/posts/{id}"}
+    # The migrated tree is the one API Gateway's rules see: a second variable sibling fails.
+    renamed = [("/posts", ["GET"]), ("/posts/{post_id}", ["GET"])]
+    with pytest.raises(StackFailed, match="ResPostsPostId"):
+        cloud.apply_stack(blog_request(cloud, routes=renamed), Events())
+    updated = cloud.apply_stack(blog_request(cloud, routes=WITH_COMMENTS), Events())
+    assert updated.status == UPDATE_COMPLETE
+    assert served_paths(paths, api_id) == {"/posts", "/posts/{id}", "/posts/{id}/comments"}
+    cloud.close()
+
+
 def test_a_failed_transaction_changes_nothing(store: Store) -> None:
     def failing_change() -> None:
         with store.transaction() as conn:
@@ -81,6 +143,22 @@ def test_a_failed_transaction_changes_nothing(store: Store) -> None:
         bump_generation(conn)
         bump_generation(conn)
         assert read_generation(conn) == 2
+
+
+def test_a_failed_nested_transaction_is_undone_alone(store: Store) -> None:
+    def failing_change() -> None:
+        with store.transaction() as nested:
+            nested.execute("INSERT INTO locks (key, owner) VALUES ('undone', '{}')")
+            raise RuntimeError("boom")
+
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO locks (key, owner) VALUES ('kept', '{}')")
+        with pytest.raises(RuntimeError):
+            failing_change()
+        with store.transaction() as nested:
+            nested.execute("INSERT INTO locks (key, owner) VALUES ('also kept', '{}')")
+
+    assert sorted(row[0] for row in store.read("SELECT key FROM locks")) == ["also kept", "kept"]
 
 
 def test_artifacts_are_content_files_written_whole(store: Store, paths: LocalPaths) -> None:
@@ -113,6 +191,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
+from teal.cloud.local import apigateway
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
 from test_local_engine_support import blog_request, nested_request
@@ -409,3 +488,95 @@ def test_every_way_of_creating_the_home_makes_it_private(tmp_path: Path) -> None
         assert mode_of(paths.database) == 0o600
     finally:
         stop_gateway(paths)
+
+
+# A kill -9 anywhere in a larger apply, whose resources are written a batch per
+# transaction: the next command always finds the state before a batch or after
+# it, and recovers to the old stack or the new one, never to a mix.
+
+MANY_BEFORE = [[f"/old{i}", ["GET"]] for i in range(10)] + [["/posts", ["GET"]]]
+MANY_AFTER = (
+    MANY_BEFORE[:5] + [[f"/new{i}", ["GET", "POST"]] for i in range(10)] + [["/posts", ["GET"]]]
+)
+KILL_POINTS = (0.02, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.99)
+
+
+def deploy_routes(paths: LocalPaths, routes: list[list[Any]], clock: Any = None) -> None:
+    cloud = LocalCloud(paths, clock=clock) if clock else LocalCloud(paths)
+    cloud.apply_stack(blog_request(cloud, routes=routes), Events())
+    cloud.close()
+
+
+def clock_calls(paths: LocalPaths, routes: list[list[Any]], *, updating: bool) -> int:
+    """How often an apply of ``routes`` reads the clock (it stamps every event)."""
+    if updating:
+        deploy_routes(paths, MANY_BEFORE)
+    calls = 0
+
+    def clock() -> datetime:
+        nonlocal calls
+        calls += 1
+        return datetime.now(UTC)
+
+    deploy_routes(paths, routes, clock)
+    return calls
+
+
+def api_routes(cloud: LocalCloud) -> set[tuple[str, str]]:
+    """Every method of every RestApi, as the local API Gateway holds them."""
+    with cloud.store.transaction() as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM rest_apis")]
+        return {
+            (path, verb)
+            for api_id in ids
+            for path, verb, _ in apigateway.load_api(conn, api_id).endpoints()
+        }
+
+
+def expected_routes(routes: list[list[Any]]) -> set[tuple[str, str]]:
+    return {(path, verb) for path, verbs in routes for verb in verbs}
+
+
+@pytest.mark.parametrize("updating", [False, True], ids=["create", "update"])
+def test_a_kill_anywhere_in_a_batched_apply_recovers_to_the_old_or_the_new_stack(
+    tmp_path: Path, updating: bool
+) -> None:
+    routes = MANY_AFTER if updating else MANY_BEFORE
+    total = clock_calls(LocalPaths(tmp_path / "dry-run"), routes, updating=updating)
+    # Each status the next command may find, and what the API then holds: the old
+    # routes (none for a create) or, once the update got to its cleanup, the new ones.
+    old = expected_routes(MANY_BEFORE) if updating else set()
+    outcomes: dict[str | None, set[tuple[str, str]]] = (
+        {
+            CREATE_COMPLETE: old,  # killed before the update was recorded
+            UPDATE_ROLLBACK_COMPLETE: old,
+            UPDATE_COMPLETE: expected_routes(routes),
+        }
+        if updating
+        else {None: old, ROLLBACK_COMPLETE: old}  # None: killed before the create was recorded
+    )
+
+    seen: set[str | None] = set()
+    for point in KILL_POINTS:
+        paths = LocalPaths(tmp_path / f"killed-at-{point}")
+        if updating:
+            deploy_routes(paths, MANY_BEFORE)
+        kill_mid_apply(paths, {"routes": routes}, at_clock_call=max(1, round(total * point)))
+        cloud = LocalCloud(paths)
+        cloud.recover()
+
+        stack = cloud.describe_stack("blog-dev")
+        status = stack.status if stack is not None else None
+        assert status in outcomes, point
+        assert api_routes(cloud) == outcomes[status], point
+        rows = cloud.engine.rows("blog-dev")
+        deployed = status in (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE)
+        wanted = set(cloud.engine.require("blog-dev").template["Resources"]) if deployed else set()
+        assert all(row.current for row in rows), point
+        assert {row.logical_id for row in rows} == wanted, point
+        one_if_deployed = 1 if deployed else 0
+        assert len(cloud.store.read("SELECT id FROM deployments")) == one_if_deployed, point
+        assert len(cloud.store.read("SELECT name FROM functions")) == one_if_deployed, point
+        seen.add(status)
+        cloud.close()
+    assert seen == set(outcomes)  # the kills fell before, inside and after forward progress

@@ -1,7 +1,7 @@
 """The local API Gateway: RestApis as :class:`teal.apigw.ApiModel`, persisted in SQLite.
 
-Each RestApi's resource tree is loaded, changed through ``ApiModel`` (so the
-rules and messages are those of :mod:`teal.apigw`) and saved back, inside the
+Each change goes through the RestApi's ``ApiModel`` (so the rules and messages
+are those of :mod:`teal.apigw`) and writes the rows it changed, inside the
 caller's transaction. Deployments are snapshots of the routes; stages point
 at deployments; custom domains and base path mappings live here too.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from teal.apigw import (
     ApiGatewayError,
@@ -25,12 +26,11 @@ from teal.apigw import (
     normalize_base_path,
     not_found,
 )
+from teal.cloud.local.ids import random_id
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServedStage
-from teal.cloud.local.resources import random_id
 from teal.cloud.local.store import bump_generation, from_json, to_json
 from teal.routes import parse_part
 
-T = TypeVar("T")
 MethodPayload = dict[str, Any]  # {"type", "uri", "function_arn"}
 # create_mapping / update_mapping: (conn, domain, base path, api id, stage)
 MappingCall = Callable[[sqlite3.Connection, str, str, str, str], None]
@@ -44,100 +44,163 @@ def function_arn_of_uri(uri: str | None) -> str | None:
 
 
 # RestApis -------------------------------------------------------------------
+#
+# A RestApi is a row of rest_apis, each of its resources a row of api_resources
+# and each method a row of api_methods: a change writes the rows it changes,
+# whatever the size of the API, so applying a stack stays linear in its size.
 
 
 def create_api(conn: sqlite3.Connection, name: str) -> tuple[str, str]:
     """A new RestApi; returns (api id, root resource id)."""
     api_id, root_id = random_id(), random_id()
-    model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=root_id)
     conn.execute(
-        "INSERT INTO rest_apis (id, name, model, model_tag) VALUES (?, ?, ?, ?)",
-        (api_id, name, _dump(model), uuid.uuid4().hex),
+        "INSERT INTO rest_apis (id, name, root_id, model_tag) VALUES (?, ?, ?, ?)",
+        (api_id, name, root_id, uuid.uuid4().hex),
+    )
+    conn.execute(
+        "INSERT INTO api_resources (api_id, id, parent_id, part) VALUES (?, ?, NULL, NULL)",
+        (api_id, root_id),
     )
     return api_id, root_id
 
 
 def rename_api(conn: sqlite3.Connection, api_id: str, name: str) -> None:
-    load_api(conn, api_id)
+    _require_api(conn, api_id)
     conn.execute("UPDATE rest_apis SET name = ? WHERE id = ?", (name, api_id))
 
 
 def delete_api(conn: sqlite3.Connection, api_id: str) -> None:
     conn.execute("DELETE FROM rest_apis WHERE id = ?", (api_id,))
+    for table in ("api_resources", "api_methods", "deployments", "stages"):
+        conn.execute(f"DELETE FROM {table} WHERE api_id = ?", (api_id,))
     _parsed.pop((id(conn), api_id), None)
-    conn.execute("DELETE FROM deployments WHERE api_id = ?", (api_id,))
-    conn.execute("DELETE FROM stages WHERE api_id = ?", (api_id,))
     bump_generation(conn)
 
 
-# Parsed models by (connection, api id), with the tag of the stored version they
-# parse: a stack applies hundreds of resources to one API, and re-parsing the
-# whole tree for each would make an apply quadratic. A random tag per saved
-# version means a model changed by another process, or by a transaction that
-# rolled back, is never mistaken for the cached one.
+# Models by (connection, api id), with the tag of the stored version they
+# reflect: a stack applies thousands of resources to one API, and reading the
+# whole tree for each would make an apply quadratic. A random tag per change
+# means a model changed by another process, or by a transaction that rolled
+# back, is never mistaken for the cached one.
 _parsed: dict[tuple[int, str], tuple[str, ApiModel[MethodPayload]]] = {}
 
 
-def load_api(conn: sqlite3.Connection, api_id: str) -> ApiModel[MethodPayload]:
-    """The API's model, to read only (use :func:`change_api` to change it)."""
-    row = conn.execute("SELECT model, model_tag FROM rest_apis WHERE id = ?", (api_id,)).fetchone()
+def _require_api(conn: sqlite3.Connection, api_id: str) -> tuple[str, str]:
+    """The API's (root resource id, tag); API Gateway's NotFound when there is none."""
+    row = conn.execute(
+        "SELECT root_id, model_tag FROM rest_apis WHERE id = ?", (api_id,)
+    ).fetchone()
     if row is None:
         raise not_found("API identifier")
+    return row[0], row[1]
+
+
+def load_api(conn: sqlite3.Connection, api_id: str) -> ApiModel[MethodPayload]:
+    """The API's model, to read only (the functions below change it)."""
+    root_id, tag = _require_api(conn, api_id)
     cached = _parsed.get((id(conn), api_id))
-    if cached is not None and cached[0] == row[1]:
+    if cached is not None and cached[0] == tag:
         return cached[1]
-    model = _parse(from_json(row[0]))
-    _parsed[(id(conn), api_id)] = (row[1], model)
+    model = _read_model(conn, api_id, root_id)
+    _parsed[(id(conn), api_id)] = (tag, model)
     return model
 
 
-def change_api(
-    conn: sqlite3.Connection, api_id: str, change: Callable[[ApiModel[MethodPayload]], T]
-) -> T:
-    """Apply ``change`` to the API's model and store the result (in the caller's transaction)."""
-    model = load_api(conn, api_id)
-    del _parsed[(id(conn), api_id)]  # until saved, the cached model is not the stored one
-    result = change(model)
-    tag = uuid.uuid4().hex
-    conn.execute(
-        "UPDATE rest_apis SET model = ?, model_tag = ? WHERE id = ?",
-        (_dump(model), tag, api_id),
-    )
-    _parsed[(id(conn), api_id)] = (tag, model)
-    return result
-
-
-def _parse(data: dict[str, Any]) -> ApiModel[MethodPayload]:
-    model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=data["root"])
+def _read_model(conn: sqlite3.Connection, api_id: str, root_id: str) -> ApiModel[MethodPayload]:
+    model: ApiModel[MethodPayload] = ApiModel(new_id=random_id, root_id=root_id)
+    rows = conn.execute(
+        "SELECT id, parent_id, part FROM api_resources WHERE api_id = ?", (api_id,)
+    ).fetchall()
     model.resources = {
         resource_id: ApiResource(
-            resource_id,
-            item["parent"],
-            parse_part(item["part"]) if item["part"] is not None else None,
-            methods=dict(item["methods"]),
+            resource_id, parent_id, parse_part(part) if part is not None else None
         )
-        for resource_id, item in data["resources"].items()
+        for resource_id, parent_id, part in rows
     }
-    for resource_id, node in model.resources.items():
+    for node in model.resources.values():
         if node.parent_id is not None and node.part is not None:
-            model.resources[node.parent_id].children[node.part.text] = resource_id
+            model.resources[node.parent_id].children[node.part.text] = node.id
+    methods = conn.execute(
+        "SELECT resource_id, verb, payload FROM api_methods WHERE api_id = ?", (api_id,)
+    )
+    for resource_id, verb, payload in methods:
+        model.resources[resource_id].methods[verb] = from_json(payload)
     return model
 
 
-def _dump(model: ApiModel[MethodPayload]) -> str:
-    return to_json(
-        {
-            "root": model.root_id,
-            "resources": {
-                resource_id: {
-                    "parent": node.parent_id,
-                    "part": node.part.text if node.part is not None else None,
-                    "methods": node.methods,
-                }
-                for resource_id, node in model.resources.items()
-            },
-        }
-    )
+@contextmanager
+def _changing(conn: sqlite3.Connection, api_id: str) -> Iterator[ApiModel[MethodPayload]]:
+    """The API's model, to change in place while the caller writes the rows it changed.
+
+    Runs inside the caller's transaction; the API's tag changes with the rows.
+    """
+    model = load_api(conn, api_id)
+    key = (id(conn), api_id)
+    del _parsed[key]  # until the change is written, the cached model is not the stored one
+    yield model
+    tag = uuid.uuid4().hex
+    conn.execute("UPDATE rest_apis SET model_tag = ? WHERE id = ?", (tag, api_id))
+    _parsed[key] = (tag, model)
+
+
+def create_resource(conn: sqlite3.Connection, api_id: str, parent_id: str, path_part: str) -> str:
+    with _changing(conn, api_id) as model:
+        resource_id = model.create_resource(parent_id, path_part)
+        part = model.resources[resource_id].part
+        conn.execute(
+            "INSERT INTO api_resources (api_id, id, parent_id, part) VALUES (?, ?, ?, ?)",
+            (api_id, resource_id, parent_id, part.text if part is not None else None),
+        )
+    return resource_id
+
+
+def delete_resource(conn: sqlite3.Connection, api_id: str, resource_id: str) -> None:
+    """Delete a resource with its descendants and their methods, as API Gateway does."""
+    with _changing(conn, api_id) as model:
+        doomed = [(api_id, doomed_id) for doomed_id in _subtree(model, resource_id)]
+        model.delete_resource(resource_id)
+        conn.executemany("DELETE FROM api_resources WHERE api_id = ? AND id = ?", doomed)
+        conn.executemany("DELETE FROM api_methods WHERE api_id = ? AND resource_id = ?", doomed)
+
+
+def _subtree(model: ApiModel[MethodPayload], resource_id: str) -> list[str]:
+    found, pending = [], [resource_id]
+    while pending:
+        node = model.resource(pending.pop())
+        found.append(node.id)
+        pending.extend(node.children.values())
+    return found
+
+
+def put_method(
+    conn: sqlite3.Connection, api_id: str, resource_id: str, verb: str, payload: MethodPayload
+) -> None:
+    with _changing(conn, api_id) as model:
+        model.put_method(resource_id, verb, payload)
+        conn.execute(
+            "INSERT INTO api_methods (api_id, resource_id, verb, payload) VALUES (?, ?, ?, ?)",
+            (api_id, resource_id, verb.upper(), to_json(payload)),
+        )
+
+
+def update_method(
+    conn: sqlite3.Connection, api_id: str, resource_id: str, verb: str, payload: MethodPayload
+) -> None:
+    with _changing(conn, api_id) as model:
+        model.update_method(resource_id, verb, payload)
+        conn.execute(
+            "UPDATE api_methods SET payload = ? WHERE api_id = ? AND resource_id = ? AND verb = ?",
+            (to_json(payload), api_id, resource_id, verb.upper()),
+        )
+
+
+def delete_method(conn: sqlite3.Connection, api_id: str, resource_id: str, verb: str) -> None:
+    with _changing(conn, api_id) as model:
+        model.delete_method(resource_id, verb)
+        conn.execute(
+            "DELETE FROM api_methods WHERE api_id = ? AND resource_id = ? AND verb = ?",
+            (api_id, resource_id, verb.upper()),
+        )
 
 
 # Deployments and stages -----------------------------------------------------
@@ -193,7 +256,7 @@ def put_stage(
     create: bool,
 ) -> None:
     check_stage_name(name)
-    load_api(conn, api_id)
+    _require_api(conn, api_id)
     _check_deployment(conn, api_id, deployment_id)
     exists = conn.execute(
         "SELECT 1 FROM stages WHERE api_id = ? AND name = ?", (api_id, name)
@@ -265,7 +328,7 @@ def _require_domain(conn: sqlite3.Connection, domain: str) -> None:
 
 
 def _require_stage(conn: sqlite3.Connection, api_id: str, stage: str) -> None:
-    load_api(conn, api_id)
+    _require_api(conn, api_id)
     found = conn.execute(
         "SELECT 1 FROM stages WHERE api_id = ? AND name = ?", (api_id, stage)
     ).fetchone()

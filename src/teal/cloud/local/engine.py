@@ -8,20 +8,27 @@ continue from if this process dies (see :meth:`Engine.recover`):
    resources as they were (``previous``), in one transaction;
 3. forward: resources in dependency waves: created, updated in place, or
    replaced (created anew while the old one still exists) when a create-only
-   property's *resolved* value changed; each one a transaction;
+   property's *resolved* value changed;
 4. on success, cleanup: replaced and removed resources deleted in reverse
    dependency order of the old template;
 5. on failure, rollback: updated resources restored, new ones deleted.
+
+Resource operations are committed a batch at a time (a wave, a cleanup, a
+teardown: :meth:`Engine.each_batched`), each one all or nothing within it, so
+the commits of an operation do not grow with the number of its resources.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from teal.cloud.base import (
     CREATE_COMPLETE,
@@ -63,6 +70,10 @@ from teal.cloud.local.store import Store, to_json
 from teal.errors import OperationError, UserError
 
 Clock = Callable[[], datetime]
+# Resource operations committed together: enough that commits cost little next
+# to the operations, few enough that the write lock is held well under a second.
+BATCH_SIZE = 500
+T = TypeVar("T")
 STACK_TYPE = "AWS::CloudFormation::Stack"
 STACK_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
 CREATE_FAILED_STATUSES = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
@@ -72,6 +83,10 @@ UPDATE_ROLLBACK_STATUSES = (
     "UPDATE_ROLLBACK_IN_PROGRESS",
     "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
 )
+
+
+def _row_type(row: Row) -> str:
+    return row.type
 
 
 def utc_now() -> datetime:
@@ -116,6 +131,13 @@ class Engine:
     def stack(self, name: str) -> StackRecord | None:
         row = self.store.read_one("SELECT * FROM stacks WHERE name = ?", (name,))
         return None if row is None else StackRecord.from_db(row)
+
+    def stack_id(self, name: str) -> str:
+        """The stack's ARN, without reading the rest of its record."""
+        row = self.store.read_one("SELECT stack_id FROM stacks WHERE name = ?", (name,))
+        if row is None:
+            raise OperationError(f"Stack with id {name} does not exist", where=name)
+        return str(row[0])
 
     def stacks(self) -> list[StackRecord]:
         return [
@@ -209,8 +231,7 @@ class Engine:
 
     def _create(self, desired: Desired, sink: Sink, parent: str | None) -> StackResult:
         name = desired.name
-        self._begin_create(desired, sink, parent)
-        record = self.require(name)
+        record = self._begin_create(desired, sink, parent)
         try:
             outputs = ForwardRun(self, record, desired, sink, {}).forward()
         except ForwardFailure as failure:
@@ -220,32 +241,51 @@ class Engine:
         self._finish(name, CREATE_COMPLETE, sink, outputs=outputs)
         return StackResult(name, CREATE_COMPLETE, outputs, tuple(sink.events))
 
-    def _begin_create(self, desired: Desired, sink: Sink, parent: str | None) -> None:
+    def _begin_create(self, desired: Desired, sink: Sink, parent: str | None) -> StackRecord:
+        """Record the new stack, in progress and owned by this process; returns its record."""
         name = desired.name
         stack_id = (
             f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
         )
+        pid = os.getpid()
         with self.store.transaction() as conn:
             if conn.execute("SELECT 1 FROM stacks WHERE name = ?", (name,)).fetchone():
                 raise StackStateError(f"Stack [{name}] already exists", where=name)
+            record = StackRecord(
+                name=name,
+                stack_id=stack_id,
+                status="CREATE_IN_PROGRESS",
+                status_reason=None,
+                template=desired.parsed.template,
+                parameters=desired.parameters,
+                tags=desired.tags,
+                outputs={},
+                parent=parent,
+                owner_pid=pid,
+                owner_start=process_start(pid),
+                previous=None,
+                updated_at=self.clock(),
+            )
             conn.execute(
                 "INSERT INTO stacks (name, stack_id, status, template, parameters, tags, "
                 "outputs, parent, owner_pid, owner_start, updated_at) "
-                "VALUES (?, ?, 'CREATE_IN_PROGRESS', ?, ?, ?, '{}', ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
                 (
                     name,
                     stack_id,
-                    to_json(desired.parsed.template),
-                    to_json(desired.parameters),
-                    to_json(desired.tags),
+                    record.status,
+                    to_json(record.template),
+                    to_json(record.parameters),
+                    to_json(record.tags),
                     parent,
-                    os.getpid(),
-                    process_start(os.getpid()),
-                    self.clock().isoformat(),
+                    pid,
+                    record.owner_start,
+                    record.updated_at.isoformat(),
                 ),
             )
             event = self._stack_event(conn, name, "CREATE_IN_PROGRESS", "User Initiated")
         sink(event)
+        return record
 
     def _update(
         self, stack: StackRecord, desired: Desired, sink: Sink, *, defer_cleanup: bool
@@ -306,8 +346,12 @@ class Engine:
         old_template = stack.previous.template if stack.previous else stack.template
         wanted = set(stack.template.get("Resources") or {})
         stale = [row for row in self.rows(name) if not row.current or row.logical_id not in wanted]
-        for row in teardown_order(stale, old_template):
-            self._delete_row(stack, row, sink, tolerate=True)
+        self.each_batched(
+            teardown_order(stale, old_template),
+            _row_type,
+            sink,
+            lambda row: self._delete_row(stack, row, sink, tolerate=True),
+        )
         self._finish(name, UPDATE_COMPLETE, sink)
 
     def rollback_create(self, name: str, sink: Sink) -> str:
@@ -434,10 +478,14 @@ class Engine:
     def _delete_all(
         self, stack: StackRecord, rows: list[Row], template: Template, sink: Sink
     ) -> bool:
-        ok = True
-        for row in teardown_order(rows, template):
-            ok = self._delete_row(stack, row, sink, tolerate=False) and ok
-        return ok
+        failed: list[Row] = []
+
+        def delete(row: Row) -> None:
+            if not self._delete_row(stack, row, sink, tolerate=False):
+                failed.append(row)
+
+        self.each_batched(teardown_order(rows, template), _row_type, sink, delete)
+        return not failed
 
     def _delete_row(self, stack: StackRecord, row: Row, sink: Sink, *, tolerate: bool) -> bool:
         """Delete one physical resource; ``tolerate`` drops the record even if that fails."""
@@ -481,10 +529,19 @@ class Engine:
 
     def _delete_orphan_children(self, stack: StackRecord, sink: Sink) -> None:
         """Child stacks whose parent never recorded them (it failed or died mid-create)."""
-        known = {row.physical_id for row in self.rows(stack.name) if row.type == STACK_TYPE}
-        for child in self.stacks():
-            if child.parent == stack.name and child.stack_id not in known:
-                self.delete(child.name, sink)
+        known = {
+            row[0]
+            for row in self.store.read(
+                "SELECT physical_id FROM resources WHERE stack = ? AND type = ?",
+                (stack.name, STACK_TYPE),
+            )
+        }
+        children = self.store.read(
+            "SELECT name, stack_id FROM stacks WHERE parent = ? ORDER BY name", (stack.name,)
+        )
+        for name, stack_id in children:
+            if stack_id not in known:
+                self.delete(name, sink)
 
     # Delete -----------------------------------------------------------------
 
@@ -587,7 +644,45 @@ class Engine:
             )
             return claimed.rowcount == 1
 
-    # Resource operations, each one transaction -------------------------------
+    # Resource operations: each all or nothing, committed in batches -----------
+
+    @contextmanager
+    def batch(self, sink: Sink) -> Iterator[None]:
+        """Many resource operations in one transaction: one commit for all of them.
+
+        Each operation is still all or nothing (a nested transaction is a
+        savepoint), their events reach the caller once committed, and a process
+        killed inside leaves the state before the batch, which the next command
+        recovers from as from any other point.
+        """
+        with sink.held(), self.store.transaction():
+            yield
+
+    def each_batched(
+        self,
+        items: Iterable[T],
+        type_of: Callable[[T], str],
+        sink: Sink,
+        action: Callable[[T], object],
+    ) -> None:
+        """``action`` on each item in order, runs of transactional resources in batches.
+
+        A nested stack manages its own transactions, so it runs on its own. A
+        batch holds at most :data:`BATCH_SIZE` items, so that other writers
+        (another deploy, a switch) never wait long for the database.
+        """
+        runs = itertools.groupby(
+            items, key=lambda item: self.providers[type_of(item)].transactional
+        )
+        for transactional, run in runs:
+            if not transactional:
+                for item in run:
+                    action(item)
+                continue
+            while chunk := list(itertools.islice(run, BATCH_SIZE)):
+                with self.batch(sink):
+                    for item in chunk:
+                        action(item)
 
     def context(
         self, conn: sqlite3.Connection, stack: StackRecord, logical_id: str, sink: Sink

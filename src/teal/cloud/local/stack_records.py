@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -155,10 +156,33 @@ class Sink:
 
     on_event: EventSink
     events: list[StackEvent] = field(default_factory=list)
+    _held: list[StackEvent] | None = field(default=None, init=False, repr=False)
 
     def __call__(self, event: StackEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
         self.events.append(event)
         self.on_event(event)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold events back until the block ends: a batch's events once it is committed.
+
+        Dropped if the block fails: its transaction rolled back, they never happened.
+        """
+        if self._held is not None:  # inside a batch already: its end releases them
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        except BaseException:
+            self._held = None
+            raise
+        released, self._held = self._held, None
+        for event in released:
+            self(event)
 
     def failures(self, stack: str) -> tuple[StackEvent, ...]:
         failed = [e for e in self.events if e.failed]
@@ -213,11 +237,18 @@ def insert_row(
     *,
     done: Provisioned,
     props: Properties,
-) -> None:
-    conn.execute(
-        "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?", (stack, logical_id)
-    )
-    conn.execute(
+    replacing: bool,
+) -> Row:
+    """Record a new physical resource as the current one of ``logical_id``.
+
+    ``replacing``: the logical id has a current resource, which stops being current.
+    """
+    if replacing:
+        conn.execute(
+            "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?",
+            (stack, logical_id),
+        )
+    cursor = conn.execute(
         "INSERT INTO resources (stack, logical_id, type, physical_id, properties, attributes, "
         "current) VALUES (?, ?, ?, ?, ?, ?, 1)",
         (
@@ -229,6 +260,9 @@ def insert_row(
             to_json(dict(done.attributes)),
         ),
     )
+    seq = cursor.lastrowid
+    assert seq is not None  # an INSERT into a table with a rowid
+    return Row(seq, logical_id, type_name, done.physical_id, props, dict(done.attributes), True)
 
 
 def teardown_order(rows: Iterable[Row], template: Template) -> list[Row]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from teal.cloud.base import NoUpdates, StackFailed, StackRequest, Template
@@ -70,19 +70,35 @@ class ForwardRun:
             raise ForwardFailure(["Outputs"], "update") from exc
 
     def _wave(self, wave: tuple[str, ...]) -> None:
+        """Start every change of the wave, then make them, a transaction per batch of them.
+
+        The first failure cancels the changes after it, and forward progress stops.
+        """
         planned = [plan for plan in map(self._plan, wave) if plan.action != "keep"]
-        for plan in planned:
-            self._event(plan.logical_id, _IN_PROGRESS[plan.action], _START_REASON.get(plan.action))
-        for index, plan in enumerate(planned):
+        with self.engine.batch(self.sink):
+            for plan in planned:
+                self._event(
+                    plan.logical_id, _IN_PROGRESS[plan.action], _START_REASON.get(plan.action)
+                )
+        failed: list[_Plan] = []
+
+        def make(plan: _Plan) -> None:
+            if failed:
+                self._event(plan.logical_id, _FAILED[plan.action], _CANCELLED[plan.action])
+                return
             try:
                 self._execute(plan)
             except Exception as exc:  # any failure must roll back, not strand the stack
-                reason = failure_reason(exc)
-                self._event(plan.logical_id, _FAILED[plan.action], reason)
-                for other in planned[index + 1 :]:
-                    self._event(other.logical_id, _FAILED[other.action], _CANCELLED[other.action])
-                verb = "create" if plan.action == "create" else "update"
-                raise ForwardFailure([plan.logical_id], verb) from exc
+                self._event(plan.logical_id, _FAILED[plan.action], failure_reason(exc))
+                failed.append(plan)
+
+        self.engine.each_batched(planned, self._type_of, self.sink, make)
+        if failed:
+            verb = "create" if failed[0].action == "create" else "update"
+            raise ForwardFailure([failed[0].logical_id], verb)
+
+    def _type_of(self, plan: _Plan) -> str:
+        return self.parsed.resources[plan.logical_id].type
 
     def _plan(self, logical_id: str) -> _Plan:
         decl = self.parsed.resources[logical_id]
@@ -125,6 +141,7 @@ class ForwardRun:
         decl = self.parsed.resources[logical_id]
         provider = self.engine.providers[decl.type]
         row = self.live.get(logical_id)
+        recorded: list[Row] = []
         if plan.action == "update" and row is not None:
             current = row
 
@@ -133,6 +150,14 @@ class ForwardRun:
 
             def record(conn: sqlite3.Connection, done: Provisioned) -> None:
                 write_row(conn, current.seq, done, props)
+                recorded.append(
+                    replace(
+                        current,
+                        physical_id=done.physical_id,
+                        properties=props,
+                        attributes=dict(done.attributes),
+                    )
+                )
 
         else:
 
@@ -140,7 +165,17 @@ class ForwardRun:
                 return provider.create(ctx, props)
 
             def record(conn: sqlite3.Connection, done: Provisioned) -> None:
-                insert_row(conn, self.stack.name, logical_id, decl.type, done=done, props=props)
+                recorded.append(
+                    insert_row(
+                        conn,
+                        self.stack.name,
+                        logical_id,
+                        decl.type,
+                        done=done,
+                        props=props,
+                        replacing=row is not None,
+                    )
+                )
 
         done_status = "CREATE_COMPLETE" if plan.action == "create" else "UPDATE_COMPLETE"
         self.engine.provision(
@@ -152,7 +187,7 @@ class ForwardRun:
             sink=self.sink,
             done_status=done_status,
         )
-        self.live[logical_id] = self.engine.current_row(self.stack.name, logical_id)
+        [self.live[logical_id]] = recorded  # what was just written, not read back
 
     def _event(self, logical_id: str, status: str, reason: str | None) -> None:
         decl = self.parsed.resources[logical_id]
@@ -252,7 +287,7 @@ class NestedChildren:
             raise ResourceFailed(self._embedded(name, "created", exc)) from exc
         except UserError as exc:
             raise ResourceFailed(exc.what) from exc
-        return NestedOutcome(self._require(name).stack_id, result.outputs)
+        return NestedOutcome(self.engine.stack_id(name), result.outputs)
 
     def update_child(
         self, child: str, template: Template, parameters: Mapping[str, str]

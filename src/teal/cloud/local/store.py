@@ -2,10 +2,11 @@
 
 Every change is one SQLite transaction (WAL mode), so a process killed at any
 point leaves either the state before or the state after a change, never half
-of one. The stack engine makes each resource operation one transaction and
-records on the stack row what it needs to roll back (the owner pid and the
-resources as they were), so the next command can finish or undo an operation
-whose process died.
+of one. The stack engine commits the resource operations of a dependency wave
+together (each one a savepoint inside, all or nothing on its own) and records
+on the stack row what it needs to roll back (the owner pid and the resources
+as they were), so the next command can finish or undo an operation whose
+process died.
 
 Artifacts are written to a temporary file and renamed into place, so a reader
 sees a whole file or none.
@@ -24,7 +25,7 @@ import sqlite3
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -93,8 +94,56 @@ CREATE TABLE history (seq INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,
 INSERT INTO meta (key, value) VALUES ('generation', '0');
 """
 
+
+def _schema_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: a RestApi's resources and methods as rows; child stacks by parent.
+
+    Version 1 kept each RestApi's tree in ``rest_apis.model`` as
+    ``{"root": id, "resources": {id: {"parent", "part", "methods": {verb: payload}}}}``,
+    and rewrote all of it for every change of one resource or method.
+    """
+    conn.execute("CREATE INDEX stacks_by_parent ON stacks (parent)")
+    conn.execute(
+        "CREATE TABLE api_resources (api_id TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT, "
+        "part TEXT, PRIMARY KEY (api_id, id))"
+    )
+    conn.execute(
+        "CREATE TABLE api_methods (api_id TEXT NOT NULL, resource_id TEXT NOT NULL, "
+        "verb TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (api_id, resource_id, verb))"
+    )
+    conn.execute(
+        "CREATE TABLE rest_apis_v2 (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+        "root_id TEXT NOT NULL, model_tag TEXT NOT NULL)"
+    )
+    for api_id, name, model, tag in conn.execute(
+        "SELECT id, name, model, model_tag FROM rest_apis"
+    ).fetchall():
+        tree = json.loads(model)
+        resources = tree["resources"]
+        conn.execute(
+            "INSERT INTO rest_apis_v2 (id, name, root_id, model_tag) VALUES (?, ?, ?, ?)",
+            (api_id, name, tree["root"], tag),
+        )
+        conn.executemany(
+            "INSERT INTO api_resources (api_id, id, parent_id, part) VALUES (?, ?, ?, ?)",
+            [(api_id, rid, item["parent"], item["part"]) for rid, item in resources.items()],
+        )
+        conn.executemany(
+            "INSERT INTO api_methods (api_id, resource_id, verb, payload) VALUES (?, ?, ?, ?)",
+            [
+                (api_id, rid, verb, to_json(payload))
+                for rid, item in resources.items()
+                for verb, payload in item["methods"].items()
+            ],
+        )
+    conn.execute("DROP TABLE rest_apis")
+    conn.execute("ALTER TABLE rest_apis_v2 RENAME TO rest_apis")
+
+
 # Schema migrations by the version they produce; version 0 is an empty database.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+# A migration is a script of statements, or a function for one that reshapes data.
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2}
 
 
 class StateError(UserError):
@@ -161,8 +210,7 @@ def migrate(conn: sqlite3.Connection, where: Path) -> None:
                 hint="upgrade teal, or reset the local cloud with `teal local reset`",
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _statements(MIGRATIONS[target]):
-                conn.execute(statement)
+            _run_migration(conn, MIGRATIONS[target])
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -172,6 +220,14 @@ def migrate(conn: sqlite3.Connection, where: Path) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _run_migration(conn: sqlite3.Connection, migration: Migration) -> None:
+    if callable(migration):
+        migration(conn)
+        return
+    for statement in _statements(migration):
+        conn.execute(statement)
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -210,14 +266,24 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic change; nested use joins the outer transaction."""
+        """One atomic change; nested use is a savepoint of the outer transaction.
+
+        A nested change that fails is undone alone and the outer one goes on,
+        so many changes can share one commit and still each be all or nothing.
+        """
         with self._lock:
             if self._depth:
+                savepoint = f"nested_{self._depth}"
+                self._conn.execute(f"SAVEPOINT {savepoint}")
                 self._depth += 1
                 try:
                     yield self._conn
+                except BaseException:
+                    self._conn.execute(f"ROLLBACK TO {savepoint}")
+                    raise
                 finally:
                     self._depth -= 1
+                    self._conn.execute(f"RELEASE {savepoint}")
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1

@@ -90,11 +90,6 @@ class ResourceProvider(Protocol):
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None: ...
 
 
-def random_id(length: int = 10) -> str:
-    """An id shaped like API Gateway's: lowercase letters and digits."""
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(length))
-
-
 def require_str(props: Properties, name: str) -> str:
     value = props.get(name)
     if not isinstance(value, str) or not value:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from teal.apigw import ApiGatewayError, ApiModel
+from teal.apigw import ApiGatewayError
 from teal.cloud.local import apigateway as service
 from teal.cloud.local.resources import (
     Properties,
@@ -40,13 +40,6 @@ def _ignore_missing(action: Callable[[], T]) -> None:
     except ApiGatewayError as exc:
         if exc.code != "NotFoundException":
             raise ResourceFailed(exc.as_stack_reason()) from exc
-
-
-def _change_api(
-    ctx: ResourceContext, api_id: str, change: Callable[[ApiModel[service.MethodPayload]], T]
-) -> T:
-    with api_errors():
-        return service.change_api(ctx.conn, api_id, change)
 
 
 class RestApi:
@@ -82,9 +75,9 @@ class Resource:
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
         parent, part = require_str(props, "ParentId"), require_str(props, "PathPart")
-        resource_id = _change_api(
-            ctx, require_str(props, "RestApiId"), lambda m: m.create_resource(parent, part)
-        )
+        api_id = require_str(props, "RestApiId")
+        with api_errors():
+            resource_id = service.create_resource(ctx.conn, api_id, parent, part)
         return Provisioned(resource_id, {"ResourceId": resource_id})
 
     def update(
@@ -94,9 +87,7 @@ class Resource:
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
         api_id, resource_id = require_str(props, "RestApiId"), current.physical_id
-        _ignore_missing(
-            lambda: service.change_api(ctx.conn, api_id, lambda m: m.delete_resource(resource_id))
-        )
+        _ignore_missing(lambda: service.delete_resource(ctx.conn, api_id, resource_id))
 
 
 def _method_payload(props: Properties) -> service.MethodPayload:
@@ -134,7 +125,8 @@ class Method:
         api_id, resource_id = require_str(props, "RestApiId"), require_str(props, "ResourceId")
         verb = require_str(props, "HttpMethod").upper()
         payload = _method_payload(props)
-        _change_api(ctx, api_id, lambda m: m.put_method(resource_id, verb, payload))
+        with api_errors():
+            service.put_method(ctx.conn, api_id, resource_id, verb, payload)
         return Provisioned(f"{api_id}|{resource_id}|{verb}")
 
     def update(
@@ -143,17 +135,14 @@ class Method:
         api_id, resource_id = require_str(new, "RestApiId"), require_str(new, "ResourceId")
         verb = require_str(new, "HttpMethod").upper()
         payload = _method_payload(new)
-        _change_api(ctx, api_id, lambda m: m.update_method(resource_id, verb, payload))
+        with api_errors():
+            service.update_method(ctx.conn, api_id, resource_id, verb, payload)
         return current
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
         api_id, resource_id = require_str(props, "RestApiId"), require_str(props, "ResourceId")
         verb = require_str(props, "HttpMethod")
-        _ignore_missing(
-            lambda: service.change_api(
-                ctx.conn, api_id, lambda m: m.delete_method(resource_id, verb)
-            )
-        )
+        _ignore_missing(lambda: service.delete_method(ctx.conn, api_id, resource_id, verb))
 
 
 class Deployment:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from teal.cloud.local.ids import random_id
 from teal.cloud.local.resources import (
     Properties,
     Provisioned,
     ResourceContext,
     ResourceFailed,
-    random_id,
 )
 from teal.cloud.local.resources import _named as named
 
