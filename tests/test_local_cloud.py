@@ -14,6 +14,7 @@ from teal.cloud.base import (
     HistoryEntry,
     LockHeld,
     LockOwner,
+    StackFailed,
 )
 from teal.cloud.local.cloud import ApiGatewayRefused, LocalCloud
 from teal.cloud.local.paths import LocalPaths
@@ -168,3 +169,26 @@ def test_list_stacks_filters_by_tags(cloud: LocalCloud, two_apis: tuple[str, str
     assert deployed.is_stable
     assert deployed.tags == {"teal:app": "blog", "teal:env": "dev"}
     assert deployed.updated_at is not None
+
+
+def test_a_mapped_api_and_stage_cannot_be_deleted_as_on_aws(
+    cloud: LocalCloud, two_apis: tuple[str, str]
+) -> None:
+    blue, _green = two_apis
+    cloud.ensure_domain(DomainSpec("api.example.com"), {})
+    cloud.create_mapping(BasePathMapping("api.example.com", "", blue, "dev"))
+    events = Events()
+    with pytest.raises(StackFailed) as failed:
+        cloud.delete_stack("blog-dev", events)
+    reasons = {e.logical_id: e.reason for e in failed.value.failures}
+    assert reasons["Stage"] == (
+        "Deleting stage dev failed. Please remove all base path mappings related to the "
+        "stage in your domains. (Service: ApiGateway, Status Code: 400, "
+        "Error Code: BadRequestException)"
+    )
+    assert cloud.describe_stack("blog-dev").status == "DELETE_FAILED"  # type: ignore[union-attr]
+    assert StoreServingState(cloud.paths).stage(blue, "dev") is not None  # still served
+
+    cloud.delete_mapping("api.example.com", "")
+    cloud.delete_stack("blog-dev", Events())
+    assert cloud.describe_stack("blog-dev") is None

@@ -33,6 +33,7 @@ class Rule(Enum):
     DUPLICATE_BASE_PATH = "duplicate-base-path"
     INVALID_BASE_PATH = "invalid-base-path"
     INVALID_STAGE_NAME = "invalid-stage-name"
+    MAPPED = "mapped"  # a stage or RestApi that a custom domain maps cannot be deleted
 
 
 _STATUS = {"ConflictException": 409, "BadRequestException": 400, "NotFoundException": 404}

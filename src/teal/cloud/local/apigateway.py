@@ -26,6 +26,7 @@ from teal.apigw import (
     normalize_base_path,
     not_found,
 )
+from teal.cloud.base import BasePathMapping
 from teal.cloud.local.ids import random_id
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServedStage
 from teal.cloud.local.store import bump_generation, from_json, to_json
@@ -70,6 +71,15 @@ def rename_api(conn: sqlite3.Connection, api_id: str, name: str) -> None:
 
 
 def delete_api(conn: sqlite3.Connection, api_id: str) -> None:
+    """Delete the RestApi; refused, as AWS does, while a domain maps it."""
+    domains = sorted({m.domain for m in mappings_to_api(conn, api_id)})
+    if domains:
+        raise ApiGatewayError(
+            "BadRequestException",
+            f"Deleting RestApi {api_id} failed. Please remove all base path mappings related "
+            f"to the RestApi in your domains: {', '.join(domains)}",
+            Rule.MAPPED,
+        )
     conn.execute("DELETE FROM rest_apis WHERE id = ?", (api_id,))
     for table in ("api_resources", "api_methods", "deployments", "stages"):
         conn.execute(f"DELETE FROM {table} WHERE api_id = ?", (api_id,))
@@ -275,6 +285,14 @@ def put_stage(
 
 
 def delete_stage(conn: sqlite3.Connection, api_id: str, name: str) -> None:
+    """Delete the stage; refused, as AWS does, while a domain maps it."""
+    if any(m.stage == name for m in mappings_to_api(conn, api_id)):
+        raise ApiGatewayError(
+            "BadRequestException",
+            f"Deleting stage {name} failed. Please remove all base path mappings related to "
+            "the stage in your domains.",
+            Rule.MAPPED,
+        )
     conn.execute("DELETE FROM stages WHERE api_id = ? AND name = ?", (api_id, name))
     bump_generation(conn)
 
@@ -384,6 +402,24 @@ def delete_mapping(conn: sqlite3.Connection, domain: str, base_path: str) -> Non
         (domain, normalize_base_path(base_path)),
     )
     bump_generation(conn)
+
+
+def mappings_to_api(conn: sqlite3.Connection, api_id: str) -> list[BasePathMapping]:
+    rows = conn.execute(
+        "SELECT domain, base_path, api_id, stage FROM mappings WHERE api_id = ? "
+        "ORDER BY domain, base_path",
+        (api_id,),
+    )
+    return [BasePathMapping(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def api_stages(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+    """(api id, name, stage or None) of every RestApi, by name."""
+    rows = conn.execute(
+        "SELECT a.id, a.name, s.name FROM rest_apis a "
+        "LEFT JOIN stages s ON s.api_id = a.id ORDER BY a.name, a.id, s.name"
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def domain_routes(conn: sqlite3.Connection) -> list[DomainRoute]:

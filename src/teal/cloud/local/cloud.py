@@ -228,16 +228,13 @@ class LocalCloud:
     # API Gateway --------------------------------------------------------------
 
     def overview(self) -> LocalOverview:
-        rows = self.store.read(
-            "SELECT a.id, a.name, s.name FROM rest_apis a "
-            "LEFT JOIN stages s ON s.api_id = a.id ORDER BY a.name, a.id, s.name"
-        )
+        with self.store.transaction() as conn:
+            rows = apigateway.api_stages(conn)
+            domains = tuple(apigateway.domain_routes(conn))
         apis = tuple(
             ServedApi(api_id, name, stage, self.endpoint_url(api_id, stage) if stage else None)
             for api_id, name, stage in rows
         )
-        with self.store.transaction() as conn:
-            domains = tuple(apigateway.domain_routes(conn))
         return LocalOverview(apis, domains)
 
     def endpoint_url(self, api_id: str, stage: str) -> str:
@@ -295,12 +292,8 @@ class LocalCloud:
             raise ApiGatewayRefused(exc, where=f"domain {domain}") from exc
 
     def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
-        rows = self.store.read(
-            "SELECT domain, base_path, api_id, stage FROM mappings WHERE api_id = ? "
-            "ORDER BY domain, base_path",
-            (api_id,),
-        )
-        return [BasePathMapping(r[0], r[1], r[2], r[3]) for r in rows]
+        with self.store.transaction() as conn:
+            return apigateway.mappings_to_api(conn, api_id)
 
     # Locks and history --------------------------------------------------------
 

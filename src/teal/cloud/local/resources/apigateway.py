@@ -63,7 +63,8 @@ class RestApi:
         return current
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
-        service.delete_api(ctx.conn, current.physical_id)
+        with api_errors():
+            service.delete_api(ctx.conn, current.physical_id)
 
 
 class Resource:
@@ -194,7 +195,8 @@ class Stage:
         return self._put(ctx, new, create=False)
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
-        service.delete_stage(ctx.conn, require_str(props, "RestApiId"), current.physical_id)
+        with api_errors():
+            service.delete_stage(ctx.conn, require_str(props, "RestApiId"), current.physical_id)
 
     def _put(self, ctx: ResourceContext, props: Properties, *, create: bool) -> Provisioned:
         name = require_str(props, "StageName")
