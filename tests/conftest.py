@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,15 @@ from e2e import EXAMPLE_BLOG, Run, local_cloud
 from teal.cli import main
 
 __all__ = ["EXAMPLE_BLOG", "Run", "local_cloud"]  # local_cloud: a fixture for every test module
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_teal_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test writes into the developer's own $TEAL_HOME (tests that run a local cloud
+    give each one a home of its own on top of this)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEAL_HOME", str(tmp_path_factory.mktemp("teal-home")))
+        yield
 
 
 MINIMAL_TOML = """\

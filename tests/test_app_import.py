@@ -45,7 +45,7 @@ def test_stdout_works_again_after_the_import(
     from teal.loader import load_routes
 
     root = make_project(NOISY_APP.replace('ctypes.CDLL(None).printf(b"hello from C\\n")', ""))
-    load_routes(root, "app:app")
+    load_routes(root, "app:app", "python3.11")
     print("after")
     result = teal_cli("routes", "--json", "--project", str(root))
     assert result.out.startswith("after\n{")

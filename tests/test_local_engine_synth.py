@@ -52,7 +52,7 @@ def synthesized(
     cloud: LocalCloud, project: Path, api: str = "RestApi", previous: DeployedStack | None = None
 ) -> tuple[StackRequest, Synthesized]:
     target = resolve_target(load_project(project), environ={})
-    table = load_routes(project, target.entry)
+    table = load_routes(project, target.entry, target.runtime)
     package = build_package(project)
     result = synthesize(table, target, package.key, api, previous=previous)
     cloud.put_artifact(package.key, package.data)

@@ -142,6 +142,12 @@ class AwsSection(_Strict):
     profile: str | None = None
 
 
+class LocalSection(_Strict):
+    """``[local]``: how the local cloud runs this app on this machine."""
+
+    python: str | None = None  # the interpreter for [app] runtime; default: found by version
+
+
 class DomainSection(_Strict):
     name: str
     base_path: str = ""
@@ -216,6 +222,7 @@ class EnvOverrides(_Strict):
 class ConfigFile(_Strict):
     app: AppSection
     aws: AwsSection = AwsSection()
+    local: LocalSection = LocalSection()
     domain: DomainSection | None = None
     deploy: DeploySection = DeploySection()
     checks: list[CheckSection] = Field(default_factory=list)
@@ -292,6 +299,7 @@ class Target:
     aws_region: str | None = None
     aws_profile: str | None = None
     exclude: tuple[str, ...] = ()  # [app] exclude: files never packaged
+    local_python: str | None = None  # [local] python
 
     @property
     def environment(self) -> str:
@@ -544,6 +552,7 @@ def resolve_target(
         aws_region=aws.region,
         aws_profile=aws.profile,
         exclude=tuple(config.app.exclude),
+        local_python=config.local.python,
     )
     if len(target.stack_name) > STACK_NAME_LIMIT:
         raise ConfigError(

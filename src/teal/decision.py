@@ -21,6 +21,7 @@ from teal.environments import REST_API_OUTPUT, DomainState, read_domain
 from teal.errors import OperationError
 from teal.loader import load_routes
 from teal.package import Package, build_package
+from teal.progress import Progress, quiet
 from teal.routes import RouteTable
 from teal.settings import teal_home
 from teal.vendor import check_unzipped_size, vendor_requirements
@@ -87,9 +88,15 @@ class ReplacementRefused(OperationError):
     """The API must be replaced and the policy says no: nothing was changed."""
 
 
-def prepare(target: Target, cloud: Cloud) -> Prepared:
+def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepared:
     """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
-    table = load_routes(target.project_dir, target.entry)
+    table = load_routes(
+        target.project_dir,
+        target.entry,
+        target.runtime,
+        python=target.local_python,
+        progress=progress,
+    )
     package = package_for(target)
     found = _read_stack(cloud, target)
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE

@@ -122,7 +122,7 @@ def deploy(
     run = Run(cloud, on_event, progress, operation)
     with operation.lock(target.environment):
         crash_point("deploy:locked")
-        prepared = prepare(target, cloud)
+        prepared = prepare(target, cloud, progress)
         decision = decide(prepared, policy)
         progress(_announce(prepared, decision))
         cloud.ensure_serving()

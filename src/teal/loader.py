@@ -1,174 +1,216 @@
-"""Importing the user's app module, with errors reported as the user's errors.
+"""Reading the user's app: its routes, imported as a function would import it.
 
-teal's stdout belongs to its results (``--json`` prints one object there), so
+The app is imported in a child process running the runtime's Python, with
+only what a function sees on Lambda: the project, its requirements, the
+runtime's SDK and teal's runtime shim (see :mod:`teal.runtimes` and
+:mod:`teal.runtime.introspect`). So an app whose dependencies are not
+installed beside teal still deploys, and one that imports a package Lambda
+would not have fails here, before anything is deployed.
+
+teal's stdout belongs to its results (``--json`` prints one object there):
 whatever the app prints while it is imported goes to stderr, and an app that
-exits during import is the user's error, not the end of the command.
+exits or crashes during import is the user's error (exit 2), named at the
+deepest line of the user's own code.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import importlib
+import json
 import logging
-import os
+import subprocess
 import sys
-import traceback
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from teal.app import App
 from teal.config import CONFIG_FILE, check_function_tables, load_project
 from teal.errors import AppLoadError
-from teal.routes import RouteTable, quota_warnings
+from teal.package import runtime_shim
+from teal.progress import Progress, quiet
+from teal.routes import RouteSpec, RouteTable, build_route_table, quota_warnings
+from teal.runtimes import RuntimeWorld, runtime_world
+from teal.settings import teal_home
 
 # Warnings for the user (the CLI prints them on stderr; see teal.cli.common).
 warnings_log = logging.getLogger("teal.warnings")
+INTROSPECT = Path(__file__).resolve().parent / "runtime" / "introspect.py"
+IMPORT_TIMEOUT_S = 300.0
 
 
-def load_app(project_dir: Path, entry: str) -> App:
-    """Import ``module:attribute`` from the project folder and return its App."""
-    root = project_dir.resolve()
-    module_name, _, attribute = entry.partition(":")
-    _forget_project_modules(root, module_name)
-    sys.path.insert(0, str(root))
-    try:
-        with _output_to_stderr():
-            module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise AppLoadError(
-                f"module {module_name!r} not found in {root}",
-                where="teal.toml [app] entry",
-                hint=f"check that {module_name.replace('.', '/')}.py exists, or fix 'entry'",
-            ) from exc
-        raise _user_code_error(exc, root) from exc
-    except SyntaxError as exc:
-        where = f"{exc.filename}:{exc.lineno}" if exc.filename else module_name
-        raise AppLoadError(f"syntax error: {exc.msg}", where=where) from exc
-    except SystemExit as exc:
-        raise _exit_error(exc, root) from exc
-    except Exception as exc:
-        raise _user_code_error(exc, root) from exc
-    finally:
-        sys.path.remove(str(root))
-    app = getattr(module, attribute, None)
-    if not isinstance(app, App):
-        raise AppLoadError(
-            f"{entry} is not a teal App (found {type(app).__name__})",
-            where="teal.toml [app] entry",
-            hint="create it with `app = App()` and point 'entry' at it",
-        )
-    return app
+def runtimes_cache() -> Path:
+    """Where interpreters' dependency folders, the SDK and the shim are kept."""
+    return teal_home() / "runtimes"
 
 
-def load_routes(project_dir: Path, entry: str) -> RouteTable:
+def load_routes(
+    project_dir: Path,
+    entry: str,
+    runtime: str,
+    *,
+    python: str | None = None,
+    progress: Progress = quiet,
+) -> RouteTable:
     """The app's validated route table (raises RouteError naming every bad route).
 
     Every command that reads the app comes through here, so this is also where
     teal.toml's per-function tables are checked against the app's functions:
     the first moment both are known.
     """
-    table = load_app(project_dir, entry).routes()
+    root = project_dir.resolve()
+    shim = runtime_shim(runtimes_cache())
+    world = runtime_world(
+        root, runtime, runtimes_cache(), override=python, progress=progress, extra=(root, shim)
+    )
+    found = _introspect(world, entry)
+    table = build_route_table(_specs(_routes_or_raise(found, root, entry, world)))
     if not table.routes:
         raise AppLoadError(
             f"{entry} has no routes", hint="add handlers with @app.route(path, methods=[...])"
         )
-    if (project_dir / CONFIG_FILE).is_file():
-        check_function_tables(load_project(project_dir), table.functions.keys())
+    if (root / CONFIG_FILE).is_file():
+        check_function_tables(load_project(root), table.functions.keys())
     for warning in quota_warnings(table):
         warnings_log.warning("%s", warning)
     return table
 
 
+def _introspect(world: RuntimeWorld, entry: str) -> dict[str, Any]:
+    """Run the import in the runtime's world; what the child found, as JSON."""
+    with tempfile.TemporaryDirectory(prefix="teal-introspect-") as scratch:
+        result = Path(scratch) / "routes.json"
+        command = world.command(INTROSPECT, str(result), entry, *map(str, world.paths))
+        try:
+            done = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                cwd=world.paths[0],
+                timeout=IMPORT_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise AppLoadError(
+                f"importing the app took more than {IMPORT_TIMEOUT_S:g} s",
+                hint="Lambda allows 10 s for a function's start: move slow work out of "
+                "module level",
+            ) from exc
+        # the app's output is for the user, never a result: stderr
+        sys.stderr.write((done.stdout + done.stderr).decode("utf-8", "replace"))
+        sys.stderr.flush()
+        if not result.is_file():
+            raise AppLoadError(
+                f"importing the app ended its process (exit status {done.returncode})",
+                where=str(world.paths[0]),
+                hint="see the output above; something at module level ended the interpreter",
+            )
+        found: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+        return found
+
+
 # What the user is told about how teal imports the app: it is true of both
 # clouds, where each function imports the module before its first request.
 _IMPORTED_AS = (
-    "teal imports your module to read its routes, as each deployed function does "
-    "before its first request"
+    "teal imports your module to read its routes as each deployed function does before its "
+    "first request: with the runtime's Python, your code, requirements.txt and the "
+    "runtime's SDK, nothing else"
 )
 
 
-def _user_code_error(exc: BaseException, root: Path) -> AppLoadError:
-    where = _deepest_user_frame(exc, root)
+def _routes_or_raise(
+    found: dict[str, Any], root: Path, entry: str, world: RuntimeWorld
+) -> list[dict[str, Any]]:
+    module_name = entry.partition(":")[0]
+    match found.get("error"):
+        case None:
+            routes: list[dict[str, Any]] = found["routes"]
+            return routes
+        case "syntax":
+            where = f"{found['file']}:{found['line']}" if found.get("file") else module_name
+            raise AppLoadError(f"syntax error: {found['message']}", where=where)
+        case "exit":
+            where = _deepest_user_frame(found["frames"], root, world.paths[1:])
+            raise AppLoadError(
+                f"the app exited during import (SystemExit: {found['code']})",
+                where=where,
+                hint=f"do not call sys.exit() or exit() at module level (found at {where}); "
+                f"{_IMPORTED_AS}, and an exit there stops the function",
+            )
+        case "not-an-app":
+            raise AppLoadError(
+                f"{entry} is not a teal App (found {found['found']})",
+                where="teal.toml [app] entry",
+                hint="create it with `app = App()` and point 'entry' at it",
+            )
+        case _:
+            raise _raised_error(found, root, module_name, world)
+
+
+def _raised_error(
+    found: dict[str, Any], root: Path, module_name: str, world: RuntimeWorld
+) -> AppLoadError:
+    missing = found.get("missing_module")
+    if missing and module_name.startswith(missing):
+        return AppLoadError(
+            f"module {module_name!r} not found in {root}",
+            where="teal.toml [app] entry",
+            hint=f"check that {module_name.replace('.', '/')}.py exists, or fix 'entry'",
+        )
+    where = _deepest_user_frame(found["frames"], root, world.paths[1:])
+    hint = f"fix the error at {where} (the deepest line of your code); {_IMPORTED_AS}"
+    if missing:
+        hint = (
+            f"add {missing.split('.')[0]} to requirements.txt (Lambda has only your code, "
+            f"your requirements and the runtime's SDK); {_IMPORTED_AS}"
+        )
     return AppLoadError(
-        f"importing the app failed: {type(exc).__name__}: {exc}",
-        where=where,
-        hint=f"fix the error at {where} (the deepest line of your code); {_IMPORTED_AS}",
+        f"importing the app failed: {found['type']}: {found['message']}", where=where, hint=hint
     )
 
 
-def _exit_error(exc: SystemExit, root: Path) -> AppLoadError:
-    where = _deepest_user_frame(exc, root)
-    return AppLoadError(
-        f"the app exited during import (SystemExit: {exc.code!r})",
-        where=where,
-        hint=f"do not call sys.exit() or exit() at module level (found at {where}); "
-        f"{_IMPORTED_AS}, and an exit there stops the function",
-    )
-
-
-def _deepest_user_frame(exc: BaseException, root: Path) -> str:
+def _deepest_user_frame(frames: list[list[Any]], root: Path, others: Sequence[Path]) -> str:
     """``file:line`` of the deepest frame in the project, outside installed packages."""
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if Path(f.filename).is_relative_to(root) and "site-packages" not in Path(f.filename).parts
+    mine = [
+        (str(file), line)
+        for file, line in frames
+        if Path(str(file)).is_relative_to(root)
+        and "site-packages" not in Path(str(file)).parts
+        and not any(Path(str(file)).is_relative_to(other) for other in others)
     ]
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(root)
+    return f"{mine[-1][0]}:{mine[-1][1]}" if mine else str(root)
 
 
-@contextlib.contextmanager
-def _output_to_stderr() -> Iterator[None]:
-    """Send what the app prints while it is imported to stderr, Python's and C's alike.
+class HandlerRef:
+    """A handler as the child process described it: its names, not the function."""
 
-    ``sys.stdout`` is swapped for ``sys.stderr``; file descriptor 1 is pointed
-    at descriptor 2 as well, for code that writes to it directly
-    (``os.write(1, ...)``, C extensions). Both are restored however the import ends.
-    """
-    _flush_all()
-    saved_fd = _redirect_fd(1, to=2)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        _flush_all()
-        if saved_fd is not None:
-            os.dup2(saved_fd, 1)
-            os.close(saved_fd)
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.__module__ = str(description.get("module") or "?")
+        self.__qualname__ = str(description.get("qualname") or description.get("repr"))
+        self.__name__ = str(description.get("name") or "handler")
+        self._repr = str(description.get("repr"))
+
+    def __repr__(self) -> str:
+        return self._repr
 
 
-def _redirect_fd(fd: int, *, to: int) -> int | None:
-    """Point ``fd`` at ``to``; a copy of the old ``fd`` to restore, None if there is none."""
-    try:
-        saved = os.dup(fd)
-    except OSError:  # closed (a daemon, an embedding host): nothing to protect
-        return None
-    try:
-        os.dup2(to, fd)
-    except OSError:
-        os.close(saved)
-        return None
-    return saved
+class CallableRef(HandlerRef):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self._repr} runs in its function, not in teal's process")
 
 
-def _flush_all() -> None:
-    """Flush Python's streams and C's stdio buffers, so no output crosses the switch."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    with contextlib.suppress(Exception):
-        # fflush(NULL) flushes every C stream: a printf() buffered during the
-        # import would otherwise reach the real stdout later, after the switch back.
-        ctypes.CDLL(None).fflush(None)
-
-
-def _forget_project_modules(root: Path, module_name: str) -> None:
-    """Drop modules imported earlier from this (or another) project, so edits are seen."""
-    top = module_name.split(".", maxsplit=1)[0]
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        same_name = name == top or name.startswith(top + ".")
-        in_project = bool(file) and Path(str(file)).resolve().is_relative_to(root)
-        if (same_name or in_project) and not name.startswith("teal"):
-            del sys.modules[name]
+def _specs(routes: list[dict[str, Any]]) -> list[RouteSpec]:
+    specs = []
+    for route in routes:
+        described = route["handler"]
+        handler = CallableRef(described) if described.get("callable") else HandlerRef(described)
+        function = route.get("function")
+        specs.append(
+            RouteSpec(
+                route["path"],
+                tuple(route["methods"]),
+                handler,
+                function if function is None or isinstance(function, str) else str(function),
+                bool(route.get("raw")),
+            )
+        )
+    return specs

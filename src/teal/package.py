@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -158,6 +159,27 @@ def _rules(lines: Iterable[str], source: str) -> pathspec.GitIgnoreSpec:
 def _runtime_entries() -> dict[str, Path]:
     teal_dir = Path(__file__).resolve().parent
     return {f"teal/{name}": teal_dir / name for name in RUNTIME_FILES}
+
+
+def runtime_shim(cache: Path) -> Path:
+    """A folder holding only teal's runtime shim (``teal/...``), as a package carries it:
+    what the app's own ``import teal`` finds when teal imports the app to read it."""
+    entries = _runtime_entries()
+    digest = hashlib.sha256()
+    for name, path in sorted(entries.items()):
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+    folder = cache / f"shim-{digest.hexdigest()[:16]}"
+    if (folder / "teal" / "__init__.py").is_file():
+        return folder
+    staging = cache / f".staging-shim-{os.getpid()}-{digest.hexdigest()[:8]}"
+    for name, path in entries.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_bytes(path.read_bytes())
+    try:
+        staging.rename(folder)
+    except OSError:  # another process published it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def _walk(

@@ -17,9 +17,10 @@ from teal.cli.common import (
     emit_json,
     err_console,
     is_interactive,
+    progress,
     target_options,
 )
-from teal.cli.output import EventPrinter, step
+from teal.cli.output import EventPrinter
 from teal.cloud import open_cloud
 from teal.config import DomainSpec, Project, Target
 from teal.errors import UserError
@@ -31,7 +32,13 @@ from teal.routes import RouteTable
 def _table_or_none(target: Target) -> RouteTable | None:
     """The app's routes, for derived checks; the deployed app may differ, so failures pass."""
     try:
-        return load_routes(target.project_dir, target.entry)
+        return load_routes(
+            target.project_dir,
+            target.entry,
+            target.runtime,
+            python=target.local_python,
+            progress=progress,
+        )
     except UserError:
         return None
 
@@ -129,7 +136,7 @@ def _switch_domain(
     shared: _SwitchKwargs = {
         "skip_checks": skip_checks,
         "user": current_user(),
-        "progress": lambda message: step(err_console, message),
+        "progress": progress,
         "table": _table_or_none(target),
     }
     if to_name is None:
@@ -184,7 +191,7 @@ def delete(
         the_cloud,
         force=force,
         user=current_user(),
-        progress=lambda m: step(err_console, m),
+        progress=progress,
         on_event=EventPrinter(err_console),
     )
     if as_json:

@@ -29,6 +29,11 @@ if not console.is_terminal:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def progress(message: str) -> None:
+    """One line of progress on stderr (stdout is for results)."""
+    err_console.print(f"[bold]»[/] {escape(message)}")
+
+
 class _WarningsOnStderr(logging.Handler):
     """Warnings the library reports through logging, printed like the CLI's own."""
 

@@ -15,9 +15,10 @@ from teal.cli.common import (
     emit_json,
     err_console,
     is_interactive,
+    progress,
     target_options,
 )
-from teal.cli.output import EventPrinter, step, warn
+from teal.cli.output import EventPrinter, warn
 from teal.cloud import open_cloud
 from teal.deploy import DeployReport, ReplacePolicy, deploy
 from teal.environments import domain_lock_key, find_environment, read_domain
@@ -69,7 +70,7 @@ def deploy_command(
         the_cloud,
         policy,
         on_event=EventPrinter(err_console, verbose=verbose),
-        progress=lambda message: step(err_console, message),
+        progress=progress,
         user=current_user(),
     )
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from teal.cli.common import common, console, emit_json, target_options
+from teal.cli.common import common, console, emit_json, progress, target_options
 from teal.export import export
 from teal.package import project_files
 from teal.settings import teal_home
@@ -55,7 +55,7 @@ def package_command(
             console.print(f"{size:>10,}  {escape(name)}")
         console.print(f"{len(sizes)} files, {sum(sizes.values()):,} bytes")
         return
-    exported = export(target, out or target.project_dir / "teal-package")
+    exported = export(target, out or target.project_dir / "teal-package", progress)
     if as_json:
         emit_json(exported.to_json())
         return

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from teal.analysis import Plan, ResourceChange, build_plan
 from teal.apply import Step, apply_steps
-from teal.cli.common import common, console, emit_json, err_console, target_options
+from teal.cli.common import common, console, emit_json, err_console, progress, target_options
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.config import Target
@@ -37,7 +37,13 @@ def _load(
     project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
 ) -> tuple[Target, RouteTable, str]:
     _, target = common(project, env, extra, cloud, as_json).load()
-    table = load_routes(target.project_dir, target.entry)
+    table = load_routes(
+        target.project_dir,
+        target.entry,
+        target.runtime,
+        python=target.local_python,
+        progress=progress,
+    )
     return target, table, package_for(target).key
 
 
@@ -174,7 +180,8 @@ def plan_command(
     else:
         _, target = common(project, env, extra, cloud, as_json).load()
         opened = open_cloud(target)
-        prepared = prepare(target, opened)  # the very steps deploy takes
+        # the very steps deploy takes
+        prepared = prepare(target, opened, progress)
         plan = prepared.plan
         preview = _preview(opened, prepared)
         steps = apply_steps(prepared, decide(prepared, ReplacePolicy("auto")))
@@ -216,8 +223,8 @@ def print_steps(steps: tuple[Step, ...], resume: bool) -> None:
         )
     if steps:
         console.print("  deploy would:")
-    for number, step in enumerate(steps, start=1):
-        console.print(f"    {number}. {escape(step.does)}")
+    for number, each in enumerate(steps, start=1):
+        console.print(f"    {number}. {escape(each.does)}")
 
 
 def print_change_set(preview: PlanPreview) -> None:

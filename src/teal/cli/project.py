@@ -15,6 +15,7 @@ from teal.cli.common import (
     emit_json,
     err_console,
     json_option,
+    progress,
     project_option,
 )
 from teal.config import load_project
@@ -61,7 +62,10 @@ def routes(project: Path, as_json: bool) -> None:
     """Show the app's route table: path, methods, Lambda function and handler."""
     options = CommonOptions(project, None, None, None, as_json)
     loaded = load_project(options.project)
-    table = load_routes(loaded.root, loaded.config.app.entry)
+    app = loaded.config.app
+    table = load_routes(
+        loaded.root, app.entry, app.runtime, python=loaded.config.local.python, progress=progress
+    )
     if as_json:
         emit_json(
             {
