@@ -21,7 +21,6 @@ the commits of an operation do not grow with the number of its resources.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import sqlite3
 import uuid
@@ -59,9 +58,9 @@ from teal.cloud.local.stack_records import (
     Sink,
     StackRecord,
     make_current,
-    process_alive,
-    process_start,
+    owner_alive,
     teardown_order,
+    this_owner,
     write_row,
 )
 from teal.cloud.local.stack_run import ForwardRun, NestedChildren, child_name, failure_reason
@@ -247,7 +246,7 @@ class Engine:
         stack_id = (
             f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
         )
-        pid = os.getpid()
+        pid, started = this_owner()
         with self.store.transaction() as conn:
             if conn.execute("SELECT 1 FROM stacks WHERE name = ?", (name,)).fetchone():
                 raise StackStateError(f"Stack [{name}] already exists", where=name)
@@ -262,7 +261,7 @@ class Engine:
                 outputs={},
                 parent=parent,
                 owner_pid=pid,
-                owner_start=process_start(pid),
+                owner_start=started,
                 previous=None,
                 updated_at=self.clock(),
             )
@@ -322,8 +321,7 @@ class Engine:
                     to_json(desired.parameters),
                     to_json(desired.tags),
                     to_json(previous.to_json()),
-                    os.getpid(),
-                    process_start(os.getpid()),
+                    *this_owner(),
                     self.clock().isoformat(),
                     stack.name,
                     stack.status,
@@ -599,7 +597,7 @@ class Engine:
         return parent is not None and parent.in_progress
 
     def _owner_alive(self, stack: StackRecord) -> bool:
-        return stack.owner_pid is not None and process_alive(stack.owner_pid, stack.owner_start)
+        return stack.owner_pid is not None and owner_alive(stack.owner_pid, stack.owner_start)
 
     def _depth(self, stack: StackRecord) -> int:
         depth, parent = 0, stack.parent
@@ -634,8 +632,7 @@ class Engine:
                 "UPDATE stacks SET owner_pid = ?, owner_start = ? "
                 "WHERE name = ? AND owner_pid IS ? AND owner_start IS ? AND status = ?",
                 (
-                    os.getpid(),
-                    process_start(os.getpid()),
+                    *this_owner(),
                     stack.name,
                     stack.owner_pid,
                     stack.owner_start,
@@ -775,7 +772,7 @@ class Engine:
             if own:
                 conn.execute(
                     "UPDATE stacks SET owner_pid = ?, owner_start = ? WHERE name = ?",
-                    (os.getpid(), process_start(os.getpid()), name),
+                    (*this_owner(), name),
                 )
             event = self._stack_event(conn, name, status, reason)
         sink(event)

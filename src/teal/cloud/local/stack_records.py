@@ -12,9 +12,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
+import psutil
+
+from teal import processes
 from teal.cloud.base import EventSink, StackEvent, Template
 from teal.cloud.local.resources import Properties, Provisioned
 from teal.cloud.local.stack_template import ParsedTemplate, parse_template
@@ -24,23 +26,29 @@ from teal.errors import UserError
 # Process ownership: a stack in progress whose owner died is recovered. -------
 
 
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a reused pid from the original)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+def this_owner() -> tuple[int, str | None]:
+    """This process as a stack's owner: its pid, and its start time as the record keeps it."""
+    pid, started = processes.this_process()
+    return pid, None if started is None else repr(started)
+
+
+def owner_alive(pid: int, recorded_start: str | None) -> bool:
+    """Whether the process recorded as a stack's owner still runs (not another one on its pid)."""
+    return processes.is_running(pid, _start_time(recorded_start))
+
+
+def _start_time(recorded: str | None) -> float | None:
+    """The owner's start time: seconds since the epoch, or (records of an older teal)
+    the kernel's clock ticks since boot; None when unknown, judged by the pid alone."""
+    if recorded is None:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def process_alive(pid: int, start: str | None) -> bool:
+    if not recorded.isdigit():
+        return float(recorded)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start is None or process_start(pid) in (None, start)
+        ticks_per_second = os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return psutil.boot_time() + int(recorded) / ticks_per_second
 
 
 # Records --------------------------------------------------------------------
