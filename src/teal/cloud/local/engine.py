@@ -48,8 +48,8 @@ from teal.cloud.local.resources import (
     Provisioned,
     ResourceContext,
     ResourceProvider,
-    providers,
 )
+from teal.cloud.local.resources.registry import providers
 from teal.cloud.local.stack_records import (
     Desired,
     ForwardFailure,
