@@ -641,9 +641,13 @@ def test_a_kill_anywhere_in_a_batched_apply_recovers_to_the_old_or_the_new_stack
         status = stack.status if stack is not None else None
         assert status in outcomes, point
         assert api_routes(cloud) == outcomes[status], point
-        rows = cloud.engine.rows("blog-dev")
+        rows = cloud.engine.ledger.rows("blog-dev")
         deployed = status in (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE)
-        wanted = set(cloud.engine.require("blog-dev").template["Resources"]) if deployed else set()
+        wanted = (
+            set(cloud.engine.ledger.require("blog-dev").template["Resources"])
+            if deployed
+            else set()
+        )
         assert all(row.current for row in rows), point
         assert {row.logical_id for row in rows} == wanted, point
         one_if_deployed = 1 if deployed else 0

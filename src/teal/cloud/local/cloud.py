@@ -34,7 +34,8 @@ from teal.cloud.base import (
     StackResult,
 )
 from teal.cloud.local import apigateway
-from teal.cloud.local.engine import STACK_TYPE, Clock, Engine, utc_now
+from teal.cloud.local.engine import Engine
+from teal.cloud.local.ledger import STACK_TYPE, Clock, utc_now
 from teal.cloud.local.lifecycle import UnboundDomain, ensure_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,

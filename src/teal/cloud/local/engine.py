@@ -24,9 +24,8 @@ import itertools
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from teal.cloud.base import (
@@ -43,6 +42,14 @@ from teal.cloud.base import (
     StackResult,
     Template,
 )
+from teal.cloud.local.ledger import (
+    STACK_TYPE,
+    Clock,
+    Ledger,
+    StackStateError,
+    owner_alive,
+    utc_now,
+)
 from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from teal.cloud.local.resources import (
     Provisioned,
@@ -58,22 +65,18 @@ from teal.cloud.local.stack_records import (
     Sink,
     StackRecord,
     make_current,
-    owner_alive,
     teardown_order,
-    this_owner,
     write_row,
 )
 from teal.cloud.local.stack_run import ForwardRun, NestedChildren, child_name, failure_reason
 from teal.cloud.local.stack_template import parse_template
-from teal.cloud.local.store import Store, to_json
+from teal.cloud.local.store import Store
 from teal.errors import OperationError, UserError
 
-Clock = Callable[[], datetime]
 # Resource operations committed together: enough that commits cost little next
 # to the operations, few enough that the write lock is held well under a second.
 BATCH_SIZE = 500
 T = TypeVar("T")
-STACK_TYPE = "AWS::CloudFormation::Stack"
 STACK_NAME = re.compile(r"^[A-Za-z][-A-Za-z0-9]{0,127}$")
 CREATE_FAILED_STATUSES = ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS")
 CLEANUP_IN_PROGRESS = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
@@ -86,14 +89,6 @@ UPDATE_ROLLBACK_STATUSES = (
 
 def _row_type(row: Row) -> str:
     return row.type
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class StackStateError(OperationError):
-    """The stack's status does not allow the operation (AWS's ValidationError)."""
 
 
 def check_stack_name(name: str) -> None:
@@ -124,55 +119,21 @@ class Engine:
         self.region = region
         self.account_id = account_id
         self.providers = providers()
+        self.ledger = Ledger(store, clock)
 
-    # Reads ------------------------------------------------------------------
+    # Reads, for LocalCloud ----------------------------------------------------
 
     def stack(self, name: str) -> StackRecord | None:
-        row = self.store.read_one("SELECT * FROM stacks WHERE name = ?", (name,))
-        return None if row is None else StackRecord.from_db(row)
-
-    def stack_id(self, name: str) -> str:
-        """The stack's ARN, without reading the rest of its record."""
-        row = self.store.read_one("SELECT stack_id FROM stacks WHERE name = ?", (name,))
-        if row is None:
-            raise OperationError(f"Stack with id {name} does not exist", where=name)
-        return str(row[0])
+        return self.ledger.stack(name)
 
     def stacks(self) -> list[StackRecord]:
-        return [
-            StackRecord.from_db(r) for r in self.store.read("SELECT * FROM stacks ORDER BY name")
-        ]
-
-    def rows(self, name: str) -> list[Row]:
-        found = self.store.read("SELECT * FROM resources WHERE stack = ? ORDER BY seq", (name,))
-        return [Row.from_db(r) for r in found]
-
-    def current_row(self, name: str, logical_id: str) -> Row:
-        found = self.store.read_one(
-            "SELECT * FROM resources WHERE stack = ? AND logical_id = ? AND current = 1",
-            (name, logical_id),
-        )
-        if found is None:
-            raise OperationError(f"resource {logical_id} of stack {name} is not recorded")
-        return Row.from_db(found)
+        return self.ledger.stacks()
 
     def live_rows(self, name: str) -> dict[str, Row]:
-        return {row.logical_id: row for row in self.rows(name) if row.current}
+        return self.ledger.live_rows(name)
 
     def events(self, name: str) -> list[StackEvent]:
-        found = self.store.read("SELECT * FROM events WHERE stack = ? ORDER BY seq", (name,))
-        return [
-            StackEvent(
-                datetime.fromisoformat(r["time"]),
-                r["stack"],
-                r["logical_id"],
-                r["type"],
-                r["status"],
-                r["reason"],
-                r["physical_id"],
-            )
-            for r in found
-        ]
+        return self.ledger.events(name)
 
     # Apply ------------------------------------------------------------------
 
@@ -200,7 +161,7 @@ class Engine:
             dict(request.tags),
         )
         sink = Sink(on_event)
-        existing = self.stack(request.name)
+        existing = self.ledger.stack(request.name)
         if existing is None:
             return self._create(desired, sink, parent)
         self._check_updatable(existing)
@@ -234,71 +195,33 @@ class Engine:
         try:
             outputs = ForwardRun(self, record, desired, sink, {}).forward()
         except ForwardFailure as failure:
-            self._set_status(name, "ROLLBACK_IN_PROGRESS", failure.reason, sink)
+            self.ledger.set_status(name, "ROLLBACK_IN_PROGRESS", failure.reason, sink)
             status = self.rollback_create(name, sink)
             raise StackFailed(name, status, sink.failures(name)) from None
-        self._finish(name, CREATE_COMPLETE, sink, outputs=outputs)
+        self.ledger.finish(name, CREATE_COMPLETE, sink, outputs=outputs)
         return StackResult(name, CREATE_COMPLETE, outputs, tuple(sink.events))
 
     def _begin_create(self, desired: Desired, sink: Sink, parent: str | None) -> StackRecord:
         """Record the new stack, in progress and owned by this process; returns its record."""
-        name = desired.name
         stack_id = (
-            f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
+            f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{desired.name}/"
+            f"{uuid.uuid4()}"
         )
-        pid, started = this_owner()
-        with self.store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM stacks WHERE name = ?", (name,)).fetchone():
-                raise StackStateError(f"Stack [{name}] already exists", where=name)
-            record = StackRecord(
-                name=name,
-                stack_id=stack_id,
-                status="CREATE_IN_PROGRESS",
-                status_reason=None,
-                template=desired.parsed.template,
-                parameters=desired.parameters,
-                tags=desired.tags,
-                outputs={},
-                parent=parent,
-                owner_pid=pid,
-                owner_start=started,
-                previous=None,
-                updated_at=self.clock(),
-            )
-            conn.execute(
-                "INSERT INTO stacks (name, stack_id, status, template, parameters, tags, "
-                "outputs, parent, owner_pid, owner_start, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
-                (
-                    name,
-                    stack_id,
-                    record.status,
-                    to_json(record.template),
-                    to_json(record.parameters),
-                    to_json(record.tags),
-                    parent,
-                    pid,
-                    record.owner_start,
-                    record.updated_at.isoformat(),
-                ),
-            )
-            event = self._stack_event(conn, name, "CREATE_IN_PROGRESS", "User Initiated")
-        sink(event)
-        return record
+        return self.ledger.begin_create(desired, stack_id, parent, sink)
 
     def _update(
         self, stack: StackRecord, desired: Desired, sink: Sink, *, defer_cleanup: bool
     ) -> StackResult:
-        live = self.live_rows(stack.name)
+        live = self.ledger.live_rows(stack.name)
         self._begin_update(stack, desired, live, sink)
-        record = self.require(stack.name)
+        record = self.ledger.require(stack.name)
         try:
             outputs = ForwardRun(self, record, desired, sink, live).forward()
         except ForwardFailure as failure:
-            self._set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", failure.reason, sink)
+            self.ledger.set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", failure.reason, sink)
             status = self.rollback_update(stack.name, sink)
             raise StackFailed(stack.name, status, sink.failures(stack.name)) from None
-        self._set_status(stack.name, CLEANUP_IN_PROGRESS, None, sink, outputs=outputs)
+        self.ledger.set_status(stack.name, CLEANUP_IN_PROGRESS, None, sink, outputs=outputs)
         if defer_cleanup:
             return StackResult(stack.name, CLEANUP_IN_PROGRESS, outputs, tuple(sink.events))
         self.cleanup(stack.name, sink)
@@ -311,74 +234,55 @@ class Engine:
         previous = Previous(
             stack.template, stack.parameters, stack.tags, stack.outputs, tuple(live.values())
         )
-        with self.store.transaction() as conn:
-            changed = conn.execute(
-                "UPDATE stacks SET status = 'UPDATE_IN_PROGRESS', status_reason = NULL, "
-                "template = ?, parameters = ?, tags = ?, previous = ?, owner_pid = ?, "
-                "owner_start = ?, updated_at = ? WHERE name = ? AND status = ?",
-                (
-                    to_json(desired.parsed.template),
-                    to_json(desired.parameters),
-                    to_json(desired.tags),
-                    to_json(previous.to_json()),
-                    *this_owner(),
-                    self.clock().isoformat(),
-                    stack.name,
-                    stack.status,
-                ),
-            ).rowcount
-            if not changed:
-                raise StackStateError(
-                    f"Stack:{stack.stack_id} changed while this update started", where=stack.name
-                )
-            event = self._stack_event(conn, stack.name, "UPDATE_IN_PROGRESS", "User Initiated")
-        sink(event)
+        self.ledger.begin_update(stack, desired, previous, sink)
 
     # Cleanup and rollback (also used to recover from a dead process) --------
 
     def cleanup(self, name: str, sink: Sink) -> None:
         """Clean up child stacks, delete replaced and removed resources, then UPDATE_COMPLETE."""
-        stack = self.require(name)
+        stack = self.ledger.require(name)
         for child in self._children_awaiting(stack, (CLEANUP_IN_PROGRESS,)):
             self.cleanup(child.name, sink)
         old_template = stack.previous.template if stack.previous else stack.template
         wanted = set(stack.template.get("Resources") or {})
-        stale = [row for row in self.rows(name) if not row.current or row.logical_id not in wanted]
+        stale = [
+            row for row in self.ledger.rows(name) if not row.current or row.logical_id not in wanted
+        ]
         self.each_batched(
             teardown_order(stale, old_template),
             _row_type,
             sink,
             lambda row: self._delete_row(stack, row, sink, tolerate=True),
         )
-        self._finish(name, UPDATE_COMPLETE, sink)
+        self.ledger.finish(name, UPDATE_COMPLETE, sink)
 
     def rollback_create(self, name: str, sink: Sink) -> str:
-        stack = self.require(name)
-        ok = self._delete_all(stack, self.rows(name), stack.template, sink)
+        stack = self.ledger.require(name)
+        ok = self._delete_all(stack, self.ledger.rows(name), stack.template, sink)
         self._delete_orphan_children(stack, sink)
         status = ROLLBACK_COMPLETE if ok else "ROLLBACK_FAILED"
-        self._finish(name, status, sink, outputs={})
+        self.ledger.finish(name, status, sink, outputs={})
         return status
 
     def rollback_update(self, name: str, sink: Sink) -> str:
         """Restore what was updated in place, then delete what was created."""
-        stack = self.require(name)
+        stack = self.ledger.require(name)
         previous = stack.previous
         if previous is None:  # nothing recorded: the update never started
-            self._finish(name, UPDATE_ROLLBACK_COMPLETE, sink)
+            self.ledger.finish(name, UPDATE_ROLLBACK_COMPLETE, sink)
             return UPDATE_ROLLBACK_COMPLETE
         ok = self._restore(stack, previous, sink)
-        self._set_status(name, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None, sink)
+        self.ledger.set_status(name, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", None, sink)
         kept = {row.seq for row in previous.rows}
-        created = [row for row in self.rows(name) if row.seq not in kept]
+        created = [row for row in self.ledger.rows(name) if row.seq not in kept]
         ok = self._delete_all(stack, created, stack.template, sink) and ok
         self._delete_orphan_children(stack, sink)
         status = UPDATE_ROLLBACK_COMPLETE if ok else "UPDATE_ROLLBACK_FAILED"
-        self._finish(name, status, sink, restore=previous)
+        self.ledger.finish(name, status, sink, restore=previous)
         return status
 
     def _restore(self, stack: StackRecord, previous: Previous, sink: Sink) -> bool:
-        rows = {row.seq: row for row in self.rows(stack.name)}
+        rows = {row.seq: row for row in self.ledger.rows(stack.name)}
         old_order = {
             lid: i for i, lid in enumerate(parse_template(previous.template, stack.name).order)
         }
@@ -402,21 +306,23 @@ class Engine:
         A child whose update was never recorded by the parent (its process died
         in between) is rolled back too, since its own record says what it was.
         """
-        child = self.stack(child_name(now.physical_id))
+        child = self.ledger.stack(child_name(now.physical_id))
         if child is None or child.status not in (CLEANUP_IN_PROGRESS, *UPDATE_ROLLBACK_STATUSES):
             # Stable already; re-apply the old template if the parent had moved on.
             if now.properties == before.properties:
                 return True
             return self._restore_row(stack, now, before, sink)
-        self.resource_event(stack, now.logical_id, now.type, "UPDATE_IN_PROGRESS", sink=sink)
-        self._set_status(
+        self.ledger.resource_event(
+            stack.name, now.logical_id, now.type, "UPDATE_IN_PROGRESS", sink=sink
+        )
+        self.ledger.set_status(
             child.name, "UPDATE_ROLLBACK_IN_PROGRESS", "Parent stack rolling back", sink
         )
         status = self.rollback_update(child.name, sink)
         with self.store.transaction() as conn:
             done = Provisioned(
                 now.physical_id,
-                {f"Outputs.{k}": v for k, v in self.require(child.name).outputs.items()},
+                {f"Outputs.{k}": v for k, v in self.ledger.require(child.name).outputs.items()},
             )
             write_row(conn, before.seq, done, before.properties)
             event = self._done_event(
@@ -434,15 +340,19 @@ class Engine:
         self, stack: StackRecord, statuses: tuple[str, ...]
     ) -> list[StackRecord]:
         children = []
-        for row in self.live_rows(stack.name).values():
-            child = self.stack(child_name(row.physical_id)) if row.type == STACK_TYPE else None
+        for row in self.ledger.live_rows(stack.name).values():
+            child = (
+                self.ledger.stack(child_name(row.physical_id)) if row.type == STACK_TYPE else None
+            )
             if child is not None and child.status in statuses:
                 children.append(child)
         return children
 
     def _restore_row(self, stack: StackRecord, now: Row, before: Row, sink: Sink) -> bool:
         provider = self.providers[now.type]
-        self.resource_event(stack, now.logical_id, now.type, "UPDATE_IN_PROGRESS", sink=sink)
+        self.ledger.resource_event(
+            stack.name, now.logical_id, now.type, "UPDATE_IN_PROGRESS", sink=sink
+        )
 
         def call(ctx: ResourceContext) -> Provisioned:
             return provider.update(ctx, now.provisioned, now.properties, before.properties)
@@ -462,8 +372,8 @@ class Engine:
                 done_status="UPDATE_COMPLETE",
             )
         except Exception as exc:  # a rollback goes on past a failed resource
-            self.resource_event(
-                stack,
+            self.ledger.resource_event(
+                stack.name,
                 now.logical_id,
                 now.type,
                 "UPDATE_FAILED",
@@ -488,8 +398,13 @@ class Engine:
     def _delete_row(self, stack: StackRecord, row: Row, sink: Sink, *, tolerate: bool) -> bool:
         """Delete one physical resource; ``tolerate`` drops the record even if that fails."""
         provider = self.providers[row.type]
-        self.resource_event(
-            stack, row.logical_id, row.type, "DELETE_IN_PROGRESS", sink=sink, row=row
+        self.ledger.resource_event(
+            stack.name,
+            row.logical_id,
+            row.type,
+            "DELETE_IN_PROGRESS",
+            sink=sink,
+            physical_id=row.physical_id,
         )
 
         def call(ctx: ResourceContext) -> Provisioned:
@@ -510,14 +425,14 @@ class Engine:
                 done_status="DELETE_COMPLETE",
             )
         except Exception as exc:  # a rollback or delete goes on past a failed resource
-            self.resource_event(
-                stack,
+            self.ledger.resource_event(
+                stack.name,
                 row.logical_id,
                 row.type,
                 "DELETE_FAILED",
                 reason=failure_reason(exc),
                 sink=sink,
-                row=row,
+                physical_id=row.physical_id,
             )
             if tolerate:
                 with self.store.transaction() as conn:
@@ -527,16 +442,8 @@ class Engine:
 
     def _delete_orphan_children(self, stack: StackRecord, sink: Sink) -> None:
         """Child stacks whose parent never recorded them (it failed or died mid-create)."""
-        known = {
-            row[0]
-            for row in self.store.read(
-                "SELECT physical_id FROM resources WHERE stack = ? AND type = ?",
-                (stack.name, STACK_TYPE),
-            )
-        }
-        children = self.store.read(
-            "SELECT name, stack_id FROM stacks WHERE parent = ? ORDER BY name", (stack.name,)
-        )
+        known = self.ledger.child_ids(stack.name)
+        children = self.ledger.children(stack.name).items()
         for name, stack_id in children:
             if stack_id not in known:
                 self.delete(name, sink)
@@ -545,7 +452,7 @@ class Engine:
 
     def delete(self, name: str, on_event: EventSink) -> None:
         """Delete the stack and its resources; a missing stack is not an error."""
-        stack = self.stack(name)
+        stack = self.ledger.stack(name)
         if stack is None:
             return
         sink = on_event if isinstance(on_event, Sink) else Sink(on_event)
@@ -553,29 +460,23 @@ class Engine:
             raise StackStateError(
                 f"Stack {name} is in {stack.status} state and can not be deleted.", where=name
             )
-        self._set_status(name, "DELETE_IN_PROGRESS", "User Initiated", sink, own=True)
-        if not self._delete_all(stack, self.rows(name), stack.template, sink):
-            self._set_status(
+        self.ledger.set_status(name, "DELETE_IN_PROGRESS", "User Initiated", sink, own=True)
+        if not self._delete_all(stack, self.ledger.rows(name), stack.template, sink):
+            self.ledger.set_status(
                 name, "DELETE_FAILED", "The following resource(s) failed to delete", sink
             )
             raise StackFailed(name, "DELETE_FAILED", sink.failures(name))
         self._delete_orphan_children(stack, sink)
-        with self.store.transaction() as conn:
-            event = self._stack_event(conn, name, "DELETE_COMPLETE", None, stack.stack_id)
-            for table in ("resources", "events"):
-                conn.execute(f"DELETE FROM {table} WHERE stack = ?", (name,))
-            conn.execute("DELETE FROM stacks WHERE name = ?", (name,))
-        sink(event)
+        self.ledger.remove(stack, sink)
 
     # Recovery ---------------------------------------------------------------
 
     def recover(self, on_event: EventSink) -> list[str]:
         """Finish or undo operations whose process died; returns the stacks recovered."""
-        in_progress = self.store.read("SELECT * FROM stacks WHERE status LIKE '%_IN_PROGRESS'")
         stale = [
             s
-            for s in map(StackRecord.from_db, in_progress)
-            if not self._owner_alive(s) and not self._parent_decides(s)
+            for s in self.ledger.in_progress()
+            if not owner_alive(s) and not self._parent_decides(s)
         ]
         depth = {s.name: self._depth(s) for s in stale}
         recovered: list[str] = []
@@ -593,53 +494,36 @@ class Engine:
         """A child waiting for its parent's cleanup is cleaned up or rolled back by the parent."""
         if stack.status != CLEANUP_IN_PROGRESS or stack.parent is None:
             return False
-        parent = self.stack(stack.parent)
+        parent = self.ledger.stack(stack.parent)
         return parent is not None and parent.in_progress
-
-    def _owner_alive(self, stack: StackRecord) -> bool:
-        return stack.owner_pid is not None and owner_alive(stack.owner_pid, stack.owner_start)
 
     def _depth(self, stack: StackRecord) -> int:
         depth, parent = 0, stack.parent
         while parent is not None and depth < 10:
-            found = self.stack(parent)
+            found = self.ledger.stack(parent)
             parent = found.parent if found else None
             depth += 1
         return depth
 
     def _resume(self, stack: StackRecord, reason: str, sink: Sink) -> None:
-        if not self._take_over(stack):
+        if not self.ledger.take_over(stack):
             return  # another command took it over first, and recovers it
         match stack.status:
             case status if status in CREATE_FAILED_STATUSES:
-                self._set_status(stack.name, "ROLLBACK_IN_PROGRESS", reason, sink)
+                self.ledger.set_status(stack.name, "ROLLBACK_IN_PROGRESS", reason, sink)
                 self.rollback_create(stack.name, sink)
             case status if status in UPDATE_ROLLBACK_STATUSES:
-                self._set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", reason, sink)
+                self.ledger.set_status(stack.name, "UPDATE_ROLLBACK_IN_PROGRESS", reason, sink)
                 self.rollback_update(stack.name, sink)
             case "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS":
-                self._set_status(stack.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", reason, sink)
+                self.ledger.set_status(
+                    stack.name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", reason, sink
+                )
                 self.cleanup(stack.name, sink)
             case "DELETE_IN_PROGRESS":
                 self.delete(stack.name, sink)
             case other:
                 raise OperationError(f"cannot recover stack status {other}", where=stack.name)
-
-    def _take_over(self, stack: StackRecord) -> bool:
-        """Claim a dead owner's stack; compare-and-set, so only one command recovers it."""
-        with self.store.transaction() as conn:
-            claimed = conn.execute(
-                "UPDATE stacks SET owner_pid = ?, owner_start = ? "
-                "WHERE name = ? AND owner_pid IS ? AND owner_start IS ? AND status = ?",
-                (
-                    *this_owner(),
-                    stack.name,
-                    stack.owner_pid,
-                    stack.owner_start,
-                    stack.status,
-                ),
-            )
-            return claimed.rowcount == 1
 
     # Resource operations: each all or nothing, committed in batches -----------
 
@@ -738,142 +622,6 @@ class Engine:
         status: str,
         done: Provisioned,
     ) -> StackEvent:
-        return self._insert_event(
+        return self.ledger.insert_event(
             conn, stack.name, logical_id, provider.type_name, status, physical_id=done.physical_id
         )
-
-    # Status and events ------------------------------------------------------
-
-    def require(self, name: str) -> StackRecord:
-        stack = self.stack(name)
-        if stack is None:
-            raise OperationError(f"Stack with id {name} does not exist", where=name)
-        return stack
-
-    def _set_status(
-        self,
-        name: str,
-        status: str,
-        reason: str | None,
-        sink: Sink,
-        *,
-        outputs: Mapping[str, str] | None = None,
-        own: bool = False,
-    ) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE stacks SET status = ?, status_reason = ?, updated_at = ? WHERE name = ?",
-                (status, reason, self.clock().isoformat(), name),
-            )
-            if outputs is not None:
-                conn.execute(
-                    "UPDATE stacks SET outputs = ? WHERE name = ?", (to_json(dict(outputs)), name)
-                )
-            if own:
-                conn.execute(
-                    "UPDATE stacks SET owner_pid = ?, owner_start = ? WHERE name = ?",
-                    (*this_owner(), name),
-                )
-            event = self._stack_event(conn, name, status, reason)
-        sink(event)
-
-    def _finish(
-        self,
-        name: str,
-        status: str,
-        sink: Sink,
-        *,
-        outputs: Mapping[str, str] | None = None,
-        restore: Previous | None = None,
-    ) -> None:
-        """End the operation: final status, no owner, nothing left to roll back."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE stacks SET status = ?, status_reason = NULL, previous = NULL, "
-                "owner_pid = NULL, owner_start = NULL, updated_at = ? WHERE name = ?",
-                (status, self.clock().isoformat(), name),
-            )
-            if outputs is not None:
-                conn.execute(
-                    "UPDATE stacks SET outputs = ? WHERE name = ?", (to_json(dict(outputs)), name)
-                )
-            if restore is not None:
-                conn.execute(
-                    "UPDATE stacks SET template = ?, parameters = ?, tags = ?, outputs = ? "
-                    "WHERE name = ?",
-                    (
-                        to_json(restore.template),
-                        to_json(restore.parameters),
-                        to_json(restore.tags),
-                        to_json(restore.outputs),
-                        name,
-                    ),
-                )
-            event = self._stack_event(conn, name, status, None)
-        sink(event)
-
-    def _stack_event(
-        self,
-        conn: sqlite3.Connection,
-        name: str,
-        status: str,
-        reason: str | None,
-        stack_id: str | None = None,
-    ) -> StackEvent:
-        if stack_id is None:
-            row = conn.execute("SELECT stack_id FROM stacks WHERE name = ?", (name,)).fetchone()
-            stack_id = row[0] if row else None
-        return self._insert_event(
-            conn, name, name, STACK_TYPE, status, reason=reason, physical_id=stack_id
-        )
-
-    def resource_event(
-        self,
-        stack: StackRecord,
-        logical_id: str,
-        type_name: str,
-        status: str,
-        *,
-        sink: Sink,
-        reason: str | None = None,
-        row: Row | None = None,
-    ) -> None:
-        physical_id = row.physical_id if row else None
-        with self.store.transaction() as conn:
-            event = self._insert_event(
-                conn,
-                stack.name,
-                logical_id,
-                type_name,
-                status,
-                reason=reason,
-                physical_id=physical_id,
-            )
-        sink(event)
-
-    def _insert_event(
-        self,
-        conn: sqlite3.Connection,
-        stack: str,
-        logical_id: str,
-        type_name: str,
-        status: str,
-        *,
-        reason: str | None = None,
-        physical_id: str | None = None,
-    ) -> StackEvent:
-        event = StackEvent(self.clock(), stack, logical_id, type_name, status, reason, physical_id)
-        conn.execute(
-            "INSERT INTO events (stack, time, logical_id, type, status, reason, physical_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                stack,
-                event.timestamp.isoformat(),
-                logical_id,
-                type_name,
-                status,
-                reason,
-                physical_id,
-            ),
-        )
-        return event

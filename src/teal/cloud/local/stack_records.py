@@ -6,7 +6,6 @@ whose process died; they are read from and written to the store's tables.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,42 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import psutil
-
-from teal import processes
 from teal.cloud.base import EventSink, StackEvent, Template
 from teal.cloud.local.resources import Properties, Provisioned
 from teal.cloud.local.stack_template import ParsedTemplate, parse_template
 from teal.cloud.local.store import from_json, to_json
 from teal.errors import UserError
-
-# Process ownership: a stack in progress whose owner died is recovered. -------
-
-
-def this_owner() -> tuple[int, str | None]:
-    """This process as a stack's owner: its pid, and its start time as the record keeps it."""
-    pid, started = processes.this_process()
-    return pid, None if started is None else repr(started)
-
-
-def owner_alive(pid: int, recorded_start: str | None) -> bool:
-    """Whether the process recorded as a stack's owner still runs (not another one on its pid)."""
-    return processes.is_running(pid, _start_time(recorded_start))
-
-
-def _start_time(recorded: str | None) -> float | None:
-    """The owner's start time: seconds since the epoch, or (records of an older teal)
-    the kernel's clock ticks since boot; None when unknown, judged by the pid alone."""
-    if recorded is None:
-        return None
-    if not recorded.isdigit():
-        return float(recorded)
-    try:
-        ticks_per_second = os.sysconf("SC_CLK_TCK")
-    except (AttributeError, ValueError, OSError):
-        return None
-    return psutil.boot_time() + int(recorded) / ticks_per_second
-
 
 # Records --------------------------------------------------------------------
 

@@ -192,8 +192,14 @@ class ForwardRun:
     def _event(self, logical_id: str, status: str, reason: str | None) -> None:
         decl = self.parsed.resources[logical_id]
         row = self.live.get(logical_id)
-        self.engine.resource_event(
-            self.stack, logical_id, decl.type, status, reason=reason, sink=self.sink, row=row
+        self.engine.ledger.resource_event(
+            self.stack.name,
+            logical_id,
+            decl.type,
+            status,
+            reason=reason,
+            sink=self.sink,
+            physical_id=row.physical_id if row else None,
         )
 
     def _ref(self, name: str) -> Any:
@@ -287,7 +293,7 @@ class NestedChildren:
             raise ResourceFailed(self._embedded(name, "created", exc)) from exc
         except UserError as exc:
             raise ResourceFailed(exc.what) from exc
-        return NestedOutcome(self.engine.stack_id(name), result.outputs)
+        return NestedOutcome(self.engine.ledger.stack_id(name), result.outputs)
 
     def update_child(
         self, child: str, template: Template, parameters: Mapping[str, str]
@@ -313,10 +319,10 @@ class NestedChildren:
             raise ResourceFailed(str(exc)) from exc
 
     def _require(self, name: str) -> StackRecord:
-        return self.engine.require(name)
+        return self.engine.ledger.require(name)
 
     def _embedded(self, name: str, verb: str, exc: StackFailed) -> str:
-        stack_id = self.engine.stack(name)
+        stack_id = self.engine.ledger.stack(name)
         arn = stack_id.stack_id if stack_id else name
         failed = [
             e.logical_id
