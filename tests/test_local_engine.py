@@ -21,8 +21,8 @@ from teal.cloud.base import (
     StackRequest,
 )
 from teal.cloud.local.cloud import LocalCloud
-from teal.cloud.local.engine import StackStateError
 from teal.cloud.local.intrinsics import TemplateError
+from teal.cloud.local.ledger import StackStateError
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
 from teal.errors import UserError

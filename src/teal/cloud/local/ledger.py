@@ -18,6 +18,7 @@ import psutil
 
 from teal import processes
 from teal.cloud.base import StackEvent
+from teal.cloud.local.resources import Properties, Provisioned
 from teal.cloud.local.stack_records import Desired, Previous, Row, Sink, StackRecord
 from teal.cloud.local.store import Store, to_json
 from teal.errors import OperationError
@@ -66,6 +67,63 @@ def _start_time(recorded: str | None) -> float | None:
     except (AttributeError, ValueError, OSError):
         return None
     return psutil.boot_time() + int(recorded) / ticks_per_second
+
+
+# Resource rows, written in the caller's transaction (with the provider's change) ---
+
+
+def write_row(conn: sqlite3.Connection, seq: int, done: Provisioned, props: Properties) -> None:
+    conn.execute(
+        "UPDATE resources SET physical_id = ?, properties = ?, attributes = ? WHERE seq = ?",
+        (done.physical_id, to_json(props), to_json(dict(done.attributes)), seq),
+    )
+
+
+def make_current(conn: sqlite3.Connection, stack: str, logical_id: str, seq: int) -> None:
+    conn.execute(
+        "UPDATE resources SET current = (seq = ?) WHERE stack = ? AND logical_id = ?",
+        (seq, stack, logical_id),
+    )
+
+
+def insert_row(
+    conn: sqlite3.Connection,
+    stack: str,
+    logical_id: str,
+    type_name: str,
+    *,
+    done: Provisioned,
+    props: Properties,
+    replacing: bool,
+) -> Row:
+    """Record a new physical resource as the current one of ``logical_id``.
+
+    ``replacing``: the logical id has a current resource, which stops being current.
+    """
+    if replacing:
+        conn.execute(
+            "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?",
+            (stack, logical_id),
+        )
+    cursor = conn.execute(
+        "INSERT INTO resources (stack, logical_id, type, physical_id, properties, attributes, "
+        "current) VALUES (?, ?, ?, ?, ?, ?, 1)",
+        (
+            stack,
+            logical_id,
+            type_name,
+            done.physical_id,
+            to_json(props),
+            to_json(dict(done.attributes)),
+        ),
+    )
+    seq = cursor.lastrowid
+    assert seq is not None  # an INSERT into a table with a rowid
+    return Row(seq, logical_id, type_name, done.physical_id, props, dict(done.attributes), True)
+
+
+def drop_row(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute("DELETE FROM resources WHERE seq = ?", (seq,))
 
 
 # The ledger ---------------------------------------------------------------------
@@ -285,6 +343,11 @@ class Ledger:
                 )
             event = self._stack_event(conn, name, status, None)
         sink(event)
+
+    def make_current(self, name: str, logical_id: str, seq: int) -> None:
+        """The resource ``seq`` is again the one ``logical_id`` names (an undone replacement)."""
+        with self.store.transaction() as conn:
+            make_current(conn, name, logical_id, seq)
 
     def take_over(self, stack: StackRecord) -> bool:
         """Claim a dead owner's stack; compare-and-set, so only one command recovers it."""

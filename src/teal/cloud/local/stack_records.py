@@ -16,7 +16,7 @@ from typing import Any
 from teal.cloud.base import EventSink, StackEvent, Template
 from teal.cloud.local.resources import Properties, Provisioned
 from teal.cloud.local.stack_template import ParsedTemplate, parse_template
-from teal.cloud.local.store import from_json, to_json
+from teal.cloud.local.store import from_json
 from teal.errors import UserError
 
 # Records --------------------------------------------------------------------
@@ -189,56 +189,6 @@ class Desired:
     parsed: ParsedTemplate
     parameters: dict[str, str]
     tags: dict[str, str]
-
-
-def write_row(conn: sqlite3.Connection, seq: int, done: Provisioned, props: Properties) -> None:
-    conn.execute(
-        "UPDATE resources SET physical_id = ?, properties = ?, attributes = ? WHERE seq = ?",
-        (done.physical_id, to_json(props), to_json(dict(done.attributes)), seq),
-    )
-
-
-def make_current(conn: sqlite3.Connection, stack: str, logical_id: str, seq: int) -> None:
-    conn.execute(
-        "UPDATE resources SET current = (seq = ?) WHERE stack = ? AND logical_id = ?",
-        (seq, stack, logical_id),
-    )
-
-
-def insert_row(
-    conn: sqlite3.Connection,
-    stack: str,
-    logical_id: str,
-    type_name: str,
-    *,
-    done: Provisioned,
-    props: Properties,
-    replacing: bool,
-) -> Row:
-    """Record a new physical resource as the current one of ``logical_id``.
-
-    ``replacing``: the logical id has a current resource, which stops being current.
-    """
-    if replacing:
-        conn.execute(
-            "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?",
-            (stack, logical_id),
-        )
-    cursor = conn.execute(
-        "INSERT INTO resources (stack, logical_id, type, physical_id, properties, attributes, "
-        "current) VALUES (?, ?, ?, ?, ?, ?, 1)",
-        (
-            stack,
-            logical_id,
-            type_name,
-            done.physical_id,
-            to_json(props),
-            to_json(dict(done.attributes)),
-        ),
-    )
-    seq = cursor.lastrowid
-    assert seq is not None  # an INSERT into a table with a rowid
-    return Row(seq, logical_id, type_name, done.physical_id, props, dict(done.attributes), True)
 
 
 def teardown_order(rows: Iterable[Row], template: Template) -> list[Row]:
