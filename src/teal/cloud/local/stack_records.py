@@ -1,7 +1,10 @@
-"""What the stack engine records: stacks, their physical resources, the state before.
+"""The stack engine's records as values: stacks, their physical resources, the state before.
 
 These records are all a later process needs to finish or undo an operation
-whose process died; they are read from and written to the store's tables.
+whose process died; the :mod:`ledger` reads and writes them. Beside them,
+what an operation carries along: what it was asked for (:class:`Desired`),
+where its events go (:class:`Sink`), why forward progress stopped
+(:class:`ForwardFailure`).
 """
 
 from __future__ import annotations
