@@ -15,14 +15,17 @@ from teal.cloud.base import (
     ROLLBACK_COMPLETE,
     UPDATE_COMPLETE,
     UPDATE_ROLLBACK_COMPLETE,
+    EventSink,
     NoUpdates,
     StackEvent,
     StackFailed,
     StackRequest,
+    StackResult,
 )
 from teal.cloud.local.cloud import LocalCloud
-from teal.cloud.local.engine import StackStateError
 from teal.cloud.local.intrinsics import TemplateError
+from teal.cloud.local.ledger import StackStateError
+from teal.cloud.local.nested import ChildStacks
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
 from teal.errors import UserError
@@ -348,6 +351,45 @@ def test_nested_stack_is_applied_as_a_child_stack(
     cloud.delete_stack("blog-dev", Events())
     assert cloud.engine.stacks() == []
     assert api_ids(cloud) == set()
+
+
+class RecordingChildren:
+    """The ChildStacks seam, recording each child operation before the engine runs it."""
+
+    def __init__(self, engine: ChildStacks) -> None:
+        self.engine = engine
+        self.calls: list[tuple[str, str, str | None, bool]] = []
+
+    def apply(
+        self,
+        request: StackRequest,
+        on_event: EventSink,
+        *,
+        parent: str | None = None,
+        defer_cleanup: bool = False,
+    ) -> StackResult:
+        self.calls.append(("apply", request.name, parent, defer_cleanup))
+        return self.engine.apply(request, on_event, parent=parent, defer_cleanup=defer_cleanup)
+
+    def delete(self, name: str, on_event: EventSink) -> None:
+        self.calls.append(("delete", name, None, False))
+        self.engine.delete(name, on_event)
+
+
+def test_nested_stacks_recurse_through_the_child_stacks_passed_down(cloud: LocalCloud) -> None:
+    children = RecordingChildren(cloud.engine)
+    cloud.engine.provisioner.children = children
+
+    cloud.apply_stack(nested_request(cloud), Events())
+    cloud.apply_stack(nested_request(cloud, routes=WITH_COMMENTS), Events())
+    cloud.delete_stack("blog-dev", Events())
+
+    [child] = {name for _, name, _, _ in children.calls}
+    assert children.calls == [
+        ("apply", child, "blog-dev", False),  # create
+        ("apply", child, "blog-dev", True),  # update; its cleanup is the parent's
+        ("delete", child, None, False),
+    ]
 
 
 def test_a_failing_nested_stack_fails_and_rolls_back_the_parent(

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
+from teal import processes
 from teal.cloud.base import (
     CREATE_COMPLETE,
     ROLLBACK_COMPLETE,
@@ -436,6 +438,76 @@ def test_a_nested_create_killed_midway_leaves_no_child(paths: LocalPaths) -> Non
     cloud.close()
 
 
+# ---------------------------------------------------------------- whose operation it is
+
+
+def mark_in_progress(cloud: LocalCloud, owner_pid: int, owner_start: str | None) -> None:
+    """The stack as a process that stopped just after starting an update would leave it."""
+    with cloud.store.transaction() as conn:
+        conn.execute(
+            "UPDATE stacks SET status = 'UPDATE_IN_PROGRESS', owner_pid = ?, owner_start = ? "
+            "WHERE name = ?",
+            (owner_pid, owner_start, "blog-dev"),
+        )
+
+
+def test_a_dead_owner_is_found_through_teal_processes_alone(
+    paths: LocalPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the owner runs is asked of teal.processes, never of /proc: no procfs needed."""
+    cloud = LocalCloud(paths)
+    cloud.apply_stack(blog_request(cloud), Events())
+    pid, started = processes.this_process()
+    mark_in_progress(cloud, pid, repr(started))
+    asked: list[tuple[int, float | None]] = []
+
+    def no_such_process(pid: int, started: float | None = None) -> bool:
+        asked.append((pid, started))
+        return False
+
+    monkeypatch.setattr(processes, "is_running", no_such_process)
+
+    assert cloud.recover() == ["blog-dev"]
+    assert asked == [(pid, started)]
+    deployed = cloud.describe_stack("blog-dev")
+    assert deployed is not None
+    assert deployed.status == UPDATE_ROLLBACK_COMPLETE
+    cloud.close()
+
+
+def boot_ticks(started: float) -> str:
+    """A start time as an older teal recorded it: the kernel's clock ticks since boot."""
+    return str(round((started - psutil.boot_time()) * os.sysconf("SC_CLK_TCK")))
+
+
+@pytest.mark.skipif(not hasattr(os, "sysconf"), reason="clock ticks are a POSIX notion")
+def test_an_owner_recorded_by_an_older_teal_is_judged_by_its_start(paths: LocalPaths) -> None:
+    cloud = LocalCloud(paths)
+    cloud.apply_stack(blog_request(cloud), Events())
+    pid, started = processes.this_process()
+    assert started is not None
+
+    mark_in_progress(cloud, pid, boot_ticks(started))
+    assert cloud.recover() == []  # this very process: alive
+
+    earlier = (psutil.boot_time() + started) / 2  # between boot and this process's start
+    mark_in_progress(cloud, pid, boot_ticks(earlier))
+    assert cloud.recover() == ["blog-dev"]  # another process that had this pid: dead
+    cloud.close()
+
+
+def test_an_owner_whose_pid_another_process_took_is_dead(paths: LocalPaths) -> None:
+    cloud = LocalCloud(paths)
+    cloud.apply_stack(blog_request(cloud), Events())
+    pid, started = processes.this_process()
+    assert started is not None
+
+    mark_in_progress(cloud, pid, repr(started - 3600))
+
+    assert cloud.recover() == ["blog-dev"]
+    cloud.close()
+
+
 # ---------------------------------------------------------------- who may read the state
 
 
@@ -569,9 +641,13 @@ def test_a_kill_anywhere_in_a_batched_apply_recovers_to_the_old_or_the_new_stack
         status = stack.status if stack is not None else None
         assert status in outcomes, point
         assert api_routes(cloud) == outcomes[status], point
-        rows = cloud.engine.rows("blog-dev")
+        rows = cloud.engine.ledger.rows("blog-dev")
         deployed = status in (CREATE_COMPLETE, UPDATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE)
-        wanted = set(cloud.engine.require("blog-dev").template["Resources"]) if deployed else set()
+        wanted = (
+            set(cloud.engine.ledger.require("blog-dev").template["Resources"])
+            if deployed
+            else set()
+        )
         assert all(row.current for row in rows), point
         assert {row.logical_id for row in rows} == wanted, point
         one_if_deployed = 1 if deployed else 0

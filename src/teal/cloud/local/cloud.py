@@ -34,7 +34,8 @@ from teal.cloud.base import (
     StackResult,
 )
 from teal.cloud.local import apigateway
-from teal.cloud.local.engine import STACK_TYPE, Clock, Engine, utc_now
+from teal.cloud.local.engine import Engine
+from teal.cloud.local.ledger import STACK_TYPE, Clock, utc_now
 from teal.cloud.local.lifecycle import UnboundDomain, ensure_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -42,9 +43,9 @@ from teal.cloud.local.model import (
     LOCAL_REGION,
     DomainRoute,
 )
+from teal.cloud.local.nested import child_name
 from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.cloud.local.stack_records import StackRecord
-from teal.cloud.local.stack_run import child_name
 from teal.cloud.local.store import Store, from_json, to_json
 from teal.config import DomainSpec
 from teal.errors import OperationError

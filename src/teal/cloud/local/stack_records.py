@@ -1,47 +1,26 @@
-"""What the stack engine records: stacks, their physical resources, the state before.
+"""The stack engine's records as values: stacks, their physical resources, the state before.
 
 These records are all a later process needs to finish or undo an operation
-whose process died; they are read from and written to the store's tables.
+whose process died; the :mod:`ledger` reads and writes them. Beside them,
+what an operation carries along: what it was asked for (:class:`Desired`),
+where its events go (:class:`Sink`), why forward progress stopped
+(:class:`ForwardFailure`).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from teal.cloud.base import EventSink, StackEvent, Template
 from teal.cloud.local.resources import Properties, Provisioned
 from teal.cloud.local.stack_template import ParsedTemplate, parse_template
-from teal.cloud.local.store import from_json, to_json
+from teal.cloud.local.store import from_json
 from teal.errors import UserError
-
-# Process ownership: a stack in progress whose owner died is recovered. -------
-
-
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a reused pid from the original)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def process_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start is None or process_start(pid) in (None, start)
-
 
 # Records --------------------------------------------------------------------
 
@@ -213,56 +192,6 @@ class Desired:
     parsed: ParsedTemplate
     parameters: dict[str, str]
     tags: dict[str, str]
-
-
-def write_row(conn: sqlite3.Connection, seq: int, done: Provisioned, props: Properties) -> None:
-    conn.execute(
-        "UPDATE resources SET physical_id = ?, properties = ?, attributes = ? WHERE seq = ?",
-        (done.physical_id, to_json(props), to_json(dict(done.attributes)), seq),
-    )
-
-
-def make_current(conn: sqlite3.Connection, stack: str, logical_id: str, seq: int) -> None:
-    conn.execute(
-        "UPDATE resources SET current = (seq = ?) WHERE stack = ? AND logical_id = ?",
-        (seq, stack, logical_id),
-    )
-
-
-def insert_row(
-    conn: sqlite3.Connection,
-    stack: str,
-    logical_id: str,
-    type_name: str,
-    *,
-    done: Provisioned,
-    props: Properties,
-    replacing: bool,
-) -> Row:
-    """Record a new physical resource as the current one of ``logical_id``.
-
-    ``replacing``: the logical id has a current resource, which stops being current.
-    """
-    if replacing:
-        conn.execute(
-            "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?",
-            (stack, logical_id),
-        )
-    cursor = conn.execute(
-        "INSERT INTO resources (stack, logical_id, type, physical_id, properties, attributes, "
-        "current) VALUES (?, ?, ?, ?, ?, ?, 1)",
-        (
-            stack,
-            logical_id,
-            type_name,
-            done.physical_id,
-            to_json(props),
-            to_json(dict(done.attributes)),
-        ),
-    )
-    seq = cursor.lastrowid
-    assert seq is not None  # an INSERT into a table with a rowid
-    return Row(seq, logical_id, type_name, done.physical_id, props, dict(done.attributes), True)
 
 
 def teardown_order(rows: Iterable[Row], template: Template) -> list[Row]:

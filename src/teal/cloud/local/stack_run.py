@@ -1,36 +1,28 @@
-"""Forward progress of one create or update, and nested stacks as child stacks."""
+"""Forward progress of one create or update: the template's waves, resource by resource.
+
+Each resource is planned from its resolved properties (create, update in
+place, replace, or keep) and its operation run by the :mod:`provisioner`;
+the first failure cancels the rest of its wave and stops forward progress,
+and the engine rolls back.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from teal.cloud.base import NoUpdates, StackFailed, StackRequest, Template
 from teal.cloud.local.intrinsics import NO_VALUE, ResolveError, Scope, resolve
+from teal.cloud.local.ledger import insert_row, write_row
+from teal.cloud.local.provisioner import Provisioner, failure_reason
 from teal.cloud.local.resources import (
-    NestedOutcome,
     Properties,
     Provisioned,
     ResourceContext,
     ResourceFailed,
 )
-from teal.cloud.local.stack_records import (
-    Desired,
-    ForwardFailure,
-    Row,
-    Sink,
-    StackRecord,
-    insert_row,
-    write_row,
-)
-from teal.errors import UserError
+from teal.cloud.local.stack_records import Desired, ForwardFailure, Row, Sink, StackRecord
 from teal.schemas import create_only_properties
-
-if TYPE_CHECKING:
-    from teal.cloud.local.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -47,9 +39,14 @@ class ForwardRun:
     """Walks the template's waves, creating, updating or replacing each resource."""
 
     def __init__(
-        self, engine: Engine, stack: StackRecord, desired: Desired, sink: Sink, live: dict[str, Row]
+        self,
+        provisioner: Provisioner,
+        stack: StackRecord,
+        desired: Desired,
+        sink: Sink,
+        live: dict[str, Row],
     ) -> None:
-        self.engine = engine
+        self.provisioner = provisioner
         self.stack = stack
         self.parsed = desired.parsed
         self.parameters = desired.parameters
@@ -75,7 +72,7 @@ class ForwardRun:
         The first failure cancels the changes after it, and forward progress stops.
         """
         planned = [plan for plan in map(self._plan, wave) if plan.action != "keep"]
-        with self.engine.batch(self.sink):
+        with self.provisioner.batch(self.sink):
             for plan in planned:
                 self._event(
                     plan.logical_id, _IN_PROGRESS[plan.action], _START_REASON.get(plan.action)
@@ -92,7 +89,7 @@ class ForwardRun:
                 self._event(plan.logical_id, _FAILED[plan.action], failure_reason(exc))
                 failed.append(plan)
 
-        self.engine.each_batched(planned, self._type_of, self.sink, make)
+        self.provisioner.each_batched(planned, self._type_of, self.sink, make)
         if failed:
             verb = "create" if failed[0].action == "create" else "update"
             raise ForwardFailure([failed[0].logical_id], verb)
@@ -139,7 +136,7 @@ class ForwardRun:
             raise ResourceFailed(plan.error)
         logical_id, props = plan.logical_id, plan.props
         decl = self.parsed.resources[logical_id]
-        provider = self.engine.providers[decl.type]
+        provider = self.provisioner.providers[decl.type]
         row = self.live.get(logical_id)
         recorded: list[Row] = []
         if plan.action == "update" and row is not None:
@@ -178,7 +175,7 @@ class ForwardRun:
                 )
 
         done_status = "CREATE_COMPLETE" if plan.action == "create" else "UPDATE_COMPLETE"
-        self.engine.provision(
+        self.provisioner.provision(
             self.stack,
             logical_id,
             provider,
@@ -192,16 +189,22 @@ class ForwardRun:
     def _event(self, logical_id: str, status: str, reason: str | None) -> None:
         decl = self.parsed.resources[logical_id]
         row = self.live.get(logical_id)
-        self.engine.resource_event(
-            self.stack, logical_id, decl.type, status, reason=reason, sink=self.sink, row=row
+        self.provisioner.ledger.resource_event(
+            self.stack.name,
+            logical_id,
+            decl.type,
+            status,
+            reason=reason,
+            sink=self.sink,
+            physical_id=row.physical_id if row else None,
         )
 
     def _ref(self, name: str) -> Any:
         if name in self.parameters:
             return self.parameters[name]
         pseudo = {
-            "AWS::Region": self.engine.region,
-            "AWS::AccountId": self.engine.account_id,
+            "AWS::Region": self.provisioner.region,
+            "AWS::AccountId": self.provisioner.account_id,
             "AWS::StackName": self.stack.name,
             "AWS::StackId": self.stack.stack_id,
             "AWS::Partition": "aws",
@@ -230,15 +233,6 @@ CUSTOM_NAMES = {
 }
 
 
-def failure_reason(exc: Exception) -> str:
-    """The status reason of a failed resource operation."""
-    if isinstance(exc, ResourceFailed):
-        return exc.reason
-    if isinstance(exc, ResolveError):
-        return str(exc)
-    return f"Internal Failure: {type(exc).__name__}: {exc}"
-
-
 _IN_PROGRESS = {
     "create": "CREATE_IN_PROGRESS",
     "update": "UPDATE_IN_PROGRESS",
@@ -262,74 +256,3 @@ def _output_text(value: Any) -> str:
     if isinstance(value, bool | dict | list):
         raise ResolveError(f"an output value must be a string, got {value!r}")
     return str(value)
-
-
-# Nested stacks ------------------------------------------------------------------
-
-
-class NestedChildren:
-    """Child stacks of ``parent``, named as CloudFormation names them."""
-
-    def __init__(self, engine: Engine, parent: StackRecord, sink: Sink) -> None:
-        self.engine = engine
-        self.parent = parent
-        self.sink = sink
-
-    def create_child(
-        self, parent: str, logical_id: str, template: Template, parameters: Mapping[str, str]
-    ) -> NestedOutcome:
-        suffix = uuid.uuid4().hex[:12].upper()
-        name = f"{parent}-{logical_id}"[: 128 - len(suffix) - 1] + f"-{suffix}"
-        request = StackRequest(name, template, parameters, self.parent.tags)
-        try:
-            result = self.engine.apply(request, self.sink, parent=parent)
-        except StackFailed as exc:
-            raise ResourceFailed(self._embedded(name, "created", exc)) from exc
-        except UserError as exc:
-            raise ResourceFailed(exc.what) from exc
-        return NestedOutcome(self.engine.stack_id(name), result.outputs)
-
-    def update_child(
-        self, child: str, template: Template, parameters: Mapping[str, str]
-    ) -> NestedOutcome:
-        name = child_name(child)
-        request = StackRequest(name, template, parameters, self.parent.tags)
-        try:
-            outputs = self.engine.apply(
-                request, self.sink, parent=self.parent.name, defer_cleanup=True
-            ).outputs
-        except NoUpdates:
-            outputs = self._require(name).outputs
-        except StackFailed as exc:
-            raise ResourceFailed(self._embedded(name, "updated", exc)) from exc
-        except UserError as exc:
-            raise ResourceFailed(exc.what) from exc
-        return NestedOutcome(child, outputs)
-
-    def delete_child(self, child: str) -> None:
-        try:
-            self.engine.delete(child_name(child), self.sink)
-        except StackFailed as exc:
-            raise ResourceFailed(str(exc)) from exc
-
-    def _require(self, name: str) -> StackRecord:
-        return self.engine.require(name)
-
-    def _embedded(self, name: str, verb: str, exc: StackFailed) -> str:
-        stack_id = self.engine.stack(name)
-        arn = stack_id.stack_id if stack_id else name
-        failed = [
-            e.logical_id
-            for e in exc.failures
-            if e.stack_name == name and "cancelled" not in (e.reason or "")
-        ]
-        verb_short = "create" if verb == "created" else "update"
-        return (
-            f"Embedded stack {arn} was not successfully {verb}: The following resource(s) "
-            f"failed to {verb_short}: [{', '.join(failed)}]. "
-        )
-
-
-def child_name(stack_id: str) -> str:
-    """The stack name inside a stack ARN (``...:stack/<name>/<uuid>``)."""
-    return stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id

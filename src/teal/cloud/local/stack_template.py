@@ -13,7 +13,8 @@ from typing import Any
 
 from teal.cloud.base import Template
 from teal.cloud.local.intrinsics import PSEUDO_PARAMETERS, TemplateError, references
-from teal.cloud.local.resources import ResourceProvider, providers
+from teal.cloud.local.resources import ResourceProvider
+from teal.cloud.local.resources.registry import providers
 from teal.errors import UserError
 
 TOP_LEVEL = frozenset(

@@ -103,22 +103,3 @@ def optional_int(props: Properties, name: str, default: int) -> int:
         return int(value)
     except (TypeError, ValueError) as exc:
         raise ResourceFailed(f"Property {name} must be an integer (got {value!r})") from exc
-
-
-def providers() -> dict[str, ResourceProvider]:
-    """Every supported type, by its CloudFormation name."""
-    from teal.cloud.local.resources import apigateway, iam, lambda_, logs, stack
-
-    found: list[ResourceProvider] = [
-        iam.Role(),
-        logs.LogGroup(),
-        lambda_.Function(),
-        lambda_.Permission(),
-        apigateway.RestApi(),
-        apigateway.Resource(),
-        apigateway.Method(),
-        apigateway.Deployment(),
-        apigateway.Stage(),
-        stack.NestedStack(),
-    ]
-    return {provider.type_name: provider for provider in found}
