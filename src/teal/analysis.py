@@ -42,8 +42,8 @@ from teal.template import (
 )
 from teal.template.names import REST_API_BASE
 from teal.template.reading import MAIN, FlatResource, Ref, StackReader
+from teal.template.types import Template
 
-Template = dict[str, Any]
 Action = Literal["create", "update", "noop"]
 REST_API = "AWS::ApiGateway::RestApi"
 API_RESOURCE = "AWS::ApiGateway::Resource"

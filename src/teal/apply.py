@@ -23,7 +23,6 @@ from teal.cloud.base import (
     NoUpdates,
     StackRequest,
     StackResult,
-    Template,
 )
 from teal.crashpoints import crash_point
 from teal.decision import Decision, Prepared
@@ -43,6 +42,7 @@ from teal.progress import Progress
 from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes
 from teal.template.synth import with_fresh_deployment
+from teal.template.types import Template
 
 
 class StepKind(Enum):

@@ -36,7 +36,7 @@ CONFIG_FILE = "teal.toml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
 EXTRA_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 Runtime = Literal["python3.11", "python3.12", "python3.13"]
-Cloud = Literal["local", "aws"]
+CloudName = Literal["local", "aws"]
 AutoReplace = Literal["auto", "prompt", "never"]
 STACK_NAME_LIMIT = 128
 
@@ -115,7 +115,7 @@ class AppSection(_Strict):
     runtime: Runtime = "python3.12"
     memory: int = Field(default=256, ge=128, le=10240)
     timeout: int = Field(default=10, ge=1, le=900)
-    cloud: Cloud = "local"
+    cloud: CloudName = "local"
     environment: Variables = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)  # gitignore lines, after .tealignore
 
@@ -211,7 +211,7 @@ class EnvOverrides(_Strict):
     runtime: Runtime | None = None
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
-    cloud: Cloud | None = None
+    cloud: CloudName | None = None
     environment: Variables | None = None
     domain: DomainSection | None = None
     deploy: DeploySection | None = None
@@ -286,7 +286,7 @@ class Target:
     app: str
     env: str
     extra: str | None
-    cloud: Cloud
+    cloud: CloudName
     entry: str
     runtime: str
     memory: int

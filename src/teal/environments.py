@@ -17,11 +17,11 @@ from teal.cloud.base import (
     Cloud,
     DeployedStack,
     DomainInfo,
-    Template,
 )
 from teal.config import DomainSpec, Target
 from teal.errors import OperationError, UserError
 from teal.template.combine import RETIRING_API_OUTPUT
+from teal.template.types import Template
 
 REST_API_OUTPUT = "RestApiId"
 STAGE_OUTPUT = "StageName"

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from teal.cloud.base import Template
 from teal.config import Target
 from teal.decision import package_for
 from teal.errors import UserError
@@ -30,6 +29,7 @@ from teal.loader import load_routes
 from teal.progress import Progress, quiet
 from teal.template import ARTIFACT_BUCKET, synthesize
 from teal.template.names import canonical_json
+from teal.template.types import Template
 
 MAIN_TEMPLATE = "template.json"
 MANIFEST = "manifest.json"

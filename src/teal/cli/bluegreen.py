@@ -12,11 +12,11 @@ from rich.table import Table
 
 from teal import bluegreen
 from teal.cli.common import (
-    common,
     console,
     emit_json,
     err_console,
     is_interactive,
+    load_target,
     progress,
     target_options,
 )
@@ -52,7 +52,7 @@ def check(
 
     Without [[checks]], every GET route without path variables must answer 200.
     """
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     report = bluegreen.check_environment(target, open_cloud(target), _table_or_none(target))
     if as_json:
         emit_json(report.to_json())
@@ -99,7 +99,7 @@ def switch(
 ) -> None:
     """Point the custom domain at another environment: checks, one atomic mapping update,
     then a request through the domain (switching back by itself if that fails)."""
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     _switch_domain(target, to_name, skip_checks=skip_checks, as_json=as_json)
 
 
@@ -116,7 +116,7 @@ def rollback(
     skip_checks: bool,
 ) -> None:
     """Point the custom domain back at the environment it served before the last switch."""
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     _switch_domain(target, None, skip_checks=skip_checks, as_json=as_json)
 
 
@@ -172,7 +172,7 @@ def delete(
     yes: bool,
 ) -> None:
     """Delete an environment's stack (refuses the live one unless --force)."""
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     if not yes:
         if not is_interactive():
             raise UserError(
@@ -206,8 +206,7 @@ def status(
     *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
 ) -> None:
     """Every environment of the app, which one each domain serves, and the history."""
-    options = common(project, env, extra, cloud, as_json)
-    loaded, target = options.load()
+    loaded, target = load_target(project, env, extra, cloud)
     report = bluegreen.status(target, open_cloud(target), configured_domains(loaded, target))
     if as_json:
         emit_json(report.to_json())

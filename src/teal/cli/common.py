@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,20 +45,15 @@ _warnings.addHandler(_WarningsOnStderr())
 _warnings.propagate = False
 
 
-@dataclass(frozen=True)
-class CommonOptions:
-    project: Path
-    env: str | None
-    extra: str | None
-    cloud: str | None
-    json: bool
-
-    def load(self) -> tuple[Project, Target]:
-        project = load_project(self.project)
-        target = resolve_target(project, env=self.env, extra=self.extra, cloud=self.cloud)
-        if target.cloud == "local":
-            gateway_port()  # a bad TEAL_LOCAL_PORT stops the command before it changes anything
-        return project, target
+def load_target(
+    project_dir: Path, env: str | None, extra: str | None, cloud: str | None
+) -> tuple[Project, Target]:
+    """teal.toml and the environment the flags name (bad input: exit 2, before any work)."""
+    project = load_project(project_dir)
+    target = resolve_target(project, env=env, extra=extra, cloud=cloud)
+    if target.cloud == "local":
+        gateway_port()  # a bad TEAL_LOCAL_PORT stops the command before it changes anything
+    return project, target
 
 
 def project_option(func: F) -> F:
@@ -79,7 +73,7 @@ def json_option(func: F) -> F:
 
 
 def target_options(func: F) -> F:
-    """--project, --env, --extra, --cloud and --json, folded into one CommonOptions."""
+    """--project, --env, --extra, --cloud and --json, as every environment command takes them."""
     func = click.option(
         "--cloud",
         type=click.Choice(["local", "aws"]),
@@ -114,12 +108,6 @@ def _not_empty(_ctx: click.Context, param: click.Parameter, value: str | None) -
             f"must not be empty; leave {param.opts[0]} out to use the default", param=param
         )
     return value
-
-
-def common(
-    project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
-) -> CommonOptions:
-    return CommonOptions(project, env, extra, cloud, as_json)
 
 
 def emit_json(payload: dict[str, Any]) -> None:

@@ -10,11 +10,11 @@ from rich.markup import escape
 from teal import oplog
 from teal.cli.bluegreen import configured_domains
 from teal.cli.common import (
-    common,
     console,
     emit_json,
     err_console,
     is_interactive,
+    load_target,
     progress,
     target_options,
 )
@@ -60,7 +60,7 @@ def deploy_command(
     in-place update would fail (automated blue-green), and keep the custom domain on
     the live version with no gap.
     """
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     the_cloud = open_cloud(target)
     mode = "never" if no_auto_replace else target.auto_replace
     confirm = (lambda q: click.confirm(q, default=False, err=True)) if is_interactive() else None
@@ -107,7 +107,7 @@ def url(
     *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
 ) -> None:
     """Print the environment's endpoint (and the domain URL when it is live)."""
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     the_cloud = open_cloud(target)
     environment = find_environment(the_cloud, target)
     the_cloud.ensure_serving()  # the URL is printed to be used
@@ -149,7 +149,7 @@ def unlock(
     host, or its lease ran out elsewhere); this is for a lock you know is stale
     sooner, e.g. a crashed CI runner's. Each release is recorded in the history.
     """
-    loaded, target = common(project, env, extra, cloud, as_json).load()
+    loaded, target = load_target(project, env, extra, cloud)
     if for_domain:
         if target.domain is None:
             raise click.UsageError("no [domain] is configured")

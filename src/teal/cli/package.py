@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from teal.cli.common import common, console, emit_json, progress, target_options
+from teal.cli.common import console, emit_json, load_target, progress, target_options
 from teal.export import export
 from teal.package import project_files
 from teal.settings import teal_home
@@ -44,7 +44,7 @@ def package_command(
 
     Requirements are vendored for Lambda's platform, as a deploy to AWS does.
     """
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     if list_files:
         files = project_files(target.project_dir, (teal_home(),), target.exclude)
         sizes = {name: path.stat().st_size for name, path in files.items()}

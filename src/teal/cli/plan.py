@@ -18,7 +18,7 @@ from rich.table import Table
 
 from teal.analysis import Plan, ResourceChange, build_plan
 from teal.apply import Step, apply_steps
-from teal.cli.common import common, console, emit_json, err_console, progress, target_options
+from teal.cli.common import console, emit_json, err_console, load_target, progress, target_options
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.config import Target
@@ -36,7 +36,7 @@ LISTED_CHANGES = 25  # per kind, in text output; --json lists all
 def _load(
     project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
 ) -> tuple[Target, RouteTable, str]:
-    _, target = common(project, env, extra, cloud, as_json).load()
+    _, target = load_target(project, env, extra, cloud)
     table = load_routes(
         target.project_dir,
         target.entry,
@@ -178,7 +178,7 @@ def plan_command(
         target, table, code_key = _load(project, env, extra, cloud, as_json)
         plan = build_plan(table, target, code_key, read_templates(against))
     else:
-        _, target = common(project, env, extra, cloud, as_json).load()
+        _, target = load_target(project, env, extra, cloud)
         opened = open_cloud(target)
         # the very steps deploy takes
         prepared = prepare(target, opened, progress)

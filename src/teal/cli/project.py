@@ -10,7 +10,6 @@ import click
 from rich.table import Table
 
 from teal.cli.common import (
-    CommonOptions,
     console,
     emit_json,
     err_console,
@@ -60,8 +59,7 @@ def _app_name_from(folder: str) -> str:
 @json_option
 def routes(project: Path, as_json: bool) -> None:
     """Show the app's route table: path, methods, Lambda function and handler."""
-    options = CommonOptions(project, None, None, None, as_json)
-    loaded = load_project(options.project)
+    loaded = load_project(project)
     app = loaded.config.app
     table = load_routes(
         loaded.root, app.entry, app.runtime, python=loaded.config.local.python, progress=progress

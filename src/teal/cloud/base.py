@@ -16,8 +16,7 @@ from typing import Any, Literal, Protocol
 
 from teal.config import DomainSpec
 from teal.errors import OperationError, UserError
-
-Template = dict[str, Any]
+from teal.template.types import Template
 
 # Stack statuses, spelled as CloudFormation spells them.
 CREATE_COMPLETE = "CREATE_COMPLETE"

@@ -7,12 +7,12 @@ from teal.template.synth import (
     DeployedTemplates,
     StoredTemplates,
     Synthesized,
-    Template,
     current_rest_api_logical_id,
     deployment_id,
     nested_keys,
     synthesize,
 )
+from teal.template.types import Template
 
 __all__ = [
     "ARTIFACT_BUCKET",

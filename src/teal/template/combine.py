@@ -18,8 +18,8 @@ from typing import Any
 
 from teal.template.names import canonical_json
 from teal.template.synth import METADATA_KEY, current_rest_api_logical_id
+from teal.template.types import Template
 
-Template = dict[str, Any]
 RETIRING_KEY = "retiring"
 RETIRING_API_OUTPUT = "RetiringRestApiId"
 

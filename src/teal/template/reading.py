@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-Template = dict[str, Any]
+from teal.template.types import Template
+
 MAIN = ""
 NESTED_STACK = "AWS::CloudFormation::Stack"
 _NOTHING: frozenset[str] = frozenset()

@@ -41,8 +41,8 @@ from teal.template.pages import (
     assign_pages,
     check_page_limits,
 )
+from teal.template.types import Template
 
-Template = dict[str, Any]
 ARTIFACT_BUCKET = "ArtifactBucket"
 METADATA_KEY = "teal"
 METADATA_VERSION = 1

@@ -26,10 +26,10 @@ from teal.cloud.base import (
     NoUpdates,
     StackEvent,
     StackRequest,
-    Template,
 )
 from teal.config import DomainSpec
 from teal.errors import ConfigError, OperationError
+from teal.template.types import Template
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient

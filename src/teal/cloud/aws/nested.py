@@ -27,8 +27,8 @@ from botocore.exceptions import ClientError
 from teal.cloud.aws.artifacts import ArtifactBucket
 from teal.cloud.aws.events import STACK_TYPE
 from teal.cloud.aws.retry import Retrier, error_code
-from teal.cloud.base import Template
 from teal.template import nested_keys
+from teal.template.types import Template
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

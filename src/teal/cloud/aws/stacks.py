@@ -42,9 +42,9 @@ from teal.cloud.base import (
     StackFailed,
     StackRequest,
     StackResult,
-    Template,
 )
 from teal.errors import OperationError
+from teal.template.types import Template
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

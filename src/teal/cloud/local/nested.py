@@ -19,12 +19,12 @@ from teal.cloud.base import (
     StackFailed,
     StackRequest,
     StackResult,
-    Template,
 )
 from teal.cloud.local.ledger import Ledger
 from teal.cloud.local.resources import NestedOutcome, ResourceFailed
 from teal.cloud.local.stack_records import Sink, StackRecord
 from teal.errors import UserError
+from teal.template.types import Template
 
 
 class ChildStacks(Protocol):

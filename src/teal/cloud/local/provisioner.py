@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TypeVar
 
-from teal.cloud.base import StackEvent, Template
+from teal.cloud.base import (
+    StackEvent,
+)
 from teal.cloud.local.intrinsics import ResolveError
 from teal.cloud.local.ledger import Ledger, drop_row, make_current, write_row
 from teal.cloud.local.nested import ChildStacks, NestedChildren
@@ -29,6 +31,7 @@ from teal.cloud.local.resources import (
 )
 from teal.cloud.local.stack_records import Row, Sink, StackRecord, teardown_order
 from teal.cloud.local.store import Store
+from teal.template.types import Template
 
 # Resource operations committed together: enough that commits cost little next
 # to the operations, few enough that the write lock is held well under a second.

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from teal.cloud.base import EventSink, StackEvent, Template
+from teal.cloud.base import (
+    EventSink,
+    StackEvent,
+)
 from teal.cloud.local.resources import Properties, Provisioned
 from teal.cloud.local.stack_template import ParsedTemplate, parse_template
 from teal.cloud.local.store import from_json
 from teal.errors import UserError
+from teal.template.types import Template
 
 # Records --------------------------------------------------------------------
 

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from teal.cloud.base import Template
 from teal.cloud.local.intrinsics import PSEUDO_PARAMETERS, TemplateError, references
 from teal.cloud.local.resources import ResourceProvider
 from teal.cloud.local.resources.registry import providers
 from teal.errors import UserError
+from teal.template.types import Template
 
 TOP_LEVEL = frozenset(
     {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Resources", "Outputs"}

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from teal.cloud.base import Template
 from teal.cloud.local.store import Store
+from teal.template.types import Template
 
 Properties = dict[str, Any]
 

@@ -10,7 +10,6 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from teal.cloud.base import Template
 from teal.cloud.local.resources import (
     NestedOutcome,
     Properties,
@@ -19,6 +18,7 @@ from teal.cloud.local.resources import (
     ResourceFailed,
     require_str,
 )
+from teal.template.types import Template
 
 
 def template_key(url: str) -> str:
