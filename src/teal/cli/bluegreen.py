@@ -20,7 +20,7 @@ from teal.cli.common import (
     progress,
     target_options,
 )
-from teal.cli.output import EventPrinter
+from teal.cli.output import Activity
 from teal.cloud import open_cloud
 from teal.config import DomainSpec, Project, Target
 from teal.errors import UserError
@@ -133,16 +133,17 @@ def _switch_domain(
     """A switch to ``to_name``, or (None) a rollback to where the domain was before."""
     the_cloud = open_cloud(target)
     the_cloud.ensure_serving()
-    shared: _SwitchKwargs = {
-        "skip_checks": skip_checks,
-        "user": current_user(),
-        "progress": progress,
-        "table": _table_or_none(target),
-    }
-    if to_name is None:
-        report = bluegreen.rollback(target, the_cloud, **shared)
-    else:
-        report = bluegreen.switch(target, to_name, the_cloud, **shared)
+    with Activity(err_console) as activity:
+        shared: _SwitchKwargs = {
+            "skip_checks": skip_checks,
+            "user": current_user(),
+            "progress": activity.step,
+            "table": _table_or_none(target),
+        }
+        if to_name is None:
+            report = bluegreen.rollback(target, the_cloud, **shared)
+        else:
+            report = bluegreen.switch(target, to_name, the_cloud, **shared)
     _print_switch(report, as_json)
 
 
@@ -186,14 +187,15 @@ def delete(
             err=True,
         )
     the_cloud = open_cloud(target)
-    deleted = bluegreen.delete_environment(
-        target,
-        the_cloud,
-        force=force,
-        user=current_user(),
-        progress=progress,
-        on_event=EventPrinter(err_console),
-    )
+    with Activity(err_console) as activity:
+        deleted = bluegreen.delete_environment(
+            target,
+            the_cloud,
+            force=force,
+            user=current_user(),
+            progress=activity.step,
+            on_event=activity,
+        )
     if as_json:
         emit_json({"environment": deleted.name, "deleted": True})
     else:

@@ -15,10 +15,9 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
-    progress,
     target_options,
 )
-from teal.cli.output import EventPrinter, warn
+from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.deploy import DeployReport, ReplacePolicy, deploy
 from teal.environments import domain_lock_key, find_environment, read_domain
@@ -63,16 +62,17 @@ def deploy_command(
     _, target = load_target(project, env, extra, cloud)
     the_cloud = open_cloud(target)
     mode = "never" if no_auto_replace else target.auto_replace
-    confirm = (lambda q: click.confirm(q, default=False, err=True)) if is_interactive() else None
-    policy = ReplacePolicy(mode, yes=yes, force_update=force_update, confirm=confirm)
-    report = deploy(
-        target,
-        the_cloud,
-        policy,
-        on_event=EventPrinter(err_console, verbose=verbose),
-        progress=progress,
-        user=current_user(),
-    )
+    with Activity(err_console, verbose=verbose) as activity:
+        confirm = activity.ask if is_interactive() else None
+        policy = ReplacePolicy(mode, yes=yes, force_update=force_update, confirm=confirm)
+        report = deploy(
+            target,
+            the_cloud,
+            policy,
+            on_event=activity,
+            progress=activity.step,
+            user=current_user(),
+        )
     if as_json:
         emit_json(report.to_json())
     else:
