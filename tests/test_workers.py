@@ -6,28 +6,46 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import uvloop
 
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.workers import (
     MAX_EVENT_BYTES,
+    ChannelClosed,
     FailureKind,
     InvocationError,
     WorkerManager,
+    _Channel,
     ensure_code,
 )
 from test_gateway_support import make_function, publish_code
 
 T = TypeVar("T")
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,  # the gateway's
+}
+_loop_factory = asyncio.new_event_loop
+
+
+@pytest.fixture(autouse=True, params=sorted(LOOPS))
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test runs on asyncio's loop and on uvloop's: their subprocess transports differ."""
+    global _loop_factory
+    _loop_factory = LOOPS[request.param]
+    yield request.param
+    _loop_factory = asyncio.new_event_loop
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=_loop_factory) as runner:
+        return runner.run(coro)
 
 
 def event(path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
@@ -301,3 +319,45 @@ def test_processes_a_handler_starts_end_with_its_worker_on_timeout_and_close(
     assert run(scenario()) is FailureKind.TIMEOUT
     assert wait_gone(int(timed_out.read_text())), "the timed-out handler's child survived"
     assert wait_gone(int(served.read_text())), "a closed worker's child survived"
+
+
+# ---------------------------------------------------------------- the frame channel
+
+
+def frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def test_the_channel_cuts_frames_out_of_the_bytes_however_they_arrive() -> None:
+    async def scenario() -> list[bytes]:
+        channel = _Channel()
+        stream = frame(b'{"type":"ready"}') + frame(b"one") + frame(b"") + frame(b"x" * 70_000)
+        # before anyone waits: kept in order; then in pieces that split headers and payloads
+        channel.pipe_data_received(1, stream[:25])
+        received = [await channel.next_frame()]
+        for start in range(25, len(stream), 3_001):
+            channel.pipe_data_received(1, stream[start : start + 3_001])
+        received += [await channel.next_frame() for _ in range(3)]
+        return received
+
+    assert run(scenario()) == [b'{"type":"ready"}', b"one", b"", b"x" * 70_000]
+
+
+def test_a_closed_channel_fails_the_waiting_request_and_keeps_what_came_before() -> None:
+    async def scenario() -> tuple[bytes, bool]:
+        channel = _Channel()
+        waiting = asyncio.ensure_future(channel.next_frame())
+        await asyncio.sleep(0)
+        channel.pipe_data_received(1, frame(b"last words"))
+        first = await waiting
+        waiting = asyncio.ensure_future(channel.next_frame())
+        await asyncio.sleep(0)
+        channel.pipe_connection_lost(1, None)
+        with pytest.raises(ChannelClosed):
+            await waiting
+        with pytest.raises(ChannelClosed):
+            await channel.next_frame()
+        return first, channel.exited.done()
+
+    # the process's exit is its own event: a closed stdout does not claim it
+    assert run(scenario()) == (b"last words", False)
