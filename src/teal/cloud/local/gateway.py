@@ -156,6 +156,7 @@ class _View:
     stages: dict[tuple[str, str], ServedStage | None] = field(default_factory=dict)
     functions: dict[str, FunctionSpec | None] = field(default_factory=dict)
     permitted: dict[tuple[str, str], bool] = field(default_factory=dict)  # (function, method ARN)
+    live_functions: frozenset[str] | None = None  # ARNs some domain's mapping leads to
 
     def domain_on_port(self, port: int) -> DomainRoute | None:
         return next((d for d in self.domains if d.port == port), None)
@@ -213,6 +214,22 @@ class Gateway:
         """Port -> domain name, for the listeners the server keeps open."""
         domains = self._view.domains if self._view else []
         return {d.port: d.name for d in domains}
+
+    def live_functions(self) -> frozenset[str]:
+        """The ARNs of the functions served through a custom domain, as of the last refresh:
+        the live environments' functions (the workers keep one of each warm)."""
+        view = self._view
+        if view is None:
+            return frozenset()
+        if view.live_functions is None:
+            arns: set[str] = set()
+            for domain in view.domains:
+                for api_id, stage in domain.mappings.values():
+                    served = self._stage(view, api_id, stage)
+                    routes = served.routes if served is not None else ()
+                    arns.update(r.function_arn for r in routes if r.function_arn)
+            view.live_functions = frozenset(arns)
+        return view.live_functions
 
     def _stage(self, view: _View, api_id: str, stage: str) -> ServedStage | None:
         key = (api_id, stage)

@@ -37,6 +37,8 @@ from teal.cloud.local.paths import LocalPaths
 
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
 DEFAULT_CONCURRENCY = 10
+STANDBY_IDLE_S = 30.0  # a worker idle this long leaves (see WorkerManager)
+LIVE_IDLE_S = 600.0  # ... unless it is the warm one of a version served through a domain
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
 # Lambda's synchronous invocation payload limits, on the JSON each way (see docs/limits.md):
 # "Request must be smaller than 6291456 bytes", "maximum allowed payload size (6291556 bytes)".
@@ -239,7 +241,7 @@ class Worker:
         self.invocations = 0
         self.retired = False  # killed or abandoned: never handed out again
         self.timed_out = False
-        self.last_used = time.monotonic()
+        self.last_used = time.monotonic()  # its manager's clock stamps it after each request
         # a write transport (uvloop's is not a subclass of asyncio's: no isinstance)
         self._stdin = cast(asyncio.WriteTransport, transport.get_pipe_transport(0))
 
@@ -325,7 +327,6 @@ class Worker:
             ) from None
         finally:
             timer.cancel()
-            self.last_used = time.monotonic()
         if not answer.get("ok"):
             raise await self._failure(answer.get("error") or {})
         return answer.get("result")
@@ -386,6 +387,17 @@ class Pool:
         self.slots = asyncio.Semaphore(self.capacity)
 
 
+def _idle_too_long(pool: Pool, now: float, *, keep_one: bool) -> list[Worker]:
+    """The pool's idle workers past their time, taken out of it."""
+    limits = [STANDBY_IDLE_S] * len(pool.idle)
+    if keep_one and limits:
+        limits[-1] = LIVE_IDLE_S  # the last one back is the most recently used
+    leaving = [w for w, limit in zip(pool.idle, limits, strict=True) if now - w.last_used >= limit]
+    if leaving:
+        pool.idle = [w for w in pool.idle if w not in leaving]
+    return leaving
+
+
 @dataclass(frozen=True)
 class PoolStats:
     version_key: str
@@ -395,8 +407,44 @@ class PoolStats:
     started: int
 
 
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker as ``teal local status`` shows it."""
+
+    function_name: str
+    version: str  # the code's SHA-256, shortened
+    pid: int
+    busy: bool
+    idle_s: float  # since its last request ended (0 while busy)
+    invocations: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "function": self.function_name,
+            "version": self.version,
+            "pid": self.pid,
+            "state": "busy" if self.busy else "idle",
+            "idle_s": round(self.idle_s, 1),
+            "invocations": self.invocations,
+        }
+
+
 class WorkerManager:
-    """Every pool of the local cloud; the gateway's one way to run functions."""
+    """Every pool of the local cloud; the gateway's one way to run functions.
+
+    Which workers leave, in :meth:`reap` (the gateway calls it after every
+    change of the serving state and every few seconds):
+
+    - the workers of a version no longer deployed: idle ones at once, busy ones
+      once their request is over;
+    - any worker idle for :data:`STANDBY_IDLE_S`: the workers of an environment
+      nobody calls any more (the one a switch left, an endpoint not used
+      lately) are gone within a minute, and so are a burst's extra workers;
+    - but a *live* version (served through a custom domain) keeps its most
+      recently used worker warm until it has been idle for :data:`LIVE_IDLE_S`.
+
+    An environment whose workers left still answers, with a cold start.
+    """
 
     def __init__(
         self,
@@ -404,10 +452,12 @@ class WorkerManager:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         python: str = sys.executable,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.paths = paths
         self.concurrency = concurrency
         self.python = python
+        self.clock = clock
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
@@ -433,6 +483,7 @@ class WorkerManager:
             try:
                 return await worker.invoke(event_json, request_id)
             finally:
+                worker.last_used = self.clock()
                 pool.running.discard(worker)
                 if worker.alive:
                     pool.idle.append(worker)
@@ -461,22 +512,38 @@ class WorkerManager:
             for key, pool in sorted(self._pools.items())
         ]
 
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker, busy or idle, function by function."""
+        now = self.clock()
+        found: list[WorkerInfo] = []
+        for pool in sorted(self._pools.values(), key=lambda p: (p.spec.name, p.spec.version_key)):
+            version = pool.spec.code_sha256[:12]
+            found.extend(
+                WorkerInfo(pool.spec.name, version, w.pid, True, 0.0, w.invocations)
+                for w in pool.running
+            )
+            found.extend(
+                WorkerInfo(pool.spec.name, version, w.pid, False, now - w.last_used, w.invocations)
+                for w in reversed(pool.idle)
+            )
+        return found
+
     async def reap(
-        self, is_current: Callable[[FunctionSpec], bool], idle_for_s: float | None = None
+        self,
+        is_current: Callable[[FunctionSpec], bool],
+        is_live: Callable[[FunctionSpec], bool] = lambda _spec: False,
     ) -> int:
-        """Stop idle workers of pools no longer current (or idle too long); how many."""
-        now = time.monotonic()
+        """Stop the idle workers the rule above lets go; how many."""
+        now = self.clock()
         stopping: list[Worker] = []
         for key, pool in list(self._pools.items()):
-            if not is_current(pool.spec):
-                stopping.extend(pool.idle)
-                pool.idle.clear()
-                if not pool.running:
-                    del self._pools[key]
-            elif idle_for_s is not None:
-                stale = [w for w in pool.idle if now - w.last_used > idle_for_s]
-                pool.idle = [w for w in pool.idle if w not in stale]
-                stopping.extend(stale)
+            if is_current(pool.spec):
+                stopping.extend(_idle_too_long(pool, now, keep_one=is_live(pool.spec)))
+                continue
+            stopping.extend(pool.idle)
+            pool.idle = []
+            if not pool.running:
+                del self._pools[key]
         await asyncio.gather(*(w.close() for w in stopping))
         return len(stopping)
 
