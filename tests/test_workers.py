@@ -444,15 +444,17 @@ def test_workers_report_their_function_version_and_state(
 
     async def scenario() -> list[dict[str, object]]:
         manager = WorkerManager(paths, clock=clock)
-        spec = spec_for(code, "sleep")
-        busy = asyncio.ensure_future(call(manager, spec, event("/sleep", {"s": "1"})))
+        spec = spec_for(code, "sleep", timeout_s=60)
+        # busy until the manager closes: it kills the worker mid-request
+        busy = asyncio.ensure_future(call(manager, spec, event("/sleep", {"s": "600"})))
         await call(manager, spec_for(code, "hello"), event("/hello"))
         clock.now += 12
-        while not manager.workers() or len(manager.workers()) < 2:
+        while len(manager.workers()) < 2:
             await asyncio.sleep(0.01)
         shown = [w.to_json() for w in manager.workers()]
-        await busy
         await manager.close()
+        with pytest.raises(InvocationError):
+            await busy
         return shown
 
     shown = run(scenario())
