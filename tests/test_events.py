@@ -70,6 +70,20 @@ def test_event_has_every_field_and_validates_against_powertools() -> None:
     assert context["accountId"] == "000000000000"
 
 
+def test_request_times_and_ids_follow_each_request() -> None:
+    request = IncomingRequest("GET", "", (), b"")
+    first = build_proxy_event(request, SOURCE, request_id="r-1", now=NOW)["requestContext"]
+    later = build_proxy_event(request, SOURCE, request_id="r-22", now=NOW + 61)["requestContext"]
+    assert (first["requestTime"], later["requestTime"]) == (
+        "26/Nov/2025:09:15:33 +0000",
+        "26/Nov/2025:09:16:34 +0000",
+    )
+    # like API Gateway's: 16 characters of base64, one per request
+    assert len(first["extendedRequestId"]) == 16 and first["extendedRequestId"].endswith("=")
+    assert first["extendedRequestId"] != later["extendedRequestId"]
+    assert first["resourceId"] == later["resourceId"]
+
+
 def test_absent_maps_are_null_and_body_is_null_without_content() -> None:
     source = EventSource("a", "dev", "/", "/", "/dev/", "h")
     event = build(IncomingRequest("GET", "", (("Host", "h"),), b""), source)

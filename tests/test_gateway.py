@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from teal.cloud.local.gateway import (
     Gateway,
     GatewayRequest,
     GatewayResponse,
+    random_request_id,
 )
 from teal.cloud.local.model import DomainRoute, FunctionSpec, RouteIntegration, ServedStage
 from teal.cloud.local.paths import LocalPaths
@@ -390,3 +392,11 @@ def test_real_workers_serve_the_app_behind_the_gateway(tmp_path: Path) -> None:
     assert [out[k].status for k in ("bad", "crash", "timeout")] == [502, 502, 502]
     assert out["hello"].json() == {"hello": "world", "version": "v1"}
     assert json.loads(out["crash"].body) == {"message": "Internal server error"}
+
+
+def test_request_ids_are_random_version_4_uuids() -> None:
+    ids = [random_request_id() for _ in range(1000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:50]:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)

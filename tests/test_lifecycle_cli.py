@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e import LocalCloudEnv, get
 from teal.cloud.local.lifecycle import pid_alive
 from test_gateway_support import free_port
 
@@ -113,3 +114,23 @@ def test_status_lists_the_apis_and_domains_of_the_store(teal_local: Local) -> No
     domains = status["domains"]
     assert isinstance(domains, list) and domains[0]["url"] == domain.url
     assert domains[0]["mappings"] == [{"base_path": "", "api_id": api_id, "stage": "dev"}]
+
+
+def test_status_shows_the_workers_and_the_memory_they_and_the_gateway_hold(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    deployed = local_cloud.teal_ok("deploy", "--json").json()
+    assert get(deployed["domain"]["url"] + "health")[0] == 200
+    status = local_cloud.teal_ok("local", "status", "--json").json()
+    workers, memory = status["workers"], status["memory"]
+    assert len(workers) == 1
+    (worker,) = workers
+    assert worker["function"].startswith("blog-dev") and worker["state"] == "idle"
+    assert worker["version"] == deployed["code_sha256"][:12]
+    assert worker["invocations"] >= 1 and pid_alive(worker["pid"])
+    assert worker["rss_bytes"] > 1024 * 1024 and memory["gateway_rss_bytes"] > 1024 * 1024
+    assert memory["workers_rss_bytes"] == worker["rss_bytes"]
+    assert memory["total_rss_bytes"] == memory["gateway_rss_bytes"] + worker["rss_bytes"]
+    text = local_cloud.teal_ok("local", "status").out
+    assert "workers: 1 (0 busy)" in text
+    assert f"{worker['function']} {worker['version']}  pid {worker['pid']}  idle" in text

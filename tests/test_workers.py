@@ -6,28 +6,48 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import uvloop
 
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.workers import (
+    LIVE_IDLE_S,
     MAX_EVENT_BYTES,
+    STANDBY_IDLE_S,
+    ChannelClosed,
     FailureKind,
     InvocationError,
     WorkerManager,
+    _Channel,
     ensure_code,
 )
 from test_gateway_support import make_function, publish_code
 
 T = TypeVar("T")
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,  # the gateway's
+}
+_loop_factory = asyncio.new_event_loop
+
+
+@pytest.fixture(autouse=True, params=sorted(LOOPS))
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test runs on asyncio's loop and on uvloop's: their subprocess transports differ."""
+    global _loop_factory
+    _loop_factory = LOOPS[request.param]
+    yield request.param
+    _loop_factory = asyncio.new_event_loop
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=_loop_factory) as runner:
+        return runner.run(coro)
 
 
 def event(path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
@@ -301,3 +321,158 @@ def test_processes_a_handler_starts_end_with_its_worker_on_timeout_and_close(
     assert run(scenario()) is FailureKind.TIMEOUT
     assert wait_gone(int(timed_out.read_text())), "the timed-out handler's child survived"
     assert wait_gone(int(served.read_text())), "a closed worker's child survived"
+
+
+# ---------------------------------------------------------------- the frame channel
+
+
+def frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def test_the_channel_cuts_frames_out_of_the_bytes_however_they_arrive() -> None:
+    async def scenario() -> list[bytes]:
+        channel = _Channel()
+        stream = frame(b'{"type":"ready"}') + frame(b"one") + frame(b"") + frame(b"x" * 70_000)
+        # before anyone waits: kept in order; then in pieces that split headers and payloads
+        channel.pipe_data_received(1, stream[:25])
+        received = [await channel.next_frame()]
+        for start in range(25, len(stream), 3_001):
+            channel.pipe_data_received(1, stream[start : start + 3_001])
+        received += [await channel.next_frame() for _ in range(3)]
+        return received
+
+    assert run(scenario()) == [b'{"type":"ready"}', b"one", b"", b"x" * 70_000]
+
+
+def test_a_closed_channel_fails_the_waiting_request_and_keeps_what_came_before() -> None:
+    async def scenario() -> tuple[bytes, bool]:
+        channel = _Channel()
+        waiting = asyncio.ensure_future(channel.next_frame())
+        await asyncio.sleep(0)
+        channel.pipe_data_received(1, frame(b"last words"))
+        first = await waiting
+        waiting = asyncio.ensure_future(channel.next_frame())
+        await asyncio.sleep(0)
+        channel.pipe_connection_lost(1, None)
+        with pytest.raises(ChannelClosed):
+            await waiting
+        with pytest.raises(ChannelClosed):
+            await channel.next_frame()
+        return first, channel.exited.done()
+
+    # the process's exit is its own event: a closed stdout does not claim it
+    assert run(scenario()) == (b"last words", False)
+
+
+# ---------------------------------------------------------------- which workers leave
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def start_workers(manager: WorkerManager, spec: FunctionSpec, count: int) -> set[int]:
+    """``count`` workers of the version, by as many requests at once; their pids."""
+    results = await asyncio.gather(
+        *(call(manager, spec, event("/sleep", {"s": "0.3"})) for _ in range(count))
+    )
+    return {json.loads(r["body"])["pid"] for r in results}
+
+
+def pids_of(manager: WorkerManager) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for worker in manager.workers():
+        found.setdefault(worker.function_name, set()).add(worker.pid)
+    return found
+
+
+def test_idle_workers_leave_after_the_standby_time_and_a_live_version_keeps_one_warm(
+    paths: LocalPaths, code: tuple[str, str], tmp_path: Path
+) -> None:
+    green_code = publish_code(paths, tmp_path / "green", "green")
+    blue, green = (
+        spec_for(code, "sleep"),
+        make_function("g-sleep", *green_code, app_function="sleep"),
+    )
+    clock = Clock()
+
+    async def scenario() -> list[dict[str, set[int]]]:
+        manager = WorkerManager(paths, clock=clock)
+        await start_workers(manager, blue, 3)
+        green_pids = await start_workers(manager, green, 2)
+        await call(manager, green, event("/sleep"))  # one of them is now the warmest
+        seen = [pids_of(manager)]
+
+        def reap() -> Coroutine[Any, Any, int]:
+            # a switch moved the domain to green: blue answers its endpoint only
+            return manager.reap(lambda _spec: True, is_live=lambda s: s.name == green.name)
+
+        clock.now += STANDBY_IDLE_S - 1
+        assert await reap() == 0
+        clock.now += 1
+        assert await reap() == 4  # blue's three, green's extra one
+        seen.append(pids_of(manager))
+        clock.now += LIVE_IDLE_S - STANDBY_IDLE_S
+        assert await reap() == 1
+        seen.append(pids_of(manager))
+        # an environment whose workers left still answers, with a cold start
+        again = await call(manager, blue, event("/sleep"))
+        seen.append({"again": {json.loads(again["body"])["pid"]}, **pids_of(manager)})
+        await manager.close()
+        assert len(green_pids) == 2
+        return seen
+
+    before, after_standby, after_live, served = run(scenario())
+    assert len(before["t-sleep"]) == 3 and len(before["g-sleep"]) == 2
+    assert "t-sleep" not in after_standby
+    assert len(after_standby["g-sleep"]) == 1 and after_standby["g-sleep"] < before["g-sleep"]
+    assert after_live == {}
+    assert served["again"] == served["t-sleep"] and not served["again"] & before["t-sleep"]
+
+
+def test_workers_report_their_function_version_and_state(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    clock = Clock()
+
+    async def scenario() -> list[dict[str, object]]:
+        manager = WorkerManager(paths, clock=clock)
+        spec = spec_for(code, "sleep", timeout_s=60)
+        # busy until the manager closes: it kills the worker mid-request
+        busy = asyncio.ensure_future(call(manager, spec, event("/sleep", {"s": "600"})))
+        await call(manager, spec_for(code, "hello"), event("/hello"))
+        clock.now += 12
+        while len(manager.workers()) < 2:
+            await asyncio.sleep(0.01)
+        shown = [w.to_json() for w in manager.workers()]
+        await manager.close()
+        with pytest.raises(InvocationError):
+            await busy
+        return shown
+
+    shown = run(scenario())
+    for worker in shown:
+        assert isinstance(worker.pop("pid"), int)
+    assert shown == [
+        {
+            "function": "t-hello",
+            "version": code[0][:12],
+            "state": "idle",
+            "idle_s": 12.0,
+            "invocations": 1,
+        },
+        {
+            "function": "t-sleep",
+            "version": code[0][:12],
+            "state": "busy",
+            "idle_s": 0.0,
+            "invocations": 1,
+        },
+    ]

@@ -42,6 +42,18 @@ def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:
     }
 
 
+def _workers_json(status: GatewayStatus) -> dict[str, Any]:
+    """The gateway's workers and the memory they and the gateway hold (RSS)."""
+    memory = None
+    if status.gateway_rss_bytes is not None:
+        memory = {
+            "gateway_rss_bytes": status.gateway_rss_bytes,
+            "workers_rss_bytes": status.workers_rss_bytes,
+            "total_rss_bytes": status.gateway_rss_bytes + status.workers_rss_bytes,
+        }
+    return {"workers": [w.to_json() for w in status.workers], "memory": memory}
+
+
 @click.group()
 def local() -> None:
     """The embedded local cloud: its gateway process and its state ($TEAL_HOME)."""
@@ -81,10 +93,11 @@ def stop(as_json: bool) -> None:
 @json_option
 @accepts_project
 def status(as_json: bool) -> None:
-    """Show the gateway (URL, pid, uptime) and the APIs and domains it serves."""
+    """Show the gateway (URL, pid, uptime), its workers and their memory, and the APIs and
+    domains it serves."""
     paths = LocalPaths.default()
     running = gateway_status(paths)
-    payload = {**_status_json(running, paths), **local_overview(paths)}
+    payload = {**_status_json(running, paths), **_workers_json(running), **local_overview(paths)}
     if as_json:
         emit_json(payload)
         return
@@ -109,6 +122,29 @@ def _print_status(payload: dict[str, Any]) -> None:
             f"/{m['base_path']} -> {m['api_id']}/{m['stage']}" for m in domain["mappings"]
         )
         console.print(f"  domain {domain['name']}: {domain['url']}  {targets}")
+    _print_workers(payload)
+
+
+def _print_workers(payload: dict[str, Any]) -> None:
+    memory = payload["memory"]
+    if memory is None:
+        return
+    workers = payload["workers"]
+    busy = sum(w["state"] == "busy" for w in workers)
+    console.print(
+        f"workers: {len(workers)} ({busy} busy), {_mb(memory['workers_rss_bytes'])}; "
+        f"gateway {_mb(memory['gateway_rss_bytes'])}; total {_mb(memory['total_rss_bytes'])}"
+    )
+    for w in workers:
+        since = "" if w["state"] == "busy" else f" for {w['idle_s']:.0f}s"
+        console.print(
+            f"  {w['function']} {w['version']}  pid {w['pid']}  {w['state']}{since}  "
+            f"{_mb(w['rss_bytes'])}"
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def local_overview(paths: LocalPaths) -> dict[str, Any]:

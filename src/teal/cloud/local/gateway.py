@@ -21,7 +21,7 @@ Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
 here, Lambda's in :mod:`teal.cloud.local.workers`.
 
 A request HTTP cannot parse (a header name with CR or LF in it, say) never
-reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's h11) answers 400
+reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's httptools, or h11) answers 400
 and closes the connection, as a front end would. A proxy response HTTP
 cannot carry (such a header from the function) is malformed: 502.
 
@@ -36,10 +36,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -100,6 +100,20 @@ class GatewayResponse:
         return json.loads(self.body)
 
 
+_UUID4_BITS = (0x4 << 76) | (0x2 << 62)  # the version (4) and variant (RFC 4122) fields
+_UUID4_KEEP = ((1 << 128) - 1) ^ ((0xF << 76) | (0x3 << 62))
+
+
+def random_request_id() -> str:
+    """A random version 4 UUID, the form of API Gateway's request ids.
+
+    From ``random`` rather than ``uuid.uuid4``'s system call: it is called for
+    every request and need not be unpredictable.
+    """
+    digits = "%032x" % (random.getrandbits(128) & _UUID4_KEEP | _UUID4_BITS)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 class Invoker(Protocol):
     """Runs a function for one event (the workers, or a fake in tests)."""
 
@@ -141,6 +155,8 @@ class _View:
     domains: list[DomainRoute]
     stages: dict[tuple[str, str], ServedStage | None] = field(default_factory=dict)
     functions: dict[str, FunctionSpec | None] = field(default_factory=dict)
+    permitted: dict[tuple[str, str], bool] = field(default_factory=dict)  # (function, method ARN)
+    live_functions: frozenset[str] | None = None  # ARNs some domain's mapping leads to
 
     def domain_on_port(self, port: int) -> DomainRoute | None:
         return next((d for d in self.domains if d.port == port), None)
@@ -162,7 +178,7 @@ class Gateway:
         clock: Callable[[], float] = time.time,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         max_body_bytes: int = MAX_BODY_BYTES,
-        new_request_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        new_request_id: Callable[[], str] = random_request_id,
         on_change: Callable[[], None] | None = None,
         on_health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
         identity: Mapping[str, Any] | None = None,
@@ -198,6 +214,22 @@ class Gateway:
         """Port -> domain name, for the listeners the server keeps open."""
         domains = self._view.domains if self._view else []
         return {d.port: d.name for d in domains}
+
+    def live_functions(self) -> frozenset[str]:
+        """The ARNs of the functions served through a custom domain, as of the last refresh:
+        the live environments' functions (the workers keep one of each warm)."""
+        view = self._view
+        if view is None:
+            return frozenset()
+        if view.live_functions is None:
+            arns: set[str] = set()
+            for domain in view.domains:
+                for api_id, stage in domain.mappings.values():
+                    served = self._stage(view, api_id, stage)
+                    routes = served.routes if served is not None else ()
+                    arns.update(r.function_arn for r in routes if r.function_arn)
+            view.live_functions = frozenset(arns)
+        return view.live_functions
 
     def _stage(self, view: _View, api_id: str, stage: str) -> ServedStage | None:
         key = (api_id, stage)
@@ -273,7 +305,7 @@ class Gateway:
             return _error(MISSING_TOKEN, request_id)
         route = match.target
         spec = self._function(view, route.function_arn) if route.function_arn else None
-        if spec is None or not self._permitted(spec, target, request.method, match.node.path):
+        if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
             return _error(NO_PERMISSION, request_id)
         source = EventSource(
             api_id=target.api_id,
@@ -296,12 +328,21 @@ class Gateway:
         event = build_proxy_event(incoming, source, request_id=request_id, now=self.clock())
         return await self._integrate(spec, event, request_id)
 
-    def _permitted(self, spec: FunctionSpec, target: Target, verb: str, resource: str) -> bool:
+    def _permitted(
+        self, view: _View, spec: FunctionSpec, target: Target, verb: str, resource: str
+    ) -> bool:
         method_arn = (
             f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:"
             f"{target.api_id}/{target.stage}/{verb}{resource}"
         )
-        return any(self._arn_pattern(p).fullmatch(method_arn) for p in spec.invoke_source_arns)
+        key = (spec.arn, method_arn)
+        known = view.permitted.get(key)
+        if known is None:
+            patterns = spec.invoke_source_arns
+            known = view.permitted[key] = any(
+                self._arn_pattern(p).fullmatch(method_arn) for p in patterns
+            )
+        return known
 
     def _arn_pattern(self, pattern: str) -> re.Pattern[str]:
         compiled = self._arn_patterns.get(pattern)
@@ -314,10 +355,8 @@ class Gateway:
         self, spec: FunctionSpec, event: dict[str, Any], request_id: str
     ) -> GatewayResponse:
         """Call the function; the integration timeout does not stop it (as on AWS)."""
-        call = asyncio.ensure_future(self.invoker.invoke(spec, event, request_id))
-        done, _ = await asyncio.wait((call,), timeout=self.integration_timeout_s)
-        if not done:
-            self._let_finish(call)
+        call = await self._call_within(self.invoker.invoke(spec, event, request_id))
+        if not call.done():
             return _error(TIMED_OUT, request_id)
         try:
             result = call.result()
@@ -339,8 +378,32 @@ class Gateway:
         headers.append(("x-amzn-RequestId", request_id))
         return GatewayResponse(proxy.status, tuple(headers), proxy.body)
 
-    def _let_finish(self, call: asyncio.Future[Any]) -> None:
-        task: asyncio.Task[Any] = call  # type: ignore[assignment]
+    async def _call_within(self, invocation: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run the invocation until it ends or the integration timeout passes, whichever
+        comes first; the task it runs in, done or (past the timeout) still running.
+
+        A task, a future and a timer: cheaper than ``asyncio.wait`` per request, and
+        unlike ``wait_for`` it never cancels the function.
+        """
+        loop = asyncio.get_running_loop()
+        call = loop.create_task(invocation)
+        woken: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        timer = loop.call_later(self.integration_timeout_s, wake)
+        call.add_done_callback(wake)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            if not call.done():  # past the timeout, or this request was cancelled
+                self._let_finish(call)
+        return call
+
+    def _let_finish(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
         task.add_done_callback(_forget(self._background))
 

@@ -1,10 +1,12 @@
 """The gateway process: ``python -m teal.cloud.local.gateway_main --home DIR --port N``.
 
 One process serves the main port and one port per custom domain, all on
-127.0.0.1, with uvicorn. It polls the serving state so new domains get a
-listener without a restart, stops idle workers of versions no longer
-served, writes ``gateway.json`` once it answers, and on SIGTERM/SIGINT stops
-its listeners and workers and removes that file.
+127.0.0.1, with uvicorn on uvloop. It polls the serving state so new domains
+get a listener without a restart, stops idle workers by the workers' rule
+(:class:`teal.cloud.local.workers.WorkerManager`), writes ``gateway.json``
+once it answers, and on SIGTERM/SIGINT stops its listeners and workers and
+removes that file. Its health answer lists the workers and the memory of
+the gateway and its workers, for ``teal local status``.
 
 A domain port another program holds is logged once and tried again with a
 growing pause (quietly); its health answer lists such domains
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import uvicorn
 
 from teal.cloud.local.gateway import AsgiGateway, Gateway
@@ -42,7 +45,7 @@ log = logging.getLogger("teal.local.gateway")
 
 HOST = "127.0.0.1"
 POLL_S = 0.25
-IDLE_WORKER_S = 600.0  # an execution environment idle this long is recycled
+REAP_EVERY_S = 5.0  # how often idle workers are checked against the rule (see WorkerManager)
 RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
 RETRY_MAX_S = 8.0  # ... doubling up to this
 
@@ -121,6 +124,9 @@ class GatewayServer:
             access_log=False,
             timeout_keep_alive=30,
             server_header=False,
+            # the client's address is the connection's, as API Gateway's sourceIp is:
+            # an X-Forwarded-For header is the client's word, passed on as a header only
+            proxy_headers=False,
             log_config=None,  # the process's logging is set up once, in main()
         )
         server = _Listener(config)
@@ -186,18 +192,39 @@ class GatewayServer:
             )
 
     async def health_details(self) -> dict[str, object]:
-        """For the health answer, after a sync: the domains whose port could not be bound."""
+        """For the health answer, after a sync: the domains whose port could not be bound,
+        and the workers with the memory they and the gateway hold."""
         await self._sync_domain_ports(retry_now=True)
-        return {"unbound_domains": [u.to_json(p) for p, u in sorted(self._unbound.items())]}
+        found = [(w, rss_bytes(w.pid)) for w in self.workers.workers()]
+        workers = [{**w.to_json(), "rss_bytes": rss} for w, rss in found]
+        gateway_rss = rss_bytes(os.getpid())
+        workers_rss = sum(rss for _, rss in found)
+        return {
+            "unbound_domains": [u.to_json(p) for p, u in sorted(self._unbound.items())],
+            "workers": workers,
+            "memory": {
+                "gateway_rss_bytes": gateway_rss,
+                "workers_rss_bytes": workers_rss,
+                "total_rss_bytes": gateway_rss + workers_rss,
+            },
+        }
 
     def _is_current(self, spec: FunctionSpec) -> bool:
         """Whether the state still holds this version of the function."""
         now = self.gateway.state.function_by_arn(spec.arn)
         return now is not None and now.version_key == spec.version_key
 
+    def _is_live(self, spec: FunctionSpec) -> bool:
+        """Whether a custom domain serves this function (its warm worker stays longer)."""
+        return spec.arn in self.gateway.live_functions()
+
+    async def reap(self) -> int:
+        """Stop the idle workers the workers' rule lets go (versions gone, idle too long)."""
+        return await self.workers.reap(self._is_current, self._is_live)
+
     def schedule_reap(self) -> None:
         """After a change: stop idle workers of function versions no longer served."""
-        task = asyncio.get_running_loop().create_task(self.workers.reap(self._is_current))
+        task = asyncio.get_running_loop().create_task(self.reap())
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
 
@@ -206,20 +233,28 @@ class GatewayServer:
         await self._sync_domain_ports()
         await self._listen(self.port)
         on_ready()
-        last_idle_check = time.monotonic()
+        last_reap = time.monotonic()
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), POLL_S)
             try:
                 await self._sync_domain_ports()
+                if time.monotonic() - last_reap >= REAP_EVERY_S:
+                    last_reap = time.monotonic()
+                    await self.reap()
             except Exception:  # a broken state read must not end the gateway
                 log.exception("reading the serving state failed")
-            if time.monotonic() - last_idle_check > 60:
-                last_idle_check = time.monotonic()
-                await self.workers.reap(self._is_current, idle_for_s=IDLE_WORKER_S)
         for port in list(self._listeners):
             await self._close(port)
         await self.workers.close()
+
+
+def rss_bytes(pid: int) -> int:
+    """A process's resident memory, 0 once it is gone."""
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return 0
 
 
 def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:
@@ -286,6 +321,19 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
         remove_state(paths)
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (a dependency where it builds), else asyncio's.
+
+    Profiling the gateway under load showed asyncio's own transports, handles
+    and timers among its largest costs; uvloop does the same work in C.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="teal-local-gateway")
     parser.add_argument("--home", type=Path, required=True)
@@ -296,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     paths = LocalPaths(args.home)
     private_home(paths.home)
     try:
-        asyncio.run(serve(paths, args.port, args.serving_state))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(paths, args.port, args.serving_state))
     except OperationError as error:
         print(f"local gateway: {error.what}", file=sys.stderr)  # one line: starters quote it
         return 1

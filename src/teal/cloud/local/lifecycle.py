@@ -41,12 +41,34 @@ class UnboundDomain:
 
 
 @dataclass(frozen=True)
+class WorkerStatus:
+    """One worker process of the gateway (an execution environment)."""
+
+    function: str
+    version: str  # the code's SHA-256, shortened
+    pid: int
+    state: str  # "idle" or "busy"
+    idle_s: float
+    invocations: int
+    rss_bytes: int
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class GatewayStatus:
     running: bool
     pid: int | None = None
     port: int | None = None
     started_at: float | None = None
     unbound_domains: tuple[UnboundDomain, ...] = ()
+    workers: tuple[WorkerStatus, ...] = ()
+    gateway_rss_bytes: int | None = None  # None: not running, or an older gateway
+
+    @property
+    def workers_rss_bytes(self) -> int:
+        return sum(w.rss_bytes for w in self.workers)
 
     @property
     def url(self) -> str | None:
@@ -125,7 +147,7 @@ def gateway_status(paths: LocalPaths) -> GatewayStatus:
             paths.gateway_state.unlink(missing_ok=True)
         return GatewayStatus(False)
     started_at = float(record.get("started_at") or 0) or None
-    return GatewayStatus(True, pid, port, started_at, _unbound_domains(answer))
+    return _status_from(answer, port, started_at)
 
 
 def ensure_gateway(
@@ -205,9 +227,33 @@ def _await_ready(
     raise _start_failed(paths, f"the gateway did not answer within {timeout_s:g}s")
 
 
-def _status_from(answer: dict[str, Any], port: int) -> GatewayStatus:
-    started_at = float(answer.get("started_at") or 0)
-    return GatewayStatus(True, int(answer["pid"]), port, started_at, _unbound_domains(answer))
+def _status_from(
+    answer: dict[str, Any], port: int, started_at: float | None = None
+) -> GatewayStatus:
+    """A running gateway's status from its health answer."""
+    memory = answer.get("memory") or {}
+    gateway_rss = memory.get("gateway_rss_bytes")
+    return GatewayStatus(
+        True,
+        int(answer["pid"]),
+        port,
+        started_at if started_at is not None else float(answer.get("started_at") or 0),
+        _unbound_domains(answer),
+        tuple(_worker_status(w) for w in answer.get("workers") or ()),
+        int(gateway_rss) if gateway_rss is not None else None,
+    )
+
+
+def _worker_status(data: dict[str, Any]) -> WorkerStatus:
+    return WorkerStatus(
+        str(data["function"]),
+        str(data["version"]),
+        int(data["pid"]),
+        str(data["state"]),
+        float(data.get("idle_s") or 0),
+        int(data.get("invocations") or 0),
+        int(data.get("rss_bytes") or 0),
+    )
 
 
 def _unbound_domains(answer: dict[str, Any]) -> tuple[UnboundDomain, ...]:

@@ -7,6 +7,7 @@ take effect without a restart. Plain frozen dataclasses, no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,7 +34,7 @@ class FunctionSpec:
     # API Gateway invoke it; no match means API Gateway answers 500.
     invoke_source_arns: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
         """Workers are pooled per function *version*: same name, new code, new pool."""
         env = ",".join(f"{k}={v}" for k, v in sorted(self.environment.items()))

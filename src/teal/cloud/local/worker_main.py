@@ -36,21 +36,43 @@ from collections.abc import Callable
 from typing import IO, Any
 
 _HEADER = struct.Struct(">I")
+_READ_BUFFER = 64 * 1024  # a pipe's capacity: what one read can bring
 RESULT_TOO_LARGE = "Function.ResponseSizeTooLarge"
 
 
 class LambdaContext:
-    """The context object a Python Lambda handler receives."""
+    """The context object a Python Lambda handler receives.
+
+    What describes the execution environment is read from its variables once, at
+    init, as Lambda's runtime does: a handler changing ``os.environ`` does not
+    change its context.
+    """
+
+    _environment: dict[str, str] | None = None
+
+    @classmethod
+    def _described(cls) -> dict[str, str]:
+        if cls._environment is None:
+            env = os.environ
+            cls._environment = {
+                "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+                "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                "invoked_function_arn": env.get("TEAL_LOCAL_FUNCTION_ARN", ""),
+                "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+                "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+                "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+            }
+        return cls._environment
 
     def __init__(self, request_id: str, deadline_ms: int) -> None:
-        env = os.environ
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = env.get("TEAL_LOCAL_FUNCTION_ARN", "")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        described = self._described()
+        self.function_name = described["function_name"]
+        self.function_version = described["function_version"]
+        self.invoked_function_arn = described["invoked_function_arn"]
+        self.memory_limit_in_mb = described["memory_limit_in_mb"]
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.log_group_name = described["log_group_name"]
+        self.log_stream_name = described["log_stream_name"]
         self.identity = None
         self.client_context = None
         self._deadline_ms = deadline_ms
@@ -60,8 +82,11 @@ class LambdaContext:
 
 
 def _take_protocol_channel() -> tuple[IO[bytes], IO[bytes]]:
-    """Keep private copies of stdin/stdout for frames; handler output goes to the log."""
-    frames_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    """Keep private copies of stdin/stdout for frames; handler output goes to the log.
+
+    Frames come in through a buffer: one read usually brings a whole frame.
+    """
+    frames_in = os.fdopen(os.dup(0), "rb", buffering=_READ_BUFFER)
     frames_out = os.fdopen(os.dup(1), "wb", buffering=0)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

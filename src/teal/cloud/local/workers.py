@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import struct
+import subprocess
 import sys
 import time
 import uuid
@@ -29,13 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
 DEFAULT_CONCURRENCY = 10
+STANDBY_IDLE_S = 30.0  # a worker idle this long leaves (see WorkerManager)
+LIVE_IDLE_S = 600.0  # ... unless it is the warm one of a version served through a domain
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
 # Lambda's synchronous invocation payload limits, on the JSON each way (see docs/limits.md):
 # "Request must be smaller than 6291456 bytes", "maximum allowed payload size (6291556 bytes)".
@@ -142,11 +145,6 @@ def worker_environment(spec: FunctionSpec, code_dir: Path, log: LogStream) -> di
     return env
 
 
-async def _read_frame(stream: asyncio.StreamReader) -> Any:
-    header = await stream.readexactly(_HEADER.size)
-    return json.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
-
-
 def encode_event(event: Any) -> bytes:
     """The event as the JSON Lambda measures against :data:`MAX_EVENT_BYTES`."""
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -154,23 +152,98 @@ def encode_event(event: Any) -> bytes:
 
 def _request_frame(request_id: str, deadline_ms: int, event_json: bytes) -> bytes:
     """A request frame around an event encoded once, by :func:`encode_event`."""
-    head = json.dumps({"request_id": request_id, "deadline_ms": deadline_ms})[:-1]
-    payload = b"".join((head.encode(), b',"event":', event_json, b"}"))
+    head = f'{{"request_id":{json.dumps(request_id)},"deadline_ms":{deadline_ms},"event":'
+    payload = b"".join((head.encode(), event_json, b"}"))
     return _HEADER.pack(len(payload)) + payload
+
+
+class ChannelClosed(Exception):
+    """The worker's end of the frame channel closed: it exited, or is exiting."""
+
+
+class _Channel(asyncio.SubprocessProtocol):
+    """The gateway's end of one worker's pipes: frames from its stdout, and its exit.
+
+    A protocol rather than stream readers: a frame is cut out of the bytes as
+    they arrive and handed to the one waiting request, with no task, no extra
+    buffer copy and no read call per part of a frame.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._frames: deque[bytes] = deque()  # arrived before anyone waited (the ready frame)
+        self._waiter: asyncio.Future[bytes] | None = None
+        self._closed = False
+        self.loop = asyncio.get_running_loop()  # asked once: asking costs a system call
+        self.exited: asyncio.Future[None] = self.loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= _HEADER.size:
+            end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
+            if len(buffer) < end:
+                return
+            frame = bytes(buffer[_HEADER.size : end])
+            del buffer[:end]
+            self._deliver(frame)
+
+    def _deliver(self, frame: bytes) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(frame)
+        else:
+            self._frames.append(frame)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._close()
+
+    def process_exited(self) -> None:
+        # not the end of its frames: what it wrote just before exiting may still be in
+        # the pipe; that ends when its stdout closes
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def _close(self) -> None:
+        self._closed = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ChannelClosed())
+
+    async def next_frame(self) -> bytes:
+        """The next frame from the worker, or :class:`ChannelClosed`."""
+        if self._frames:
+            return self._frames.popleft()
+        if self._closed:
+            raise ChannelClosed()
+        waiter: asyncio.Future[bytes] = self.loop.create_future()
+        self._waiter = waiter
+        return await waiter
 
 
 class Worker:
     """One worker process; at most one request at a time (its pool sees to it)."""
 
-    def __init__(self, spec: FunctionSpec, process: asyncio.subprocess.Process, log: LogStream):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        transport: asyncio.SubprocessTransport,
+        channel: _Channel,
+        log: LogStream,
+    ):
         self.spec = spec
-        self.process = process
+        self.transport = transport
+        self.channel = channel
+        self.pid: int = transport.get_pid()
         self.log = log
         self.cold_start_ms = 0.0
         self.invocations = 0
         self.retired = False  # killed or abandoned: never handed out again
         self.timed_out = False
-        self.last_used = time.monotonic()
+        self.last_used = time.monotonic()  # its manager's clock stamps it after each request
+        # a write transport (uvloop's is not a subclass of asyncio's: no isinstance)
+        self._stdin = cast(asyncio.WriteTransport, transport.get_pipe_transport(0))
 
     @classmethod
     async def start(
@@ -181,17 +254,18 @@ class Worker:
         started = time.perf_counter()
         with log.file.open("ab") as log_file:
             # its own process group: whatever the handler starts goes when the worker goes
-            process = await asyncio.create_subprocess_exec(
+            transport, channel = await asyncio.get_running_loop().subprocess_exec(
+                _Channel,
                 *(python, "-I", str(BOOTSTRAP), str(code_dir), spec.handler),
                 str(MAX_RESULT_BYTES),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 stderr=log_file,
                 env=worker_environment(spec, code_dir, log),
                 cwd=code_dir,
                 start_new_session=True,
             )
-        worker = cls(spec, process, log)
+        worker = cls(spec, transport, channel, log)
         await worker._await_ready(max(INIT_TIMEOUT_S, float(spec.timeout_s)))
         worker.cold_start_ms = (time.perf_counter() - started) * 1000
         return worker
@@ -211,36 +285,34 @@ class Worker:
             )
 
     async def _receive(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
         try:
-            message: dict[str, Any] = await _read_frame(self.process.stdout)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            code = await self.process.wait()
+            message: dict[str, Any] = json.loads(await self.channel.next_frame())
+        except ChannelClosed:
+            await self.channel.exited
             raise InvocationError(
                 FailureKind.CRASH,
-                f"worker of {self.spec.name} exited with status {code} (log: {self.log.file})",
+                f"worker of {self.spec.name} exited with status "
+                f"{self.transport.get_returncode()} (log: {self.log.file})",
             ) from None
         return message
 
     @property
     def alive(self) -> bool:
-        return not self.retired and self.process.returncode is None
+        return not self.retired and self.transport.get_returncode() is None
 
     async def invoke(self, event_json: bytes, request_id: str) -> Any:
         """Send one event (see :func:`encode_event`); the handler's result, or
         :class:`InvocationError`."""
-        assert self.process.stdin is not None
         timeout_s = float(self.spec.timeout_s)
         deadline_ms = int((time.time() + timeout_s) * 1000)
         self.invocations += 1
-        try:
-            self.process.stdin.write(_request_frame(request_id, deadline_ms, event_json))
-            await self.process.stdin.drain()
-        except (ConnectionError, RuntimeError):
+        if self._stdin.is_closing():
             await self.kill()
-            raise InvocationError(FailureKind.CRASH, "worker is gone") from None
+            raise InvocationError(FailureKind.CRASH, "worker is gone")
+        # no drain: one frame at a time, which the transport holds until the pipe takes it
+        self._stdin.write(_request_frame(request_id, deadline_ms, event_json))
         # a timer, not wait_for: no extra task per request on the hot path
-        timer = asyncio.get_running_loop().call_later(timeout_s, self._time_out)
+        timer = self.channel.loop.call_later(timeout_s, self._time_out)
         try:
             answer = await self._receive()
         except asyncio.CancelledError:
@@ -255,7 +327,6 @@ class Worker:
             ) from None
         finally:
             timer.cancel()
-            self.last_used = time.monotonic()
         if not answer.get("ok"):
             raise await self._failure(answer.get("error") or {})
         return answer.get("result")
@@ -282,19 +353,19 @@ class Worker:
     def _kill_group(self) -> None:
         """SIGKILL the worker's process group: the worker and what its handler started."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(self.pid, signal.SIGKILL)
 
     async def kill(self) -> None:
         self.retired = True
         self._kill_group()
-        await self.process.wait()
+        await self.channel.exited
+        self.transport.close()
 
     async def close(self) -> None:
         """Ask the worker to leave (EOF on its stdin), then end what it leaves behind."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
+        self._stdin.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.process.wait(), 2.0)
+            await asyncio.wait_for(asyncio.shield(self.channel.exited), 2.0)
         await self.kill()  # a lingering worker, or processes its handler started
 
 
@@ -316,6 +387,17 @@ class Pool:
         self.slots = asyncio.Semaphore(self.capacity)
 
 
+def _idle_too_long(pool: Pool, now: float, *, keep_one: bool) -> list[Worker]:
+    """The pool's idle workers past their time, taken out of it."""
+    limits = [STANDBY_IDLE_S] * len(pool.idle)
+    if keep_one and limits:
+        limits[-1] = LIVE_IDLE_S  # the last one back is the most recently used
+    leaving = [w for w, limit in zip(pool.idle, limits, strict=True) if now - w.last_used >= limit]
+    if leaving:
+        pool.idle = [w for w in pool.idle if w not in leaving]
+    return leaving
+
+
 @dataclass(frozen=True)
 class PoolStats:
     version_key: str
@@ -325,8 +407,44 @@ class PoolStats:
     started: int
 
 
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One worker as ``teal local status`` shows it."""
+
+    function_name: str
+    version: str  # the code's SHA-256, shortened
+    pid: int
+    busy: bool
+    idle_s: float  # since its last request ended (0 while busy)
+    invocations: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "function": self.function_name,
+            "version": self.version,
+            "pid": self.pid,
+            "state": "busy" if self.busy else "idle",
+            "idle_s": round(self.idle_s, 1),
+            "invocations": self.invocations,
+        }
+
+
 class WorkerManager:
-    """Every pool of the local cloud; the gateway's one way to run functions."""
+    """Every pool of the local cloud; the gateway's one way to run functions.
+
+    Which workers leave, in :meth:`reap` (the gateway calls it after every
+    change of the serving state and every few seconds):
+
+    - the workers of a version no longer deployed: idle ones at once, busy ones
+      once their request is over;
+    - any worker idle for :data:`STANDBY_IDLE_S`: the workers of an environment
+      nobody calls any more (the one a switch left, an endpoint not used
+      lately) are gone within a minute, and so are a burst's extra workers;
+    - but a *live* version (served through a custom domain) keeps its most
+      recently used worker warm until it has been idle for :data:`LIVE_IDLE_S`.
+
+    An environment whose workers left still answers, with a cold start.
+    """
 
     def __init__(
         self,
@@ -334,10 +452,12 @@ class WorkerManager:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         python: str = sys.executable,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.paths = paths
         self.concurrency = concurrency
         self.python = python
+        self.clock = clock
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
@@ -363,6 +483,7 @@ class WorkerManager:
             try:
                 return await worker.invoke(event_json, request_id)
             finally:
+                worker.last_used = self.clock()
                 pool.running.discard(worker)
                 if worker.alive:
                     pool.idle.append(worker)
@@ -391,22 +512,38 @@ class WorkerManager:
             for key, pool in sorted(self._pools.items())
         ]
 
+    def workers(self) -> list[WorkerInfo]:
+        """Every worker, busy or idle, function by function."""
+        now = self.clock()
+        found: list[WorkerInfo] = []
+        for pool in sorted(self._pools.values(), key=lambda p: (p.spec.name, p.spec.version_key)):
+            version = pool.spec.code_sha256[:12]
+            found.extend(
+                WorkerInfo(pool.spec.name, version, w.pid, True, 0.0, w.invocations)
+                for w in pool.running
+            )
+            found.extend(
+                WorkerInfo(pool.spec.name, version, w.pid, False, now - w.last_used, w.invocations)
+                for w in reversed(pool.idle)
+            )
+        return found
+
     async def reap(
-        self, is_current: Callable[[FunctionSpec], bool], idle_for_s: float | None = None
+        self,
+        is_current: Callable[[FunctionSpec], bool],
+        is_live: Callable[[FunctionSpec], bool] = lambda _spec: False,
     ) -> int:
-        """Stop idle workers of pools no longer current (or idle too long); how many."""
-        now = time.monotonic()
+        """Stop the idle workers the rule above lets go; how many."""
+        now = self.clock()
         stopping: list[Worker] = []
         for key, pool in list(self._pools.items()):
-            if not is_current(pool.spec):
-                stopping.extend(pool.idle)
-                pool.idle.clear()
-                if not pool.running:
-                    del self._pools[key]
-            elif idle_for_s is not None:
-                stale = [w for w in pool.idle if now - w.last_used > idle_for_s]
-                pool.idle = [w for w in pool.idle if w not in stale]
-                stopping.extend(stale)
+            if is_current(pool.spec):
+                stopping.extend(_idle_too_long(pool, now, keep_one=is_live(pool.spec)))
+                continue
+            stopping.extend(pool.idle)
+            pool.idle = []
+            if not pool.running:
+                del self._pools[key]
         await asyncio.gather(*(w.close() for w in stopping))
         return len(stopping)
 
