@@ -29,6 +29,7 @@ MINIMAL_TOML = """\
 [app]
 name = "demo"
 entry = "app:app"
+runtime = "python3.11"
 """
 
 

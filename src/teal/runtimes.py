@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -337,6 +338,16 @@ def _sdk_locations() -> dict[str, str]:
 
 def _normal(distribution: str) -> str:
     return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def local_python(code_dir: Path) -> str | None:
+    """``[local] python`` of the teal.toml a code package carries, if it sets one."""
+    try:
+        with (code_dir / "teal.toml").open("rb") as config:
+            value = tomllib.load(config).get("local", {}).get("python")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)

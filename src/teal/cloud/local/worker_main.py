@@ -1,11 +1,13 @@
 """Bootstrap of one Lambda-like worker process (an execution environment).
 
-Run by path, never imported:
-``python -I worker_main.py CODE_DIR HANDLER MAX_RESULT_BYTES``.
+Run by path, never imported, by the runtime's own Python:
+``python -I -S worker_main.py CODE_DIR HANDLER MAX_RESULT_BYTES [PATH...]``.
 It imports only the standard library before putting CODE_DIR first on
-``sys.path``, so the function's own copy of ``teal`` wins over the one
-installed beside the gateway. Blue and green code then import side by side,
-each in its own processes.
+``sys.path``, then the PATHs (the requirements, the runtime's SDK; see
+:mod:`teal.runtimes`): with ``-I -S`` nothing installed beside the gateway or
+in the interpreter is importable, as on Lambda. The function's own copy of
+``teal`` is the one it imports; blue and green code import side by side, each
+in its own processes.
 
 Protocol with the gateway, over the process's original stdin/stdout: frames of
 a 4-byte big-endian length and a JSON object. The worker first sends
@@ -214,10 +216,12 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
-    code_dir, handler_spec, max_result_bytes = argv[1], argv[2], int(argv[3])
+    code_dir, handler_spec, max_result_bytes, *world = argv[1:]
     _exit_with_parent()
     frames_in, frames_out = _take_protocol_channel()
-    sys.path.insert(0, code_dir)
+    # the code first, then its requirements and the runtime's SDK; with -I -S nothing
+    # else but the standard library (and never this script's own folder)
+    sys.path[:1] = [code_dir, *world]
     os.chdir(code_dir)
     try:
         handler = _load_handler(handler_spec)
@@ -232,7 +236,7 @@ def main(argv: list[str]) -> int:
         if request is None:  # the gateway closed the channel, or is gone
             _end_group()
             return 0
-        send(frames_out, serve_one(handler, request, max_result_bytes))
+        send(frames_out, serve_one(handler, request, int(max_result_bytes)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import time
 import uuid
 import zipfile
@@ -34,6 +33,8 @@ from typing import Any, cast
 
 from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
+from teal.errors import TealError
+from teal.runtimes import RuntimeWorld, local_python, runtime_world
 
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
 DEFAULT_CONCURRENCY = 10
@@ -247,7 +248,7 @@ class Worker:
 
     @classmethod
     async def start(
-        cls, spec: FunctionSpec, code_dir: Path, paths: LocalPaths, python: str
+        cls, spec: FunctionSpec, code_dir: Path, paths: LocalPaths, world: RuntimeWorld
     ) -> Worker:
         """Start a worker and wait until its handler is imported (the cold start)."""
         log = LogStream.create(paths, spec.name)
@@ -256,8 +257,8 @@ class Worker:
             # its own process group: whatever the handler starts goes when the worker goes
             transport, channel = await asyncio.get_running_loop().subprocess_exec(
                 _Channel,
-                *(python, "-I", str(BOOTSTRAP), str(code_dir), spec.handler),
-                str(MAX_RESULT_BYTES),
+                *world.command(BOOTSTRAP, str(code_dir), spec.handler, str(MAX_RESULT_BYTES)),
+                *map(str, world.paths),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -451,15 +452,14 @@ class WorkerManager:
         paths: LocalPaths,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-        python: str = sys.executable,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.paths = paths
         self.concurrency = concurrency
-        self.python = python
         self.clock = clock
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
+        self._worlds: dict[tuple[str, str], RuntimeWorld] = {}
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
@@ -494,10 +494,33 @@ class WorkerManager:
             if worker.alive:
                 return worker
         code_dir = await self._code_dir(pool.spec)
-        worker = await Worker.start(pool.spec, code_dir, self.paths, self.python)
+        world = await self._world(pool.spec, code_dir)
+        worker = await Worker.start(pool.spec, code_dir, self.paths, world)
         pool.started += 1
         self.cold_starts_ms.append(worker.cold_start_ms)
         return worker
+
+    async def _world(self, spec: FunctionSpec, code_dir: Path) -> RuntimeWorld:
+        """What the code runs on: the runtime's Python, its requirements, the SDK.
+
+        The deploy that uploaded the code installed the requirements already, so
+        this is a cache hit but after a reset of ``$TEAL_HOME/runtimes``.
+        """
+        key = (spec.runtime, spec.code_sha256)
+        world = self._worlds.get(key)
+        if world is None:
+            try:
+                world = await asyncio.to_thread(
+                    runtime_world,
+                    code_dir,
+                    spec.runtime,
+                    self.paths.home / "runtimes",
+                    override=local_python(code_dir),
+                )
+            except TealError as exc:
+                raise InvocationError(FailureKind.INIT, exc.render()) from exc
+            self._worlds[key] = world
+        return world
 
     async def _code_dir(self, spec: FunctionSpec) -> Path:
         known = self._code_dirs.get(spec.code_sha256)
