@@ -19,9 +19,11 @@ __all__ = ["EXAMPLE_BLOG", "Run", "local_cloud"]  # local_cloud: a fixture for e
 @pytest.fixture(autouse=True, scope="session")
 def _private_teal_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """No test writes into the developer's own $TEAL_HOME (tests that run a local cloud
-    give each one a home of its own on top of this)."""
+    give each one a home of its own on top of this); the runtimes' installed
+    requirements are shared by every test, as they are content-addressed."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEAL_HOME", str(tmp_path_factory.mktemp("teal-home")))
+        patch.setenv("TEAL_RUNTIMES_CACHE", str(tmp_path_factory.mktemp("runtimes")))
         yield
 
 

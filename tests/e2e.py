@@ -50,7 +50,8 @@ class LocalCloudEnv:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TEAL_")}
+        shared = ("TEAL_RUNTIMES_CACHE",)  # content-addressed: every test may share it
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TEAL_") or k in shared}
         env.update(TEAL_HOME=str(self.home), TEAL_LOCAL_PORT=str(self.port))
         return env
 

@@ -79,13 +79,13 @@ def test_a_dependency_not_beside_teal_is_installed_once_and_imported(
 ) -> None:
     root = make_project(ROUTES_APP.format(imports="import humanize"), toml())
     (root / "requirements.txt").write_text("humanize==4.11.0\n")
-    env = {**os.environ, "TEAL_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "TEAL_RUNTIMES_CACHE": str(tmp_path / "runtimes")}
     first = routes(root, env)
     assert first.code == 0, first.err
     assert "installing requirements.txt for Python" in first.err
     again = routes(root, env)
     assert again.code == 0 and "installing" not in again.err
-    installed = list((tmp_path / "home" / "runtimes").glob("deps-3.11-*/humanize"))
+    installed = list((tmp_path / "runtimes").glob("deps-3.11-*/humanize"))
     assert len(installed) == 1
 
 

@@ -30,17 +30,12 @@ from teal.package import runtime_shim
 from teal.progress import Progress, quiet
 from teal.routes import RouteSpec, RouteTable, build_route_table, quota_warnings
 from teal.runtimes import RuntimeWorld, runtime_world
-from teal.settings import teal_home
+from teal.settings import runtimes_cache
 
 # Warnings for the user (the CLI prints them on stderr; see teal.cli.common).
 warnings_log = logging.getLogger("teal.warnings")
 INTROSPECT = Path(__file__).resolve().parent / "runtime" / "introspect.py"
 IMPORT_TIMEOUT_S = 300.0
-
-
-def runtimes_cache() -> Path:
-    """Where interpreters' dependency folders, the SDK and the shim are kept."""
-    return teal_home() / "runtimes"
 
 
 def load_routes(

@@ -1,7 +1,8 @@
 """teal's settings from the process environment, for every part of teal.
 
 ``$TEAL_HOME`` (where the local cloud keeps its state, which no package may
-carry) and ``$TEAL_LOCAL_PORT`` (the local gateway's port). Read here once,
+carry), ``$TEAL_LOCAL_PORT`` (the local gateway's port) and
+``$TEAL_RUNTIMES_CACHE`` (where the runtimes' dependencies are installed). Read here once,
 so the core (packaging) and the local cloud agree.
 """
 
@@ -19,6 +20,14 @@ PORTS = range(1024, 65536)  # above the privileged ports, up to the last one
 
 def teal_home() -> Path:
     return Path(os.environ.get("TEAL_HOME") or DEFAULT_HOME).expanduser()
+
+
+def runtimes_cache() -> Path:
+    """Where the runtimes' installed requirements, SDK links and teal's shim are kept:
+    ``$TEAL_RUNTIMES_CACHE``, else ``$TEAL_HOME/runtimes``. Content-addressed, so
+    several local clouds (the tests' private ones, say) may share one."""
+    shared = os.environ.get("TEAL_RUNTIMES_CACHE")
+    return Path(shared).expanduser() if shared else teal_home() / "runtimes"
 
 
 def gateway_port() -> int:

@@ -35,6 +35,7 @@ from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import TealError
 from teal.runtimes import RuntimeWorld, local_python, runtime_world
+from teal.settings import runtimes_cache
 
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
 DEFAULT_CONCURRENCY = 10
@@ -514,7 +515,7 @@ class WorkerManager:
                     runtime_world,
                     code_dir,
                     spec.runtime,
-                    self.paths.home / "runtimes",
+                    runtimes_cache(),
                     override=local_python(code_dir),
                 )
             except TealError as exc:
