@@ -178,3 +178,26 @@ def test_a_circle_is_found_wherever_its_imports_are_written(tmp_path: Path) -> N
     )
     modules = {f"{LOCAL}.engine", f"{LOCAL}.ledger"}
     assert set(imported(f"{LOCAL}.late", late, modules)) == {"typing", *modules}
+
+
+def test_processes_are_asked_about_through_teal_processes_only() -> None:
+    """No module reads /proc or probes a pid with a signal 0 itself: psutil, behind
+    teal.processes, does it on every platform (macOS has no /proc)."""
+    found = []
+    for name, path in sorted(module_files().items()):
+        if name == "teal.processes":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if node.value.startswith("/proc"):
+                    found.append(f"{name}: reads {node.value}")
+            elif isinstance(node, ast.JoinedStr) and "/proc" in ast.unparse(node):
+                found.append(f"{name}: reads {ast.unparse(node)}")
+            elif (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "os.kill"
+                and len(node.args) == 2
+                and ast.unparse(node.args[1]) == "0"
+            ):
+                found.append(f"{name}: probes a pid with os.kill(pid, 0)")
+    assert found == []

@@ -1,4 +1,7 @@
-"""Processes on this host, through psutil: whether one still runs, and stopping one.
+"""Processes on this host, through psutil: whether one still runs, what it runs, stopping it.
+
+The one place teal asks about processes, so it works wherever psutil does
+(Linux, macOS, ...), with or without ``/proc``.
 
 A pid alone does not name a process for long (the kernel reuses pids), so a
 process is named by its pid and its start time wherever teal records one.
@@ -36,3 +39,25 @@ def is_running(pid: int, started: float | None = None) -> bool:
         return False
     except (psutil.AccessDenied, OSError):  # it exists, and belongs to someone else
         return True
+
+
+def command_line(pid: int) -> list[str]:
+    """The process's command line, or [] when it is gone (or not ours to read)."""
+    try:
+        return list(psutil.Process(pid).cmdline())
+    except (psutil.Error, OSError):
+        return []
+
+
+def stop(pid: int, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout_s``; waits for the end."""
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except psutil.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5.0)
+    except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+        return

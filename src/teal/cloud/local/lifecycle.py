@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 from teal.errors import OperationError
+from teal.processes import command_line, is_running, stop
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -84,17 +83,7 @@ def log_file(paths: LocalPaths) -> Path:
 
 def pid_alive(pid: int) -> bool:
     """Whether the process exists and is not a zombie waiting to be reaped."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    return is_running(pid)
 
 
 def health(port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
@@ -291,24 +280,12 @@ def _stop_unresponsive(paths: LocalPaths) -> None:
 
 
 def _is_gateway_process(pid: int) -> bool:
-    try:
-        return ENTRY_MODULE.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+    return any(ENTRY_MODULE in part for part in command_line(pid))
 
 
 def _terminate(pid: int, timeout_s: float) -> None:
     """SIGTERM, then SIGKILL if it has not ended within timeout_s."""
-    for signum, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.05)
+    stop(pid, timeout_s)
 
 
 def stop_gateway(paths: LocalPaths, timeout_s: float = STOP_TIMEOUT_S) -> GatewayStatus:
