@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pathspec
 
+from teal.cachedirs import built_once
 from teal.errors import PackageError
 
 # The part of teal that runs inside Lambda: standard library only.
@@ -168,18 +168,13 @@ def runtime_shim(cache: Path) -> Path:
     digest = hashlib.sha256()
     for name, path in sorted(entries.items()):
         digest.update(name.encode() + b"\0" + path.read_bytes())
-    folder = cache / f"shim-{digest.hexdigest()[:16]}"
-    if (folder / "teal" / "__init__.py").is_file():
-        return folder
-    staging = cache / f".staging-shim-{os.getpid()}-{digest.hexdigest()[:8]}"
-    for name, path in entries.items():
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        (staging / name).write_bytes(path.read_bytes())
-    try:
-        staging.rename(folder)
-    except OSError:  # another process published it first
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    def copy(staging: Path) -> None:
+        for name, path in entries.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(path.read_bytes())
+
+    return built_once(cache / f"shim-{digest.hexdigest()[:16]}", copy)
 
 
 def _walk(

@@ -26,13 +26,14 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, util
 from pathlib import Path
 
+from teal.cachedirs import MARKER as COMPLETE
+from teal.cachedirs import built_once
 from teal.errors import PackageError, UserError
 from teal.progress import Progress, quiet
 
@@ -40,7 +41,6 @@ REQUIREMENTS_FILE = "requirements.txt"
 RUNTIME_PATTERN = re.compile(r"python(?P<version>3\.\d+)")
 ISOLATED = ("-I", "-S")  # no user site, no PYTHON* variables, no site-packages
 PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
-COMPLETE = ".teal-complete"
 # What Lambda's Python runtimes carry besides the standard library: the SDK.
 SDK_DISTRIBUTIONS = (
     "boto3",
@@ -134,38 +134,30 @@ def _candidates(wanted: str, search_path: str) -> Iterator[Path]:
 
 def probe(path: Path) -> str | None:
     """The interpreter's version, or None when it cannot run (a broken shim, say)."""
-    try:
-        done = subprocess.run(
-            [str(path), *ISOLATED, "-c", PROBE],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    version = done.stdout.strip()
-    return version if done.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+", version) else None
+    version = _answer([str(path), *ISOLATED, "-c", PROBE])
+    return version if version and re.fullmatch(r"\d+\.\d+\.\d+", version) else None
 
 
 def _uv_find(wanted: str) -> Path | None:
     uv = uv_binary()
-    if uv is None:
-        return None
+    found = _answer([uv, "python", "find", "--no-python-downloads", wanted]) if uv else None
+    return Path(found) if found else None
+
+
+def _answer(command: list[str], timeout_s: float = 30.0) -> str | None:
+    """What a short command prints, or None when it fails or cannot run."""
     try:
         done = subprocess.run(
-            [uv, "python", "find", "--no-python-downloads", wanted],
+            command,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=timeout_s,
             check=False,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    found = done.stdout.strip()
-    return Path(found) if done.returncode == 0 and found else None
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def uv_binary() -> str | None:
@@ -220,18 +212,9 @@ def dependencies(
     text = requirements.read_text()
     key = hashlib.sha256(f"{interpreter.version}\0{text}".encode()).hexdigest()[:24]
     final = cache / f"deps-{interpreter.minor}-{key}"
-    if (final / COMPLETE).is_file():
-        return final
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = cache / f".staging-{uuid.uuid4().hex}"
-    progress(f"installing {requirements.name} for Python {interpreter.version} (once)")
-    try:
-        _install(requirements, interpreter, staging)
-        (staging / COMPLETE).write_text(text)
-        _publish(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+    if not (final / COMPLETE).is_file():
+        progress(f"installing {requirements.name} for Python {interpreter.version} (once)")
+    return built_once(final, lambda staging: _install(requirements, interpreter, staging))
 
 
 def _install(requirements: Path, interpreter: Interpreter, target: Path) -> None:
@@ -247,7 +230,6 @@ def _install(requirements: Path, interpreter: Interpreter, target: Path) -> None
             hint="Lambda installs wheels only: pin versions that publish wheels for this "
             "Python, or fix the line named above",
         )
-    target.mkdir(exist_ok=True)  # a file of options only installs nothing
 
 
 def install_command(requirements: Path, interpreter: Interpreter, target: Path) -> list[str]:
@@ -284,19 +266,6 @@ def install_command(requirements: Path, interpreter: Interpreter, target: Path) 
     ]
 
 
-def _publish(staging: Path, final: Path) -> None:
-    """Move a finished install into place; another process may have won the race."""
-    if (final / COMPLETE).is_file():
-        return
-    if final.exists():  # left half-made by an interrupted run
-        shutil.rmtree(final, ignore_errors=True)
-    try:
-        staging.rename(final)
-    except OSError:
-        if not (final / COMPLETE).is_file():
-            raise
-
-
 # ---------------------------------------------------------------- the runtime's SDK
 
 
@@ -305,19 +274,12 @@ def sdk_folder(cache: Path) -> Path:
     from teal's own installation; one per set of versions."""
     found = _sdk_locations()
     key = hashlib.sha256(repr(sorted(found.items())).encode()).hexdigest()[:16]
-    folder = cache / f"sdk-{key}"
-    if (folder / COMPLETE).is_file():
-        return folder
-    staging = cache / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
-    try:
+
+    def link(staging: Path) -> None:
         for name, location in sorted(found.items()):
             (staging / name).symlink_to(location)
-        (staging / COMPLETE).write_text("")
-        _publish(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    return built_once(cache / f"sdk-{key}", link)
 
 
 def _sdk_locations() -> dict[str, str]:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from teal.cachedirs import built_once
 from teal.errors import PackageError
 
 REQUIREMENTS_FILE = "requirements.txt"
@@ -106,21 +105,14 @@ def vendor_requirements(
     if not requirements.is_file() or not _has_requirements(requirements):
         return None
     final = cache_dir / f"{runtime}-{_cache_key(requirements, runtime, pip_args)}"
-    if (final / _COMPLETE).is_file():
-        return final
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = cache_dir / f".staging-{uuid.uuid4().hex}"
-    try:
+
+    def install(staging: Path) -> None:
         result = runner(pip_command(requirements, staging, runtime, pip_args))
         if result.returncode != 0:
             raise pip_failure(result.output, runtime, requirements)
-        staging.mkdir(exist_ok=True)  # a requirements file of options only installs nothing
         check_unzipped_size(folder_size(staging), where=str(requirements))
-        (staging / _COMPLETE).write_text(requirements.read_text())
-        _publish(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+
+    return built_once(final, install, marker=_COMPLETE)
 
 
 def pip_failure(output: str, runtime: str, requirements: Path) -> PackageError:
@@ -171,16 +163,3 @@ def _cache_key(requirements: Path, runtime: str, pip_args: Sequence[str]) -> str
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:32]
-
-
-def _publish(staging: Path, final: Path) -> None:
-    """Move a finished install into place; another process may have won the race."""
-    if (final / _COMPLETE).is_file():
-        return
-    if final.exists():  # left half-made by an interrupted run
-        shutil.rmtree(final, ignore_errors=True)
-    try:
-        staging.rename(final)
-    except OSError:
-        if not (final / _COMPLETE).is_file():
-            raise
