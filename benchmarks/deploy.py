@@ -23,13 +23,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from loopback import free_port
 
 HERE = Path(__file__).resolve().parent
 GENERATOR = HERE / "generated_app.py"
@@ -40,12 +41,6 @@ name = "bench"
 entry = "app:app"
 """
 STEPS = ("create", "no-op", "plan +1", "deploy +1", "delete")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_app(project: Path, routes: int) -> None:

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from loopback import free_port
+
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
 from teal.cloud.local.workers import WorkerManager
@@ -223,15 +225,6 @@ def cold_start_ms(paths: LocalPaths, api_id: str, runs: int = 5) -> list[float]:
         return figures
 
     return asyncio.run(starts())
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # ---------------------------------------------------------------- the run

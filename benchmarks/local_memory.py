@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ import textwrap
 import time
 from pathlib import Path
 from typing import Any
+
+from loopback import free_port
 
 TEAL_TOML = """
 [app]
@@ -92,13 +93,6 @@ def show(label: str, snap: dict[str, Any]) -> None:
         f"RSS total {snap['total_rss_bytes'] / MB:7.1f} MB "
         f"(gateway {snap['gateway_rss_bytes'] / MB:.1f} MB)"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def main() -> int:
