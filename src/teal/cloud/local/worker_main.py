@@ -25,8 +25,8 @@ not outlive their worker.
 As Lambda's runtime does, it sets ``_X_AMZN_TRACE_ID`` for each request (the
 frame's ``trace_id``). It ends itself when its peak resident memory passed the
 function's memory size (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``), checked after init
-and after each request, answering ``Runtime.OutOfMemory`` (the gateway samples
-it during a request too). Run as root on Linux, it first gives up the capability
+and after each request on Linux, answering ``Runtime.OutOfMemory`` (the gateway
+samples it during a request too, everywhere). Run as root on Linux, it first gives up the capability
 that lets root write files whatever their mode, so its read-only code folder is
 read-only for it as well.
 """
@@ -37,7 +37,6 @@ import ctypes
 import importlib
 import json
 import os
-import resource
 import signal
 import struct
 import sys
@@ -210,9 +209,19 @@ def serve_one(
 
 
 def peak_memory_bytes() -> int:
-    """This process's peak resident memory so far (Linux counts KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
+    """This process's peak resident memory so far (Linux's VmHWM); 0 where unknown.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries the peak of the process that
+    forked the worker over its exec, so a large gateway would look like a large worker.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def memory_limit_bytes() -> int:
