@@ -296,3 +296,20 @@ def test_lambda_trace_ids_keep_the_root_they_are_given() -> None:
     given = lambda_trace_id("Root=1-5-abc;Parent=1;Sampled=1")
     assert given.startswith("Root=1-5-abc;Parent=") and given.endswith(";Sampled=0")
     assert lambda_trace_id(None).startswith("Root=1-")
+
+
+def test_a_worker_started_by_a_large_process_is_measured_alone(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    """The gateway may hold more than a function's memory; its workers start small."""
+    ballast = b"x" * (300 * 1024 * 1024)  # every page touched: resident in this process
+    spec = spec_for(code, "memory", memory_mb=128)
+
+    async def scenario() -> Any:
+        manager = WorkerManager(paths)
+        answer = await manager.invoke(spec, event("/spike", {"mb": "16"}), "req-small")
+        await manager.close()
+        return answer
+
+    assert run(scenario())["body"] == "survived"
+    assert len(ballast) > spec.memory_mb * 1024 * 1024
