@@ -12,10 +12,14 @@ integrations does:
 2. match the path against the stage's deployment snapshot with
    :class:`teal.routes.PathTree` (403 Missing Authentication Token if none);
 3. check the function's invoke permission (500 without one);
-4. build the proxy event, run the function (413 for an event over Lambda's
-   6 MB payload limit; 502 on error, timeout, crash, malformed response or
-   one over Lambda's limit; 504 past the integration timeout) and turn its
-   proxy response into HTTP.
+4. build the proxy event (header names in the client's case, API Gateway's
+   ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` added, the body base64-encoded
+   when its type is one of the binary media types the stage's deployment
+   holds), run the function under a Lambda request id of its own (413 for an
+   event over Lambda's 6 MB payload limit; 502 on error, timeout, crash,
+   memory breach, malformed response or one over Lambda's limit; 504 past
+   the integration timeout) and turn its proxy response into HTTP (a base64
+   body decoded only when the first type the client accepts is binary).
 
 Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
 here, Lambda's in :mod:`teal.cloud.local.workers`.
