@@ -195,6 +195,19 @@ def test_function_settings_change_is_an_in_place_function_update(target_change: 
     assert verdict.changes.replaced == verdict.changes.added == verdict.changes.removed == ()
 
 
+def test_new_binary_media_types_update_the_api_in_place_with_a_new_deployment() -> None:
+    table = table_of(["GET /posts/{id}"])
+    before = synthesize(table, make_target(), CODE_KEY)
+    target = make_target(binary_media_types=("*/*",))
+    after = synthesize(table, target, CODE_KEY, previous=deployed(before))
+    verdict = analyze(before.template, {}, after.template, {})
+    assert not verdict.replace
+    assert verdict.changes.replaced == ()
+    modified = {c.type for c in verdict.changes.modified}
+    assert modified == {"AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage"}
+    assert [c.type for c in verdict.changes.added] == ["AWS::ApiGateway::Deployment"]
+
+
 def test_new_code_updates_functions_only() -> None:
     table = table_of(["GET /posts/{id}"])
     before = synthesize(table, make_target(), CODE_KEY)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from teal.config import Project, check_function_tables, load_project, resolve_target
+from teal.config import (
+    DEFAULT_BINARY_MEDIA_TYPES,
+    Project,
+    check_function_tables,
+    load_project,
+    resolve_target,
+)
 from teal.errors import ConfigError
 
 
@@ -276,3 +282,30 @@ def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None
     log = LogStream("/aws/lambda/x", "stream", tmp_path / "log")
     local = worker_environment(spec, tmp_path, log)
     assert {n for n in [*variables, *local] if n.startswith("TEAL_")} == TEAL_VARIABLES
+
+
+def test_binary_media_types_default_to_a_documented_list_and_env_overrides_win(
+    tmp_path: Path,
+) -> None:
+    text = '[app]\nname = "blog"\n\n[env.prod]\nbinary_media_types = ["*/*"]\n'
+    project = load_project(write(tmp_path, text))
+    assert resolve_target(project, environ={}).binary_media_types == DEFAULT_BINARY_MEDIA_TYPES
+    assert "image/png" in DEFAULT_BINARY_MEDIA_TYPES
+    assert resolve_target(project, env="prod", environ={}).binary_media_types == ("*/*",)
+    none = load_project(write(tmp_path, '[app]\nname = "blog"\nbinary_media_types = []\n'))
+    assert resolve_target(none, environ={}).binary_media_types == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('["image"]', "'image' is not a media type"),
+        ('["image/png; q=1"]', "is not a media type"),
+        ('["image/png", "IMAGE/png"]', "listed twice"),
+    ],
+)
+def test_binary_media_types_must_be_media_ranges(tmp_path: Path, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_project(write(tmp_path, f'[app]\nname = "blog"\nbinary_media_types = {value}\n'))
+    assert message in caught.value.what
+    assert caught.value.where.endswith("teal.toml:3")

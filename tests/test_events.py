@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,9 @@ from teal.cloud.local.events import (
     IncomingRequest,
     MalformedProxyResponse,
     build_proxy_event,
+    first_accepted,
+    is_binary,
+    media_type,
     parse_proxy_response,
 )
 
@@ -98,13 +102,82 @@ def test_absent_maps_are_null_and_body_is_null_without_content() -> None:
         assert event[key] is None, key
 
 
-def test_binary_bodies_travel_base64() -> None:
+def test_bodies_of_the_apis_binary_media_types_travel_base64_and_others_as_text() -> None:
     payload = bytes(range(256))
     headers = (("Host", "h"), ("Content-Type", "image/png"))
-    event = build(IncomingRequest("PUT", "", headers, payload))
+    listed = replace(SOURCE, binary_media_types=("image/png",))
+    event = build(IncomingRequest("PUT", "", headers, payload), listed)
     APIGatewayProxyEventModel.model_validate(event)
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(str(event["body"])) == payload
+    # not listed: text, and bytes that are not UTF-8 do not survive
+    event = build(IncomingRequest("PUT", "", headers, payload), SOURCE)
+    APIGatewayProxyEventModel.model_validate(event)
+    assert event["isBase64Encoded"] is False
+    assert event["body"] == payload.decode("utf-8", errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("media", "listed", "binary"),
+    [
+        ("image/png", ["image/png"], True),
+        ("image/png", ["IMAGE/PNG"], True),
+        ("image/png", ["image/*"], True),
+        ("image/png", ["*/*"], True),
+        ("image/png", ["*/png"], True),
+        ("image/png", ["image/jpeg", "audio/*"], False),
+        ("image/*", ["image/png"], False),  # a wildcard is the list's, not the request's
+        ("", ["*/*"], False),  # no media type matches nothing
+        ("application/json", [], False),
+    ],
+)
+def test_binary_media_types_match_with_wildcards(
+    media: str, listed: list[str], binary: bool
+) -> None:
+    assert is_binary(media, listed) is binary
+
+
+def test_media_types_are_read_without_parameters_and_accept_by_its_first_type() -> None:
+    assert media_type("Image/PNG; charset=binary") == "image/png"
+    assert first_accepted("image/webp;q=0.9, */*;q=0.8") == "image/webp"
+    assert first_accepted(None) == media_type(None) == ""
+
+
+def test_header_names_keep_their_case_and_api_gateway_adds_its_own() -> None:
+    request = IncomingRequest(
+        "GET",
+        "",
+        (("X-Custom-Thing", "1"), ("x-forwarded-for", "10.1.1.1"), ("X-Forwarded-Proto", "ftp")),
+        b"",
+        source_ip="127.0.0.9",
+        scheme="http",
+        port=4510,
+    )
+    event = build_proxy_event(request, SOURCE, request_id="r", now=NOW, trace_id="Root=1-a-b")
+    APIGatewayProxyEventModel.model_validate(event)
+    assert event["headers"] == {
+        "X-Custom-Thing": "1",
+        "x-forwarded-for": "10.1.1.1, 127.0.0.9",
+        "X-Forwarded-Port": "4510",
+        "X-Forwarded-Proto": "http",
+        "X-Amzn-Trace-Id": "Root=1-a-b",
+    }
+    assert event["multiValueHeaders"]["x-forwarded-for"] == ["10.1.1.1, 127.0.0.9"]
+    assert event["multiValueHeaders"]["X-Forwarded-Proto"] == ["http"]
+    alone = build(IncomingRequest("GET", "", (), b"", source_ip="127.0.0.9"))
+    assert alone["headers"]["X-Forwarded-For"] == "127.0.0.9"
+
+
+def test_a_base64_response_reaches_the_client_as_bytes_only_when_binary_is_accepted() -> None:
+    result = {
+        "statusCode": 200,
+        "body": base64.b64encode(b"\x89PNG").decode(),
+        "isBase64Encoded": True,
+    }
+    assert parse_proxy_response(result, binary_accepted=True).body == b"\x89PNG"
+    assert parse_proxy_response(result, binary_accepted=False).body == result["body"].encode()
+    # base64 that is never decoded is never checked either
+    assert parse_proxy_response({**result, "body": "%%%"}, binary_accepted=False).body == b"%%%"
 
 
 def test_proxy_response_merges_headers_as_api_gateway_does() -> None:

@@ -72,7 +72,10 @@ def ok(body: str = "hi") -> Callable[[Any], Any]:
 
 
 def fake_stage(
-    state: FakeServingState, api_id: str, names: dict[str, list[tuple[str, str]]]
+    state: FakeServingState,
+    api_id: str,
+    names: dict[str, list[tuple[str, str]]],
+    binary_media_types: tuple[str, ...] = (),
 ) -> None:
     routes: list[RouteIntegration] = []
     for name, endpoints in names.items():
@@ -89,7 +92,8 @@ def fake_stage(
         )
         state.put_function(spec)
         routes.extend(RouteIntegration(p, m, spec.arn) for p, m in endpoints)
-    state.put_stage(ServedStage(api_id, "dev", f"d-{api_id}-{len(routes)}", tuple(routes)))
+    deployment = f"d-{api_id}-{len(routes)}-{len(binary_media_types)}"
+    state.put_stage(ServedStage(api_id, "dev", deployment, tuple(routes), {}, binary_media_types))
 
 
 def handle(gateway: Gateway, req: GatewayRequest) -> GatewayResponse:
@@ -211,19 +215,64 @@ def test_without_invoke_permission_the_answer_is_500(state: FakeServingState) ->
 def test_proxy_response_headers_status_and_binary_bodies_are_applied(
     state: FakeServingState,
 ) -> None:
+    fake_stage(state, "blue", {"list": [("/posts", "GET")]}, ("image/*",))
+    encoded = base64.b64encode(b"\x89PNG").decode()
     answer = {
         "statusCode": 418,
         "headers": {"Content-Type": "image/png"},
         "multiValueHeaders": {"X-Twice": ["1", "2"]},
-        "body": base64.b64encode(b"\x89PNG").decode(),
+        "body": encoded,
         "isBase64Encoded": True,
     }
     invoker = ScriptedInvoker({"list": lambda e: answer})
-    response = handle(gateway_for(state, invoker), request(api("/posts")))
+    accepting = request(api("/posts"), headers=(("Accept", "image/png, */*"),))
+    response = handle(gateway_for(state, invoker), accepting)
     assert response.status == 418
     assert response.body == b"\x89PNG"
     assert ("X-Twice", "1") in response.headers and ("X-Twice", "2") in response.headers
     assert ("Content-Type", "image/png") in response.headers
+    # the first Accept type decides: a browser's text/html first gets the base64 text
+    for accept in (("Accept", "text/html, image/png"),), ():
+        response = handle(gateway_for(state, invoker), request(api("/posts"), headers=accept))
+        assert response.body == encoded.encode()
+
+
+def test_request_bodies_are_base64_exactly_for_the_deployed_binary_media_types(
+    state: FakeServingState,
+) -> None:
+    invoker = ScriptedInvoker({"list": lambda e: {"statusCode": 200}})
+    payload = bytes(range(256))
+    png = (("Content-Type", "image/png"),)
+    for listed, encoded in (((), False), (("image/png",), True), (("*/*",), True)):
+        fake_stage(state, "blue", {"list": [("/posts", "POST")]}, listed)
+        handle(
+            gateway_for(state, invoker), request(api("/posts"), "POST", body=payload, headers=png)
+        )
+        event = invoker.events[-1]
+        assert event["isBase64Encoded"] is encoded, listed
+        text = payload.decode("utf-8", errors="replace")
+        assert event["body"] == (base64.b64encode(payload).decode() if encoded else text)
+
+
+def test_lambdas_request_id_is_not_api_gateways_and_the_trace_id_is_added(
+    state: FakeServingState,
+) -> None:
+    invoker = ScriptedInvoker({"list": ok()})
+    seen: list[str] = []
+    original = invoker.invoke
+
+    async def recording(spec: FunctionSpec, event: Any, request_id: str) -> Any:
+        seen.append(request_id)
+        return await original(spec, event, request_id)
+
+    invoker.invoke = recording  # type: ignore[method-assign]
+    handle(gateway_for(state, invoker), request(api("/posts")))
+    (event,) = invoker.events
+    assert seen[0] != event["requestContext"]["requestId"]
+    assert event["headers"]["X-Amzn-Trace-Id"].startswith(f"Root=1-{int(NOW):08x}-")
+    traced = request(api("/posts"), headers=(("X-Amzn-Trace-Id", "Root=1-5-abc"),))
+    handle(gateway_for(state, invoker), traced)
+    assert invoker.events[-1]["headers"]["X-Amzn-Trace-Id"] == "Root=1-5-abc"
 
 
 def add_domain(state: FakeServingState, mappings: dict[str, tuple[str, str]]) -> DomainRoute:
@@ -371,7 +420,7 @@ def test_real_workers_serve_the_app_behind_the_gateway(tmp_path: Path) -> None:
             ),
             "raw": request(api("/raw")),
             "bad": request(api("/raw"), query="bad=1"),
-            "binary": request(api("/binary")),
+            "binary": request(api("/binary"), headers=(("Accept", "application/octet-stream"),)),
             "crash": request(api("/crash")),
             "timeout": request(api("/sleep"), query="s=3"),
             "hello": request(api("/hello")),

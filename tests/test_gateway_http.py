@@ -32,6 +32,17 @@ def test_a_forwarded_for_header_is_passed_on_and_never_becomes_the_source_ip(
     )
     # API Gateway's sourceIp is the connection's address, whatever the client claims
     assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
-    headers = {name.lower(): value for name, value in event["headers"].items()}
-    assert headers["x-forwarded-for"] == "203.0.113.9"
-    assert headers["x-forwarded-proto"] == "https"
+    # API Gateway appends the connection's address, and says how the client connected
+    assert event["headers"]["X-Forwarded-For"] == "203.0.113.9, 127.0.0.1"
+    assert event["headers"]["X-Forwarded-Proto"] == "http"
+    assert event["headers"]["X-Forwarded-Port"] == str(cloud.port)
+
+
+def test_header_names_reach_the_event_in_the_clients_case(cloud: Cloud) -> None:
+    cloud.start()
+    event = echoed_event(cloud.port, {"X-MiXeD-Case": "1", "accept": "text/plain"})
+    assert event["headers"]["X-MiXeD-Case"] == "1"
+    assert event["multiValueHeaders"]["X-MiXeD-Case"] == ["1"]
+    assert event["headers"]["accept"] == "text/plain"
+    assert "Host" in event["headers"]  # as http.client writes it
+    assert event["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")

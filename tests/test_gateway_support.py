@@ -30,6 +30,7 @@ from teal.cloud.local.model import (
     ServedStage,
 )
 from teal.cloud.local.paths import LocalPaths
+from teal.config import DEFAULT_BINARY_MEDIA_TYPES
 from teal.package import build_package
 
 APP_SOURCE = """
@@ -280,6 +281,7 @@ class FakeServingState:
         version: str,
         stage: str = "dev",
         timeout_s: int = 5,
+        binary_media_types: tuple[str, ...] = DEFAULT_BINARY_MEDIA_TYPES,
     ) -> None:
         """Every test function under its own name, prefixed by the API id, and a stage."""
         sha, key = publish_code(paths, project, version)
@@ -290,7 +292,10 @@ class FakeServingState:
             )
             self.put_function(spec)
             routes.extend(RouteIntegration(p, m, spec.arn) for p, m in ROUTES[fn])
-        self.put_stage(ServedStage(api_id, stage, f"dep-{api_id}-{version}", tuple(routes)))
+        deployment = f"dep-{api_id}-{version}"
+        self.put_stage(
+            ServedStage(api_id, stage, deployment, tuple(routes), {}, binary_media_types)
+        )
 
     # -- a JSON form, for a gateway running in another process
 
@@ -311,7 +316,8 @@ class FakeServingState:
 
 def _stage_from(data: dict[str, Any]) -> ServedStage:
     routes = tuple(RouteIntegration(**r) for r in data.pop("routes"))
-    return ServedStage(routes=routes, **data)
+    types = tuple(data.pop("binary_media_types", ()))
+    return ServedStage(routes=routes, binary_media_types=types, **data)
 
 
 def _function_from(data: dict[str, Any]) -> FunctionSpec:

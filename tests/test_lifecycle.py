@@ -188,7 +188,7 @@ def test_over_http_headers_binary_bodies_and_host_routing_survive(cloud: Cloud) 
     assert (raw.status, raw.read()) == (201, b"raw body")
     assert raw.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
     assert raw.headers["Content-Length"] == "8"
-    connection.request("GET", api("/binary"))
+    connection.request("GET", api("/binary"), headers={"Accept": "application/octet-stream"})
     assert connection.getresponse().read() == bytes(range(256))
     connection.request("GET", "/hello", headers={"Host": "api.example.com"})
     by_host = connection.getresponse()

@@ -101,6 +101,7 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
     conn.execute("DROP TABLE api_resources")
     conn.execute("DROP TABLE api_methods")
     conn.execute("DROP INDEX stacks_by_parent")
+    conn.execute("ALTER TABLE deployments DROP COLUMN binary_media_types")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()

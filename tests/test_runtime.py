@@ -127,3 +127,48 @@ def test_absent_maps_are_null_and_request_copes() -> None:
     request = Request.from_event(event)
     assert request.query == {} and request.path_params == {} and request.body == b""
     assert request.json() is None
+
+
+def test_a_raw_handler_that_raises_fails_the_invocation() -> None:
+    app = App()
+
+    @app.route("/raw", raw=True)
+    def broken(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise ValueError("no luck")
+
+    # the exception leaves the function, so Lambda reports an unhandled error and
+    # API Gateway answers 502, as for any plain Lambda function
+    with pytest.raises(ValueError, match="no luck"):
+        call(app, proxy_event("/raw", "/raw"))
+
+
+@pytest.mark.parametrize(
+    ("returned", "said"),
+    [
+        (None, "returned None"),
+        (({"id": 1}, 201), "returned a tuple; teal does not read (body, status) tuples"),
+        ({"when": {1, 2}}, "returned a body JSON cannot encode"),
+        (Response(object()), "returned a body JSON cannot encode"),
+    ],
+    ids=["none", "tuple", "set", "object"],
+)
+def test_a_result_no_response_can_carry_is_a_500_naming_the_handler(
+    returned: Any, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = App()
+
+    @app.route("/odd")
+    def odd(request: Request) -> Any:
+        return returned
+
+    response = call(app, proxy_event("/odd", "/odd"))
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"message": "Internal server error"}
+    log = capsys.readouterr().err
+    assert f"HandlerResultError: handler {__name__}.{odd.__qualname__} {said}" in log
+
+
+def test_an_empty_response_is_still_a_choice(app: App) -> None:
+    app.route("/gone", methods=["DELETE"])(lambda request: Response(None, status=204))
+    response = call(app, proxy_event("/gone", "/gone", "DELETE"))
+    assert (response["statusCode"], response["body"]) == (204, "")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from teal.config import FunctionSettings
+from teal.config import DEFAULT_BINARY_MEDIA_TYPES, FunctionSettings
 from teal.template import (
     TemplateLimitError,
     current_rest_api_logical_id,
@@ -125,13 +125,16 @@ def test_adding_a_route_only_adds_resources_and_a_new_deployment() -> None:
             assert before[key] == after[key], key
 
 
-def test_deployment_id_changes_exactly_when_routes_change() -> None:
-    same = deployment_id(table_of(BLOG), "RestApi")
-    assert deployment_id(table_of(list(reversed(BLOG))), "RestApi") == same
+def test_deployment_id_changes_exactly_when_routes_or_binary_media_types_change() -> None:
+    types = DEFAULT_BINARY_MEDIA_TYPES
+    same = deployment_id(table_of(BLOG), "RestApi", types)
+    assert deployment_id(table_of(list(reversed(BLOG))), "RestApi", types) == same
     changed_function = [*BLOG[:-1], "GET / -> other"]
-    assert deployment_id(table_of(changed_function), "RestApi") != same
-    assert deployment_id(table_of(BLOG[:-1]), "RestApi") != same
-    assert deployment_id(table_of(BLOG), "RestApi1") != same
+    assert deployment_id(table_of(changed_function), "RestApi", types) != same
+    assert deployment_id(table_of(BLOG[:-1]), "RestApi", types) != same
+    assert deployment_id(table_of(BLOG), "RestApi1", types) != same
+    # a stage serves its deployment's snapshot of the binary media types too
+    assert deployment_id(table_of(BLOG), "RestApi", ("*/*",)) != same
     # Memory or env var changes are not route changes.
     target = make_target(memory=1024)
     stage = synthesize(table_of(BLOG), target, CODE_KEY).template["Resources"]["Stage"]
@@ -247,3 +250,13 @@ def test_rotated_template_can_live_beside_the_old_one_in_one_stack() -> None:
         if r["Type"] == "AWS::Lambda::Function"
     ]
     assert len(names) == len(set(names))
+
+
+def test_the_rest_api_lists_the_binary_media_types_of_the_target() -> None:
+    (default,) = of_type(synth(BLOG).template, "AWS::ApiGateway::RestApi").values()
+    assert default["Properties"]["BinaryMediaTypes"] == list(DEFAULT_BINARY_MEDIA_TYPES)
+    target = make_target(binary_media_types=("image/*", "multipart/form-data"))
+    template = synthesize(table_of(BLOG), target, CODE_KEY).template
+    (api,) = of_type(template, "AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["BinaryMediaTypes"] == ["image/*", "multipart/form-data"]
+    assert not lint_errors(template)

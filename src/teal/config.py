@@ -77,6 +77,31 @@ TEAL_VARIABLES = frozenset(
 )
 VARIABLES_SIZE_LIMIT = 4096  # bytes, measured by Lambda on the variables as compact JSON
 
+# [app] binary_media_types when the project sets none: the list AWS Chalice uses by
+# default, which covers what web apps commonly send and serve as bytes (archives,
+# audio, images, video), leaving JSON, text, forms and multipart as text.
+DEFAULT_BINARY_MEDIA_TYPES = (
+    "application/octet-stream",
+    "application/x-tar",
+    "application/zip",
+    "audio/basic",
+    "audio/ogg",
+    "audio/mp4",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/webm",
+    "image/png",
+    "image/jpg",
+    "image/jpeg",
+    "image/gif",
+    "video/ogg",
+    "video/mpeg",
+    "video/webm",
+)
+# A media range as API Gateway takes one: type/subtype, either part may be "*".
+_MEDIA_PART = r"(\*|[-!#$%&'+.^_`|~0-9A-Za-z]+)"
+MEDIA_RANGE = re.compile(rf"^{_MEDIA_PART}/{_MEDIA_PART}$")
+
 
 def _variable_name(name: str) -> str:
     if name in LAMBDA_RESERVED_VARIABLES:
@@ -93,6 +118,21 @@ def _variable_name(name: str) -> str:
 
 VariableName = Annotated[str, AfterValidator(_variable_name)]
 Variables = dict[VariableName, str]
+
+
+def _media_types(values: list[str]) -> list[str]:
+    for value in values:
+        if not MEDIA_RANGE.match(value):
+            raise ValueError(
+                f"{value!r} is not a media type; write 'type/subtype' such as 'image/png', "
+                "'image/*' or '*/*'"
+            )
+    if len({v.lower() for v in values}) != len(values):
+        raise ValueError("API Gateway refuses a media type listed twice")
+    return values
+
+
+MediaTypes = Annotated[list[str], AfterValidator(_media_types)]
 
 
 class _Strict(BaseModel):
@@ -118,6 +158,8 @@ class AppSection(_Strict):
     cloud: CloudName = "local"
     environment: Variables = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list)  # gitignore lines, after .tealignore
+    # the RestApi's BinaryMediaTypes: bodies of these types travel base64-encoded
+    binary_media_types: MediaTypes = Field(default_factory=lambda: [*DEFAULT_BINARY_MEDIA_TYPES])
 
     @field_validator("name")
     @classmethod
@@ -213,6 +255,7 @@ class EnvOverrides(_Strict):
     timeout: int | None = Field(default=None, ge=1, le=900)
     cloud: CloudName | None = None
     environment: Variables | None = None
+    binary_media_types: MediaTypes | None = None
     domain: DomainSection | None = None
     deploy: DeploySection | None = None
     aws: AwsSection | None = None
@@ -300,6 +343,7 @@ class Target:
     aws_profile: str | None = None
     exclude: tuple[str, ...] = ()  # [app] exclude: files never packaged
     local_python: str | None = None  # [local] python
+    binary_media_types: tuple[str, ...] = DEFAULT_BINARY_MEDIA_TYPES
 
     @property
     def environment(self) -> str:
@@ -553,6 +597,11 @@ def resolve_target(
         aws_profile=aws.profile,
         exclude=tuple(config.app.exclude),
         local_python=config.local.python,
+        binary_media_types=tuple(
+            config.app.binary_media_types
+            if overrides.binary_media_types is None
+            else overrides.binary_media_types
+        ),
     )
     if len(target.stack_name) > STACK_NAME_LIMIT:
         raise ConfigError(

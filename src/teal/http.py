@@ -86,19 +86,32 @@ class Request:
         )
 
 
+class HandlerResultError(TypeError):
+    """A handler returned something teal cannot turn into an HTTP response."""
+
+
+RETURN_HINT = (
+    "return a dict or list (JSON), a str (text), bytes, or Response(body, status=..., headers=...)"
+)
+
+
 @dataclass
 class Response:
-    """What a handler returns when it needs a status code or headers."""
+    """What a handler returns when it needs a status code or headers.
+
+    ``Response(None, status=204)`` answers with an empty body.
+    """
 
     body: Any = None
     status: int = 200
     headers: dict[str, str] | None = None
 
-    def to_proxy(self) -> dict[str, Any]:
-        """The API Gateway proxy response for this response."""
+    def to_proxy(self, handler: str = "the handler") -> dict[str, Any]:
+        """The API Gateway proxy response for this response; :class:`HandlerResultError`
+        when the body is of no kind a response can carry."""
         headers = dict(self.headers or {})
         lowered = {k.lower() for k in headers}
-        payload, content_type, is_binary = _encode_body(self.body)
+        payload, content_type, is_binary = _encode_body(self.body, handler)
         if content_type and "content-type" not in lowered:
             headers["Content-Type"] = content_type
         return {
@@ -109,7 +122,7 @@ class Response:
         }
 
 
-def _encode_body(body: Any) -> tuple[str, str | None, bool]:
+def _encode_body(body: Any, handler: str) -> tuple[str, str | None, bool]:
     """Body as it travels in a proxy response: (text, default content type, base64?)."""
     if body is None:
         return "", None, False
@@ -117,11 +130,30 @@ def _encode_body(body: Any) -> tuple[str, str | None, bool]:
         return base64.b64encode(bytes(body)).decode("ascii"), BINARY_TYPE, True
     if isinstance(body, str):
         return body, TEXT_TYPE, False
-    return json.dumps(body, separators=(",", ":"), default=str), JSON_TYPE, False
+    try:  # never str() of what JSON cannot encode: the client would get a Python repr
+        return json.dumps(body, separators=(",", ":")), JSON_TYPE, False
+    except (TypeError, ValueError) as exc:
+        raise HandlerResultError(
+            f"{handler} returned a body JSON cannot encode ({exc}); {RETURN_HINT}"
+        ) from exc
 
 
-def to_proxy_response(result: Any) -> dict[str, Any]:
-    """Turn whatever a (non-raw) handler returned into a proxy response."""
+def to_proxy_response(result: Any, handler: str = "the handler") -> dict[str, Any]:
+    """Turn whatever a (non-raw) handler returned into a proxy response.
+
+    ``None`` (a forgotten ``return``, most often) and tuples (``return body, 201``
+    in other frameworks) are refused with :class:`HandlerResultError` naming
+    ``handler``, as is a body JSON cannot encode.
+    """
     if isinstance(result, Response):
-        return result.to_proxy()
-    return Response(result).to_proxy()
+        return result.to_proxy(handler)
+    if result is None:
+        raise HandlerResultError(
+            f"{handler} returned None; {RETURN_HINT} (Response(None, status=204) for no body)"
+        )
+    if isinstance(result, tuple):
+        raise HandlerResultError(
+            f"{handler} returned a tuple; teal does not read (body, status) tuples: "
+            "return Response(body, status=201) instead"
+        )
+    return Response(result).to_proxy(handler)

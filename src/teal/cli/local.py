@@ -203,10 +203,18 @@ def _empty_folder(folder: Path) -> int:
     entries = list(folder.iterdir())
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
+            _make_folders_writable(entry)  # unpacked code is read-only, as on Lambda
             shutil.rmtree(entry)
         else:
             entry.unlink()
     return len(entries)
+
+
+def _make_folders_writable(folder: Path) -> None:
+    """Give back the owner's write permission on every folder, so their files can go."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o700)
 
 
 def register(group: click.Group) -> None:

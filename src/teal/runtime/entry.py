@@ -2,8 +2,14 @@
 
 It imports the user's app once per execution environment (warm reuse), picks
 the route from the event's ``resource`` and ``httpMethod`` and turns what the
-handler returns into an API Gateway proxy response. Failures become a 500
-response; the traceback goes to stderr, which is the function's log.
+handler returns into an API Gateway proxy response. A failing handler, or one
+returning what no response can carry (``None``, a tuple, a body JSON cannot
+encode: :func:`teal.http.to_proxy_response`), gets a 500 response; the
+traceback, naming the handler, goes to stderr, which is the function's log.
+
+Raw handlers (``raw=True``) are plain Lambda code: what they return is the
+function's result as it is, and an exception fails the invocation, so API
+Gateway answers 502 as it does for any Lambda function that raised.
 """
 
 from __future__ import annotations
@@ -81,14 +87,21 @@ def invoke(dispatch: Dispatch, event: Mapping[str, Any], context: Any) -> dict[s
     if route is None:
         return _error(404, f"no route for {event.get('httpMethod')} {event.get('resource')}")
     call: Callable[..., Any] = route.handler
+    if route.raw:
+        result: dict[str, Any] = call(event, context)  # raising fails the invocation
+        return result
     try:
-        if route.raw:
-            result: dict[str, Any] = call(event, context)
-            return result
-        return _stamped(to_proxy_response(call(Request.from_event(event, context))))
+        answer = call(Request.from_event(event, context))
+        return _stamped(to_proxy_response(answer, handler_name(call)))
     except Exception:
         traceback.print_exc(file=sys.stderr)
         return _error(500, "Internal server error")
+
+
+def handler_name(function: Callable[..., Any]) -> str:
+    """``module.function``, as a log line names a handler."""
+    module = getattr(function, "__module__", None) or "?"
+    return f"handler {module}.{getattr(function, '__qualname__', repr(function))}"
 
 
 def _stamped(response: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ stable assignment of paths to nested stacks.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -149,10 +149,20 @@ def current_rest_api_logical_id(deployed_template: Template | None) -> str | Non
     return None
 
 
-def deployment_id(table: RouteTable, rest_api_logical_id: str) -> str:
-    """Changes exactly when the routes (path, verb, function) or the RestApi change."""
+def deployment_id(
+    table: RouteTable, rest_api_logical_id: str, binary_media_types: Sequence[str] = ()
+) -> str:
+    """Changes exactly when the routes (path, verb, function), the RestApi or its binary
+    media types change.
+
+    A stage serves its deployment's snapshot of the API, binary media types
+    included: a new list reaches clients only through a new Deployment.
+    """
     routes = [(path, verb, route.function) for path, verb, route in table.endpoints()]
-    return f"Deployment{short_hash(canonical_json([rest_api_logical_id, routes]), 12)}"
+    facts: list[Any] = [rest_api_logical_id, routes]
+    if binary_media_types:
+        facts.append(list(binary_media_types))
+    return f"Deployment{short_hash(canonical_json(facts), 12)}"
 
 
 def _api(
@@ -162,7 +172,7 @@ def _api(
     depends: list[str],
     previous: DeployedTemplates | None = None,
 ) -> dict[str, Any]:
-    routes_hash = deployment_id(table, rest_api_id)
+    routes_hash = deployment_id(table, rest_api_id, target.binary_media_types)
     deployment = _kept_deployment_id(routes_hash, previous)
     return {
         rest_api_id: {
@@ -170,6 +180,7 @@ def _api(
             "Properties": {
                 "Name": target.environment,
                 "EndpointConfiguration": {"Types": ["REGIONAL"]},
+                "BinaryMediaTypes": list(target.binary_media_types),
             },
         },
         deployment: {

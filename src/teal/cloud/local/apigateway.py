@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -51,12 +51,15 @@ def function_arn_of_uri(uri: str | None) -> str | None:
 # whatever the size of the API, so applying a stack stays linear in its size.
 
 
-def create_api(conn: sqlite3.Connection, name: str) -> tuple[str, str]:
+def create_api(
+    conn: sqlite3.Connection, name: str, binary_media_types: Sequence[str] = ()
+) -> tuple[str, str]:
     """A new RestApi; returns (api id, root resource id)."""
     api_id, root_id = random_id(), random_id()
     conn.execute(
-        "INSERT INTO rest_apis (id, name, root_id, model_tag) VALUES (?, ?, ?, ?)",
-        (api_id, name, root_id, uuid.uuid4().hex),
+        "INSERT INTO rest_apis (id, name, root_id, model_tag, binary_media_types) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (api_id, name, root_id, uuid.uuid4().hex, to_json(list(binary_media_types))),
     )
     conn.execute(
         "INSERT INTO api_resources (api_id, id, parent_id, part) VALUES (?, ?, NULL, NULL)",
@@ -68,6 +71,24 @@ def create_api(conn: sqlite3.Connection, name: str) -> tuple[str, str]:
 def rename_api(conn: sqlite3.Connection, api_id: str, name: str) -> None:
     _require_api(conn, api_id)
     conn.execute("UPDATE rest_apis SET name = ? WHERE id = ?", (name, api_id))
+
+
+def binary_media_types(conn: sqlite3.Connection, api_id: str) -> list[str]:
+    """The RestApi's binaryMediaTypes now (a new deployment snapshots them)."""
+    _require_api(conn, api_id)
+    row = conn.execute(
+        "SELECT binary_media_types FROM rest_apis WHERE id = ?", (api_id,)
+    ).fetchone()
+    return list(from_json(row[0]))
+
+
+def set_binary_media_types(conn: sqlite3.Connection, api_id: str, types: Sequence[str]) -> None:
+    """Replace the RestApi's binaryMediaTypes; stages see them from their next deployment."""
+    _require_api(conn, api_id)
+    conn.execute(
+        "UPDATE rest_apis SET binary_media_types = ? WHERE id = ?",
+        (to_json(list(types)), api_id),
+    )
 
 
 def delete_api(conn: sqlite3.Connection, api_id: str) -> None:
@@ -229,8 +250,8 @@ def create_deployment(conn: sqlite3.Connection, api_id: str) -> str:
         )
     deployment_id = random_id()
     conn.execute(
-        "INSERT INTO deployments (id, api_id, routes) VALUES (?, ?, ?)",
-        (deployment_id, api_id, to_json(routes)),
+        "INSERT INTO deployments (id, api_id, routes, binary_media_types) VALUES (?, ?, ?, ?)",
+        (deployment_id, api_id, to_json(routes), to_json(binary_media_types(conn, api_id))),
     )
     return deployment_id
 
@@ -299,7 +320,7 @@ def delete_stage(conn: sqlite3.Connection, api_id: str, name: str) -> None:
 
 def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStage | None:
     row = conn.execute(
-        "SELECT s.deployment_id, s.variables, d.routes FROM stages s "
+        "SELECT s.deployment_id, s.variables, d.routes, d.binary_media_types FROM stages s "
         "JOIN deployments d ON d.id = s.deployment_id WHERE s.api_id = ? AND s.name = ?",
         (api_id, name),
     ).fetchone()
@@ -309,7 +330,14 @@ def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStag
         RouteIntegration(item["path"], item["verb"], item["function_arn"])
         for item in from_json(row["routes"])
     )
-    return ServedStage(api_id, name, row["deployment_id"], routes, from_json(row["variables"]))
+    return ServedStage(
+        api_id,
+        name,
+        row["deployment_id"],
+        routes,
+        from_json(row["variables"]),
+        tuple(from_json(row["binary_media_types"])),
+    )
 
 
 # Custom domains and base path mappings --------------------------------------

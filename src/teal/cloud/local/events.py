@@ -20,17 +20,6 @@ from urllib.parse import parse_qsl, unquote
 
 from teal.cloud.local.model import LOCAL_ACCOUNT_ID
 
-# Content types API Gateway passes as text; any other body travels base64-encoded
-# (as with binaryMediaTypes ["*/*"], which teal's templates set).
-_TEXT_TYPES = (
-    "text/",
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-www-form-urlencoded",
-)
-_TEXT_SUFFIXES = ("+json", "+xml")
-
 PROXY_RESPONSE_KEYS = frozenset(
     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 )
@@ -52,6 +41,7 @@ class EventSource:
     domain_name: str
     path_parameters: Mapping[str, str] = field(default_factory=dict)
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    binary_media_types: tuple[str, ...] = ()  # the stage's deployment's list
 
 
 @dataclass(frozen=True)
@@ -60,20 +50,31 @@ class IncomingRequest:
 
     method: str
     query_string: str
-    headers: Sequence[tuple[str, str]]
+    headers: Sequence[tuple[str, str]]  # names as the client wrote them
     body: bytes
     source_ip: str = "127.0.0.1"
     protocol: str = "HTTP/1.1"
+    scheme: str = "http"  # of the connection the client made
+    port: int = 443  # the port the client connected to
 
 
 def build_proxy_event(
-    request: IncomingRequest, source: EventSource, *, request_id: str, now: float
+    request: IncomingRequest,
+    source: EventSource,
+    *,
+    request_id: str,
+    now: float,
+    trace_id: str | None = None,
 ) -> dict[str, Any]:
-    """The format 1.0 proxy event API Gateway would send for this request."""
-    headers, multi_headers = _header_maps(request.headers)
+    """The format 1.0 proxy event API Gateway would send for this request.
+
+    Header names keep the client's case, as REST APIs pass them; API Gateway's
+    own ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` headers are added.
+    """
+    headers, multi_headers = _header_maps(_with_gateway_headers(request, trace_id))
     query, multi_query = _query_maps(request.query_string)
     content_type = _get_case_insensitive(headers, "content-type") or ""
-    body, is_base64 = encode_request_body(request.body, content_type)
+    body, is_base64 = encode_request_body(request.body, content_type, source.binary_media_types)
     user_agent = _get_case_insensitive(headers, "user-agent")
     return {
         "resource": source.resource_path,
@@ -155,6 +156,25 @@ def _extended_request_id(request_id: str) -> str:
     return base64.b64encode(request_id.encode()[-11:].rjust(11, b"0")).decode("ascii")
 
 
+def _with_gateway_headers(request: IncomingRequest, trace_id: str | None) -> list[tuple[str, str]]:
+    """The client's headers with those API Gateway sets: the client's address appended to
+    ``X-Forwarded-For``, the connection's protocol and port, and the trace id."""
+    ours = {"x-forwarded-proto", "x-forwarded-port"}
+    if trace_id is not None:
+        ours.add("x-amzn-trace-id")
+    pairs = [(k, v) for k, v in request.headers if k.lower() not in ours]
+    forwarded = [i for i, (k, _) in enumerate(pairs) if k.lower() == "x-forwarded-for"]
+    if forwarded:
+        name, value = pairs[forwarded[-1]]
+        pairs[forwarded[-1]] = (name, f"{value}, {request.source_ip}")
+    else:
+        pairs.append(("X-Forwarded-For", request.source_ip))
+    pairs += [("X-Forwarded-Port", str(request.port)), ("X-Forwarded-Proto", request.scheme)]
+    if trace_id is not None:
+        pairs.append(("X-Amzn-Trace-Id", trace_id))
+    return pairs
+
+
 def _header_maps(
     pairs: Sequence[tuple[str, str]],
 ) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -183,21 +203,40 @@ def _get_case_insensitive(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def is_text_type(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES)
+def media_type(header_value: str | None) -> str:
+    """The media type of a Content-Type value, lowercased, without its parameters."""
+    return (header_value or "").split(";", 1)[0].strip().lower()
 
 
-def encode_request_body(body: bytes, content_type: str) -> tuple[str | None, bool]:
-    """(event body, isBase64Encoded): text types as text, anything else base64."""
+def first_accepted(accept: str | None) -> str:
+    """The first media type of an Accept value: the one API Gateway looks at."""
+    return media_type((accept or "").split(",", 1)[0])
+
+
+def is_binary(media: str, binary_media_types: Sequence[str]) -> bool:
+    """Whether a media type matches the API's binaryMediaTypes, where ``*`` stands for
+    any type or subtype (``image/*``, ``*/*``). No media type matches nothing."""
+    kind, slash, subtype = media.partition("/")
+    if not slash:
+        return False
+    for listed in binary_media_types:
+        listed_kind, _, listed_subtype = listed.lower().partition("/")
+        if listed_kind in ("*", kind) and listed_subtype in ("*", subtype):
+            return True
+    return False
+
+
+def encode_request_body(
+    body: bytes, content_type: str, binary_media_types: Sequence[str]
+) -> tuple[str | None, bool]:
+    """(event body, isBase64Encoded) as API Gateway hands a body over: base64 when its
+    Content-Type is one of the API's binary media types, else as UTF-8 text (bytes
+    that are not UTF-8 become U+FFFD: binary sent as text does not survive)."""
     if not body:
         return None, False
-    if is_text_type(content_type) or not content_type:
-        try:
-            return body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(body).decode("ascii"), True
+    if is_binary(media_type(content_type), binary_media_types):
+        return base64.b64encode(body).decode("ascii"), True
+    return body.decode("utf-8", errors="replace"), False
 
 
 def decode_path_parameters(params: Mapping[str, str]) -> dict[str, str]:
@@ -218,17 +257,24 @@ class MalformedProxyResponse(ValueError):
     """The function returned something API Gateway would answer 502 for."""
 
 
-def parse_proxy_response(result: Any) -> ProxyResponse:
-    """Check a proxy response as API Gateway does; raise :class:`MalformedProxyResponse`."""
+def parse_proxy_response(result: Any, *, binary_accepted: bool = True) -> ProxyResponse:
+    """Check a proxy response as API Gateway does; raise :class:`MalformedProxyResponse`.
+
+    A body marked ``isBase64Encoded`` is decoded to bytes only when
+    ``binary_accepted`` (the request's first Accept type is one of the API's
+    binary media types, see :func:`is_binary`); otherwise the client gets the
+    base64 text as it is, as from API Gateway.
+    """
     if not isinstance(result, dict):
         raise MalformedProxyResponse(f"the response is a {type(result).__name__}, not an object")
     unknown = set(result) - PROXY_RESPONSE_KEYS
     if unknown:
         raise MalformedProxyResponse(f"unknown keys in the response: {sorted(unknown)}")
+    decode = bool(result.get("isBase64Encoded")) and binary_accepted
     return ProxyResponse(
         _status_of(result.get("statusCode")),
         _merged_headers(result.get("headers"), result.get("multiValueHeaders")),
-        _body_of(result.get("body"), result.get("isBase64Encoded")),
+        _body_of(result.get("body"), decode),
     )
 
 
@@ -280,12 +326,12 @@ def _header(name: str, value: str, where: str) -> tuple[str, str]:
     return name, value
 
 
-def _body_of(body: Any, is_base64: Any) -> bytes:
+def _body_of(body: Any, decode: bool) -> bytes:
     if body is None:
         return b""
     if not isinstance(body, str):
         raise MalformedProxyResponse("body must be a string")
-    if is_base64:
+    if decode:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:

@@ -12,10 +12,14 @@ integrations does:
 2. match the path against the stage's deployment snapshot with
    :class:`teal.routes.PathTree` (403 Missing Authentication Token if none);
 3. check the function's invoke permission (500 without one);
-4. build the proxy event, run the function (413 for an event over Lambda's
-   6 MB payload limit; 502 on error, timeout, crash, malformed response or
-   one over Lambda's limit; 504 past the integration timeout) and turn its
-   proxy response into HTTP.
+4. build the proxy event (header names in the client's case, API Gateway's
+   ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` added, the body base64-encoded
+   when its type is one of the binary media types the stage's deployment
+   holds), run the function under a Lambda request id of its own (413 for an
+   event over Lambda's 6 MB payload limit; 502 on error, timeout, crash,
+   memory breach, malformed response or one over Lambda's limit; 504 past
+   the integration timeout) and turn its proxy response into HTTP (a base64
+   body decoded only when the first type the client accepts is binary).
 
 Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
 here, Lambda's in :mod:`teal.cloud.local.workers`.
@@ -50,6 +54,8 @@ from teal.cloud.local.events import (
     MalformedProxyResponse,
     build_proxy_event,
     decode_path_parameters,
+    first_accepted,
+    is_binary,
     parse_proxy_response,
 )
 from teal.cloud.local.model import (
@@ -84,6 +90,7 @@ class GatewayRequest:
     client_ip: str = "127.0.0.1"
     protocol: str = "HTTP/1.1"
     body_too_large: bool = False  # over the payload limit: ``body`` holds none of it
+    scheme: str = "http"
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -114,8 +121,24 @@ def random_request_id() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+def new_trace_id(now: float) -> str:
+    """An X-Ray trace id, the ``Root`` API Gateway puts in ``X-Amzn-Trace-Id``."""
+    return f"Root=1-{int(now):08x}-{random.getrandbits(96):024x}"
+
+
+def trace_id_of(request: GatewayRequest, now: float) -> str:
+    """The client's own trace header when it carries a root (API Gateway continues that
+    trace), else a new one."""
+    sent = request.header("x-amzn-trace-id")
+    return sent if sent and "Root=" in sent else new_trace_id(now)
+
+
 class Invoker(Protocol):
-    """Runs a function for one event (the workers, or a fake in tests)."""
+    """Runs a function for one event (the workers, or a fake in tests).
+
+    ``request_id`` is Lambda's own request id (the context's ``aws_request_id``),
+    not API Gateway's.
+    """
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any: ...
 
@@ -316,6 +339,7 @@ class Gateway:
             domain_name=target.domain_name,
             path_parameters=decode_path_parameters(match.params),
             stage_variables=served.stage_variables,
+            binary_media_types=served.binary_media_types,
         )
         incoming = IncomingRequest(
             request.method,
@@ -324,9 +348,18 @@ class Gateway:
             request.body,
             request.client_ip,
             request.protocol,
+            request.scheme,
+            request.local_port,
         )
-        event = build_proxy_event(incoming, source, request_id=request_id, now=self.clock())
-        return await self._integrate(spec, event, request_id)
+        now = self.clock()
+        trace_id = trace_id_of(request, now)
+        event = build_proxy_event(
+            incoming, source, request_id=request_id, now=now, trace_id=trace_id
+        )
+        binary_accepted = is_binary(
+            first_accepted(request.header("accept")), source.binary_media_types
+        )
+        return await self._integrate(spec, event, request_id, binary_accepted)
 
     def _permitted(
         self, view: _View, spec: FunctionSpec, target: Target, verb: str, resource: str
@@ -352,10 +385,19 @@ class Gateway:
         return compiled
 
     async def _integrate(
-        self, spec: FunctionSpec, event: dict[str, Any], request_id: str
+        self,
+        spec: FunctionSpec,
+        event: dict[str, Any],
+        request_id: str,
+        binary_accepted: bool,
     ) -> GatewayResponse:
-        """Call the function; the integration timeout does not stop it (as on AWS)."""
-        call = await self._call_within(self.invoker.invoke(spec, event, request_id))
+        """Call the function; the integration timeout does not stop it (as on AWS).
+
+        Lambda gives the invocation a request id of its own, distinct from API
+        Gateway's ``requestId`` in the event.
+        """
+        invocation = self.invoker.invoke(spec, event, self.new_request_id())
+        call = await self._call_within(invocation)
         if not call.done():
             return _error(TIMED_OUT, request_id)
         try:
@@ -368,7 +410,7 @@ class Gateway:
             log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
             return _error(BAD_GATEWAY, request_id)
         try:
-            proxy = parse_proxy_response(result)
+            proxy = parse_proxy_response(result, binary_accepted=binary_accepted)
         except MalformedProxyResponse as exc:
             log.info("malformed proxy response from %s: %s", spec.name, exc)
             return _error(BAD_GATEWAY, request_id)
@@ -467,6 +509,9 @@ def _error(kind: tuple[int, str, str], request_id: str) -> GatewayResponse:
 # ---------------------------------------------------------------- ASGI adapter
 
 _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+# The ASGI scope extension where the server records header names as the client wrote
+# them (ASGI lowercases ``headers``; a REST API passes the client's case on).
+RAW_HEADER_NAMES = "teal.raw_header_names"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -521,12 +566,26 @@ async def _to_request(scope: Scope, receive: Receive, max_body_bytes: int) -> Ga
         method=scope["method"],
         path=raw_path.decode("latin-1"),
         query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]),
+        headers=_headers_as_sent(scope),
         body=body or b"",
         local_port=int(server[1]),
         client_ip=str(client[0]),
         protocol=f"HTTP/{scope.get('http_version', '1.1')}",
         body_too_large=body is None,
+        scheme=str(scope.get("scheme") or "http"),
+    )
+
+
+def _headers_as_sent(scope: Scope) -> tuple[tuple[str, str], ...]:
+    """The request's headers, with the client's names when the server kept them."""
+    pairs: list[tuple[bytes, bytes]] = scope["headers"]
+    kept = (scope.get("extensions") or {}).get(RAW_HEADER_NAMES) or {}
+    names: list[bytes] | None = kept.get("names")
+    if names is None or len(names) != len(pairs):
+        names = [name for name, _ in pairs]
+    return tuple(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, (_, value) in zip(names, pairs, strict=True)
     )
 
 

@@ -33,8 +33,9 @@ from typing import Any
 
 import psutil
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from teal.cloud.local.gateway import AsgiGateway, Gateway
+from teal.cloud.local.gateway import RAW_HEADER_NAMES, AsgiGateway, Gateway
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
@@ -48,6 +49,26 @@ POLL_S = 0.25
 REAP_EVERY_S = 5.0  # how often idle workers are checked against the rule (see WorkerManager)
 RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
 RETRY_MAX_S = 8.0  # ... doubling up to this
+
+
+class CaseKeepingHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, recording each header name as the client wrote it.
+
+    ASGI gives header names lowercased, and uvicorn lowercases them as they are
+    parsed; API Gateway's REST APIs hand the client's own case to the function.
+    The parser's callback still sees the name as sent, so it is kept beside the
+    lowercased list, in the scope's extensions (``{RAW_HEADER_NAMES: {"names": [...]}}``),
+    one name per header in the same order. Nothing else of uvicorn's parsing changes.
+    """
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._raw_names: list[bytes] = []
+        self.scope["extensions"] = {RAW_HEADER_NAMES: {"names": self._raw_names}}
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._raw_names.append(bytes(name))
+        super().on_header(name, value)
 
 
 class _Listener(uvicorn.Server):
@@ -128,6 +149,7 @@ class GatewayServer:
             # an X-Forwarded-For header is the client's word, passed on as a header only
             proxy_headers=False,
             log_config=None,  # the process's logging is set up once, in main()
+            http=CaseKeepingHttpTools,
         )
         server = _Listener(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))

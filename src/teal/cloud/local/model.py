@@ -33,6 +33,9 @@ class FunctionSpec:
     # SourceArn patterns of the AWS::Lambda::Permission resources that let
     # API Gateway invoke it; no match means API Gateway answers 500.
     invoke_source_arns: tuple[str, ...] = ()
+    # the tags of the stack that made it (CloudFormation puts them on the function too):
+    # teal:env and teal:extra say which environment's settings it runs with
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
@@ -61,6 +64,8 @@ class ServedStage:
     deployment_id: str
     routes: tuple[RouteIntegration, ...]
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    # the RestApi's binaryMediaTypes when the deployment was made: what the stage honours
+    binary_media_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from teal.cloud.local import apigateway
 from teal.cloud.local.model import DomainRoute, FunctionSpec, ServedStage
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.resources.lambda_ import spec_from_json
-from teal.cloud.local.store import connect, migrate, read_generation
+from teal.cloud.local.store import connect, from_json, migrate, read_generation
 
 
 class StoreServingState:
@@ -53,7 +53,20 @@ class StoreServingState:
             (spec.name,),
         ).fetchall()
         arns = tuple(r[0] if r[0] is not None else "*" for r in sources)
-        return dataclasses.replace(spec, invoke_source_arns=arns)
+        return dataclasses.replace(spec, invoke_source_arns=arns, tags=self._stack_tags(spec))
+
+    def _stack_tags(self, spec: FunctionSpec) -> dict[str, str]:
+        """The tags of the stack whose resource the function is (none when no stack made it)."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT s.tags FROM resources r JOIN stacks s ON s.name = r.stack "
+                "WHERE r.type = 'AWS::Lambda::Function' AND r.physical_id = ? AND r.current = 1",
+                (spec.name,),
+            )
+            .fetchone()
+        )
+        return dict(from_json(row[0])) if row is not None else {}
 
     def domains(self) -> list[DomainRoute]:
         return apigateway.domain_routes(self._conn())

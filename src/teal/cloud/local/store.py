@@ -33,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -140,10 +140,17 @@ def _schema_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE rest_apis_v2 RENAME TO rest_apis")
 
 
+# Version 3: a RestApi's BinaryMediaTypes, and the copy each deployment snapshots (a
+# stage serves its deployment's list). Older APIs had none, as their templates set none.
+_SCHEMA_V3 = """
+ALTER TABLE rest_apis ADD COLUMN binary_media_types TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE deployments ADD COLUMN binary_media_types TEXT NOT NULL DEFAULT '[]';
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2}
+MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2, 3: _SCHEMA_V3}
 
 
 class StateError(UserError):

@@ -21,10 +21,19 @@ gateway) and the protocol keeps private copies.
 The worker leads its own process group (the gateway starts it in a new
 session); the gateway ends the whole group, so processes a handler starts do
 not outlive their worker.
+
+As Lambda's runtime does, it sets ``_X_AMZN_TRACE_ID`` for each request (the
+frame's ``trace_id``). It ends itself when its peak resident memory passed the
+function's memory size (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``), checked after init
+and after each request on Linux, answering ``Runtime.OutOfMemory`` (the gateway
+samples it during a request too, everywhere). Run as root on Linux, it first gives up the capability
+that lets root write files whatever their mode, so its read-only code folder is
+read-only for it as well.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import os
@@ -40,6 +49,11 @@ from typing import IO, Any
 _HEADER = struct.Struct(">I")
 _READ_BUFFER = 64 * 1024  # a pipe's capacity: what one read can bring
 RESULT_TOO_LARGE = "Function.ResponseSizeTooLarge"
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
+TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
+_CAP_DAC_OVERRIDE = 1  # linux/capability.h
+_PR_CAPBSET_DROP = 24
+_CAPABILITY_VERSION_3 = 0x20080522
 
 
 class LambdaContext:
@@ -174,6 +188,10 @@ def serve_one(
     """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
+    if request.get("trace_id"):
+        os.environ[TRACE_VARIABLE] = str(request["trace_id"])
+    else:
+        os.environ.pop(TRACE_VARIABLE, None)
     _log(f"START RequestId: {request_id} Version: {context.function_version}")
     started = time.perf_counter()
     try:
@@ -188,6 +206,75 @@ def serve_one(
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
     )
     return frame
+
+
+def peak_memory_bytes() -> int:
+    """This process's peak resident memory so far (Linux's VmHWM); 0 where unknown.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries the peak of the process that
+    forked the worker over its exec, so a large gateway would look like a large worker.
+    """
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def memory_limit_bytes() -> int:
+    """The function's memory size (Lambda's MB are MiB); 0 when unknown: no limit."""
+    size = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    return int(size) * 1024 * 1024 if size.isdigit() else 0
+
+
+def over_memory(limit: int) -> bool:
+    return bool(limit) and peak_memory_bytes() > limit
+
+
+def out_of_memory(request_id: str) -> dict[str, Any]:
+    """Log Lambda's lines for an environment it ended for its memory; the error to send."""
+    message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+    _log(f"{message}\n{OUT_OF_MEMORY}")
+    return {"errorMessage": message, "errorType": OUT_OF_MEMORY, "stackTrace": []}
+
+
+def _die() -> None:
+    """End the worker at once, as Lambda ends an environment over its memory."""
+    _end_group()
+    os._exit(1)  # not leading its group (started by hand): end this process alone
+
+
+def drop_root_write_override() -> None:
+    """Run as root on Linux, give up CAP_DAC_OVERRIDE for good (and for what this process
+    starts), so that file modes bind it as they bind everyone: the code folder is
+    read-only, as Lambda's is. Anywhere else there is nothing to give up."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_CAPBSET_DROP, _CAP_DAC_OVERRIDE, 0, 0, 0)  # children cannot regain it
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [
+            ("effective", ctypes.c_uint32),
+            ("permitted", ctypes.c_uint32),
+            ("inheritable", ctypes.c_uint32),
+        ]
+
+    header = Header(_CAPABILITY_VERSION_3, 0)
+    data = (Data * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        return
+    keep = ~(1 << _CAP_DAC_OVERRIDE) & 0xFFFFFFFF
+    data[0].effective &= keep
+    data[0].permitted &= keep
+    data[0].inheritable &= keep
+    libc.capset(ctypes.byref(header), data)
 
 
 def _end_group() -> None:
@@ -218,6 +305,8 @@ def _exit_with_parent() -> None:
 def main(argv: list[str]) -> int:
     code_dir, handler_spec, max_result_bytes, *world = argv[1:]
     _exit_with_parent()
+    drop_root_write_override()
+    memory_limit = memory_limit_bytes()
     frames_in, frames_out = _take_protocol_channel()
     # the code first, then its requirements and the runtime's SDK; with -I -S nothing
     # else but the standard library (and never this script's own folder)
@@ -230,13 +319,21 @@ def main(argv: list[str]) -> int:
         _flush_logs()
         send(frames_out, encode_frame({"type": "init_error", "error": _error_payload(exc)}))
         return 1
+    if over_memory(memory_limit):
+        send(frames_out, encode_frame({"type": "init_error", "error": out_of_memory("init")}))
+        _die()
     send(frames_out, encode_frame({"type": "ready"}))
     while True:
         request = read_frame(frames_in)
         if request is None:  # the gateway closed the channel, or is gone
             _end_group()
             return 0
-        send(frames_out, serve_one(handler, request, int(max_result_bytes)))
+        answer = serve_one(handler, request, int(max_result_bytes))
+        if over_memory(memory_limit):  # Lambda would have ended it: the result is lost
+            error = out_of_memory(str(request["request_id"]))
+            send(frames_out, encode_frame({"type": "result", "ok": False, "error": error}))
+            _die()
+        send(frames_out, answer)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,21 @@ concurrency cap; requests beyond it wait. A request that outlives the
 function's timeout, a crash or ``sys.exit`` ends that worker only, and the
 next request starts a fresh one.
 
-Code zips are unpacked once per content hash under ``LocalPaths.code``.
+Code zips are unpacked once per content hash under ``LocalPaths.code``, read-only.
+What else a worker gets of Lambda's execution environment (variables, region,
+credentials, a private ``/tmp``, the memory limit) is :mod:`teal.cloud.local.sandbox`'s.
+
+Memory: a worker's resident memory may not pass the function's ``MemorySize``,
+the way Lambda bounds an execution environment. The worker checks its own peak
+after init and after every request (so a short spike counts too), and while a
+request runs the gateway samples the worker's RSS every
+:data:`MEMORY_POLL_S` (so a runaway handler is stopped before it takes the
+machine). Either way the worker is killed, Lambda's lines go to its log, and the
+invocation fails (``Runtime.OutOfMemory``: API Gateway answers 502). Resident
+memory rather than an address-space limit (RLIMIT_AS): Python and its
+libraries reserve far more address space than they touch, e.g. a worker serving
+a FastAPI app through Mangum holds about 50 MiB resident in 200 MiB of
+address space, and every thread reserves more.
 """
 
 from __future__ import annotations
@@ -31,8 +45,23 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, cast
 
-from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
+import psutil
+
+from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.sandbox import (
+    OUT_OF_MEMORY,
+    OUT_OF_MEMORY_LOG,
+    AwsIdentity,
+    UserCredentials,
+    aws_identity,
+    lambda_trace_id,
+    lambda_variables,
+    make_read_only,
+    memory_limit_bytes,
+    private_tmp,
+    remove_tmp,
+)
 from teal.errors import TealError
 from teal.runtimes import RuntimeWorld, local_python, runtime_world
 from teal.settings import runtimes_cache
@@ -47,7 +76,7 @@ INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
 MAX_EVENT_BYTES = 6 * 1024 * 1024
 MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100
 _HEADER = struct.Struct(">I")
-_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+MEMORY_POLL_S = 0.05  # how often the gateway samples a busy worker's resident memory
 
 
 class FailureKind(Enum):
@@ -57,6 +86,7 @@ class FailureKind(Enum):
     CRASH = "Runtime.ExitError"
     EVENT_TOO_LARGE = "RequestEntityTooLargeException"  # refused before any worker runs
     RESULT_TOO_LARGE = "Function.ResponseSizeTooLarge"
+    OUT_OF_MEMORY = OUT_OF_MEMORY
 
 
 class InvocationError(Exception):
@@ -91,13 +121,22 @@ def ensure_code(paths: LocalPaths, spec: FunctionSpec) -> Path:
     scratch = paths.code / f".unpack-{spec.code_sha256}-{uuid.uuid4().hex}"
     with zipfile.ZipFile(archive) as bundle:
         bundle.extractall(scratch)
+    make_read_only(scratch)  # Lambda's /var/task is read-only
     try:
         scratch.rename(target)
     except OSError:
         if not target.is_dir():
             raise
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove_read_only(scratch)
     return target
+
+
+def _remove_read_only(folder: Path) -> None:
+    for root, dirs, _files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+    folder.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- one worker
@@ -124,27 +163,29 @@ class LogStream:
         )
 
 
-def worker_environment(spec: FunctionSpec, code_dir: Path, log: LogStream) -> dict[str, str]:
+def worker_environment(
+    spec: FunctionSpec,
+    code_dir: Path,
+    log: LogStream,
+    tmp: Path | None = None,
+    identity: AwsIdentity | None = None,
+) -> dict[str, str]:
     """The variables a Lambda execution environment sees, then the function's own."""
-    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
-    env.update(
-        {
-            "AWS_REGION": LOCAL_REGION,
-            "AWS_DEFAULT_REGION": LOCAL_REGION,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": log.group,
-            "AWS_LAMBDA_LOG_STREAM_NAME": log.stream,
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            "_HANDLER": spec.handler,
-            "TZ": ":UTC",
-            "TEAL_LOCAL_FUNCTION_ARN": spec.arn,
-        }
+    from teal.cloud.local.model import LOCAL_REGION
+
+    identity = identity or AwsIdentity(LOCAL_REGION)
+    return lambda_variables(
+        spec, code_dir, tmp=tmp, log_group=log.group, log_stream=log.stream, identity=identity
     )
-    env.update(spec.environment)
-    return env
+
+
+def trace_header(event: Any) -> str | None:
+    """The ``X-Amzn-Trace-Id`` of a proxy event, if it has one."""
+    headers = event.get("headers") if isinstance(event, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "x-amzn-trace-id"), None)
+    return value if isinstance(value, str) else None
 
 
 def encode_event(event: Any) -> bytes:
@@ -152,9 +193,12 @@ def encode_event(event: Any) -> bytes:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _request_frame(request_id: str, deadline_ms: int, event_json: bytes) -> bytes:
+def _request_frame(request_id: str, deadline_ms: int, event_json: bytes, trace_id: str) -> bytes:
     """A request frame around an event encoded once, by :func:`encode_event`."""
-    head = f'{{"request_id":{json.dumps(request_id)},"deadline_ms":{deadline_ms},"event":'
+    head = (
+        f'{{"request_id":{json.dumps(request_id)},"deadline_ms":{deadline_ms},'
+        f'"trace_id":{json.dumps(trace_id)},"event":'
+    )
     payload = b"".join((head.encode(), event_json, b"}"))
     return _HEADER.pack(len(payload)) + payload
 
@@ -233,12 +277,18 @@ class Worker:
         transport: asyncio.SubprocessTransport,
         channel: _Channel,
         log: LogStream,
+        tmp: Path | None = None,
     ):
         self.spec = spec
         self.transport = transport
         self.channel = channel
         self.pid: int = transport.get_pid()
         self.log = log
+        self.tmp = tmp  # its private /tmp, removed once it has exited
+        self.out_of_memory = False
+        self._memory_limit = memory_limit_bytes(spec)
+        self._request_id = ""
+        channel.exited.add_done_callback(self._exited)
         self.cold_start_ms = 0.0
         self.invocations = 0
         self.retired = False  # killed or abandoned: never handed out again
@@ -249,25 +299,35 @@ class Worker:
 
     @classmethod
     async def start(
-        cls, spec: FunctionSpec, code_dir: Path, paths: LocalPaths, world: RuntimeWorld
+        cls,
+        spec: FunctionSpec,
+        code_dir: Path,
+        paths: LocalPaths,
+        world: RuntimeWorld,
+        identity: AwsIdentity | None = None,
     ) -> Worker:
         """Start a worker and wait until its handler is imported (the cold start)."""
         log = LogStream.create(paths, spec.name)
+        tmp = private_tmp(paths)
         started = time.perf_counter()
-        with log.file.open("ab") as log_file:
-            # its own process group: whatever the handler starts goes when the worker goes
-            transport, channel = await asyncio.get_running_loop().subprocess_exec(
-                _Channel,
-                *world.command(BOOTSTRAP, str(code_dir), spec.handler, str(MAX_RESULT_BYTES)),
-                *map(str, world.paths),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log_file,
-                env=worker_environment(spec, code_dir, log),
-                cwd=code_dir,
-                start_new_session=True,
-            )
-        worker = cls(spec, transport, channel, log)
+        try:
+            with log.file.open("ab") as log_file:
+                # its own process group: whatever the handler starts goes when the worker goes
+                transport, channel = await asyncio.get_running_loop().subprocess_exec(
+                    _Channel,
+                    *world.command(BOOTSTRAP, str(code_dir), spec.handler, str(MAX_RESULT_BYTES)),
+                    *map(str, world.paths),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log_file,
+                    env=worker_environment(spec, code_dir, log, tmp, identity),
+                    cwd=code_dir,
+                    start_new_session=True,
+                )
+        except BaseException:
+            remove_tmp(tmp)
+            raise
+        worker = cls(spec, transport, channel, log, tmp)
         await worker._await_ready(max(INIT_TIMEOUT_S, float(spec.timeout_s)))
         worker.cold_start_ms = (time.perf_counter() - started) * 1000
         return worker
@@ -281,8 +341,11 @@ class Worker:
         if message.get("type") != "ready":
             await self.kill()
             error = message.get("error") or {}
+            kind = FailureKind.INIT
+            if error.get("errorType") == OUT_OF_MEMORY:
+                kind = FailureKind.OUT_OF_MEMORY
             raise InvocationError(
-                FailureKind.INIT,
+                kind,
                 f"{error.get('errorType')}: {error.get('errorMessage')} (log: {self.log.file})",
             )
 
@@ -302,25 +365,33 @@ class Worker:
     def alive(self) -> bool:
         return not self.retired and self.transport.get_returncode() is None
 
-    async def invoke(self, event_json: bytes, request_id: str) -> Any:
+    async def invoke(self, event_json: bytes, request_id: str, trace_id: str | None = None) -> Any:
         """Send one event (see :func:`encode_event`); the handler's result, or
         :class:`InvocationError`."""
         timeout_s = float(self.spec.timeout_s)
         deadline_ms = int((time.time() + timeout_s) * 1000)
         self.invocations += 1
+        self._request_id = request_id
         if self._stdin.is_closing():
             await self.kill()
             raise InvocationError(FailureKind.CRASH, "worker is gone")
         # no drain: one frame at a time, which the transport holds until the pipe takes it
-        self._stdin.write(_request_frame(request_id, deadline_ms, event_json))
-        # a timer, not wait_for: no extra task per request on the hot path
-        timer = self.channel.loop.call_later(timeout_s, self._time_out)
+        frame = _request_frame(request_id, deadline_ms, event_json, lambda_trace_id(trace_id))
+        self._stdin.write(frame)
+        # timers, not wait_for: no extra task per request on the hot path
+        loop = self.channel.loop
+        timers = [
+            loop.call_later(timeout_s, self._time_out),
+            loop.call_later(MEMORY_POLL_S, self._watch_memory),
+        ]
         try:
             answer = await self._receive()
         except asyncio.CancelledError:
             self._abandon()  # its answer would arrive out of turn: the worker cannot stay
             raise
         except InvocationError:
+            if self.out_of_memory:
+                raise _out_of_memory(request_id) from None
             if not self.timed_out:
                 raise
             self._note(f"{request_id} Task timed out after {timeout_s:.2f} seconds")
@@ -328,7 +399,11 @@ class Worker:
                 FailureKind.TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds"
             ) from None
         finally:
-            timer.cancel()
+            for timer in timers:
+                timer.cancel()
+            if self._memory_timer is not None:
+                self._memory_timer.cancel()
+                self._memory_timer = None
         if not answer.get("ok"):
             raise await self._failure(answer.get("error") or {})
         return answer.get("result")
@@ -338,7 +413,33 @@ class Worker:
         if error.get("errorType") == FailureKind.RESULT_TOO_LARGE.value:
             kind = FailureKind.RESULT_TOO_LARGE
             await self.kill()  # Lambda's runtime exits too: the next request starts cold
+        elif error.get("errorType") == OUT_OF_MEMORY:
+            kind = FailureKind.OUT_OF_MEMORY
+            await self.kill()  # it is ending itself: the next request starts cold
         return InvocationError(kind, f"{error.get('errorType')}: {error.get('errorMessage')}")
+
+    def _watch_memory(self) -> None:
+        """Sample the busy worker's resident memory; past the limit, end it as Lambda would."""
+        if self.retired:
+            return
+        try:
+            resident = psutil.Process(self.pid).memory_info().rss
+        except psutil.Error:
+            return  # it is exiting: its channel tells why
+        if resident > self._memory_limit:
+            self.out_of_memory = True
+            self._note(OUT_OF_MEMORY_LOG.format(request_id=self._request_id))
+            self._abandon()
+            return
+        self._memory_timer = self.channel.loop.call_later(MEMORY_POLL_S, self._watch_memory)
+
+    _memory_timer: asyncio.TimerHandle | None = None
+
+    def _exited(self, _: object) -> None:
+        """Its /tmp goes with it, whichever way it ended (off the loop: it may be large)."""
+        tmp, self.tmp = self.tmp, None
+        if tmp is not None:
+            self.channel.loop.run_in_executor(None, remove_tmp, tmp)
 
     def _note(self, line: str) -> None:
         with self.log.file.open("a", encoding="utf-8") as log_file:
@@ -387,6 +488,13 @@ class Pool:
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.capacity)
+
+
+def _out_of_memory(request_id: str) -> InvocationError:
+    return InvocationError(
+        FailureKind.OUT_OF_MEMORY,
+        f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+    )
 
 
 def _idle_too_long(pool: Pool, now: float, *, keep_one: bool) -> list[Worker]:
@@ -461,12 +569,16 @@ class WorkerManager:
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
         self._worlds: dict[tuple[str, str], RuntimeWorld] = {}
+        self.credentials = UserCredentials()
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
         """Run the function for one event on a warm worker, or a new one.
 
-        An event over Lambda's payload limit is refused before any worker starts.
+        ``request_id`` is Lambda's (the context's ``aws_request_id``). The
+        invocation continues the trace of the event's ``X-Amzn-Trace-Id`` header,
+        which API Gateway adds. An event over Lambda's payload limit is refused
+        before any worker starts.
         """
         event_json = encode_event(event)
         if len(event_json) > MAX_EVENT_BYTES:
@@ -482,7 +594,7 @@ class WorkerManager:
             worker = await self._take_worker(pool)
             pool.running.add(worker)
             try:
-                return await worker.invoke(event_json, request_id)
+                return await worker.invoke(event_json, request_id, trace_header(event))
             finally:
                 worker.last_used = self.clock()
                 pool.running.discard(worker)
@@ -496,7 +608,9 @@ class WorkerManager:
                 return worker
         code_dir = await self._code_dir(pool.spec)
         world = await self._world(pool.spec, code_dir)
-        worker = await Worker.start(pool.spec, code_dir, self.paths, world)
+        # per start: credentials may have been refreshed since the last one
+        identity = await asyncio.to_thread(aws_identity, code_dir, pool.spec, self.credentials)
+        worker = await Worker.start(pool.spec, code_dir, self.paths, world, identity)
         pool.started += 1
         self.cold_starts_ms.append(worker.cold_start_ms)
         return worker
