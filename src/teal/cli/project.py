@@ -19,7 +19,7 @@ from teal.cli.common import (
 )
 from teal.config import load_project
 from teal.errors import UserError
-from teal.loader import load_routes
+from teal.loader import LoadedApp, load_app
 from teal.routes import RouteTable, quota_warnings
 
 INIT_FILES = ("teal.toml", "app.py")
@@ -61,19 +61,37 @@ def routes(project: Path, as_json: bool) -> None:
     """Show the app's route table: path, methods, Lambda function and handler."""
     loaded = load_project(project)
     app = loaded.config.app
-    table = load_routes(
+    read = load_app(
         loaded.root, app.entry, app.runtime, python=loaded.config.local.python, progress=progress
     )
     if as_json:
         emit_json(
             {
                 "app": loaded.config.app.name,
-                "routes": routes_as_json(table),
-                "warnings": quota_warnings(table),
+                "entry": app.entry,
+                "kind": read.kind,
+                "framework": read.framework,
+                "api": read.api,
+                "routes": routes_as_json(read.table),
+                "notes": list(read.notes),
+                "warnings": quota_warnings(read.table),
             }
         )
     else:
-        console.print(_routes_table(table))
+        err_console.print(_summary(app.entry, read))
+        console.print(_routes_table(read.table))
+
+
+def _summary(entry: str, read: LoadedApp) -> str:
+    """One line on what the entry is and how its API is made (the notes are warnings)."""
+    if read.kind == "teal":
+        return f"{entry} is a teal App: one API resource per route"
+    how = (
+        "one API resource per route of its own table"
+        if read.api == "routes"
+        else "all paths through the greedy resources / and /{proxy+}"
+    )
+    return f"{entry} is {read.described}, served by function 'app': {how}"
 
 
 def routes_as_json(table: RouteTable) -> list[dict[str, object]]:
@@ -84,6 +102,7 @@ def routes_as_json(table: RouteTable) -> list[dict[str, object]]:
             "function": r.function,
             "handler": r.handler_name,
             "raw": r.raw,
+            "source": r.source,
         }
         for r in sorted(table.routes, key=lambda r: (r.path, r.methods))
     ]

@@ -4,6 +4,9 @@ It imports the user's app once per execution environment (warm reuse), picks
 the route from the event's ``resource`` and ``httpMethod`` and turns what the
 handler returns into an API Gateway proxy response. Failures become a 500
 response; the traceback goes to stderr, which is the function's log.
+
+When the entry names an ASGI or WSGI app instead of a teal App, the app routes
+each request itself, through its adapter (:mod:`teal.runtime.frameworks`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from teal.app import App
 from teal.http import Request, to_proxy_response
 from teal.routes import Route
+from teal.runtime.frameworks import Served, framework_handler
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"
@@ -30,6 +34,8 @@ ENVIRONMENT_HEADER = "X-Teal-Environment"
 Dispatch = dict[tuple[str, str], Route]
 
 _dispatch: Dispatch | None = None
+_framework: Served | None = None
+_entry_read = False  # whether the entry was imported and its kind known
 
 
 def load_app(entry: str) -> App:
@@ -98,6 +104,18 @@ def _stamped(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _framework_app() -> Served | None:
+    """The adapter serving a framework's app, or None when the entry is a teal App."""
+    global _framework, _entry_read
+    if not _entry_read:
+        _framework = framework_handler(os.environ.get(ENTRY_VARIABLE, "app:app"))
+        _entry_read = True
+    return _framework
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
+    framework = _framework_app()
+    if framework is not None:
+        return _stamped(framework(event, context))
     return invoke(_current_dispatch(), event, context)
