@@ -7,8 +7,9 @@ serves every request of that environment, as under a server), then runs each
 request on the same loop, as an ASGI server would: the whole body in one
 ``http.request`` message, the response gathered until its last body part.
 
-A lifespan ``shutdown`` is never sent: Lambda freezes an environment between
-requests and ends it without notice, so there is no moment to send it in.
+A function never sends the lifespan ``shutdown``: Lambda freezes an
+environment between requests and ends it without notice, so there is no
+moment to send it in (:meth:`AsgiAdapter.close` does, for whoever has one).
 
 Standard library only: this module ships inside Lambda packages.
 """
@@ -43,8 +44,8 @@ class AsgiAdapter:
         self.app = app
         self.state: dict[str, Any] = {}  # what lifespan startup stores for every request
         self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
         self._lifespan: asyncio.Task[None] | None = None
+        self._lifespan_messages: asyncio.Queue[Message] = asyncio.Queue()
         self.loop.run_until_complete(self._start_lifespan())
 
     def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
@@ -86,7 +87,7 @@ class AsgiAdapter:
         as servers do when their lifespan setting is "auto".
         """
         answered: asyncio.Future[None] = self.loop.create_future()
-        messages: asyncio.Queue[Message] = asyncio.Queue()
+        messages = self._lifespan_messages
         messages.put_nowait({"type": "lifespan.startup"})
 
         async def send(message: Message) -> None:
@@ -111,6 +112,17 @@ class AsgiAdapter:
         # referenced, or the loop could drop it (and the app's lifespan context with it)
         self._lifespan = self.loop.create_task(run())
         await answered
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Send the lifespan ``shutdown``, let the app finish it, and close the loop."""
+        if self._lifespan is not None and not self._lifespan.done():
+            self._lifespan_messages.put_nowait({"type": "lifespan.shutdown"})
+            self.loop.run_until_complete(asyncio.wait({self._lifespan}, timeout=timeout_s))
+        if self._lifespan is not None and not self._lifespan.done():
+            self._lifespan.cancel()
+            ending = asyncio.gather(self._lifespan, return_exceptions=True)
+            self.loop.run_until_complete(ending)
+        self.loop.close()
 
 
 class _Exchange:
