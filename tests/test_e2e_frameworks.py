@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from e2e import LocalCloudEnv, SteadyClient
+from conftest import run_teal_subprocess
+from e2e import LocalCloudEnv, SteadyClient, free_port
 from framework_projects import cloud_for
 
 MISSING_TOKEN = (403, b'{"message":"Missing Authentication Token"}')
@@ -283,3 +284,27 @@ def check_django_routes(base: str) -> None:
     assert call(base + "articles/archive/24/").status == 404  # Django's own 404
     assert call(base + "pages/en/about/").json()["page"] == "about"  # the greedy stand-in
     assert (call(base + "nowhere/").status, call(base + "nowhere/").body) == MISSING_TOKEN
+
+
+# ---------------------------------------------------------------- teal init
+
+
+@pytest.mark.parametrize("template", ["teal", "fastapi", "flask"])
+def test_each_init_template_deploys_and_answers(tmp_path: Path, template: str) -> None:
+    project = tmp_path / "starter"
+    cloud = LocalCloudEnv(tmp_path / "teal-home", free_port(), project)
+    created = run_teal_subprocess("init", str(project), "--template", template)
+    assert created.code == 0, created.err
+    expected = {"teal.toml", "app.py"} | ({"requirements.txt"} if template != "teal" else set())
+    assert {p.name for p in project.iterdir()} == expected
+    try:
+        endpoint = cloud.teal_ok("deploy", "--json").json()["endpoint"]
+        made = call(endpoint + "items", "POST", {"name": "kettle"})
+        assert made.status == 201, made.body
+        item = call(endpoint + f"items/{made.json()['id']}").json()
+        assert item["name"] == "kettle"
+        if template != "teal":  # the framework's URL for the item leads back to it
+            assert item["url"] == endpoint + f"items/{item['id']}"
+        assert cloud.teal_ok("check", "--json").json()["ok"] is True
+    finally:
+        cloud.teal("local", "stop")

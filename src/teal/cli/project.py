@@ -22,26 +22,39 @@ from teal.errors import UserError
 from teal.loader import LoadedApp, load_app
 from teal.routes import RouteTable, quota_warnings
 
-INIT_FILES = ("teal.toml", "app.py")
+# What `teal init --template NAME` writes (src/teal/init_template/NAME/).
+TEMPLATES = {
+    "teal": ("teal.toml", "app.py"),
+    "fastapi": ("teal.toml", "app.py", "requirements.txt"),
+    "flask": ("teal.toml", "app.py", "requirements.txt"),
+}
 
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--name", default=None, help="The app's name (default: the folder's name).")
-def init(directory: Path, name: str | None) -> None:
-    """Write a small working app (teal.toml and app.py) into DIRECTORY."""
+@click.option(
+    "--template",
+    type=click.Choice(sorted(TEMPLATES)),
+    default="teal",
+    show_default=True,
+    help="A teal App, a FastAPI app or a Flask app.",
+)
+def init(directory: Path, name: str | None, template: str) -> None:
+    """Write a small working app (teal.toml, app.py and its requirements) into DIRECTORY."""
     app_name = name or _app_name_from(directory.resolve().name)
-    for file in INIT_FILES:
+    files = TEMPLATES[template]
+    for file in files:
         if (directory / file).exists():
             raise UserError(
                 f"{file} already exists", where=str(directory), hint="init an empty folder"
             )
     directory.mkdir(parents=True, exist_ok=True)
-    template = resources.files("teal") / "init_template"
-    for file in INIT_FILES:
-        text = (template / file).read_text(encoding="utf-8").replace("{name}", app_name)
+    source = resources.files("teal") / "init_template" / template
+    for file in files:
+        text = (source / file).read_text(encoding="utf-8").replace("{name}", app_name)
         (directory / file).write_text(text, encoding="utf-8")
-    err_console.print(f"created app [bold]{app_name}[/] in {directory}")
+    err_console.print(f"created {template} app [bold]{app_name}[/] in {directory}")
     err_console.print(
         f"next: teal routes --project {directory}  then  teal deploy --project {directory}"
     )
