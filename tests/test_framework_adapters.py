@@ -13,10 +13,16 @@ domain's base path (Mangum mounts every app at ``/``).
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
+import subprocess
+import sys
 import warnings
+import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import flask
@@ -27,9 +33,12 @@ from fastapi.responses import Response, StreamingResponse
 from mangum import Mangum
 
 from events import proxy_event
+from teal import App
 from teal.cloud.local.events import ProxyResponse, parse_proxy_response
+from teal.package import build_package
 from teal.runtime.asgi import AsgiAdapter, LifespanFailed
-from teal.runtime.exchange import LOCAL_CLOUD_VARIABLE, mount_point
+from teal.runtime.exchange import LOCAL_CLOUD_VARIABLE, LOCAL_ENDPOINT_PREFIX, mount_point
+from teal.runtime.frameworks import kind_of
 from teal.runtime.wsgi import WsgiAdapter
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01"
@@ -411,3 +420,89 @@ def test_mount_point(
     event = proxy_event(resource, path, path_params=params)
     event["requestContext"]["path"] = context_path
     assert mount_point(event, local=local) == expected
+
+
+# ---------------------------------------------------------------- what an entry names
+
+
+async def bare_asgi(scope: Any, receive: Any, send: Any) -> None:
+    return None
+
+
+def bare_wsgi(environ: Any, start_response: Any) -> list[bytes]:
+    return []
+
+
+class Handler:
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        return []
+
+
+@pytest.mark.parametrize(
+    ("target", "kind"),
+    [
+        (App(), "teal"),
+        (FastAPI(), "asgi"),
+        (bare_asgi, "asgi"),
+        (flask.Flask("kinds"), "wsgi"),
+        (bare_wsgi, "wsgi"),
+        (Handler(), "wsgi"),
+        (Handler, None),  # the class, not an app
+        (3, None),
+        (None, None),
+        (lambda: None, None),
+    ],
+)
+def test_what_an_entry_names(target: Any, kind: str | None) -> None:
+    assert kind_of(target) == kind
+
+
+WSGI_APP = """\
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "a=1"),
+                              ("Set-Cookie", "b=2")])
+    return [environ["SCRIPT_NAME"].encode(), b" ", environ["PATH_INFO"].encode()]
+"""
+
+
+def test_a_package_serves_a_wsgi_app_with_nothing_installed(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The zip alone, in an isolated interpreter: the adapters are part of teal's runtime."""
+    package = build_package(make_project(WSGI_APP))
+    assert "teal/runtime/wsgi.py" in package.files
+    assert "teal/runtime/framework_routes.py" not in package.files  # for reading, not serving
+    code = tmp_path / "task"
+    zipfile.ZipFile(io.BytesIO(package.data)).extractall(code)
+    event = proxy_event("/{proxy+}", "/hello/ana", path_params={"proxy": "hello/ana"})
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from teal.runtime.entry import handler;"
+        "print(json.dumps(handler(json.loads(sys.argv[2]), None)))"
+    )
+    env = {"TEAL_ENTRY": "app:app", "TEAL_ENVIRONMENT": "demo-dev", "PATH": os.environ["PATH"]}
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(code), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    response = json.loads(done.stdout)
+    assert response["body"] == "/dev /hello/ana"
+    assert response["multiValueHeaders"]["Set-Cookie"] == ["a=1", "b=2"]
+    assert response["headers"] == {"X-Teal-Environment": "demo-dev"}
+
+
+def test_the_adapters_know_the_local_cloud_as_it_is(tmp_path: Path) -> None:
+    """The local endpoint's prefix and the variable that says a function runs locally are
+    the gateway's and the workers' own (the runtime cannot import them)."""
+    from teal.cloud.local.gateway import API_PREFIX, USER_REQUEST
+    from teal.cloud.local.model import FunctionSpec
+    from teal.cloud.local.workers import LogStream, worker_environment
+
+    assert f"{API_PREFIX}{{api_id}}/{{stage}}/{USER_REQUEST}" == LOCAL_ENDPOINT_PREFIX
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:demo-dev-app"
+    spec = FunctionSpec("demo-dev-app", arn, "0" * 64, "code/x.zip", "h.h", "python3.11", 128, 3)
+    log = LogStream("/aws/lambda/demo-dev-app", "stream", tmp_path / "log")
+    assert worker_environment(spec, tmp_path, log)[LOCAL_CLOUD_VARIABLE] == arn

@@ -307,3 +307,11 @@ def test_api_gateway_rules_name_the_framework_routes(
         "variables, {item_id} and {name}, under /items"
     ) in result.err
     assert 'or set [app] api = "proxy" in teal.toml' in result.err
+
+
+def test_a_framework_missing_from_the_requirements_is_named(
+    make_project: Callable[..., Path], teal_cli: Callable[..., Run]
+) -> None:
+    result = routes_of(make_project(CONFLICTING), teal_cli)
+    assert result.code == 2
+    assert "add fastapi to requirements.txt" in result.err
