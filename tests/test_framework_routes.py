@@ -315,3 +315,13 @@ def test_a_framework_missing_from_the_requirements_is_named(
     result = routes_of(make_project(CONFLICTING), teal_cli)
     assert result.code == 2
     assert "add fastapi to requirements.txt" in result.err
+
+
+def test_a_framework_app_without_routes_is_told_about_proxy(
+    make_project: Callable[..., Path], teal_cli: Callable[..., Run]
+) -> None:
+    root = make_project("from flask import Flask\napp = Flask(__name__, static_folder=None)\n")
+    (root / "requirements.txt").write_text((APPS / "flask_app" / "requirements.txt").read_text())
+    result = routes_of(root, teal_cli)
+    assert result.code == 2
+    assert "app:app has no routes" in result.err and 'api = "proxy"' in result.err

@@ -120,9 +120,13 @@ def load_app(
     api: ApiMode = project.config.app.api if project is not None else "routes"
     loaded = _loaded(found, routes, entry, api)
     if not loaded.table.routes:
-        raise AppLoadError(
-            f"{entry} has no routes", hint="add handlers with @app.route(path, methods=[...])"
+        hint = (
+            "add handlers with @app.route(path, methods=[...])"
+            if loaded.kind == TEAL
+            else 'give it routes, or set [app] api = "proxy" in teal.toml when it makes them '
+            "later (the whole app is then served through / and /{proxy+})"
         )
+        raise AppLoadError(f"{entry} has no routes", hint=hint)
     if project is not None:
         check_function_tables(project, loaded.table.functions.keys())
     for warning in [*loaded.notes, *quota_warnings(loaded.table)]:
