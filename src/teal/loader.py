@@ -43,6 +43,7 @@ from teal.routes import (
     build_route_table,
     quota_warnings,
 )
+from teal.runtime.frameworks import TEAL
 from teal.runtimes import RuntimeWorld, runtime_world
 from teal.settings import runtimes_cache
 
@@ -50,9 +51,6 @@ from teal.settings import runtimes_cache
 warnings_log = logging.getLogger("teal.warnings")
 INTROSPECT = Path(__file__).resolve().parent / "runtime" / "introspect.py"
 IMPORT_TIMEOUT_S = 300.0
-
-
-TEAL, ASGI, WSGI = "teal", "asgi", "wsgi"  # what an entry names (teal.runtime.frameworks)
 FRAMEWORK_FUNCTION = "app"  # the one function that serves a framework's app
 PROXY_PATHS = ("/", "/{proxy+}")
 FRAMEWORK_NAMES = {

@@ -27,12 +27,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from teal.routes import PartKind, PathSyntaxError, parse_part
+
 Route = dict[str, Any]
 GREEDY_NAME = "proxy"
 ALL_METHODS = ("ANY",)
-# What API Gateway accepts as a static path part (teal.routes: _STATIC_PART).
-_STATIC_PART = re.compile(r"^[A-Za-z0-9._~:@!$&'()*,;=-]+$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Probes for a parameter's pattern: one that matches any of them may span segments.
 _SLASHED = ("a/b", "1/2", "a-b/c_d", "2024/01", "x/y/z")
 
@@ -52,16 +51,31 @@ def resource_path(parts: Sequence[Part]) -> tuple[str, bool]:
     """(API Gateway path, whether it is a greedy stand-in) for a framework path."""
     kept: list[str] = []
     for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        if part.kind == STATIC and _STATIC_PART.match(part.text):
-            kept.append(part.text)
-        elif part.kind == ONE and _NAME.match(part.text):
-            kept.append("{" + part.text + "}")
-        elif part.kind == REST and _NAME.match(part.text) and last:
-            kept.append("{" + part.text + "+}")
-        else:
+        text = _api_part(part, last=index == len(parts) - 1)
+        if text is None:
             return "/" + "/".join([*kept, "{" + GREEDY_NAME + "+}"]), True
+        kept.append(text)
     return "/" + "/".join(kept), False
+
+
+# How each kind of part is written as a path part, and what API Gateway must read in it.
+_FORMS = {
+    STATIC: ("{}", PartKind.STATIC),
+    ONE: ("{{{}}}", PartKind.VARIABLE),
+    REST: ("{{{}+}}", PartKind.GREEDY),
+}
+
+
+def _api_part(part: Part, *, last: bool) -> str | None:
+    """The part as API Gateway writes it, or None where API Gateway cannot take it."""
+    if part.kind not in _FORMS or (part.kind == REST and not last):
+        return None
+    form, kind = _FORMS[part.kind]
+    text = form.format(part.text)
+    try:
+        return text if parse_part(text).kind is kind else None
+    except PathSyntaxError:  # teal.routes holds API Gateway's rules for a part
+        return None
 
 
 def spans_segments(pattern: str) -> bool:
