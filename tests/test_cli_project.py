@@ -53,7 +53,7 @@ def test_example_blog_routes(teal_cli: Callable[..., Any]) -> None:
         ("import nonexistent_lib\n", ["app.py:1", "No module named 'nonexistent_lib'"]),
         ("x = 1\ny = 1 / 0\n", ["app.py:2", "ZeroDivisionError"]),
         ("def broken(:\n", ["app.py:1", "syntax error"]),
-        ("app = 3\n", ["app:app is not a teal App"]),
+        ("app = 3\n", ["app:app is neither a teal App nor an ASGI or WSGI app (found int)"]),
         ("from teal import App\napp = App()\n", ["has no routes"]),
     ],
 )

@@ -38,6 +38,9 @@ EXTRA_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 Runtime = Literal["python3.11", "python3.12", "python3.13"]
 CloudName = Literal["local", "aws"]
 AutoReplace = Literal["auto", "prompt", "never"]
+# For an ASGI or WSGI app: a resource per route of the framework's table, or one greedy
+# resource (/ and /{proxy+}) for the whole app (teal.loader).
+ApiMode = Literal["routes", "proxy"]
 STACK_NAME_LIMIT = 128
 
 # Lambda's rules for environment variables ("Working with Lambda environment
@@ -160,6 +163,7 @@ class AppSection(_Strict):
     exclude: list[str] = Field(default_factory=list)  # gitignore lines, after .tealignore
     # the RestApi's BinaryMediaTypes: bodies of these types travel base64-encoded
     binary_media_types: MediaTypes = Field(default_factory=lambda: [*DEFAULT_BINARY_MEDIA_TYPES])
+    api: ApiMode = "routes"
 
     @field_validator("name")
     @classmethod

@@ -11,6 +11,13 @@ teal's stdout belongs to its results (``--json`` prints one object there):
 whatever the app prints while it is imported goes to stderr, and an app that
 exits or crashes during import is the user's error (exit 2), named at the
 deepest line of the user's own code.
+
+The entry may name a teal App, or an ASGI or WSGI app (FastAPI, Starlette,
+Flask, Django...). A framework's app is served by one function, ``app``, and
+its routes come from the framework's own table (``[app] api = "routes"``, the
+default), each route an API Gateway resource, or as one greedy resource
+(``api = "proxy"``: ``/`` and ``/{proxy+}``). An app whose routes teal cannot
+read gets the greedy resource too, and a warning that says so.
 """
 
 from __future__ import annotations
@@ -21,14 +28,22 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from teal.config import CONFIG_FILE, check_function_tables, load_project
-from teal.errors import AppLoadError
+from teal.config import CONFIG_FILE, ApiMode, check_function_tables, load_project
+from teal.errors import AppLoadError, ConfigError, RouteError
 from teal.package import runtime_shim
 from teal.progress import Progress, quiet
-from teal.routes import RouteSpec, RouteTable, build_route_table, quota_warnings
+from teal.routes import (
+    HTTP_METHODS,
+    RouteSpec,
+    RouteTable,
+    build_route_table,
+    quota_warnings,
+)
+from teal.runtime.frameworks import TEAL
 from teal.runtimes import RuntimeWorld, runtime_world
 from teal.settings import runtimes_cache
 
@@ -36,6 +51,33 @@ from teal.settings import runtimes_cache
 warnings_log = logging.getLogger("teal.warnings")
 INTROSPECT = Path(__file__).resolve().parent / "runtime" / "introspect.py"
 IMPORT_TIMEOUT_S = 300.0
+FRAMEWORK_FUNCTION = "app"  # the one function that serves a framework's app
+PROXY_PATHS = ("/", "/{proxy+}")
+FRAMEWORK_NAMES = {
+    "fastapi": "FastAPI",
+    "starlette": "Starlette",
+    "flask": "Flask",
+    "django": "Django",
+}
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    """The app as teal read it: its kind, its route table, and how the table was made."""
+
+    table: RouteTable
+    kind: str  # "teal", "asgi" or "wsgi"
+    framework: str | None = None  # "fastapi", "flask"... for an ASGI or WSGI app
+    api: ApiMode = "routes"  # "proxy": one greedy resource, chosen or fallen back to
+    notes: tuple[str, ...] = ()  # what teal could not express as it is, and what it did
+
+    @property
+    def described(self) -> str:
+        """``a teal App``, ``a FastAPI app (ASGI)``..."""
+        if self.kind == TEAL:
+            return "a teal App"
+        name = FRAMEWORK_NAMES.get(self.framework or "")
+        return f"a {name} app ({self.kind.upper()})" if name else f"an {self.kind.upper()} app"
 
 
 def load_routes(
@@ -46,7 +88,20 @@ def load_routes(
     python: str | None = None,
     progress: Progress = quiet,
 ) -> RouteTable:
-    """The app's validated route table (raises RouteError naming every bad route).
+    """The app's validated route table (raises RouteError naming every bad route)."""
+    return load_app(project_dir, entry, runtime, python=python, progress=progress).table
+
+
+def load_app(
+    project_dir: Path,
+    entry: str,
+    runtime: str,
+    *,
+    python: str | None = None,
+    progress: Progress = quiet,
+) -> LoadedApp:
+    """The app, its kind and its validated route table (raises RouteError naming every
+    bad route).
 
     Every command that reads the app comes through here, so this is also where
     teal.toml's per-function tables are checked against the app's functions:
@@ -58,16 +113,122 @@ def load_routes(
         root, runtime, runtimes_cache(), override=python, progress=progress, extra=(root, shim)
     )
     found = _introspect(world, entry)
-    table = build_route_table(_specs(_routes_or_raise(found, root, entry, world)))
-    if not table.routes:
-        raise AppLoadError(
-            f"{entry} has no routes", hint="add handlers with @app.route(path, methods=[...])"
+    routes = _routes_or_raise(found, root, entry, world)
+    project = load_project(root) if (root / CONFIG_FILE).is_file() else None
+    api: ApiMode = project.config.app.api if project is not None else "routes"
+    loaded = _loaded(found, routes, entry, api)
+    if not loaded.table.routes:
+        hint = (
+            "add handlers with @app.route(path, methods=[...])"
+            if loaded.kind == TEAL
+            else 'give it routes, or set [app] api = "proxy" in teal.toml when it makes them '
+            "later (the whole app is then served through / and /{proxy+})"
         )
-    if (root / CONFIG_FILE).is_file():
-        check_function_tables(load_project(root), table.functions.keys())
-    for warning in quota_warnings(table):
+        raise AppLoadError(f"{entry} has no routes", hint=hint)
+    if project is not None:
+        check_function_tables(project, loaded.table.functions.keys())
+    for warning in [*loaded.notes, *quota_warnings(loaded.table)]:
         warnings_log.warning("%s", warning)
-    return table
+    return loaded
+
+
+def _loaded(
+    found: dict[str, Any], routes: list[dict[str, Any]] | None, entry: str, api: ApiMode
+) -> LoadedApp:
+    kind = str(found.get("kind") or TEAL)
+    if kind == TEAL:
+        if api == "proxy":
+            raise ConfigError(
+                f'[app] api = "proxy" is for ASGI and WSGI apps, and {entry} is a teal App',
+                where="teal.toml [app] api",
+                hint="remove it: a teal App's routes are its API's resources",
+            )
+        return LoadedApp(build_route_table(_specs(routes or [])), TEAL)
+    framework = found.get("framework")
+    name = FRAMEWORK_NAMES.get(str(framework), str(framework or kind.upper()))
+    if api == "proxy":
+        return LoadedApp(_proxy_table(entry, kind), kind, framework, "proxy")
+    if routes is None:
+        note = (
+            f"{entry}: {found.get('unreadable')}; it is served through the greedy resources "
+            f'{" and ".join(PROXY_PATHS)} (set [app] api = "proxy" in teal.toml to choose '
+            "this and silence this warning)"
+        )
+        return LoadedApp(_proxy_table(entry, kind), kind, framework, "proxy", (note,))
+    kept, notes = _covered_by_fallbacks(routes, name)
+    return LoadedApp(_framework_table(kept, name), kind, framework, "routes", notes)
+
+
+def _proxy_table(entry: str, kind: str) -> RouteTable:
+    module, _, attribute = entry.partition(":")
+    handler = CallableRef(
+        {"module": module, "qualname": attribute, "name": attribute, "repr": entry}
+    )
+    source = f"{kind.upper()} app {entry}"
+    return build_route_table(
+        RouteSpec(path, ("ANY",), handler, FRAMEWORK_FUNCTION, False, source)
+        for path in PROXY_PATHS
+    )
+
+
+def _covered_by_fallbacks(
+    routes: list[dict[str, Any]], name: str
+) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The routes left once greedy stand-ins cover their variable siblings, and a note
+    for each stand-in.
+
+    A stand-in ``/files/{proxy+}`` takes every request under ``/files`` that no
+    static resource takes; a variable resource beside it (``/files/{name}``)
+    would break API Gateway's one-variable-per-parent rule, and it serves the
+    same function anyway: it is left out.
+    """
+    fallbacks = {route["path"] for route in routes if route.get("fallback")}
+    parents = {path.rsplit("/", 1)[0] or "/" for path in fallbacks}
+    kept = [route for route in routes if route["path"] in fallbacks or not _under(route, parents)]
+    notes = tuple(
+        f"{name} {route['source']} cannot be expressed as API Gateway resources: "
+        f"it is served through {route['path']}, and {name} routes the requests"
+        for route in routes
+        if route.get("fallback")
+    )
+    return kept, tuple(dict.fromkeys(notes))
+
+
+def _under(route: dict[str, Any], parents: set[str]) -> bool:
+    """Whether the route's path goes through a variable part right below one of ``parents``."""
+    path = str(route["path"])
+    for parent in parents:
+        head = "" if parent == "/" else parent
+        if path.startswith(head + "/{"):
+            return True
+    return False
+
+
+def _framework_table(routes: list[dict[str, Any]], name: str) -> RouteTable:
+    """One resource per path, with every method a framework route there takes."""
+    merged: dict[str, tuple[set[str], dict[str, Any]]] = {}
+    for route in routes:
+        methods, _ = merged.setdefault(route["path"], (set(), route))
+        methods.update(m if m in HTTP_METHODS else "ANY" for m in route["methods"])
+    specs = [
+        RouteSpec(
+            path,
+            ("ANY",) if "ANY" in methods else tuple(sorted(methods)),
+            _handler(first["handler"]),
+            FRAMEWORK_FUNCTION,
+            False,
+            f"{name} {first['source']}",
+        )
+        for path, (methods, first) in merged.items()
+    ]
+    try:
+        return build_route_table(specs)
+    except RouteError as exc:
+        exc.hint = (
+            f'change the {name} routes named above, or set [app] api = "proxy" in teal.toml '
+            "to serve the whole app through one greedy resource"
+        )
+        raise
 
 
 def _introspect(world: RuntimeWorld, entry: str) -> dict[str, Any]:
@@ -114,11 +275,11 @@ _IMPORTED_AS = (
 
 def _routes_or_raise(
     found: dict[str, Any], root: Path, entry: str, world: RuntimeWorld
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | None:
     module_name = entry.partition(":")[0]
     match found.get("error"):
         case None:
-            routes: list[dict[str, Any]] = found["routes"]
+            routes: list[dict[str, Any]] | None = found["routes"]
             return routes
         case "syntax":
             where = f"{found['file']}:{found['line']}" if found.get("file") else module_name
@@ -133,9 +294,10 @@ def _routes_or_raise(
             )
         case "not-an-app":
             raise AppLoadError(
-                f"{entry} is not a teal App (found {found['found']})",
+                f"{entry} is neither a teal App nor an ASGI or WSGI app (found {found['found']})",
                 where="teal.toml [app] entry",
-                hint="create it with `app = App()` and point 'entry' at it",
+                hint="point 'entry' at your app: `app = App()`, `app = FastAPI()`, "
+                "`app = Flask(__name__)`, Django's `application = get_wsgi_application()`",
             )
         case _:
             raise _raised_error(found, root, module_name, world)
@@ -193,11 +355,14 @@ class CallableRef(HandlerRef):
         raise RuntimeError(f"{self._repr} runs in its function, not in teal's process")
 
 
+def _handler(described: dict[str, Any]) -> HandlerRef:
+    return CallableRef(described) if described.get("callable") else HandlerRef(described)
+
+
 def _specs(routes: list[dict[str, Any]]) -> list[RouteSpec]:
     specs = []
     for route in routes:
-        described = route["handler"]
-        handler = CallableRef(described) if described.get("callable") else HandlerRef(described)
+        handler = _handler(route["handler"])
         function = route.get("function")
         specs.append(
             RouteSpec(

@@ -37,7 +37,11 @@ RUNTIME_FILES = (
     "http.py",
     "routes.py",
     "runtime/__init__.py",
+    "runtime/asgi.py",
     "runtime/entry.py",
+    "runtime/exchange.py",
+    "runtime/frameworks.py",
+    "runtime/wsgi.py",
 )
 
 IGNORE_FILE = ".tealignore"

@@ -99,12 +99,18 @@ class Route:
     function: str
     raw: bool = False
     parts: tuple[PathPart, ...] = ()
+    source: str | None = None  # a framework's own route behind this one, as it declares it
 
     @property
     def handler_name(self) -> str:
         module = getattr(self.handler, "__module__", "?")
         name = getattr(self.handler, "__qualname__", repr(self.handler))
         return f"{module}.{name}"
+
+    @property
+    def label(self) -> str:
+        """The route as its author knows it: the path, or the framework's own route."""
+        return repr(self.path) if self.source is None else f"{self.path!r} (from {self.source})"
 
     def describe(self) -> str:
         return f"{'|'.join(self.methods)} {self.path} ({self.handler_name})"
@@ -305,6 +311,7 @@ class RouteSpec:
     handler: Any
     function: str | None
     raw: bool
+    source: str | None = None  # for a framework's route: its own declaration, for messages
 
 
 def build_route_table(specs: Iterable[RouteSpec]) -> RouteTable:
@@ -327,6 +334,8 @@ def build_route_table(specs: Iterable[RouteSpec]) -> RouteTable:
 def _spec_label(spec: RouteSpec) -> str:
     name = getattr(spec.handler, "__qualname__", None) or repr(spec.handler)
     path = spec.path if len(spec.path) <= 80 else f"{spec.path[:50]}...{spec.path[-20:]}"
+    if spec.source is not None:
+        return f"route {path!r} (from {spec.source})"
     return f"route {path!r} ({name})"
 
 
@@ -388,7 +397,7 @@ def _check_spec(spec: RouteSpec, problems: list[str]) -> Route | None:
         )
     if len(problems) > before:
         return None
-    return Route(spec.path, methods, spec.handler, function, spec.raw, parts)
+    return Route(spec.path, methods, spec.handler, function, spec.raw, parts, spec.source)
 
 
 def _default_function_name(handler: Any) -> str:
@@ -425,7 +434,7 @@ def _check_sibling_variables(routes: list[Route]) -> list[str]:
                 if known[0] != part.text and (parent, part.text) not in reported:
                     reported.add((parent, part.text))
                     problems.append(
-                        f"routes {known[1].path!r} and {route.path!r} put two different "
+                        f"routes {known[1].label} and {route.label} put two different "
                         f"variables, {known[0]} and {part.text}, under {parent}: API Gateway "
                         "allows only one variable path part per parent; use the same name in both"
                     )

@@ -19,29 +19,42 @@ from teal.cli.common import (
 )
 from teal.config import load_project
 from teal.errors import UserError
-from teal.loader import load_routes
+from teal.loader import LoadedApp, load_app
 from teal.routes import RouteTable, quota_warnings
 
-INIT_FILES = ("teal.toml", "app.py")
+# What `teal init --template NAME` writes (src/teal/init_template/NAME/).
+TEMPLATES = {
+    "teal": ("teal.toml", "app.py"),
+    "fastapi": ("teal.toml", "app.py", "requirements.txt"),
+    "flask": ("teal.toml", "app.py", "requirements.txt"),
+}
 
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--name", default=None, help="The app's name (default: the folder's name).")
-def init(directory: Path, name: str | None) -> None:
-    """Write a small working app (teal.toml and app.py) into DIRECTORY."""
+@click.option(
+    "--template",
+    type=click.Choice(sorted(TEMPLATES)),
+    default="teal",
+    show_default=True,
+    help="A teal App, a FastAPI app or a Flask app.",
+)
+def init(directory: Path, name: str | None, template: str) -> None:
+    """Write a small working app (teal.toml, app.py and its requirements) into DIRECTORY."""
     app_name = name or _app_name_from(directory.resolve().name)
-    for file in INIT_FILES:
+    files = TEMPLATES[template]
+    for file in files:
         if (directory / file).exists():
             raise UserError(
                 f"{file} already exists", where=str(directory), hint="init an empty folder"
             )
     directory.mkdir(parents=True, exist_ok=True)
-    template = resources.files("teal") / "init_template"
-    for file in INIT_FILES:
-        text = (template / file).read_text(encoding="utf-8").replace("{name}", app_name)
+    source = resources.files("teal") / "init_template" / template
+    for file in files:
+        text = (source / file).read_text(encoding="utf-8").replace("{name}", app_name)
         (directory / file).write_text(text, encoding="utf-8")
-    err_console.print(f"created app [bold]{app_name}[/] in {directory}")
+    err_console.print(f"created {template} app [bold]{app_name}[/] in {directory}")
     err_console.print(
         f"next: teal routes --project {directory}  then  teal deploy --project {directory}"
     )
@@ -61,19 +74,37 @@ def routes(project: Path, as_json: bool) -> None:
     """Show the app's route table: path, methods, Lambda function and handler."""
     loaded = load_project(project)
     app = loaded.config.app
-    table = load_routes(
+    read = load_app(
         loaded.root, app.entry, app.runtime, python=loaded.config.local.python, progress=progress
     )
     if as_json:
         emit_json(
             {
                 "app": loaded.config.app.name,
-                "routes": routes_as_json(table),
-                "warnings": quota_warnings(table),
+                "entry": app.entry,
+                "kind": read.kind,
+                "framework": read.framework,
+                "api": read.api,
+                "routes": routes_as_json(read.table),
+                "notes": list(read.notes),
+                "warnings": quota_warnings(read.table),
             }
         )
     else:
-        console.print(_routes_table(table))
+        err_console.print(_summary(app.entry, read))
+        console.print(_routes_table(read.table))
+
+
+def _summary(entry: str, read: LoadedApp) -> str:
+    """One line on what the entry is and how its API is made (the notes are warnings)."""
+    if read.kind == "teal":
+        return f"{entry} is a teal App: one API resource per route"
+    how = (
+        "one API resource per route of its own table"
+        if read.api == "routes"
+        else "all paths through the greedy resources / and /{proxy+}"
+    )
+    return f"{entry} is {read.described}, served by function 'app': {how}"
 
 
 def routes_as_json(table: RouteTable) -> list[dict[str, object]]:
@@ -84,6 +115,7 @@ def routes_as_json(table: RouteTable) -> list[dict[str, object]]:
             "function": r.function,
             "handler": r.handler_name,
             "raw": r.raw,
+            "source": r.source,
         }
         for r in sorted(table.routes, key=lambda r: (r.path, r.methods))
     ]

@@ -10,6 +10,9 @@ traceback, naming the handler, goes to stderr, which is the function's log.
 Raw handlers (``raw=True``) are plain Lambda code: what they return is the
 function's result as it is, and an exception fails the invocation, so API
 Gateway answers 502 as it does for any Lambda function that raised.
+
+When the entry names an ASGI or WSGI app instead of a teal App, the app routes
+each request itself, through its adapter (:mod:`teal.runtime.frameworks`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from teal.app import App
 from teal.http import Request, to_proxy_response
 from teal.routes import Route
+from teal.runtime.frameworks import Served, framework_handler
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"
@@ -36,6 +40,8 @@ ENVIRONMENT_HEADER = "X-Teal-Environment"
 Dispatch = dict[tuple[str, str], Route]
 
 _dispatch: Dispatch | None = None
+_framework: Served | None = None
+_entry_read = False  # whether the entry was imported and its kind known
 
 
 def load_app(entry: str) -> App:
@@ -111,6 +117,18 @@ def _stamped(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _framework_app() -> Served | None:
+    """The adapter serving a framework's app, or None when the entry is a teal App."""
+    global _framework, _entry_read
+    if not _entry_read:
+        _framework = framework_handler(os.environ.get(ENTRY_VARIABLE, "app:app"))
+        _entry_read = True
+    return _framework
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
+    framework = _framework_app()
+    if framework is not None:
+        return _stamped(framework(event, context))
     return invoke(_current_dispatch(), event, context)

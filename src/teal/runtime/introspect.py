@@ -4,8 +4,13 @@ teal runs this script with the interpreter of ``[app] runtime`` and the
 folders a function would import from (the project, its requirements, the
 runtime's SDK, teal's runtime shim), so the app is imported exactly as in a
 worker and on Lambda, not in teal's own environment. It writes what it found
-to a JSON file: the declared routes, or what went wrong and where. Whatever
+to a JSON file: what kind of app the entry names (``kind``: a teal App, an
+ASGI or a WSGI app) and its routes, or what went wrong and where. Whatever
 the app prints goes to stderr; stdout is left alone.
+
+A framework's routes are read by :mod:`framework_routes`, loaded from beside
+this file: when they cannot be read (an app of a framework teal does not
+know, a bare callable), ``routes`` is null and ``unreadable`` says why.
 
 Standard library only (and the shim's ``teal.app``): it runs beside the app.
 """
@@ -13,11 +18,16 @@ Standard library only (and the shim's ``teal.app``): it runs beside the app.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
 import traceback
+from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+FRAMEWORK_ROUTES = Path(__file__).resolve().with_name("framework_routes.py")
 
 
 def main(argv: list[str]) -> int:
@@ -43,12 +53,68 @@ def introspect(entry: str) -> dict[str, Any]:
         return {"error": "exit", "code": repr(exc.code), "frames": _frames(exc)}
     except BaseException as exc:
         return _raised(exc)
-    app = getattr(module, attribute, None)
-    from teal.app import App
+    app: Any = getattr(module, attribute, None)
+    from teal.runtime.frameworks import framework_of, kind_of
 
-    if not isinstance(app, App):
+    kind = kind_of(app)
+    if kind is None:
         return {"error": "not-an-app", "found": type(app).__name__}
-    return {"routes": [_spec(spec) for spec in app.specs]}
+    if kind == "teal":
+        return {"kind": kind, "routes": [_spec(spec) for spec in app.specs]}
+    return {"kind": kind, "framework": framework_of(app), **_framework_routes(app)}
+
+
+def _framework_routes(app: Any) -> dict[str, Any]:
+    """``routes`` as the framework declares them, or null and why they are ``unreadable``."""
+    reader = _load_reader()
+    found: list[dict[str, Any]] | None
+    try:
+        match _framework_family(app):
+            case "starlette":
+                found = reader.starlette_routes(app)
+            case "flask":
+                found = reader.flask_routes(app)
+            case "django":
+                found = reader.django_routes()
+            case _:
+                found = None
+    except Exception as exc:
+        reason = f"reading its routes failed: {type(exc).__name__}: {exc}"
+        return {"routes": None, "unreadable": reason}
+    if found is None:
+        name = f"{type(app).__module__}.{type(app).__qualname__}"
+        return {"routes": None, "unreadable": f"teal cannot read the routes of a {name}"}
+    return {"routes": found}
+
+
+def _framework_family(app: Any) -> str | None:
+    """Which reader knows the app: by the classes it is an instance of."""
+    modules = {getattr(cls, "__module__", "").split(".")[0] for cls in type(app).__mro__}
+    for family in ("starlette", "flask", "django"):
+        if family in modules:
+            return family
+    return "starlette" if _wraps_routes(app) else None  # middleware of another package
+
+
+def _wraps_routes(app: Any) -> bool:
+    """Middleware around a routed app (``SessionMiddleware(FastAPI())``)."""
+    inner = getattr(app, "app", None)
+    for _ in range(32):
+        if inner is None:
+            return False
+        if isinstance(getattr(inner, "routes", None), list):
+            return True
+        inner = getattr(inner, "app", None)
+    return False
+
+
+def _load_reader() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_teal_framework_routes", FRAMEWORK_ROUTES)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being made
+    spec.loader.exec_module(module)
+    return module
 
 
 def _raised(exc: BaseException) -> dict[str, Any]:
