@@ -265,15 +265,19 @@ def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None
     from teal.cloud.local.model import FunctionSpec
     from teal.cloud.local.workers import LogStream, worker_environment
     from teal.config import TEAL_VARIABLES, variables_size
-    from test_template_support import synth
+    from teal.template import synthesize
+    from test_template_support import CODE_KEY, table_of
 
+    toml = '[app]\nname = "blog"\n[cors]\nallow_origins = ["https://app.example.com"]\n'
+    target = resolve_target(load_project(write(tmp_path, toml)), environ={})
     (function,) = [
         r
-        for r in synth(["GET /posts -> posts"]).template["Resources"].values()
+        for r in synthesize(table_of(["GET /posts -> posts"]), target, CODE_KEY)
+        .template["Resources"]
+        .values()
         if r["Type"] == "AWS::Lambda::Function"
     ]
     variables = function["Properties"]["Environment"]["Variables"]
-    target = resolve_target(load_project(write(tmp_path, '[app]\nname = "blog"\n')), environ={})
     assert variables == target.teal_variables("posts")
     assert variables_size(variables) == len(json.dumps(variables, separators=(",", ":")))
     spec = FunctionSpec(

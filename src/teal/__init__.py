@@ -5,7 +5,17 @@ library only, because it also runs inside Lambda.
 """
 
 from teal._version import __version__
+from teal.access import CognitoAuthorizer, CORSConfig, allow, deny
 from teal.app import App
 from teal.http import Request, Response
 
-__all__ = ["App", "Request", "Response", "__version__"]
+__all__ = [
+    "App",
+    "CORSConfig",
+    "CognitoAuthorizer",
+    "Request",
+    "Response",
+    "__version__",
+    "allow",
+    "deny",
+]

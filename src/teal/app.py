@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from teal.access import TOKEN, LambdaAuthorizer
 from teal.routes import RouteSpec, RouteTable, build_route_table
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -23,6 +24,7 @@ class App:
     def __init__(self, name: str | None = None) -> None:
         self.name = name
         self._specs: list[RouteSpec] = []
+        self._authorizers: list[LambdaAuthorizer] = []
         self._table: RouteTable | None = None
 
     def route(
@@ -32,8 +34,17 @@ class App:
         *,
         function: str | None = None,
         raw: bool = False,
+        cors: Any = None,
+        authorizer: Any = None,
+        api_key_required: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated handler for ``path`` and ``methods``.
+
+        ``cors``: True (the app's ``[cors]``, or any origin), False (none, even with
+        ``[cors]``), a :class:`teal.CORSConfig`, or None (the app's ``[cors]``, if any).
+        ``authorizer``: the name of an ``@app.authorizer``, a
+        :class:`teal.CognitoAuthorizer`, or ``"aws_iam"``. ``api_key_required``: callers
+        send the environment's API key in ``x-api-key``.
 
         Validation happens when the route table is built (``routes()``), so
         every problem of the app is reported at once.
@@ -42,11 +53,66 @@ class App:
             methods = (methods,)
 
         def register(handler: Handler) -> Handler:
-            self._specs.append(RouteSpec(path, tuple(methods), handler, function, raw))
+            self._specs.append(
+                RouteSpec(
+                    path,
+                    tuple(methods),
+                    handler,
+                    function,
+                    raw,
+                    cors=cors,
+                    authorizer=authorizer,
+                    api_key_required=api_key_required,
+                )
+            )
             self._table = None
             return handler
 
         return register
+
+    def authorizer(
+        self,
+        name: str,
+        ttl: int = 300,
+        *,
+        type: str = TOKEN,
+        header: str = "Authorization",
+        identity_sources: Iterable[str] | None = None,
+        token_pattern: str | None = None,
+        function: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Declare the decorated ``(event, context)`` function a Lambda authorizer.
+
+        A TOKEN authorizer gets the ``header``'s value as ``event["authorizationToken"]``
+        (a request without it is answered 401 before the function runs); a REQUEST
+        authorizer gets the request, and ``identity_sources`` (API Gateway's
+        expressions, default the ``header``) key its cache. Its answer, a policy
+        (:func:`teal.allow`, :func:`teal.deny`), is cached ``ttl`` seconds per identity.
+        It runs in a function of its own, named after the handler unless ``function``.
+        """
+
+        def register(handler: Handler) -> Handler:
+            sources = tuple(identity_sources or (f"method.request.header.{header}",))
+            self._authorizers.append(
+                LambdaAuthorizer(
+                    name,
+                    handler,
+                    function or str(getattr(handler, "__name__", name)),
+                    ttl,
+                    type,
+                    header,
+                    sources if type != TOKEN else (),
+                    token_pattern,
+                )
+            )
+            self._table = None
+            return handler
+
+        return register
+
+    @property
+    def authorizers(self) -> tuple[LambdaAuthorizer, ...]:
+        return tuple(self._authorizers)
 
     @property
     def specs(self) -> tuple[RouteSpec, ...]:
@@ -55,5 +121,5 @@ class App:
     def routes(self) -> RouteTable:
         """The validated route table; raises ``RouteError`` naming every bad route."""
         if self._table is None:
-            self._table = build_route_table(self._specs)
+            self._table = build_route_table(self._specs, self._authorizers)
         return self._table

@@ -25,11 +25,18 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 
+from teal.access import DEFAULT_ALLOW_HEADERS, CORSConfig, cors_problems
 from teal.errors import ConfigError
-from teal.runtime.entry import ENTRY_VARIABLE, ENVIRONMENT_VARIABLE, FUNCTION_VARIABLE
+from teal.runtime.entry import (
+    CORS_VARIABLE,
+    ENTRY_VARIABLE,
+    ENVIRONMENT_VARIABLE,
+    FUNCTION_VARIABLE,
+)
 from teal.tomllines import key_lines, line_of
 
 CONFIG_FILE = "teal.toml"
@@ -76,7 +83,13 @@ LAMBDA_RESERVED_VARIABLES = frozenset(
 # What teal itself sets on every function: the template's variables
 # (template/functions.py) and the local worker's (cloud/local/workers.py).
 TEAL_VARIABLES = frozenset(
-    {ENTRY_VARIABLE, FUNCTION_VARIABLE, ENVIRONMENT_VARIABLE, "TEAL_LOCAL_FUNCTION_ARN"}
+    {
+        ENTRY_VARIABLE,
+        FUNCTION_VARIABLE,
+        ENVIRONMENT_VARIABLE,
+        CORS_VARIABLE,
+        "TEAL_LOCAL_FUNCTION_ARN",
+    }
 )
 VARIABLES_SIZE_LIMIT = 4096  # bytes, measured by Lambda on the variables as compact JSON
 
@@ -217,6 +230,32 @@ class DomainSection(_Strict):
         return value.strip("/")
 
 
+class CorsSection(_Strict):
+    """``[cors]``: CORS for every route that does not say otherwise (``cors=``)."""
+
+    allow_origins: list[str] = Field(default_factory=lambda: ["*"])
+    allow_headers: list[str] = Field(default_factory=lambda: [*DEFAULT_ALLOW_HEADERS])
+    expose_headers: list[str] = Field(default_factory=list)
+    allow_credentials: bool = False
+    max_age: int | None = None
+
+    def config(self) -> CORSConfig:
+        return CORSConfig(
+            self.allow_origins,
+            self.allow_headers,
+            self.expose_headers,
+            self.allow_credentials,
+            self.max_age,
+        )
+
+    @model_validator(mode="after")
+    def _accepted(self) -> CorsSection:
+        problems = cors_problems(self.config())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class DeploySection(_Strict):
     auto_replace: AutoReplace = "auto"
 
@@ -272,6 +311,7 @@ class ConfigFile(_Strict):
     local: LocalSection = LocalSection()
     domain: DomainSection | None = None
     deploy: DeploySection = DeploySection()
+    cors: CorsSection | None = None
     checks: list[CheckSection] = Field(default_factory=list)
     functions: dict[str, FunctionSettings] = Field(default_factory=dict)
     env: dict[str, EnvOverrides] = Field(default_factory=dict)
@@ -348,6 +388,7 @@ class Target:
     exclude: tuple[str, ...] = ()  # [app] exclude: files never packaged
     local_python: str | None = None  # [local] python
     binary_media_types: tuple[str, ...] = DEFAULT_BINARY_MEDIA_TYPES
+    cors: CORSConfig | None = None  # [cors]: the app-wide CORS
 
     @property
     def environment(self) -> str:
@@ -376,11 +417,14 @@ class Target:
 
     def teal_variables(self, function: str) -> dict[str, str]:
         """The variables teal sets on a function besides the user's (see template/functions.py)."""
-        return {
+        variables = {
             ENTRY_VARIABLE: self.entry,
             FUNCTION_VARIABLE: function,
             ENVIRONMENT_VARIABLE: self.environment,
         }
+        if self.cors is not None:  # the runtime adds [cors]'s headers to the answers
+            variables[CORS_VARIABLE] = json.dumps(self.cors.to_json(), separators=(",", ":"))
+        return variables
 
     def _check_variables_size(self, function: str, variables: Mapping[str, str]) -> None:
         size = variables_size({**variables, **self.teal_variables(function)})
@@ -606,6 +650,7 @@ def resolve_target(
             if overrides.binary_media_types is None
             else overrides.binary_media_types
         ),
+        cors=config.cors.config() if config.cors is not None else None,
     )
     if len(target.stack_name) > STACK_NAME_LIMIT:
         raise ConfigError(

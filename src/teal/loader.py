@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from teal.access import CORSConfig, LambdaAuthorizer, authorizer_from_json
 from teal.config import CONFIG_FILE, ApiMode, check_function_tables, load_project
 from teal.errors import AppLoadError, ConfigError, RouteError
 from teal.package import runtime_shim
@@ -143,7 +144,8 @@ def _loaded(
                 where="teal.toml [app] api",
                 hint="remove it: a teal App's routes are its API's resources",
             )
-        return LoadedApp(build_route_table(_specs(routes or [])), TEAL)
+        authorizers = [_lambda_authorizer(a) for a in found.get("authorizers") or []]
+        return LoadedApp(build_route_table(_specs(routes or []), authorizers), TEAL)
     framework = found.get("framework")
     name = FRAMEWORK_NAMES.get(str(framework), str(framework or kind.upper()))
     if api == "proxy":
@@ -359,11 +361,40 @@ def _handler(described: dict[str, Any]) -> HandlerRef:
     return CallableRef(described) if described.get("callable") else HandlerRef(described)
 
 
+class Declared:
+    """A value of ``cors=`` or ``authorizer=`` teal does not know, named by its repr."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def _declared_cors(value: Any) -> Any:
+    if isinstance(value, dict) and "config" in value:
+        return CORSConfig.from_json(value["config"])
+    return Declared(str(value.get("repr"))) if isinstance(value, dict) else value
+
+
+def _declared_authorizer(value: Any) -> Any:
+    if isinstance(value, dict) and "config" in value:
+        return authorizer_from_json(value["config"])
+    return Declared(str(value.get("repr"))) if isinstance(value, dict) else value
+
+
+def _lambda_authorizer(described: dict[str, Any]) -> LambdaAuthorizer:
+    found = authorizer_from_json(described, _handler(described["handler"]))
+    assert isinstance(found, LambdaAuthorizer)
+    return found
+
+
 def _specs(routes: list[dict[str, Any]]) -> list[RouteSpec]:
     specs = []
     for route in routes:
         handler = _handler(route["handler"])
         function = route.get("function")
+        api_key = route.get("api_key_required", False)
         specs.append(
             RouteSpec(
                 route["path"],
@@ -371,6 +402,9 @@ def _specs(routes: list[dict[str, Any]]) -> list[RouteSpec]:
                 handler,
                 function if function is None or isinstance(function, str) else str(function),
                 bool(route.get("raw")),
+                cors=_declared_cors(route.get("cors")),
+                authorizer=_declared_authorizer(route.get("authorizer")),
+                api_key_required=api_key if isinstance(api_key, bool) else Declared(str(api_key)),
             )
         )
     return specs

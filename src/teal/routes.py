@@ -15,6 +15,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from teal.access import (
+    IAM,
+    Authorizer,
+    CognitoAuthorizer,
+    CORSConfig,
+    LambdaAuthorizer,
+    authorizer_problems,
+    cors_problems,
+)
+
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
 # API Gateway's documented limits for REST APIs (docs/limits.md, "Routes and
@@ -100,6 +110,9 @@ class Route:
     raw: bool = False
     parts: tuple[PathPart, ...] = ()
     source: str | None = None  # a framework's own route behind this one, as it declares it
+    cors: Any = None  # as declared: None (the app's [cors]), True, False or a CORSConfig
+    authorizer: str | None = None  # an authorizer's name, "aws_iam", or None
+    api_key_required: bool = False
 
     @property
     def handler_name(self) -> str:
@@ -278,10 +291,14 @@ def _variable_attempt(attempt: _Attempt[T], segments: list[str]) -> _Attempt[T] 
 
 
 class RouteTable:
-    """The app's validated routes and the resource tree they make."""
+    """The app's validated routes, the resource tree they make, and the authorizers the
+    routes name (by name)."""
 
-    def __init__(self, routes: Iterable[Route]) -> None:
+    def __init__(
+        self, routes: Iterable[Route], authorizers: Mapping[str, Authorizer] | None = None
+    ) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
+        self.authorizers: Mapping[str, Authorizer] = dict(authorizers or {})
         self.tree: PathTree[Route] = PathTree()
         for route in self.routes:
             for method in route.methods:
@@ -312,10 +329,15 @@ class RouteSpec:
     function: str | None
     raw: bool
     source: str | None = None  # for a framework's route: its own declaration, for messages
+    cors: Any = None  # None, True, False or a CORSConfig
+    authorizer: Any = None  # None, "aws_iam", a declared authorizer's name, a CognitoAuthorizer
+    api_key_required: Any = False  # a bool, when valid
 
 
-def build_route_table(specs: Iterable[RouteSpec]) -> RouteTable:
-    """Validate declared routes; raise ``RouteError`` listing every problem."""
+def build_route_table(
+    specs: Iterable[RouteSpec], authorizers: Iterable[LambdaAuthorizer] = ()
+) -> RouteTable:
+    """Validate declared routes and authorizers; raise ``RouteError`` listing every problem."""
     specs = list(specs)
     problems: list[str] = []
     routes: list[Route] = []
@@ -324,11 +346,13 @@ def build_route_table(specs: Iterable[RouteSpec]) -> RouteTable:
         if route is not None:
             routes.append(route)
     problems.extend(_check_conflicts(routes))
+    known = _check_authorizers(specs, list(authorizers), problems)
     if problems:
         from teal.errors import RouteError
 
         raise RouteError(problems)
-    return RouteTable(routes)
+    used = {r.authorizer for r in routes}
+    return RouteTable(routes, {name: a for name, a in known.items() if name in used})
 
 
 def _spec_label(spec: RouteSpec) -> str:
@@ -395,9 +419,94 @@ def _check_spec(spec: RouteSpec, problems: list[str]) -> Route | None:
             f"{label}: function name {function!r} must start with a letter and hold at most "
             "40 letters, digits, '-' or '_'"
         )
+    _check_access(label, spec, problems)
     if len(problems) > before:
         return None
-    return Route(spec.path, methods, spec.handler, function, spec.raw, parts, spec.source)
+    return Route(
+        spec.path,
+        methods,
+        spec.handler,
+        function,
+        spec.raw,
+        parts,
+        spec.source,
+        spec.cors,
+        _authorizer_name(spec.authorizer),
+        spec.api_key_required,
+    )
+
+
+def _authorizer_name(declared: Any) -> str | None:
+    if isinstance(declared, CognitoAuthorizer):
+        return declared.name
+    return declared if isinstance(declared, str) else None
+
+
+def _check_access(label: str, spec: RouteSpec, problems: list[str]) -> None:
+    """cors=, authorizer= and api_key_required= of one route."""
+    if spec.cors is not None and not isinstance(spec.cors, bool | CORSConfig):
+        problems.append(f"{label}: cors must be True, False or a CORSConfig (got {spec.cors!r})")
+    elif isinstance(spec.cors, CORSConfig):
+        problems.extend(f"{label}: cors: {p}" for p in cors_problems(spec.cors))
+    if spec.authorizer is not None and not isinstance(spec.authorizer, str | CognitoAuthorizer):
+        problems.append(
+            f"{label}: authorizer must be the name of an @app.authorizer, "
+            f"a CognitoAuthorizer or {IAM!r} (got {spec.authorizer!r})"
+        )
+    if not isinstance(spec.api_key_required, bool):
+        problems.append(f"{label}: api_key_required must be True or False")
+
+
+def _check_authorizers(
+    specs: list[RouteSpec], declared: list[LambdaAuthorizer], problems: list[str]
+) -> dict[str, Authorizer]:
+    """Every authorizer by name: declared ones and the routes' Cognito ones, each valid,
+    one definition per name, every name a route uses known."""
+    known: dict[str, Authorizer] = {}
+    for authorizer in [*declared, *(s.authorizer for s in specs)]:
+        if not isinstance(authorizer, LambdaAuthorizer | CognitoAuthorizer):
+            continue
+        first = known.setdefault(authorizer.name, authorizer)
+        if first is authorizer:
+            problems.extend(authorizer_problems(authorizer))
+        elif first != authorizer:
+            problems.append(
+                f"authorizer {authorizer.name!r} is defined twice, differently; "
+                "give each authorizer a name of its own"
+            )
+    for spec in specs:
+        name = spec.authorizer
+        if isinstance(name, str) and name != IAM and name not in known:
+            problems.append(
+                f"{_spec_label(spec)}: no authorizer named {name!r}; declare it with "
+                f"@app.authorizer({name!r}), or use a CognitoAuthorizer or {IAM!r}"
+            )
+    problems.extend(_authorizer_function_clashes(specs, declared))
+    return known
+
+
+def _authorizer_function_clashes(
+    specs: list[RouteSpec], declared: list[LambdaAuthorizer]
+) -> list[str]:
+    """A Lambda authorizer runs in a function of its own: no route's, no other authorizer's."""
+    route_functions = {s.function or _default_function_name(s.handler) for s in specs}
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for authorizer in declared:
+        function = authorizer.function
+        if not _FUNCTION_NAME.match(function):
+            problems.append(
+                f"authorizer {authorizer.name!r}: function name {function!r} must start with a "
+                "letter and hold at most 40 letters, digits, '-' or '_'"
+            )
+        if function in route_functions or seen.setdefault(function, authorizer.name) != (
+            authorizer.name
+        ):
+            problems.append(
+                f"authorizer {authorizer.name!r}: function {function!r} serves something else "
+                "too; an authorizer runs in a function of its own (pass function='...')"
+            )
+    return problems
 
 
 def _default_function_name(handler: Any) -> str:

@@ -25,6 +25,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from teal.access import CORSConfig, effective_cors, response_cors_headers, with_cors_headers
 from teal.app import App
 from teal.http import Request, to_proxy_response
 from teal.routes import Route
@@ -33,6 +34,8 @@ from teal.runtime.frameworks import Served, framework_handler
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"
 ENVIRONMENT_VARIABLE = "TEAL_ENVIRONMENT"
+# The app's [cors] as JSON, set only when teal.toml has one (a route's own cors= is in code).
+CORS_VARIABLE = "TEAL_CORS"
 # Names the environment that answered, so a switch can verify through the
 # domain that the new environment (and not the old one) serves it.
 ENVIRONMENT_HEADER = "X-Teal-Environment"
@@ -42,6 +45,7 @@ Dispatch = dict[tuple[str, str], Route]
 _dispatch: Dispatch | None = None
 _framework: Served | None = None
 _entry_read = False  # whether the entry was imported and its kind known
+_app_cors: tuple[CORSConfig | None] | None = None  # read once per execution environment
 
 
 def load_app(entry: str) -> App:
@@ -98,10 +102,11 @@ def invoke(dispatch: Dispatch, event: Mapping[str, Any], context: Any) -> dict[s
         return result
     try:
         answer = call(Request.from_event(event, context))
-        return _stamped(to_proxy_response(answer, handler_name(call)))
+        response = _stamped(to_proxy_response(answer, handler_name(call)))
     except Exception:
         traceback.print_exc(file=sys.stderr)
-        return _error(500, "Internal server error")
+        response = _error(500, "Internal server error")
+    return _with_cors(response, event, route.cors)
 
 
 def handler_name(function: Callable[..., Any]) -> str:
@@ -117,6 +122,24 @@ def _stamped(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def app_cors() -> CORSConfig | None:
+    """The app's ``[cors]``, from :data:`CORS_VARIABLE`."""
+    global _app_cors
+    if _app_cors is None:
+        text = os.environ.get(CORS_VARIABLE)
+        _app_cors = (CORSConfig.from_json(json.loads(text)) if text else None,)
+    return _app_cors[0]
+
+
+def _with_cors(response: dict[str, Any], event: Mapping[str, Any], declared: Any) -> dict[str, Any]:
+    """The response with the route's CORS headers, when it has CORS."""
+    config = effective_cors(declared, app_cors())
+    if config is None:
+        return response
+    method = str(event.get("httpMethod") or "GET")
+    return with_cors_headers(response, response_cors_headers(config, method))
+
+
 def _framework_app() -> Served | None:
     """The adapter serving a framework's app, or None when the entry is a teal App."""
     global _framework, _entry_read
@@ -130,5 +153,5 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     framework = _framework_app()
     if framework is not None:
-        return _stamped(framework(event, context))
+        return _with_cors(_stamped(framework(event, context)), event, None)
     return invoke(_current_dispatch(), event, context)

@@ -60,7 +60,11 @@ def introspect(entry: str) -> dict[str, Any]:
     if kind is None:
         return {"error": "not-an-app", "found": type(app).__name__}
     if kind == "teal":
-        return {"kind": kind, "routes": [_spec(spec) for spec in app.specs]}
+        return {
+            "kind": kind,
+            "routes": [_spec(spec) for spec in app.specs],
+            "authorizers": [_authorizer(a) for a in app.authorizers],
+        }
     return {"kind": kind, "framework": framework_of(app), **_framework_routes(app)}
 
 
@@ -133,6 +137,32 @@ def _frames(exc: BaseException) -> list[list[Any]]:
     return [[f.filename, f.lineno] for f in traceback.extract_tb(exc.__traceback__)]
 
 
+def _declared(value: Any) -> Any:
+    """``cors=``/``authorizer=`` as JSON: plain values as they are, teal's configs as their
+    JSON, anything else as its repr (for the error naming it)."""
+    from teal.access import CognitoAuthorizer, CORSConfig
+
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, CORSConfig | CognitoAuthorizer):
+        return {"config": value.to_json()}
+    return {"repr": repr(value)}
+
+
+def _handler_description(handler: Any) -> dict[str, Any]:
+    return {
+        "module": getattr(handler, "__module__", None),
+        "qualname": getattr(handler, "__qualname__", None),
+        "name": getattr(handler, "__name__", None),
+        "callable": callable(handler),
+        "repr": repr(handler),
+    }
+
+
+def _authorizer(authorizer: Any) -> dict[str, Any]:
+    return {**authorizer.to_json(), "handler": _handler_description(authorizer.handler)}
+
+
 def _spec(spec: Any) -> dict[str, Any]:
     handler = spec.handler
     return {
@@ -142,13 +172,12 @@ def _spec(spec: Any) -> dict[str, Any]:
         if spec.function is None or isinstance(spec.function, str)
         else repr(spec.function),
         "raw": bool(spec.raw),
-        "handler": {
-            "module": getattr(handler, "__module__", None),
-            "qualname": getattr(handler, "__qualname__", None),
-            "name": getattr(handler, "__name__", None),
-            "callable": callable(handler),
-            "repr": repr(handler),
-        },
+        "handler": _handler_description(handler),
+        "cors": _declared(spec.cors),
+        "authorizer": _declared(spec.authorizer),
+        "api_key_required": spec.api_key_required
+        if isinstance(spec.api_key_required, bool)
+        else repr(spec.api_key_required),
     }
 
 

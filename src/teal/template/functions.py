@@ -98,12 +98,7 @@ def _role(name: str) -> Resource:
 
 def _function(function: str, name: str, target: Target, code_key: str, gen: str) -> Resource:
     memory, timeout, variables = target.function_settings(function)
-    environment = {
-        **variables,
-        "TEAL_ENTRY": target.entry,
-        "TEAL_FUNCTION": function,
-        "TEAL_ENVIRONMENT": target.environment,
-    }
+    environment = {**variables, **target.teal_variables(function)}
     return {
         "Type": "AWS::Lambda::Function",
         "DependsOn": [log_group_id(function, gen)],
