@@ -9,10 +9,11 @@ an :class:`ApiRefs`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from teal.routes import Node, Route
+from teal.template.cors import preflight_cors, preflight_method, preflight_verbs
 from teal.template.names import function_id, generation, method_id, resource_id
 
 INVOKE_URI = (
@@ -21,6 +22,7 @@ INVOKE_URI = (
 )
 
 Json = Any
+OPEN: dict[str, Json] = {"AuthorizationType": "NONE"}  # a method anyone may call
 
 
 @dataclass(frozen=True)
@@ -31,18 +33,23 @@ class ApiRefs:
     gen: str  # the generation suffix of every id (see names.generation)
     parent: Callable[[str], Json]  # parent path -> its resource id value
     function_arn: Callable[[str], Json]  # app function name -> its ARN value
+    # a route -> its methods' access properties (AuthorizationType... see template.auth)
+    access: Callable[[Route], dict[str, Json]] = field(default=lambda route: OPEN)
 
 
-def main_refs(rest_api_id: str) -> ApiRefs:
+def main_refs(
+    rest_api_id: str, access: Callable[[Route], dict[str, Json]] | None = None
+) -> ApiRefs:
     """References inside the main template, where everything is local."""
     gen = generation(rest_api_id)
     root = {"Fn::GetAtt": [rest_api_id, "RootResourceId"]}
-    return ApiRefs(
+    refs = ApiRefs(
         rest_api={"Ref": rest_api_id},
         gen=gen,
         parent=lambda path: local_parent(path, root, gen),
         function_arn=lambda fn: {"Fn::GetAtt": [function_id(fn, gen), "Arn"]},
     )
+    return refs if access is None else replace(refs, access=access)
 
 
 def local_parent(path: str, root: Json, gen: str) -> Json:
@@ -55,7 +62,8 @@ def parent_path(path: str) -> str:
 
 
 def node_resources(node: Node[Route], refs: ApiRefs) -> dict[str, dict[str, Any]]:
-    """The ``Resource`` of a path (none for the root) and a ``Method`` per verb."""
+    """The ``Resource`` of a path (none for the root), a ``Method`` per verb, and the
+    preflight's ``OPTIONS`` method where its routes have CORS."""
     out: dict[str, dict[str, Any]] = {}
     if node.part is not None:
         out[resource_id(node.path, refs.gen)] = {
@@ -68,6 +76,11 @@ def node_resources(node: Node[Route], refs: ApiRefs) -> dict[str, dict[str, Any]
         }
     for verb in sorted(node.methods):
         out[method_id(node.path, verb, refs.gen)] = _method(node, verb, refs)
+    cors = preflight_cors(node)
+    if cors is not None:
+        out[method_id(node.path, "OPTIONS", refs.gen)] = preflight_method(
+            cors, preflight_verbs(node), refs.rest_api, refs.parent(node.path)
+        )
     return out
 
 
@@ -79,7 +92,7 @@ def _method(node: Node[Route], verb: str, refs: ApiRefs) -> dict[str, Any]:
             "RestApiId": refs.rest_api,
             "ResourceId": refs.parent(node.path),
             "HttpMethod": verb,
-            "AuthorizationType": "NONE",
+            **refs.access(route),
             "Integration": {
                 "Type": "AWS_PROXY",
                 "IntegrationHttpMethod": "POST",
@@ -92,8 +105,14 @@ def _method(node: Node[Route], verb: str, refs: ApiRefs) -> dict[str, Any]:
 
 
 def resource_count(node: Node[Route]) -> int:
-    return (0 if node.part is None else 1) + len(node.methods)
+    return (0 if node.part is None else 1) + len(_verbs(node))
+
+
+def _verbs(node: Node[Route]) -> list[str]:
+    """The verbs of the node's methods: its routes', and OPTIONS for a preflight."""
+    verbs = sorted(node.methods)
+    return verbs if preflight_cors(node) is None else sorted([*verbs, "OPTIONS"])
 
 
 def method_ids(nodes: Iterable[Node[Route]], gen: str) -> list[str]:
-    return [method_id(n.path, verb, gen) for n in nodes for verb in sorted(n.methods)]
+    return [method_id(n.path, verb, gen) for n in nodes for verb in _verbs(n)]

@@ -48,7 +48,7 @@ class PageLoad:
 
     def add(self, node: Node[Route], foreign_parent: str | None, needs_root: bool) -> None:
         self.resources += resource_count(node)
-        self.functions.update(r.function for r in node.methods.values())
+        self.functions.update(_inputs(node))
         if foreign_parent is not None:
             self.foreign_parents.add(foreign_parent)
         self.needs_root = self.needs_root or needs_root
@@ -56,9 +56,16 @@ class PageLoad:
     def fits(self, node: Node[Route], foreign_parent: str | None, limit: int) -> bool:
         if self.resources + resource_count(node) > limit:
             return False
-        new_functions = {r.function for r in node.methods.values()} - self.functions
+        new_functions = _inputs(node) - self.functions
         new_parents = {foreign_parent} - self.foreign_parents - {None}
         return self.parameters + 1 + len(new_functions) + len(new_parents) <= PARAMETER_FILL
+
+
+def _inputs(node: Node[Route]) -> set[str]:
+    """What a node's methods take as page parameters: functions' ARNs, authorizers' ids."""
+    found = {r.function for r in node.methods.values()}
+    found.update(f"authorizer {r.authorizer}" for r in node.methods.values() if r.authorizer)
+    return found
 
 
 def assign_pages(nodes: Iterable[Node[Route]], previous: Mapping[str, int]) -> dict[str, int]:

@@ -7,10 +7,11 @@ stable assignment of paths to nested stacks.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from teal.access import Authorizer
 from teal.config import Target
 from teal.errors import UserError
 from teal.routes import Node, Route, RouteTable
@@ -24,6 +25,17 @@ from teal.template.api import (
     parent_path,
     resource_count,
 )
+from teal.template.auth import (
+    API_KEY_OUTPUT,
+    access_facts,
+    api_key_resources,
+    authorizer_functions,
+    authorizer_id,
+    authorizer_resources,
+    method_access,
+    needs_api_key,
+)
+from teal.template.cors import cors_facts, gateway_cors, gateway_responses, with_effective_cors
 from teal.template.names import (
     REST_API_BASE,
     canonical_json,
@@ -84,11 +96,14 @@ def synthesize(
             where=target.entry,
             hint="add at least one @app.route",
         )
+    table = with_effective_cors(table, target.cors)
+    gen = generation(rest_api_logical_id)
     resources: dict[str, Any] = {}
     for function, routes in table.functions.items():
         resources.update(
             fn_resources.function_resources(function, routes, target, code_key, rest_api_logical_id)
         )
+    resources.update(authorizer_resources(table, target, code_key, rest_api_logical_id))
     nodes = [n for n in table.tree.nodes() if resource_count(n) > 0]
     earlier = previous_pages(previous, rest_api_logical_id)
     api_size = sum(resource_count(n) for n in nodes)
@@ -97,15 +112,24 @@ def synthesize(
     pages: dict[str, int] = {}
     if earlier or len(resources) + api_size > MAIN_BUDGET:
         pages = assign_pages(nodes, earlier)
-        by_id, nested, stacks = _pages(nodes, pages, rest_api_logical_id)
+        by_id, nested, stacks = _pages(nodes, pages, rest_api_logical_id, table.authorizers)
         resources.update(stacks)
         depends = sorted(stacks)
     else:
-        refs = main_refs(rest_api_logical_id)
+        refs = main_refs(rest_api_logical_id, _main_access(table.authorizers, gen))
         for node in nodes:
             resources.update(node_resources(node, refs))
-        depends = method_ids(nodes, generation(rest_api_logical_id))
+        depends = method_ids(nodes, gen)
+    responses = gateway_responses(
+        gateway_cors(table, target.cors), {"Ref": rest_api_logical_id}, gen
+    )
+    resources.update(responses)
+    depends = [*depends, *sorted(responses)]
     resources.update(_api(table, target, rest_api_logical_id, depends, previous))
+    if needs_api_key(table):
+        resources.update(
+            api_key_resources(target, rest_api_logical_id, stage_id(rest_api_logical_id))
+        )
     if len(resources) > TEMPLATE_RESOURCE_LIMIT:
         raise TemplateLimitError(
             f"the main template would hold {len(resources)} resources; CloudFormation allows "
@@ -125,6 +149,15 @@ def synthesize(
         "Outputs": _outputs(table, target, rest_api_logical_id),
     }
     return Synthesized(template, nested, by_id, rest_api_logical_id, pages=pages)
+
+
+def _main_access(
+    authorizers: Mapping[str, Authorizer], gen: str
+) -> Callable[[Route], dict[str, Any]]:
+    """A route's access properties in the main template, authorizers referenced locally."""
+    return lambda route: method_access(
+        route, authorizers, lambda name: {"Ref": authorizer_id(name, gen)}
+    )
 
 
 def previous_pages(previous: DeployedTemplates | None, rest_api_logical_id: str) -> dict[str, int]:
@@ -150,18 +183,24 @@ def current_rest_api_logical_id(deployed_template: Template | None) -> str | Non
 
 
 def deployment_id(
-    table: RouteTable, rest_api_logical_id: str, binary_media_types: Sequence[str] = ()
+    table: RouteTable,
+    rest_api_logical_id: str,
+    binary_media_types: Sequence[str] = (),
+    access: Sequence[Any] = (),
 ) -> str:
-    """Changes exactly when the routes (path, verb, function), the RestApi or its binary
-    media types change.
+    """Changes exactly when the routes (path, verb, function), the RestApi, its binary
+    media types, or ``access`` (CORS, authorizers, API keys) change.
 
-    A stage serves its deployment's snapshot of the API, binary media types
-    included: a new list reaches clients only through a new Deployment.
+    A stage serves its deployment's snapshot of the API, binary media types,
+    gateway responses and authorizers included: a change reaches clients only
+    through a new Deployment. An app without any keeps the ids it had.
     """
     routes = [(path, verb, route.function) for path, verb, route in table.endpoints()]
     facts: list[Any] = [rest_api_logical_id, routes]
     if binary_media_types:
         facts.append(list(binary_media_types))
+    if access:
+        facts.append(list(access))
     return f"Deployment{short_hash(canonical_json(facts), 12)}"
 
 
@@ -172,7 +211,8 @@ def _api(
     depends: list[str],
     previous: DeployedTemplates | None = None,
 ) -> dict[str, Any]:
-    routes_hash = deployment_id(table, rest_api_id, target.binary_media_types)
+    access = [*cors_facts(table, gateway_cors(table, target.cors)), *access_facts(table)]
+    routes_hash = deployment_id(table, rest_api_id, target.binary_media_types, access)
     deployment = _kept_deployment_id(routes_hash, previous)
     return {
         rest_api_id: {
@@ -248,6 +288,8 @@ def _outputs(table: RouteTable, target: Target, rest_api_id: str) -> dict[str, A
         "Endpoint": {"Value": {"Fn::Sub": endpoint}},
         "RestApiLogicalId": {"Value": rest_api_id},
     }
+    if needs_api_key(table):  # its value is API Gateway's to tell (teal status)
+        outputs[API_KEY_OUTPUT] = {"Value": {"Ref": "ApiKey"}}
     functions = sorted(table.functions)
     gen = generation(rest_api_id)
     # Past the output limit the names are still in the template's metadata.
@@ -267,7 +309,7 @@ def _metadata(
         "stage": target.stage,
         "functions": {
             fn: function_physical_name(target.environment, fn, generation(rest_api_id))
-            for fn in sorted(table.functions)
+            for fn in sorted([*table.functions, *authorizer_functions(table)])
         },
         "pages": dict(pages),
     }
@@ -282,7 +324,10 @@ def template_url(key: str) -> Any:
 
 
 def _pages(
-    nodes: list[Node[Route]], pages: Mapping[str, int], rest_api_id: str
+    nodes: list[Node[Route]],
+    pages: Mapping[str, int],
+    rest_api_id: str,
+    authorizers: Mapping[str, Authorizer],
 ) -> tuple[dict[str, Template], dict[str, Template], dict[str, Any]]:
     """Page templates (by stack logical id and by artifact key) and their Stack resources."""
     by_id: dict[str, Template] = {}
@@ -293,7 +338,7 @@ def _pages(
     for node in nodes:
         members_of.setdefault(pages[node.path], []).append(node)
     for number, members in sorted(members_of.items()):
-        template, inputs = _page_template(number, members, pages, exported)
+        template, inputs = _page_template(number, members, pages, exported, authorizers)
         key = artifact_key(template)
         logical_id = page_id(number, generation(rest_api_id))
         by_id[logical_id] = by_key[key] = template
@@ -325,7 +370,11 @@ PageInput = tuple[str, str]
 
 
 def _page_template(
-    number: int, members: list[Node[Route]], pages: Mapping[str, int], exported: set[str]
+    number: int,
+    members: list[Node[Route]],
+    pages: Mapping[str, int],
+    exported: set[str],
+    authorizers: Mapping[str, Authorizer],
 ) -> tuple[Template, dict[str, PageInput]]:
     inputs: dict[str, PageInput] = {"RestApiId": ("restapi", "")}
 
@@ -341,8 +390,16 @@ def _page_template(
         inputs[name] = ("function", function)
         return {"Ref": name}
 
+    def authorizer_ref(name: str) -> Any:
+        parameter = f"{authorizer_id(name)}Id"
+        inputs[parameter] = ("authorizer", name)
+        return {"Ref": parameter}
+
+    def access(route: Route) -> dict[str, Any]:
+        return method_access(route, authorizers, authorizer_ref)
+
     # Ids inside a page need no generation suffix: the page is a namespace of its own.
-    refs = ApiRefs({"Ref": "RestApiId"}, "", parent, function_arn)
+    refs = ApiRefs({"Ref": "RestApiId"}, "", parent, function_arn, access)
     resources: dict[str, Any] = {}
     for node in members:
         resources.update(node_resources(node, refs))
@@ -373,6 +430,8 @@ def _page_input(name: str, what: PageInput, rest_api_id: str, pages: Mapping[str
         case "parent":
             page = page_id(pages[subject], generation(rest_api_id))
             return {"Fn::GetAtt": [page, f"Outputs.{name}"]}
+        case "authorizer":
+            return {"Ref": authorizer_id(subject, generation(rest_api_id))}
         case _:
             return {"Fn::GetAtt": [function_id(subject, generation(rest_api_id)), "Arn"]}
 
