@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from teal.access_notes import access_notes
 from teal.apigw import ApiGatewayError, ApiModel, Rule
 from teal.config import Target
 from teal.routes import RouteTable
@@ -104,6 +105,7 @@ class Verdict:
     replace: bool
     reasons: tuple[Reason, ...]
     changes: ResourceChanges
+    notes: tuple[str, ...] = ()  # changes to CORS, authorizers and API keys, in user words
 
 
 def analyze(
@@ -123,7 +125,15 @@ def analyze(
     diff = _Diff(old_reader, new_reader, before, after)
     reasons = _Simulation(before, after, diff.replaced).run()
     same_outputs = old_reader.outputs() == new_reader.outputs()
-    return Verdict(bool(reasons), tuple(reasons), diff.changes(same_outputs))
+    changes = diff.changes(same_outputs)
+    notes = access_notes(
+        before,
+        after,
+        (c.logical_id for c in changes.added),
+        (c.logical_id for c in changes.modified),
+        (c.logical_id for c in changes.removed),
+    )
+    return Verdict(bool(reasons), tuple(reasons), changes, tuple(notes))
 
 
 def _change(resource: FlatResource) -> ResourceChange:
@@ -486,10 +496,17 @@ class Plan:
     def action(self) -> Action:
         return self.changes.action
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What changes for callers (CORS, authorizers, API keys), read from the update in
+        place: a replacement builds the same API anew."""
+        return self.verdict.notes
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "action": self.action,
+            "notes": list(self.notes),
             "api": {
                 "logical_id": self.chosen.rest_api_logical_id,
                 "current_logical_id": self.current_api,
