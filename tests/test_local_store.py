@@ -102,6 +102,11 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
     conn.execute("DROP TABLE api_methods")
     conn.execute("DROP INDEX stacks_by_parent")
     conn.execute("ALTER TABLE deployments DROP COLUMN binary_media_types")
+    for table in ("api_authorizers", "api_gateway_responses", "api_keys", "usage_plans"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP TABLE usage_plan_keys")
+    conn.execute("ALTER TABLE deployments DROP COLUMN authorizers")
+    conn.execute("ALTER TABLE deployments DROP COLUMN gateway_responses")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()

@@ -18,6 +18,7 @@ from typing import Any
 from teal.checks import CheckResult, checks_for, health_check, run_check, run_checks
 from teal.cloud.base import (
     Action,
+    ApiKeyInfo,
     Cloud,
     DeployedStack,
     EventSink,
@@ -398,6 +399,7 @@ class EnvironmentRow:
     endpoint: str | None
     live: bool
     code_sha256: str | None
+    api_key: ApiKeyInfo | None = None  # when a route requires an API key
 
     def to_json(self) -> dict[str, Any]:
         e = self.environment
@@ -410,6 +412,7 @@ class EnvironmentRow:
             "live": self.live,
             "updated_at": e.updated_at.isoformat(timespec="seconds") if e.updated_at else None,
             "code_sha256": self.code_sha256,
+            "api_key": self.api_key.to_json() if self.api_key is not None else None,
         }
 
 
@@ -460,7 +463,13 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
     live_names = {row.live for row in domain_rows if row.live}
     code = _last_code_by_environment(history)
     rows = tuple(
-        EnvironmentRow(e, e.endpoint(cloud), e.name in live_names, code.get(e.name))
+        EnvironmentRow(
+            e,
+            e.endpoint(cloud),
+            e.name in live_names,
+            code.get(e.name),
+            cloud.api_key(e.api_key_id) if e.api_key_id else None,
+        )
         for e in environments(cloud, target.app)
     )
     keys = [target.environment, *(domain_lock_key(spec.name) for spec in domains)]

@@ -25,6 +25,7 @@ from teal.template.types import Template
 
 REST_API_OUTPUT = "RestApiId"
 STAGE_OUTPUT = "StageName"
+API_KEY_OUTPUT = "ApiKeyId"
 APP_TAG = "teal:app"
 
 
@@ -41,6 +42,7 @@ class Environment:
     updated_at: datetime | None
     # The previous API, still in the stack while a replacement is between its steps.
     retiring_api_id: str | None = None
+    api_key_id: str | None = None  # the environment's API key, when a route requires one
 
     @property
     def api_ids(self) -> tuple[str, ...]:
@@ -61,6 +63,7 @@ class Environment:
             stage=stack.outputs.get(STAGE_OUTPUT),
             updated_at=stack.updated_at,
             retiring_api_id=stack.outputs.get(RETIRING_API_OUTPUT),
+            api_key_id=stack.outputs.get(API_KEY_OUTPUT),
         )
 
 

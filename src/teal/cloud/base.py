@@ -335,6 +335,19 @@ class CloudUnavailable(UserError):
     """The cloud cannot be used at all (no credentials, bad region...): nothing was done."""
 
 
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """An environment's API key as ``teal status`` shows it: its value when the cloud tells
+    it freely (the local cloud), and where it comes from."""
+
+    id: str
+    value: str | None
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "value": self.value, "source": self.source}
+
+
 class Cloud(Protocol):
     """What teal needs from a cloud. Implemented by ``local`` and ``aws``."""
 
@@ -379,6 +392,9 @@ class Cloud(Protocol):
 
     # API Gateway.
     def endpoint_url(self, api_id: str, stage: str) -> str: ...
+    def api_key(self, key_id: str) -> ApiKeyInfo:
+        """An API key of an environment (its ``ApiKeyId`` output), for ``teal status``."""
+        ...
 
     # Custom domains and their base path mappings.
     def ensure_domain(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo: ...

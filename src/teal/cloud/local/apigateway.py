@@ -9,6 +9,7 @@ at deployments; custom domains and base path mappings live here too.
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,11 +29,20 @@ from teal.apigw import (
 )
 from teal.cloud.base import BasePathMapping
 from teal.cloud.local.ids import random_id
-from teal.cloud.local.model import DomainRoute, RouteIntegration, ServedStage
+from teal.cloud.local.model import (
+    AuthorizerSpec,
+    DomainRoute,
+    GatewayResponseSpec,
+    MockAnswer,
+    RouteIntegration,
+    ServedStage,
+)
 from teal.cloud.local.store import bump_generation, from_json, to_json
 from teal.routes import parse_part
 
-MethodPayload = dict[str, Any]  # {"type", "uri", "function_arn"}
+# {"type", "uri", "function_arn"}, and for access: "authorization", "authorizer_id",
+# "api_key_required", and a MOCK integration's answer as "mock": {"status", "headers"}
+MethodPayload = dict[str, Any]
 # create_mapping / update_mapping: (conn, domain, base path, api id, stage)
 MappingCall = Callable[[sqlite3.Connection, str, str, str, str], None]
 _LAMBDA_URI = re.compile(r"^arn:aws:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$")
@@ -102,7 +112,14 @@ def delete_api(conn: sqlite3.Connection, api_id: str) -> None:
             Rule.MAPPED,
         )
     conn.execute("DELETE FROM rest_apis WHERE id = ?", (api_id,))
-    for table in ("api_resources", "api_methods", "deployments", "stages"):
+    for table in (
+        "api_resources",
+        "api_methods",
+        "deployments",
+        "stages",
+        "api_authorizers",
+        "api_gateway_responses",
+    ):
         conn.execute(f"DELETE FROM {table} WHERE api_id = ?", (api_id,))
     _parsed.pop((id(conn), api_id), None)
     bump_generation(conn)
@@ -206,6 +223,7 @@ def _subtree(model: ApiModel[MethodPayload], resource_id: str) -> list[str]:
 def put_method(
     conn: sqlite3.Connection, api_id: str, resource_id: str, verb: str, payload: MethodPayload
 ) -> None:
+    _check_authorizer_of(conn, api_id, payload)
     with _changing(conn, api_id) as model:
         model.put_method(resource_id, verb, payload)
         conn.execute(
@@ -217,6 +235,7 @@ def put_method(
 def update_method(
     conn: sqlite3.Connection, api_id: str, resource_id: str, verb: str, payload: MethodPayload
 ) -> None:
+    _check_authorizer_of(conn, api_id, payload)
     with _changing(conn, api_id) as model:
         model.update_method(resource_id, verb, payload)
         conn.execute(
@@ -234,26 +253,200 @@ def delete_method(conn: sqlite3.Connection, api_id: str, resource_id: str, verb:
         )
 
 
+def _check_authorizer_of(conn: sqlite3.Connection, api_id: str, payload: MethodPayload) -> None:
+    """A method checked by an authorizer names one of its API's authorizers."""
+    if payload.get("authorization") not in ("CUSTOM", "COGNITO_USER_POOLS"):
+        return
+    found = conn.execute(
+        "SELECT 1 FROM api_authorizers WHERE api_id = ? AND id = ?",
+        (api_id, payload.get("authorizer_id")),
+    ).fetchone()
+    if found is None:
+        raise ApiGatewayError(
+            "BadRequestException",
+            "Invalid authorizer ID specified. Setting the authorization type to CUSTOM or "
+            "COGNITO_USER_POOLS requires a valid authorizer.",
+            Rule.NOT_FOUND,
+        )
+
+
+# Authorizers and gateway responses --------------------------------------------
+#
+# Both belong to a RestApi and reach clients through its next deployment, which
+# snapshots them with the methods.
+
+
+def create_authorizer(conn: sqlite3.Connection, api_id: str, spec: dict[str, Any]) -> str:
+    _require_api(conn, api_id)
+    authorizer_id = random_id(6)
+    conn.execute(
+        "INSERT INTO api_authorizers (api_id, id, spec) VALUES (?, ?, ?)",
+        (api_id, authorizer_id, to_json(spec)),
+    )
+    return authorizer_id
+
+
+def update_authorizer(
+    conn: sqlite3.Connection, api_id: str, authorizer_id: str, spec: dict[str, Any]
+) -> None:
+    conn.execute(
+        "UPDATE api_authorizers SET spec = ? WHERE api_id = ? AND id = ?",
+        (to_json(spec), api_id, authorizer_id),
+    )
+
+
+def delete_authorizer(conn: sqlite3.Connection, api_id: str, authorizer_id: str) -> None:
+    conn.execute("DELETE FROM api_authorizers WHERE api_id = ? AND id = ?", (api_id, authorizer_id))
+
+
+def put_gateway_response(
+    conn: sqlite3.Connection, api_id: str, response_type: str, spec: dict[str, Any]
+) -> None:
+    _require_api(conn, api_id)
+    conn.execute(
+        "INSERT INTO api_gateway_responses (api_id, type, spec) VALUES (?, ?, ?) "
+        "ON CONFLICT (api_id, type) DO UPDATE SET spec = excluded.spec",
+        (api_id, response_type, to_json(spec)),
+    )
+
+
+def delete_gateway_response(conn: sqlite3.Connection, api_id: str, response_type: str) -> None:
+    conn.execute(
+        "DELETE FROM api_gateway_responses WHERE api_id = ? AND type = ?", (api_id, response_type)
+    )
+
+
+# API keys and usage plans ----------------------------------------------------
+#
+# They act at once, with no deployment: each change bumps the serving generation.
+
+_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def create_api_key(
+    conn: sqlite3.Connection, name: str, enabled: bool, value: str | None
+) -> tuple[str, str]:
+    """A new key, its value generated as API Gateway does when none is given: (id, value)."""
+    value = value or "".join(secrets.choice(_KEY_ALPHABET) for _ in range(40))
+    if conn.execute("SELECT 1 FROM api_keys WHERE value = ?", (value,)).fetchone():
+        raise ApiGatewayError("ConflictException", "API Key already exists", Rule.NOT_FOUND)
+    key_id = random_id()
+    conn.execute(
+        "INSERT INTO api_keys (id, name, value, enabled) VALUES (?, ?, ?, ?)",
+        (key_id, name, value, int(enabled)),
+    )
+    bump_generation(conn)
+    return key_id, value
+
+
+def update_api_key(conn: sqlite3.Connection, key_id: str, name: str, enabled: bool) -> None:
+    conn.execute(
+        "UPDATE api_keys SET name = ?, enabled = ? WHERE id = ?", (name, int(enabled), key_id)
+    )
+    bump_generation(conn)
+
+
+def delete_api_key(conn: sqlite3.Connection, key_id: str) -> None:
+    conn.execute("DELETE FROM api_keys WHERE id = ?", (key_id,))
+    conn.execute("DELETE FROM usage_plan_keys WHERE key_id = ?", (key_id,))
+    bump_generation(conn)
+
+
+def api_key_value(conn: sqlite3.Connection, key_id: str) -> str | None:
+    row = conn.execute("SELECT value FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def put_usage_plan(
+    conn: sqlite3.Connection, plan_id: str | None, name: str, stages: list[tuple[str, str]]
+) -> str:
+    """Create (``plan_id`` None) or update a usage plan of (api id, stage) pairs."""
+    for api_id, stage in stages:
+        _require_stage(conn, api_id, stage)
+    plan_id = plan_id or random_id(6)
+    conn.execute(
+        "INSERT INTO usage_plans (id, name, stages) VALUES (?, ?, ?) ON CONFLICT (id) DO "
+        "UPDATE SET name = excluded.name, stages = excluded.stages",
+        (plan_id, name, to_json([list(pair) for pair in stages])),
+    )
+    bump_generation(conn)
+    return plan_id
+
+
+def delete_usage_plan(conn: sqlite3.Connection, plan_id: str) -> None:
+    conn.execute("DELETE FROM usage_plans WHERE id = ?", (plan_id,))
+    conn.execute("DELETE FROM usage_plan_keys WHERE plan_id = ?", (plan_id,))
+    bump_generation(conn)
+
+
+def add_usage_plan_key(conn: sqlite3.Connection, plan_id: str, key_id: str) -> None:
+    if not conn.execute("SELECT 1 FROM usage_plans WHERE id = ?", (plan_id,)).fetchone():
+        raise not_found("usage plan identifier")
+    if not conn.execute("SELECT 1 FROM api_keys WHERE id = ?", (key_id,)).fetchone():
+        raise not_found("API Key identifier")
+    conn.execute(
+        "INSERT OR IGNORE INTO usage_plan_keys (plan_id, key_id) VALUES (?, ?)", (plan_id, key_id)
+    )
+    bump_generation(conn)
+
+
+def remove_usage_plan_key(conn: sqlite3.Connection, plan_id: str, key_id: str) -> None:
+    conn.execute("DELETE FROM usage_plan_keys WHERE plan_id = ? AND key_id = ?", (plan_id, key_id))
+    bump_generation(conn)
+
+
+def accepted_api_key(conn: sqlite3.Connection, api_id: str, stage: str, value: str) -> str | None:
+    """The id of the enabled key with this value that a usage plan of the stage holds."""
+    rows = conn.execute(
+        "SELECT k.id, p.stages FROM api_keys k JOIN usage_plan_keys pk ON pk.key_id = k.id "
+        "JOIN usage_plans p ON p.id = pk.plan_id WHERE k.value = ? AND k.enabled = 1",
+        (value,),
+    ).fetchall()
+    for key_id, stages in rows:
+        if [api_id, stage] in from_json(stages):
+            return str(key_id)
+    return None
+
+
 # Deployments and stages -----------------------------------------------------
 
 
 def create_deployment(conn: sqlite3.Connection, api_id: str) -> str:
-    """Snapshot the API's methods now; that is what a stage on it serves."""
+    """Snapshot the API's methods now, with its authorizers, gateway responses and binary
+    media types; that is what a stage on it serves."""
     model = load_api(conn, api_id)
-    routes = [
-        {"path": path, "verb": verb, "function_arn": payload.get("function_arn")}
-        for path, verb, payload in model.endpoints()
-    ]
+    routes = [_snapshot_route(path, verb, payload) for path, verb, payload in model.endpoints()]
     if not routes:
         raise ApiGatewayError(
             "BadRequestException", "The REST API doesn't contain any methods", Rule.NOT_FOUND
         )
     deployment_id = random_id()
     conn.execute(
-        "INSERT INTO deployments (id, api_id, routes, binary_media_types) VALUES (?, ?, ?, ?)",
-        (deployment_id, api_id, to_json(routes), to_json(binary_media_types(conn, api_id))),
+        "INSERT INTO deployments (id, api_id, routes, binary_media_types, authorizers, "
+        "gateway_responses) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            deployment_id,
+            api_id,
+            to_json(routes),
+            to_json(binary_media_types(conn, api_id)),
+            to_json(_rows_by_key(conn, "api_authorizers", "id", api_id)),
+            to_json(_rows_by_key(conn, "api_gateway_responses", "type", api_id)),
+        ),
     )
     return deployment_id
+
+
+def _snapshot_route(path: str, verb: str, payload: MethodPayload) -> dict[str, Any]:
+    route = {"path": path, "verb": verb, "function_arn": payload.get("function_arn")}
+    for key in ("authorization", "authorizer_id", "api_key_required", "mock"):
+        if payload.get(key):  # written only when set: older snapshots read the same
+            route[key] = payload[key]
+    return route
+
+
+def _rows_by_key(conn: sqlite3.Connection, table: str, key: str, api_id: str) -> dict[str, Any]:
+    rows = conn.execute(f"SELECT {key}, spec FROM {table} WHERE api_id = ?", (api_id,))
+    return {row[0]: from_json(row[1]) for row in rows}
 
 
 def delete_deployment(conn: sqlite3.Connection, api_id: str, deployment_id: str) -> None:
@@ -320,16 +513,23 @@ def delete_stage(conn: sqlite3.Connection, api_id: str, name: str) -> None:
 
 def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStage | None:
     row = conn.execute(
-        "SELECT s.deployment_id, s.variables, d.routes, d.binary_media_types FROM stages s "
-        "JOIN deployments d ON d.id = s.deployment_id WHERE s.api_id = ? AND s.name = ?",
+        "SELECT s.deployment_id, s.variables, d.routes, d.binary_media_types, d.authorizers, "
+        "d.gateway_responses FROM stages s JOIN deployments d ON d.id = s.deployment_id "
+        "WHERE s.api_id = ? AND s.name = ?",
         (api_id, name),
     ).fetchone()
     if row is None:
         return None
-    routes = tuple(
-        RouteIntegration(item["path"], item["verb"], item["function_arn"])
-        for item in from_json(row["routes"])
-    )
+    routes = tuple(_served_route(item) for item in from_json(row["routes"]))
+    authorizers = {
+        key: _authorizer_spec(key, spec) for key, spec in from_json(row["authorizers"]).items()
+    }
+    responses = {
+        kind: GatewayResponseSpec(
+            kind, spec.get("status"), tuple((k, v) for k, v in spec.get("headers", []))
+        )
+        for kind, spec in from_json(row["gateway_responses"]).items()
+    }
     return ServedStage(
         api_id,
         name,
@@ -337,6 +537,36 @@ def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStag
         routes,
         from_json(row["variables"]),
         tuple(from_json(row["binary_media_types"])),
+        authorizers,
+        responses,
+    )
+
+
+def _authorizer_spec(authorizer_id: str, spec: dict[str, Any]) -> AuthorizerSpec:
+    return AuthorizerSpec(
+        authorizer_id,
+        str(spec["name"]),
+        str(spec["type"]),
+        spec.get("function_arn"),
+        tuple(spec.get("identity_sources") or ()),
+        int(spec.get("ttl_s", 300)),
+        spec.get("validation"),
+        tuple(spec.get("provider_arns") or ()),
+    )
+
+
+def _served_route(item: dict[str, Any]) -> RouteIntegration:
+    mock = item.get("mock")
+    return RouteIntegration(
+        item["path"],
+        item["verb"],
+        item["function_arn"],
+        item.get("authorization") or "NONE",
+        item.get("authorizer_id"),
+        bool(item.get("api_key_required")),
+        MockAnswer(int(mock["status"]), tuple((k, v) for k, v in mock["headers"]))
+        if mock
+        else None,
     )
 
 

@@ -118,6 +118,18 @@ def _request_context(
     }
 
 
+def add_access(
+    event: dict[str, Any], authorizer: Mapping[str, Any] | None, identity: Mapping[str, Any]
+) -> None:
+    """What the authorizer and the API key check found, into the event's ``requestContext``:
+    the authorizer's ``principalId`` and context (or a Cognito token's claims) as
+    ``authorizer``, the API key and an IAM caller's access key in ``identity``."""
+    context = event["requestContext"]
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
+    context["identity"].update(identity)
+
+
 def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
     unset = (
         "cognitoIdentityPoolId",

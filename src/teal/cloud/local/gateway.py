@@ -44,31 +44,37 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from teal.cloud.local import authorizers
+from teal.cloud.local.authorizers import FORBIDDEN, MISSING_TOKEN, method_arn
 from teal.cloud.local.events import (
     EventSource,
     IncomingRequest,
     MalformedProxyResponse,
+    add_access,
     build_proxy_event,
     decode_path_parameters,
     first_accepted,
     is_binary,
     parse_proxy_response,
 )
+from teal.cloud.local.guard import Access, Call, Guard
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,
     DomainRoute,
     FunctionSpec,
+    GatewayResponseSpec,
+    MockAnswer,
     RouteIntegration,
     ServedStage,
     ServingState,
 )
 from teal.cloud.local.workers import FailureKind, InvocationError
-from teal.routes import MatchKind, PathSyntaxError, PathTree
+from teal.routes import Match, MatchKind, PathSyntaxError, PathTree
 
 log = logging.getLogger("teal.local.gateway")
 
@@ -102,6 +108,9 @@ class GatewayResponse:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    # API Gateway's own answers: their gateway response type (UNAUTHORIZED, DEFAULT_5XX...);
+    # None for what an integration answered
+    response_type: str | None = None
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -143,13 +152,8 @@ class Invoker(Protocol):
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any: ...
 
 
-# AWS's own bodies, byte for byte (note the spacing differs between them).
-MISSING_TOKEN = (
-    403,
-    "MissingAuthenticationTokenException",
-    '{"message":"Missing Authentication Token"}',
-)
-FORBIDDEN = (403, "ForbiddenException", '{"message":"Forbidden"}')
+# AWS's own bodies, byte for byte (note the spacing differs between them); those of
+# authorizers, API keys and the missing token are in teal.cloud.local.authorizers.
 BAD_GATEWAY = (502, "InternalServerErrorException", '{"message": "Internal server error"}')
 INTERNAL_ERROR = (500, "InternalServerErrorException", '{"message": "Internal server error"}')
 NO_PERMISSION = INTERNAL_ERROR  # API Gateway may not invoke the function
@@ -170,6 +174,18 @@ class Target:
     domain_name: str
 
 
+@dataclass(frozen=True)
+class _Routed:
+    """A request matched to a method of a stage: what checking its access needs."""
+
+    served: ServedStage
+    route: RouteIntegration
+    target: Target
+    request: GatewayRequest
+    request_id: str
+    match: Match[RouteIntegration]
+
+
 @dataclass
 class _View:
     """ServingState as of one generation, filled lazily."""
@@ -180,6 +196,7 @@ class _View:
     functions: dict[str, FunctionSpec | None] = field(default_factory=dict)
     permitted: dict[tuple[str, str], bool] = field(default_factory=dict)  # (function, method ARN)
     live_functions: frozenset[str] | None = None  # ARNs some domain's mapping leads to
+    api_keys: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
 
     def domain_on_port(self, port: int) -> DomainRoute | None:
         return next((d for d in self.domains if d.port == port), None)
@@ -220,6 +237,7 @@ class Gateway:
         self._trees: dict[str, PathTree[RouteIntegration]] = {}
         self._arn_patterns: dict[str, re.Pattern[str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._guard: Guard | None = None
 
     # ------------------------------------------------------------ state
 
@@ -296,7 +314,8 @@ class Gateway:
         served = self._stage(view, target.api_id, target.stage)
         if served is None:
             return _error(FORBIDDEN, request_id)
-        return await self._serve(view, served, target, request, request_id)
+        response = await self._serve(view, served, target, request, request_id)
+        return with_gateway_response(response, served.gateway_responses)
 
     def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
         body = {"ok": True, "generation": view.generation, **self.identity, **details}
@@ -327,6 +346,15 @@ class Gateway:
         if match.kind is not MatchKind.FULL or match.target is None or match.node is None:
             return _error(MISSING_TOKEN, request_id)
         route = match.target
+        if route.mock is not None:
+            return _mock_answer(route.mock, request_id)
+        access: Access | None = None
+        if route.guarded:
+            routed = _Routed(served, route, target, request, request_id, match)
+            checked = await self._check_access(routed)
+            if isinstance(checked, GatewayResponse):
+                return checked
+            access = checked
         spec = self._function(view, route.function_arn) if route.function_arn else None
         if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
             return _error(NO_PERMISSION, request_id)
@@ -356,6 +384,8 @@ class Gateway:
         event = build_proxy_event(
             incoming, source, request_id=request_id, now=now, trace_id=trace_id
         )
+        if access is not None:
+            add_access(event, access.authorizer, access.identity)
         binary_accepted = is_binary(
             first_accepted(request.header("accept")), source.binary_media_types
         )
@@ -376,6 +406,74 @@ class Gateway:
                 self._arn_pattern(p).fullmatch(method_arn) for p in patterns
             )
         return known
+
+    # ------------------------------------------------------------ access
+
+    async def _check_access(self, routed: _Routed) -> Access | GatewayResponse:
+        """The route's authorizer and API key (see :mod:`teal.cloud.local.guard`)."""
+        guard = self._guard or self._new_guard()
+        target, request = routed.target, routed.request
+        path = unquote(target.path)
+        call = Call(
+            routed.served,
+            routed.route,
+            method_arn(target.api_id, target.stage, request.method, path),
+            {name.lower(): value for name, value in request.headers},
+            request.query_string,
+            lambda: self._authorizer_event(routed),
+        )
+        outcome = await guard.check(call)
+        return outcome if isinstance(outcome, Access) else _error(outcome, routed.request_id)
+
+    def _new_guard(self) -> Guard:
+        def function(arn: str) -> FunctionSpec | None:
+            return self.state.function_by_arn(arn)
+
+        async def invoke(spec: FunctionSpec, event: Any) -> Any:
+            return await self.invoker.invoke(spec, event, self.new_request_id())
+
+        self._guard = Guard(invoke, function, self._may_invoke, self._api_key, self.clock)
+        return self._guard
+
+    def _may_invoke(self, spec: FunctionSpec, source_arn: str) -> bool:
+        return any(self._arn_pattern(p).fullmatch(source_arn) for p in spec.invoke_source_arns)
+
+    def _api_key(self, api_id: str, stage: str, value: str) -> str | None:
+        """The key's id when the stage accepts it (remembered until the state changes)."""
+        view = self._view
+        key = (api_id, stage, value)
+        if view is not None and key in view.api_keys:
+            return view.api_keys[key]
+        found = self.state.api_key(api_id, stage, value)
+        if view is not None:
+            view.api_keys[key] = found
+        return found
+
+    def _authorizer_event(self, routed: _Routed) -> dict[str, Any]:
+        """The request as its integration would get it (what a REQUEST authorizer reads)."""
+        served, target, request = routed.served, routed.target, routed.request
+        source = EventSource(
+            api_id=target.api_id,
+            stage=target.stage,
+            resource_path=routed.route.resource_path,
+            path=unquote(target.event_path),
+            context_path=unquote(target.context_path),
+            domain_name=target.domain_name,
+            path_parameters=decode_path_parameters(routed.match.params),
+            stage_variables=served.stage_variables,
+            binary_media_types=served.binary_media_types,
+        )
+        incoming = IncomingRequest(
+            request.method,
+            request.query_string,
+            request.headers,
+            b"",
+            request.client_ip,
+            request.protocol,
+            request.scheme,
+            request.local_port,
+        )
+        return build_proxy_event(incoming, source, request_id=routed.request_id, now=self.clock())
 
     def _arn_pattern(self, pattern: str) -> re.Pattern[str]:
         compiled = self._arn_patterns.get(pattern)
@@ -503,7 +601,49 @@ def _error(kind: tuple[int, str, str], request_id: str) -> GatewayResponse:
     headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
     if request_id:
         headers.append(("x-amzn-RequestId", request_id))
-    return GatewayResponse(status, tuple(headers), body.encode())
+    return GatewayResponse(status, tuple(headers), body.encode(), response_type_of(kind))
+
+
+# The gateway response type of each of API Gateway's own answers (what a
+# GatewayResponse of the RestApi may change); an answer of no type of its own is
+# DEFAULT_4XX's or DEFAULT_5XX's.
+_RESPONSE_TYPES: dict[tuple[int, str, str], str] = {
+    MISSING_TOKEN: "MISSING_AUTHENTICATION_TOKEN",
+    FORBIDDEN: "INVALID_API_KEY",
+    TIMED_OUT: "INTEGRATION_TIMEOUT",
+    REQUEST_TOO_LONG: "REQUEST_TOO_LARGE",
+    authorizers.UNAUTHORIZED: "UNAUTHORIZED",
+    authorizers.EXPLICIT_DENY: "ACCESS_DENIED",
+    authorizers.IMPLICIT_DENY: "ACCESS_DENIED",
+    authorizers.AUTHORIZER_ERROR: "AUTHORIZER_CONFIGURATION_ERROR",
+}
+
+
+def response_type_of(kind: tuple[int, str, str]) -> str:
+    return _RESPONSE_TYPES.get(kind) or ("DEFAULT_5XX" if kind[0] >= 500 else "DEFAULT_4XX")
+
+
+def with_gateway_response(
+    response: GatewayResponse, responses: Mapping[str, GatewayResponseSpec]
+) -> GatewayResponse:
+    """API Gateway's own answer as the RestApi's gateway responses shape it: the one of its
+    type, else ``DEFAULT_4XX``/``DEFAULT_5XX``; its status, and its headers added."""
+    if response.response_type is None or not responses:
+        return response
+    family = "DEFAULT_5XX" if response.status >= 500 else "DEFAULT_4XX"
+    chosen = responses.get(response.response_type) or responses.get(family)
+    if chosen is None:
+        return response
+    headers = (*response.headers, *chosen.headers)
+    return replace(response, status=chosen.status or response.status, headers=headers)
+
+
+def _mock_answer(mock: MockAnswer, request_id: str) -> GatewayResponse:
+    """What a MOCK integration answers: its status, its fixed headers, no body."""
+    headers = [("Content-Type", "application/json"), *mock.headers]
+    if request_id:
+        headers.append(("x-amzn-RequestId", request_id))
+    return GatewayResponse(mock.status, tuple(headers), b"")
 
 
 # ---------------------------------------------------------------- ASGI adapter

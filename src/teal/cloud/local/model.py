@@ -47,12 +47,53 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class MockAnswer:
+    """What a MOCK integration answers (a CORS preflight): a status and fixed headers."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RouteIntegration:
-    """One method of a deployment snapshot: path template, verb, target function."""
+    """One method of a deployment snapshot: path template, verb, target function, and
+    who may call it."""
 
     resource_path: str
     http_method: str
     function_arn: str | None  # None for a non-Lambda integration (not served locally)
+    authorization: str = "NONE"  # NONE, CUSTOM, COGNITO_USER_POOLS or AWS_IAM
+    authorizer_id: str | None = None
+    api_key_required: bool = False
+    mock: MockAnswer | None = None  # a MOCK integration's answer
+
+    @functools.cached_property
+    def guarded(self) -> bool:
+        """Whether a request must pass an authorizer or show an API key first."""
+        return self.authorization != "NONE" or self.api_key_required
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    """An authorizer of a deployment snapshot."""
+
+    id: str
+    name: str
+    type: str  # TOKEN, REQUEST or COGNITO_USER_POOLS
+    function_arn: str | None = None  # a Lambda authorizer's function
+    identity_sources: tuple[str, ...] = ()  # API Gateway's expressions
+    ttl_s: int = 300
+    validation: str | None = None  # a TOKEN authorizer's IdentityValidationExpression
+    provider_arns: tuple[str, ...] = ()  # a Cognito authorizer's user pools
+
+
+@dataclass(frozen=True)
+class GatewayResponseSpec:
+    """A gateway response of a deployment snapshot: its status and static headers."""
+
+    type: str  # DEFAULT_4XX, UNAUTHORIZED...
+    status: int | None = None  # None: the answer keeps its own status
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +107,8 @@ class ServedStage:
     stage_variables: Mapping[str, str] = field(default_factory=dict)
     # the RestApi's binaryMediaTypes when the deployment was made: what the stage honours
     binary_media_types: tuple[str, ...] = ()
+    authorizers: Mapping[str, AuthorizerSpec] = field(default_factory=dict)  # by id
+    gateway_responses: Mapping[str, GatewayResponseSpec] = field(default_factory=dict)  # by type
 
 
 @dataclass(frozen=True)
@@ -87,3 +130,7 @@ class ServingState(Protocol):
     def stage(self, api_id: str, stage_name: str) -> ServedStage | None: ...
     def function_by_arn(self, arn: str) -> FunctionSpec | None: ...
     def domains(self) -> list[DomainRoute]: ...
+    def api_key(self, api_id: str, stage_name: str, value: str) -> str | None:
+        """The id of an enabled API key with this value that a usage plan of the stage
+        accepts, else None."""
+        ...

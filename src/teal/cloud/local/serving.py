@@ -71,6 +71,9 @@ class StoreServingState:
     def domains(self) -> list[DomainRoute]:
         return apigateway.domain_routes(self._conn())
 
+    def api_key(self, api_id: str, stage_name: str, value: str) -> str | None:
+        return apigateway.accepted_api_key(self._conn(), api_id, stage_name, value)
+
     def close(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:

@@ -33,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import UserError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -147,10 +147,27 @@ ALTER TABLE rest_apis ADD COLUMN binary_media_types TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE deployments ADD COLUMN binary_media_types TEXT NOT NULL DEFAULT '[]';
 """
 
+# Version 4: who may call an API. A RestApi's authorizers and gateway responses (a
+# deployment snapshots both, as it snapshots the methods), and the account's API keys
+# and usage plans (a plan lists the stages that accept its keys; they act at once).
+_SCHEMA_V4 = """
+CREATE TABLE api_authorizers (api_id TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL,
+                              PRIMARY KEY (api_id, id));
+CREATE TABLE api_gateway_responses (api_id TEXT NOT NULL, type TEXT NOT NULL,
+                                    spec TEXT NOT NULL, PRIMARY KEY (api_id, type));
+CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, value TEXT NOT NULL UNIQUE,
+                       enabled INTEGER NOT NULL);
+CREATE TABLE usage_plans (id TEXT PRIMARY KEY, name TEXT NOT NULL, stages TEXT NOT NULL);
+CREATE TABLE usage_plan_keys (plan_id TEXT NOT NULL, key_id TEXT NOT NULL,
+                              PRIMARY KEY (plan_id, key_id));
+ALTER TABLE deployments ADD COLUMN authorizers TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE deployments ADD COLUMN gateway_responses TEXT NOT NULL DEFAULT '{}';
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2, 3: _SCHEMA_V3}
+MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
 
 
 class StateError(UserError):

@@ -21,6 +21,11 @@ def providers() -> dict[str, ResourceProvider]:
         apigateway.Method(),
         apigateway.Deployment(),
         apigateway.Stage(),
+        apigateway.Authorizer(),
+        apigateway.GatewayResponse(),
+        apigateway.ApiKey(),
+        apigateway.UsagePlan(),
+        apigateway.UsagePlanKey(),
         stack.NestedStack(),
     ]
     return {provider.type_name: provider for provider in found}
