@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from teal.access import DEFAULT_ALLOW_HEADERS, CORSConfig, cors_problems
+from teal.access import CORSConfig, cors_problems
 from teal.errors import ConfigError
 from teal.runtime.entry import (
     CORS_VARIABLE,
@@ -234,7 +234,7 @@ class CorsSection(_Strict):
     """``[cors]``: CORS for every route that does not say otherwise (``cors=``)."""
 
     allow_origins: list[str] = Field(default_factory=lambda: ["*"])
-    allow_headers: list[str] = Field(default_factory=lambda: [*DEFAULT_ALLOW_HEADERS])
+    allow_headers: list[str] | None = None  # None: teal.access.DEFAULT_ALLOW_HEADERS
     expose_headers: list[str] = Field(default_factory=list)
     allow_credentials: bool = False
     max_age: int | None = None
