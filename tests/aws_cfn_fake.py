@@ -187,7 +187,7 @@ class FakeCloudFormation:
             "StackName": pending.stack.name,
             "Status": "FAILED" if pending.empty else "CREATE_COMPLETE",
             "ExecutionStatus": "UNAVAILABLE" if pending.empty else "AVAILABLE",
-            "Changes": [],
+            "Changes": [] if pending.kind == "CREATE" else _resource_changes(pending),
         }
         if pending.empty:
             body["StatusReason"] = (
@@ -330,6 +330,27 @@ class FakeCloudFormation:
         if physical:
             event["PhysicalResourceId"] = physical
         stack.events.append(event)
+
+
+def _resource_changes(pending: PendingChangeSet) -> list[dict[str, Any]]:
+    """Add, Modify and Remove rows of an update, by logical id. The fake knows no resource
+    schemas: a modified resource's Replacement is always ``Conditional``."""
+    old: dict[str, Any] = pending.stack.template.get("Resources", {})
+    new: dict[str, Any] = pending.template.get("Resources", {})
+    rows = []
+    for logical_id in sorted(old.keys() | new.keys()):
+        before, after = old.get(logical_id), new.get(logical_id)
+        if before == after:
+            continue
+        change: dict[str, Any] = {
+            "Action": "Add" if before is None else "Remove" if after is None else "Modify",
+            "LogicalResourceId": logical_id,
+            "ResourceType": (after or before or {})["Type"],
+        }
+        if before is not None and after is not None:
+            change["Replacement"] = "Conditional"
+        rows.append({"Type": "Resource", "ResourceChange": change})
+    return rows
 
 
 def _moto_domain_without_mappings(domain: str) -> None:
