@@ -238,3 +238,72 @@ def test_the_loader_rebuilds_what_the_app_declares(make_project: Any) -> None:
     assert table.authorizers["jwt"].ttl == 30
     assert table.authorizers["jwt"].token_pattern == "^Bearer .+$"
     assert table.authorizers["users"] == CognitoAuthorizer("users", [POOL])
+
+
+# ---------------------------------------------------------------- framework apps
+
+
+def test_a_flask_app_answers_options_itself_and_the_runtime_adds_the_cors_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import flask
+
+    from events import proxy_event
+    from teal.runtime.wsgi import WsgiAdapter
+
+    web = flask.Flask("shop")
+    web.add_url_rule("/items", "items", lambda: {"items": []})
+    monkeypatch.setenv(entry.CORS_VARIABLE, json.dumps(CORSConfig(ORIGIN).to_json()))
+    monkeypatch.setattr(entry, "_app_cors", None)
+    monkeypatch.setattr(entry, "_framework", WsgiAdapter(web))
+    monkeypatch.setattr(entry, "_entry_read", True)
+    headers = [("Host", "abc123.execute-api.us-east-1.amazonaws.com"), ("Origin", ORIGIN)]
+    preflight = entry.handler(proxy_event("/items", "/items", "OPTIONS", headers=headers), None)
+    assert preflight["statusCode"] == 200  # Flask's automatic OPTIONS
+    answer = {k.lower(): v for k, v in preflight["headers"].items()}
+    assert answer["access-control-allow-origin"] == ORIGIN
+    assert "OPTIONS" in answer["access-control-allow-methods"]
+    got = entry.handler(proxy_event("/items", "/items", headers=headers), None)
+    assert {k.lower(): v for k, v in got["headers"].items()}[
+        "access-control-allow-origin"
+    ] == ORIGIN
+
+
+def test_api_gateway_answers_preflights_only_where_the_framework_has_no_options() -> None:
+    from teal.loader import HandlerRef, _framework_table
+    from teal.template import synthesize
+    from test_template_support import CODE_KEY, make_target
+
+    handler = {
+        "module": "app",
+        "qualname": "view",
+        "name": "view",
+        "repr": "view",
+        "callable": True,
+    }
+    routes = [
+        {
+            "path": "/flask",
+            "methods": ["GET", "HEAD", "OPTIONS"],
+            "source": "r1",
+            "handler": handler,
+        },
+        {"path": "/fastapi", "methods": ["GET", "HEAD"], "source": "r2", "handler": handler},
+    ]
+    table = _framework_table(routes, "Framework")
+    assert all(isinstance(r.handler, HandlerRef) for r in table.routes)
+    template = synthesize(table, make_target(cors=CORSConfig(ORIGIN)), CODE_KEY).template
+    options = {
+        m["Properties"]["ResourceId"]["Ref"]: m["Properties"]["Integration"]["Type"]
+        for m in template["Resources"].values()
+        if m["Type"] == "AWS::ApiGateway::Method" and m["Properties"]["HttpMethod"] == "OPTIONS"
+    }
+    parts = {
+        k: v["Properties"]["PathPart"]
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::ApiGateway::Resource"
+    }
+    assert {parts[r]: kind for r, kind in options.items()} == {
+        "flask": "AWS_PROXY",
+        "fastapi": "MOCK",
+    }
