@@ -98,3 +98,48 @@ def test_the_service_does_not_import_the_resource_providers() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_method_checked_by_an_authorizer_names_one_of_its_apis(store: Store) -> None:
+    with store.transaction() as conn:
+        api_id, root = apigateway.create_api(conn, "shop")
+        secured = {**PAYLOAD, "authorization": "CUSTOM", "authorizer_id": "nope"}
+        with pytest.raises(ApiGatewayError, match="Invalid authorizer ID specified"):
+            apigateway.put_method(conn, api_id, root, "GET", secured)
+        spec = {"name": "jwt", "type": "TOKEN", "identity_sources": ["method.request.header.A"]}
+        authorizer_id = apigateway.create_authorizer(conn, api_id, spec)
+        apigateway.put_method(
+            conn, api_id, root, "GET", {**secured, "authorizer_id": authorizer_id}
+        )
+
+
+def test_a_deployment_snapshots_access_and_keys_act_at_once(store: Store) -> None:
+    with store.transaction() as conn:
+        api_id, root = apigateway.create_api(conn, "shop")
+        apigateway.put_method(conn, api_id, root, "GET", {**PAYLOAD, "api_key_required": True})
+        headers = [["Access-Control-Allow-Origin", "*"]]
+        apigateway.put_gateway_response(
+            conn, api_id, "DEFAULT_4XX", {"status": None, "headers": headers}
+        )
+        deployment = apigateway.create_deployment(conn, api_id)
+        apigateway.put_stage(conn, api_id, "dev", deployment, {}, create=True)
+        apigateway.delete_gateway_response(conn, api_id, "DEFAULT_4XX")  # after the snapshot
+        key_id, value = apigateway.create_api_key(conn, "k", True, None)
+        assert len(value) == 40
+        with pytest.raises(ApiGatewayError, match="API Key already exists"):
+            apigateway.create_api_key(conn, "again", True, value)
+        assert apigateway.accepted_api_key(conn, api_id, "dev", value) is None  # in no plan
+        plan = apigateway.put_usage_plan(conn, None, "plan", [(api_id, "dev")])
+        apigateway.add_usage_plan_key(conn, plan, key_id)
+        assert apigateway.accepted_api_key(conn, api_id, "dev", value) == key_id
+        apigateway.update_api_key(conn, key_id, "k", False)
+        assert apigateway.accepted_api_key(conn, api_id, "dev", value) is None  # disabled
+        with pytest.raises(ApiGatewayError, match="Invalid stage identifier"):
+            apigateway.put_usage_plan(conn, None, "plan", [(api_id, "prod")])
+        served = apigateway.served_stage(conn, api_id, "dev")
+    assert served is not None
+    (route,) = served.routes
+    assert route.api_key_required and route.guarded
+    assert served.gateway_responses["DEFAULT_4XX"].headers == (
+        ("Access-Control-Allow-Origin", "*"),
+    )
