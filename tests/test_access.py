@@ -307,3 +307,34 @@ def test_api_gateway_answers_preflights_only_where_the_framework_has_no_options(
         "flask": "AWS_PROXY",
         "fastapi": "MOCK",
     }
+
+
+# ---------------------------------------------------------------- gateway responses
+
+
+def test_gateway_responses_shape_api_gateways_own_answers_only() -> None:
+    from teal.cloud.local.authorizers import UNAUTHORIZED
+    from teal.cloud.local.gateway import (
+        BAD_GATEWAY,
+        REQUEST_TOO_LONG,
+        GatewayResponse,
+        _error,
+        with_gateway_response,
+    )
+    from teal.cloud.local.model import GatewayResponseSpec
+
+    cors = (("Access-Control-Allow-Origin", ORIGIN),)
+    responses = {
+        "DEFAULT_4XX": GatewayResponseSpec("DEFAULT_4XX", None, cors),
+        "DEFAULT_5XX": GatewayResponseSpec("DEFAULT_5XX", None, cors),
+        "UNAUTHORIZED": GatewayResponseSpec("UNAUTHORIZED", 418, (("X-Own", "yes"),)),
+    }
+    shaped = with_gateway_response(_error(BAD_GATEWAY, "r"), responses)
+    assert shaped.status == 502 and cors[0] in shaped.headers
+    own_type = with_gateway_response(_error(UNAUTHORIZED, "r"), responses)
+    assert own_type.status == 418 and ("X-Own", "yes") in own_type.headers
+    assert cors[0] not in own_type.headers  # the type's own response, not the default
+    too_large = _error(REQUEST_TOO_LONG, "r")
+    assert with_gateway_response(too_large, responses) == too_large  # AWS fixes its 413
+    answered = GatewayResponse(403, (("Content-Type", "text/plain"),), b"no")  # a function's
+    assert with_gateway_response(answered, responses) == answered

@@ -619,6 +619,10 @@ _RESPONSE_TYPES: dict[tuple[int, str, str], str] = {
 }
 
 
+# API Gateway does not let a RestApi change its 413 (docs/limits.md, "Payloads").
+_FIXED_RESPONSES = ("REQUEST_TOO_LARGE",)
+
+
 def response_type_of(kind: tuple[int, str, str]) -> str:
     return _RESPONSE_TYPES.get(kind) or ("DEFAULT_5XX" if kind[0] >= 500 else "DEFAULT_4XX")
 
@@ -628,7 +632,7 @@ def with_gateway_response(
 ) -> GatewayResponse:
     """API Gateway's own answer as the RestApi's gateway responses shape it: the one of its
     type, else ``DEFAULT_4XX``/``DEFAULT_5XX``; its status, and its headers added."""
-    if response.response_type is None or not responses:
+    if response.response_type in (None, *_FIXED_RESPONSES) or not responses:
         return response
     family = "DEFAULT_5XX" if response.status >= 500 else "DEFAULT_4XX"
     chosen = responses.get(response.response_type) or responses.get(family)
