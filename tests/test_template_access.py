@@ -318,3 +318,18 @@ def test_access_changes_make_a_new_deployment_and_apps_without_access_keep_their
     }
     assert plain not in variants and len(variants) == 5
     assert deployment(synth_app(blog(cors=False))) == plain
+
+
+def test_a_request_authorizer_without_a_cache_may_have_no_identity_source() -> None:
+    app = App()
+    app.authorizer("open-door", ttl=0, type="REQUEST", identity_sources=[])(check_token)
+    app.route("/posts", authorizer="open-door")(handler)
+    template = synth_app(app.routes())
+    (authorizer,) = of_type(template, "AWS::ApiGateway::Authorizer").values()
+    assert "IdentitySource" not in authorizer["Properties"]
+    assert lint_errors(template) == []
+    cached = App()
+    cached.authorizer("door", ttl=60, type="REQUEST", identity_sources=[])(check_token)
+    cached.route("/posts", authorizer="door")(handler)
+    with pytest.raises(RouteError, match="needs identity_sources"):
+        cached.routes()

@@ -92,7 +92,8 @@ class App:
         """
 
         def register(handler: Handler) -> Handler:
-            sources = tuple(identity_sources or (f"method.request.header.{header}",))
+            default = (f"method.request.header.{header}",)
+            sources = default if identity_sources is None else tuple(identity_sources)
             self._authorizers.append(
                 LambdaAuthorizer(
                     name,

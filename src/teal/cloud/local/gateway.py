@@ -315,7 +315,9 @@ class Gateway:
         if served is None:
             return _error(FORBIDDEN, request_id)
         response = await self._serve(view, served, target, request, request_id)
-        return with_gateway_response(response, served.gateway_responses)
+        if response.response_type is not None and served.gateway_responses:
+            return with_gateway_response(response, served.gateway_responses)
+        return response
 
     def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
         body = {"ok": True, "generation": view.generation, **self.identity, **details}
