@@ -13,6 +13,11 @@ TYPES = [
     "AWS::ApiGateway::Method",
     "AWS::ApiGateway::Deployment",
     "AWS::ApiGateway::Stage",
+    "AWS::ApiGateway::Authorizer",
+    "AWS::ApiGateway::GatewayResponse",
+    "AWS::ApiGateway::ApiKey",
+    "AWS::ApiGateway::UsagePlan",
+    "AWS::ApiGateway::UsagePlanKey",
     "AWS::Lambda::Function",
     "AWS::Lambda::Permission",
     "AWS::IAM::Role",
@@ -36,6 +41,16 @@ def test_facts_the_analysis_depends_on() -> None:
     }
     assert create_only_properties("AWS::ApiGateway::RestApi") == frozenset()
     assert "FunctionName" in create_only_properties("AWS::Lambda::Function")
+
+
+def test_facts_of_access_the_plan_relies_on() -> None:
+    """A method's authorizer and API key change in place; an authorizer is replaced only
+    with its API; the environment's API key keeps its name, so it is never replaced."""
+    method = create_only_properties("AWS::ApiGateway::Method")
+    assert not method & {"AuthorizationType", "AuthorizerId", "ApiKeyRequired"}
+    assert create_only_properties("AWS::ApiGateway::Authorizer") == {"RestApiId"}
+    assert "ResponseType" in create_only_properties("AWS::ApiGateway::GatewayResponse")
+    assert "Name" in create_only_properties("AWS::ApiGateway::ApiKey")
 
 
 def test_unknown_types() -> None:
