@@ -63,3 +63,19 @@ def test_an_unstamped_failure_is_waited_out_until_the_deadline(
     )
     assert not result.ok
     assert handler.requests == 10  # the API may still be on its way: ask until the deadline
+
+
+def test_derived_checks_leave_out_routes_a_check_cannot_call() -> None:
+    """A check sends no token and no key: a route behind an authorizer or an API key
+    would answer 401/403 and fail every replacement behind a domain."""
+    from teal import App, allow
+    from teal.checks import checks_for
+
+    app = App()
+    app.authorizer("jwt")(lambda event, context: allow("x"))
+    app.route("/open", function="a")(lambda request: {})
+    app.route("/orders", function="b", authorizer="jwt")(lambda request: {})
+    app.route("/admin", function="c", authorizer="aws_iam")(lambda request: {})
+    app.route("/stock", function="d", api_key_required=True)(lambda request: {})
+    checks, derived = checks_for([], app.routes())
+    assert derived and [c.path for c in checks] == ["/open"]

@@ -98,7 +98,7 @@ class App:
                 LambdaAuthorizer(
                     name,
                     handler,
-                    function or str(getattr(handler, "__name__", name)),
+                    function or _function_name(handler, name),
                     ttl,
                     type,
                     header,
@@ -113,6 +113,7 @@ class App:
 
     @property
     def authorizers(self) -> tuple[LambdaAuthorizer, ...]:
+        """The declared Lambda authorizers (routes name them; see :meth:`routes`)."""
         return tuple(self._authorizers)
 
     @property
@@ -124,3 +125,9 @@ class App:
         if self._table is None:
             self._table = build_route_table(self._specs, self._authorizers)
         return self._table
+
+
+def _function_name(handler: Any, fallback: str) -> str:
+    """An authorizer's function: named after its handler, as a route's is by default."""
+    name = str(getattr(handler, "__name__", "")).replace("<", "").replace(">", "")
+    return name or fallback

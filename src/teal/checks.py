@@ -41,7 +41,8 @@ class CheckResult:
 
 
 def checks_for(configured: Sequence[Check], table: RouteTable | None) -> tuple[list[Check], bool]:
-    """The configured checks, or (when none) a GET of every route without variables.
+    """The configured checks, or (when none) a GET of every route without variables that
+    anyone may call (a check sends no token and no API key).
 
     The flag says whether the checks were derived rather than configured.
     """
@@ -55,6 +56,8 @@ def checks_for(configured: Sequence[Check], table: RouteTable | None) -> tuple[l
             for r in table.routes
             if ("GET" in r.methods or "ANY" in r.methods)
             and not any(p.is_variable for p in r.parts)
+            and r.authorizer is None
+            and not r.api_key_required
         }
     )
     return [Check(path=p, status=200) for p in paths], True
