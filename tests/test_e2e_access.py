@@ -13,8 +13,10 @@ import http.client
 import json
 import shutil
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -338,3 +340,62 @@ def test_changing_a_routes_authorizer_is_planned_in_place_and_deployed(
         assert (status, json.loads(body)["authorizer"]["team"]) == (200, "red")
     finally:
         app.write_text(original)
+
+
+KEYED_APP = """
+from teal import App, allow
+
+app = App()
+
+
+@app.authorizer("jwt", ttl=300)
+def check_token(event, context):
+    return allow("ann")
+
+
+@app.route("/health")
+def health(request):
+    return "ok"
+
+
+@app.route("/items/{id}", authorizer="jwt", api_key_required=True, cors=True)
+def item(request):
+    return {"id": request.path_params["id"]}
+"""
+
+
+def test_a_replacement_behind_a_domain_keeps_the_api_key_and_fails_no_request(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "keyed"
+    project.mkdir()
+    toml = '[app]\nname = "keyed"\nentry = "app:app"\nruntime = "python3.11"\n'
+    (project / "teal.toml").write_text(toml + '\n[domain]\nname = "api.keyed.test"\n')
+    (project / "app.py").write_text(textwrap.dedent(KEYED_APP))
+    cloud = LocalCloudEnv(tmp_path / "teal-home", free_port(), project)
+    try:
+        domain = cloud.teal_ok("deploy", "--json").json()["domain"]["url"]
+        (environment,) = cloud.teal_ok("status", "--json").json()["environments"]
+        key = environment["api_key"]["value"]
+        headers = {"x-api-key": key, "Authorization": "token"}
+        answers: list[int] = []
+        stop = threading.Event()
+
+        def steady() -> None:
+            while not stop.is_set() and len(answers) < 5000:
+                answers.append(send(domain + "items/7", headers=headers)[0])
+
+        client = threading.Thread(target=steady, daemon=True)
+        client.start()
+        cloud.edit_app('"/items/{id}"', '"/items/{item_id}"')
+        cloud.edit_app('path_params["id"]', 'path_params["item_id"]')
+        report = cloud.teal_ok("deploy", "--json").json()
+        stop.set()
+        client.join(timeout=60)
+        assert report["api_replaced"] is True
+        assert answers and set(answers) == {200}
+        (after,) = cloud.teal_ok("status", "--json").json()["environments"]
+        assert after["api_key"]["value"] == key
+        assert send(domain + "items/7")[0] == 401
+    finally:
+        cloud.teal("local", "stop")
