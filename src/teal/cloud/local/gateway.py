@@ -11,6 +11,9 @@ integrations does:
    on the main port) through its base path mapping, longest base path first;
 2. match the path against the stage's deployment snapshot with
    :class:`teal.routes.PathTree` (403 Missing Authentication Token if none);
+   a MOCK method (a CORS preflight) answers at once with its fixed headers;
+   a method with an authorizer or an API key passes :class:`Guard` first
+   (401, 403 or 500 as API Gateway answers them);
 3. check the function's invoke permission (500 without one);
 4. build the proxy event (header names in the client's case, API Gateway's
    ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` added, the body base64-encoded
@@ -20,6 +23,10 @@ integrations does:
    memory breach, malformed response or one over Lambda's limit; 504 past
    the integration timeout) and turn its proxy response into HTTP (a base64
    body decoded only when the first type the client accepts is binary).
+
+API Gateway's own answers (each carries its gateway response type) are then
+shaped by the stage's gateway responses, as the deployment snapshotted them
+(``DEFAULT_4XX``/``DEFAULT_5XX`` with teal's CORS headers).
 
 Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
 here, Lambda's in :mod:`teal.cloud.local.workers`.
