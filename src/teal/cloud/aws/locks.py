@@ -8,7 +8,8 @@ A lease is renewed by rewriting the object with ``IfMatch`` on the ETag the
 holder last saw, so a renewal never revives a lock that was broken and taken
 by someone else. How long ago a lock was renewed is measured on S3's clock
 (the object's ``LastModified`` against the response's ``Date``), so machines
-with skewed clocks agree on when a lease has expired.
+with skewed clocks agree on when a lease has expired. Both count whole seconds:
+a lease is minutes long (see ``DEFAULT_LEASE_S``), never near a second.
 """
 
 from __future__ import annotations
