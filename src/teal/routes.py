@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from teal.triggers import Triggers
+
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
 # API Gateway's documented limits for REST APIs (docs/limits.md, "Routes and
@@ -278,10 +280,12 @@ def _variable_attempt(attempt: _Attempt[T], segments: list[str]) -> _Attempt[T] 
 
 
 class RouteTable:
-    """The app's validated routes and the resource tree they make."""
+    """The app's validated routes and the resource tree they make (and, as teal read
+    the app, its schedules and queue consumers: functions no route calls may run them)."""
 
-    def __init__(self, routes: Iterable[Route]) -> None:
+    def __init__(self, routes: Iterable[Route], triggers: Triggers | None = None) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
+        self.triggers = triggers or Triggers()
         self.tree: PathTree[Route] = PathTree()
         for route in self.routes:
             for method in route.methods:

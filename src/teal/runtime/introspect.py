@@ -60,7 +60,7 @@ def introspect(entry: str) -> dict[str, Any]:
     if kind is None:
         return {"error": "not-an-app", "found": type(app).__name__}
     if kind == "teal":
-        return {"kind": kind, "routes": [_spec(spec) for spec in app.specs]}
+        return {"kind": kind, "routes": [_spec(spec) for spec in app.specs], **_triggers(app)}
     return {"kind": kind, "framework": framework_of(app), **_framework_routes(app)}
 
 
@@ -131,6 +131,47 @@ def _raised(exc: BaseException) -> dict[str, Any]:
 
 def _frames(exc: BaseException) -> list[list[Any]]:
     return [[f.filename, f.lineno] for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def _triggers(app: Any) -> dict[str, Any]:
+    """The app's schedules and queue consumers, as declared (checked by teal afterwards)."""
+    found = getattr(app, "triggers", None)
+    if found is None:  # a shim older than schedules
+        return {}
+    schedules = [
+        {"expression": _text(s.expression), "function": _text(s.function), **_handler(s.handler)}
+        for s in found.schedules
+    ]
+    queues = [
+        {
+            "queue": _text(q.queue),
+            "function": _text(q.function),
+            "batch_size": q.batch_size if isinstance(q.batch_size, int) else repr(q.batch_size),
+            "batch_window": q.batch_window
+            if isinstance(q.batch_window, int)
+            else repr(q.batch_window),
+            "shared": bool(q.shared),
+            **_handler(q.handler),
+        }
+        for q in found.queues
+    ]
+    return {"schedules": schedules, "queues": queues}
+
+
+def _text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
+def _handler(handler: Any) -> dict[str, Any]:
+    return {
+        "handler": {
+            "module": getattr(handler, "__module__", None),
+            "qualname": getattr(handler, "__qualname__", None),
+            "name": getattr(handler, "__name__", None),
+            "callable": callable(handler),
+            "repr": repr(handler),
+        }
+    }
 
 
 def _spec(spec: Any) -> dict[str, Any]:
