@@ -29,17 +29,22 @@ def error_of(tmp_path: Path, text: str, **files: str) -> ConfigError:
 GOOD = """\
 [app]
 name = "blog"
-policies = [
-  { effect = "Allow", actions = ["dynamodb:GetItem", "dynamodb:Query*"],
-    resources = ["arn:aws:dynamodb:*:*:table/posts"] },
-  "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-]
 tags = { team = "blog" }
+
+[[app.policies]]
+effect = "Allow"
+actions = ["dynamodb:GetItem", "dynamodb:Query*"]
+resources = ["arn:aws:dynamodb:*:*:table/posts"]
+
+[[app.policies]]
+effect = "Allow"
+actions = ["s3:GetObject"]
+resources = ["arn:aws:s3:::media/*"]
 
 [functions.work]
 policies = [
-  { effect = "Deny", actions = ["*"], resources = ["*"],
-    conditions = { Bool = { "aws:SecureTransport" = false } } },
+  "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+  { effect = "Deny", actions = ["*"], resources = ["*"], conditions = { Bool = { "aws:SecureTransport" = false } } },
 ]
 layers = ["arn:aws:lambda:us-east-1:123456789012:layer:pillow:3"]
 reserved_concurrency = 0
@@ -52,19 +57,21 @@ max_receive_count = 5
 [env.prod]
 policies = []
 tags = { stage = "prod" }
-"""
+"""  # noqa: E501
 
 
 def test_the_keys_resolve_into_the_target(tmp_path: Path) -> None:
     project = load_project(write(tmp_path, GOOD))
     target = resolve_target(project, environ={})
-    statement, managed = target.policies
+    statement, other = target.policies
     assert isinstance(statement, PolicyStatement) and statement.actions[1] == "dynamodb:Query*"
-    assert managed == "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-    assert len(target.function_policies("work")) == 3
+    assert isinstance(other, PolicyStatement) and other.resources == ["arn:aws:s3:::media/*"]
+    work = target.function_policies("work")
+    assert work[2] == "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    assert isinstance(work[3], PolicyStatement) and work[3].effect == "Deny"
     assert len(target.function_policies("api")) == 2
-    work = target.functions["work"]
-    assert work.reserved_concurrency == 0 and work.vpc is not None
+    settings = target.functions["work"]
+    assert settings.reserved_concurrency == 0 and settings.vpc is not None
     assert target.queues["jobs"].max_receive_count == 5
     assert target.tags()["team"] == "blog"
     prod = resolve_target(project, env="prod", environ={})
