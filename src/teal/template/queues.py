@@ -142,6 +142,20 @@ def consumed_arns(consumers: Sequence[QueueConsumer], target: Target) -> list[An
     return [queue_arn(c.queue, target.extra_resources) for c in consumers]
 
 
+def queue_names(triggers: Triggers, target: Target) -> dict[str, str]:
+    """The name the app gives each queue of the stack, by logical id."""
+    names: dict[str, str] = {}
+    for name in sorted({c.queue for c in triggers.consumers if not c.is_arn}):
+        logical_id = stack_queue_id(name, target.extra_resources)
+        names[str(logical_id)] = name
+        if (
+            logical_id == queue_id(name)
+            and target.queues.get(name, QueueSettings()).max_receive_count
+        ):
+            names[dead_letter_id(name)] = f"{name}'s dead-letter queue"
+    return names
+
+
 def queue_variables(triggers: Triggers, target: Target) -> Mapping[str, Any]:
     """Each stack queue's URL, for every function."""
     names = sorted({c.queue for c in triggers.consumers if not c.is_arn})

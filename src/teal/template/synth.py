@@ -295,6 +295,11 @@ def _metadata(
         },
         "pages": dict(pages),
         "tags": dict(sorted(target.user_tags.items())),
+        # what the plan names in the app's words (teal.explain)
+        "queues": stack_queues.queue_names(table.triggers, target),
+        "extra_resources": sorted(target.extra_resources.resources)
+        if target.extra_resources is not None
+        else [],
     }
 
 
