@@ -102,6 +102,8 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
     conn.execute("DROP TABLE api_methods")
     conn.execute("DROP INDEX stacks_by_parent")
     conn.execute("ALTER TABLE deployments DROP COLUMN binary_media_types")
+    for table in ("event_rules", "queue_messages", "queues", "event_source_mappings"):
+        conn.execute(f"DROP TABLE {table}")  # version 4's
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()
