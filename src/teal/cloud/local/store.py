@@ -26,7 +26,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +207,15 @@ def _owner_only(path: Path) -> None:
 
 
 def _private_database(path: Path) -> None:
-    """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode)."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode).
+
+    An existing file is never opened here: closing a descriptor of it would drop every
+    POSIX lock this process holds on it, those of its open SQLite connections too, and
+    another process could then take itself for the last user and delete the WAL under
+    them (they would read a stale state from then on).
+    """
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         _owner_only(file)
 
