@@ -3,6 +3,7 @@ at once; and the runtime picks a function's handler by the event's kind."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,77 @@ def test_a_queue_table_must_name_a_queue_of_the_app(make_project: Any) -> None:
     with pytest.raises(ConfigError) as raised:
         load_app(root, "app:app", "python3.11")
     assert raised.value.where is not None and raised.value.where.endswith("teal.toml:5")
+
+
+TRIGGERS_APP = """
+from teal import App
+
+app = App()
+seen = []
+
+
+@app.route("/")
+def home(request):
+    return {}
+
+
+@app.schedule("rate(1 minute)", function="jobs")
+def tick(event, context):
+    seen.append(("tick", event["time"]))
+    return "ticked"
+
+
+@app.on_sqs_message(queue="jobs", function="jobs")
+def work(event, context):
+    bodies = [record["body"] for record in event["Records"]]
+    if "fail" in bodies:
+        raise ValueError("a failed batch fails the invocation")
+    seen.append(("work", bodies))
+    return {"batchItemFailures": []}
+"""
+
+
+@pytest.fixture
+def triggers_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import importlib
+    import sys
+
+    from teal.runtime import entry
+
+    (tmp_path / "triggers_app.py").write_text(TRIGGERS_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TEAL_ENTRY", "triggers_app:app")
+    monkeypatch.setenv("TEAL_FUNCTION", "jobs")
+    monkeypatch.setattr(entry, "_entry_read", True)  # a teal App, not a framework's
+    monkeypatch.setattr(entry, "_framework", None)
+    sys.modules.pop("triggers_app", None)
+    yield importlib.import_module("triggers_app")
+    sys.modules.pop("triggers_app", None)
+
+
+def test_the_runtime_runs_a_functions_handler_for_each_kind_of_event(
+    triggers_module: Any,
+) -> None:
+    from teal.cloud.local.eventsources import scheduled_event, sqs_event
+    from teal.cloud.local.queues import Message
+    from teal.runtime.entry import handler
+
+    when = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    assert handler(scheduled_event("arn:aws:events:us-east-1:1:rule/r", when), None) == "ticked"
+    batch = sqs_event("arn:aws:sqs:us-east-1:1:q", [Message("m1", "hi", "r", 0, 1, 0)])
+    assert handler(batch, None) == {"batchItemFailures": []}
+    assert triggers_module.seen == [("tick", "2030-01-01T12:00:00Z"), ("work", ["hi"])]
+    failing = sqs_event("arn:aws:sqs:us-east-1:1:q", [Message("m2", "fail", "r", 0, 1, 0)])
+    with pytest.raises(ValueError, match="fails the invocation"):
+        handler(failing, None)
+
+
+def test_a_function_without_a_handler_of_that_kind_fails_the_invocation(
+    triggers_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from teal.cloud.local.eventsources import scheduled_event
+    from teal.runtime.entry import handler
+
+    monkeypatch.setenv("TEAL_FUNCTION", "home")
+    with pytest.raises(RuntimeError, match="function home has no schedule handler"):
+        handler(scheduled_event("arn:aws:events:us-east-1:1:rule/r", datetime.now(UTC)), None)
