@@ -226,3 +226,53 @@ def test_a_json_resources_template(tmp_path: Path) -> None:
     )
     extra: Any = resolve_target(project, environ={}).extra_resources
     assert extra.types() == {"Jobs": "AWS::SQS::Queue"}
+
+
+CLI_APP = """
+from teal import App
+
+app = App()
+
+
+@app.route("/")
+def home(request):
+    return {}
+
+
+@app.schedule(SCHEDULE)
+def tick(event, context):
+    pass
+
+
+@app.on_sqs_message(queue=QUEUE)
+def work(event, context):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("toml_extra", "schedule", "queue", "message"),
+    [
+        (
+            'policies = [{ effect = "Allow", actions = ["s3:Get"], resources = ["bucket"] }]\n',
+            '"rate(1 minute)"',
+            '"jobs"',
+            "teal.toml:4: invalid configuration",
+        ),
+        ("", '"rate(2 minute)"', '"jobs"', "write 'rate(2 minutes)'"),
+        ("", '"rate(1 minute)"', '"arn:aws:sqs:us-east-1:123456789012:jobs"', "shared=True"),
+    ],
+)
+def test_bad_input_is_exit_2_before_anything_is_made(
+    make_project: Any,
+    teal_cli: Any,
+    toml_extra: str,
+    schedule: str,
+    queue: str,
+    message: str,
+) -> None:
+    source = CLI_APP.replace("SCHEDULE", schedule).replace("QUEUE", queue)
+    root = make_project(source, f'[app]\nname = "demo"\nruntime = "python3.11"\n{toml_extra}')
+    run = teal_cli("template", "--project", str(root))
+    assert run.code == 2, run.err
+    assert message in run.err
