@@ -155,3 +155,32 @@ def test_send_to_a_queue_the_environment_lacks_is_bad_input(jobs_cloud: LocalClo
     missing = cloud.teal("send", "nope", "x")
     assert missing.code == 2
     assert "has no queue 'nope'" in missing.err and "its queues: jobs" in missing.err
+
+
+def test_the_queue_outlives_a_replacement_of_the_api(jobs_cloud: LocalCloudEnv) -> None:
+    """The queue is the environment's, not the API generation's: a replacement of the
+    API keeps it (its URL, and a message waiting in it), and the new generation's
+    consumer takes what comes next."""
+    cloud = jobs_cloud
+    cloud.edit_app('@app.route("/")', '@app.route("/items/{id}")')
+    assert cloud.teal("deploy").code == 0
+    assert cloud.teal("local", "stop").code == 0  # nobody polls: the message waits
+    waiting = cloud.teal("send", "jobs", "waiting", "--json").json()
+
+    cloud.edit_app('"/items/{id}"', '"/items/{item_id}"')  # a new API, new functions
+    replaced = cloud.teal("deploy", "--json")
+    assert replaced.code == 0, replaced.err
+    assert replaced.json()["api_replaced"] is True
+    after = cloud.teal("send", "jobs", "after", "--json").json()
+
+    assert after["queue_url"] == waiting["queue_url"]
+    assert wait_for(lambda: bool(log_lines(cloud, "jobs-dev-work-g1", "GOT after 1")), 15)
+
+    # the waiting message went to whichever consumer polled first (SQS: at least once)
+    def waiting_delivered() -> bool:
+        return bool(
+            log_lines(cloud, "jobs-dev-work", "GOT waiting")
+            + log_lines(cloud, "jobs-dev-work-g1", "GOT waiting")
+        )
+
+    assert wait_for(waiting_delivered, 15)
