@@ -15,7 +15,7 @@ import os
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.pollers import QueuePoller
 from teal.cloud.local.scheduler import SPEED_VARIABLE, Functions, Invoke, ScheduleClock, Scheduler
-from teal.cloud.local.store import connect
+from teal.cloud.local.store import connect, migrate
 
 log = logging.getLogger("teal.local.events")
 
@@ -29,10 +29,12 @@ class EventRunner:
         self.scheduler = scheduler
         self.poller = poller
         self._stop = asyncio.Event()
+        self._last_failure: str | None = None  # said once, not at every tick
 
     @classmethod
     def open(cls, paths: LocalPaths, invoke: Invoke, functions: Functions) -> EventRunner:
         conn = connect(paths.database)
+        migrate(conn, paths.database)  # the tables it reads, whatever serves the requests
         clock = ScheduleClock(speed_from_environment())
         return cls(Scheduler(conn, invoke, functions, clock), QueuePoller(conn, invoke, functions))
 
@@ -44,13 +46,21 @@ class EventRunner:
             try:
                 self.scheduler.tick()
                 self.poller.tick()
-            except Exception:  # a broken state read must not end the gateway
-                log.exception("running schedules and queues failed")
+            except Exception as error:  # a broken state read must not end the gateway
+                self._failed(error)
+            else:
+                self._last_failure = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), TICK_S)
         await self.scheduler.close()
         await self.poller.close()
         self.scheduler.conn.close()
+
+    def _failed(self, error: Exception) -> None:
+        text = f"{type(error).__name__}: {error}"
+        if text != self._last_failure:
+            log.warning("running schedules and queues failed (retrying): %s", text)
+        self._last_failure = text
 
 
 def speed_from_environment() -> float:
