@@ -85,7 +85,7 @@ def test_a_dead_letter_queue_is_added_beside_the_queue_kept() -> None:
     result = plan(app_table(), app_table(), before, after)
     assert ids(result.changes.added) == {dead_letter_id("jobs")}
     assert ids(result.changes.modified) == {queue_id("jobs")}  # RedrivePolicy: in place
-    assert "queue jobs's dead-letter queue will be created" in result.notes
+    assert "queue jobs-dead-letter will be created" in result.notes
     assert "queue jobs: RedrivePolicy change" in result.notes
 
 

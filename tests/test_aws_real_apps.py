@@ -108,7 +108,7 @@ def test_plan_on_aws_shows_the_new_resources(
     } <= added
     assert "function tick will run on the schedule rate(5 minutes)" in plan["notes"]
     assert "function work will consume queue jobs (batches of up to 5)" in plan["notes"]
-    assert "queue jobs's dead-letter queue will be created" in plan["notes"]
+    assert "queue jobs-dead-letter will be created" in plan["notes"]
     text = teal_cli("plan", "--project", str(root))
     assert text.code == 0, text.err
     for kind in ("AWS::Events::Rule", "AWS::Lambda::EventSourceMapping", "AWS::DynamoDB::Table"):

@@ -296,7 +296,7 @@ async def ticks(scheduler: Scheduler, clock: ManualClock, *offsets: timedelta) -
         clock.now = start + offset
         scheduler.tick()
         await asyncio.sleep(0)
-        await asyncio.gather(*scheduler._running)
+        await scheduler.settled()
 
 
 def created_at(cloud: LocalCloud) -> datetime:
@@ -374,7 +374,7 @@ def poller_for(cloud: LocalCloud, invoke: FakeInvoke, now: list[int]) -> QueuePo
 async def poll(poller: QueuePoller) -> None:
     poller.tick()
     await asyncio.sleep(0)
-    await asyncio.gather(*poller._running)
+    await poller.settled()
 
 
 def test_the_poller_deletes_a_delivered_batch_and_returns_a_failed_one(cloud: LocalCloud) -> None:

@@ -61,7 +61,7 @@ def stack_queue(cloud: Cloud, target: Target, name: str) -> str:
     resources = deployed.template.get("Resources", {}) if deployed else {}
     if resources.get(name, {}).get("Type") == "AWS::SQS::Queue":
         return name
-    known = sorted(q for q in named.values() if "dead-letter" not in q)
+    known = sorted(q for q in named.values() if not q.endswith("-dead-letter"))
     raise UserError(
         f"environment {target.environment} has no queue {name!r}",
         where=target.stack_name,

@@ -152,7 +152,7 @@ def queue_names(triggers: Triggers, target: Target) -> dict[str, str]:
             logical_id == queue_id(name)
             and target.queues.get(name, QueueSettings()).max_receive_count
         ):
-            names[dead_letter_id(name)] = f"{name}'s dead-letter queue"
+            names[dead_letter_id(name)] = f"{name}-dead-letter"
     return names
 
 

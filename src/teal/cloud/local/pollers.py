@@ -135,6 +135,10 @@ class QueuePoller:
             self.conn.execute("ROLLBACK")
             raise
 
+    async def settled(self) -> None:
+        """Once the invocations in flight have ended."""
+        await asyncio.gather(*self._running, return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._running):
             task.cancel()

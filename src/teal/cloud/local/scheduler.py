@@ -195,6 +195,10 @@ class Scheduler:
         for retry in due:
             self._start(retry.rule, retry.target, retry.event, retry.attempt)
 
+    async def settled(self) -> None:
+        """Once the invocations in flight have ended."""
+        await asyncio.gather(*self._running, return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._running):
             task.cancel()
