@@ -84,8 +84,8 @@ class Cron:
     def next_after(self, moment: datetime, start: datetime | None = None) -> datetime | None:
         """The first firing strictly after ``moment`` (UTC), or None when none is left."""
         first = (moment.astimezone(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
-        day = first.date()
-        while day.year <= max(self.years):
+        day, last_year = first.date(), max(self.years)
+        while day.year <= last_year:
             if day.year not in self.years or day.month not in self.months:
                 day = _next_month(day) if day.year in self.years else date(day.year + 1, 1, 1)
                 continue
