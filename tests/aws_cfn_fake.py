@@ -7,7 +7,8 @@ change sets always succeed (or are empty), an executed change set settles at
 once with its events, nested stacks are read from the artifacts bucket as
 CloudFormation reads them, and the few resources the rest of the flow relies
 on are made real in moto's API Gateway (a RestApi with its stage, a
-DomainName), so base path mappings can point at them. Every answer is checked
+DomainName), so base path mappings can point at them, and in moto's SQS (a
+queue, given an SQS client), so messages can be sent to a stack's queue. Every answer is checked
 against botocore's output shape, as the Stubber does.
 """
 
@@ -65,10 +66,11 @@ class PendingChangeSet:
 class FakeCloudFormation:
     """CloudFormation's API for one client, answered from memory (see module docstring)."""
 
-    def __init__(self, apigateway: APIGatewayClient, s3: S3Client) -> None:
+    def __init__(self, apigateway: APIGatewayClient, s3: S3Client, sqs: Any = None) -> None:
         # Clients of their own, so what the fake does is not counted as teal's calls.
         self._apigw = apigateway
         self._s3 = s3
+        self._sqs = sqs
         self.stacks: list[FakeStack] = []
         self._change_sets: dict[str, PendingChangeSet] = {}
         self._ids = itertools.count(1)
@@ -257,6 +259,9 @@ class FakeCloudFormation:
             return str(props["DomainName"])
         if kind == "AWS::CloudFormation::Stack":
             return self._nested_stack(stack, logical_id, keys[logical_id]).stack_id
+        if kind == "AWS::SQS::Queue" and self._sqs is not None:
+            name = f"{stack.name}-{logical_id}-{next(self._ids):04d}"
+            return str(self._sqs.create_queue(QueueName=name)["QueueUrl"])
         return f"{stack.name}-{logical_id}"
 
     def _open_stage(self, api_id: str, stage: str) -> None:

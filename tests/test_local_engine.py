@@ -435,7 +435,7 @@ def _with(template: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[s
 
 
 UNSUPPORTED = {
-    "resource type": (("Resources", "Queue"), {"Type": "AWS::SQS::Queue"}, "AWS::SQS::Queue"),
+    "resource type": (("Resources", "Thing"), {"Type": "AWS::Nope::Thing"}, "AWS::Nope::Thing"),
     "intrinsic": (
         ("Resources", "RestApi", "Properties", "Name"),
         {"Fn::If": ["c", "a", "b"]},

@@ -35,6 +35,7 @@ from teal.cloud.local.store import (
     StateError,
     Store,
     bump_generation,
+    connect,
     read_generation,
 )
 from teal.errors import OperationError, UserError
@@ -107,6 +108,8 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
     conn.execute("DROP TABLE usage_plan_keys")
     conn.execute("ALTER TABLE deployments DROP COLUMN authorizers")
     conn.execute("ALTER TABLE deployments DROP COLUMN gateway_responses")
+    for table in ("event_rules", "queue_messages", "queues", "event_source_mappings"):
+        conn.execute(f"DROP TABLE {table}")  # version 5's
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()
@@ -662,3 +665,40 @@ def test_a_kill_anywhere_in_a_batched_apply_recovers_to_the_old_or_the_new_stack
         seen.add(status)
         cloud.close()
     assert seen == set(outcomes)  # the kills fell before, inside and after forward progress
+
+
+def test_a_second_connection_in_a_process_keeps_the_first_ones_view_current(
+    tmp_path: Path,
+) -> None:
+    """Opening the database file outside SQLite and closing it drops every POSIX lock the
+    process holds on it, SQLite's included: another process that wrote and closed then
+    took itself for the last user, and deleted the WAL under the first connection, which
+    read a stale state from then on (the gateway's queue poller missed messages so)."""
+    paths = LocalPaths(tmp_path / "home")
+    Store(paths).close()
+    first = connect(paths.database)
+    second = connect(paths.database)  # as the gateway opens one per part and thread
+
+    def entries() -> int:
+        first.execute("BEGIN IMMEDIATE")
+        found = int(first.execute("SELECT COUNT(*) FROM history").fetchone()[0])
+        first.execute("COMMIT")
+        return found
+
+    seen = []
+    for entry in range(3):
+        write = (
+            "from pathlib import Path\n"
+            "from teal.cloud.local.paths import LocalPaths\n"
+            "from teal.cloud.local.store import Store\n"
+            f"store = Store(LocalPaths(Path({str(paths.home)!r})))\n"
+            "with store.transaction() as conn:\n"
+            f"    conn.execute(\"INSERT INTO history (app, entry) VALUES ('a', '{entry}')\")\n"
+            "store.close()\n"
+        )
+        subprocess.run([sys.executable, "-c", write], check=True, timeout=60)
+        seen.append(entries())
+    assert seen == [1, 2, 3]
+    assert paths.database.with_name("state.db-wal").exists()  # ours: nobody else removes it
+    first.close()
+    second.close()

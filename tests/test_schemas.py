@@ -23,6 +23,9 @@ TYPES = [
     "AWS::IAM::Role",
     "AWS::Logs::LogGroup",
     "AWS::CloudFormation::Stack",
+    "AWS::Events::Rule",
+    "AWS::SQS::Queue",
+    "AWS::Lambda::EventSourceMapping",
 ]
 
 
@@ -51,6 +54,14 @@ def test_facts_of_access_the_plan_relies_on() -> None:
     assert create_only_properties("AWS::ApiGateway::Authorizer") == {"RestApiId"}
     assert "ResponseType" in create_only_properties("AWS::ApiGateway::GatewayResponse")
     assert "Name" in create_only_properties("AWS::ApiGateway::ApiKey")
+
+
+def test_facts_of_schedules_and_queues_the_analysis_depends_on() -> None:
+    """A new expression or batch size updates in place; a new queue name or source replaces."""
+    assert "ScheduleExpression" not in create_only_properties("AWS::Events::Rule")
+    assert create_only_properties("AWS::SQS::Queue") == {"FifoQueue", "QueueName"}
+    mapping = create_only_properties("AWS::Lambda::EventSourceMapping")
+    assert "EventSourceArn" in mapping and "BatchSize" not in mapping
 
 
 def test_unknown_types() -> None:

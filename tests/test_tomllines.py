@@ -50,3 +50,23 @@ def test_a_key_not_written_falls_back_to_its_table() -> None:
     assert line_of(lines, ("app", "runtime")) == 2
     assert line_of(lines, ("env", "prod", "environment", "BAD", "[key]")) == 12
     assert line_of(lines, ("domain", "name")) is None
+
+
+def test_the_items_of_an_array_written_over_several_lines_have_their_own_lines() -> None:
+    text = (
+        "[app]\n"
+        "policies = [\n"
+        '  { effect = "Allow", actions = ["s3:Get*"], resources = ["*"] },  # a comment [\n'
+        '  "arn:aws:iam::aws:policy/ReadOnlyAccess",\n'
+        "\n"
+        '  { effect = "Deny", actions = ["s3:Delete*", "s3:Put*"], resources = ["*"] },\n'
+        "]\n"
+        'layers = ["a", "b"]\n'
+        "memory = 1\n"
+    )
+    lines = key_lines(text)
+    assert lines[("app", "policies")] == 2
+    assert [lines[("app", "policies", i)] for i in range(3)] == [3, 4, 6]
+    assert lines[("app", "layers", 1)] == 8
+    assert lines[("app", "memory")] == 9
+    assert line_of(lines, ("app", "policies", 2, "statement", "effect")) == 6

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from teal.access_notes import access_notes
 from teal.apigw import ApiGatewayError, ApiModel, Rule
 from teal.config import Target
+from teal.explain import explain
 from teal.routes import RouteTable
 from teal.schemas import create_only_properties
 from teal.template import (
@@ -43,6 +44,7 @@ from teal.template import (
 )
 from teal.template.names import REST_API_BASE
 from teal.template.reading import MAIN, FlatResource, Ref, StackReader
+from teal.template.synth import METADATA_KEY
 from teal.template.types import Template
 
 Action = Literal["create", "update", "noop"]
@@ -124,8 +126,8 @@ def analyze(
     after = new_reader.resources(old_reader, before)
     diff = _Diff(old_reader, new_reader, before, after)
     reasons = _Simulation(before, after, diff.replaced).run()
-    same_outputs = old_reader.outputs() == new_reader.outputs()
-    changes = diff.changes(same_outputs)
+    same_stack = old_reader.outputs() == new_reader.outputs() and _tags(deployed) == _tags(new)
+    changes = diff.changes(same_stack)
     notes = access_notes(
         before,
         after,
@@ -134,6 +136,13 @@ def analyze(
         (c.logical_id for c in changes.removed),
     )
     return Verdict(bool(reasons), tuple(reasons), changes, tuple(notes))
+
+
+def _tags(template: Template) -> Any:
+    """The user's stack tags, as synthesis records them: a change of them alone is an
+    update (CloudFormation retags the stack's resources)."""
+    meta = template.get("Metadata", {}).get(METADATA_KEY, {})
+    return meta.get("tags", {}) if isinstance(meta, dict) else {}
 
 
 def _change(resource: FlatResource) -> ResourceChange:
@@ -478,6 +487,7 @@ class Plan:
     verdict: Verdict
     replacement: Synthesized | None = None
     replacement_changes: ResourceChanges | None = None
+    explained: tuple[str, ...] = ()  # what the changes mean for the app, in its words
 
     @property
     def replace(self) -> bool:
@@ -498,9 +508,10 @@ class Plan:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """What changes for callers (CORS, authorizers, API keys), read from the update in
-        place: a replacement builds the same API anew."""
-        return self.verdict.notes
+        """What the changes mean, in the app's words: for callers (CORS, authorizers, API
+        keys: read from the update in place, as a replacement builds the same API anew),
+        then for its functions, schedules, queues and resources."""
+        return (*self.verdict.notes, *self.explained)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -552,7 +563,9 @@ def _build_plan(
     in_place = synthesize(table, target, code_key, current or REST_API_BASE, deployed)
     verdict = analyze(old_template, old_nested, in_place.template, in_place.nested_by_logical_id)
     if not verdict.replace or current is None:
-        return Plan(target.stack_name, current, in_place, verdict)
+        notes = explain(verdict.changes, old_template, in_place.template)
+        return Plan(target.stack_name, current, in_place, verdict, explained=tuple(notes))
     rotated = synthesize(table, target, code_key, next_rest_api_logical_id(current), deployed)
     after = analyze(old_template, old_nested, rotated.template, rotated.nested_by_logical_id)
-    return Plan(target.stack_name, current, in_place, verdict, rotated, after.changes)
+    notes = explain(after.changes, old_template, rotated.template)
+    return Plan(target.stack_name, current, in_place, verdict, rotated, after.changes, tuple(notes))

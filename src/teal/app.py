@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from teal.access import TOKEN, LambdaAuthorizer
 from teal.routes import RouteSpec, RouteTable, build_route_table
+from teal.triggers import DEFAULT_BATCH_SIZE, QueueSpec, ScheduleSpec, TriggerSpecs
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -26,6 +27,7 @@ class App:
         self._specs: list[RouteSpec] = []
         self._authorizers: list[LambdaAuthorizer] = []
         self._table: RouteTable | None = None
+        self._triggers = TriggerSpecs()
 
     def route(
         self,
@@ -125,6 +127,53 @@ class App:
         if self._table is None:
             self._table = build_route_table(self._specs, self._authorizers)
         return self._table
+
+    def schedule(
+        self, expression: str, *, function: str | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Run the decorated ``handler(event, context)`` on EventBridge's schedule
+        ``expression``: ``rate(5 minutes)`` or ``cron(0 12 * * ? *)`` (UTC).
+
+        The handler gets EventBridge's scheduled event; an exception fails the
+        invocation. Like a route, it is a function of its own unless ``function``
+        names one.
+        """
+
+        def register(handler: Handler) -> Handler:
+            self._triggers.schedules.append(ScheduleSpec(expression, handler, function))
+            return handler
+
+        return register
+
+    def on_sqs_message(
+        self,
+        queue: str,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_window: int = 0,
+        shared: bool = False,
+        function: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Run the decorated ``handler(event, context)`` for batches of a queue's messages.
+
+        ``queue`` is a name (teal defines the queue in the environment's stack, or a
+        resource of that logical id in the [resources] template) or an SQS queue's
+        ARN, which every environment of the app would consume: say so with
+        ``shared=True``. A batch whose invocation fails comes back after the
+        queue's visibility timeout.
+        """
+
+        def register(handler: Handler) -> Handler:
+            spec = QueueSpec(queue, handler, function, batch_size, batch_window, shared)
+            self._triggers.queues.append(spec)
+            return handler
+
+        return register
+
+    @property
+    def triggers(self) -> TriggerSpecs:
+        """The schedules and queue consumers declared, as declared."""
+        return self._triggers
 
 
 def _function_name(handler: Any, fallback: str) -> str:

@@ -22,7 +22,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,6 +33,7 @@ from pydantic_core import ErrorDetails
 
 from teal.access import CORSConfig, cors_problems
 from teal.errors import ConfigError
+from teal.resources_file import ExtraResources, read_resources_file
 from teal.runtime.entry import (
     CORS_VARIABLE,
     ENTRY_VARIABLE,
@@ -150,11 +153,128 @@ def _media_types(values: list[str]) -> list[str]:
 
 MediaTypes = Annotated[list[str], AfterValidator(_media_types)]
 
+# IAM's shapes (the IAM User Guide's policy element reference): an action is
+# ``service:Action`` (or ``*``), where the action part may hold the wildcards
+# ``*`` and ``?``; a resource is ``*`` or an ARN, ``arn:partition:service:region:
+# account:resource``, whose region and account may be empty (S3) or wildcards.
+# teal adds one form: ``${Name.Attribute}`` (or ``${Name}``) at the start of a
+# resource names a resource of the [resources] template, as Fn::Sub would.
+IAM_ACTION = re.compile(r"^(\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$")
+IAM_ARN = re.compile(r"^arn:(\*|aws[a-z-]*):[a-z0-9*?-]+:[a-z0-9*?-]*:[0-9*?]*:.+$")
+STACK_REFERENCE = re.compile(r"^\$\{(?P<name>[A-Za-z0-9]+)(\.[A-Za-z0-9.]+)?\}")
+MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\w+=,.@/-]{1,512}$")
+LAYER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$"
+)
+LAYERS_LIMIT = 5  # Lambda: at most five layers per function
+TAG_LIMIT = 50  # tags per resource, teal's own included
+QUEUE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+def _iam_action(value: str) -> str:
+    if not IAM_ACTION.match(value):
+        raise ValueError(
+            "not an IAM action; write 'service:Action' such as "
+            "'dynamodb:GetItem' (wildcards * and ? allowed in the action part), or '*'"
+        )
+    return value
+
+
+def _iam_resource(value: str) -> str:
+    if value != "*" and not IAM_ARN.match(value) and not STACK_REFERENCE.match(value):
+        raise ValueError(
+            "not an IAM resource; write an ARN such as "
+            "'arn:aws:dynamodb:*:*:table/posts', '*' for every resource, or "
+            "'${Table.Arn}' for a resource of your [resources] template"
+        )
+    return value
+
+
+def _managed_policy(value: str) -> str:
+    if not MANAGED_POLICY_ARN.match(value):
+        raise ValueError(
+            "not a managed policy ARN; write one such as "
+            "'arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess', or give a statement as a table: "
+            '{ effect = "Allow", actions = [...], resources = [...] }'
+        )
+    return value
+
+
+def _non_empty(values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError("must list at least one")
+    return values
+
+
+IamAction = Annotated[str, AfterValidator(_iam_action)]
+IamResource = Annotated[str, AfterValidator(_iam_resource)]
+
 
 class _Strict(BaseModel):
     # strict: "512" is not 512 and 256.0 is not 256; TOML already gives each
     # value its type, so a quoted number is a mistake worth reporting.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class PolicyStatement(_Strict):
+    """An IAM statement, as ``policies`` lists it: added to a function's own role."""
+
+    effect: Literal["Allow", "Deny"]
+    actions: Annotated[list[IamAction], AfterValidator(_non_empty)]
+    resources: Annotated[list[IamResource], AfterValidator(_non_empty)]
+    # IAM's Condition block: operator -> condition key -> value(s)
+    conditions: dict[str, dict[str, str | bool | int | list[str]]] | None = None
+
+
+def _policy_kind(value: Any) -> str:
+    return "managed" if isinstance(value, str) else "statement"
+
+
+# An item of ``policies``: a statement (a table) or a managed policy's ARN (a string).
+# The discriminator picks the form by the value's type, so a mistake is reported
+# against that form alone.
+Policy = Annotated[
+    Annotated[PolicyStatement, Tag("statement")]
+    | Annotated[Annotated[str, AfterValidator(_managed_policy)], Tag("managed")],
+    Discriminator(_policy_kind),
+]
+POLICY_FORMS = ("statement", "managed")  # tags pydantic puts in an error's location
+
+
+class VpcSettings(_Strict):
+    """``vpc = {subnets = [...], security_groups = [...]}``: Lambda's VpcConfig."""
+
+    subnets: Annotated[list[str], AfterValidator(_non_empty)]
+    security_groups: Annotated[list[str], AfterValidator(_non_empty)]
+
+    @field_validator("subnets")
+    @classmethod
+    def _subnets(cls, values: list[str]) -> list[str]:
+        return _ids(values, "subnet-", "a subnet id such as 'subnet-0abc1234'")
+
+    @field_validator("security_groups")
+    @classmethod
+    def _groups(cls, values: list[str]) -> list[str]:
+        return _ids(values, "sg-", "a security group id such as 'sg-0abc1234'")
+
+
+def _ids(values: list[str], prefix: str, shape: str) -> list[str]:
+    for value in values:
+        if not re.match(rf"^{prefix}[0-9a-f]{{8,17}}$", value):
+            raise ValueError(f"{value!r} is not {shape}")
+    return values
+
+
+def _layers(values: list[str]) -> list[str]:
+    if len(values) > LAYERS_LIMIT:
+        raise ValueError(f"Lambda allows {LAYERS_LIMIT} layers per function")
+    for value in values:
+        if not LAYER_ARN.match(value):
+            raise ValueError(
+                f"{value!r} is not a layer version ARN; write "
+                "'arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION'"
+            )
+    return values
 
 
 class FunctionSettings(_Strict):
@@ -163,6 +283,41 @@ class FunctionSettings(_Strict):
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
     environment: Variables = Field(default_factory=dict)
+    policies: list[Policy] = Field(default_factory=list)  # added to [app] policies
+    layers: Annotated[list[str], AfterValidator(_layers)] = Field(default_factory=list)
+    reserved_concurrency: int | None = Field(default=None, ge=0)
+    vpc: VpcSettings | None = None
+
+
+def _tags(tags: dict[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            raise ValueError(f"tag {key!r}: keys take 1-128 characters, values at most 256")
+        if key.lower().startswith(("aws:", "teal:")):
+            raise ValueError(f"tag {key!r}: the prefixes 'aws:' and 'teal:' are reserved")
+    if len(tags) > TAG_LIMIT - 4:
+        raise ValueError(f"at most {TAG_LIMIT - 4} tags (AWS allows {TAG_LIMIT}; teal sets 4)")
+    return tags
+
+
+Tags = Annotated[dict[str, str], AfterValidator(_tags)]
+
+
+class QueueSettings(_Strict):
+    """``[queues.<name>]``: the queue teal defines for ``@app.on_sqs_message(queue=name)``."""
+
+    # seconds a received message stays hidden; Lambda wants at least the function's
+    # timeout, and advises six times it (the default)
+    visibility_timeout: int | None = Field(default=None, ge=0, le=43200)
+    # deliveries before a message goes to the queue's dead-letter queue (teal makes one)
+    max_receive_count: int | None = Field(default=None, ge=1, le=1000)
+    message_retention: int = Field(default=345600, ge=60, le=1209600)  # SQS: 4 days
+
+
+class ResourcesSection(_Strict):
+    """``[resources]``: extra CloudFormation merged into the environment's stack."""
+
+    template: str
 
 
 class AppSection(_Strict):
@@ -177,6 +332,8 @@ class AppSection(_Strict):
     # the RestApi's BinaryMediaTypes: bodies of these types travel base64-encoded
     binary_media_types: MediaTypes = Field(default_factory=lambda: [*DEFAULT_BINARY_MEDIA_TYPES])
     api: ApiMode = "routes"
+    policies: list[Policy] = Field(default_factory=list)  # every function's role
+    tags: Tags = Field(default_factory=dict)  # the stack's: CloudFormation tags its resources
 
     @field_validator("name")
     @classmethod
@@ -299,6 +456,8 @@ class EnvOverrides(_Strict):
     cloud: CloudName | None = None
     environment: Variables | None = None
     binary_media_types: MediaTypes | None = None
+    policies: list[Policy] | None = None
+    tags: Tags | None = None  # merged over [app] tags
     domain: DomainSection | None = None
     deploy: DeploySection | None = None
     aws: AwsSection | None = None
@@ -314,7 +473,19 @@ class ConfigFile(_Strict):
     cors: CorsSection | None = None
     checks: list[CheckSection] = Field(default_factory=list)
     functions: dict[str, FunctionSettings] = Field(default_factory=dict)
+    queues: dict[str, QueueSettings] = Field(default_factory=dict)
+    resources: ResourcesSection | None = None
     env: dict[str, EnvOverrides] = Field(default_factory=dict)
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: dict[str, QueueSettings]) -> dict[str, QueueSettings]:
+        for name in value:
+            if not QUEUE_NAME.match(name):
+                raise ValueError(
+                    f"queue name {name!r}: a letter, then letters, digits, '-' or '_' (at most 64)"
+                )
+        return value
 
     @field_validator("env")
     @classmethod
@@ -389,6 +560,10 @@ class Target:
     local_python: str | None = None  # [local] python
     binary_media_types: tuple[str, ...] = DEFAULT_BINARY_MEDIA_TYPES
     cors: CORSConfig | None = None  # [cors]: the app-wide CORS
+    policies: tuple[PolicyStatement | str, ...] = ()  # [app] policies (or the env's)
+    user_tags: Mapping[str, str] = field(default_factory=dict)  # [app] tags, env's merged
+    queues: Mapping[str, QueueSettings] = field(default_factory=dict)  # [queues.NAME]
+    extra_resources: ExtraResources | None = None  # [resources] template, read
 
     @property
     def environment(self) -> str:
@@ -414,6 +589,11 @@ class Target:
         env = {**self.environment_variables, **own.environment}
         self._check_variables_size(function, env)
         return own.memory or self.memory, own.timeout or self.timeout, env
+
+    def function_policies(self, function: str) -> tuple[PolicyStatement | str, ...]:
+        """What a function's role gets beyond its own logs: [app] policies, then its own."""
+        own = self.functions.get(function, FunctionSettings())
+        return (*self.policies, *own.policies)
 
     def teal_variables(self, function: str) -> dict[str, str]:
         """The variables teal sets on a function besides the user's (see template/functions.py)."""
@@ -447,11 +627,12 @@ class Target:
         )
 
     def tags(self) -> dict[str, str]:
-        """Tags that mark a stack as this environment's, for ownership checks."""
+        """The stack's tags: the user's [app] tags, and teal's, which mark a stack as this
+        environment's for ownership checks (CloudFormation puts them on every resource)."""
         tags = {"teal:app": self.app, "teal:env": self.env, "teal:environment": self.environment}
         if self.extra:
             tags["teal:extra"] = self.extra
-        return tags
+        return {**self.user_tags, **tags}
 
 
 def load_project(project_dir: Path | str = ".") -> Project:
@@ -499,7 +680,7 @@ def _invalid_config(exc: ValidationError, path: Path, text: str) -> ConfigError:
 
 
 def _describe_error(error: ErrorDetails) -> str:
-    loc = [p for p in error["loc"] if p != "[key]"]
+    loc = _readable_loc(error["loc"])
     key = ".".join(str(p) for p in loc) or "(file)"
     match error["type"]:
         case "extra_forbidden":
@@ -514,6 +695,19 @@ def _describe_error(error: ErrorDetails) -> str:
             if "[key]" in error["loc"]:  # the key is the input, and already named
                 return f"'{key}': {message}"
             return f"'{key}': {message} (got {error.get('input')!r})"
+
+
+def _readable_loc(loc: Sequence[str | int]) -> list[str | int]:
+    """The key's path as the user wrote it: without pydantic's marks for a dict key or
+    for the form of a ``policies`` item."""
+    kept: list[str | int] = []
+    for index, part in enumerate(loc):
+        if part == "[key]":
+            continue
+        if part in POLICY_FORMS and index and isinstance(loc[index - 1], int):
+            continue
+        kept.append(part)
+    return kept
 
 
 _TYPE_WORDS = {
@@ -590,6 +784,21 @@ def check_function_tables(project: Project, functions: Collection[str]) -> None:
             raise _unknown_function(project, loc, name, functions)
 
 
+def check_queue_tables(project: Project, queues: Collection[str]) -> None:
+    """Every ``[queues.NAME]`` table names a queue the app consumes by name."""
+    for name in project.config.queues:
+        if name not in queues:
+            loc = ("queues", name)
+            named = sorted(q for q in queues if not q.startswith("arn:"))
+            raise ConfigError(
+                f"[queues.{name}] names no queue of the app",
+                where=project.location(loc),
+                hint="the app's queues are: "
+                + (", ".join(named) or "none")
+                + " (@app.on_sqs_message(queue=...))",
+            )
+
+
 def _unknown_function(
     project: Project, loc: tuple[str, ...], name: str, functions: Collection[str]
 ) -> ConfigError:
@@ -651,6 +860,10 @@ def resolve_target(
             else overrides.binary_media_types
         ),
         cors=config.cors.config() if config.cors is not None else None,
+        policies=tuple(config.app.policies if overrides.policies is None else overrides.policies),
+        user_tags={**config.app.tags, **(overrides.tags or {})},
+        queues=dict(config.queues),
+        extra_resources=_extra_resources(project),
     )
     if len(target.stack_name) > STACK_NAME_LIMIT:
         raise ConfigError(
@@ -659,6 +872,14 @@ def resolve_target(
             hint="use a shorter app name, env or extra",
         )
     return target
+
+
+def _extra_resources(project: Project) -> ExtraResources | None:
+    """The [resources] template, read and checked (a ConfigError naming its line if not)."""
+    section = project.config.resources
+    if section is None:
+        return None
+    return read_resources_file(project.root, section.template, project.location(("resources",)))
 
 
 def _check_name(what: str, value: str, pattern: re.Pattern[str], source: str) -> None:

@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from teal.access import CORSConfig, LambdaAuthorizer, authorizer_from_json
-from teal.config import CONFIG_FILE, ApiMode, check_function_tables, load_project
+from teal.config import (
+    CONFIG_FILE,
+    ApiMode,
+    check_function_tables,
+    check_queue_tables,
+    load_project,
+)
 from teal.errors import AppLoadError, ConfigError, RouteError
 from teal.package import runtime_shim
 from teal.progress import Progress, quiet
@@ -47,6 +53,8 @@ from teal.routes import (
 from teal.runtime.frameworks import TEAL
 from teal.runtimes import RuntimeWorld, runtime_world
 from teal.settings import runtimes_cache
+from teal.trigger_checks import build_triggers
+from teal.triggers import QueueSpec, ScheduleSpec, TriggerSpecs
 
 # Warnings for the user (the CLI prints them on stderr; see teal.cli.common).
 warnings_log = logging.getLogger("teal.warnings")
@@ -127,7 +135,9 @@ def load_app(
         )
         raise AppLoadError(f"{entry} has no routes", hint=hint)
     if project is not None:
-        check_function_tables(project, loaded.table.functions.keys())
+        functions = {*loaded.table.functions, *loaded.table.triggers.functions}
+        check_function_tables(project, functions)
+        check_queue_tables(project, {c.queue for c in loaded.table.triggers.consumers})
     for warning in [*loaded.notes, *quota_warnings(loaded.table)]:
         warnings_log.warning("%s", warning)
     return loaded
@@ -145,7 +155,9 @@ def _loaded(
                 hint="remove it: a teal App's routes are its API's resources",
             )
         authorizers = [_lambda_authorizer(a) for a in found.get("authorizers") or []]
-        return LoadedApp(build_route_table(_specs(routes or []), authorizers), TEAL)
+        table = build_route_table(_specs(routes or []), authorizers)
+        table.triggers = build_triggers(_trigger_specs(found))
+        return LoadedApp(table, TEAL)
     framework = found.get("framework")
     name = FRAMEWORK_NAMES.get(str(framework), str(framework or kind.upper()))
     if api == "proxy":
@@ -387,6 +399,26 @@ def _lambda_authorizer(described: dict[str, Any]) -> LambdaAuthorizer:
     found = authorizer_from_json(described, _handler(described["handler"]))
     assert isinstance(found, LambdaAuthorizer)
     return found
+
+
+def _trigger_specs(found: dict[str, Any]) -> TriggerSpecs:
+    """The schedules and queue consumers the child process described."""
+    schedules = [
+        ScheduleSpec(item["expression"], _handler(item["handler"]), item.get("function"))
+        for item in found.get("schedules") or []
+    ]
+    queues = [
+        QueueSpec(
+            item["queue"],
+            _handler(item["handler"]),
+            item.get("function"),
+            item.get("batch_size", 10),
+            item.get("batch_window", 0),
+            bool(item.get("shared")),
+        )
+        for item in found.get("queues") or []
+    ]
+    return TriggerSpecs(schedules, queues)
 
 
 def _specs(routes: list[dict[str, Any]]) -> list[RouteSpec]:

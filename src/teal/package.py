@@ -44,6 +44,7 @@ RUNTIME_FILES = (
     "runtime/exchange.py",
     "runtime/frameworks.py",
     "runtime/wsgi.py",
+    "triggers.py",
 )
 
 IGNORE_FILE = ".tealignore"

@@ -24,6 +24,7 @@ from teal.access import (
     authorizer_problems,
     cors_problems,
 )
+from teal.triggers import Triggers
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 
@@ -291,14 +292,19 @@ def _variable_attempt(attempt: _Attempt[T], segments: list[str]) -> _Attempt[T] 
 
 
 class RouteTable:
-    """The app's validated routes, the resource tree they make, and the authorizers the
-    routes name (by name)."""
+    """The app's validated routes, the resource tree they make, the authorizers the
+    routes name (by name), and (as teal read the app) its schedules and queue
+    consumers: functions no route calls may run them."""
 
     def __init__(
-        self, routes: Iterable[Route], authorizers: Mapping[str, Authorizer] | None = None
+        self,
+        routes: Iterable[Route],
+        authorizers: Mapping[str, Authorizer] | None = None,
+        triggers: Triggers | None = None,
     ) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
         self.authorizers: Mapping[str, Authorizer] = dict(authorizers or {})
+        self.triggers = triggers or Triggers()
         self.tree: PathTree[Route] = PathTree()
         for route in self.routes:
             for method in route.methods:

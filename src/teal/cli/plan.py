@@ -265,7 +265,7 @@ def print_plan(plan: Plan) -> None:
     elif plan.current_api is not None:
         console.print(f"  API: kept ({escape(api)}); the update is safe for API Gateway")
     for note in plan.notes:
-        console.print(f"  [cyan]access[/]: {escape(note)}")
+        console.print(f"  • {escape(note)}")
     changes = plan.changes
     for mark, words, items in (
         ("+", "to add", changes.added),

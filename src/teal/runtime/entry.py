@@ -30,6 +30,7 @@ from teal.app import App
 from teal.http import Request, to_proxy_response
 from teal.routes import Route
 from teal.runtime.frameworks import Served, framework_handler
+from teal.triggers import TriggerKind, event_kind
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"
@@ -149,9 +150,26 @@ def _framework_app() -> Served | None:
     return _framework
 
 
-def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+def run_trigger(kind: TriggerKind, event: Mapping[str, Any], context: Any) -> Any:
+    """A scheduled event or an SQS batch, to the function's handler of that kind.
+
+    Plain Lambda semantics: the handler's result is the invocation's, and an
+    exception fails the invocation (an SQS batch then comes back later).
+    """
+    function = os.environ.get(FUNCTION_VARIABLE)
+    app = load_app(os.environ.get(ENTRY_VARIABLE, "app:app"))
+    call: Callable[..., Any] | None = app.triggers.handler_for(function, kind)
+    if call is None:
+        raise RuntimeError(f"function {function} has no {kind} handler for this event")
+    return call(event, context)
+
+
+def handler(event: Mapping[str, Any], context: Any) -> Any:
     """Lambda entry point."""
     framework = _framework_app()
     if framework is not None:
         return _with_cors(_stamped(framework(event, context)), event, None)
+    kind = event_kind(event)
+    if kind is not None:
+        return run_trigger(kind, event, context)
     return invoke(_current_dispatch(), event, context)

@@ -64,6 +64,7 @@ def introspect(entry: str) -> dict[str, Any]:
             "kind": kind,
             "routes": [_spec(spec) for spec in app.specs],
             "authorizers": [_authorizer(a) for a in app.authorizers],
+            **_triggers(app),
         }
     return {"kind": kind, "framework": framework_of(app), **_framework_routes(app)}
 
@@ -161,6 +162,39 @@ def _handler_description(handler: Any) -> dict[str, Any]:
 
 def _authorizer(authorizer: Any) -> dict[str, Any]:
     return {**authorizer.to_json(), "handler": _handler_description(authorizer.handler)}
+
+
+def _triggers(app: Any) -> dict[str, Any]:
+    """The app's schedules and queue consumers, as declared (checked by teal afterwards)."""
+    found = getattr(app, "triggers", None)
+    if found is None:  # a shim older than schedules
+        return {}
+    schedules = [
+        {"expression": _text(s.expression), "function": _text(s.function), **_handler(s.handler)}
+        for s in found.schedules
+    ]
+    queues = [
+        {
+            "queue": _text(q.queue),
+            "function": _text(q.function),
+            "batch_size": q.batch_size if isinstance(q.batch_size, int) else repr(q.batch_size),
+            "batch_window": q.batch_window
+            if isinstance(q.batch_window, int)
+            else repr(q.batch_window),
+            "shared": bool(q.shared),
+            **_handler(q.handler),
+        }
+        for q in found.queues
+    ]
+    return {"schedules": schedules, "queues": queues}
+
+
+def _text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
+def _handler(handler: Any) -> dict[str, Any]:
+    return {"handler": _handler_description(handler)}
 
 
 def _spec(spec: Any) -> dict[str, Any]:

@@ -126,13 +126,11 @@ def _authorizer_function(
     handler, invocable by this API's authorizers."""
     function, gen = authorizer.function, generation(rest_api_id)
     resources = fn_resources.function_resources(function, (), target, code_key, rest_api_id)
-    resources[function_id(function, gen)]["Properties"]["Handler"] = AUTHORIZER_HANDLER
-    arn = (
-        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-        f"${{{rest_api_id}}}/authorizers/*"
+    fn_id = function_id(function, gen)
+    resources[fn_id]["Properties"]["Handler"] = AUTHORIZER_HANDLER
+    resources[fn_resources.permission_id(function, gen)] = fn_resources.api_permission(
+        fn_id, rest_api_id, "authorizers/*"
     )
-    permission = resources[fn_resources.permission_id(function, gen)]["Properties"]
-    permission["SourceArn"] = {"Fn::Sub": arn}
     return resources
 
 

@@ -44,19 +44,22 @@ def permission_id(function: str, gen: str = "") -> str:
 def function_resources(
     function: str, routes: Sequence[Route], target: Target, code_key: str, rest_api_id: str
 ) -> dict[str, Resource]:
-    """The four resources of one app function, by logical id."""
+    """The resources of one app function, by logical id: its role, log group, the
+    function, and (when routes call it) API Gateway's permission to invoke it."""
     gen = generation(rest_api_id)
     name = function_physical_name(target.environment, function, gen)
     fn_id = function_id(function, gen)
-    return {
+    resources = {
         role_id(function, gen): _role(name),
         log_group_id(function, gen): {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {"LogGroupName": f"/aws/lambda/{name}"},
         },
         fn_id: _function(function, name, target, code_key, gen),
-        permission_id(function, gen): _permission(fn_id, routes, rest_api_id),
     }
+    if routes:  # a function only schedules or queues run is no business of the API's
+        resources[permission_id(function, gen)] = _permission(fn_id, routes, rest_api_id)
+    return resources
 
 
 def _role(name: str) -> Resource:
@@ -126,9 +129,15 @@ def source_arn_scope(routes: Sequence[Route]) -> str:
 
 
 def _permission(fn_id: str, routes: Sequence[Route], rest_api_id: str) -> Resource:
+    return api_permission(fn_id, rest_api_id, f"*/{source_arn_scope(routes)}")
+
+
+def api_permission(fn_id: str, rest_api_id: str, scope: str) -> Resource:
+    """API Gateway's permission to invoke the function, for the API's ARNs under ``scope``
+    (``*/GET/posts`` for routes, ``authorizers/*`` for an authorizer)."""
     arn = (
         "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-        f"${{{rest_api_id}}}/*/{source_arn_scope(routes)}"
+        f"${{{rest_api_id}}}/{scope}"
     )
     return {
         "Type": "AWS::Lambda::Permission",

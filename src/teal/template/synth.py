@@ -16,6 +16,7 @@ from teal.config import Target
 from teal.errors import UserError
 from teal.routes import Node, Route, RouteTable
 from teal.template import functions as fn_resources
+from teal.template import queues as stack_queues
 from teal.template.api import (
     ApiRefs,
     local_parent,
@@ -36,6 +37,7 @@ from teal.template.auth import (
     needs_api_key,
 )
 from teal.template.cors import cors_facts, gateway_cors, gateway_responses, with_effective_cors
+from teal.template.function_options import extend_function
 from teal.template.names import (
     REST_API_BASE,
     canonical_json,
@@ -53,6 +55,7 @@ from teal.template.pages import (
     assign_pages,
     check_page_limits,
 )
+from teal.template.resources import merge_outputs, merge_resources, output_variables
 from teal.template.types import Template
 
 ARTIFACT_BUCKET = "ArtifactBucket"
@@ -99,11 +102,25 @@ def synthesize(
     table = with_effective_cors(table, target.cors)
     gen = generation(rest_api_logical_id)
     resources: dict[str, Any] = {}
-    for function, routes in table.functions.items():
+    by_function = table.functions
+    shared_variables = {
+        **output_variables(target),
+        **stack_queues.queue_variables(table.triggers, target),
+    }
+    gen = generation(rest_api_logical_id)
+    for function in app_functions(table):
+        routes = by_function.get(function, [])
         resources.update(
             fn_resources.function_resources(function, routes, target, code_key, rest_api_logical_id)
         )
     resources.update(authorizer_resources(table, target, code_key, rest_api_logical_id))
+    for function in sorted({*app_functions(table), *authorizer_functions(table)}):
+        extend_function(
+            resources, function, target, table.triggers, gen=gen, shared_variables=shared_variables
+        )
+    resources.update(stack_queues.queue_resources(table.triggers, target))
+    if target.extra_resources is not None:
+        merge_resources(target.extra_resources, resources)
     nodes = [n for n in table.tree.nodes() if resource_count(n) > 0]
     earlier = previous_pages(previous, rest_api_logical_id)
     api_size = sum(resource_count(n) for n in nodes)
@@ -138,7 +155,7 @@ def synthesize(
             where=target.stack_name,
             hint="group routes into fewer functions with @app.route(..., function=...)",
         )
-    template = {
+    template: Template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"teal environment {target.environment} (app {target.app})",
         "Metadata": {METADATA_KEY: _metadata(table, target, rest_api_logical_id, pages)},
@@ -148,6 +165,8 @@ def synthesize(
         "Resources": resources,
         "Outputs": _outputs(table, target, rest_api_logical_id),
     }
+    if target.extra_resources is not None:
+        merge_outputs(target.extra_resources, template["Outputs"])
     return Synthesized(template, nested, by_id, rest_api_logical_id, pages=pages)
 
 
@@ -158,6 +177,12 @@ def _main_access(
     return lambda route: method_access(
         route, authorizers, lambda name: {"Ref": authorizer_id(name, gen)}
     )
+
+
+def app_functions(table: RouteTable) -> list[str]:
+    """Every function of the app, sorted: those routes call, and those only schedules or
+    queues run."""
+    return sorted({*table.functions, *table.triggers.functions})
 
 
 def previous_pages(previous: DeployedTemplates | None, rest_api_logical_id: str) -> dict[str, int]:
@@ -290,7 +315,7 @@ def _outputs(table: RouteTable, target: Target, rest_api_id: str) -> dict[str, A
     }
     if needs_api_key(table):  # its value is API Gateway's to tell (teal status)
         outputs[API_KEY_OUTPUT] = {"Value": {"Ref": "ApiKey"}}
-    functions = sorted(table.functions)
+    functions = app_functions(table)
     gen = generation(rest_api_id)
     # Past the output limit the names are still in the template's metadata.
     if len(outputs) + len(functions) <= TEMPLATE_OUTPUT_LIMIT:
@@ -309,9 +334,15 @@ def _metadata(
         "stage": target.stage,
         "functions": {
             fn: function_physical_name(target.environment, fn, generation(rest_api_id))
-            for fn in sorted([*table.functions, *authorizer_functions(table)])
+            for fn in sorted({*app_functions(table), *authorizer_functions(table)})
         },
         "pages": dict(pages),
+        "tags": dict(sorted(target.user_tags.items())),
+        # what the plan names in the app's words (teal.explain)
+        "queues": stack_queues.queue_names(table.triggers, target),
+        "extra_resources": sorted(target.extra_resources.resources)
+        if target.extra_resources is not None
+        else [],
     }
 
 

@@ -45,7 +45,9 @@ from teal.cloud.local.model import (
     DomainRoute,
 )
 from teal.cloud.local.nested import child_name
+from teal.cloud.local.notes import Notes
 from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.cloud.local.resources.registry import providers
 from teal.cloud.local.stack_records import StackRecord
 from teal.cloud.local.store import Store, from_json, to_json
 from teal.config import DomainSpec
@@ -151,6 +153,7 @@ class LocalCloud:
         # what this command deals with, for ensure_serving: domains named, apps read
         self._domains_used: set[str] = set()
         self._apps_used: set[str] = set()
+        self._notes = Notes()  # where the local cloud is not AWS, said once per command
 
     def close(self) -> None:
         self.store.close()
@@ -218,6 +221,7 @@ class LocalCloud:
 
     def apply_stack(self, request: StackRequest, on_event: EventSink) -> StackResult:
         self.recover(on_event)
+        self._notes.say(request.template, providers())
         return self.engine.apply(request, on_event)
 
     def delete_stack(self, name: str, on_event: EventSink) -> None:

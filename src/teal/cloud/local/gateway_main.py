@@ -3,7 +3,8 @@
 One process serves the main port and one port per custom domain, all on
 127.0.0.1, with uvicorn on uvloop. It polls the serving state so new domains
 get a listener without a restart, stops idle workers by the workers' rule
-(:class:`teal.cloud.local.workers.WorkerManager`), writes ``gateway.json``
+(:class:`teal.cloud.local.workers.WorkerManager`), fires scheduled rules and
+drains queues into their consumers (:mod:`teal.cloud.local.event_runner`), writes ``gateway.json``
 once it answers, and on SIGTERM/SIGINT stops its listeners and workers and
 removes that file. Its health answer lists the workers and the memory of
 the gateway and its workers, for ``teal local status``.
@@ -35,6 +36,7 @@ import psutil
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from teal.cloud.local.event_runner import EventRunner
 from teal.cloud.local.gateway import RAW_HEADER_NAMES, AsgiGateway, Gateway
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
@@ -334,12 +336,22 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     # match the state, so a command that just created a domain can rely on its port,
     # or learns which domain ports another program holds
     gateway.on_health = server.health_details
+    # schedules fire and queues are drained while the gateway runs, beside its listeners
+    events = EventRunner.open(paths, workers.invoke, state.function_by_arn)
+    running = asyncio.get_running_loop().create_task(events.run())
+
+    def stop() -> None:
+        events.stop()
+        server.stop()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.stop)
+        loop.add_signal_handler(signum, stop)
     try:
         await server.run(lambda: write_state(paths, port, started_at))
     finally:
+        events.stop()
+        await running
         remove_state(paths)
 
 

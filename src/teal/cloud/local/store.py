@@ -26,14 +26,14 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import UserError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -164,10 +164,38 @@ ALTER TABLE deployments ADD COLUMN authorizers TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE deployments ADD COLUMN gateway_responses TEXT NOT NULL DEFAULT '{}';
 """
 
+# Version 5: what runs functions without a request. EventBridge rules (a rate counts
+# from ``created_ms``), SQS queues and their messages (visible again at ``visible_ms``),
+# and Lambda's event source mappings from a queue to a function. Times in ms since the
+# epoch.
+_SCHEMA_V5 = """
+CREATE TABLE event_rules (name TEXT PRIMARY KEY, arn TEXT NOT NULL UNIQUE,
+                          schedule TEXT, state TEXT NOT NULL, targets TEXT NOT NULL,
+                          created_ms INTEGER NOT NULL);
+CREATE TABLE queues (arn TEXT PRIMARY KEY, url TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+                     attributes TEXT NOT NULL, stand_in INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE queue_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
+                             queue_arn TEXT NOT NULL, body TEXT NOT NULL,
+                             sent_ms INTEGER NOT NULL, visible_ms INTEGER NOT NULL,
+                             receive_count INTEGER NOT NULL DEFAULT 0,
+                             first_receive_ms INTEGER, receipt TEXT);
+CREATE INDEX queue_messages_ready ON queue_messages (queue_arn, visible_ms, seq);
+CREATE TABLE event_source_mappings (uuid TEXT PRIMARY KEY, function_name TEXT NOT NULL,
+                                    function_arn TEXT NOT NULL, source_arn TEXT NOT NULL,
+                                    batch_size INTEGER NOT NULL, window_s INTEGER NOT NULL,
+                                    enabled INTEGER NOT NULL);
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {1: _SCHEMA_V1, 2: _schema_v2, 3: _SCHEMA_V3, 4: _SCHEMA_V4}
+MIGRATIONS: dict[int, Migration] = {
+    1: _SCHEMA_V1,
+    2: _schema_v2,
+    3: _SCHEMA_V3,
+    4: _SCHEMA_V4,
+    5: _SCHEMA_V5,
+}
 
 
 class StateError(UserError):
@@ -202,8 +230,15 @@ def _owner_only(path: Path) -> None:
 
 
 def _private_database(path: Path) -> None:
-    """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode)."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    """Create the database file 0600 (SQLite gives its -wal and -shm files the same mode).
+
+    An existing file is never opened here: closing a descriptor of it would drop every
+    POSIX lock this process holds on it, those of its open SQLite connections too, and
+    another process could then take itself for the last user and delete the WAL under
+    them (they would read a stale state from then on).
+    """
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         _owner_only(file)
 

@@ -70,6 +70,11 @@ class Function:
             "Architectures",
             "LoggingConfig",
             "PackageType",
+            # kept, not emulated: the local cloud has no layers, VPCs or concurrency quotas
+            # (teal.cloud.local.notes says so in the deploy's output)
+            "Layers",
+            "ReservedConcurrentExecutions",
+            "VpcConfig",
         }
     )
     required = frozenset({"Code", "Role"})

@@ -2,30 +2,77 @@
 
 Apart from the package's base types, so that the providers import those
 types and this module imports the providers, with no import going back.
+
+A type AWS has and the local cloud does not emulate gets the
+:class:`~teal.cloud.local.resources.not_emulated.NotEmulated` provider when
+asked for: the stack records it and nothing is created. Iterating lists the
+emulated types only.
 """
 
 from __future__ import annotations
 
-from teal.cloud.local.resources import ResourceProvider, apigateway, iam, lambda_, logs, stack
+from collections.abc import Iterator, Mapping
+
+from teal.cloud.local.resources import (
+    ResourceProvider,
+    apigateway,
+    event_sources,
+    events,
+    iam,
+    lambda_,
+    logs,
+    sqs,
+    stack,
+)
+from teal.cloud.local.resources.not_emulated import not_emulated
+from teal.schemas import is_known_type
 
 
-def providers() -> dict[str, ResourceProvider]:
+class Providers(Mapping[str, ResourceProvider]):
+    """The emulated types' providers, and a recorder for any other type AWS has."""
+
+    def __init__(self, emulated: list[ResourceProvider]) -> None:
+        self._emulated = {provider.type_name: provider for provider in emulated}
+
+    def __getitem__(self, type_name: str) -> ResourceProvider:
+        found = self._emulated.get(type_name)
+        if found is not None:
+            return found
+        if isinstance(type_name, str) and is_known_type(type_name):
+            return not_emulated(type_name)
+        raise KeyError(type_name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._emulated)
+
+    def __len__(self) -> int:
+        return len(self._emulated)
+
+    def is_emulated(self, type_name: str) -> bool:
+        return type_name in self._emulated
+
+
+def providers() -> Providers:
     """Every supported type, by its CloudFormation name."""
-    found: list[ResourceProvider] = [
-        iam.Role(),
-        logs.LogGroup(),
-        lambda_.Function(),
-        lambda_.Permission(),
-        apigateway.RestApi(),
-        apigateway.Resource(),
-        apigateway.Method(),
-        apigateway.Deployment(),
-        apigateway.Stage(),
-        apigateway.Authorizer(),
-        apigateway.GatewayResponse(),
-        apigateway.ApiKey(),
-        apigateway.UsagePlan(),
-        apigateway.UsagePlanKey(),
-        stack.NestedStack(),
-    ]
-    return {provider.type_name: provider for provider in found}
+    return Providers(
+        [
+            iam.Role(),
+            logs.LogGroup(),
+            lambda_.Function(),
+            lambda_.Permission(),
+            apigateway.RestApi(),
+            apigateway.Resource(),
+            apigateway.Method(),
+            apigateway.Deployment(),
+            apigateway.Stage(),
+            apigateway.Authorizer(),
+            apigateway.GatewayResponse(),
+            apigateway.ApiKey(),
+            apigateway.UsagePlan(),
+            apigateway.UsagePlanKey(),
+            stack.NestedStack(),
+            events.Rule(),
+            sqs.Queue(),
+            event_sources.EventSourceMapping(),
+        ]
+    )
