@@ -84,7 +84,7 @@ def synthesize(
             where=target.entry,
             hint="add at least one @app.route",
         )
-    resources: dict[str, Any] = {}
+    resources: dict[str, Any] = fn_resources.environment_resources(target)
     for function, routes in table.functions.items():
         resources.update(
             fn_resources.function_resources(function, routes, target, code_key, rest_api_logical_id)

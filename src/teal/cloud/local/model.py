@@ -33,13 +33,17 @@ class FunctionSpec:
     # SourceArn patterns of the AWS::Lambda::Permission resources that let
     # API Gateway invoke it; no match means API Gateway answers 500.
     invoke_source_arns: tuple[str, ...] = ()
+    # LoggingConfig.LogGroup: a log group several functions share ("": the function's
+    # own, /aws/lambda/<name>)
+    log_group: str = ""
 
     @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
         """Workers are pooled per function *version*: same name, new code, new pool."""
         env = ",".join(f"{k}={v}" for k, v in sorted(self.environment.items()))
         return (
-            f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:{env}"
+            f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:"
+            f"{self.log_group}:{env}"
         )
 
 

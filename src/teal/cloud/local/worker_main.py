@@ -18,6 +18,15 @@ whose JSON is over MAX_RESULT_BYTES is answered with Lambda's
 not corrupt that channel, so fd 1 is pointed at the log (fd 2, opened by the
 gateway) and the protocol keeps private copies.
 
+The log holds what Lambda's log stream would: ``START``/``END``/``REPORT``
+lines with the request id, as Lambda prints them, and the handler's output
+between them. Each write through ``sys.stdout``/``sys.stderr`` goes to the
+file at once (nothing is lost when a timeout kills the worker) and starts
+with its time, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and a tab, as CloudWatch
+stamps each event; a write of several lines (an unhandled error and its
+traceback) stays one event. Bytes written to the file descriptors directly
+(by a child process, say) carry no time: readers give them their predecessor's.
+
 The worker leads its own process group (the gateway starts it in a new
 session); the gateway ends the whole group, so processes a handler starts do
 not outlive their worker.
@@ -26,8 +35,11 @@ not outlive their worker.
 from __future__ import annotations
 
 import importlib
+import io
 import json
+import math
 import os
+import resource
 import signal
 import struct
 import sys
@@ -81,6 +93,65 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def stamp(now: float) -> str:
+    """The time that starts an event in the log (the readers parse exactly this)."""
+    whole = int(now)
+    micros = min(int((now - whole) * 1_000_000), 999_999)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micros:06d}Z\t"
+
+
+class StampedLog(io.BufferedIOBase):
+    """The log file (fd 2) as ``sys.stdout`` and ``sys.stderr`` write to it: every
+    write that starts a line starts a new event with its time."""
+
+    def __init__(self, fd: int = 2) -> None:
+        super().__init__()
+        self._fd = fd
+        self._at_line_start = True
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        if not chunk:
+            return 0
+        head = stamp(time.time()).encode() if self._at_line_start else b""
+        self._at_line_start = chunk.endswith(b"\n")
+        _write_all(self._fd, head + chunk)
+        return len(chunk)
+
+    def event(self, text: str) -> None:
+        """One event of the worker's own (START, END, REPORT, an unhandled error)."""
+        if not self._at_line_start:
+            _write_all(self._fd, b"\n")
+        self._at_line_start = True
+        self.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+_LOG = StampedLog()
+
+
+def _stamped_output() -> None:
+    """Point ``sys.stdout`` and ``sys.stderr`` at the log, unbuffered and stamped."""
+    for name in ("stdout", "stderr"):
+        # typeshed's buffer protocol lists attributes a writing TextIOWrapper never uses
+        buffer: Any = _LOG
+        stream = io.TextIOWrapper(
+            buffer, encoding="utf-8", errors="backslashreplace", write_through=True
+        )
+        setattr(sys, name, stream)
 
 
 def _take_protocol_channel() -> tuple[IO[bytes], IO[bytes]]:
@@ -149,7 +220,27 @@ def _flush_logs() -> None:
 
 def _log(line: str) -> None:
     _flush_logs()
-    os.write(2, (line + "\n").encode("utf-8"))
+    _LOG.event(line)
+
+
+_started = time.perf_counter()  # the init phase: from here until the handler is imported
+_init_ms: float | None = None  # reported once, by the first REPORT line, as Lambda does
+
+
+def _report(request_id: str, duration_ms: float) -> str:
+    """Lambda's REPORT line: durations, memory configured and at most used."""
+    global _init_ms
+    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    used_mb = math.ceil(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {used_mb} MB"
+    )
+    if _init_ms is not None:
+        line += f"\tInit Duration: {_init_ms:.2f} ms"
+        _init_ms = None
+    return line
 
 
 def _result_frame(result: Any, max_result_bytes: int) -> bytes:
@@ -179,15 +270,18 @@ def serve_one(
     try:
         frame = _result_frame(handler(request["event"], context), max_result_bytes)
     except Exception as exc:
-        sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n")
-        traceback.print_exc()
+        _log(_unhandled(exc))
         frame = encode_frame({"type": "result", "ok": False, "error": _error_payload(exc)})
     duration_ms = (time.perf_counter() - started) * 1000
-    _log(
-        f"END RequestId: {request_id}\n"
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
-    )
+    _log(f"END RequestId: {request_id}")
+    _log(_report(request_id, duration_ms))
     return frame
+
+
+def _unhandled(exc: BaseException) -> str:
+    """An unhandled error as Lambda's runtime logs it: one event, the traceback whole."""
+    trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+    return f"[ERROR] {type(exc).__name__}: {exc}\n{trace}"
 
 
 def _end_group() -> None:
@@ -216,9 +310,11 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
+    global _init_ms
     code_dir, handler_spec, max_result_bytes, *world = argv[1:]
     _exit_with_parent()
     frames_in, frames_out = _take_protocol_channel()
+    _stamped_output()
     # the code first, then its requirements and the runtime's SDK; with -I -S nothing
     # else but the standard library (and never this script's own folder)
     sys.path[:1] = [code_dir, *world]
@@ -226,10 +322,10 @@ def main(argv: list[str]) -> int:
     try:
         handler = _load_handler(handler_spec)
     except Exception as exc:
-        traceback.print_exc()
-        _flush_logs()
+        _log(_unhandled(exc))
         send(frames_out, encode_frame({"type": "init_error", "error": _error_payload(exc)}))
         return 1
+    _init_ms = (time.perf_counter() - _started) * 1000
     send(frames_out, encode_frame({"type": "ready"}))
     while True:
         request = read_frame(frames_in)

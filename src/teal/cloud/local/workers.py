@@ -31,8 +31,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, cast
 
+from teal.cloud.local.logs import stamp
 from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
-from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
 from teal.errors import TealError
 from teal.runtimes import RuntimeWorld, local_python, runtime_world
 from teal.settings import runtimes_cache
@@ -112,16 +113,16 @@ class LogStream:
     file: Path
 
     @classmethod
-    def create(cls, paths: LocalPaths, function_name: str) -> LogStream:
+    def create(cls, paths: LocalPaths, function_name: str, shared_group: str = "") -> LogStream:
+        """A new stream, named as Lambda names it: in a group several functions share
+        (LoggingConfig), the stream's name starts with the function's."""
         day = time.strftime("%Y/%m/%d", time.gmtime())
         token = uuid.uuid4().hex
-        folder = paths.logs / function_name
-        folder.mkdir(parents=True, exist_ok=True)
-        return cls(
-            group=f"/aws/lambda/{function_name}",
-            stream=f"{day}/[$LATEST]{token}",
-            file=folder / f"{day.replace('/', '-')}-{token}.log",
-        )
+        group = shared_group or f"{LAMBDA_LOG_PREFIX}{function_name}"
+        stream = f"{day}/{function_name if shared_group else ''}[$LATEST]{token}"
+        file = paths.log_file(group, stream)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return cls(group=group, stream=stream, file=file)
 
 
 def worker_environment(spec: FunctionSpec, code_dir: Path, log: LogStream) -> dict[str, str]:
@@ -252,7 +253,7 @@ class Worker:
         cls, spec: FunctionSpec, code_dir: Path, paths: LocalPaths, world: RuntimeWorld
     ) -> Worker:
         """Start a worker and wait until its handler is imported (the cold start)."""
-        log = LogStream.create(paths, spec.name)
+        log = LogStream.create(paths, spec.name, spec.log_group)
         started = time.perf_counter()
         with log.file.open("ab") as log_file:
             # its own process group: whatever the handler starts goes when the worker goes
@@ -323,7 +324,13 @@ class Worker:
         except InvocationError:
             if not self.timed_out:
                 raise
-            self._note(f"{request_id} Task timed out after {timeout_s:.2f} seconds")
+            self._note(
+                f"{request_id} Task timed out after {timeout_s:.2f} seconds",
+                f"END RequestId: {request_id}",
+                f"REPORT RequestId: {request_id}\tDuration: {timeout_s * 1000:.2f} ms\t"
+                f"Billed Duration: {timeout_s * 1000:.0f} ms\t"
+                f"Memory Size: {self.spec.memory_mb} MB\tStatus: timeout",
+            )
             raise InvocationError(
                 FailureKind.TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds"
             ) from None
@@ -340,9 +347,11 @@ class Worker:
             await self.kill()  # Lambda's runtime exits too: the next request starts cold
         return InvocationError(kind, f"{error.get('errorType')}: {error.get('errorMessage')}")
 
-    def _note(self, line: str) -> None:
+    def _note(self, *events: str) -> None:
+        """Events of Lambda's own in the worker's log (it cannot write them: it was killed)."""
+        now = stamp(time.time())
         with self.log.file.open("a", encoding="utf-8") as log_file:
-            log_file.write(line + "\n")
+            log_file.write("".join(f"{now}{event}\n" for event in events))
 
     def _time_out(self) -> None:
         self.timed_out = True

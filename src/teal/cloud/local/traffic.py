@@ -1,0 +1,325 @@
+"""What the local gateway answered: traffic numbers per stage, and request lines.
+
+The gateway's hot path only appends one tuple per request to a
+:class:`RequestRecorder` (a clock read and a list append). Its server loop
+takes the batch a few times a second (:class:`TrafficWriter`) and writes,
+off the request path:
+
+- ``traffic.jsonl``: per stage (API id + stage), once a second, the requests,
+  the 5xx answers and a histogram of latencies (buckets 5 % wide), the local
+  counterpart of API Gateway's ``Count``, ``5XXError`` and ``Latency``
+  metrics; ``teal status`` sums the last 5 minutes (:func:`read_traffic`);
+- ``requests.jsonl``: one line per request (time, method, path, status, ms,
+  function, request id), written only while a reader (``teal dev``) keeps
+  ``requests.wanted`` fresh, so the gateway spends nothing on it otherwise.
+
+Both files are append-only and move aside to ``*.1.jsonl`` past a size, so
+they stay small whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from teal.cloud.base import StageRef, Traffic
+from teal.cloud.local.paths import LocalPaths
+
+# Latency buckets: bucket i holds latencies up to BASE_MS * STEP**i.
+BASE_MS = 0.05
+STEP = 1.05
+_LOG_STEP = math.log(STEP)
+TRAFFIC_EVERY_S = 1.0  # one traffic line per stage at most this often
+ROTATE_BYTES = 4 * 1024 * 1024
+WANTED_FOR_S = 10.0  # a feed reader touches requests.wanted more often than this
+
+
+class RequestLine(NamedTuple):
+    """One answered request, as the gateway recorded it."""
+
+    time: float  # when it ended, seconds since the epoch
+    api_id: str
+    stage: str
+    method: str
+    path: str  # inside the stage, as sent
+    status: int
+    ms: float
+    function: str  # the function that ran ("" when none did: no route, no permission)
+    request_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": round(self.time, 3),
+            "api_id": self.api_id,
+            "stage": self.stage,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "ms": round(self.ms, 2),
+            "function": self.function,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RequestLine:
+        return cls(
+            float(data["time"]),
+            str(data["api_id"]),
+            str(data["stage"]),
+            str(data["method"]),
+            str(data["path"]),
+            int(data["status"]),
+            float(data["ms"]),
+            str(data.get("function") or ""),
+            str(data.get("request_id") or ""),
+        )
+
+
+class RequestRecorder:
+    """The gateway's per-request cost: a tuple appended; the server loop takes the batch."""
+
+    def __init__(self) -> None:
+        self._pending: list[RequestLine] = []
+
+    def record(  # noqa: PLR0917 (positional: the cheapest call, once per request)
+        self,
+        started: float,
+        api_id: str,
+        stage: str,
+        method: str,
+        path: str,
+        status: int,
+        function: str,
+        request_id: str,
+    ) -> None:
+        """``started``: ``time.perf_counter()`` when the request came in."""
+        ms = (time.perf_counter() - started) * 1000
+        self._pending.append(
+            RequestLine(time.time(), api_id, stage, method, path, status, ms, function, request_id)
+        )
+
+    def take(self) -> list[RequestLine]:
+        taken, self._pending = self._pending, []
+        return taken
+
+
+# ---------------------------------------------------------------- histograms
+
+
+def bucket_of(ms: float) -> int:
+    return max(0, math.ceil(math.log(max(ms, BASE_MS) / BASE_MS) / _LOG_STEP))
+
+
+def bucket_ms(bucket: int) -> float:
+    """The upper bound of a bucket: a percentile read from the histogram is at most 5 % high."""
+    return BASE_MS * STEP**bucket
+
+
+def percentile(histogram: dict[int, int], fraction: float) -> float | None:
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= rank:
+            return bucket_ms(bucket)
+    return bucket_ms(max(histogram))
+
+
+@dataclass
+class _Tally:
+    requests: int = 0
+    errors: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    def add(self, status: int, ms: float) -> None:
+        self.requests += 1
+        if status >= 500:
+            self.errors += 1
+        bucket = bucket_of(ms)
+        self.histogram[bucket] = self.histogram.get(bucket, 0) + 1
+
+    def merge(self, requests: int, errors: int, histogram: dict[int, int]) -> None:
+        self.requests += requests
+        self.errors += errors
+        for bucket, count in histogram.items():
+            self.histogram[bucket] = self.histogram.get(bucket, 0) + count
+
+
+# ---------------------------------------------------------------- writing
+
+
+class TrafficWriter:
+    """Takes the recorder's batches (the gateway's server loop calls :meth:`flush`)."""
+
+    def __init__(
+        self,
+        paths: LocalPaths,
+        recorder: RequestRecorder,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.paths = paths
+        self.recorder = recorder
+        self.clock = clock
+        self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._last_write = clock()
+
+    def flush(self, *, final: bool = False) -> None:
+        """Write the request lines when wanted; the traffic lines once a second."""
+        lines = self.recorder.take()
+        if lines and self._feed_wanted():
+            _append(self.paths.requests, (json.dumps(line.to_json()) for line in lines))
+        for line in lines:
+            key = (line.api_id, line.stage)
+            tally = self._tallies.get(key)
+            if tally is None:
+                tally = self._tallies[key] = _Tally()
+            tally.add(line.status, line.ms)
+        now = self.clock()
+        if self._tallies and (final or now - self._last_write >= TRAFFIC_EVERY_S):
+            self._write_traffic(now)
+
+    def _write_traffic(self, now: float) -> None:
+        tallies, self._tallies = self._tallies, {}
+        self._last_write = now
+        _append(
+            self.paths.traffic,
+            (
+                json.dumps(
+                    {
+                        "t": round(now, 3),
+                        "api": api_id,
+                        "stage": stage,
+                        "n": tally.requests,
+                        "e": tally.errors,
+                        "h": tally.histogram,
+                    }
+                )
+                for (api_id, stage), tally in sorted(tallies.items())
+            ),
+        )
+
+    def _feed_wanted(self) -> bool:
+        try:
+            touched = self.paths.requests_wanted.stat().st_mtime
+        except OSError:
+            return False
+        return self.clock() - touched < WANTED_FOR_S
+
+
+def _append(path: Path, lines: Iterable[str]) -> None:
+    """Append whole lines; move the file aside first once it is large."""
+    try:
+        if path.stat().st_size > ROTATE_BYTES:
+            path.replace(_older(path))
+    except FileNotFoundError:
+        pass
+    text = "".join(line + "\n" for line in lines)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _older(path: Path) -> Path:
+    return path.with_suffix(".1" + path.suffix)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_traffic(
+    paths: LocalPaths, stages: Sequence[StageRef], window_s: int, now: float | None = None
+) -> list[Traffic]:
+    """Each stage's traffic over the last ``window_s`` seconds, from the traffic files."""
+    since = (time.time() if now is None else now) - window_s
+    tallies = {(s.api_id, s.stage): _Tally() for s in stages}
+    for record in _records(paths.traffic, since):
+        tally = tallies.get((str(record.get("api")), str(record.get("stage"))))
+        if tally is not None:
+            histogram = {int(k): int(v) for k, v in dict(record.get("h") or {}).items()}
+            tally.merge(int(record.get("n") or 0), int(record.get("e") or 0), histogram)
+    return [
+        Traffic(
+            window_s,
+            tally.requests,
+            tally.errors,
+            percentile(tally.histogram, 0.50),
+            percentile(tally.histogram, 0.99),
+        )
+        for tally in (tallies[(s.api_id, s.stage)] for s in stages)
+    ]
+
+
+def _records(path: Path, since: float) -> Iterator[dict[str, Any]]:
+    """The JSON lines of the file (and of its older part) written at ``since`` or later."""
+    for part in (_older(path), path):
+        try:
+            if part.stat().st_mtime < since:
+                continue
+            text = part.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash
+            if isinstance(record, dict) and float(record.get("t") or 0) >= since:
+                yield record
+
+
+class RequestFeed:
+    """``teal dev``'s view of ``requests.jsonl``: the lines written since the last read."""
+
+    def __init__(self, paths: LocalPaths) -> None:
+        self.paths = paths
+        self._offset = self._size()
+        self._identity = self._inode()
+        self._partial = b""
+
+    def want(self) -> None:
+        """Tell the gateway someone reads the feed (call more often than every 10 s)."""
+        self.paths.requests_wanted.touch()
+
+    def read(self) -> list[RequestLine]:
+        inode = self._inode()
+        if inode != self._identity or self._size() < self._offset:
+            self._identity, self._offset, self._partial = inode, 0, b""  # moved aside
+        try:
+            with self.paths.requests.open("rb") as feed:
+                feed.seek(self._offset)
+                data = feed.read()
+        except OSError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        complete, _, self._partial = data.rpartition(b"\n")
+        found = []
+        for line in complete.splitlines():
+            try:
+                found.append(RequestLine.from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def _size(self) -> int:
+        try:
+            return self.paths.requests.stat().st_size
+        except OSError:
+            return 0
+
+    def _inode(self) -> int:
+        try:
+            return self.paths.requests.stat().st_ino
+        except OSError:
+            return 0
