@@ -42,7 +42,7 @@ def _register_optional() -> None:
     """Command modules that later parts of teal add; each exposes ``register(group)``."""
     import importlib
 
-    for name in ("plan", "local", "deploy", "bluegreen", "package"):
+    for name in ("plan", "local", "deploy", "bluegreen", "package", "logs", "invoke", "dev"):
         try:
             module = importlib.import_module(f"teal.cli.{name}")
         except ModuleNotFoundError as exc:
