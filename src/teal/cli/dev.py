@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from teal.environments import find_environment
 from teal.errors import TealError, UserError
 from teal.logs import LogFollower, LogLine, app_function
 from teal.oplog import current_user
+from teal.package import IGNORE_FILE, project_rules
 from teal.settings import teal_home
 
 TICK_MS = 250  # how often the request feed and the logs are read while watching
@@ -220,25 +221,27 @@ class DevLoop:
         first deploy ran, before the watcher started) counts too."""
         import watchfiles  # only teal dev needs it: the other commands start without it
 
-        project = self.target.project_dir
-        accept = watchfiles.DefaultFilter(ignore_paths=[str(teal_home())])
+        relevant = Relevant(self.target)
         changes = watchfiles.watch(
-            project,
-            watch_filter=accept,
+            self.target.project_dir,
+            watch_filter=relevant.file,
             step=50,
             rust_timeout=TICK_MS,
             yield_on_timeout=True,
             raise_interrupt=False,
         )
-        for turn, seen in enumerate(changes):
-            if turn == 0:  # the watcher runs from now on
-                self._watching()
-            changed = seen or (_changed_since(project, since, accept) if turn == 0 else set())
-            if changed:
-                self.deploy(saved_at=_saved_at(changed))
-            self.tick()
-            if self.interrupts.requested:
-                return
+        try:
+            for turn, seen in enumerate(changes):
+                if turn == 0:  # the watcher runs from now on
+                    self._watching()
+                changed = seen or (relevant.changed_since(since) if turn == 0 else set())
+                if changed:
+                    self.deploy(saved_at=_saved_at(changed))
+                self.tick()
+                if self.interrupts.requested:
+                    return
+        except KeyboardInterrupt:
+            return  # Ctrl-C between two deploys: nothing is under way
 
     def _watching(self) -> None:
         self.printer.event("watching", project=str(self.target.project_dir))
@@ -248,24 +251,68 @@ class DevLoop:
             )
 
 
-def _changed_since(
-    project: Path, since: float, accept: Callable[[Any, str], bool]
-) -> set[tuple[Any, str]]:
-    """The project's files written since ``since``, as the watcher would have seen them."""
-    from watchfiles import Change
+class Relevant:
+    """What a deploy depends on: the files it packages (by the same rules: teal's defaults,
+    ``.tealignore``, ``[app] exclude``), ``teal.toml`` and ``.tealignore``; never
+    ``$TEAL_HOME``. Edits elsewhere (tests, a virtual environment) deploy nothing."""
 
-    found: set[tuple[Any, str]] = set()
-    for folder, dirs, files in os.walk(project):
-        dirs[:] = [d for d in dirs if accept(Change.modified, os.path.join(folder, d))]
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                written = os.stat(path).st_mtime
-            except OSError:
-                continue
-            if written > since and accept(Change.modified, path):
-                found.add((Change.modified, path))
-    return found
+    ALWAYS = frozenset({"teal.toml", IGNORE_FILE})
+
+    def __init__(self, target: Target) -> None:
+        self.root = target.project_dir.resolve()
+        self.home = teal_home().resolve()
+        self.patterns = target.exclude
+
+    def file(self, _change: Any, path: str) -> bool:
+        name = self._name(path)
+        if name is None:
+            return False
+        if name in self.ALWAYS:
+            return True
+        rules = project_rules(self.root, self.patterns)  # .tealignore may have changed
+        parts = name.split("/")
+        folders = ("/".join(parts[:i]) + "/" for i in range(1, len(parts)))
+        return not any(rules.match_file(f) for f in folders) and not rules.match_file(name)
+
+    def changed_since(self, since: float) -> set[tuple[Any, str]]:
+        """The relevant files written since ``since``, as the watcher would report them."""
+        from watchfiles import Change
+
+        rules = project_rules(self.root, self.patterns)
+        found: set[tuple[Any, str]] = set()
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = [d for d in dirs if self._enter(Path(folder) / d, rules)]
+            for name in files:
+                path = os.path.join(folder, name)
+                if self.file(None, path) and _written_since(path, since):
+                    found.add((Change.modified, path))
+        return found
+
+    def _enter(self, folder: Path, rules: Any) -> bool:
+        name = self._name(str(folder))
+        return (
+            name is not None
+            and not rules.match_file(name + "/")
+            and not (folder / "pyvenv.cfg").exists()
+        )
+
+    def _name(self, path: str) -> str | None:
+        """The path inside the project, or None for what is not the project's."""
+        resolved = Path(path).resolve()
+        if resolved.is_relative_to(self.home):
+            return None
+        try:
+            name = resolved.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+        return None if name == "." else name
+
+
+def _written_since(path: str, since: float) -> bool:
+    try:
+        return os.stat(path).st_mtime > since
+    except OSError:
+        return False
 
 
 def _saved_at(changes: set[tuple[Any, str]]) -> float | None:
@@ -288,7 +335,8 @@ def dev_command(
     each request (time, method, path, status, ms, function) with the function's output
     and tracebacks under it, until Ctrl-C. The app stays served afterwards.
 
-    With --json, one JSON object per line: deployed, request, log, failed.
+    With --json, one JSON object per line, its "event" one of deployed, watching,
+    request, log and failed.
     """
     _, target = load_target(project, env, extra, cloud)
     if target.cloud != "local":
