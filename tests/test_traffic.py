@@ -237,3 +237,16 @@ def test_the_invoke_endpoint_is_only_the_main_ports_and_knows_its_functions() ->
     # on a domain's port /_teal/ is the domain's API's path, never the gateway's endpoint
     on_domain = request("/_teal/invoke/list", "POST", port=MAIN_PORT + 1, body=b"{}")
     assert handle(gw, on_domain).status == 403
+
+
+def test_only_the_end_of_a_long_traffic_file_counts_and_is_read_whole(paths: LocalPaths) -> None:
+    """Lines are appended in time order; a window reaching far back reads further back."""
+    now = time.time()
+    line = '{{"t": {t}, "api": "blue", "stage": "dev", "n": 1, "e": 0, "h": {{"10": 1}}}}\n'
+    old = "".join(line.format(t=now - 1_000 + i * 0.001) for i in range(20_000))
+    recent = "".join(line.format(t=now - 250 + i * 0.1) for i in range(2_000))  # ~190 KB
+    paths.traffic.write_text(old + recent)
+    (found,) = read_traffic(paths, [StageRef("blue", "b", "dev")], 300, now=now)
+    assert found.requests == 2_000
+    (wider,) = read_traffic(paths, [StageRef("blue", "b", "dev")], 1_001, now=now)
+    assert wider.requests == 22_000

@@ -8,6 +8,7 @@ typed errors below.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -354,6 +355,13 @@ class Invocation:
 
 # Lambda's tail of an invocation's log (LogType=Tail): the last 4 KB.
 LOG_TAIL_BYTES = 4096
+_REPORT_LINE = re.compile(r"REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[0-9.]+) ms")
+
+
+def reported(logs: str) -> tuple[str, float] | None:
+    """The request id and duration Lambda's REPORT line in an invocation's log gives."""
+    found = _REPORT_LINE.search(logs)
+    return (found.group("id"), float(found.group("ms"))) if found else None
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from teal.cloud.aws.retry import Retrier, error_code
-from teal.cloud.base import FunctionError, FunctionNotFound, Invocation
+from teal.cloud.base import FunctionError, FunctionNotFound, Invocation, reported
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
-
-_REPORT = re.compile(r"REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[0-9.]+) ms")
 
 
 class Functions:
@@ -45,14 +42,14 @@ class Functions:
         elapsed_ms = (time.perf_counter() - started) * 1000
         payload = _decoded(answer["Payload"].read())
         logs = base64.b64decode(answer.get("LogResult", "")).decode("utf-8", "replace")
-        report = _REPORT.search(logs)
+        request_id, duration_ms = reported(logs) or (_request_id(answer), elapsed_ms)
         failed = answer.get("FunctionError")
         return Invocation(
             function_name=name,
-            request_id=report.group("id") if report else _request_id(answer),
+            request_id=request_id,
             result=None if failed else payload,
             error=_error(payload, failed) if failed else None,
-            duration_ms=float(report.group("ms")) if report else elapsed_ms,
+            duration_ms=duration_ms,
             logs=logs,
         )
 

@@ -42,6 +42,7 @@ from teal.cloud.base import (
     StackResult,
     StageRef,
     Traffic,
+    reported,
 )
 from teal.cloud.local import apigateway
 from teal.cloud.local.engine import Engine
@@ -393,13 +394,15 @@ class LocalCloud:
         body = answer.body
         error = body.get("error")
         request_id = str(body["request_id"])
+        logs = self.logs.invocation_log(str(body["log_group"]), request_id, started_ms)
+        report = reported(logs)  # the handler's own time, as Lambda reports it
         return Invocation(
             function_name=name,
             request_id=request_id,
             result=body.get("result"),
             error=FunctionError(str(error["type"]), str(error["message"])) if error else None,
-            duration_ms=float(body.get("duration_ms") or 0.0),
-            logs=self.logs.invocation_log(str(body["log_group"]), request_id, started_ms),
+            duration_ms=report[1] if report else float(body.get("duration_ms") or 0.0),
+            logs=logs,
         )
 
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:

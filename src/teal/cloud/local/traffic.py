@@ -266,16 +266,37 @@ def _records(path: Path, since: float) -> Iterator[dict[str, Any]]:
         try:
             if part.stat().st_mtime < since:
                 continue
-            text = part.read_text()
         except OSError:
             continue
-        for line in text.splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a crash
-            if isinstance(record, dict) and float(record.get("t") or 0) >= since:
-                yield record
+        yield from _tail(part, since)
+
+
+def _tail(path: Path, since: float) -> list[dict[str, Any]]:
+    """The file's records from ``since`` on, read from its end: lines are appended in time
+    order, so only the last part is read, however long the file."""
+    chunk = 64 * 1024
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            while True:
+                start = max(0, size - chunk)
+                file.seek(start)
+                lines = file.read(size - start).split(b"\n")
+                records = [r for r in map(_record, lines[1:] if start else lines) if r]
+                if start == 0 or (records and float(records[0].get("t") or 0) < since):
+                    break
+                chunk *= 4
+    except OSError:
+        return []
+    return [r for r in records if float(r.get("t") or 0) >= since]
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # an empty line, or one cut by a crash
+    return record if isinstance(record, dict) else None
 
 
 class RequestFeed:
