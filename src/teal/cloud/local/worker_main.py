@@ -95,11 +95,17 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+_second: tuple[int, str] = (-1, "")  # the last second stamped, formatted once
+
+
 def stamp(now: float) -> str:
     """The time that starts an event in the log (the readers parse exactly this)."""
+    global _second
     whole = int(now)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
     micros = min(int((now - whole) * 1_000_000), 999_999)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micros:06d}Z\t"
+    return f"{_second[1]}.{micros:06d}Z\t"
 
 
 class StampedLog(io.BufferedIOBase):
@@ -126,12 +132,15 @@ class StampedLog(io.BufferedIOBase):
         _write_all(self._fd, head + chunk)
         return len(chunk)
 
-    def event(self, text: str) -> None:
-        """One event of the worker's own (START, END, REPORT, an unhandled error)."""
-        if not self._at_line_start:
-            _write_all(self._fd, b"\n")
+    def events(self, *texts: str) -> None:
+        """Events of the worker's own (START, END and REPORT, an unhandled error), in one
+        write: a line the handler left open is ended first."""
+        head = "" if self._at_line_start else "\n"
+        now = stamp(time.time())
+        lines = (line.rstrip("\n") for line in texts)
+        text = head + "".join(f"{now}{line}\n" for line in lines)
         self._at_line_start = True
-        self.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
+        _write_all(self._fd, text.encode("utf-8", "backslashreplace"))
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -218,9 +227,9 @@ def _flush_logs() -> None:
     sys.stderr.flush()
 
 
-def _log(line: str) -> None:
+def _log(*lines: str) -> None:
     _flush_logs()
-    _LOG.event(line)
+    _LOG.events(*lines)
 
 
 _started = time.perf_counter()  # the init phase: from here until the handler is imported
@@ -273,8 +282,7 @@ def serve_one(
         _log(_unhandled(exc))
         frame = encode_frame({"type": "result", "ok": False, "error": _error_payload(exc)})
     duration_ms = (time.perf_counter() - started) * 1000
-    _log(f"END RequestId: {request_id}")
-    _log(_report(request_id, duration_ms))
+    _log(f"END RequestId: {request_id}", _report(request_id, duration_ms))
     return frame
 
 
