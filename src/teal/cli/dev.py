@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -29,7 +29,6 @@ from rich.markup import escape
 from teal.cli.common import console, err_console, load_target, target_options
 from teal.cli.logs import render_line
 from teal.cli.output import Activity, warn
-from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.traffic import RequestFeed, RequestLine
 from teal.config import Target
 from teal.decision import ReplacePolicy
@@ -40,6 +39,9 @@ from teal.logs import LogFollower, LogLine, app_function
 from teal.oplog import current_user
 from teal.package import IGNORE_FILE, project_rules
 from teal.settings import teal_home
+
+if TYPE_CHECKING:
+    from teal.cloud.local.cloud import LocalCloud
 
 TICK_MS = 250  # how often the request feed and the logs are read while watching
 HOLD_LOGS_S = 1.5  # a log line waits this long for its request's line before it prints alone
@@ -345,6 +347,8 @@ def dev_command(
             where="--cloud",
             hint="use teal deploy for AWS, and teal logs --follow to watch it",
         )
+    from teal.cloud.local.cloud import LocalCloud  # the local cloud's engine: teal dev only
+
     loop = DevLoop(target, LocalCloud(), Printer(as_json))
     started = time.time()
     loop.deploy()

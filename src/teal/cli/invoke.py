@@ -15,9 +15,6 @@ from rich.markup import escape
 
 from teal.cli.common import console, emit_json, err_console, load_target, progress, target_options
 from teal.cloud import open_cloud
-
-# The local gateway's own event builder: the sample is what API Gateway sends, field by field.
-from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
 from teal.config import Target
 from teal.environments import Environment, find_environment
 from teal.errors import UserError
@@ -86,6 +83,9 @@ def sample_event(
     target: Target, environment: Environment, endpoint: str | None, function: str
 ) -> dict[str, Any]:
     """A proxy event for one of the function's routes, as API Gateway would send it."""
+    # the local gateway's own event builder: the sample is what API Gateway sends
+    from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
+
     table = load_routes(
         target.project_dir,
         target.entry,

@@ -46,7 +46,6 @@ from teal.cloud.base import (
 )
 from teal.cloud.local import apigateway
 from teal.cloud.local.engine import Engine
-from teal.cloud.local.gateway import INVOKE_PREFIX
 from teal.cloud.local.ledger import STACK_TYPE, Clock, utc_now
 from teal.cloud.local.lifecycle import UnboundDomain, ensure_gateway
 from teal.cloud.local.logs import LocalLogs
@@ -66,6 +65,9 @@ from teal.errors import OperationError
 
 APP_TAG = "teal:app"  # as teal.environments tags stacks and domains (clouds do not import it)
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
+# gateway.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers) is not
+# worth importing in every command for a constant
+INVOKE_PATH = "/_teal/invoke/"
 
 
 class ApiGatewayRefused(OperationError):
@@ -382,7 +384,7 @@ class LocalCloud:
         """Through the gateway's invoke endpoint: the workers that serve the requests."""
         self.ensure_serving()
         started_ms = int(time.time() * 1000) - 1000
-        answer = _post_json(gateway_port(), f"{INVOKE_PREFIX}{name}", event)
+        answer = _post_json(gateway_port(), f"{INVOKE_PATH}{name}", event)
         if answer.status == 404:
             raise FunctionNotFound(
                 f"function {name} is not deployed in the local cloud",
