@@ -20,6 +20,7 @@ from teal.cloud.local.traffic import (
     TrafficWriter,
     bucket_ms,
     bucket_of,
+    histogram_of,
     percentile,
     read_traffic,
 )
@@ -50,6 +51,15 @@ def record(recorder: RequestRecorder, status: int, ms: float, api_id: str = "blu
 def test_latency_buckets_are_at_most_five_percent_wide() -> None:
     for ms in (0.3, 1.0, 12.5, 480.0, 29_000.0):
         assert ms <= bucket_ms(bucket_of(ms)) <= ms * 1.05 + 1e-9
+
+
+def test_a_batchs_histogram_counts_each_latency_in_its_bucket() -> None:
+    latencies = [0.01, 0.05, 0.3, 0.31, 1.0, 1.0, 12.5, 480.0, 29_000.0, 0.3]
+    expected: dict[int, int] = {}
+    for ms in latencies:
+        expected[bucket_of(ms)] = expected.get(bucket_of(ms), 0) + 1
+    assert histogram_of(latencies) == expected
+    assert histogram_of([]) == {}
 
 
 def test_percentiles_from_a_histogram() -> None:
@@ -104,6 +114,7 @@ def test_request_lines_are_written_only_while_someone_reads_them(paths: LocalPat
     assert not paths.requests.exists()
     feed = RequestFeed(paths)
     feed.want()
+    writer.flush()  # the gateway's next batch hears of it
     record(recorder, 503, 2.0)
     writer.flush()
     (line,) = feed.read()
@@ -166,12 +177,16 @@ def test_the_gateway_records_each_request_of_a_stage_with_its_function() -> None
         raise InvocationError(FailureKind.UNHANDLED, "ValueError: no")
 
     recorder = RequestRecorder()
+    recorder.lines_wanted = True
     invoker = ScriptedInvoker({"list": lambda _e: {"statusCode": 200, "body": "[]"}, "boom": boom})
     gw = gateway(state, invoker, recorder=recorder)
     statuses = [handle(gw, request(api(path))).status for path in ("/posts", "/boom", "/nothing")]
     handle(gw, request("/_teal/health"))  # the gateway's own: not traffic
     assert statuses == [200, 502, 403]
-    lines = recorder.take()
+    batch = recorder.take()
+    lines = batch.lines
+    (samples,) = batch.samples.values()
+    assert (len(samples.latencies), samples.errors) == (3, 1)
     assert [(r.api_id, r.path, r.status, r.function) for r in lines] == [
         ("blue", "/posts", 200, "list"),
         ("blue", "/boom", 502, "boom"),

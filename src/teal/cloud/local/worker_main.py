@@ -116,6 +116,7 @@ class StampedLog(io.BufferedIOBase):
         super().__init__()
         self._fd = fd
         self._at_line_start = True
+        self._pending = b""  # an event of the worker's own, written with the next write
 
     def writable(self) -> bool:
         return True
@@ -129,18 +130,25 @@ class StampedLog(io.BufferedIOBase):
             return 0
         head = stamp(time.time()).encode() if self._at_line_start else b""
         self._at_line_start = chunk.endswith(b"\n")
-        _write_all(self._fd, head + chunk)
+        _write_all(self._fd, self._pending + head + chunk)
+        self._pending = b""
         return len(chunk)
 
-    def events(self, *texts: str) -> None:
-        """Events of the worker's own (START, END and REPORT, an unhandled error), in one
-        write: a line the handler left open is ended first."""
-        head = "" if self._at_line_start else "\n"
+    def events(self, *texts: str, later: bool = False) -> None:
+        """Events of the worker's own (START, END and REPORT, an unhandled error; no final
+        newline), stamped now, in one write: a line the handler left open is ended first.
+        ``later``: with
+        the next write instead (START waits for the handler's first output, or its END:
+        a request that prints nothing costs one write)."""
         now = stamp(time.time())
-        lines = (line.rstrip("\n") for line in texts)
-        text = head + "".join(f"{now}{line}\n" for line in lines)
+        head = now if self._at_line_start else "\n" + now
+        data = (head + ("\n" + now).join(texts) + "\n").encode("utf-8", "backslashreplace")
         self._at_line_start = True
-        _write_all(self._fd, text.encode("utf-8", "backslashreplace"))
+        if later:
+            self._pending += data
+            return
+        _write_all(self._fd, self._pending + data)
+        self._pending = b""
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -227,9 +235,10 @@ def _flush_logs() -> None:
     sys.stderr.flush()
 
 
-def _log(*lines: str) -> None:
-    _flush_logs()
-    _LOG.events(*lines)
+def _log(*lines: str, later: bool = False) -> None:
+    if not later:  # the handler's output goes first (a stream it swapped in may buffer)
+        _flush_logs()
+    _LOG.events(*lines, later=later)
 
 
 _started = time.perf_counter()  # the init phase: from here until the handler is imported
@@ -239,7 +248,7 @@ _init_ms: float | None = None  # reported once, by the first REPORT line, as Lam
 def _report(request_id: str, duration_ms: float) -> str:
     """Lambda's REPORT line: durations, memory configured and at most used."""
     global _init_ms
-    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    memory_mb = LambdaContext._described()["memory_limit_in_mb"]
     used_mb = math.ceil(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -274,7 +283,7 @@ def serve_one(
     """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
-    _log(f"START RequestId: {request_id} Version: {context.function_version}")
+    _log(f"START RequestId: {request_id} Version: {context.function_version}", later=True)
     started = time.perf_counter()
     try:
         frame = _result_frame(handler(request["event"], context), max_result_bytes)
