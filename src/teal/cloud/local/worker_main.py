@@ -104,8 +104,7 @@ def stamp(now: float) -> str:
     whole = int(now)
     if _second[0] != whole:
         _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    micros = min(int((now - whole) * 1_000_000), 999_999)
-    return f"{_second[1]}.{micros:06d}Z\t"
+    return f"{_second[1]}.{int((now - whole) * 1_000_000):06d}Z\t"
 
 
 class StampedLog(io.BufferedIOBase):
@@ -134,15 +133,15 @@ class StampedLog(io.BufferedIOBase):
         self._pending = b""
         return len(chunk)
 
-    def events(self, *texts: str, later: bool = False) -> None:
-        """Events of the worker's own (START, END and REPORT, an unhandled error; no final
-        newline), stamped now, in one write: a line the handler left open is ended first.
-        ``later``: with
-        the next write instead (START waits for the handler's first output, or its END:
-        a request that prints nothing costs one write)."""
-        now = stamp(time.time())
-        head = now if self._at_line_start else "\n" + now
-        data = (head + ("\n" + now).join(texts) + "\n").encode("utf-8", "backslashreplace")
+    def own(self, text: str, *, later: bool = False) -> None:
+        """Events of the worker's own (START, END and REPORT, an unhandled error), each
+        line already stamped (see :func:`stamp`), in one write; a line the handler left
+        open is ended first. ``later``: with the next write instead (START waits for the
+        handler's first output, or for its END: a request that prints nothing costs one
+        write)."""
+        data = text.encode("utf-8", "backslashreplace")
+        if not self._at_line_start:
+            data = b"\n" + data
         self._at_line_start = True
         if later:
             self._pending += data
@@ -235,30 +234,41 @@ def _flush_logs() -> None:
     sys.stderr.flush()
 
 
-def _log(*lines: str, later: bool = False) -> None:
-    if not later:  # the handler's output goes first (a stream it swapped in may buffer)
-        _flush_logs()
-    _LOG.events(*lines, later=later)
+def _log(text: str) -> None:
+    """One event of the worker's own, stamped now, after what the handler wrote."""
+    _flush_logs()  # a stream the handler swapped in may buffer
+    _LOG.own(stamp(time.time()) + text + "\n")  # its lines after the first: the same event
 
 
 _started = time.perf_counter()  # the init phase: from here until the handler is imported
 _init_ms: float | None = None  # reported once, by the first REPORT line, as Lambda does
+_peak: tuple[int, int] = (-1, 0)  # the second last measured, and the peak memory (MB) then
 
 
-def _report(request_id: str, duration_ms: float) -> str:
-    """Lambda's REPORT line: durations, memory configured and at most used."""
+def _peak_mb(second: int) -> int:
+    """Max Memory Used: the process's peak resident memory, measured once a second."""
+    global _peak
+    if _peak[0] != second:
+        _peak = (second, math.ceil(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    return _peak[1]
+
+
+def _end_and_report(request_id: str, duration_ms: float) -> str:
+    """Lambda's END and REPORT lines: durations, memory configured and at most used."""
     global _init_ms
+    now = time.time()
+    at = stamp(now)
     memory_mb = LambdaContext._described()["memory_limit_in_mb"]
-    used_mb = math.ceil(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    line = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+    text = (
+        f"{at}END RequestId: {request_id}\n"
+        f"{at}REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
-        f"Max Memory Used: {used_mb} MB"
+        f"Max Memory Used: {_peak_mb(int(now))} MB"
     )
     if _init_ms is not None:
-        line += f"\tInit Duration: {_init_ms:.2f} ms"
+        text += f"\tInit Duration: {_init_ms:.2f} ms"
         _init_ms = None
-    return line
+    return text + "\n"
 
 
 def _result_frame(result: Any, max_result_bytes: int) -> bytes:
@@ -283,7 +293,8 @@ def serve_one(
     """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
-    _log(f"START RequestId: {request_id} Version: {context.function_version}", later=True)
+    start = f"START RequestId: {request_id} Version: {context.function_version}\n"
+    _LOG.own(stamp(time.time()) + start, later=True)
     started = time.perf_counter()
     try:
         frame = _result_frame(handler(request["event"], context), max_result_bytes)
@@ -291,7 +302,8 @@ def serve_one(
         _log(_unhandled(exc))
         frame = encode_frame({"type": "result", "ok": False, "error": _error_payload(exc)})
     duration_ms = (time.perf_counter() - started) * 1000
-    _log(f"END RequestId: {request_id}", _report(request_id, duration_ms))
+    _flush_logs()  # the handler's output goes first (a stream it swapped in may buffer)
+    _LOG.own(_end_and_report(request_id, duration_ms))
     return frame
 
 
