@@ -26,6 +26,9 @@ with its time, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and a tab, as CloudWatch
 stamps each event; a write of several lines (an unhandled error and its
 traceback) stays one event. Bytes written to the file descriptors directly
 (by a child process, say) carry no time: readers give them their predecessor's.
+The START line, stamped when the request starts, is written with the
+handler's first output or with END and REPORT: a request that prints nothing
+costs one write.
 
 The worker leads its own process group (the gateway starts it in a new
 session); the gateway ends the whole group, so processes a handler starts do
