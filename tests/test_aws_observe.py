@@ -296,3 +296,18 @@ def test_traffic_queries_name_the_rest_apis_dimensions(stubbed: StubbedCloud) ->
             {"Name": "Stage", "Value": "dev"},
         ]
         assert query["MetricStat"]["Period"] == 300
+
+
+def test_status_shows_the_rest_when_cloudwatch_refuses(
+    stubbed: StubbedCloud,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from teal.bluegreen import _traffic
+    from teal.environments import Environment
+
+    environment = Environment("blog-dev", "dev", None, "UPDATE_COMPLETE", "abc", "dev", None)
+    with Stubber(stubbed.clients.cloudwatch) as cloudwatch:
+        cloudwatch.add_client_error("get_metric_data", "AccessDenied", "not allowed")
+        with caplog.at_level("WARNING", logger="teal.warnings"):
+            assert _traffic(stubbed.cloud, [environment]) == {}
+    assert "traffic numbers unavailable: AWS refused GetMetricData" in caplog.text
