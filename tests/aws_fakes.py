@@ -90,6 +90,9 @@ def moto_clients(moto_endpoint: str) -> AwsClients:
         cloudformation=client("cloudformation"),
         s3=client("s3"),
         apigateway=client("apigateway"),
+        logs=client("logs"),
+        lambda_=client("lambda"),
+        cloudwatch=client("cloudwatch"),
     )
 
 
@@ -123,6 +126,9 @@ class StubbedCloud:
             cloudformation=session.client("cloudformation"),
             s3=session.client("s3"),
             apigateway=session.client("apigateway"),
+            logs=session.client("logs"),
+            lambda_=session.client("lambda"),
+            cloudwatch=session.client("cloudwatch"),
         )
         self.sleeps: list[float] = []
         self.cloud = AwsCloud(self.clients, sleep=self.sleeps.append, poll=FAST_POLL)

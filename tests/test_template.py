@@ -89,12 +89,24 @@ def test_function_carries_runtime_entry_and_user_settings() -> None:
     assert props["FunctionName"] == "blog-dev-show_post"
 
 
-def test_role_may_write_only_its_own_log_group() -> None:
+def test_role_may_write_only_its_environments_log_group() -> None:
     template = synth(["GET /a -> one"]).template
     (role,) = of_type(template, "AWS::IAM::Role").values()
     (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    assert statement["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/blog-dev-one:*")
+    assert statement["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/blog-dev:*")
     assert "*" not in statement["Action"]
+
+
+def test_every_function_logs_to_the_environments_one_log_group() -> None:
+    template = synth(BLOG).template
+    (group,) = of_type(template, "AWS::Logs::LogGroup").values()
+    assert group["Properties"] == {"LogGroupName": "/aws/lambda/blog-dev"}
+    assert "DeletionPolicy" not in group  # it goes with the environment, never blocks a redeploy
+    functions = of_type(template, "AWS::Lambda::Function").values()
+    assert len(functions) > 1
+    for function in functions:
+        logging = function["Properties"]["LoggingConfig"]
+        assert logging == {"LogGroup": {"Ref": "EnvironmentLogs"}, "LogFormat": "Text"}
 
 
 def test_permission_is_scoped_to_the_api_and_to_a_single_route() -> None:
@@ -186,7 +198,8 @@ def test_current_rest_api_logical_id_reads_the_deployed_template() -> None:
 def test_rotated_template_shares_no_logical_id_with_the_old_one() -> None:
     old = synth(BLOG).template["Resources"]
     new = synth(BLOG, rest_api_logical_id="RestApi1").template
-    assert not set(old) & set(new["Resources"])
+    # but the environment's log group, which every generation writes to
+    assert set(old) & set(new["Resources"]) == {"EnvironmentLogs"}
     assert new["Outputs"]["RestApiId"] == {"Value": {"Ref": "RestApi1"}}
     assert new["Outputs"]["RestApiLogicalId"] == {"Value": "RestApi1"}
     names = [
@@ -222,7 +235,7 @@ def test_an_app_without_routes_is_refused() -> None:
 
 def test_too_many_functions_for_one_template_is_a_clear_user_error() -> None:
     with pytest.raises(TemplateLimitError, match="CloudFormation allows 500") as raised:
-        synthesize(big_table(130, functions=130), make_target(), CODE_KEY)
+        synthesize(big_table(170, functions=170), make_target(), CODE_KEY)
     assert "function=" in (raised.value.hint or "")
 
 
@@ -243,7 +256,8 @@ def test_rotated_template_can_live_beside_the_old_one_in_one_stack() -> None:
     old = synth(BLOG).template
     new = synth([*BLOG, "GET /x/{y} -> x"], rest_api_logical_id="RestApi1").template
     combined = combine_for_switch(old, new)
-    assert len(combined["Resources"]) == len(old["Resources"]) + len(new["Resources"])
+    # one log group serves both generations
+    assert len(combined["Resources"]) == len(old["Resources"]) + len(new["Resources"]) - 1
     names = [
         r["Properties"]["FunctionName"]
         for r in combined["Resources"].values()

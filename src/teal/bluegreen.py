@@ -9,6 +9,7 @@ when the domain does not answer.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +25,8 @@ from teal.cloud.base import (
     EventSink,
     HeldLock,
     HistoryEntry,
+    StageRef,
+    Traffic,
 )
 from teal.config import Check, DomainSpec, Target
 from teal.crashpoints import crash_point
@@ -46,6 +49,8 @@ from teal.routes import RouteTable
 from teal.template.synth import artifact_keys
 
 VERIFY_ATTEMPTS = 10
+TRAFFIC_WINDOW_S = 300  # teal status: the traffic of the last 5 minutes
+warnings_log = logging.getLogger("teal.warnings")
 
 
 class ChecksFailed(OperationError):
@@ -400,6 +405,7 @@ class EnvironmentRow:
     live: bool
     code_sha256: str | None
     api_key: ApiKeyInfo | None = None  # when a route requires an API key
+    traffic: Traffic | None = None  # None: no stage yet, or the numbers could not be read
 
     def to_json(self) -> dict[str, Any]:
         e = self.environment
@@ -413,6 +419,7 @@ class EnvironmentRow:
             "updated_at": e.updated_at.isoformat(timespec="seconds") if e.updated_at else None,
             "code_sha256": self.code_sha256,
             "api_key": self.api_key.to_json() if self.api_key is not None else None,
+            "traffic": self.traffic.to_json() if self.traffic else None,
         }
 
 
@@ -462,6 +469,8 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
     domain_rows = tuple(_domain_row(cloud, target.app, spec, history) for spec in domains)
     live_names = {row.live for row in domain_rows if row.live}
     code = _last_code_by_environment(history)
+    found = environments(cloud, target.app)
+    traffic = _traffic(cloud, found)
     rows = tuple(
         EnvironmentRow(
             e,
@@ -469,8 +478,9 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
             e.name in live_names,
             code.get(e.name),
             cloud.api_key(e.api_key_id) if e.api_key_id else None,
+            traffic.get(e.name),
         )
-        for e in environments(cloud, target.app)
+        for e in found
     )
     keys = [target.environment, *(domain_lock_key(spec.name) for spec in domains)]
     when = now()
@@ -486,6 +496,24 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
         tuple(_as_seen(entry, locks) for entry in history),
         locks,
     )
+
+
+def _traffic(cloud: Cloud, found: Sequence[Environment]) -> dict[str, Traffic]:
+    """Each environment's requests of the last 5 minutes, in one read for all of them.
+
+    The numbers are a view: when they cannot be read (CloudWatch refused, say),
+    status says so and shows the rest.
+    """
+    served = [e for e in found if e.api_id and e.stage]
+    stages = [StageRef(str(e.api_id), e.name, str(e.stage)) for e in served]
+    if not stages:
+        return {}
+    try:
+        numbers = cloud.traffic(stages, TRAFFIC_WINDOW_S)
+    except OperationError as error:
+        warnings_log.warning("traffic numbers unavailable: %s", error.what)
+        return {}
+    return {e.name: t for e, t in zip(served, numbers, strict=True)}
 
 
 def _domain_row(

@@ -42,7 +42,17 @@ def _register_optional() -> None:
     """Command modules that later parts of teal add; each exposes ``register(group)``."""
     import importlib
 
-    for name in ("plan", "local", "deploy", "bluegreen", "package", "send"):
+    for name in (
+        "plan",
+        "local",
+        "deploy",
+        "bluegreen",
+        "package",
+        "send",
+        "logs",
+        "invoke",
+        "dev",
+    ):
         try:
             module = importlib.import_module(f"teal.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -22,6 +22,7 @@ from teal.cli.common import (
 )
 from teal.cli.output import Activity
 from teal.cloud import open_cloud
+from teal.cloud.base import Traffic
 from teal.config import DomainSpec, Project, Target
 from teal.errors import UserError
 from teal.loader import load_routes
@@ -229,7 +230,9 @@ def configured_domains(project: Project, target: Target) -> list[DomainSpec]:
 
 
 def _print_status(report: bluegreen.StatusReport) -> None:
-    envs = Table("environment", "status", "live", "endpoint", "updated", "code", box=None)
+    envs = Table(
+        "environment", "status", "live", "endpoint", "updated", "code", "last 5 min", box=None
+    )
     for row in report.environments:
         e = row.to_json()
         envs.add_row(
@@ -239,6 +242,7 @@ def _print_status(report: bluegreen.StatusReport) -> None:
             e["endpoint"] or "-",
             e["updated_at"] or "-",
             (e["code_sha256"] or "-")[:12],
+            _traffic_cell(row.traffic),
         )
     console.print(envs if report.environments else "no environments deployed")
     for d in report.domains:
@@ -263,6 +267,20 @@ def _print_status(report: bluegreen.StatusReport) -> None:
                 _result(h),
             )
         console.print(history)
+
+
+def _traffic_cell(traffic: Traffic | None) -> str:
+    """``120 req, 2 5xx, p50 12 ms, p99 80 ms``, or ``-``."""
+    if traffic is None:
+        return "-"
+    if not traffic.requests:
+        return "no requests"
+    latency = (
+        f", p50 {traffic.p50_ms:.0f} ms, p99 {traffic.p99_ms:.0f} ms"
+        if traffic.p50_ms is not None and traffic.p99_ms is not None
+        else ""
+    )
+    return f"{traffic.requests} req, {traffic.errors} 5xx{latency}"
 
 
 def _result(entry: dict[str, Any]) -> str:

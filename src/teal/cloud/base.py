@@ -8,8 +8,9 @@ typed errors below.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -298,6 +299,104 @@ class HistoryEntry:
         return replace(self, state=state, **changes)
 
 
+# -- what functions do: their logs, one invocation, the traffic of a stage ---------
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One event of a log group, as CloudWatch Logs keeps it."""
+
+    timestamp_ms: int  # when it was written, in milliseconds since the epoch
+    group: str
+    stream: str  # Lambda's: ``YYYY/MM/DD/[<version>]<id>``, the function's name before ``[``
+    # in a log group that several functions share
+    message: str
+    id: str  # unique in its group (CloudWatch's eventId): a re-read finds it again
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """The events of one log group from ``start_ms`` (inclusive) to ``end_ms`` (exclusive)."""
+
+    group: str
+    start_ms: int
+    end_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of a log read: what one call to the cloud brought back, oldest first."""
+
+    events: tuple[LogEvent, ...]
+
+
+@dataclass(frozen=True)
+class FunctionError:
+    """Why an invocation returned no result: Lambda's ``errorType`` and ``errorMessage``."""
+
+    type: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One synchronous invocation of a function, as Lambda's Invoke answers it."""
+
+    function_name: str
+    request_id: str
+    result: Any  # the handler's return value (None when it failed)
+    error: FunctionError | None
+    duration_ms: float
+    logs: str  # the invocation's log lines, at most Lambda's tail (the last 4 KB)
+
+
+# Lambda's tail of an invocation's log (LogType=Tail): the last 4 KB.
+LOG_TAIL_BYTES = 4096
+_REPORT_LINE = re.compile(r"REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[0-9.]+) ms")
+
+
+def reported(logs: str) -> tuple[str, float] | None:
+    """The request id and duration Lambda's REPORT line in an invocation's log gives."""
+    found = _REPORT_LINE.search(logs)
+    return (found.group("id"), float(found.group("ms"))) if found else None
+
+
+@dataclass(frozen=True)
+class StageRef:
+    """A deployed stage, by its API's id and name (CloudWatch's metrics use the name)."""
+
+    api_id: str
+    api_name: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Requests a stage answered over the last ``window_s`` seconds."""
+
+    window_s: int
+    requests: int
+    errors: int  # answers with a 5xx status
+    p50_ms: float | None  # latency percentiles (None without requests)
+    p99_ms: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window_s": self.window_s,
+            "requests": self.requests,
+            "errors": self.errors,
+            "p50_ms": None if self.p50_ms is None else round(self.p50_ms, 2),
+            "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 2),
+        }
+
+
+class FunctionNotFound(UserError):
+    """The function to invoke is not deployed (a name nothing answers to)."""
+
+
 class StackFailed(OperationError):
     """A stack operation failed and was rolled back; carries the failing events."""
 
@@ -438,3 +537,21 @@ class Cloud(Protocol):
 
     # Make the cloud ready to serve (the local cloud starts its gateway).
     def ensure_serving(self) -> None: ...
+
+    # What functions do.
+    def read_logs(self, query: LogQuery) -> Iterator[LogPage]:
+        """The log group's events in the query's window, oldest first, a page per call
+        to the cloud (read lazily: stop iterating and no more calls are made). A log
+        group that does not exist (yet) has no events."""
+        ...
+
+    def invoke_function(self, name: str, event: Any) -> Invocation:
+        """Invoke the function once, synchronously, and wait for its answer.
+
+        Raises :class:`FunctionNotFound` when no function has that name."""
+        ...
+
+    def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
+        """Each stage's requests, 5xx answers and latency over the last ``window_s``
+        seconds, in the order given, with a fixed number of calls whatever their count."""
+        ...

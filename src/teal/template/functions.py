@@ -1,9 +1,21 @@
-"""The Lambda side of the template: per function a role, a log group, the
-function itself and the permission that lets this API invoke it.
+"""The Lambda side of the template: per function a role, the function itself
+and the permission that lets this API invoke it; per environment one log group.
+
+Every function of the environment, of every API generation, writes to the
+environment's one log group (Lambda's ``LoggingConfig``: a log stream per
+execution environment, named after its function), so its logs read as one
+stream across replacements, with one call per page whatever the number of
+functions. The log group is not bound to an API generation (no suffix): a
+replacement keeps it and the logs written before it. It lives as long as the
+environment's stack (``teal delete`` deletes it), with no retention of its own
+beyond that: a group retained past its stack would keep its fixed name taken,
+and a later deploy of the same environment could not create it again. Its
+events never expire, as in Lambda's own log groups.
 
 Least privilege, as teal means it:
 
-- each function has its own role, allowed to write to its own log group only;
+- each function has its own role, allowed to write to its environment's log
+  group only;
 - each function has one ``AWS::Lambda::Permission`` for API Gateway, scoped to
   this RestApi and, when the function serves a single route and verb, to that
   verb and path (``${RestApi}/*/GET/posts/*``); a function serving several
@@ -24,7 +36,9 @@ from teal.template.names import function_id, function_physical_name, generation
 RUNTIME_HANDLER = "teal.runtime.entry.handler"
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 APIGW_PRINCIPAL = "apigateway.amazonaws.com"
-RESOURCES_PER_FUNCTION = 4
+RESOURCES_PER_FUNCTION = 3  # and the environment's one log group
+# The environment's log group: no generation suffix, so every API generation shares it.
+ENVIRONMENT_LOGS = "EnvironmentLogs"
 
 Resource = dict[str, Any]
 
@@ -33,8 +47,24 @@ def role_id(function: str, gen: str = "") -> str:
     return f"{function_id(function, gen)}Role"
 
 
-def log_group_id(function: str, gen: str = "") -> str:
-    return f"{function_id(function, gen)}Logs"
+def environment_log_group(environment: str) -> str:
+    """The log group every function of the environment writes to.
+
+    Lambda's own prefix, so it is where the console and other tools look first;
+    teal's functions are named ``<environment>-<function>``, so no function's
+    default group has this name.
+    """
+    return f"/aws/lambda/{environment}"
+
+
+def environment_resources(target: Target) -> dict[str, Resource]:
+    """What every function of the environment shares: its log group."""
+    return {
+        ENVIRONMENT_LOGS: {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": environment_log_group(target.environment)},
+        }
+    }
 
 
 def permission_id(function: str, gen: str = "") -> str:
@@ -44,17 +74,13 @@ def permission_id(function: str, gen: str = "") -> str:
 def function_resources(
     function: str, routes: Sequence[Route], target: Target, code_key: str, rest_api_id: str
 ) -> dict[str, Resource]:
-    """The resources of one app function, by logical id: its role, log group, the
+    """The resources of one app function, by logical id: its role, the
     function, and (when routes call it) API Gateway's permission to invoke it."""
     gen = generation(rest_api_id)
     name = function_physical_name(target.environment, function, gen)
     fn_id = function_id(function, gen)
     resources = {
-        role_id(function, gen): _role(name),
-        log_group_id(function, gen): {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {"LogGroupName": f"/aws/lambda/{name}"},
-        },
+        role_id(function, gen): _role(environment_log_group(target.environment)),
         fn_id: _function(function, name, target, code_key, gen),
     }
     if routes:  # a function only schedules or queues run is no business of the API's
@@ -62,10 +88,9 @@ def function_resources(
     return resources
 
 
-def _role(name: str) -> Resource:
+def _role(log_group: str) -> Resource:
     log_arn = (
-        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
-        f":log-group:/aws/lambda/{name}:*"
+        f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_group}:*"
     )
     return {
         "Type": "AWS::IAM::Role",
@@ -104,7 +129,6 @@ def _function(function: str, name: str, target: Target, code_key: str, gen: str)
     environment = {**variables, **target.teal_variables(function)}
     return {
         "Type": "AWS::Lambda::Function",
-        "DependsOn": [log_group_id(function, gen)],
         "Properties": {
             "FunctionName": name,
             "Handler": RUNTIME_HANDLER,
@@ -114,6 +138,10 @@ def _function(function: str, name: str, target: Target, code_key: str, gen: str)
             "MemorySize": memory,
             "Timeout": timeout,
             "Environment": {"Variables": dict(sorted(environment.items()))},
+            "LoggingConfig": {
+                "LogGroup": {"Ref": ENVIRONMENT_LOGS},
+                "LogFormat": "Text",
+            },
         },
     }
 

@@ -101,13 +101,12 @@ def synthesize(
         )
     table = with_effective_cors(table, target.cors)
     gen = generation(rest_api_logical_id)
-    resources: dict[str, Any] = {}
+    resources: dict[str, Any] = fn_resources.environment_resources(target)
     by_function = table.functions
     shared_variables = {
         **output_variables(target),
         **stack_queues.queue_variables(table.triggers, target),
     }
-    gen = generation(rest_api_logical_id)
     for function in app_functions(table):
         routes = by_function.get(function, [])
         resources.update(

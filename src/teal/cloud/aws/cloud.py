@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from teal.apigw import stage_endpoint
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSets
 from teal.cloud.aws.domains import DOMAIN_TAG, Domains
 from teal.cloud.aws.failures import translated
+from teal.cloud.aws.functions import Functions
 from teal.cloud.aws.history import S3History
 from teal.cloud.aws.locks import S3Locks
+from teal.cloud.aws.logs import CloudWatchLogs
+from teal.cloud.aws.metrics import Metrics
 from teal.cloud.aws.nested import NestedBundles
 from teal.cloud.aws.retry import Backoff, Retrier, Sleep
 from teal.cloud.aws.session import AwsClients, open_session
@@ -27,9 +30,14 @@ from teal.cloud.base import (
     EventSink,
     HeldLock,
     HistoryEntry,
+    Invocation,
     LockOwner,
+    LogPage,
+    LogQuery,
     StackRequest,
     StackResult,
+    StageRef,
+    Traffic,
 )
 from teal.config import DomainSpec
 
@@ -67,6 +75,9 @@ class AwsCloud:
         self._domains = Domains(clients.apigateway, self._stacks, retry)
         self._locks = S3Locks(clients.s3, self._bucket, retry)
         self._history = S3History(clients.s3, self._bucket, retry)
+        self._logs = CloudWatchLogs(clients.logs)
+        self._functions = Functions(clients.lambda_, retry)
+        self._metrics = Metrics(clients.cloudwatch, retry)
 
     @classmethod
     def from_settings(
@@ -197,6 +208,25 @@ class AwsCloud:
 
     def ensure_serving(self) -> None:
         """AWS serves by itself."""
+
+    # What functions do.
+
+    def read_logs(self, query: LogQuery) -> Iterator[LogPage]:
+        pages = self._logs.read(query)
+        while True:
+            with translated(query.group):
+                page = next(pages, None)
+            if page is None:
+                return
+            yield page
+
+    def invoke_function(self, name: str, event: Any) -> Invocation:
+        with translated(name):
+            return self._functions.invoke(name, event)
+
+    def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
+        with translated("cloudwatch"):
+            return self._metrics.traffic(stages, window_s)
 
 
 if TYPE_CHECKING:

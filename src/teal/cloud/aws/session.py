@@ -23,6 +23,9 @@ from teal.cloud.base import CloudUnavailable
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
 
 # botocore's own retries for throttling and transient errors; teal's Retrier
@@ -46,6 +49,9 @@ class AwsClients:
     cloudformation: CloudFormationClient
     s3: S3Client
     apigateway: APIGatewayClient
+    logs: CloudWatchLogsClient
+    lambda_: LambdaClient
+    cloudwatch: CloudWatchClient
 
 
 def open_session(
@@ -73,6 +79,9 @@ def open_session(
         cloudformation=session.client("cloudformation", **client_kwargs()),  # type: ignore[call-overload]
         s3=session.client("s3", **client_kwargs()),  # type: ignore[call-overload]
         apigateway=session.client("apigateway", **client_kwargs()),  # type: ignore[call-overload]
+        logs=session.client("logs", **client_kwargs()),  # type: ignore[call-overload]
+        lambda_=session.client("lambda", **client_kwargs()),  # type: ignore[call-overload]
+        cloudwatch=session.client("cloudwatch", **client_kwargs()),  # type: ignore[call-overload]
     )
 
 

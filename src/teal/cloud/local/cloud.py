@@ -12,11 +12,14 @@ there, naming the domain and the port; other domains do not concern it.
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from teal.apigw import ApiGatewayError, normalize_base_path
 from teal.cloud.base import (
@@ -26,18 +29,27 @@ from teal.cloud.base import (
     DeployedStack,
     DomainInfo,
     EventSink,
+    FunctionError,
+    FunctionNotFound,
     HeldLock,
     HistoryEntry,
+    Invocation,
     LockHeld,
     LockOwner,
+    LogPage,
+    LogQuery,
     StackEvent,
     StackRequest,
     StackResult,
+    StageRef,
+    Traffic,
+    reported,
 )
 from teal.cloud.local import apigateway
 from teal.cloud.local.engine import Engine
 from teal.cloud.local.ledger import STACK_TYPE, Clock, utc_now
 from teal.cloud.local.lifecycle import UnboundDomain, ensure_gateway
+from teal.cloud.local.logs import LocalLogs
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_ARTIFACT_BUCKET,
@@ -50,10 +62,15 @@ from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.cloud.local.resources.registry import providers
 from teal.cloud.local.stack_records import StackRecord
 from teal.cloud.local.store import Store, from_json, to_json
+from teal.cloud.local.traffic import read_traffic
 from teal.config import DomainSpec
 from teal.errors import OperationError
 
 APP_TAG = "teal:app"  # as teal.environments tags stacks and domains (clouds do not import it)
+INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
+# gateway.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers) is not
+# worth importing in every command for a constant
+INVOKE_PATH = "/_teal/invoke/"
 
 
 class ApiGatewayRefused(OperationError):
@@ -154,6 +171,7 @@ class LocalCloud:
         self._domains_used: set[str] = set()
         self._apps_used: set[str] = set()
         self._notes = Notes()  # where the local cloud is not AWS, said once per command
+        self.logs = LocalLogs(self.paths)
 
     def close(self) -> None:
         self.store.close()
@@ -370,12 +388,78 @@ class LocalCloud:
             if self._deals_with(unbound.domain):
                 raise DomainNotServed(unbound)
 
+    # What functions do ----------------------------------------------------------
+
+    def read_logs(self, query: LogQuery) -> Iterator[LogPage]:
+        return self.logs.read(query)
+
+    def invoke_function(self, name: str, event: Any) -> Invocation:
+        """Through the gateway's invoke endpoint: the workers that serve the requests."""
+        self.ensure_serving()
+        started_ms = int(time.time() * 1000) - 1000
+        answer = _post_json(gateway_port(), f"{INVOKE_PATH}{name}", event)
+        if answer.status == 404:
+            raise FunctionNotFound(
+                f"function {name} is not deployed in the local cloud",
+                where=name,
+                hint="deploy the environment first (teal deploy), or check the name",
+            )
+        if answer.status != 200:
+            raise OperationError(f"invoking {name} failed: {answer.body.get('message')}")
+        body = answer.body
+        error = body.get("error")
+        request_id = str(body["request_id"])
+        logs = self.logs.invocation_log(str(body["log_group"]), request_id, started_ms)
+        report = reported(logs)  # the handler's own time, as Lambda reports it
+        return Invocation(
+            function_name=name,
+            request_id=request_id,
+            result=body.get("result"),
+            error=FunctionError(str(error["type"]), str(error["message"])) if error else None,
+            duration_ms=report[1] if report else float(body.get("duration_ms") or 0.0),
+            logs=logs,
+        )
+
+    def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
+        """From the gateway's traffic numbers (no gateway needs to run to read them)."""
+        return read_traffic(self.paths, stages, window_s)
+
     def _deals_with(self, domain: str) -> bool:
         if domain in self._domains_used:
             return True
         with self.store.transaction() as conn:
             record = apigateway.get_domain(conn, domain)
         return record is not None and record.tags.get(APP_TAG) in self._apps_used
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: dict[str, Any]
+
+
+def _post_json(port: int, path: str, payload: Any) -> _Answer:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=INVOKE_TIMEOUT_S)
+    try:
+        connection.request("POST", path, json.dumps(payload), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return _Answer(response.status, json.loads(response.read() or b"{}"))
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        raise OperationError(
+            f"the local gateway on port {port} did not answer: {exc}",
+            where="local gateway",
+            hint="teal local status says whether it runs; teal local stop, then try again",
+        ) from exc
+    finally:
+        connection.close()
+
+
+if TYPE_CHECKING:
+    from teal.cloud.base import Cloud
+
+    def _conforms(cloud: LocalCloud) -> Cloud:
+        """mypy checks here that LocalCloud implements every method of the Cloud seam."""
+        return cloud
 
 
 def _lock_holder(conn: sqlite3.Connection, key: str) -> LockOwner | None:

@@ -31,6 +31,16 @@ shaped by the stage's gateway responses, as the deployment snapshotted them
 Every limit is AWS's, with AWS's answer (``docs/limits.md``): API Gateway's
 here, Lambda's in :mod:`teal.cloud.local.workers`.
 
+Each request that reaches a stage is recorded for the traffic numbers and
+the request feed (:mod:`teal.cloud.local.traffic`): one tuple appended, the
+rest is done in batches by the server loop.
+
+Under ``/_teal/`` on the main port (and never through an API or a domain's
+port) the gateway answers for itself: ``/_teal/health``, and
+``POST /_teal/invoke/<function name>`` with an event as the body, which runs
+the function once through the same workers as the requests (``teal invoke``)
+and answers as Lambda's Invoke would: the result, or the error.
+
 A request HTTP cannot parse (a header name with CR or LF in it, say) never
 reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's httptools, or h11) answers 400
 and closes the connection, as a front end would. A proxy response HTTP
@@ -50,6 +60,7 @@ import logging
 import random
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -80,6 +91,7 @@ from teal.cloud.local.model import (
     ServedStage,
     ServingState,
 )
+from teal.cloud.local.traffic import RequestRecorder
 from teal.cloud.local.workers import FailureKind, InvocationError
 from teal.routes import Match, MatchKind, PathSyntaxError, PathTree
 
@@ -87,7 +99,9 @@ log = logging.getLogger("teal.local.gateway")
 
 INTEGRATION_TIMEOUT_S = 29.0
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's REST payload limit, on the body as received
+INTERNAL_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port only
 HEALTH_PATH = "/_teal/health"
+INVOKE_PREFIX = "/_teal/invoke/"
 API_PREFIX = "/restapis/"
 USER_REQUEST = "_user_request_"
 
@@ -229,6 +243,7 @@ class Gateway:
         on_change: Callable[[], None] | None = None,
         on_health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
         identity: Mapping[str, Any] | None = None,
+        recorder: RequestRecorder | None = None,
     ) -> None:
         self.state = state
         self.invoker = invoker
@@ -240,6 +255,7 @@ class Gateway:
         self.on_change = on_change
         self.on_health = on_health
         self.identity = dict(identity or {})
+        self.recorder = recorder
         self._view: _View | None = None
         self._trees: dict[str, PathTree[RouteIntegration]] = {}
         self._arn_patterns: dict[str, re.Pattern[str]] = {}
@@ -308,23 +324,44 @@ class Gateway:
 
     async def handle(self, request: GatewayRequest) -> GatewayResponse:
         """Serve one request as API Gateway would."""
+        started = time.perf_counter()
         request_id = self.new_request_id()
         if request.body_too_large:
             return _error(REQUEST_TOO_LONG, request_id)
         view = await self.refresh()
-        if request.local_port == self.main_port and request.path == HEALTH_PATH:
-            details = await self.on_health() if self.on_health is not None else {}
-            return self._health(view, request_id, details)
+        if request.local_port == self.main_port and request.path.startswith(INTERNAL_PREFIX):
+            return await self._internal(view, request, request_id)
         target = self._target(view, request)
         if isinstance(target, GatewayResponse):
             return target
         served = self._stage(view, target.api_id, target.stage)
         if served is None:
             return _error(FORBIDDEN, request_id)
-        response = await self._serve(view, served, target, request, request_id)
+        response, function = await self._serve(view, served, target, request, request_id)
         if response.response_type is not None and served.gateway_responses:
-            return with_gateway_response(response, served.gateway_responses)
+            response = with_gateway_response(response, served.gateway_responses)
+        if self.recorder is not None:
+            self.recorder.record(
+                started,
+                target.api_id,
+                target.stage,
+                request.method,
+                target.path,
+                response.status,
+                function,
+                request_id,
+            )
         return response
+
+    async def _internal(
+        self, view: _View, request: GatewayRequest, request_id: str
+    ) -> GatewayResponse:
+        if request.path == HEALTH_PATH:
+            details = await self.on_health() if self.on_health is not None else {}
+            return self._health(view, request_id, details)
+        if request.path.startswith(INVOKE_PREFIX) and request.method == "POST":
+            return await self._invoke(view, request.path[len(INVOKE_PREFIX) :], request.body)
+        return _json_response(404, {"message": f"no teal endpoint at {request.path}"}, "")
 
     def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
         body = {"ok": True, "generation": view.generation, **self.identity, **details}
@@ -350,23 +387,24 @@ class Gateway:
         target: Target,
         request: GatewayRequest,
         request_id: str,
-    ) -> GatewayResponse:
+    ) -> tuple[GatewayResponse, str]:
+        """The answer, and the name of the function that ran ("" if none did)."""
         match = self._tree(served).match(target.path, request.method)
         if match.kind is not MatchKind.FULL or match.target is None or match.node is None:
-            return _error(MISSING_TOKEN, request_id)
+            return _error(MISSING_TOKEN, request_id), ""
         route = match.target
         if route.mock is not None:
-            return _mock_answer(route.mock, request_id)
+            return _mock_answer(route.mock, request_id), ""
         access: Access | None = None
         if route.guarded:
             routed = _Routed(served, route, target, request, request_id, match)
             checked = await self._check_access(routed)
             if isinstance(checked, GatewayResponse):
-                return checked
+                return checked, ""
             access = checked
         spec = self._function(view, route.function_arn) if route.function_arn else None
         if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
-            return _error(NO_PERMISSION, request_id)
+            return _error(NO_PERMISSION, request_id), ""
         source = EventSource(
             api_id=target.api_id,
             stage=target.stage,
@@ -398,7 +436,7 @@ class Gateway:
         binary_accepted = is_binary(
             first_accepted(request.header("accept")), source.binary_media_types
         )
-        return await self._integrate(spec, event, request_id, binary_accepted)
+        return await self._integrate(spec, event, request_id, binary_accepted), spec.name
 
     def _permitted(
         self, view: _View, spec: FunctionSpec, target: Target, verb: str, resource: str
@@ -527,6 +565,33 @@ class Gateway:
         headers.append(("x-amzn-RequestId", request_id))
         return GatewayResponse(proxy.status, tuple(headers), proxy.body)
 
+    async def _invoke(self, view: _View, name: str, body: bytes) -> GatewayResponse:
+        """One invocation with the given event, as Lambda's Invoke (RequestResponse) runs it:
+        no integration timeout (the function's own applies), the result or the error."""
+        arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
+        spec = self._function(view, arn)
+        if spec is None:
+            return _json_response(404, {"message": f"Function not found: {arn}"}, "")
+        try:
+            event = json.loads(body or b"{}")
+        except ValueError:
+            return _json_response(400, {"message": "Could not parse request body into json"}, "")
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        answer: dict[str, Any] = {
+            "function": spec.name,
+            "request_id": request_id,
+            "log_group": spec.log_group or f"/aws/lambda/{spec.name}",
+            "result": None,
+            "error": None,
+        }
+        try:
+            answer["result"] = await self.invoker.invoke(spec, event, request_id)
+        except InvocationError as exc:
+            answer["error"] = _lambda_error(exc)
+        answer["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return _json_response(200, answer, "")
+
     async def _call_within(self, invocation: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run the invocation until it ends or the integration timeout passes, whichever
         comes first; the task it runs in, done or (past the timeout) still running.
@@ -564,6 +629,15 @@ def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None
             task.exception()  # retrieved: the late failure was already answered with 504
 
     return done
+
+
+def _lambda_error(exc: InvocationError) -> dict[str, str]:
+    """An invocation's failure as Lambda names it: the handler's exception type and message
+    for an unhandled error, else Lambda's own error type."""
+    if exc.kind is FailureKind.UNHANDLED:
+        kind, _, message = exc.message.partition(": ")
+        return {"type": kind, "message": message}
+    return {"type": exc.kind.value, "message": exc.message}
 
 
 def _through_mapping(domain: DomainRoute, path: str) -> Target | None:

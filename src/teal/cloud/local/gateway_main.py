@@ -41,6 +41,7 @@ from teal.cloud.local.gateway import RAW_HEADER_NAMES, AsgiGateway, Gateway
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
+from teal.cloud.local.traffic import RequestRecorder, TrafficWriter
 from teal.cloud.local.workers import WorkerManager
 from teal.errors import OperationError
 
@@ -124,10 +125,17 @@ class Unbound:
 class GatewayServer:
     """The main listener plus one per domain port, kept in line with the serving state."""
 
-    def __init__(self, gateway: Gateway, workers: WorkerManager, port: int) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        workers: WorkerManager,
+        port: int,
+        traffic: TrafficWriter | None = None,
+    ) -> None:
         self.gateway = gateway
         self.workers = workers
         self.port = port
+        self.traffic = traffic
         self.app = AsgiGateway(gateway)
         self._listeners: dict[int, tuple[_Listener, asyncio.Task[None]]] = {}
         self._unbound: dict[int, Unbound] = {}
@@ -268,9 +276,20 @@ class GatewayServer:
                     await self.reap()
             except Exception:  # a broken state read must not end the gateway
                 log.exception("reading the serving state failed")
+            self._flush_traffic()
         for port in list(self._listeners):
             await self._close(port)
+        self._flush_traffic(final=True)
         await self.workers.close()
+
+    def _flush_traffic(self, *, final: bool = False) -> None:
+        """The requests answered since the last tick: traffic numbers, request lines."""
+        if self.traffic is None:
+            return
+        try:
+            self.traffic.flush(final=final)
+        except OSError:  # a full disk, say: the numbers are lost, the gateway serves on
+            log.exception("writing the traffic numbers failed")
 
 
 def rss_bytes(pid: int) -> int:
@@ -329,8 +348,9 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
         "home": str(paths.home),
         "started_at": started_at,
     }
-    gateway = Gateway(state, workers, main_port=port, identity=identity)
-    server = GatewayServer(gateway, workers, port)
+    recorder = RequestRecorder()
+    gateway = Gateway(state, workers, main_port=port, identity=identity, recorder=recorder)
+    server = GatewayServer(gateway, workers, port, TrafficWriter(paths, recorder))
     gateway.on_change = server.schedule_reap
     # a health call (every ensure_gateway makes one) returns only once the listeners
     # match the state, so a command that just created a domain can rely on its port,

@@ -36,13 +36,17 @@ class FunctionSpec:
     # the tags of the stack that made it (CloudFormation puts them on the function too):
     # teal:env and teal:extra say which environment's settings it runs with
     tags: Mapping[str, str] = field(default_factory=dict)
+    # LoggingConfig.LogGroup: a log group several functions share ("": the function's
+    # own, /aws/lambda/<name>)
+    log_group: str = ""
 
     @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
         """Workers are pooled per function *version*: same name, new code, new pool."""
         env = ",".join(f"{k}={v}" for k, v in sorted(self.environment.items()))
         return (
-            f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:{env}"
+            f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:"
+            f"{self.log_group}:{env}"
         )
 
 

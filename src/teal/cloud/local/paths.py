@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from teal.settings import DEFAULT_HOME, DEFAULT_PORT, gateway_port, teal_home
 
 __all__ = ["DEFAULT_HOME", "DEFAULT_PORT", "LocalPaths", "gateway_port", "teal_home"]
+
+
+LAMBDA_LOG_PREFIX = "/aws/lambda/"
+
+
+def stream_of(log_file: Path) -> str:
+    """The log stream a file of :meth:`LocalPaths.log_file` holds."""
+    return unquote(log_file.name.removesuffix(".log"))
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,33 @@ class LocalPaths:
 
     @property
     def logs(self) -> Path:
-        """Handler output, one folder per function."""
+        """Handler output, one folder per log group (see :meth:`log_folder`)."""
         return self.home / "logs"
+
+    def log_folder(self, group: str) -> Path:
+        """A log group's folder: ``logs/<name>`` for Lambda's ``/aws/lambda/<name>``
+        (a function's own group, or an environment's), else the whole name quoted."""
+        name = group.removeprefix(LAMBDA_LOG_PREFIX) if group.startswith(LAMBDA_LOG_PREFIX) else ""
+        return self.logs / (quote(name, safe="") if name else quote(group, safe=""))
+
+    def log_file(self, group: str, stream: str) -> Path:
+        """A log stream's file: its name quoted (Lambda's have ``/`` and ``[$LATEST]``)."""
+        return self.log_folder(group) / f"{quote(stream, safe='')}.log"
+
+    @property
+    def traffic(self) -> Path:
+        """The gateway's traffic numbers per stage and second, appended in batches."""
+        return self.home / "traffic.jsonl"
+
+    @property
+    def requests(self) -> Path:
+        """The gateway's request lines, appended in batches while someone reads them."""
+        return self.home / "requests.jsonl"
+
+    @property
+    def requests_wanted(self) -> Path:
+        """Touched by a reader of :attr:`requests` (``teal dev``) while it reads them."""
+        return self.home / "requests.wanted"
 
     @property
     def gateway_state(self) -> Path:

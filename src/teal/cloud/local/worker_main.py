@@ -18,6 +18,18 @@ whose JSON is over MAX_RESULT_BYTES is answered with Lambda's
 not corrupt that channel, so fd 1 is pointed at the log (fd 2, opened by the
 gateway) and the protocol keeps private copies.
 
+The log holds what Lambda's log stream would: ``START``/``END``/``REPORT``
+lines with the request id, as Lambda prints them, and the handler's output
+between them. Each write through ``sys.stdout``/``sys.stderr`` goes to the
+file at once (nothing is lost when a timeout kills the worker) and starts
+with its time, ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and a tab, as CloudWatch
+stamps each event; a write of several lines (an unhandled error and its
+traceback) stays one event. Bytes written to the file descriptors directly
+(by a child process, say) carry no time: readers give them their predecessor's.
+The START line, stamped when the request starts, is written with the
+handler's first output or with END and REPORT: a request that prints nothing
+costs one write.
+
 The worker leads its own process group (the gateway starts it in a new
 session); the gateway ends the whole group, so processes a handler starts do
 not outlive their worker.
@@ -35,7 +47,9 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import io
 import json
+import math
 import os
 import signal
 import struct
@@ -95,6 +109,81 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+_second: tuple[int, str] = (-1, "")  # the last second stamped, formatted once
+
+
+def stamp(now: float) -> str:
+    """The time that starts an event in the log (the readers parse exactly this)."""
+    global _second
+    whole = int(now)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1_000_000):06d}Z\t"
+
+
+class StampedLog(io.BufferedIOBase):
+    """The log file (fd 2) as ``sys.stdout`` and ``sys.stderr`` write to it: every
+    write that starts a line starts a new event with its time."""
+
+    def __init__(self, fd: int = 2) -> None:
+        super().__init__()
+        self._fd = fd
+        self._at_line_start = True
+        self._pending = b""  # an event of the worker's own, written with the next write
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        if not chunk:
+            return 0
+        head = stamp(time.time()).encode() if self._at_line_start else b""
+        self._at_line_start = chunk.endswith(b"\n")
+        _write_all(self._fd, self._pending + head + chunk)
+        self._pending = b""
+        return len(chunk)
+
+    def own(self, text: str, *, later: bool = False) -> None:
+        """Events of the worker's own (START, END and REPORT, an unhandled error), each
+        line already stamped (see :func:`stamp`), in one write; a line the handler left
+        open is ended first. ``later``: with the next write instead (START waits for the
+        handler's first output, or for its END: a request that prints nothing costs one
+        write)."""
+        data = text.encode("utf-8", "backslashreplace")
+        if not self._at_line_start:
+            data = b"\n" + data
+        self._at_line_start = True
+        if later:
+            self._pending += data
+            return
+        _write_all(self._fd, self._pending + data)
+        self._pending = b""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+_LOG = StampedLog()
+
+
+def _stamped_output() -> None:
+    """Point ``sys.stdout`` and ``sys.stderr`` at the log, unbuffered and stamped."""
+    for name in ("stdout", "stderr"):
+        # typeshed's buffer protocol lists attributes a writing TextIOWrapper never uses
+        buffer: Any = _LOG
+        stream = io.TextIOWrapper(
+            buffer, encoding="utf-8", errors="backslashreplace", write_through=True
+        )
+        setattr(sys, name, stream)
 
 
 def _take_protocol_channel() -> tuple[IO[bytes], IO[bytes]]:
@@ -161,9 +250,41 @@ def _flush_logs() -> None:
     sys.stderr.flush()
 
 
-def _log(line: str) -> None:
-    _flush_logs()
-    os.write(2, (line + "\n").encode("utf-8"))
+def _log(text: str) -> None:
+    """One event of the worker's own, stamped now, after what the handler wrote."""
+    _flush_logs()  # a stream the handler swapped in may buffer
+    _LOG.own(stamp(time.time()) + text + "\n")  # its lines after the first: the same event
+
+
+_started = time.perf_counter()  # the init phase: from here until the handler is imported
+_init_ms: float | None = None  # reported once, by the first REPORT line, as Lambda does
+_peak: tuple[int, int] = (-1, 0)  # the second last measured, and the peak memory (MB) then
+
+
+def _peak_mb(second: int) -> int:
+    """Max Memory Used: the process's peak resident memory, measured once a second."""
+    global _peak
+    if _peak[0] != second:
+        _peak = (second, math.ceil(peak_memory_bytes() / (1024 * 1024)))
+    return _peak[1]
+
+
+def _end_and_report(request_id: str, duration_ms: float) -> str:
+    """Lambda's END and REPORT lines: durations, memory configured and at most used."""
+    global _init_ms
+    now = time.time()
+    at = stamp(now)
+    memory_mb = LambdaContext._described()["memory_limit_in_mb"]
+    text = (
+        f"{at}END RequestId: {request_id}\n"
+        f"{at}REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {_peak_mb(int(now))} MB"
+    )
+    if _init_ms is not None:
+        text += f"\tInit Duration: {_init_ms:.2f} ms"
+        _init_ms = None
+    return text + "\n"
 
 
 def _result_frame(result: Any, max_result_bytes: int) -> bytes:
@@ -192,19 +313,17 @@ def serve_one(
         os.environ[TRACE_VARIABLE] = str(request["trace_id"])
     else:
         os.environ.pop(TRACE_VARIABLE, None)
-    _log(f"START RequestId: {request_id} Version: {context.function_version}")
+    start = f"START RequestId: {request_id} Version: {context.function_version}\n"
+    _LOG.own(stamp(time.time()) + start, later=True)
     started = time.perf_counter()
     try:
         frame = _result_frame(handler(request["event"], context), max_result_bytes)
     except Exception as exc:
-        sys.stderr.write(f"[ERROR] {type(exc).__name__}: {exc}\n")
-        traceback.print_exc()
+        _log(_unhandled(exc))
         frame = encode_frame({"type": "result", "ok": False, "error": _error_payload(exc)})
     duration_ms = (time.perf_counter() - started) * 1000
-    _log(
-        f"END RequestId: {request_id}\n"
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
-    )
+    _flush_logs()  # the handler's output goes first (a stream it swapped in may buffer)
+    _LOG.own(_end_and_report(request_id, duration_ms))
     return frame
 
 
@@ -277,6 +396,12 @@ def drop_root_write_override() -> None:
     libc.capset(ctypes.byref(header), data)
 
 
+def _unhandled(exc: BaseException) -> str:
+    """An unhandled error as Lambda's runtime logs it: one event, the traceback whole."""
+    trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+    return f"[ERROR] {type(exc).__name__}: {exc}\n{trace}"
+
+
 def _end_group() -> None:
     """End this worker's process group, the worker with it: what its handlers started
     must not outlive it. Only when the group is its own (the gateway starts it so)."""
@@ -303,11 +428,13 @@ def _exit_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
+    global _init_ms
     code_dir, handler_spec, max_result_bytes, *world = argv[1:]
     _exit_with_parent()
     drop_root_write_override()
     memory_limit = memory_limit_bytes()
     frames_in, frames_out = _take_protocol_channel()
+    _stamped_output()
     # the code first, then its requirements and the runtime's SDK; with -I -S nothing
     # else but the standard library (and never this script's own folder)
     sys.path[:1] = [code_dir, *world]
@@ -315,13 +442,13 @@ def main(argv: list[str]) -> int:
     try:
         handler = _load_handler(handler_spec)
     except Exception as exc:
-        traceback.print_exc()
-        _flush_logs()
+        _log(_unhandled(exc))
         send(frames_out, encode_frame({"type": "init_error", "error": _error_payload(exc)}))
         return 1
     if over_memory(memory_limit):
         send(frames_out, encode_frame({"type": "init_error", "error": out_of_memory("init")}))
         _die()
+    _init_ms = (time.perf_counter() - _started) * 1000
     send(frames_out, encode_frame({"type": "ready"}))
     while True:
         request = read_frame(frames_in)

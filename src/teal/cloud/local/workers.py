@@ -47,8 +47,9 @@ from typing import Any, cast
 
 import psutil
 
+from teal.cloud.local.logs import stamp
 from teal.cloud.local.model import FunctionSpec
-from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
 from teal.cloud.local.sandbox import (
     OUT_OF_MEMORY,
     OUT_OF_MEMORY_LOG,
@@ -151,16 +152,16 @@ class LogStream:
     file: Path
 
     @classmethod
-    def create(cls, paths: LocalPaths, function_name: str) -> LogStream:
+    def create(cls, paths: LocalPaths, function_name: str, shared_group: str = "") -> LogStream:
+        """A new stream, named as Lambda names it: in a group several functions share
+        (LoggingConfig), the stream's name starts with the function's."""
         day = time.strftime("%Y/%m/%d", time.gmtime())
         token = uuid.uuid4().hex
-        folder = paths.logs / function_name
-        folder.mkdir(parents=True, exist_ok=True)
-        return cls(
-            group=f"/aws/lambda/{function_name}",
-            stream=f"{day}/[$LATEST]{token}",
-            file=folder / f"{day.replace('/', '-')}-{token}.log",
-        )
+        group = shared_group or f"{LAMBDA_LOG_PREFIX}{function_name}"
+        stream = f"{day}/{function_name if shared_group else ''}[$LATEST]{token}"
+        file = paths.log_file(group, stream)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return cls(group=group, stream=stream, file=file)
 
 
 def worker_environment(
@@ -307,7 +308,7 @@ class Worker:
         identity: AwsIdentity | None = None,
     ) -> Worker:
         """Start a worker and wait until its handler is imported (the cold start)."""
-        log = LogStream.create(paths, spec.name)
+        log = LogStream.create(paths, spec.name, spec.log_group)
         tmp = private_tmp(paths)
         started = time.perf_counter()
         try:
@@ -394,7 +395,13 @@ class Worker:
                 raise _out_of_memory(request_id) from None
             if not self.timed_out:
                 raise
-            self._note(f"{request_id} Task timed out after {timeout_s:.2f} seconds")
+            self._note(
+                f"{request_id} Task timed out after {timeout_s:.2f} seconds",
+                f"END RequestId: {request_id}",
+                f"REPORT RequestId: {request_id}\tDuration: {timeout_s * 1000:.2f} ms\t"
+                f"Billed Duration: {timeout_s * 1000:.0f} ms\t"
+                f"Memory Size: {self.spec.memory_mb} MB\tStatus: timeout",
+            )
             raise InvocationError(
                 FailureKind.TIMEOUT, f"Task timed out after {timeout_s:.2f} seconds"
             ) from None
@@ -441,9 +448,11 @@ class Worker:
         if tmp is not None:
             self.channel.loop.run_in_executor(None, remove_tmp, tmp)
 
-    def _note(self, line: str) -> None:
+    def _note(self, *events: str) -> None:
+        """Events of Lambda's own in the worker's log (it cannot write them: it was killed)."""
+        now = stamp(time.time())
         with self.log.file.open("a", encoding="utf-8") as log_file:
-            log_file.write(line + "\n")
+            log_file.write("".join(f"{now}{event}\n" for event in events))
 
     def _time_out(self) -> None:
         self.timed_out = True

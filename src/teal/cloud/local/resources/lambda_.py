@@ -53,6 +53,16 @@ def spec_from_json(text: str) -> FunctionSpec:
     return FunctionSpec(**data)
 
 
+def _log_group(config: Any) -> str:
+    """LoggingConfig.LogGroup, or "" for the function's own log group."""
+    if config is None:
+        return ""
+    group = config.get("LogGroup", "") if isinstance(config, dict) else None
+    if not isinstance(group, str):
+        raise ResourceFailed("Property LoggingConfig.LogGroup must be a string")
+    return group
+
+
 class Function:
     type_name = "AWS::Lambda::Function"
     properties = frozenset(
@@ -130,6 +140,7 @@ class Function:
             memory_mb=optional_int(props, "MemorySize", DEFAULT_MEMORY_MB),
             timeout_s=optional_int(props, "Timeout", DEFAULT_TIMEOUT_S),
             environment={str(k): str(v) for k, v in environment.items()},
+            log_group=_log_group(props.get("LoggingConfig")),
         )
 
     def _code_key(self, ctx: ResourceContext, code: Any) -> str:

@@ -1,0 +1,131 @@
+"""``teal invoke``: run one function of the environment once, with an event."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+from rich.markup import escape
+
+from teal.cli.common import console, emit_json, err_console, load_target, progress, target_options
+from teal.cloud import open_cloud
+from teal.config import Target
+from teal.environments import Environment, find_environment
+from teal.errors import UserError
+from teal.invoke import InvokeReport, invoke, sample_request
+from teal.loader import load_routes
+
+
+@click.command(name="invoke")
+@click.argument("function")
+@target_options
+@click.option(
+    "--event",
+    "event_from",
+    metavar="FILE|-",
+    default=None,
+    help="The event, as JSON, from FILE or from stdin (-). Default: a sample API Gateway "
+    "proxy request for one of the function's routes.",
+)
+def invoke_command(
+    *,
+    function: str,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    event_from: str | None,
+) -> None:
+    """Invoke FUNCTION once, synchronously, as Lambda's Invoke does: print its result,
+    its error if it failed (exit 1), and its log lines."""
+    _, target = load_target(project, env, extra, cloud)
+    event = read_event(event_from) if event_from is not None else None
+    the_cloud = open_cloud(target)
+    environment = find_environment(the_cloud, target)
+    if event is None:
+        event = sample_event(target, environment, environment.endpoint(the_cloud), function)
+    report = invoke(the_cloud, target, function, event)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_report(report)
+    if report.invocation.error is not None:
+        raise click.exceptions.Exit(1)
+
+
+def read_event(source: str) -> Any:
+    """The event from a file or stdin: JSON, else bad input (exit 2)."""
+    where = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise UserError(
+            f"cannot read the event: {exc.strerror or exc}",
+            where=where,
+            hint="give a JSON file, or - to read it from stdin",
+        ) from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UserError(
+            f"the event is not JSON: {exc}", where=where, hint="an event is one JSON value"
+        ) from exc
+
+
+def sample_event(
+    target: Target, environment: Environment, endpoint: str | None, function: str
+) -> dict[str, Any]:
+    """A proxy event for one of the function's routes, as API Gateway would send it."""
+    # the local gateway's own event builder: the sample is what API Gateway sends
+    from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
+
+    table = load_routes(
+        target.project_dir,
+        target.entry,
+        target.runtime,
+        python=target.local_python,
+        progress=progress,
+    )
+    sample = sample_request(table, function)
+    host = urlsplit(endpoint).netloc if endpoint else "localhost"
+    stage = environment.stage or target.stage
+    source = EventSource(
+        api_id=environment.api_id or "",
+        stage=stage,
+        resource_path=sample.resource_path,
+        path=sample.path,
+        context_path=f"/{stage}{sample.path}",
+        domain_name=host,
+        path_parameters=sample.path_parameters,
+    )
+    headers = (("Host", host), ("User-Agent", "teal-invoke"), ("Accept", "*/*"))
+    request = IncomingRequest(sample.method, "", headers, b"")
+    progress(f"event: a sample {sample.method} {sample.path} (route {sample.resource_path})")
+    return build_proxy_event(request, source, request_id=str(uuid.uuid4()), now=time.time())
+
+
+def _print_report(report: InvokeReport) -> None:
+    call = report.invocation
+    err_console.print(
+        f"[bold]»[/] {escape(report.function)} ({escape(call.function_name)}), "
+        f"request {call.request_id}, {call.duration_ms:.1f} ms"
+    )
+    if call.logs:
+        console.print(f"[dim]{escape(call.logs.rstrip())}[/]")
+    if call.error is not None:
+        console.print(
+            f"[bold red]error:[/] {escape(call.error.type)}: {escape(call.error.message)}"
+        )
+        return
+    console.print(json.dumps(call.result, indent=2, ensure_ascii=False), markup=False)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(invoke_command)

@@ -1,0 +1,92 @@
+"""API Gateway's traffic numbers from CloudWatch: one GetMetricData for many stages.
+
+A REST API publishes ``Count``, ``5XXError`` and ``Latency`` in the
+``AWS/ApiGateway`` namespace under the dimensions ``ApiName`` and ``Stage``.
+Four queries per stage, over one period as long as the window: the request
+count (``SampleCount`` of Count, as API Gateway's documentation reads it),
+the 5xx answers (``Sum`` of 5XXError) and the latency's p50 and p99. One call
+holds up to 500 queries, so 125 stages; botocore's paginator follows
+``NextToken`` if CloudWatch splits the answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from teal.cloud.aws.retry import Retrier
+from teal.cloud.base import StageRef, Traffic
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+NAMESPACE = "AWS/ApiGateway"
+QUERIES_PER_CALL = 500
+_STATISTICS = (("n", "Count", "SampleCount"), ("e", "5XXError", "Sum"))
+_PERCENTILES = (("p", "p50"), ("q", "p99"))
+STAGES_PER_CALL = QUERIES_PER_CALL // (len(_STATISTICS) + len(_PERCENTILES))
+
+
+class Metrics:
+    def __init__(self, client: CloudWatchClient, retry: Retrier) -> None:
+        self.client = client
+        self.retry = retry
+
+    def traffic(
+        self, stages: Sequence[StageRef], window_s: int, now: datetime | None = None
+    ) -> list[Traffic]:
+        end = (now or datetime.now(UTC)).replace(microsecond=0)
+        period = max(60, math.ceil(window_s / 60) * 60)  # CloudWatch's periods: whole minutes
+        values: dict[str, float] = {}
+        for first in range(0, len(stages), STAGES_PER_CALL):
+            batch = stages[first : first + STAGES_PER_CALL]
+            queries = [q for i, s in enumerate(batch, first) for q in _queries(i, s, period)]
+            values.update(self._values(queries, end - timedelta(seconds=period), end))
+        return [_traffic(i, window_s, values) for i in range(len(stages))]
+
+    def _values(self, queries: list[Any], start: datetime, end: datetime) -> dict[str, float]:
+        pages = self.client.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampDescending"
+        )
+        found: dict[str, float] = {}
+        for page in self.retry(list, pages):
+            for result in page.get("MetricDataResults", []):
+                points = result.get("Values", [])
+                if points:
+                    found[str(result["Id"])] = float(points[0])
+        return found
+
+
+def _queries(index: int, stage: StageRef, period: int) -> list[dict[str, Any]]:
+    dimensions = [
+        {"Name": "ApiName", "Value": stage.api_name},
+        {"Name": "Stage", "Value": stage.stage},
+    ]
+
+    def query(key: str, metric: str, stat: str) -> dict[str, Any]:
+        return {
+            "Id": f"{key}{index}",
+            "MetricStat": {
+                "Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dimensions},
+                "Period": period,
+                "Stat": stat,
+            },
+            "ReturnData": True,
+        }
+
+    return [query(k, m, s) for k, m, s in _STATISTICS] + [
+        query(k, "Latency", p) for k, p in _PERCENTILES
+    ]
+
+
+def _traffic(index: int, window_s: int, values: dict[str, float]) -> Traffic:
+    requests = int(values.get(f"n{index}", 0))
+    return Traffic(
+        window_s=window_s,
+        requests=requests,
+        errors=int(values.get(f"e{index}", 0)),
+        p50_ms=values.get(f"p{index}") if requests else None,
+        p99_ms=values.get(f"q{index}") if requests else None,
+    )

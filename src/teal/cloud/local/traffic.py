@@ -1,0 +1,382 @@
+"""What the local gateway answered: traffic numbers per stage, and request lines.
+
+The gateway's hot path costs one clock read, a dict lookup and a list
+append per request (:class:`RequestRecorder`: the latency into its stage's
+list, a 5xx counted), and a tuple more while request lines are wanted. Its
+server loop takes the batch four times a second (:class:`TrafficWriter`),
+sorts each stage's latencies (in C) into a histogram, and writes, off the
+request path:
+
+- ``traffic.jsonl``: per stage (API id + stage), once a second, the requests,
+  the 5xx answers and a histogram of latencies (buckets 5 % wide), the local
+  counterpart of API Gateway's ``Count``, ``5XXError`` and ``Latency``
+  metrics; ``teal status`` sums the last 5 minutes (:func:`read_traffic`);
+- ``requests.jsonl``: one line per request (time, method, path, status, ms,
+  function, request id), written only while a reader (``teal dev``) keeps
+  ``requests.wanted`` fresh, so the gateway spends nothing on it otherwise.
+
+Both files are append-only and move aside to ``*.1.jsonl`` past a size, so
+they stay small whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from teal.cloud.base import StageRef, Traffic
+from teal.cloud.local.paths import LocalPaths
+
+# Latency buckets: bucket i holds latencies up to BASE_MS * STEP**i.
+BASE_MS = 0.05
+STEP = 1.05
+_LOG_STEP = math.log(STEP)
+TRAFFIC_EVERY_S = 1.0  # one traffic line per stage at most this often
+ROTATE_BYTES = 4 * 1024 * 1024
+WANTED_FOR_S = 10.0  # a feed reader touches requests.wanted more often than this
+
+
+class RequestLine(NamedTuple):
+    """One answered request, as the gateway recorded it."""
+
+    time: float  # when it ended, seconds since the epoch
+    api_id: str
+    stage: str
+    method: str
+    path: str  # inside the stage, as sent
+    status: int
+    ms: float
+    function: str  # the function that ran ("" when none did: no route, no permission)
+    request_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": round(self.time, 3),
+            "api_id": self.api_id,
+            "stage": self.stage,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "ms": round(self.ms, 2),
+            "function": self.function,
+            "request_id": self.request_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RequestLine:
+        return cls(
+            float(data["time"]),
+            str(data["api_id"]),
+            str(data["stage"]),
+            str(data["method"]),
+            str(data["path"]),
+            int(data["status"]),
+            float(data["ms"]),
+            str(data.get("function") or ""),
+            str(data.get("request_id") or ""),
+        )
+
+
+@dataclass
+class _Samples:
+    """One stage's requests since the last batch: their latencies, and the 5xx among them."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+@dataclass
+class Batch:
+    """What the recorder took: per stage, its samples; the request lines, if wanted."""
+
+    samples: dict[tuple[str, str], _Samples]
+    lines: list[RequestLine]
+
+
+class RequestRecorder:
+    """The gateway's per-request cost; the server loop takes the batch (:meth:`take`)."""
+
+    def __init__(self) -> None:
+        self._samples: dict[tuple[str, str], _Samples] = {}
+        self._lines: list[tuple[Any, ...]] = []
+        self.lines_wanted = False  # set by the writer: someone reads the request lines
+
+    def record(  # noqa: PLR0917 (positional: the cheapest call, once per request)
+        self,
+        started: float,
+        api_id: str,
+        stage: str,
+        method: str,
+        path: str,
+        status: int,
+        function: str,
+        request_id: str,
+    ) -> None:
+        """``started``: ``time.perf_counter()`` when the request came in."""
+        ms = (time.perf_counter() - started) * 1000
+        samples = self._samples.get((api_id, stage))
+        if samples is None:
+            samples = self._samples[(api_id, stage)] = _Samples()
+        samples.latencies.append(ms)
+        if status >= 500:
+            samples.errors += 1
+        if self.lines_wanted:
+            line = (time.time(), api_id, stage, method, path, status, ms, function, request_id)
+            self._lines.append(line)
+
+    def take(self) -> Batch:
+        batch = Batch(self._samples, [RequestLine(*line) for line in self._lines])
+        self._samples, self._lines = {}, []
+        return batch
+
+
+# ---------------------------------------------------------------- histograms
+
+
+def bucket_of(ms: float) -> int:
+    return max(0, math.ceil(math.log(max(ms, BASE_MS) / BASE_MS) / _LOG_STEP))
+
+
+def histogram_of(latencies: list[float]) -> dict[int, int]:
+    """Latencies counted per bucket: sorted once (in C), then cut at bucket bounds, so
+    the work in Python grows with the buckets used, not with the requests."""
+    values = sorted(latencies)
+    counts: dict[int, int] = {}
+    done = 0
+    while done < len(values):
+        bucket = bucket_of(values[done])
+        upto = bisect.bisect_right(values, bucket_ms(bucket), done)
+        counts[bucket] = max(upto, done + 1) - done
+        done = max(upto, done + 1)
+    return counts
+
+
+def bucket_ms(bucket: int) -> float:
+    """The upper bound of a bucket: a percentile read from the histogram is at most 5 % high."""
+    return BASE_MS * STEP**bucket
+
+
+def percentile(histogram: dict[int, int], fraction: float) -> float | None:
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= rank:
+            return bucket_ms(bucket)
+    return bucket_ms(max(histogram))
+
+
+@dataclass
+class _Tally:
+    requests: int = 0
+    errors: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    def merge(self, requests: int, errors: int, histogram: dict[int, int]) -> None:
+        self.requests += requests
+        self.errors += errors
+        for bucket, count in histogram.items():
+            self.histogram[bucket] = self.histogram.get(bucket, 0) + count
+
+
+# ---------------------------------------------------------------- writing
+
+
+class TrafficWriter:
+    """Takes the recorder's batches (the gateway's server loop calls :meth:`flush`)."""
+
+    def __init__(
+        self,
+        paths: LocalPaths,
+        recorder: RequestRecorder,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.paths = paths
+        self.recorder = recorder
+        self.clock = clock
+        self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._last_write = clock()
+
+    def flush(self, *, final: bool = False) -> None:
+        """Write the request lines when wanted; the traffic lines once a second."""
+        batch = self.recorder.take()
+        self.recorder.lines_wanted = self._feed_wanted()
+        if batch.lines:
+            _append(self.paths.requests, (json.dumps(line.to_json()) for line in batch.lines))
+        for key, samples in batch.samples.items():
+            tally = self._tallies.get(key)
+            if tally is None:
+                tally = self._tallies[key] = _Tally()
+            histogram = histogram_of(samples.latencies)
+            tally.merge(len(samples.latencies), samples.errors, histogram)
+        now = self.clock()
+        if self._tallies and (final or now - self._last_write >= TRAFFIC_EVERY_S):
+            self._write_traffic(now)
+
+    def _write_traffic(self, now: float) -> None:
+        tallies, self._tallies = self._tallies, {}
+        self._last_write = now
+        _append(
+            self.paths.traffic,
+            (
+                json.dumps(
+                    {
+                        "t": round(now, 3),
+                        "api": api_id,
+                        "stage": stage,
+                        "n": tally.requests,
+                        "e": tally.errors,
+                        "h": tally.histogram,
+                    }
+                )
+                for (api_id, stage), tally in sorted(tallies.items())
+            ),
+        )
+
+    def _feed_wanted(self) -> bool:
+        try:
+            touched = self.paths.requests_wanted.stat().st_mtime
+        except OSError:
+            return False
+        return self.clock() - touched < WANTED_FOR_S
+
+
+def _append(path: Path, lines: Iterable[str]) -> None:
+    """Append whole lines; move the file aside first once it is large."""
+    try:
+        if path.stat().st_size > ROTATE_BYTES:
+            path.replace(_older(path))
+    except FileNotFoundError:
+        pass
+    text = "".join(line + "\n" for line in lines)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _older(path: Path) -> Path:
+    return path.with_suffix(".1" + path.suffix)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_traffic(
+    paths: LocalPaths, stages: Sequence[StageRef], window_s: int, now: float | None = None
+) -> list[Traffic]:
+    """Each stage's traffic over the last ``window_s`` seconds, from the traffic files."""
+    since = (time.time() if now is None else now) - window_s
+    tallies = {(s.api_id, s.stage): _Tally() for s in stages}
+    for record in _records(paths.traffic, since):
+        tally = tallies.get((str(record.get("api")), str(record.get("stage"))))
+        if tally is not None:
+            histogram = {int(k): int(v) for k, v in dict(record.get("h") or {}).items()}
+            tally.merge(int(record.get("n") or 0), int(record.get("e") or 0), histogram)
+    return [
+        Traffic(
+            window_s,
+            tally.requests,
+            tally.errors,
+            percentile(tally.histogram, 0.50),
+            percentile(tally.histogram, 0.99),
+        )
+        for tally in (tallies[(s.api_id, s.stage)] for s in stages)
+    ]
+
+
+def _records(path: Path, since: float) -> Iterator[dict[str, Any]]:
+    """The JSON lines of the file (and of its older part) written at ``since`` or later."""
+    for part in (_older(path), path):
+        try:
+            if part.stat().st_mtime < since:
+                continue
+        except OSError:
+            continue
+        yield from _tail(part, since)
+
+
+def _tail(path: Path, since: float) -> list[dict[str, Any]]:
+    """The file's records from ``since`` on, read from its end: lines are appended in time
+    order, so only the last part is read, however long the file."""
+    chunk = 64 * 1024
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            while True:
+                start = max(0, size - chunk)
+                file.seek(start)
+                lines = file.read(size - start).split(b"\n")
+                records = [r for r in map(_record, lines[1:] if start else lines) if r]
+                if start == 0 or (records and float(records[0].get("t") or 0) < since):
+                    break
+                chunk *= 4
+    except OSError:
+        return []
+    return [r for r in records if float(r.get("t") or 0) >= since]
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # an empty line, or one cut by a crash
+    return record if isinstance(record, dict) else None
+
+
+class RequestFeed:
+    """``teal dev``'s view of ``requests.jsonl``: the lines written since the last read."""
+
+    def __init__(self, paths: LocalPaths) -> None:
+        self.paths = paths
+        self._offset = self._size()
+        self._identity = self._inode()
+        self._partial = b""
+
+    def want(self) -> None:
+        """Tell the gateway someone reads the feed (call more often than every 10 s)."""
+        self.paths.requests_wanted.touch()
+
+    def read(self) -> list[RequestLine]:
+        inode = self._inode()
+        if inode != self._identity or self._size() < self._offset:
+            self._identity, self._offset, self._partial = inode, 0, b""  # moved aside
+        try:
+            with self.paths.requests.open("rb") as feed:
+                feed.seek(self._offset)
+                data = feed.read()
+        except OSError:
+            return []
+        self._offset += len(data)
+        data = self._partial + data
+        complete, _, self._partial = data.rpartition(b"\n")
+        found = []
+        for line in complete.splitlines():
+            try:
+                found.append(RequestLine.from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def _size(self) -> int:
+        try:
+            return self.paths.requests.stat().st_size
+        except OSError:
+            return 0
+
+    def _inode(self) -> int:
+        try:
+            return self.paths.requests.stat().st_ino
+        except OSError:
+            return 0
