@@ -299,3 +299,17 @@ def test_a_domain_port_held_elsewhere_is_reported_said_once_and_taken_when_free(
         squatter.close()
     wait_for(lambda: _answers(domain_port), timeout_s=15)  # the gateway's own retry
     assert gateway_status(cloud.paths).unbound_domains == ()
+
+
+def test_a_gateway_stopped_as_soon_as_it_started_is_stopped(tmp_path: Any) -> None:
+    """It answers health a moment before it writes gateway.json: a start returns only once
+    the file names it, so a stop right after always finds what to stop."""
+    from teal.cloud.local.lifecycle import ensure_gateway
+    from teal.cloud.local.paths import LocalPaths
+
+    for attempt in range(8):
+        paths = LocalPaths(tmp_path / f"home-{attempt}")
+        started = ensure_gateway(paths, free_port())
+        assert started.pid is not None
+        stop_gateway(paths)
+        assert not pid_alive(started.pid), f"attempt {attempt}: the gateway outlived its stop"

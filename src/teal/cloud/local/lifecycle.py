@@ -208,12 +208,19 @@ def _await_ready(
                 return _status_from(winner, port)
             raise _start_failed(paths, f"the gateway exited with status {process.returncode}")
         answer = health(port, timeout_s=0.5)
-        if answer is not None and answer.get("pid") == process.pid:
+        if answer is not None and answer.get("pid") == process.pid and _names(paths, process.pid):
             return _status_from(answer, port)
         time.sleep(0.05)
     process.kill()
     process.wait()
     raise _start_failed(paths, f"the gateway did not answer within {timeout_s:g}s")
+
+
+def _names(paths: LocalPaths, pid: int) -> bool:
+    """gateway.json names this process: it may answer health a moment before it writes
+    the file, and a caller that stopped it in that moment would not find it to stop."""
+    record = read_record(paths)
+    return record is not None and record.get("pid") == pid
 
 
 def _status_from(
