@@ -202,7 +202,7 @@ def test_powertools_sees_the_event_api_gateway_would_send(local_cloud: LocalClou
     assert seen["lambda_request_id"] != seen["gateway_request_id"]
     assert seen["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert seen["env"]["AWS_LAMBDA_FUNCTION_NAME"].startswith("pt-dev-")
-    assert seen["env"]["AWS_LAMBDA_LOG_GROUP_NAME"].startswith("/aws/lambda/pt-dev-")
+    assert seen["env"]["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/pt-dev"  # the environment's
     assert seen["env"]["LAMBDA_RUNTIME_DIR"] and seen["env"]["LAMBDA_TASK_ROOT"]
 
     status, _, body = send(endpoint + "files", "POST", b"12345", {"Content-Type": "text/plain"})

@@ -14,10 +14,12 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from e2e import LocalCloudEnv, free_port
+from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.scheduler import SPEED_VARIABLE
 
 APP = """\
@@ -92,12 +94,19 @@ def jobs_cloud(tmp_path: Path) -> Iterator[LocalCloudEnv]:
     shutil.rmtree(cloud.home / "code", ignore_errors=True)
 
 
-def log_lines(cloud: LocalCloudEnv, function: str, prefix: str) -> list[str]:
-    folder = cloud.home / "logs" / function
+def log_lines(
+    cloud: LocalCloudEnv, function: str, prefix: str, environment: str = "jobs-dev"
+) -> list[str]:
+    """What the function's workers wrote, each line without its time, that starts with prefix.
+
+    Every function of the environment writes to the environment's one log group, in log
+    streams named after the function (``<day>/<function>[$LATEST]<id>``).
+    """
+    folder = LocalPaths(cloud.home).log_folder(f"/aws/lambda/{environment}")
+    files = [f for f in sorted(folder.glob("*.log")) if f"/{function}[" in unquote(f.name)]
     lines = [
-        line
-        for file in sorted(folder.glob("*.log"))
-        if folder.is_dir()
+        line.split("\t", 1)[-1]
+        for file in files
         for line in file.read_text(errors="replace").splitlines()
     ]
     return [line for line in lines if line.startswith(prefix)]

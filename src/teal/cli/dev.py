@@ -12,6 +12,7 @@ local cloud is left as after ``teal deploy``, still serving the app.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -223,6 +224,8 @@ class DevLoop:
         first deploy ran, before the watcher started) counts too."""
         import watchfiles  # only teal dev needs it: the other commands start without it
 
+        # its own line on Ctrl-C would come before teal's "stopped watching"
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
         relevant = Relevant(self.target)
         changes = watchfiles.watch(
             self.target.project_dir,
