@@ -19,7 +19,7 @@ from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
 from teal.config import AutoReplace, Target
 from teal.environments import REST_API_OUTPUT, DomainState, read_domain
 from teal.errors import OperationError
-from teal.loader import load_routes
+from teal.loader import target_routes
 from teal.package import Package, build_package
 from teal.progress import Progress, quiet
 from teal.routes import RouteTable
@@ -90,13 +90,7 @@ class ReplacementRefused(OperationError):
 
 def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepared:
     """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
-    table = load_routes(
-        target.project_dir,
-        target.entry,
-        target.runtime,
-        python=target.local_python,
-        progress=progress,
-    )
+    table = target_routes(target, progress)
     package = package_for(target)
     found = _read_stack(cloud, target)
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE

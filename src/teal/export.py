@@ -25,7 +25,7 @@ from typing import Any
 from teal.config import Target
 from teal.decision import package_for
 from teal.errors import UserError
-from teal.loader import load_routes
+from teal.loader import target_routes
 from teal.progress import Progress, quiet
 from teal.template import ARTIFACT_BUCKET, synthesize
 from teal.template.names import canonical_json
@@ -58,13 +58,7 @@ def export(target: Target, out: Path, progress: Progress = quiet) -> Exported:
     """Write the environment's templates, code zip and manifest into ``out``."""
     out = out.resolve()
     _claim(out)
-    table = load_routes(
-        target.project_dir,
-        target.entry,
-        target.runtime,
-        python=target.local_python,
-        progress=progress,
-    )
+    table = target_routes(target, progress)
     package = package_for(replace(target, cloud="aws"), also_exclude=(out,))
     synthesized = synthesize(table, target, package.key)
     main = local_artifact_paths(synthesized.template)

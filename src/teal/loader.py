@@ -36,6 +36,7 @@ from teal.access import CORSConfig, LambdaAuthorizer, authorizer_from_json
 from teal.config import (
     CONFIG_FILE,
     ApiMode,
+    Target,
     check_function_tables,
     check_queue_tables,
     load_project,
@@ -99,6 +100,17 @@ def load_routes(
 ) -> RouteTable:
     """The app's validated route table (raises RouteError naming every bad route)."""
     return load_app(project_dir, entry, runtime, python=python, progress=progress).table
+
+
+def target_routes(target: Target, progress: Progress = quiet) -> RouteTable:
+    """The route table of the target's app, read with the target's runtime."""
+    return load_routes(
+        target.project_dir,
+        target.entry,
+        target.runtime,
+        python=target.local_python,
+        progress=progress,
+    )
 
 
 def load_app(

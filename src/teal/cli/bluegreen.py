@@ -25,7 +25,7 @@ from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
 from teal.config import DomainSpec, Project, Target
 from teal.errors import UserError
-from teal.loader import load_routes
+from teal.loader import target_routes
 from teal.oplog import current_user
 from teal.routes import RouteTable
 
@@ -33,13 +33,7 @@ from teal.routes import RouteTable
 def _table_or_none(target: Target) -> RouteTable | None:
     """The app's routes, for derived checks; the deployed app may differ, so failures pass."""
     try:
-        return load_routes(
-            target.project_dir,
-            target.entry,
-            target.runtime,
-            python=target.local_python,
-            progress=progress,
-        )
+        return target_routes(target, progress)
     except UserError:
         return None
 

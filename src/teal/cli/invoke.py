@@ -19,7 +19,7 @@ from teal.config import Target
 from teal.environments import Environment, find_environment
 from teal.errors import UserError
 from teal.invoke import InvokeReport, invoke, sample_request
-from teal.loader import load_routes
+from teal.loader import target_routes
 
 
 @click.command(name="invoke")
@@ -86,13 +86,7 @@ def sample_event(
     # the local gateway's own event builder: the sample is what API Gateway sends
     from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
 
-    table = load_routes(
-        target.project_dir,
-        target.entry,
-        target.runtime,
-        python=target.local_python,
-        progress=progress,
-    )
+    table = target_routes(target, progress)
     sample = sample_request(table, function)
     host = urlsplit(endpoint).netloc if endpoint else "localhost"
     stage = environment.stage or target.stage

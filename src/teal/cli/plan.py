@@ -25,7 +25,7 @@ from teal.config import Target
 from teal.decision import decide
 from teal.deploy import Prepared, ReplacePolicy, package_for, prepare
 from teal.errors import UserError
-from teal.loader import load_routes
+from teal.loader import target_routes
 from teal.preview import PlanPreview, preview_plan
 from teal.routes import RouteTable
 from teal.template import StoredTemplates, Synthesized, nested_keys, synthesize
@@ -37,13 +37,7 @@ def _load(
     project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
 ) -> tuple[Target, RouteTable, str]:
     _, target = load_target(project, env, extra, cloud)
-    table = load_routes(
-        target.project_dir,
-        target.entry,
-        target.runtime,
-        python=target.local_python,
-        progress=progress,
-    )
+    table = target_routes(target, progress)
     return target, table, package_for(target).key
 
 

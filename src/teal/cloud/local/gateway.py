@@ -405,27 +405,8 @@ class Gateway:
         spec = self._function(view, route.function_arn) if route.function_arn else None
         if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
             return _error(NO_PERMISSION, request_id), ""
-        source = EventSource(
-            api_id=target.api_id,
-            stage=target.stage,
-            resource_path=match.node.path,
-            path=unquote(target.event_path),
-            context_path=unquote(target.context_path),
-            domain_name=target.domain_name,
-            path_parameters=decode_path_parameters(match.params),
-            stage_variables=served.stage_variables,
-            binary_media_types=served.binary_media_types,
-        )
-        incoming = IncomingRequest(
-            request.method,
-            request.query_string,
-            request.headers,
-            request.body,
-            request.client_ip,
-            request.protocol,
-            request.scheme,
-            request.local_port,
-        )
+        source = _event_source(served, target, match.node.path, match.params)
+        incoming = _incoming(request, request.body)
         now = self.clock()
         trace_id = trace_id_of(request, now)
         event = build_proxy_event(
@@ -499,27 +480,8 @@ class Gateway:
     def _authorizer_event(self, routed: _Routed) -> dict[str, Any]:
         """The request as its integration would get it (what a REQUEST authorizer reads)."""
         served, target, request = routed.served, routed.target, routed.request
-        source = EventSource(
-            api_id=target.api_id,
-            stage=target.stage,
-            resource_path=routed.route.resource_path,
-            path=unquote(target.event_path),
-            context_path=unquote(target.context_path),
-            domain_name=target.domain_name,
-            path_parameters=decode_path_parameters(routed.match.params),
-            stage_variables=served.stage_variables,
-            binary_media_types=served.binary_media_types,
-        )
-        incoming = IncomingRequest(
-            request.method,
-            request.query_string,
-            request.headers,
-            b"",
-            request.client_ip,
-            request.protocol,
-            request.scheme,
-            request.local_port,
-        )
+        source = _event_source(served, target, routed.route.resource_path, routed.match.params)
+        incoming = _incoming(request, b"")
         return build_proxy_event(incoming, source, request_id=routed.request_id, now=self.clock())
 
     def _arn_pattern(self, pattern: str) -> re.Pattern[str]:
@@ -629,6 +591,36 @@ def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None
             task.exception()  # retrieved: the late failure was already answered with 504
 
     return done
+
+
+def _event_source(
+    served: ServedStage, target: Target, resource_path: str, params: Mapping[str, str]
+) -> EventSource:
+    """Where a request came in, as its proxy event describes it."""
+    return EventSource(
+        api_id=target.api_id,
+        stage=target.stage,
+        resource_path=resource_path,
+        path=unquote(target.event_path),
+        context_path=unquote(target.context_path),
+        domain_name=target.domain_name,
+        path_parameters=decode_path_parameters(params),
+        stage_variables=served.stage_variables,
+        binary_media_types=served.binary_media_types,
+    )
+
+
+def _incoming(request: GatewayRequest, body: bytes) -> IncomingRequest:
+    return IncomingRequest(
+        request.method,
+        request.query_string,
+        request.headers,
+        body,
+        request.client_ip,
+        request.protocol,
+        request.scheme,
+        request.local_port,
+    )
 
 
 def _lambda_error(exc: InvocationError) -> dict[str, str]:
