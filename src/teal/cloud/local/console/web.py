@@ -46,7 +46,9 @@ SECURITY_HEADERS = (
     ),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with a
+    # form, and the origin check could no longer tell the console's own forms apart
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 )
 
