@@ -49,7 +49,9 @@ def token_file(paths: LocalPaths) -> Path:
 def create_token(paths: LocalPaths) -> str:
     """A fresh token for this gateway, written 0600 (whole, or not at all)."""
     token = secrets.token_urlsafe(32)
-    fd, scratch = tempfile.mkstemp(dir=private_home(paths.home), prefix=".console-")  # mkstemp: 0600
+    fd, scratch = tempfile.mkstemp(
+        dir=private_home(paths.home), prefix=".console-"
+    )  # mkstemp: 0600
     try:
         with os.fdopen(fd, "w") as out:
             out.write(token)

@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import jinja2
 
-from teal.cloud.base import Traffic
 from teal.cloud.local.console.actions import ACTIONS, Jobs, Planned, Refused
 from teal.cloud.local.console.auth import (
     CSRF_FIELD,
@@ -293,7 +292,6 @@ def _templates(auth: ConsoleAuth) -> jinja2.Environment:
         ms=_ms,
         when=_when,
         time_ms=_time_ms,
-        traffic=_traffic,
         query=urlencode,
     )
     return environment
@@ -314,18 +312,6 @@ def _when(value: datetime | float | None) -> str:
 
 def _time_ms(value: int) -> str:
     return datetime.fromtimestamp(value / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
-
-
-def _traffic(value: Traffic | None) -> str:
-    """``12 req, 1 5xx, p50 4 ms, p99 30 ms``."""
-    if value is None:
-        return "-"
-    if not value.requests:
-        return "no requests"
-    return (
-        f"{value.requests} req, {value.errors} 5xx, "
-        f"p50 {_ms(value.p50_ms)}, p99 {_ms(value.p99_ms)}"
-    )
 
 
 __all__ = ["Console", "Page"]
