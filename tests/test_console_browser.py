@@ -156,6 +156,18 @@ def test_a_switch_done_on_the_page_changes_the_domain(blog: LocalCloudEnv, page:
     )
 
 
+def test_a_rollback_done_on_the_page_goes_back(blog: LocalCloudEnv, page: Page) -> None:
+    live, other, url = live_and_other(blog)
+    blog.teal_ok("switch", "--to", other)
+    open_app(page)
+    page.get_by_role("link", name=f"Roll back to {live}").click()
+    page.get_by_role("button", name="Confirm: roll back").click()
+    page.locator("[data-final]").wait_for()
+    assert page.locator("p.state").inner_text() == "done", page.locator("#job-live").inner_text()
+    assert served_by(url) == live
+    assert status_of(blog)["history"][-1]["action"] == "rollback"
+
+
 def test_a_failed_requests_traceback_is_reachable(blog: LocalCloudEnv, page: Page) -> None:
     endpoint = next(
         e["endpoint"] for e in status_of(blog)["environments"] if e["name"] == "blog-dev"
