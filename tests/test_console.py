@@ -97,6 +97,8 @@ def test_the_token_in_the_url_becomes_a_cookie_for_this_port() -> None:
     assert check(query="token=s3cret-token") is Verdict.SET_COOKIE
     assert check(method="POST", query="token=s3cret-token") is Verdict.REFUSED
     assert check(cookie=f"teal_console_{PORT}=s3cret-token") is Verdict.ALLOWED
+    with_cookie = check(query="token=s3cret-token", cookie=f"teal_console_{PORT}=s3cret-token")
+    assert with_cookie is Verdict.SET_COOKIE  # the token leaves the address bar all the same
     assert check(x_teal_console_token="s3cret-token") is Verdict.ALLOWED
     # a browser shares cookies between the ports of a host: another gateway's is not ours
     assert check(cookie="teal_console_4999=s3cret-token") is Verdict.REFUSED

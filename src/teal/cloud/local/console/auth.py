@@ -116,10 +116,11 @@ class ConsoleAuth:
             return Checked(Verdict.REFUSED, "the console answers this machine only")
         if not self._host_is_loopback(headers.get("host", "")):
             return Checked(Verdict.REFUSED, "the console answers at 127.0.0.1 or localhost only")
-        if self._matches(headers.get(TOKEN_HEADER)) or self._matches(self._cookie(headers)):
-            return Checked(Verdict.ALLOWED)
+        # the URL's token first: even with the cookie set, it leaves the address bar
         if method == "GET" and self._matches(dict(parse_qsl(query)).get(TOKEN_PARAMETER)):
             return Checked(Verdict.SET_COOKIE)
+        if self._matches(headers.get(TOKEN_HEADER)) or self._matches(self._cookie(headers)):
+            return Checked(Verdict.ALLOWED)
         return Checked(
             Verdict.REFUSED,
             "this page needs the console's token: open the URL `teal console` prints",
