@@ -204,3 +204,15 @@ def test_a_request_without_the_token_is_refused(browser: Browser, console_url: s
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
+
+
+def test_the_route_table_and_the_history_have_pages_of_their_own(page: Page) -> None:
+    open_app(page)
+    page.get_by_role("link", name="route table").click()
+    boom = page.locator("table.routes tbody tr", has_text="/boom")
+    assert boom.locator("td").all_inner_texts() == ["/boom", "GET", "boom", "boom"]
+    assert page.locator("table.routes thead").inner_text().count("blog-dev") == 2
+    page.go_back()
+    page.get_by_role("link", name="whole history").click()
+    actions = page.locator("table.history tbody tr td:nth-child(3)").all_inner_texts()
+    assert actions.count("deploy") == 2
