@@ -52,6 +52,7 @@ def _register_optional() -> None:
         "logs",
         "invoke",
         "dev",
+        "console",
     ):
         try:
             module = importlib.import_module(f"teal.cli.{name}")

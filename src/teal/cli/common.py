@@ -56,6 +56,16 @@ def load_target(
     return project, target
 
 
+def remember_local_project(target: Target) -> None:
+    """After a deploy to the local cloud: where the environment was deployed from, so the
+    web console can run switch and rollback in its project."""
+    if target.cloud == "local":
+        from teal.cloud.local.paths import LocalPaths
+        from teal.cloud.local.projects import remember_project
+
+        remember_project(LocalPaths.default(), target.environment, target.env, target.project_dir)
+
+
 def project_option(func: F) -> F:
     return click.option(
         "--project",

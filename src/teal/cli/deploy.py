@@ -15,6 +15,7 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
+    remember_local_project,
     target_options,
 )
 from teal.cli.output import Activity, warn
@@ -73,6 +74,7 @@ def deploy_command(
             progress=activity.step,
             user=current_user(),
         )
+    remember_local_project(target)
     if as_json:
         emit_json(report.to_json())
     else:

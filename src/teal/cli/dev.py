@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.markup import escape
 
-from teal.cli.common import console, err_console, load_target, target_options
+from teal.cli.common import (
+    console,
+    err_console,
+    load_target,
+    remember_local_project,
+    target_options,
+)
 from teal.cli.logs import render_line
 from teal.cli.output import Activity, warn
 from teal.cloud.local.traffic import RequestFeed, RequestLine
@@ -178,6 +184,7 @@ class DevLoop:
 
     def _deployed(self, report: DeployReport, saved_at: float | None) -> None:
         self._want_requests()  # a long deploy may have let the word age
+        remember_local_project(self.target)
         environment = find_environment(self.cloud, self.target)
         self.deployed = Deployed(report.endpoint, frozenset(environment.api_ids))
         latency = None if saved_at is None else time.time() - saved_at

@@ -39,7 +39,9 @@ Under ``/_teal/`` on the main port (and never through an API or a domain's
 port) the gateway answers for itself: ``/_teal/health``, and
 ``POST /_teal/invoke/<function name>`` with an event as the body, which runs
 the function once through the same workers as the requests (``teal invoke``)
-and answers as Lambda's Invoke would: the result, or the error.
+and answers as Lambda's Invoke would: the result, or the error. The web
+console's pages are under ``/_teal/console`` (:mod:`teal.cloud.local.console`,
+handed in by the gateway process as ``console``).
 
 A request HTTP cannot parse (a header name with CR or LF in it, say) never
 reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's httptools, or h11) answers 400
@@ -102,6 +104,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's REST payload limit, on the bo
 INTERNAL_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port only
 HEALTH_PATH = "/_teal/health"
 INVOKE_PREFIX = "/_teal/invoke/"
+CONSOLE_PATH = "/_teal/console"  # the web console (teal.cloud.local.console), its pages below
 API_PREFIX = "/restapis/"
 USER_REQUEST = "_user_request_"
 
@@ -244,6 +247,7 @@ class Gateway:
         on_health: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
         identity: Mapping[str, Any] | None = None,
         recorder: RequestRecorder | None = None,
+        console: Callable[[GatewayRequest], Awaitable[GatewayResponse]] | None = None,
     ) -> None:
         self.state = state
         self.invoker = invoker
@@ -256,6 +260,7 @@ class Gateway:
         self.on_health = on_health
         self.identity = dict(identity or {})
         self.recorder = recorder
+        self.console = console
         self._view: _View | None = None
         self._trees: dict[str, PathTree[RouteIntegration]] = {}
         self._arn_patterns: dict[str, re.Pattern[str]] = {}
@@ -361,6 +366,8 @@ class Gateway:
             return self._health(view, request_id, details)
         if request.path.startswith(INVOKE_PREFIX) and request.method == "POST":
             return await self._invoke(view, request.path[len(INVOKE_PREFIX) :], request.body)
+        if self.console is not None and is_console_path(request.path):
+            return await self.console(request)
         return _json_response(404, {"message": f"no teal endpoint at {request.path}"}, "")
 
     def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
@@ -582,6 +589,10 @@ class Gateway:
     def _let_finish(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
         task.add_done_callback(_forget(self._background))
+
+
+def is_console_path(path: str) -> bool:
+    return path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
 
 
 def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:

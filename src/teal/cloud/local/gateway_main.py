@@ -7,7 +7,8 @@ get a listener without a restart, stops idle workers by the workers' rule
 drains queues into their consumers (:mod:`teal.cloud.local.event_runner`), writes ``gateway.json``
 once it answers, and on SIGTERM/SIGINT stops its listeners and workers and
 removes that file. Its health answer lists the workers and the memory of
-the gateway and its workers, for ``teal local status``.
+the gateway and its workers, for ``teal local status``. It makes the web
+console's token as it starts (:mod:`teal.cloud.local.console`).
 
 A domain port another program holds is logged once and tried again with a
 growing pause (quietly); its health answer lists such domains
@@ -36,6 +37,7 @@ import psutil
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.event_runner import EventRunner
 from teal.cloud.local.gateway import RAW_HEADER_NAMES, AsgiGateway, Gateway
 from teal.cloud.local.model import FunctionSpec, ServingState
@@ -349,7 +351,16 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
         "started_at": started_at,
     }
     recorder = RequestRecorder()
-    gateway = Gateway(state, workers, main_port=port, identity=identity, recorder=recorder)
+    # the console's token is written before the gateway answers, so `teal console` finds it
+    console = ConsoleMount(paths, port, state)
+    gateway = Gateway(
+        state,
+        workers,
+        main_port=port,
+        identity=identity,
+        recorder=recorder,
+        console=console.handle,
+    )
     server = GatewayServer(gateway, workers, port, TrafficWriter(paths, recorder))
     gateway.on_change = server.schedule_reap
     # a health call (every ensure_gateway makes one) returns only once the listeners

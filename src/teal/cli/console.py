@@ -1,0 +1,61 @@
+"""``teal console``: the URL of the local cloud's web console (served by the gateway)."""
+
+from __future__ import annotations
+
+import webbrowser
+
+import click
+from rich.markup import escape
+
+from teal.cli.common import (
+    accepts_project,
+    console,
+    emit_json,
+    err_console,
+    is_interactive,
+    json_option,
+)
+from teal.cloud.local.console.auth import TOKEN_PARAMETER, read_token
+from teal.cloud.local.lifecycle import ensure_gateway
+from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.errors import OperationError
+
+
+def console_url(port: int, token: str) -> str:
+    # imported here: every teal command loads this module, and few need the gateway's
+    from teal.cloud.local.gateway import CONSOLE_PATH
+
+    return f"http://127.0.0.1:{port}{CONSOLE_PATH}/?{TOKEN_PARAMETER}={token}"
+
+
+@click.command(name="console")
+@click.option(
+    "--open", "open_browser", is_flag=True, help="Open it in a browser too (from a terminal)."
+)
+@json_option
+@accepts_project
+def console_command(open_browser: bool, as_json: bool) -> None:
+    """Print the URL of the web console: apps, environments, domains, traffic, logs, switch
+    and rollback. It starts the local gateway if needed; the URL holds the gateway's token,
+    which every console request needs (a new one each time the gateway starts)."""
+    paths = LocalPaths.default()
+    status = ensure_gateway(paths, gateway_port())
+    token = read_token(paths)
+    if token is None or status.port is None:
+        raise OperationError(
+            "the local gateway runs, but without a console token",
+            where="local gateway",
+            hint="it was started by an older teal: teal local stop, then teal console",
+        )
+    url = console_url(status.port, token)
+    opened = bool(open_browser and is_interactive() and webbrowser.open(url))
+    if as_json:
+        emit_json({"url": url, "port": status.port, "pid": status.pid, "opened": opened})
+        return
+    console.print(escape(url))
+    if open_browser and not opened:
+        err_console.print("no browser opened (no terminal, or none found): open the URL above")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(console_command)

@@ -1,0 +1,157 @@
+"""Who may use the console: the holder of the gateway's token, from this machine's loopback.
+
+Loopback is shared by every user of the machine, so listening on 127.0.0.1 is
+not enough. The gateway makes a random token when it starts and keeps it in
+``$TEAL_HOME/console.token`` (0600, in the owner-only home); ``teal console``
+prints a URL that carries it. Every console request must show it:
+
+- ``?token=`` on a GET sets a cookie (HttpOnly, SameSite=Strict, named after
+  the port, since a browser shares cookies between the ports of one host) and
+  redirects to the same page without it, so the token leaves the address bar;
+- the cookie, or an ``X-Teal-Console-Token`` header (for scripts and tests).
+
+A request that changes something is a POST that also carries the CSRF token
+(an HMAC of the token, in a hidden form field) and comes from the console's
+own origin (``Origin``, else ``Referer``): a page of another origin on this
+machine (an app on another port, which a browser counts as the same site) can
+neither read the CSRF token nor pass the origin check. The Host header must
+name loopback, so a DNS-rebound name cannot reach the console either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.store import private_home
+
+TOKEN_FILE = "console.token"
+TOKEN_HEADER = "x-teal-console-token"
+TOKEN_PARAMETER = "token"
+CSRF_FIELD = "csrf"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
+def token_file(paths: LocalPaths) -> Path:
+    return paths.home / TOKEN_FILE
+
+
+def create_token(paths: LocalPaths) -> str:
+    """A fresh token for this gateway, written 0600 (whole, or not at all)."""
+    token = secrets.token_urlsafe(32)
+    fd, scratch = tempfile.mkstemp(
+        dir=private_home(paths.home), prefix=".console-"
+    )  # mkstemp: 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(token)
+        os.replace(scratch, token_file(paths))
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+    return token
+
+
+def read_token(paths: LocalPaths) -> str | None:
+    try:
+        return token_file(paths).read_text().strip() or None
+    except OSError:
+        return None
+
+
+class Verdict(Enum):
+    ALLOWED = "allowed"
+    SET_COOKIE = "set-cookie"  # the token came in the URL: keep it in a cookie, redirect
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Checked:
+    verdict: Verdict
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ConsoleAuth:
+    """The checks of one gateway's console: its token and the port it listens on."""
+
+    token: str
+    port: int
+
+    @property
+    def cookie_name(self) -> str:
+        return f"teal_console_{self.port}"
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return tuple(f"http://{name}:{self.port}" for name in LOOPBACK_NAMES)
+
+    @property
+    def csrf_token(self) -> str:
+        """What each form carries; derived from the token, so it holds as long as it does."""
+        return hmac.new(self.token.encode(), b"console-csrf", hashlib.sha256).hexdigest()
+
+    def cookie_header(self) -> str:
+        return f"{self.cookie_name}={self.token}; Path=/_teal/console; HttpOnly; SameSite=Strict"
+
+    def check(
+        self,
+        method: str,
+        headers: Mapping[str, str],
+        query: str,
+        client_ip: str,
+    ) -> Checked:
+        """Whether a request may see the console; ``headers`` with lowercase names."""
+        if not client_ip.startswith("127.") and client_ip != "::1":
+            return Checked(Verdict.REFUSED, "the console answers this machine only")
+        if not self._host_is_loopback(headers.get("host", "")):
+            return Checked(Verdict.REFUSED, "the console answers at 127.0.0.1 or localhost only")
+        # the URL's token first: even with the cookie set, it leaves the address bar
+        if method == "GET" and self._matches(dict(parse_qsl(query)).get(TOKEN_PARAMETER)):
+            return Checked(Verdict.SET_COOKIE)
+        if self._matches(headers.get(TOKEN_HEADER)) or self._matches(self._cookie(headers)):
+            return Checked(Verdict.ALLOWED)
+        return Checked(
+            Verdict.REFUSED,
+            "this page needs the console's token: open the URL `teal console` prints",
+        )
+
+    def check_change(self, headers: Mapping[str, str], form: Mapping[str, str]) -> Checked:
+        """A POST's CSRF token and origin (after :meth:`check`)."""
+        if not self._same_origin(headers):
+            return Checked(Verdict.REFUSED, "the request did not come from the console's page")
+        sent = form.get(CSRF_FIELD, "")
+        if not hmac.compare_digest(sent.encode(), self.csrf_token.encode()):
+            return Checked(Verdict.REFUSED, "the form is stale or forged: reload the page")
+        return Checked(Verdict.ALLOWED)
+
+    def _matches(self, sent: str | None) -> bool:
+        return sent is not None and hmac.compare_digest(sent.encode(), self.token.encode())
+
+    def _cookie(self, headers: Mapping[str, str]) -> str | None:
+        try:
+            jar = SimpleCookie(headers.get("cookie", ""))
+        except CookieError:
+            return None
+        morsel = jar.get(self.cookie_name)
+        return morsel.value if morsel is not None else None
+
+    def _host_is_loopback(self, host: str) -> bool:
+        return host in {f"{name}:{self.port}" for name in LOOPBACK_NAMES}
+
+    def _same_origin(self, headers: Mapping[str, str]) -> bool:
+        origin = headers.get("origin")
+        if origin is None:
+            referer = urlsplit(headers.get("referer", ""))
+            origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else None
+        return origin in self.origins

@@ -1,0 +1,454 @@
+"""What the console's pages show, read from the local cloud's own records.
+
+The console is the local cloud's, as the AWS console is AWS's: it reads the
+stacks (their teal tags and outputs say which app, env and extra each one
+is), the stages' deployment snapshots (routes, functions), the domains and
+their mappings, the history, the traffic numbers and the log files, and
+nothing of a project folder. The views are frozen dataclasses built by pure
+functions (:func:`app_views`, :func:`requests_of`) from facts a
+:class:`ConsoleReader` gathers, so the pages' data can be tested without a
+gateway.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from teal.cloud.base import HistoryEntry, StageRef, Traffic
+from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.ledger import Ledger
+from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.projects import project_of
+from teal.cloud.local.store import from_json
+from teal.cloud.local.traffic import read_traffic
+from teal.logs import LogLine, app_function, read_logs
+from teal.template.combine import RETIRING_API_OUTPUT
+
+# The stack outputs and tags teal writes (teal.environments reads them the same way; a
+# cloud does not import the orchestration, so the names are written again here)
+APP_TAG = "teal:app"
+ENV_TAG = "teal:env"
+EXTRA_TAG = "teal:extra"
+ENVIRONMENT_TAG = "teal:environment"
+REST_API_OUTPUT = "RestApiId"
+STAGE_OUTPUT = "StageName"
+SWITCHES = ("switch", "rollback")
+TRAFFIC_WINDOWS_S = (60, 300)  # the last minute, the last 5 minutes
+LOGS_SINCE_S = 3600
+LOG_LINES = 2000
+_GENERATION = re.compile(r"^RestApi(?P<n>[0-9]*)$")
+
+
+# ---------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """One environment's stack as the store has it, with what its stage serves."""
+
+    name: str
+    status: str
+    status_reason: str | None
+    tags: Mapping[str, str]
+    outputs: Mapping[str, str]
+    api_logical_id: str | None  # the RestApi's logical id: RestApi, RestApi1...
+    updated_at: datetime | None
+    routes: tuple[RouteIntegration, ...] = ()
+    functions: tuple[str, ...] = ()  # Lambda's names, of every API generation
+
+
+@dataclass(frozen=True)
+class DomainFacts:
+    route: DomainRoute
+    app: str | None  # the teal:app tag the domain was created with
+
+
+@dataclass(frozen=True)
+class TrafficPair:
+    """A stage's numbers over the last minute and the last 5 minutes."""
+
+    minute: Traffic
+    five_minutes: Traffic
+
+
+# ---------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class RouteView:
+    path: str
+    method: str
+    function: str  # the app's name of the function ("" for a MOCK answer)
+    access: str  # "open", "API key", "authorizer (CUSTOM)"...
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    name: str
+    app: str
+    env: str
+    extra: str | None
+    status: str
+    status_reason: str | None
+    updated_at: datetime | None
+    api_id: str | None
+    stage: str | None
+    api_logical_id: str | None
+    endpoint: str | None
+    live_on: tuple[str, ...]  # the domains that serve it
+    routes: tuple[RouteView, ...]
+    functions: tuple[str, ...]  # the app's names
+    traffic: TrafficPair | None
+    retiring_api_id: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return bool(self.live_on)
+
+    @property
+    def generation(self) -> int | None:
+        """The API generation: 0 for ``RestApi``, n for ``RestApi<n>`` (each replacement)."""
+        found = _GENERATION.match(self.api_logical_id or "")
+        if found is None:
+            return None
+        return int(found.group("n") or 0)
+
+    @property
+    def api_ids(self) -> tuple[str, ...]:
+        return tuple(a for a in (self.api_id, self.retiring_api_id) if a)
+
+
+@dataclass(frozen=True)
+class DomainView:
+    name: str
+    url: str
+    base_paths: tuple[str, ...]
+    live: str | None  # the environment the domain serves (at its root mapping, or first)
+    previous: str | None  # the one it served before the last switch
+
+
+@dataclass(frozen=True)
+class AppView:
+    name: str
+    environments: tuple[EnvironmentView, ...]
+    domains: tuple[DomainView, ...]
+    history: tuple[HistoryEntry, ...] = ()
+
+    def environment(self, name: str) -> EnvironmentView | None:
+        return next((e for e in self.environments if e.name == name), None)
+
+    def domain(self, name: str) -> DomainView | None:
+        return next((d for d in self.domains if d.name == name), None)
+
+    def route_table(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(path, method, {environment: function}) for every route any environment serves:
+        what blue and green each answer, side by side."""
+        table: dict[tuple[str, str], dict[str, str]] = {}
+        for environment in self.environments:
+            for route in environment.routes:
+                table.setdefault((route.path, route.method), {})[environment.name] = (
+                    route.function or "(MOCK)"
+                )
+        return [(path, method, table[(path, method)]) for path, method in sorted(table)]
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    """The lines of one request (or of none: ``request_id`` None), and whether it failed."""
+
+    request_id: str | None
+    started_ms: int
+    lines: tuple[LogLine, ...]
+    failed: bool
+    summary: str  # the error's last line when it failed, else the first line
+
+    @property
+    def anchor(self) -> str:
+        return f"request-{self.request_id or 'none'}"
+
+
+@dataclass(frozen=True)
+class FunctionLogs:
+    environment: str
+    function: str
+    since_ms: int
+    requests: tuple[RequestLog, ...]  # newest first
+
+    @property
+    def failures(self) -> tuple[RequestLog, ...]:
+        return tuple(r for r in self.requests if r.failed)
+
+
+# ---------------------------------------------------------------- building views
+
+
+def app_views(
+    stacks: Sequence[StackFacts],
+    domains: Sequence[DomainFacts],
+    traffic: Mapping[tuple[str, str], TrafficPair],
+    histories: Mapping[str, Sequence[HistoryEntry]],
+    port: int,
+) -> list[AppView]:
+    """Every app with environments or a domain, by name."""
+    envs = [_environment_view(s, domains, traffic, port) for s in stacks if APP_TAG in s.tags]
+    apps = sorted({e.app for e in envs} | {d.app for d in domains if d.app})
+    views = []
+    for app in apps:
+        own = tuple(e for e in envs if e.app == app)
+        history = tuple(histories.get(app, ()))
+        served = tuple(
+            _domain_view(d.route, own, history)
+            for d in domains
+            if d.app == app or (d.app is None and _serves_any(d.route, own))
+        )
+        views.append(AppView(app, own, served, history))
+    return views
+
+
+def _environment_view(
+    stack: StackFacts,
+    domains: Sequence[DomainFacts],
+    traffic: Mapping[tuple[str, str], TrafficPair],
+    port: int,
+) -> EnvironmentView:
+    api_id = stack.outputs.get(REST_API_OUTPUT)
+    stage = stack.outputs.get(STAGE_OUTPUT)
+    retiring = stack.outputs.get(RETIRING_API_OUTPUT)
+    apis = {a for a in (api_id, retiring) if a}
+    live_on = tuple(
+        d.route.name
+        for d in domains
+        if any(mapped in apis for mapped, _ in d.route.mappings.values())
+    )
+    endpoint = (
+        f"http://127.0.0.1:{port}/restapis/{api_id}/{stage}/_user_request_/"
+        if api_id and stage
+        else None
+    )
+    functions = sorted({app_function(stack.name, name) for name in stack.functions})
+    return EnvironmentView(
+        name=stack.name,
+        app=stack.tags[APP_TAG],
+        env=stack.tags.get(ENV_TAG, ""),
+        extra=stack.tags.get(EXTRA_TAG) or None,
+        status=stack.status,
+        status_reason=stack.status_reason,
+        updated_at=stack.updated_at,
+        api_id=api_id,
+        stage=stage,
+        api_logical_id=stack.api_logical_id,
+        endpoint=endpoint,
+        live_on=live_on,
+        routes=tuple(_route_view(stack.name, r) for r in stack.routes),
+        functions=tuple(functions),
+        traffic=traffic.get((api_id, stage)) if api_id and stage else None,
+        retiring_api_id=retiring,
+    )
+
+
+def _route_view(environment: str, route: RouteIntegration) -> RouteView:
+    function = ""
+    if route.function_arn:
+        function = app_function(environment, route.function_arn.rsplit(":", 1)[-1])
+    access = "open"
+    if route.authorization != "NONE":
+        access = f"authorizer ({route.authorization})"
+    if route.api_key_required:
+        access = "API key" if access == "open" else f"{access} + API key"
+    return RouteView(route.resource_path, route.http_method, function, access)
+
+
+def _serves_any(route: DomainRoute, environments: Iterable[EnvironmentView]) -> bool:
+    return any(api in e.api_ids for e in environments for api, _ in route.mappings.values())
+
+
+def _domain_view(
+    route: DomainRoute, environments: Sequence[EnvironmentView], history: Sequence[HistoryEntry]
+) -> DomainView:
+    bases = sorted(route.mappings)
+    live = None
+    if bases:
+        api_id, _ = route.mappings[bases[0]]
+        live = next((e.name for e in environments if api_id in e.api_ids), None)
+    last = last_switch(history, route.name)
+    return DomainView(
+        route.name,
+        f"http://127.0.0.1:{route.port}/",
+        tuple(bases),
+        live,
+        last.from_ if last is not None else None,
+    )
+
+
+def last_switch(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry | None:
+    """The last switch or rollback of the domain that did not fail (where rollback goes)."""
+    return next(
+        (
+            e
+            for e in reversed(history)
+            if e.action in SWITCHES and e.details.get("domain") == domain and e.state != "failed"
+        ),
+        None,
+    )
+
+
+def as_seen(history: Sequence[HistoryEntry], running: set[str]) -> tuple[HistoryEntry, ...]:
+    """A ``started`` entry whose operation holds no lock any more was interrupted."""
+    return tuple(
+        e.ended("interrupted") if e.state == "started" and e.id not in running else e
+        for e in history
+    )
+
+
+def requests_of(lines: Sequence[LogLine]) -> list[RequestLog]:
+    """The lines grouped by request, newest request first; lines outside any request
+    (a module printing at import, say) form groups of their own."""
+    groups: dict[str, list[LogLine]] = {}
+    order: list[str] = []
+    for line in lines:
+        key = line.request_id or f"outside:{line.stream}"
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(line)
+    found = [_request_log(groups[key]) for key in order]
+    found.sort(key=lambda r: r.started_ms, reverse=True)
+    return found
+
+
+def _request_log(lines: list[LogLine]) -> RequestLog:
+    failures = [line for line in lines if line.failed]
+    if failures:
+        summary = failures[-1].message.rstrip().splitlines()[-1]
+    else:
+        readable = [line for line in lines if not line.is_lambda_line]
+        summary = (readable or lines)[0].message.splitlines()[0] if lines else ""
+    return RequestLog(
+        lines[0].request_id, lines[0].timestamp_ms, tuple(lines), bool(failures), summary
+    )
+
+
+# ---------------------------------------------------------------- reading the store
+
+
+@dataclass
+class ConsoleReader:
+    """Reads the facts from one ``$TEAL_HOME`` (in the gateway process, off its loop)."""
+
+    paths: LocalPaths
+    port: int
+    state: ServingState  # the gateway's own read side: stages and domains
+    _cloud: LocalCloud | None = field(default=None, init=False)
+
+    @property
+    def cloud(self) -> LocalCloud:
+        if self._cloud is None:
+            self._cloud = LocalCloud(self.paths)
+        return self._cloud
+
+    def close(self) -> None:
+        if self._cloud is not None:
+            self._cloud.close()
+
+    def apps(self, now: float | None = None) -> list[AppView]:
+        stacks = self._stacks()
+        domains = self._domains()
+        traffic = self._traffic(stacks, time.time() if now is None else now)
+        histories = {
+            app: self._history(app)
+            for app in {s.tags.get(APP_TAG) for s in stacks} | {d.app for d in domains}
+            if app
+        }
+        return app_views(stacks, domains, traffic, histories, self.port)
+
+    def app(self, name: str) -> AppView | None:
+        return next((a for a in self.apps() if a.name == name), None)
+
+    def project_root(self, environment: str) -> Path | None:
+        record = project_of(self.paths, environment)
+        return record.root if record is not None else None
+
+    def function_logs(
+        self, environment: str, function: str, now: float | None = None
+    ) -> FunctionLogs:
+        since_ms = int(((time.time() if now is None else now) - LOGS_SINCE_S) * 1000)
+        report = read_logs(self.cloud, environment, since_ms, function=function, limit=LOG_LINES)
+        return FunctionLogs(environment, function, since_ms, tuple(requests_of(report.lines)))
+
+    def _stacks(self) -> list[StackFacts]:
+        facts = []
+        for stack in Ledger(self.cloud.store).stacks():
+            if stack.parent is not None or APP_TAG not in stack.tags:
+                continue
+            api_id, stage = stack.outputs.get(REST_API_OUTPUT), stack.outputs.get(STAGE_OUTPUT)
+            served = self.state.stage(api_id, stage) if api_id and stage else None
+            facts.append(
+                StackFacts(
+                    name=stack.name,
+                    status=stack.status,
+                    status_reason=stack.status_reason,
+                    tags=stack.tags,
+                    outputs=stack.outputs,
+                    api_logical_id=_output_ref(stack.template, REST_API_OUTPUT),
+                    updated_at=stack.updated_at,
+                    routes=served.routes if served is not None else (),
+                    functions=self._functions(stack.name),
+                )
+            )
+        return facts
+
+    def _functions(self, environment: str) -> tuple[str, ...]:
+        """Lambda's names of the functions the environment's stacks (nested ones too) hold."""
+        rows = self.cloud.store.read(
+            "SELECT r.physical_id FROM resources r JOIN stacks s ON s.name = r.stack "
+            "WHERE r.type = 'AWS::Lambda::Function' AND r.current = 1 "
+            "AND json_extract(s.tags, ?) = ? ORDER BY r.physical_id",
+            (f'$."{ENVIRONMENT_TAG}"', environment),
+        )
+        return tuple(str(row[0]) for row in rows)
+
+    def _domains(self) -> list[DomainFacts]:
+        tags = {
+            str(row[0]): dict(from_json(row[1]) or {})
+            for row in self.cloud.store.read("SELECT name, tags FROM domains")
+        }
+        return [DomainFacts(r, tags.get(r.name, {}).get(APP_TAG)) for r in self.state.domains()]
+
+    def _traffic(
+        self, stacks: Sequence[StackFacts], now: float
+    ) -> dict[tuple[str, str], TrafficPair]:
+        stages = [
+            StageRef(s.outputs[REST_API_OUTPUT], s.name, s.outputs[STAGE_OUTPUT])
+            for s in stacks
+            if s.outputs.get(REST_API_OUTPUT) and s.outputs.get(STAGE_OUTPUT)
+        ]
+        if not stages:
+            return {}
+        minute, five = (read_traffic(self.paths, stages, w, now) for w in TRAFFIC_WINDOWS_S)
+        return {
+            (s.api_id, s.stage): TrafficPair(m, f)
+            for s, m, f in zip(stages, minute, five, strict=True)
+        }
+
+    def _history(self, app: str) -> list[HistoryEntry]:
+        running = {
+            held.owner.operation_id
+            for held in self.cloud.list_locks()
+            if held.owner.operation_id is not None
+        }
+        return list(as_seen(self.cloud.read_history(app), running))
+
+
+def _output_ref(template: Mapping[str, object], output: str) -> str | None:
+    """The logical id an output's ``Ref`` names (the RestApi's, for ``RestApiId``)."""
+    outputs = template.get("Outputs")
+    declared = outputs.get(output) if isinstance(outputs, dict) else None
+    value = declared.get("Value") if isinstance(declared, dict) else None
+    ref = value.get("Ref") if isinstance(value, dict) else None
+    return ref if isinstance(ref, str) else None

@@ -1,0 +1,453 @@
+"""The web console without a browser: its token and CSRF checks, its dispatch by the
+gateway, the pages' data, and its actions' plans and runs."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import sys
+import textwrap
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from teal.cloud.base import HistoryEntry, Traffic
+from teal.cloud.local.console import ConsoleMount
+from teal.cloud.local.console.actions import (
+    ACTIONS,
+    Jobs,
+    Planned,
+    Refused,
+    child_environment,
+    plan_rollback,
+    plan_switch,
+)
+from teal.cloud.local.console.auth import (
+    ConsoleAuth,
+    Verdict,
+    create_token,
+    read_token,
+    token_file,
+)
+from teal.cloud.local.console.data import (
+    AppView,
+    DomainFacts,
+    StackFacts,
+    TrafficPair,
+    app_views,
+    as_seen,
+    requests_of,
+)
+from teal.cloud.local.gateway import Gateway, GatewayRequest, GatewayResponse
+from teal.cloud.local.model import DomainRoute, RouteIntegration
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.projects import project_of, remember_project
+from teal.logs import LogLine
+from test_gateway_support import FakeServingState, function_arn
+
+T = TypeVar("T")
+PORT = 4510
+ORIGIN = f"http://127.0.0.1:{PORT}"
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+# ---------------------------------------------------------------- the token
+
+
+def test_each_gateway_start_makes_a_new_token_readable_by_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    paths = LocalPaths(tmp_path)
+    first = create_token(paths)
+    second = create_token(paths)
+    assert first != second and len(second) >= 40
+    assert read_token(paths) == second
+    assert stat.S_IMODE(token_file(paths).stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["console.token"]  # no scratch file left
+
+
+AUTH = ConsoleAuth("s3cret-token", PORT)
+
+
+def check(
+    *,
+    method: str = "GET",
+    query: str = "",
+    client: str = "127.0.0.1",
+    host: str = f"127.0.0.1:{PORT}",
+    **headers: str,
+) -> Verdict:
+    sent = {"host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    return AUTH.check(method, sent, query, client).verdict
+
+
+def test_a_request_without_the_token_is_refused() -> None:
+    assert check() is Verdict.REFUSED
+    assert check(cookie=f"teal_console_{PORT}=wrong") is Verdict.REFUSED
+    assert check(x_teal_console_token="wrong") is Verdict.REFUSED
+
+
+def test_the_token_in_the_url_becomes_a_cookie_for_this_port() -> None:
+    assert check(query="token=s3cret-token") is Verdict.SET_COOKIE
+    assert check(method="POST", query="token=s3cret-token") is Verdict.REFUSED
+    assert check(cookie=f"teal_console_{PORT}=s3cret-token") is Verdict.ALLOWED
+    with_cookie = check(query="token=s3cret-token", cookie=f"teal_console_{PORT}=s3cret-token")
+    assert with_cookie is Verdict.SET_COOKIE  # the token leaves the address bar all the same
+    assert check(x_teal_console_token="s3cret-token") is Verdict.ALLOWED
+    # a browser shares cookies between the ports of a host: another gateway's is not ours
+    assert check(cookie="teal_console_4999=s3cret-token") is Verdict.REFUSED
+    assert AUTH.cookie_header().startswith(f"teal_console_{PORT}=s3cret-token;")
+    assert "HttpOnly" in AUTH.cookie_header() and "SameSite=Strict" in AUTH.cookie_header()
+
+
+def test_the_token_does_not_help_from_another_host_or_a_rebound_name() -> None:
+    token = {"x_teal_console_token": "s3cret-token"}
+    assert check(client="10.0.0.7", **token) is Verdict.REFUSED
+    assert check(host=f"evil.example:{PORT}", **token) is Verdict.REFUSED
+    assert check(host=f"localhost:{PORT}", **token) is Verdict.ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("headers", "csrf", "allowed"),
+    [
+        ({"origin": ORIGIN}, AUTH.csrf_token, True),
+        ({"origin": f"http://localhost:{PORT}"}, AUTH.csrf_token, True),
+        ({"referer": f"{ORIGIN}/_teal/console/actions/switch?app=a"}, AUTH.csrf_token, True),
+        ({"origin": ORIGIN}, "", False),  # no CSRF token
+        ({"origin": ORIGIN}, "0" * 64, False),  # a forged one
+        ({"origin": "http://127.0.0.1:8000"}, AUTH.csrf_token, False),  # another port: same site
+        ({"origin": "null"}, AUTH.csrf_token, False),
+        ({}, AUTH.csrf_token, False),  # neither Origin nor Referer
+    ],
+)
+def test_a_change_needs_the_csrf_token_and_the_consoles_origin(
+    headers: dict[str, str], csrf: str, allowed: bool
+) -> None:
+    verdict = AUTH.check_change(headers, {"csrf": csrf}).verdict
+    assert (verdict is Verdict.ALLOWED) is allowed
+
+
+# ---------------------------------------------------------------- through the gateway
+
+
+class Refusing:
+    async def invoke(self, spec: Any, event: Any, request_id: str) -> Any:
+        raise AssertionError("no function runs for the console")
+
+
+def console_gateway(tmp_path: Path) -> tuple[Gateway, ConsoleMount]:
+    state = FakeServingState()
+    state.put_domain(DomainRoute("blog.example.com", PORT + 1, {}))
+    mount = ConsoleMount(LocalPaths(tmp_path / "home"), PORT, state)
+    return Gateway(state, Refusing(), main_port=PORT, console=mount.handle), mount
+
+
+def get(
+    gateway: Gateway,
+    path: str,
+    *,
+    port: int = PORT,
+    method: str = "GET",
+    query: str = "",
+    body: bytes = b"",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> GatewayResponse:
+    sent = (("Host", f"127.0.0.1:{port}"), *headers)
+    request = GatewayRequest(method, path, query, sent, body, port)
+    return run(gateway.handle(request))
+
+
+def header(response: GatewayResponse, name: str) -> str | None:
+    return next((v for k, v in response.headers if k.lower() == name.lower()), None)
+
+
+def test_the_gateway_serves_the_console_on_its_main_port_to_the_token_holder(
+    tmp_path: Path,
+) -> None:
+    gateway, mount = console_gateway(tmp_path)
+    refused = get(gateway, "/_teal/console/")
+    assert refused.status == 403 and b"teal console" in refused.body
+
+    entered = get(gateway, "/_teal/console/apps/blog", query=f"token={mount.auth.token}&x=1")
+    assert entered.status == 303
+    assert header(entered, "Location") == "/_teal/console/apps/blog?x=1"
+    cookie = header(entered, "Set-Cookie")
+    assert cookie == mount.auth.cookie_header()
+
+    with_cookie = (("Cookie", cookie.split(";")[0]),)
+    page = get(gateway, "/_teal/console/", headers=with_cookie)
+    assert page.status == 200, page.body
+    assert b"No app is deployed" in page.body
+    assert "script-src 'self'" in (header(page, "Content-Security-Policy") or "")
+    script = get(gateway, "/_teal/console/static/console.js", headers=with_cookie)
+    assert script.status == 200 and b"data-live" in script.body
+    assert header(script, "Content-Type") == "text/javascript; charset=utf-8"
+    assert get(gateway, "/_teal/console/static/console.js").status == 403
+
+
+def test_the_console_is_not_served_through_a_domains_port(tmp_path: Path) -> None:
+    gateway, mount = console_gateway(tmp_path)
+    token = (("X-Teal-Console-Token", mount.auth.token),)
+    on_domain = get(gateway, "/_teal/console/", port=PORT + 1, headers=token)
+    assert on_domain.status == 403 and on_domain.response_type is not None  # the domain's
+    assert b"console" not in on_domain.body
+
+
+def test_a_post_without_the_csrf_token_starts_nothing(tmp_path: Path) -> None:
+    gateway, mount = console_gateway(tmp_path)
+    headers = (("X-Teal-Console-Token", mount.auth.token), ("Origin", ORIGIN))
+    body = b"app=blog&domain=blog.example.com&to=blog-dev-2"
+    refused = get(
+        gateway, "/_teal/console/actions/switch", method="POST", body=body, headers=headers
+    )
+    assert refused.status == 403 and b"stale or forged" in refused.body
+    # with the CSRF token the action is planned: this app is unknown, so nothing runs either
+    signed = body + f"&csrf={mount.auth.csrf_token}".encode()
+    planned = get(
+        gateway, "/_teal/console/actions/switch", method="POST", body=signed, headers=headers
+    )
+    assert planned.status == 409 and b"no app blog" in planned.body
+
+
+# ---------------------------------------------------------------- the pages' data
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def stack(
+    name: str, api_id: str, *, extra: str | None = None, logical: str = "RestApi"
+) -> StackFacts:
+    tags = {"teal:app": "blog", "teal:env": "dev", "teal:environment": name}
+    if extra:
+        tags["teal:extra"] = extra
+    return StackFacts(
+        name=name,
+        status="UPDATE_COMPLETE",
+        status_reason=None,
+        tags=tags,
+        outputs={"RestApiId": api_id, "StageName": "dev"},
+        api_logical_id=logical,
+        updated_at=NOW,
+        routes=(
+            RouteIntegration("/health", "GET", function_arn(f"{name}-health-g2")),
+            RouteIntegration("/posts", "OPTIONS", None),
+            RouteIntegration("/posts", "GET", function_arn(f"{name}-posts"), api_key_required=True),
+        ),
+        functions=(f"{name}-health-g2", f"{name}-posts", f"{name}-nightly"),
+    )
+
+
+def switched(frm: str, to: str, state: str = "done") -> HistoryEntry:
+    return HistoryEntry(
+        NOW,
+        "ann",
+        "switch",
+        to,
+        frm,
+        to,
+        {"domain": "blog.example.com"},
+        state=state,  # type: ignore[arg-type]
+    )
+
+
+def blog(history: tuple[HistoryEntry, ...] = ()) -> AppView:
+    stacks = [
+        stack("blog-dev", "blue", logical="RestApi2"),
+        stack("blog-dev-2", "green", extra="2"),
+    ]
+    domains = [DomainFacts(DomainRoute("blog.example.com", 4511, {"": ("green", "dev")}), "blog")]
+    traffic = {
+        ("green", "dev"): TrafficPair(Traffic(60, 10, 1, 3.0, 40.0), Traffic(300, 50, 2, 3.0, 80.0))
+    }
+    [app] = app_views(stacks, domains, traffic, {"blog": history}, PORT)
+    return app
+
+
+def test_an_app_shows_its_environments_which_one_is_live_and_its_domain() -> None:
+    app = blog((switched("blog-dev", "blog-dev-2"), switched("blog-dev-2", "blog-dev", "failed")))
+    base, green = app.environments
+    assert (base.name, base.live, base.generation, base.extra) == ("blog-dev", False, 2, None)
+    assert (green.name, green.live_on, green.generation, green.extra) == (
+        "blog-dev-2",
+        ("blog.example.com",),
+        0,
+        "2",
+    )
+    assert green.endpoint == f"http://127.0.0.1:{PORT}/restapis/green/dev/_user_request_/"
+    assert green.functions == ("health", "nightly", "posts")  # the app's names, any generation
+    assert [(r.path, r.method, r.function, r.access) for r in green.routes] == [
+        ("/health", "GET", "health", "open"),
+        ("/posts", "OPTIONS", "", "open"),
+        ("/posts", "GET", "posts", "API key"),
+    ]
+    assert green.traffic is not None and green.traffic.minute.requests == 10
+    assert base.traffic is None
+    [domain] = app.domains
+    # the failed switch back left the domain where it was: rollback goes to blog-dev
+    assert (domain.live, domain.previous, domain.url) == (
+        "blog-dev-2",
+        "blog-dev",
+        "http://127.0.0.1:4511/",
+    )
+
+
+def test_the_route_table_sets_the_environments_side_by_side() -> None:
+    app = blog()
+    assert app.route_table() == [
+        ("/health", "GET", {"blog-dev": "health", "blog-dev-2": "health"}),
+        ("/posts", "GET", {"blog-dev": "posts", "blog-dev-2": "posts"}),
+        ("/posts", "OPTIONS", {"blog-dev": "(MOCK)", "blog-dev-2": "(MOCK)"}),
+    ]
+
+
+def test_a_started_entry_whose_lock_is_gone_was_interrupted() -> None:
+    running, dead = switched("a", "b", "started"), switched("b", "a", "started")
+    seen = as_seen([running, dead, switched("a", "b")], {running.id})
+    assert [e.state for e in seen] == ["started", "interrupted", "done"]
+
+
+def line(ms: int, request: str | None, message: str, stream: str = "s1") -> LogLine:
+    return LogLine(ms, "boom", "blog-dev-boom", request, message, stream, f"{stream}:{ms}")
+
+
+def test_logs_are_grouped_by_request_with_the_failure_summarised() -> None:
+    lines = [
+        line(1, None, "loading the app"),
+        line(2, "r1", "START RequestId: r1 Version: $LATEST"),
+        line(3, "r1", "hello"),
+        line(4, "r1", "END RequestId: r1"),
+        line(5, "r2", "START RequestId: r2 Version: $LATEST"),
+        line(6, "r2", 'Traceback (most recent call last):\n  File "app.py"\nValueError: no'),
+        line(7, "r2", "END RequestId: r2"),
+    ]
+    found = requests_of(lines)
+    assert [(r.request_id, r.failed, r.summary) for r in found] == [
+        ("r2", True, "ValueError: no"),
+        ("r1", False, "hello"),
+        (None, False, "loading the app"),
+    ]
+    assert found[0].anchor == "request-r2" and len(found[0].lines) == 3
+
+
+# ---------------------------------------------------------------- actions
+
+
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "blog"
+    root.mkdir()
+    (root / "teal.toml").write_text('[app]\nname = "blog"\n')
+    return root
+
+
+def test_a_deploy_records_its_project_folder(tmp_path: Path) -> None:
+    paths = LocalPaths(tmp_path / "home")
+    assert project_of(paths, "blog-dev-2") is None
+    remember_project(paths, "blog-dev-2", "dev", tmp_path / "blog")
+    record = project_of(paths, "blog-dev-2")
+    assert record is not None and (record.env, record.root) == (
+        "dev",
+        (tmp_path / "blog").resolve(),
+    )
+
+
+def test_a_switch_runs_teal_switch_in_the_target_environments_project(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    planned = plan_switch(
+        blog(), {"domain": "blog.example.com", "to": "blog-dev"}, lambda name: root
+    )
+    assert planned.args == ("switch", "--env", "dev", "--to", "blog-dev")
+    assert planned.project == root
+    assert "blog.example.com at blog-dev (it serves blog-dev-2 now)" in planned.sentence
+    assert dict(planned.fields) == {"domain": "blog.example.com", "to": "blog-dev"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "root_of", "says"),
+    [
+        ({"domain": "blog.example.com", "to": "blog-dev"}, lambda n: None, "deploy it again"),
+        ({"domain": "blog.example.com", "to": "blog-dev"}, lambda n: Path("/nowhere"), "no teal"),
+        ({"domain": "other.example.com", "to": "blog-dev"}, None, "not a domain of blog"),
+        ({"domain": "blog.example.com", "to": "blog-dev-9"}, None, "not an environment"),
+    ],
+)
+def test_a_switch_the_console_cannot_run_says_why(
+    tmp_path: Path,
+    fields: dict[str, str],
+    root_of: Callable[[str], Path | None] | None,
+    says: str,
+) -> None:
+    root = project(tmp_path)
+    with pytest.raises(Refused, match=says):
+        plan_switch(blog(), fields, root_of or (lambda name: root))
+
+
+def test_a_rollback_needs_an_earlier_switch(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with pytest.raises(Refused, match="no earlier switch"):
+        plan_rollback(blog(), {"domain": "blog.example.com"}, lambda name: root)
+    app = blog((switched("blog-dev", "blog-dev-2"),))
+    planned = plan_rollback(app, {"domain": "blog.example.com"}, lambda name: root)
+    assert planned.args == ("rollback", "--env", "dev")
+    assert "back at blog-dev (it serves blog-dev-2 now)" in planned.sentence
+    assert set(ACTIONS) >= {"switch", "rollback"}
+
+
+def test_the_command_gets_this_local_cloud_and_no_variable_choosing_an_environment() -> None:
+    environ = {"PATH": "/bin", "TEAL_EXTRA": "3", "TEAL_ENV": "prod", "TEAL_CLOUD": "aws"}
+    child = child_environment(environ, LocalPaths(Path("/h")), 4600)
+    assert child == {
+        "PATH": "/bin",
+        "TEAL_HOME": "/h",
+        "TEAL_LOCAL_PORT": "4600",
+        "NO_COLOR": "1",
+    }
+
+
+FAKE_TEAL = """\
+#!{python}
+import json, sys
+args = sys.argv[3:]  # after "-m teal"
+print("» check GET /health: ok", file=sys.stderr, flush=True)
+if "--to" in args and args[args.index("--to") + 1] == "broken":
+    print(json.dumps({{"error": {{"what": "1 of 1 check(s) failed"}}}}))
+    sys.exit(1)
+print(json.dumps({{"domain": "blog.example.com", "from": "a", "to": "b", "args": args}}))
+"""
+
+
+@pytest.mark.parametrize(("to", "state"), [("b", "done"), ("broken", "failed")])
+def test_an_action_runs_as_a_child_and_reports_its_progress_and_answer(
+    tmp_path: Path, to: str, state: str
+) -> None:
+    fake = tmp_path / "fake-python"
+    fake.write_text(textwrap.dedent(FAKE_TEAL.format(python=sys.executable)))
+    fake.chmod(0o755)
+    planned = Planned("switch", "Point it", ("switch", "--env", "dev", "--to", to), tmp_path, {})
+
+    async def go() -> Any:
+        jobs = Jobs(LocalPaths(tmp_path / "home"), PORT, python=str(fake))
+        job = jobs.start(planned, "blog")
+        assert jobs.get(job.id) is job and job.state == "running"
+        for _ in range(500):
+            if job.finished:
+                break
+            await asyncio.sleep(0.01)
+        return job
+
+    job = run(go())
+    assert job.state == state
+    assert job.lines == ["» check GET /health: ok"]
+    if state == "done":
+        assert job.result["args"] == [
+            *("switch", "--env", "dev", "--to", "b"),
+            *("--project", str(tmp_path), "--cloud", "local", "--json"),
+        ]
+        assert job.error is None
+    else:
+        assert job.error == "1 of 1 check(s) failed"
