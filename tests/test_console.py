@@ -44,7 +44,13 @@ from teal.cloud.local.console.data import (
 from teal.cloud.local.gateway import Gateway, GatewayRequest, GatewayResponse
 from teal.cloud.local.model import DomainRoute, RouteIntegration
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.projects import project_of, remember_project
+from teal.cloud.local.projects import (
+    PlanSummary,
+    last_plan,
+    project_of,
+    remember_plan,
+    remember_project,
+)
 from teal.logs import LogLine
 from test_gateway_support import FakeServingState, function_arn
 
@@ -354,6 +360,29 @@ def test_a_deploy_records_its_project_folder(tmp_path: Path) -> None:
         "dev",
         (tmp_path / "blog").resolve(),
     )
+
+
+def test_the_last_plan_of_an_environment_is_kept_whole_and_replaced_by_the_next(
+    tmp_path: Path,
+) -> None:
+    paths = LocalPaths(tmp_path / "home")
+    assert last_plan(paths, "blog-dev") is None
+    first = PlanSummary("2026-12-01T03:00:00+00:00", "teal plan", "update", False, (), ())
+    renamed = PlanSummary(
+        "2026-12-01T03:05:00+00:00",
+        "teal plan",
+        "replace",
+        True,
+        ("A sibling rule of the resource tree would break",),
+        ("a new API gets a new endpoint",),
+        ("apply the old and the new API side by side", "re-point the domain"),
+    )
+    remember_plan(paths, "blog-dev", first)
+    remember_plan(paths, "blog-dev", renamed)
+    assert last_plan(paths, "blog-dev") == renamed
+    assert last_plan(paths, "blog-dev-2") is None
+    (paths.home / "projects" / "blog-dev.plan.json").write_text("{not json")
+    assert last_plan(paths, "blog-dev") is None  # a broken record reads as none
 
 
 def test_a_switch_runs_teal_switch_in_the_target_environments_project(tmp_path: Path) -> None:

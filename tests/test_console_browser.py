@@ -214,6 +214,8 @@ def test_the_route_table_and_the_history_have_pages_of_their_own(page: Page) -> 
     boom = page.locator("table.routes tbody tr", has_text="/boom")
     assert boom.locator("td").all_inner_texts() == ["/boom", "GET", "boom", "boom"]
     assert page.locator("table.routes thead").inner_text().count("blog-dev") == 2
+    said = page.locator("section#plan-blog-dev").inner_text()  # what teal deploy acted on
+    assert "teal deploy" in said and "action" in said
     page.go_back()
     page.get_by_role("link", name="whole history").click()
     actions = page.locator("table.history tbody tr td:nth-child(3)").all_inner_texts()

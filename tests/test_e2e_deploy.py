@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from e2e import LocalCloudEnv, SteadyClient, get, rename_id_to_post_id
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.projects import last_plan
 
 
 def test_deploy_serves_every_route_and_redeploy_is_a_noop(local_cloud: LocalCloudEnv) -> None:
@@ -58,6 +60,14 @@ def test_rename_replaces_the_api_and_the_domain_follows_without_a_gap(
     plan = local_cloud.teal_ok("plan", "--json").json()
     assert plan["api"]["replace"] is True
     assert any("{id}" in r["message"] for r in plan["api"]["reasons"])
+    said = last_plan(LocalPaths(local_cloud.home), "blog-dev")  # the console shows it
+    assert said is not None and (said.by, said.action, said.replace) == (
+        "teal plan",
+        "replace",
+        True,
+    )
+    assert [r["message"] for r in plan["api"]["reasons"]] == list(said.reasons)
+    assert [s["does"] for s in plan["steps"]] == list(said.steps)
 
     with SteadyClient(domain_url + "health") as client:
         result = local_cloud.teal_ok("deploy", "--json").json()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.markup import escape
 
 from teal.config import Project, Target, load_project, resolve_target
 from teal.settings import gateway_port
+
+if TYPE_CHECKING:
+    from teal.analysis import Verdict
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
 # `--json` leaves exactly one JSON object on stdout.
@@ -64,6 +68,32 @@ def remember_local_project(target: Target) -> None:
         from teal.cloud.local.projects import remember_project
 
         remember_project(LocalPaths.default(), target.environment, target.env, target.project_dir)
+
+
+def remember_local_plan(
+    target: Target,
+    by: str,
+    action: str,
+    verdict: Verdict,
+    *,
+    notes: Sequence[str],
+    steps: Sequence[str] = (),
+) -> None:
+    """On the local cloud: what the plan said, for the web console's route table."""
+    if target.cloud == "local":
+        from teal.cloud.local.paths import LocalPaths
+        from teal.cloud.local.projects import PlanSummary, remember_plan
+
+        summary = PlanSummary(
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            by=by,
+            action=action,
+            replace=verdict.replace,
+            reasons=tuple(reason.message for reason in verdict.reasons),
+            notes=tuple(notes),
+            steps=tuple(steps),
+        )
+        remember_plan(LocalPaths.default(), target.environment, summary)
 
 
 def project_option(func: F) -> F:

@@ -15,6 +15,7 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
+    remember_local_plan,
     remember_local_project,
     target_options,
 )
@@ -75,6 +76,9 @@ def deploy_command(
             user=current_user(),
         )
     remember_local_project(target)
+    remember_local_plan(
+        target, "teal deploy", report.decision.value, report.verdict, notes=report.verdict.notes
+    )
     if as_json:
         emit_json(report.to_json())
     else:

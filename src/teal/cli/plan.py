@@ -18,7 +18,15 @@ from rich.table import Table
 
 from teal.analysis import Plan, ResourceChange, build_plan
 from teal.apply import Step, apply_steps
-from teal.cli.common import console, emit_json, err_console, load_target, progress, target_options
+from teal.cli.common import (
+    console,
+    emit_json,
+    err_console,
+    load_target,
+    progress,
+    remember_local_plan,
+    target_options,
+)
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.config import Target
@@ -178,8 +186,17 @@ def plan_command(
         prepared = prepare(target, opened, progress)
         plan = prepared.plan
         preview = _preview(opened, prepared)
-        steps = apply_steps(prepared, decide(prepared, ReplacePolicy("auto")))
+        decision = decide(prepared, ReplacePolicy("auto"))
+        steps = apply_steps(prepared, decision)
         resume = prepared.resuming
+        remember_local_plan(
+            target,
+            "teal plan",
+            decision.value,  # what deploy would do, in the words teal deploy reports it
+            plan.verdict,
+            notes=plan.notes,
+            steps=[step.does for step in steps],
+        )
     body = {
         **plan.to_json(),
         "against": str(against) if against else None,

@@ -1,4 +1,5 @@
-"""Where each environment of the local cloud was deployed from: its project folder.
+"""Where each environment of the local cloud was deployed from, and what its last
+plan said.
 
 The web console switches and rolls back by running ``teal switch`` or ``teal
 rollback`` in the project, so the domain, the checks and the routes come from
@@ -6,6 +7,10 @@ the project's own teal.toml, as they do for the CLI. The stack does not say
 where that folder is (its tags go to AWS too, and a path there would change
 with every checkout), so a local deploy records it here, one small file per
 environment under ``$TEAL_HOME/projects/``, written whole or not at all.
+
+Beside it, the last plan of the environment (``teal plan``, or the plan a
+``teal deploy`` acted on), in the user's words: the console's route table shows
+it next to what each stage serves.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from teal.cloud.local.paths import LocalPaths
@@ -33,23 +40,66 @@ def _folder(paths: LocalPaths) -> Path:
     return paths.home / "projects"
 
 
-def _file(paths: LocalPaths, environment: str) -> Path:
-    return _folder(paths) / f"{quote(environment, safe='')}.json"
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a plan said of an environment, as ``teal plan`` prints it."""
+
+    at: str  # ISO 8601, UTC
+    by: str  # "teal plan" or "teal deploy"
+    action: str  # create, update, replace, noop
+    replace: bool  # the API must be replaced
+    reasons: tuple[str, ...]  # why (API Gateway's rules an update in place would break)
+    notes: tuple[str, ...]  # what the changes mean for the app
+    steps: tuple[str, ...] = ()  # what deploy would do, in order
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlanSummary:
+        return cls(
+            str(data["at"]),
+            str(data["by"]),
+            str(data["action"]),
+            bool(data["replace"]),
+            tuple(str(r) for r in data.get("reasons") or ()),
+            tuple(str(n) for n in data.get("notes") or ()),
+            tuple(str(s) for s in data.get("steps") or ()),
+        )
 
 
-def remember_project(paths: LocalPaths, environment: str, env: str, root: Path) -> None:
-    """Record (atomically) that ``environment`` was deployed from ``root``."""
+def _file(paths: LocalPaths, environment: str, kind: str = "") -> Path:
+    return _folder(paths) / f"{quote(environment, safe='')}{kind}.json"
+
+
+def _write(paths: LocalPaths, file: Path, record: Mapping[str, Any]) -> None:
+    """Write ``record`` as ``file`` whole or not at all."""
     folder = _folder(paths)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    record = {"environment": environment, "env": env, "root": str(root.resolve())}
     fd, scratch = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
         with os.fdopen(fd, "w") as out:
             json.dump(record, out)
-        os.replace(scratch, _file(paths, environment))
+        os.replace(scratch, file)
     except BaseException:
         Path(scratch).unlink(missing_ok=True)
         raise
+
+
+def remember_project(paths: LocalPaths, environment: str, env: str, root: Path) -> None:
+    """Record (atomically) that ``environment`` was deployed from ``root``."""
+    record = {"environment": environment, "env": env, "root": str(root.resolve())}
+    _write(paths, _file(paths, environment), record)
+
+
+def remember_plan(paths: LocalPaths, environment: str, plan: PlanSummary) -> None:
+    """Record (atomically) the environment's latest plan."""
+    _write(paths, _file(paths, environment, ".plan"), asdict(plan))
+
+
+def last_plan(paths: LocalPaths, environment: str) -> PlanSummary | None:
+    """The latest recorded plan of an environment, or None."""
+    try:
+        return PlanSummary.from_json(json.loads(_file(paths, environment, ".plan").read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def project_of(paths: LocalPaths, environment: str) -> ProjectRecord | None:

@@ -24,7 +24,7 @@ from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.ledger import Ledger
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.projects import project_of
+from teal.cloud.local.projects import PlanSummary, last_plan, project_of
 from teal.cloud.local.store import from_json
 from teal.cloud.local.traffic import read_traffic
 from teal.logs import LogLine, app_function, read_logs
@@ -369,6 +369,11 @@ class ConsoleReader:
 
     def app(self, name: str) -> AppView | None:
         return next((a for a in self.apps() if a.name == name), None)
+
+    def last_plans(self, app: AppView) -> dict[str, PlanSummary]:
+        """The latest plan recorded for each environment of the app that has one."""
+        found = {e.name: last_plan(self.paths, e.name) for e in app.environments}
+        return {name: plan for name, plan in found.items() if plan is not None}
 
     def project_root(self, environment: str) -> Path | None:
         record = project_of(self.paths, environment)

@@ -75,7 +75,7 @@ def _routes() -> list[tuple[str, re.Pattern[str], Handler]]:
         ("GET", "/", lambda c, p, q: c.index_page()),
         ("GET", "/apps/{app}", lambda c, p, q: c.app_page(p["app"], "app.html")),
         ("GET", "/apps/{app}/live", lambda c, p, q: c.app_page(p["app"], "app_live.html")),
-        ("GET", "/apps/{app}/routes", lambda c, p, q: c.app_page(p["app"], "routes.html")),
+        ("GET", "/apps/{app}/routes", lambda c, p, q: c.routes_page(p["app"])),
         ("GET", "/apps/{app}/history", lambda c, p, q: c.app_page(p["app"], "history.html")),
         (
             "GET",
@@ -196,6 +196,10 @@ class Console:
 
     def app_page(self, name: str, template: str) -> Page:
         return Page(template, {"app": self._app(name)})
+
+    def routes_page(self, name: str) -> Page:
+        app = self._app(name)
+        return Page("routes.html", {"app": app, "plans": self.reader.last_plans(app)})
 
     def environment_page(self, params: Params, template: str) -> Page:
         app = self._app(params["app"])
