@@ -15,9 +15,10 @@ from teal.cloud.aws.functions import Functions
 from teal.cloud.aws.history import S3History
 from teal.cloud.aws.locks import S3Locks
 from teal.cloud.aws.logs import CloudWatchLogs
-from teal.cloud.aws.metrics import Metrics
+from teal.cloud.aws.metrics import CLOUDWATCH_TIMING, Metrics
 from teal.cloud.aws.nested import NestedBundles
 from teal.cloud.aws.retry import Backoff, Retrier, Sleep
+from teal.cloud.aws.routing import RoutingRules
 from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
@@ -34,6 +35,7 @@ from teal.cloud.base import (
     LockOwner,
     LogPage,
     LogQuery,
+    RoutingRule,
     StackRequest,
     StackResult,
     StageRef,
@@ -50,6 +52,7 @@ class AwsCloud:
 
     name = "aws"
     has_change_sets = True
+    traffic_timing = CLOUDWATCH_TIMING
 
     def __init__(
         self,
@@ -73,6 +76,7 @@ class AwsCloud:
         self._bundles = NestedBundles(clients.s3, self._bucket, retry)
         self._stacks = Stacks(clients.cloudformation, change_sets, retry, poll, self._bundles)
         self._domains = Domains(clients.apigateway, self._stacks, retry)
+        self._rules = RoutingRules(clients.apigateway, clients.apigatewayv2, retry)
         self._locks = S3Locks(clients.s3, self._bucket, retry)
         self._history = S3History(clients.s3, self._bucket, retry)
         self._logs = CloudWatchLogs(clients.logs)
@@ -175,6 +179,28 @@ class AwsCloud:
     def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
         with translated(api_id):
             return self._domains.mappings_of_api(api_id)
+
+    # Routing rules of custom domains.
+
+    def allow_routing_rules(self, domain: str) -> None:
+        with translated(domain):
+            self._rules.allow(domain)
+
+    def list_routing_rules(self, domain: str) -> list[RoutingRule]:
+        with translated(domain):
+            return self._rules.of_domain(domain)
+
+    def create_routing_rule(self, domain: str, rule: RoutingRule) -> RoutingRule:
+        with translated(domain):
+            return self._rules.create(domain, rule)
+
+    def delete_routing_rule(self, domain: str, rule_id: str) -> None:
+        with translated(domain):
+            self._rules.delete(domain, rule_id)
+
+    def rules_of_api(self, api_id: str) -> list[tuple[str, RoutingRule]]:
+        with translated(api_id):
+            return self._rules.of_api(api_id)
 
     # Locks and history.
 
