@@ -757,6 +757,7 @@ def _readable_loc(loc: Sequence[str | int]) -> list[str | int]:
 
 _TYPE_WORDS = {
     "int_type": "a whole number, written without quotes",
+    "float_type": "a number, written without quotes",
     "string_type": "a string, in quotes",
     "bool_type": "true or false, without quotes",
     "dict_type": "a table",

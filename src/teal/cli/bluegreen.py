@@ -28,7 +28,7 @@ from teal.errors import OperationError, UserError
 from teal.loader import load_routes
 from teal.oplog import current_user
 from teal.routes import RouteTable
-from teal.watch import WatchLimits, WatchReport, watch_limits
+from teal.watch import WatchLimits, WatchReport, check_watch_length, watch_limits
 
 EXIT_INTERRUPTED = 130  # Ctrl-C during a watch, as a shell reports an interrupted command
 
@@ -206,6 +206,8 @@ def _switch_domain(
 ) -> None:
     """A switch to ``to_name``, or (None) a rollback to where the domain was before."""
     the_cloud = open_cloud(target)
+    if watch is not None:  # bad input: said before anything starts
+        check_watch_length(watch, the_cloud.traffic_timing, the_cloud.name)
     the_cloud.ensure_serving()
     with Activity(err_console) as activity:
         shared: _SwitchKwargs = {
