@@ -4,12 +4,18 @@ traffic said), one traffic read per period, Ctrl-C, and its length per cloud."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from teal.cloud.base import StageRef, Traffic, TrafficTiming
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.traffic import LINE_SPAN_S, read_traffic_since
 from teal.config import WatchSettings
 from teal.errors import OperationError, UserError
 from teal.watch import (
@@ -60,9 +66,12 @@ def test_a_breach_says_what_and_how_it_was_counted() -> None:
     assert slow == "p99 latency 812 ms is over the limit of 800 ms"
 
 
+SWITCHED = datetime(2026, 11, 26, 9, 0, 30, tzinfo=UTC)
+
+
 @dataclass
 class FakeClock:
-    now: float = 1000.0
+    now: float = SWITCHED.timestamp()
     slept: list[float] = field(default_factory=list)
 
     def __call__(self) -> float:
@@ -80,10 +89,10 @@ class FakeCloud:
     answers: list[Traffic | OperationError]
     name: str = "local"
     traffic_timing: TrafficTiming = LOCAL_TIMING
-    calls: list[tuple[tuple[StageRef, ...], int]] = field(default_factory=list)
+    calls: list[tuple[tuple[StageRef, ...], datetime]] = field(default_factory=list)
 
-    def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
-        self.calls.append((tuple(stages), window_s))
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        self.calls.append((tuple(stages), since))
         answer = self.answers[min(len(self.calls), len(self.answers)) - 1]
         if isinstance(answer, OperationError):
             raise answer
@@ -113,7 +122,7 @@ def test_a_healthy_watch_reads_once_a_period_one_call_each_until_its_end() -> No
     cloud, clock = FakeCloud([traffic(40 * n) for n in range(1, 11)]), FakeClock()
     result = watch(cloud, clock)
     assert result == WatchResult(WatchFigures(10.0, 400, 0, 12.0))
-    assert cloud.calls == [((STAGE,), seconds) for seconds in range(1, 11)]
+    assert cloud.calls == [((STAGE,), SWITCHED)] * 10  # always what began after the switch
     assert clock.slept == [1.0] * 10
 
 
@@ -125,12 +134,12 @@ def test_a_breach_ends_the_watch_at_the_read_that_saw_it() -> None:
     assert result.breach is not None and "over the limit of 1%" in result.breach
 
 
-def test_aws_is_read_once_a_minute_over_the_time_since_the_switch() -> None:
+def test_aws_is_read_once_a_minute() -> None:
     timing = TrafficTiming(period_s=60, delay_s=120)
     cloud = FakeCloud([traffic(100)], name="aws", traffic_timing=timing)
     clock = FakeClock()
     watch(cloud, clock, WatchLimits(300, 1.0))
-    assert [window for _, window in cloud.calls] == [60, 120, 180, 240, 300]
+    assert len(cloud.calls) == 5 and clock.slept == [60.0] * 5
 
 
 def test_ctrl_c_ends_the_watch_and_keeps_what_it_saw() -> None:
@@ -205,3 +214,30 @@ def test_the_flags_go_over_deploy_watch() -> None:
     assert watch_limits(configured, seconds=60, max_error_rate=0.5, max_p99_ms=None) == (
         WatchLimits(60, 0.5, 800.0, "--watch")
     )
+
+
+def test_locally_a_watch_counts_only_lines_that_began_after_the_switch(tmp_path: Path) -> None:
+    """A traffic line reaches back up to LINE_SPAN_S before it was written: a line written
+    sooner after the switch may hold requests from before it, so it is left out."""
+    paths = LocalPaths(tmp_path / "home")
+    paths.home.mkdir()
+    switched = time.time() - 60  # the file, written now, is newer than every line in it
+    before = {"api": "green", "stage": "dev", "n": 250, "e": 120, "h": {"60": 250}}
+    after = {"api": "green", "stage": "dev", "n": 40, "e": 0, "h": {"60": 40}}
+    early = [{"t": switched - 0.5, **before}, {"t": switched + LINE_SPAN_S - 0.1, **before}]
+    later = [
+        {"t": switched + LINE_SPAN_S + 0.5, **after},
+        {"t": switched + LINE_SPAN_S + 1.5, **after},
+    ]
+    stage = StageRef("green", "blog-dev-2", "dev")
+
+    def written(lines: list[dict[str, object]]) -> None:
+        with paths.traffic.open("a") as file:
+            file.writelines(json.dumps(line) + "\n" for line in lines)
+
+    written(early)  # the second may hold requests of before the switch
+    (none_yet,) = read_traffic_since(paths, [stage], switched, now=switched + 1.6)
+    assert none_yet.requests == 0 and none_yet.window_s == 0
+    written(later)
+    (seen,) = read_traffic_since(paths, [stage], switched, now=switched + 4.0)
+    assert (seen.requests, seen.errors) == (80, 0)

@@ -202,7 +202,7 @@ class Applier:
         # The API the domain served before: a retiring one when a replacement resumes.
         serving = prepared.serving_api_id or prepared.current_api_id
         self.previous_endpoint = self._endpoint_of(serving)
-        self.repointed_at: float | None = None  # when the domain moved to the new API
+        self.repointed_at: float | None = None  # when the domain moved (epoch seconds)
         self.watch: WatchReport | None = None
 
     def run(self, step: Step) -> None:
@@ -274,7 +274,7 @@ class Applier:
             state = read_domain(cloud, target.app, target.domain)
             if state.mapping is not None and state.mapping.api_id == self.prepared.serving_api_id:
                 point_domain(cloud, state, new_api, target.stage)
-                self.repointed_at = time.monotonic()
+                self.repointed_at = time.time()
                 progress(f"switched {target.domain.name} to the new API {new_api}")
             else:
                 progress(f"{target.domain.name} was switched meanwhile: left as it is")

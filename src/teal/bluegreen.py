@@ -213,14 +213,14 @@ def _switch_locked(
         report = SwitchReport(
             spec.name, state.url, state.live, environment.name, None, how.skip_checks, False
         )
-        return report, time.monotonic()
+        return report, time.time()
     checks = None if how.skip_checks else _run_switch_checks(goal, cloud, how.table, progress)
     assert environment.api_id is not None and environment.stage is not None
     details = {"domain": spec.name, "checks_skipped": how.skip_checks, **(reason or {})}
     with operation.recorded(state.live, environment.name, details):
         crash_point("switch:recorded")
         point_domain(cloud, state, environment.api_id, environment.stage)
-        switched_at = time.monotonic()
+        switched_at = time.time()  # the watch counts from here (seconds since the epoch)
         crash_point("switch:pointed")
         progress(f"{spec.name} now points at {environment.name}; verifying through {state.url}")
         check = _verification(goal, how.table, how.skip_checks)

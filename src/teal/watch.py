@@ -3,9 +3,12 @@
 After a switch (and after the re-point of an automated replacement) teal
 reads the traffic of the stage the domain now serves, once per period of the
 cloud's numbers (:class:`~teal.cloud.base.TrafficTiming`: every second
-locally, every minute on AWS), each read one :meth:`Cloud.traffic` call over
-the time since the switch, until the watch's time is up or a limit is
-breached. The rules, which the README's "Safer switches" states for users:
+locally, every minute on AWS), each read one :meth:`Cloud.traffic_since`
+call, until the watch's time is up or a limit is breached. A read counts the
+periods that began after the switch, whole (locally the traffic lines written
+a line's span after it, on AWS the minutes that began after it), so nothing
+the new environment answered before the switch is judged. The rules, which
+the README's "Safer switches" states for users:
 
 - **error rate**: the 5xx answers in percent of the requests, judged against
   at least :data:`MIN_REQUESTS` requests: while fewer were seen the missing
@@ -25,10 +28,10 @@ switch.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from teal.cloud.base import Cloud, StageRef, Traffic, TrafficTiming
@@ -207,23 +210,22 @@ def watch_traffic(
     *,
     since: float,
     live: Progress,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WatchResult:
-    """Read the stage's traffic since ``since`` (a ``clock()`` time: the switch) once a
-    period until ``limits.seconds`` after it, or a breach; each read is one call."""
+    """Read the stage's traffic since ``since`` (seconds since the epoch: the switch) once
+    a period until ``limits.seconds`` after it, or a breach; each read is one call."""
     poll_s = cloud.traffic_timing.poll_s
+    switched = datetime.fromtimestamp(since, UTC)
     figures = WatchFigures(0.0)
     failed: str | None = None
     read_once = False
     try:
         while True:
-            elapsed = clock() - since
-            sleep(max(0.0, min(poll_s, limits.seconds - elapsed)))
+            sleep(max(0.0, min(poll_s, limits.seconds - (clock() - since))))
             elapsed = clock() - since
             try:
-                window = max(1, math.ceil(elapsed))
-                figures = WatchFigures.of(elapsed, cloud.traffic([stage], window)[0])
+                figures = WatchFigures.of(elapsed, cloud.traffic_since([stage], switched)[0])
                 read_once = True
             except OperationError as error:  # read again at the next period
                 failed = error.what

@@ -624,5 +624,11 @@ class Cloud(Protocol):
         seconds, in the order given, with a fixed number of calls whatever their count."""
         ...
 
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        """Each stage's traffic in the periods of the cloud's numbers that began at
+        ``since`` or later, up to now: a period that began earlier is left out whole, so
+        nothing from before ``since`` (a switch) is counted. A fixed number of calls."""
+        ...
+
     # When the numbers ``traffic`` reads arrive (what a watch allows for).
     traffic_timing: TrafficTiming

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from teal.apigw import stage_endpoint
@@ -253,6 +254,10 @@ class AwsCloud:
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         with translated("cloudwatch"):
             return self._metrics.traffic(stages, window_s)
+
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        with translated("cloudwatch"):
+            return self._metrics.traffic_since(stages, since)
 
 
 if TYPE_CHECKING:

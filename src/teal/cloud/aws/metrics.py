@@ -52,11 +52,32 @@ class Metrics:
     ) -> list[Traffic]:
         end = (now or datetime.now(UTC)).replace(microsecond=0)
         period = max(60, math.ceil(window_s / 60) * 60)  # CloudWatch's periods: whole minutes
+        return self._read(stages, end - timedelta(seconds=period), end, period, window_s)
+
+    def traffic_since(
+        self, stages: Sequence[StageRef], since: datetime, now: datetime | None = None
+    ) -> list[Traffic]:
+        """The minutes that began at ``since`` or later, each a data point (summed): a
+        minute that began before it is left out whole, as CloudWatch cannot split it."""
+        end = (now or datetime.now(UTC)).replace(microsecond=0)
+        start = _next_minute(since)
+        covered = max(0, int((end - start).total_seconds()))
+        return self._read(stages, start, end, 60, covered)
+
+    def _read(
+        self,
+        stages: Sequence[StageRef],
+        start: datetime,
+        end: datetime,
+        period: int,
+        window_s: int,
+    ) -> list[Traffic]:
+        """One GetMetricData per 125 stages (none when the window is empty)."""
         values: dict[str, float] = {}
-        for first in range(0, len(stages), STAGES_PER_CALL):
+        for first in range(0, len(stages) if end > start else 0, STAGES_PER_CALL):
             batch = stages[first : first + STAGES_PER_CALL]
             queries = [q for i, s in enumerate(batch, first) for q in _queries(i, s, period)]
-            values.update(self._values(queries, end - timedelta(seconds=period), end))
+            values.update(self._values(queries, start, end))
         return [_traffic(i, window_s, values) for i in range(len(stages))]
 
     def _values(self, queries: list[Any], start: datetime, end: datetime) -> dict[str, float]:
@@ -73,6 +94,12 @@ class Metrics:
             for key, values in points.items()
             if values
         }
+
+
+def _next_minute(when: datetime) -> datetime:
+    """``when`` if it is a whole minute, else the next whole minute."""
+    floor = when.replace(second=0, microsecond=0)
+    return floor if floor == when else floor + timedelta(minutes=1)
 
 
 def _queries(index: int, stage: StageRef, period: int) -> list[dict[str, Any]]:

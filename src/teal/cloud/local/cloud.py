@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from teal.apigw import MAPPINGS_ONLY, RULES_THEN_MAPPINGS, ApiGatewayError, normalize_base_path
@@ -65,7 +66,7 @@ from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.cloud.local.resources.registry import providers
 from teal.cloud.local.stack_records import StackRecord
 from teal.cloud.local.store import Store, from_json, to_json
-from teal.cloud.local.traffic import read_traffic
+from teal.cloud.local.traffic import read_traffic, read_traffic_since
 from teal.config import DomainSpec
 from teal.errors import OperationError
 
@@ -466,6 +467,9 @@ class LocalCloud:
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         """From the gateway's traffic numbers (no gateway needs to run to read them)."""
         return read_traffic(self.paths, stages, window_s)
+
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        return read_traffic_since(self.paths, stages, since.timestamp())
 
     def _deals_with(self, domain: str) -> bool:
         if domain in self._domains_used:
