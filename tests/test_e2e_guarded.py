@@ -73,7 +73,8 @@ def test_a_watched_switch_to_failing_routes_is_switched_back_with_no_failed_requ
     )
     assert back["state"] == "done" and back["watch"]["errors"] == watch["errors"]
     status = local_cloud.teal_ok("status", "--json").json()
-    assert status["domains"][0]["live"] == "blog-dev"
+    domain = status["domains"][0]
+    assert (domain["live"], domain["previous"]) == ("blog-dev", "blog-dev-2")
 
 
 def test_a_healthy_watched_switch_holds_and_one_without_traffic_says_so(

@@ -17,7 +17,13 @@ from teal.cloud.local.cloud import ApiGatewayRefused, LocalCloud
 from teal.cloud.local.model import DomainRoute
 from teal.cloud.local.paths import LocalPaths
 from teal.config import DomainSpec
-from teal.environments import is_preview_rule, preview_rule
+from teal.environments import (
+    MappedApiRemoval,
+    StackApis,
+    is_preview_rule,
+    preview_rule,
+    refuse_removing_mapped_apis,
+)
 from test_gateway import all_ok, fake_stage, gateway_for, handle, request, state  # noqa: F401
 from test_gateway_support import FakeServingState
 
@@ -212,3 +218,19 @@ def test_a_version_5_state_migrates_its_domains_to_routing_by_mappings_only(
         assert apigateway.routing_mode(conn2, DOMAIN) == MAPPINGS_ONLY
     assert migrated.list_routing_rules(DOMAIN) == []
     migrated.close()
+
+
+def test_the_apply_guard_refuses_to_delete_an_api_a_preview_sends_to(cloud: LocalCloud) -> None:
+    green = api_ids(cloud)["green"]
+    template = {
+        "Resources": {"RestApi": {}},
+        "Outputs": {"RestApiId": {"Value": {"Ref": "RestApi"}}},
+    }
+    before = StackApis(template, {"RestApiId": green})
+    refuse_removing_mapped_apis(cloud, "blog-dev-2", before, None)  # nothing routes to it yet
+    cloud.allow_routing_rules(DOMAIN)
+    cloud.create_routing_rule(DOMAIN, preview_rule(DomainSpec(DOMAIN), green, "dev", "2", 100))
+    with pytest.raises(MappedApiRemoval, match=f"routing rule of {DOMAIN}") as refused:
+        refuse_removing_mapped_apis(cloud, "blog-dev-2", before, None)
+    assert refused.value.hint == "end the preview first: teal preview --off"
+    refuse_removing_mapped_apis(cloud, "blog-dev-2", before, template)  # kept: fine

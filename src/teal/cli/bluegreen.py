@@ -231,17 +231,20 @@ def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
         emit_json(report.to_json())
         return
     verb = "switched" if report.changed else "unchanged:"
+    mark, back = "[bold green]✔[/]", ""
+    if report.switched_back:
+        mark, back = "[bold red]✘[/]", f", then back to {report.from_}"
     console.print(
-        f"[bold green]✔[/] {verb} {report.domain} → {report.to} (was {report.from_ or 'unmapped'})"
+        f"{mark} {verb} {report.domain} → {report.to}{back} (was {report.from_ or 'unmapped'})"
     )
     console.print(f"  url: {escape(report.url)}")
     if report.preview_ended:
         console.print(f"  the preview of {report.to} ended: every request reaches it now")
     if report.watch is not None:
-        _print_watch(report.watch, report)
+        _print_watch(report.watch)
 
 
-def _print_watch(watch: WatchReport, report: bluegreen.SwitchReport) -> None:
+def _print_watch(watch: WatchReport) -> None:
     figures = watch.result.figures
     seen = figures.line(watch.limits.seconds).split(": ", 1)[1]
     mark = {"held": "[green]held[/]", "interrupted": "[yellow]stopped[/]"}.get(
@@ -249,9 +252,7 @@ def _print_watch(watch: WatchReport, report: bluegreen.SwitchReport) -> None:
     )
     console.print(f"  watch: {mark} after {figures.seconds:.0f} s ({escape(seen)})")
     console.print(f"         {escape(watch.reason)}")
-    if watch.verdict == "switched-back":
-        console.print(f"  {report.domain} serves {report.from_} again")
-    elif watch.verdict == "held" and not figures.enough_traffic:
+    if watch.verdict == "held" and not figures.enough_traffic:
         warn(err_console, f"{watch.reason}: the switch stays, unjudged")
 
 
@@ -270,7 +271,7 @@ def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
     raise OperationError(
         f"switched {report.domain} back to {report.from_}: {watch.reason}",
         where=report.domain,
-        hint=f"look at teal logs --extra {report.to.rsplit('-', 1)[-1]}, fix, deploy, switch again",
+        hint=f"see what {report.to} logged (teal logs), fix it, deploy it and switch again",
     )
 
 
