@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from botocore.stub import ANY, Stubber
 
-from aws_fakes import T0, StubbedCloud, stubbed  # noqa: F401
+from aws_fakes import T0, StubbedCloud, missing_stack, stubbed  # noqa: F401
 from teal.cloud.base import RoutingRule, StageRef
 from teal.config import DomainSpec
-from teal.environments import preview_rule
+from teal.environments import find_preview, preview_rule
 from teal.errors import OperationError
 from teal.watch import WatchLimits, breach_of, watch_traffic
 from test_aws_observe import counted
@@ -262,3 +262,20 @@ def test_a_watch_counts_the_whole_minutes_that_began_after_the_switch(
     assert (params["StartTime"], params["EndTime"]) == (start, later)
     assert {q["MetricStat"]["Period"] for q in params["MetricDataQueries"]} == {60}
     assert read[0].window_s == 360 and early[0].requests == 0
+
+
+@pytest.mark.parametrize("mode", [None, "BASE_PATH_MAPPING_ONLY"])
+def test_a_domain_that_routes_by_mappings_only_has_no_preview_and_costs_no_rule_call(
+    stubbed: StubbedCloud,  # noqa: F811
+    apigw: Stubber,
+    v2: Stubber,  # any call to it would fail: none is stubbed
+    mode: str | None,
+) -> None:
+    """switch and status read a domain's preview: for a domain never previewed (moto's
+    too, which knows no routing mode) that is the domain's read alone."""
+    answer = {"domainName": DOMAIN, **({"routingMode": mode} if mode else {})}
+    apigw.add_response("get_domain_name", answer, {"domainName": DOMAIN})
+    missing_stack(stubbed.cfn, "teal-domain-api-example-com")
+    calls = counted(stubbed.clients.apigatewayv2)
+    assert find_preview(stubbed.cloud, "blog", DomainSpec(DOMAIN)) is None
+    assert calls == []

@@ -202,6 +202,7 @@ def test_the_re_point_of_a_replacement_is_watched_and_undone_on_a_breach(
     assert (back["action"], back["state"], back["to"]) == ("switched-back", "done", "blog-dev")
 
     local_cloud.edit_app('raise RuntimeError("broken")', "return POSTS[post_id]")
+    toml.write_text(toml.read_text().replace('watch = "20s"', 'watch = "4s"'))  # held: its end
     with SteadyClient(domain_url + "posts/1") as client:
         fixed = local_cloud.teal_ok("deploy", "--json").json()
     assert fixed["watch"]["verdict"] == "held" and fixed["domain"]["live"] == "blog-dev"

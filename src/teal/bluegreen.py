@@ -235,10 +235,14 @@ def _switch_locked(
 def _end_preview_of(how: _Switching, environment: Environment, user: str) -> bool:
     """A switch to the previewed environment ends its preview: every request reaches it
     now, so the header has nothing left to do (recorded as a ``preview`` entry)."""
-    found = find_preview(how.cloud, how.app, how.spec)
-    if found is None or found.environment != environment.name:
+    try:
+        found = find_preview(how.cloud, how.app, how.spec)
+        if found is None or found.environment != environment.name:
+            return False
+        how.cloud.delete_routing_rule(how.spec.name, found.rule.id)
+    except OperationError as error:  # the switch is done: this must not undo it
+        warnings_log.warning("the preview of %s was left as it is: %s", environment.name, error)
         return False
-    how.cloud.delete_routing_rule(how.spec.name, found.rule.id)
     how.progress(f"ended the preview of {environment.name}: {how.spec.name} serves it to all")
     entry = HistoryEntry(
         time=now(),
@@ -691,8 +695,17 @@ def _domain_row(
         state.url if state.info else None,
         state.live,
         last.from_ if last else None,
-        find_preview(cloud, app, spec) if state.info else None,
+        _shown_preview(cloud, app, spec) if state.info else None,
     )
+
+
+def _shown_preview(cloud: Cloud, app: str, spec: DomainSpec) -> Preview | None:
+    """The domain's preview, for status: a view, so a failed read is said and passed over."""
+    try:
+        return find_preview(cloud, app, spec)
+    except OperationError as error:
+        warnings_log.warning("the preview of %s could not be read: %s", spec.name, error.what)
+        return None
 
 
 def _as_seen(entry: HistoryEntry, locks: Sequence[LockRow]) -> HistoryEntry:

@@ -256,8 +256,10 @@ def is_preview_rule(rule: RoutingRule, spec: DomainSpec) -> bool:
 
 
 def find_preview(cloud: Cloud, app: str, spec: DomainSpec) -> Preview | None:
-    """The domain's preview, read from its routing rules (None without a domain)."""
-    if cloud.get_domain(spec.name) is None:
+    """The domain's preview, read from its routing rules (None without a domain, and
+    without a call more while the domain routes by base path mappings only)."""
+    info = cloud.get_domain(spec.name)
+    if info is None or not info.rules_route:
         return None
     rule = next((r for r in cloud.list_routing_rules(spec.name) if is_preview_rule(r, spec)), None)
     if rule is None:

@@ -126,6 +126,9 @@ class DomainInfo:
     name: str
     url: str  # where clients reach it: https://name/ on AWS, a stable loopback URL locally
     tags: Mapping[str, str] = field(default_factory=dict)
+    # its routing mode lets routing rules route (before the mappings, or alone): a domain
+    # that never had one routes by base path mappings only, and has no preview to read
+    rules_route: bool = False
 
 
 @dataclass(frozen=True)

@@ -582,11 +582,14 @@ class DomainRecord:
     name: str
     port: int
     tags: dict[str, str]
+    routing_mode: str = MAPPINGS_ONLY
 
 
 def get_domain(conn: sqlite3.Connection, name: str) -> DomainRecord | None:
-    row = conn.execute("SELECT name, port, tags FROM domains WHERE name = ?", (name,)).fetchone()
-    return None if row is None else DomainRecord(row[0], row[1], from_json(row[2]))
+    row = conn.execute(
+        "SELECT name, port, tags, routing_mode FROM domains WHERE name = ?", (name,)
+    ).fetchone()
+    return None if row is None else DomainRecord(row[0], row[1], from_json(row[2]), row[3])
 
 
 def create_domain(

@@ -297,7 +297,7 @@ class LocalCloud:
     def _domain_info(record: apigateway.DomainRecord, base_path: str) -> DomainInfo:
         path = normalize_base_path(base_path)
         url = f"http://127.0.0.1:{record.port}/" + (f"{path}/" if path else "")
-        return DomainInfo(record.name, url, record.tags)
+        return DomainInfo(record.name, url, record.tags, record.routing_mode != MAPPINGS_ONLY)
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
         self._domains_used.add(domain)
