@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_teal_subprocess
-from e2e import LocalCloudEnv
+from e2e import LocalCloudEnv, rename_id_to_post_id
 from teal.config import WatchSettings, load_project, parse_duration, resolve_target
 from teal.errors import ConfigError
 from test_bad_input_cli import edit_toml, line_in_toml, refused
@@ -96,3 +96,20 @@ def test_bad_flags_of_switch_and_preview(
     result = run_teal_subprocess(*args, "--project", str(local_cloud.project), env=local_cloud.env)
     assert result.code == 2, result.err
     assert words in result.err and "Traceback" not in result.err
+
+
+def test_a_replacements_watch_too_short_is_refused_before_the_deploy_begins(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    first = local_cloud.teal_ok("deploy", "--json").json()
+    edit_toml(local_cloud, "[deploy]\n", '[deploy]\nwatch = "2s"\n')
+    local_cloud.teal_ok("deploy")  # an update in place: no re-point to watch
+    rename_id_to_post_id(local_cloud)  # a replacement behind the live domain: watched
+    refused = local_cloud.teal("deploy", "--json")
+    assert refused.code == 2, refused.err
+    error = refused.json()["error"]
+    assert error["where"] == line_in_toml(local_cloud, 'watch = "2s"')
+    assert "too short to judge on the local cloud" in error["what"]
+    status = local_cloud.teal_ok("status", "--json").json()
+    assert [h["state"] for h in status["history"]] == ["done", "done"]  # nothing recorded
+    assert status["environments"][0]["endpoint"] == first["endpoint"]

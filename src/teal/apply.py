@@ -172,10 +172,6 @@ def apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
     chosen = prepared.plan.chosen if decision is Decision.REPLACE else prepared.plan.in_place
     applier = Applier(prepared, chosen, run)
     steps = apply_steps(prepared, decision)
-    if any(step.kind is StepKind.WATCH for step in steps):
-        check_watch_length(
-            replacement_watch(prepared.target), run.cloud.traffic_timing, run.cloud.name
-        )
     if steps:
         upload(run.cloud, prepared.package, chosen, run.progress)
         applier.delete_failed_create()
@@ -339,6 +335,15 @@ class Applier:
 
     def _endpoint_of(self, api_id: str | None) -> str | None:
         return self.run_.cloud.endpoint_url(api_id, self.target.stage) if api_id else None
+
+
+def refuse_short_watch(prepared: Prepared, decision: Decision, cloud: Cloud) -> None:
+    """A replacement's watch too short for the cloud's numbers is bad input: said before
+    anything is recorded or changed (exit 2)."""
+    steps = apply_steps(prepared, decision)
+    if any(step.kind is StepKind.WATCH for step in steps):
+        limits = replacement_watch(prepared.target)
+        check_watch_length(limits, cloud.traffic_timing, cloud.name)
 
 
 def replacement_watch(target: Target) -> WatchLimits:

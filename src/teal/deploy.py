@@ -32,7 +32,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from teal.analysis import Verdict
-from teal.apply import Applied, DeployFailed, Run, SwitchedBack, apply, apply_steps, endpoint
+from teal.apply import (
+    Applied,
+    DeployFailed,
+    Run,
+    SwitchedBack,
+    apply,
+    apply_steps,
+    endpoint,
+    refuse_short_watch,
+)
 from teal.cloud.base import Cloud, EventSink, StackFailed
 from teal.config import Target
 from teal.crashpoints import crash_point
@@ -129,6 +138,7 @@ def deploy(
         crash_point("deploy:locked")
         prepared = prepare(target, cloud, progress)
         decision = decide(prepared, policy)
+        refuse_short_watch(prepared, decision, cloud)
         progress(_announce(prepared, decision))
         cloud.ensure_serving()
         begun = {"decision": decision.value, "code_sha256": prepared.package.sha256}
