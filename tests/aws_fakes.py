@@ -93,6 +93,7 @@ def moto_clients(moto_endpoint: str) -> AwsClients:
         logs=client("logs"),
         lambda_=client("lambda"),
         cloudwatch=client("cloudwatch"),
+        apigatewayv2=client("apigatewayv2"),
     )
 
 
@@ -129,6 +130,7 @@ class StubbedCloud:
             logs=session.client("logs"),
             lambda_=session.client("lambda"),
             cloudwatch=session.client("cloudwatch"),
+            apigatewayv2=session.client("apigatewayv2"),
         )
         self.sleeps: list[float] = []
         self.cloud = AwsCloud(self.clients, sleep=self.sleeps.append, poll=FAST_POLL)

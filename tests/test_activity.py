@@ -81,3 +81,25 @@ def test_verbose_prints_every_event() -> None:
     with Activity(console, verbose=True) as activity:
         activity(event("blog-dev", "Fn1", "CREATE_COMPLETE"))
     assert "Fn1" in out.getvalue()
+
+
+def test_changing_figures_are_the_footer_on_a_terminal_and_a_line_now_and_then_piped() -> None:
+    console, out = piped()
+    clock = Clock()
+    activity = Activity(console, clock=clock)
+    activity.step("watching blog-dev-2")
+    for second in range(1, 31):
+        clock.now = float(second)
+        activity.update(f"watching blog-dev-2: {second}/30 s: {second * 10} requests")
+    lines = out.getvalue().splitlines()
+    assert lines[1:] == [
+        "  watching blog-dev-2: 1/30 s: 10 requests",
+        "  watching blog-dev-2: 16/30 s: 160 requests",
+    ]
+    terminal = Console(file=io.StringIO(), width=200, force_terminal=True)
+    live = Activity(terminal, clock=clock)
+    live.step("watching")
+    live.update("watching blog-dev-2: 3/30 s: 30 requests")
+    rendered = io.StringIO()
+    Console(file=rendered, width=200).print(live)
+    assert "… watching blog-dev-2: 3/30 s: 30 requests" in rendered.getvalue()

@@ -67,6 +67,7 @@ def test_manual_flow_with_zero_failed_requests(local_cloud: LocalCloudEnv) -> No
             "url": domain_url,
             "live": "blog-dev-2",
             "previous": "blog-dev",
+            "preview": None,
         }
     ]
     actions = history_actions(local_cloud)

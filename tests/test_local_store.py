@@ -110,6 +110,8 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
     conn.execute("ALTER TABLE deployments DROP COLUMN gateway_responses")
     for table in ("event_rules", "queue_messages", "queues", "event_source_mappings"):
         conn.execute(f"DROP TABLE {table}")  # version 5's
+    conn.execute("DROP TABLE routing_rules")  # version 6's
+    conn.execute("ALTER TABLE domains DROP COLUMN routing_mode")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, TypeVar
@@ -34,6 +34,9 @@ class Rule(Enum):
     INVALID_BASE_PATH = "invalid-base-path"
     INVALID_STAGE_NAME = "invalid-stage-name"
     MAPPED = "mapped"  # a stage or RestApi that a custom domain maps cannot be deleted
+    ROUTING_MODE = "routing-mode"  # a routing rule on a domain that routes by mappings only
+    DUPLICATE_PRIORITY = "duplicate-priority"  # two routing rules of a domain, one priority
+    INVALID_PRIORITY = "invalid-priority"
 
 
 _STATUS = {"ConflictException": 409, "BadRequestException": 400, "NotFoundException": 404}
@@ -149,6 +152,81 @@ def normalize_base_path(base_path: str | None) -> str:
 def check_new_base_path(existing: set[str], base_path: str) -> None:
     if normalize_base_path(base_path) in {normalize_base_path(p) for p in existing}:
         raise duplicate_base_path()
+
+
+# Routing rules of custom domains ------------------------------------------------
+#
+# AWS's developer guide, "Routing rules to connect API stages to a custom domain
+# name for REST APIs": a domain routes by base path mappings only until its
+# routing mode lets rules go first; rules are evaluated by priority (1 to
+# 1,000,000, the lowest first, each priority once per domain); a rule matches when
+# all its conditions do: a header condition (any of its header values: the name in
+# any case, the value glob exactly, ``*`` allowed as a prefix, a suffix or both)
+# and a base path condition (any of its base paths, case-sensitive). The messages
+# below are teal's words: AWS's exact ones are not documented.
+
+# The routing modes as the REST API (``apigateway``) names them; apigatewayv2 and the
+# console call the second one ROUTING_RULE_THEN_API_MAPPING.
+MAPPINGS_ONLY = "BASE_PATH_MAPPING_ONLY"
+RULES_THEN_MAPPINGS = "ROUTING_RULE_THEN_BASE_PATH_MAPPING"
+RULES_ONLY = "ROUTING_RULE_ONLY"
+MAX_RULE_PRIORITY = 1_000_000
+
+
+def check_rule_priority(priority: int, taken: set[int]) -> None:
+    if not 1 <= priority <= MAX_RULE_PRIORITY:
+        raise ApiGatewayError(
+            "BadRequestException",
+            f"Invalid priority {priority}: a routing rule's priority is 1 to {MAX_RULE_PRIORITY}",
+            Rule.INVALID_PRIORITY,
+        )
+    if priority in taken:
+        raise ApiGatewayError(
+            "ConflictException",
+            f"Another routing rule of this domain name already has priority {priority}",
+            Rule.DUPLICATE_PRIORITY,
+        )
+
+
+def check_rules_allowed(routing_mode: str) -> None:
+    if routing_mode == MAPPINGS_ONLY:
+        raise ApiGatewayError(
+            "BadRequestException",
+            f"The domain name's routing mode is {MAPPINGS_ONLY}: it takes no routing rules",
+            Rule.ROUTING_MODE,
+        )
+
+
+def header_value_matches(glob: str, value: str) -> bool:
+    """A header condition's value glob against a value: exact, or ``*`` as a prefix
+    (``*-beta``), a suffix (``a*``) or both (``*beta*``); case-sensitive."""
+    starts, ends = glob.startswith("*"), glob.endswith("*") and len(glob) > 1
+    core = glob[1 if starts else 0 : -1 if ends else None]
+    if starts and ends:
+        return core in value
+    if starts:
+        return value.endswith(core)
+    if ends:
+        return value.startswith(core)
+    return value == glob
+
+
+def headers_match(wanted: Sequence[tuple[str, str]], sent: Sequence[tuple[str, str]]) -> bool:
+    """Whether a request's headers meet a header condition: any of its (name, glob)."""
+    return any(
+        name.lower() == sent_name.lower() and header_value_matches(glob, sent_value)
+        for name, glob in wanted
+        for sent_name, sent_value in sent
+    )
+
+
+def base_path_prefix(base_path: str, path: str) -> str | None:
+    """The part of ``path`` that ``base_path`` matches (``/v1`` of ``/v1/posts``), ``""``
+    for the root, or None when the path does not start with it."""
+    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        return None
+    return prefix
 
 
 def stage_endpoint(api_id: str, region: str, stage: str) -> str:

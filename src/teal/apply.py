@@ -11,6 +11,7 @@ API that a custom domain still maps.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -23,12 +24,15 @@ from teal.cloud.base import (
     NoUpdates,
     StackRequest,
     StackResult,
+    StageRef,
 )
+from teal.config import Target
 from teal.crashpoints import crash_point
 from teal.decision import Decision, Prepared
 from teal.environments import (
     REST_API_OUTPUT,
     STAGE_OUTPUT,
+    DomainState,
     StackApis,
     domain_lock_key,
     point_domain,
@@ -38,11 +42,12 @@ from teal.environments import (
 from teal.errors import OperationError
 from teal.oplog import Operation
 from teal.package import Package
-from teal.progress import Progress
+from teal.progress import Progress, quiet
 from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes
 from teal.template.synth import with_fresh_deployment
 from teal.template.types import Template
+from teal.watch import WatchLimits, WatchReport, check_watch_length, watch_traffic
 
 
 class StepKind(Enum):
@@ -51,6 +56,7 @@ class StepKind(Enum):
     FRESH_DEPLOYMENT = "fresh-deployment"  # once more, so the stage drops removed routes
     SIDE_BY_SIDE = "side-by-side"  # the new API beside the old, which keeps serving
     REPOINT = "repoint"  # check the new API, then move the domain to it in one call
+    WATCH = "watch"  # [deploy] watch: the new API's traffic; on a breach, back to the old
     REMOVE_OLD_API = "remove-old-api"  # the new template alone: the old API goes
 
 
@@ -104,10 +110,25 @@ def _replace_behind_domain(prepared: Prepared) -> tuple[Step, ...]:
         if prepared.resuming
         else "build the new API beside the old one, which keeps serving"
     )
-    return (
-        Step(StepKind.SIDE_BY_SIDE, first),
-        Step(StepKind.REPOINT, f"check the new API, then re-point {domain} to it in one call"),
-        Step(StepKind.REMOVE_OLD_API, "remove the old API"),
+    watch = prepared.target.watch
+    watching = (
+        Step(
+            StepKind.WATCH,
+            f"watch the new API's traffic for {watch.seconds} s; on a breach, point {domain} "
+            "back at the old API",
+        )
+        if watch.seconds is not None
+        else None
+    )
+    return tuple(
+        step
+        for step in (
+            Step(StepKind.SIDE_BY_SIDE, first),
+            Step(StepKind.REPOINT, f"check the new API, then re-point {domain} to it in one call"),
+            watching,
+            Step(StepKind.REMOVE_OLD_API, "remove the old API"),
+        )
+        if step is not None
     )
 
 
@@ -123,6 +144,18 @@ class Run:
     on_event: EventSink
     progress: Progress
     operation: Operation
+    live: Progress = quiet  # a watch's figures as they come
+
+
+class SwitchedBack(DeployFailed):
+    """The watch after a replacement's re-point saw a breach: the domain is back on the
+    old API, which still runs beside the new one."""
+
+    def __init__(self, what: str, *, where: str, watch: WatchReport) -> None:
+        super().__init__(
+            what, where=where, hint="fix the app and deploy again; the next deploy continues"
+        )
+        self.watch = watch
 
 
 @dataclass(frozen=True)
@@ -131,6 +164,7 @@ class Applied:
     api_id: str | None
     endpoint: str | None
     previous_endpoint: str | None
+    watch: WatchReport | None = None  # the watch after the re-point, if one ran
 
 
 def apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
@@ -164,6 +198,8 @@ class Applier:
         # The API the domain served before: a retiring one when a replacement resumes.
         serving = prepared.serving_api_id or prepared.current_api_id
         self.previous_endpoint = self._endpoint_of(serving)
+        self.repointed_at: float | None = None  # when the domain moved (epoch seconds)
+        self.watch: WatchReport | None = None
 
     def run(self, step: Step) -> None:
         match step.kind:
@@ -179,6 +215,8 @@ class Applier:
             case StepKind.REPOINT:
                 self._check_then_repoint()
                 crash_point("deploy:repointed")
+            case StepKind.WATCH:
+                self._watch_new_api()
 
     def delete_failed_create(self) -> None:
         if self.prepared.stale is not None:
@@ -190,7 +228,8 @@ class Applier:
 
     def applied(self) -> Applied:
         api_id = self.outputs.get(REST_API_OUTPUT)
-        return Applied(self.status, api_id, self._endpoint_of(api_id), self.previous_endpoint)
+        endpoint = self._endpoint_of(api_id)
+        return Applied(self.status, api_id, endpoint, self.previous_endpoint, self.watch)
 
     def _apply(self, template: Template) -> None:
         """Apply one template, after the guard: no API that a domain maps is deleted."""
@@ -231,12 +270,91 @@ class Applier:
             state = read_domain(cloud, target.app, target.domain)
             if state.mapping is not None and state.mapping.api_id == self.prepared.serving_api_id:
                 point_domain(cloud, state, new_api, target.stage)
+                self.repointed_at = time.time()
                 progress(f"switched {target.domain.name} to the new API {new_api}")
             else:
                 progress(f"{target.domain.name} was switched meanwhile: left as it is")
 
+    def _watch_new_api(self) -> None:
+        """Watch the new API's traffic since the re-point, under the domain's lock; on a
+        breach point the domain back at the old API, which still runs, and fail."""
+        cloud, target, progress = self.run_.cloud, self.target, self.run_.progress
+        assert target.domain is not None
+        old_api, new_api = self.prepared.serving_api_id, self.outputs[REST_API_OUTPUT]
+        if self.repointed_at is None or old_api is None:
+            progress("no watch: the domain was not moved to the new API")
+            return
+        limits = replacement_watch(target)
+        with self.run_.operation.lock(domain_lock_key(target.domain.name)):
+            state = read_domain(cloud, target.app, target.domain)
+            if state.mapping is None or state.mapping.api_id != new_api:
+                progress(f"no watch: {target.domain.name} was switched meanwhile")
+                return
+            progress(f"watching the new API {new_api} for {limits.seconds} s ({limits.describe()})")
+            stage = StageRef(new_api, target.environment, target.stage)
+            result = watch_traffic(
+                cloud, stage, limits, since=self.repointed_at, live=self.run_.live
+            )
+            if result.interrupted:
+                progress(
+                    f"watch stopped (Ctrl-C): {target.domain.name} stays on the new API; the old "
+                    "one keeps running beside it until the next deploy removes it"
+                )
+                raise KeyboardInterrupt
+            if result.breach is None:
+                self.watch = WatchReport(result, limits, "held")
+                return
+            self._switch_back(state, old_api, WatchReport(result, limits, "switched-back"))
+
+    def _switch_back(self, state: DomainState, old_api: str, watch: WatchReport) -> None:
+        """Point the domain at the old API again, verify through it, record, and fail."""
+        cloud, target, run = self.run_.cloud, self.target, self.run_
+        spec = state.spec
+        breach = watch.result.breach
+        run.progress(f"{breach}: pointing {spec.name} back at the old API {old_api}")
+        back = Operation(cloud, target, "switched-back", run.operation.user, run.progress)
+        details = {"domain": spec.name, "api": old_api, "watch": watch.to_json()}
+        with back.recorded(target.environment, target.environment, details):
+            point_domain(cloud, state, old_api, target.stage)
+            health = wait_until_healthy(
+                state.url, health_check(target.checks, self.prepared.table), deadline_s=10.0
+            )
+            if not health.ok:
+                raise DeployFailed(
+                    f"{spec.name} is back on the old API {old_api}, but it does not answer its "
+                    f"health check ({health.url}: {health.detail})",
+                    where=spec.name,
+                )
+        self.watch = watch
+        raise SwitchedBack(
+            f"the watch of the new API saw {breach}; {spec.name} is back on the old API "
+            f"{old_api}, which keeps running beside the new one",
+            where=target.stack_name,
+            watch=watch,
+        )
+
     def _endpoint_of(self, api_id: str | None) -> str | None:
         return self.run_.cloud.endpoint_url(api_id, self.target.stage) if api_id else None
+
+
+def refuse_short_watch(prepared: Prepared, decision: Decision, cloud: Cloud) -> None:
+    """A replacement's watch too short for the cloud's numbers is bad input: said before
+    anything is recorded or changed (exit 2)."""
+    steps = apply_steps(prepared, decision)
+    if any(step.kind is StepKind.WATCH for step in steps):
+        limits = replacement_watch(prepared.target)
+        check_watch_length(limits, cloud.traffic_timing, cloud.name)
+
+
+def replacement_watch(target: Target) -> WatchLimits:
+    """The watch ``[deploy] watch`` asks for after a replacement's re-point."""
+    settings = target.watch
+    return WatchLimits(
+        int(settings.seconds or 0),
+        settings.max_error_rate,
+        settings.max_p99_ms,
+        where=settings.where,
+    )
 
 
 def _as_result(deployed: DeployedStack | None) -> StackResult:

@@ -4,14 +4,16 @@ Deploy a parallel copy (``--extra 2``), test it (``check``), point the custom
 domain at it (``switch``), go back in one command (``rollback``), remove the
 old copy (``delete``). Everything goes through the Cloud seam; a switch is
 one atomic mapping update, verified through the domain and undone by itself
-when the domain does not answer.
+when the domain does not answer. A watched switch then reads the new live
+environment's traffic (:mod:`teal.watch`) and switches back, as ``rollback``
+does, when it breaches the limits.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,19 +36,22 @@ from teal.environments import (
     APP_TAG,
     DomainState,
     Environment,
+    Preview,
     StackApis,
     domain_lock_key,
     environments,
     find_environment,
+    find_preview,
     point_domain,
     read_domain,
     refuse_removing_mapped_apis,
 )
-from teal.errors import OperationError, UserError
+from teal.errors import OperationError, TealError, UserError
 from teal.oplog import Operation, locks_of, now, stale_reason
-from teal.progress import Progress
+from teal.progress import Progress, quiet
 from teal.routes import RouteTable
 from teal.template.synth import artifact_keys
+from teal.watch import Verdict, WatchLimits, WatchReport, check_watch_length, watch_traffic
 
 VERIFY_ATTEMPTS = 10
 TRAFFIC_WINDOW_S = 300  # teal status: the traffic of the last 5 minutes
@@ -113,6 +118,12 @@ class SwitchReport:
     checks: CheckReport | None
     checks_skipped: bool
     changed: bool
+    watch: WatchReport | None = None  # what the watch after the switch saw, if one ran
+    preview_ended: bool = False  # the switch went to the previewed environment
+
+    @property
+    def switched_back(self) -> bool:
+        return self.watch is not None and self.watch.verdict == "switched-back"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +134,8 @@ class SwitchReport:
             "changed": self.changed,
             "checks_skipped": self.checks_skipped,
             "checks": self.checks.to_json() if self.checks else None,
+            "preview_ended": self.preview_ended,
+            **({"watch": self.watch.to_json()} if self.watch is not None else {}),
         }
 
 
@@ -143,6 +156,18 @@ def resolve_switch_target(base: Target, name: str) -> Target:
     return replace(base, extra=name)
 
 
+@dataclass(frozen=True)
+class _Switching:
+    """What every switch of one command shares: where, how, and who is told."""
+
+    cloud: Cloud
+    spec: DomainSpec
+    app: str
+    skip_checks: bool
+    table: RouteTable | None
+    progress: Progress
+
+
 def switch(
     base: Target,
     to_name: str,
@@ -153,34 +178,147 @@ def switch(
     progress: Progress,
     table: RouteTable | None = None,
     action: Action = "switch",
+    watch: WatchLimits | None = None,
+    live: Progress = quiet,
 ) -> SwitchReport:
-    """Point the domain at another environment: checks, one atomic update, verify."""
-    spec = _domain_of(base)
+    """Point the domain at another environment: checks, one atomic update, verify.
+
+    With ``watch``, then watch the new environment's traffic (``live`` hears the
+    figures) and, on a breach, switch back the way :func:`rollback` does.
+    """
+    spec = domain_of(base)
     goal = resolve_switch_target(base, to_name)
+    if watch is not None:
+        check_watch_length(watch, cloud.traffic_timing, cloud.name)
+    how = _Switching(cloud, spec, base.app, skip_checks, table, progress)
     operation = Operation(cloud, goal, action, user, progress)
     with operation.lock(domain_lock_key(spec.name)):
-        environment = _switchable(cloud, goal)
-        state = _our_domain(cloud, base.app, spec)
-        if state.live == environment.name:
-            progress(f"{spec.name} already serves {environment.name}")
-            return SwitchReport(
-                spec.name, state.url, state.live, environment.name, None, skip_checks, False
-            )
-        checks = None if skip_checks else _run_switch_checks(goal, cloud, table, progress)
-        assert environment.api_id is not None and environment.stage is not None
-        details = {"domain": spec.name, "checks_skipped": skip_checks}
-        with operation.recorded(state.live, environment.name, details):
-            crash_point("switch:recorded")
-            point_domain(cloud, state, environment.api_id, environment.stage)
-            crash_point("switch:pointed")
-            progress(f"{spec.name} now points at {environment.name}; verifying through {state.url}")
-            _verify_or_undo(cloud, state, _verification(goal, table, skip_checks), goal, progress)
-        return SwitchReport(
-            spec.name, state.url, state.live, environment.name, checks, skip_checks, True
+        if watch is not None:
+            _refuse_watch_without_way_back(how, goal)
+        report, switched_at = _switch_locked(how, operation, goal)
+        if watch is None or not report.changed:
+            return report
+        return _watched(how, operation, report, watch, switched_at=switched_at, live=live)
+
+
+def _switch_locked(
+    how: _Switching, operation: Operation, goal: Target, reason: Mapping[str, Any] | None = None
+) -> tuple[SwitchReport, float]:
+    """The switch itself, under the domain's lock; the report, and when it took effect."""
+    cloud, spec, progress = how.cloud, how.spec, how.progress
+    environment = switchable(cloud, goal)
+    state = our_domain(cloud, how.app, spec)
+    if state.live == environment.name:
+        progress(f"{spec.name} already serves {environment.name}")
+        report = SwitchReport(
+            spec.name, state.url, state.live, environment.name, None, how.skip_checks, False
+        )
+        return report, time.time()
+    checks = None if how.skip_checks else _run_switch_checks(goal, cloud, how.table, progress)
+    assert environment.api_id is not None and environment.stage is not None
+    details = {"domain": spec.name, "checks_skipped": how.skip_checks, **(reason or {})}
+    with operation.recorded(state.live, environment.name, details):
+        crash_point("switch:recorded")
+        point_domain(cloud, state, environment.api_id, environment.stage)
+        switched_at = time.time()  # the watch counts from here (seconds since the epoch)
+        crash_point("switch:pointed")
+        progress(f"{spec.name} now points at {environment.name}; verifying through {state.url}")
+        check = _verification(goal, how.table, how.skip_checks)
+        _verify_or_undo(cloud, state, check, goal, progress)
+    ended = _end_preview_of(how, environment, operation.user)
+    report = SwitchReport(
+        spec.name, state.url, state.live, environment.name, checks, how.skip_checks, True
+    )
+    return replace(report, preview_ended=ended), switched_at
+
+
+def _end_preview_of(how: _Switching, environment: Environment, user: str) -> bool:
+    """A switch to the previewed environment ends its preview: every request reaches it
+    now, so the header has nothing left to do (recorded as a ``preview`` entry)."""
+    try:
+        found = find_preview(how.cloud, how.app, how.spec)
+        if found is None or found.environment != environment.name:
+            return False
+        how.cloud.delete_routing_rule(how.spec.name, found.rule.id)
+    except OperationError as error:  # the switch is done: this must not undo it
+        warnings_log.warning("the preview of %s was left as it is: %s", environment.name, error)
+        return False
+    how.progress(f"ended the preview of {environment.name}: {how.spec.name} serves it to all")
+    entry = HistoryEntry(
+        time=now(),
+        user=user,
+        action="preview",
+        environment=environment.name,
+        from_=environment.name,
+        to=None,
+        details={"domain": how.spec.name, "header": found.header, "ended_by": "switch"},
+    )
+    how.cloud.record_history(how.app, entry)
+    return True
+
+
+def _refuse_watch_without_way_back(how: _Switching, goal: Target) -> None:
+    """A watched switch must have an environment to switch back to (exit 2 if not)."""
+    state = read_domain(how.cloud, how.app, how.spec)
+    if state.live is None:
+        raise UserError(
+            f"{how.spec.name} serves no environment of {how.app} now: a watch would have "
+            "nothing to switch back to",
+            where=how.spec.name,
+            hint=f"switch without --watch (teal switch --to {goal.extra or 'base'} --no-watch)",
         )
 
 
-def _domain_of(target: Target) -> DomainSpec:
+def _watched(
+    how: _Switching,
+    operation: Operation,
+    report: SwitchReport,
+    limits: WatchLimits,
+    *,
+    switched_at: float,
+    live: Progress,
+) -> SwitchReport:
+    """Watch the switch; on a breach switch back as rollback does, still under the lock."""
+    cloud, progress = how.cloud, how.progress
+    environment = switchable(cloud, resolve_switch_target(operation.target, report.to))
+    assert environment.api_id is not None and environment.stage is not None
+    stage = StageRef(environment.api_id, environment.name, environment.stage)
+    progress(
+        f"watching {report.to} for {limits.seconds} s ({limits.describe()}); Ctrl-C stops "
+        "watching and keeps the switch"
+    )
+    result = watch_traffic(cloud, stage, limits, since=switched_at, live=live)
+    if result.breach is None:
+        verdict: Verdict = "interrupted" if result.interrupted else "held"
+        held = WatchReport(result, limits, verdict)
+        operation.amend({"watch": held.to_json()})
+        return replace(report, watch=held)
+    assert report.from_ is not None  # a watch is refused without a way back
+    progress(f"{result.breach}: switching {how.spec.name} back to {report.from_}")
+    back = Operation(
+        cloud,
+        resolve_switch_target(operation.target, report.from_),
+        "switched-back",
+        operation.user,
+        progress,
+    )
+    watched = WatchReport(result, limits, "switched-back")
+    try:
+        _switch_locked(how, back, back.target, {"watch": watched.to_json()})
+    except TealError as failed:
+        kept = WatchReport(result, limits, "held", note=f"switching back failed: {failed.what}")
+        operation.amend({"watch": kept.to_json()})
+        raise OperationError(
+            f"the watch of {report.to} saw {result.breach}, but switching back to "
+            f"{report.from_} failed ({failed.what}); {how.spec.name} still serves {report.to}",
+            where=how.spec.name,
+            hint="fix the previous environment, then teal rollback, or deploy a fix",
+        ) from failed
+    operation.amend({"watch": watched.to_json()})
+    return replace(report, watch=watched)
+
+
+def domain_of(target: Target) -> DomainSpec:
     if target.domain is None:
         raise UserError(
             "no custom domain is configured",
@@ -190,7 +328,7 @@ def _domain_of(target: Target) -> DomainSpec:
     return target.domain
 
 
-def _our_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
+def our_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
     """The domain's state, created if missing; refused when it serves another app."""
     state = read_domain(cloud, app, spec)
     if state.info is None:
@@ -206,7 +344,7 @@ def _our_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
     return state
 
 
-def _switchable(cloud: Cloud, goal: Target) -> Environment:
+def switchable(cloud: Cloud, goal: Target) -> Environment:
     environment = find_environment(cloud, goal)
     stack = cloud.describe_stack(goal.stack_name)
     if stack is None or not stack.is_stable or environment.api_id is None:
@@ -241,12 +379,12 @@ def _verify_or_undo(
     cloud: Cloud, before: DomainState, check: Check | None, goal: Target, progress: Progress
 ) -> None:
     """Ask the domain itself until the target answers; else put the previous mapping back."""
-    result = _verify_once(before.url, check, goal.environment)
+    result = verify_once(before.url, check, goal.environment)
     for _ in range(VERIFY_ATTEMPTS):
         if result.ok:
             return
         time.sleep(0.5)
-        result = _verify_once(before.url, check, goal.environment)
+        result = verify_once(before.url, check, goal.environment)
     if before.mapping is None:
         cloud.delete_mapping(before.spec.name, before.spec.base_path)
     else:
@@ -259,9 +397,12 @@ def _verify_or_undo(
     )
 
 
-def _verify_once(url: str, check: Check | None, environment: str) -> CheckResult:
-    """One request through the domain; a response stamped by another environment fails."""
-    answered = run_check(url, check or Check(path="/", status=200))
+def verify_once(
+    url: str, check: Check | None, environment: str, headers: Mapping[str, str] | None = None
+) -> CheckResult:
+    """One request through the domain (with ``headers``: a preview's header); a response
+    stamped by another environment fails."""
+    answered = run_check(url, check or Check(path="/", status=200), headers=headers)
     if check is None:
         answered = replace(answered, ok=answered.status is not None)
     if answered.served_by not in (None, environment):
@@ -279,7 +420,7 @@ def rollback(
     table: RouteTable | None = None,
 ) -> SwitchReport:
     """Switch the domain back to the environment it served before the last switch."""
-    spec = _domain_of(base)
+    spec = domain_of(base)
     last = _last_switch(cloud.read_history(base.app), spec.name)
     if last is None or not last.from_:
         raise OperationError(
@@ -309,7 +450,7 @@ def _last_switch(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry |
         (
             e
             for e in reversed(history)
-            if e.action in ("switch", "rollback")
+            if e.action in ("switch", "rollback", "switched-back")
             and e.details.get("domain") == domain
             and e.state != "failed"  # a failed switch left the domain where it was
         ),
@@ -347,13 +488,34 @@ def delete_environment(
                 hint="switch the domain to another environment first (teal switch --to ...), "
                 "or pass --force",
             )
-        with operation.recorded(environment.name, None, {"forced": live}):
+        previewed = _preview_of(cloud, target, environment)
+        if previewed is not None and not force:
+            assert target.domain is not None
+            raise OperationError(
+                f"{environment.name} is previewed: {target.domain.name} sends the requests "
+                f"that carry {previewed.header} to it",
+                where=environment.name,
+                hint="end the preview first (teal preview --off), or pass --force",
+            )
+        forced = live or previewed is not None
+        with operation.recorded(environment.name, None, {"forced": forced}):
             if live and state is not None:
                 cloud.delete_mapping(state.spec.name, state.spec.base_path)
                 progress(f"removed the mapping of {state.spec.name} (--force)")
                 crash_point("delete:unmapped")
+            if previewed is not None and target.domain is not None:
+                cloud.delete_routing_rule(target.domain.name, previewed.rule.id)
+                progress(f"ended the preview of {environment.name} (--force)")
             _delete_stack(cloud, target.app, environment.name, progress, on_event)
     return environment
+
+
+def _preview_of(cloud: Cloud, target: Target, environment: Environment) -> Preview | None:
+    """The domain's preview, when it is of ``environment``."""
+    if target.domain is None:
+        return None
+    found = find_preview(cloud, target.app, target.domain)
+    return found if found is not None and found.environment == environment.name else None
 
 
 def _delete_stack(
@@ -429,9 +591,16 @@ class DomainRow:
     url: str | None
     live: str | None
     previous: str | None
+    preview: Preview | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "live": self.live, "previous": self.previous}
+        return {
+            "name": self.name,
+            "url": self.url,
+            "live": self.live,
+            "previous": self.previous,
+            "preview": self.preview.to_json() if self.preview else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -522,8 +691,21 @@ def _domain_row(
     state = read_domain(cloud, app, spec)
     last = _last_switch(history, spec.name)
     return DomainRow(
-        spec.name, state.url if state.info else None, state.live, last.from_ if last else None
+        spec.name,
+        state.url if state.info else None,
+        state.live,
+        last.from_ if last else None,
+        _shown_preview(cloud, app, spec) if state.info else None,
     )
+
+
+def _shown_preview(cloud: Cloud, app: str, spec: DomainSpec) -> Preview | None:
+    """The domain's preview, for status: a view, so a failed read is said and passed over."""
+    try:
+        return find_preview(cloud, app, spec)
+    except OperationError as error:
+        warnings_log.warning("the preview of %s could not be read: %s", spec.name, error.what)
+        return None
 
 
 def _as_seen(entry: HistoryEntry, locks: Sequence[LockRow]) -> HistoryEntry:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from teal.config import Check
@@ -73,18 +73,24 @@ def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
-def run_check(base_url: str, check: Check, timeout: float = DEFAULT_TIMEOUT_S) -> CheckResult:
+def run_check(
+    base_url: str,
+    check: Check,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    headers: Mapping[str, str] | None = None,
+) -> CheckResult:
+    """One check; ``headers`` go with the request (a preview's header, say)."""
     url = join_url(base_url, check.path)
-    request = urllib.request.Request(url, method=check.method)
+    request = urllib.request.Request(url, method=check.method, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, body, headers = response.status, response.read(), response.headers
+            status, body, answered = response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
-        status, body, headers = error.code, error.read(), error.headers
+        status, body, answered = error.code, error.read(), error.headers
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         return CheckResult(check, url, False, None, f"no response: {reason}")
-    return _judge(check, url, status, body.decode("utf-8", "replace"), dict(headers.items()))
+    return _judge(check, url, status, body.decode("utf-8", "replace"), dict(answered.items()))
 
 
 def _judge(check: Check, url: str, status: int, body: str, headers: dict[str, str]) -> CheckResult:
@@ -108,8 +114,10 @@ def _failure(check: Check, status: int, body: str, headers: dict[str, str]) -> s
     return None
 
 
-def run_checks(base_url: str, checks: Sequence[Check]) -> list[CheckResult]:
-    return [run_check(base_url, check) for check in checks]
+def run_checks(
+    base_url: str, checks: Sequence[Check], headers: Mapping[str, str] | None = None
+) -> list[CheckResult]:
+    return [run_check(base_url, check, headers=headers) for check in checks]
 
 
 APP_ANSWERS_TO_GIVE_UP = 3

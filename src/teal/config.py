@@ -413,8 +413,38 @@ class CorsSection(_Strict):
         return self
 
 
+_DURATION = re.compile(r"^(?P<number>[0-9]+)(?P<unit>[smh])$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+MAX_WATCH_S = 3600  # a watch holds the domain's lock: an hour at most
+DEFAULT_MAX_ERROR_RATE = 1.0  # percent of the requests a watch sees
+
+
+def parse_duration(text: str) -> int:
+    """``90s``, ``2m`` or ``1h`` in seconds; ValueError (saying what is accepted) if not."""
+    found = _DURATION.match(text.strip())
+    if found is None:
+        raise ValueError("must be a duration such as 90s, 2m or 1h")
+    seconds = int(found.group("number")) * _DURATION_UNITS[found.group("unit")]
+    if not 1 <= seconds <= MAX_WATCH_S:
+        raise ValueError(f"must be between 1s and {MAX_WATCH_S // 60}m")
+    return seconds
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
 class DeploySection(_Strict):
     auto_replace: AutoReplace = "auto"
+    # after a switch (and the re-point of a replacement), watch the live traffic this
+    # long and switch back on a breach of the limits below (teal.watch)
+    watch: Duration | None = None
+    max_error_rate: float | None = Field(default=None, ge=0, le=100)  # percent of requests
+    max_p99_ms: float | None = Field(default=None, gt=0)
 
 
 class CheckSection(_Strict):
@@ -516,6 +546,20 @@ class Check:
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """``[deploy] watch`` and its limits: how a switch is watched by default.
+
+    ``seconds`` None: no watch unless ``teal switch --watch`` asks for one.
+    ``where`` is the line of teal.toml that set the watch, for errors about it.
+    """
+
+    seconds: int | None = None
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    max_p99_ms: float | None = None
+    where: str = CONFIG_FILE
+
+
+@dataclass(frozen=True)
 class Project:
     """A loaded, validated teal.toml and the folder it lives in."""
 
@@ -564,6 +608,7 @@ class Target:
     user_tags: Mapping[str, str] = field(default_factory=dict)  # [app] tags, env's merged
     queues: Mapping[str, QueueSettings] = field(default_factory=dict)  # [queues.NAME]
     extra_resources: ExtraResources | None = None  # [resources] template, read
+    watch: WatchSettings = WatchSettings()  # [deploy] watch, max_error_rate, max_p99_ms
 
     @property
     def environment(self) -> str:
@@ -712,6 +757,7 @@ def _readable_loc(loc: Sequence[str | int]) -> list[str | int]:
 
 _TYPE_WORDS = {
     "int_type": "a whole number, written without quotes",
+    "float_type": "a number, written without quotes",
     "string_type": "a string, in quotes",
     "bool_type": "true or false, without quotes",
     "dict_type": "a table",
@@ -864,6 +910,7 @@ def resolve_target(
         user_tags={**config.app.tags, **(overrides.tags or {})},
         queues=dict(config.queues),
         extra_resources=_extra_resources(project),
+        watch=_watch_settings(project, env_name, overrides.deploy or config.deploy),
     )
     if len(target.stack_name) > STACK_NAME_LIMIT:
         raise ConfigError(
@@ -880,6 +927,19 @@ def _extra_resources(project: Project) -> ExtraResources | None:
     if section is None:
         return None
     return read_resources_file(project.root, section.template, project.location(("resources",)))
+
+
+def _watch_settings(project: Project, env_name: str, section: DeploySection) -> WatchSettings:
+    """The [deploy] table in force (the env's own, or the file's) as watch settings."""
+    where = project.location(("env", env_name, "deploy", "watch"), ("deploy", "watch"))
+    return WatchSettings(
+        seconds=parse_duration(section.watch) if section.watch is not None else None,
+        max_error_rate=(
+            DEFAULT_MAX_ERROR_RATE if section.max_error_rate is None else section.max_error_rate
+        ),
+        max_p99_ms=section.max_p99_ms,
+        where=where,
+    )
 
 
 def _check_name(what: str, value: str, pattern: re.Pattern[str], source: str) -> None:

@@ -32,7 +32,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from teal.analysis import Verdict
-from teal.apply import Applied, DeployFailed, Run, apply, apply_steps, endpoint
+from teal.apply import (
+    Applied,
+    DeployFailed,
+    Run,
+    SwitchedBack,
+    apply,
+    apply_steps,
+    endpoint,
+    refuse_short_watch,
+)
 from teal.cloud.base import Cloud, EventSink, StackFailed
 from teal.config import Target
 from teal.crashpoints import crash_point
@@ -47,7 +56,8 @@ from teal.decision import (
 )
 from teal.environments import APP_TAG, Pointing, domain_lock_key, point_domain, read_domain
 from teal.oplog import Operation
-from teal.progress import Progress
+from teal.progress import Progress, quiet
+from teal.watch import WatchReport
 
 __all__ = [
     "Decision",
@@ -85,6 +95,7 @@ class DeployReport:
     domain: DomainReport | None
     verdict: Verdict
     seconds: float
+    watch: WatchReport | None = None  # [deploy] watch after a replacement's re-point
 
     @property
     def api_replaced(self) -> bool:
@@ -104,6 +115,7 @@ class DeployReport:
             "code_sha256": self.code_sha256,
             "reasons": [r.to_json() for r in self.verdict.reasons],
             "seconds": round(self.seconds, 3),
+            **({"watch": self.watch.to_json()} if self.watch is not None else {}),
         }
 
 
@@ -115,15 +127,18 @@ def deploy(
     on_event: EventSink,
     progress: Progress,
     user: str,
+    live: Progress = quiet,
 ) -> DeployReport:
-    """Run the whole pipeline for one environment (see the module docstring)."""
+    """Run the whole pipeline for one environment (see the module docstring); ``live``
+    hears the figures of a watch after a replacement's re-point."""
     started = time.monotonic()
     operation = Operation(cloud, target, "deploy", user, progress)
-    run = Run(cloud, on_event, progress, operation)
+    run = Run(cloud, on_event, progress, operation, live)
     with operation.lock(target.environment):
         crash_point("deploy:locked")
         prepared = prepare(target, cloud, progress)
         decision = decide(prepared, policy)
+        refuse_short_watch(prepared, decision, cloud)
         progress(_announce(prepared, decision))
         cloud.ensure_serving()
         begun = {"decision": decision.value, "code_sha256": prepared.package.sha256}
@@ -132,6 +147,9 @@ def deploy(
                 applied = apply(prepared, decision, run)
             except StackFailed as failed:
                 operation.end("failed", _failure_details(prepared, decision, failed, cloud))
+                raise
+            except SwitchedBack as back:
+                operation.end("failed", {"error": back.what, "watch": back.watch.to_json()})
                 raise
             crash_point("deploy:applied")
             domain = _follow_domain(prepared, applied, run)
@@ -146,6 +164,7 @@ def deploy(
                 domain=domain,
                 verdict=prepared.verdict,
                 seconds=time.monotonic() - started,
+                watch=applied.watch,
             )
             operation.end(
                 "done",
@@ -174,12 +193,13 @@ def _failure_details(
 
 
 def report_details(report: DeployReport) -> dict[str, Any]:
-    return {
+    details = {
         "status": report.status,
         "api_replaced": report.api_replaced,
         "code_sha256": report.code_sha256,
         "decision": report.decision.value,
     }
+    return details | ({"watch": report.watch.to_json()} if report.watch is not None else {})
 
 
 def _announce(prepared: Prepared, decision: Decision) -> str:

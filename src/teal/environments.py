@@ -1,22 +1,34 @@
 """Deployed environments and the domain mappings that point at them, read through the Cloud.
 
 Shared by deploy and blue-green: which environment is live on a domain, whose
-API a mapping points at, and the lock that serializes every change of a
-mapping.
+API a mapping points at, which one a domain previews, and the lock that
+serializes every change of a mapping or a preview.
+
+A preview (``teal preview``): requests to the domain that carry
+``teal-preview: <value>`` go to the previewed environment; every other request
+follows the base path mapping to the live one. The value is the environment's
+extra (``2``), or its name when it has none (``blog-dev``). It is one of the
+domain's routing rules, which API Gateway evaluates before the mappings once
+the domain's routing mode lets it: one header condition, and for a domain
+mapped under a base path that base path too, stripped as the mapping strips
+it. A domain (and base path) has one preview at a time; teal knows its rule by
+the header's name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from teal.cloud.base import (
     BasePathMapping,
     Cloud,
     DeployedStack,
     DomainInfo,
+    RoutingRule,
 )
 from teal.config import DomainSpec, Target
 from teal.errors import OperationError, UserError
@@ -171,7 +183,8 @@ class StackApis:
 def refuse_removing_mapped_apis(
     cloud: Cloud, stack: str, before: StackApis, after: Template | None
 ) -> None:
-    """The guard every apply and delete passes: no API that a domain maps is deleted.
+    """The guard every apply and delete passes: no API that a domain maps, or that a
+    domain's routing rule sends requests to (a preview), is deleted.
 
     ``after`` is the template about to be applied (None: the stack is deleted).
     """
@@ -189,3 +202,90 @@ def refuse_removing_mapped_apis(
                 hint="run teal deploy again (it moves the domain to the new API first), or "
                 "switch the domain to another environment with teal switch --to",
             )
+        rules = cloud.rules_of_api(api_id)
+        if rules:
+            domains = ", ".join(sorted({domain for domain, _ in rules}))
+            raise MappedApiRemoval(
+                f"refusing to change {stack}: it would delete API {api_id}, to which a "
+                f"routing rule of {domains} sends requests (a preview); nothing was changed",
+                where=stack,
+                hint="end the preview first: teal preview --off",
+            )
+
+
+# -- previews ----------------------------------------------------------------
+
+PREVIEW_HEADER = "teal-preview"
+FIRST_PRIORITY = 100  # teal's rules start here, leaving room before them for the user's
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The preview a domain has: its rule, and the environment the rule sends to."""
+
+    environment: str | None  # None: the rule's API is no environment of the app (any more)
+    rule: RoutingRule
+
+    @property
+    def value(self) -> str:
+        return self.rule.headers[0][1]
+
+    @property
+    def header(self) -> str:
+        return f"{PREVIEW_HEADER}: {self.value}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"header": self.header, "environment": self.environment}
+
+
+def header_value(target: Target) -> str:
+    """What a request carries in ``teal-preview`` to reach ``target``: its extra, or the
+    environment's name when it has no extra."""
+    return target.extra or target.environment
+
+
+def is_preview_rule(rule: RoutingRule, spec: DomainSpec) -> bool:
+    """teal's preview rule of this domain's base path: one ``teal-preview`` header
+    condition, and the base path's condition (none for the root)."""
+    wanted = (spec.base_path,) if spec.base_path else ()
+    return (
+        len(rule.headers) == 1
+        and rule.headers[0][0].lower() == PREVIEW_HEADER
+        and rule.base_paths == wanted
+    )
+
+
+def find_preview(cloud: Cloud, app: str, spec: DomainSpec) -> Preview | None:
+    """The domain's preview, read from its routing rules (None without a domain, and
+    without a call more while the domain routes by base path mappings only)."""
+    info = cloud.get_domain(spec.name)
+    if info is None or not info.rules_route:
+        return None
+    rule = next((r for r in cloud.list_routing_rules(spec.name) if is_preview_rule(r, spec)), None)
+    if rule is None:
+        return None
+    found = next((e.name for e in environments(cloud, app) if rule.api_id in e.api_ids), None)
+    return Preview(found, rule)
+
+
+def preview_rule(
+    spec: DomainSpec, api_id: str, stage: str, value: str, priority: int
+) -> RoutingRule:
+    """The rule that sends requests carrying ``teal-preview: value`` to the stage."""
+    return RoutingRule(
+        priority=priority,
+        api_id=api_id,
+        stage=stage,
+        headers=((PREVIEW_HEADER, value),),
+        base_paths=(spec.base_path,) if spec.base_path else (),
+        strip_base_path=bool(spec.base_path),
+    )
+
+
+def free_priority(rules: Sequence[RoutingRule]) -> int:
+    """The first priority from :data:`FIRST_PRIORITY` on that no rule of the domain has."""
+    taken = {rule.priority for rule in rules}
+    priority = FIRST_PRIORITY
+    while priority in taken:
+        priority += 1
+    return priority

@@ -21,7 +21,7 @@ import socket
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -315,6 +315,13 @@ class Operation:
         if to is not None:
             changes["to"] = to
         self.entry = self.entry.ended(state, **changes)
+        self.cloud.record_history(self.target.app, self.entry)
+
+    def amend(self, details: Mapping[str, Any]) -> None:
+        """Add to the entry's details after its end (what a watch after a switch saw)."""
+        if self.entry is None:
+            return
+        self.entry = replace(self.entry, details={**self.entry.details, **details})
         self.cloud.record_history(self.target.app, self.entry)
 
 

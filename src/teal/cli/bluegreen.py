@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from teal import bluegreen
+from teal import bluegreen, header_preview
 from teal.cli.common import (
     console,
     emit_json,
@@ -20,14 +20,17 @@ from teal.cli.common import (
     progress,
     target_options,
 )
-from teal.cli.output import Activity
+from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
-from teal.config import DomainSpec, Project, Target
-from teal.errors import UserError
+from teal.config import DomainSpec, Project, Target, parse_duration
+from teal.errors import OperationError, UserError
 from teal.loader import target_routes
 from teal.oplog import current_user
 from teal.routes import RouteTable
+from teal.watch import WatchLimits, WatchReport, check_watch_length, watch_limits
+
+EXIT_INTERRUPTED = 130  # Ctrl-C during a watch, as a shell reports an interrupted command
 
 
 def _table_or_none(target: Target) -> RouteTable | None:
@@ -40,15 +43,33 @@ def _table_or_none(target: Target) -> RouteTable | None:
 
 @click.command()
 @target_options
+@click.option(
+    "--preview",
+    "through_preview",
+    is_flag=True,
+    help="Through the live domain, with the teal-preview header of the environment's preview.",
+)
 def check(
-    *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    through_preview: bool,
 ) -> None:
     """Run the [[checks]] against the environment's own endpoint (exit 1 if any fails).
 
     Without [[checks]], every GET route without path variables must answer 200.
+    With --preview, through the custom domain with the environment's preview header
+    (see teal preview): each answer must come from the environment.
     """
     _, target = load_target(project, env, extra, cloud)
-    report = bluegreen.check_environment(target, open_cloud(target), _table_or_none(target))
+    the_cloud, table = open_cloud(target), _table_or_none(target)
+    if through_preview:
+        report = header_preview.check_preview(target, the_cloud, table)
+    else:
+        report = bluegreen.check_environment(target, the_cloud, table)
     if as_json:
         emit_json(report.to_json())
     else:
@@ -68,6 +89,15 @@ def check(
         raise bluegreen.ChecksFailed(report.environment, report.results)
 
 
+def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem), param=param) from None
+
+
 @click.command()
 @target_options
 @click.option(
@@ -82,6 +112,28 @@ def check(
     is_flag=True,
     help="Switch without running the checks first (recorded in the history).",
 )
+@click.option(
+    "--watch",
+    "watch_for",
+    metavar="DURATION",
+    callback=_duration_option,
+    help="After the switch, watch the live traffic this long (90s, 5m...) and switch back "
+    "on a breach (default: [deploy] watch).",
+)
+@click.option("--no-watch", is_flag=True, help="Do not watch, whatever [deploy] watch says.")
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 100),
+    metavar="PCT",
+    help="A watch's limit: 5xx answers in percent of requests (default: [deploy] "
+    "max_error_rate, else 1).",
+)
+@click.option(
+    "--max-p99-ms",
+    type=click.FloatRange(0, min_open=True),
+    metavar="N",
+    help="A watch's limit on the p99 latency (default: [deploy] max_p99_ms, else none).",
+)
 def switch(
     *,
     project: Path,
@@ -91,11 +143,27 @@ def switch(
     as_json: bool,
     to_name: str,
     skip_checks: bool,
+    watch_for: int | None,
+    no_watch: bool,
+    max_error_rate: float | None,
+    max_p99_ms: float | None,
 ) -> None:
     """Point the custom domain at another environment: checks, one atomic mapping update,
-    then a request through the domain (switching back by itself if that fails)."""
+    then a request through the domain (switching back by itself if that fails).
+
+    With a watch, teal then reads the new environment's traffic and switches back (exit 1)
+    when its error rate or p99 breaches the limits. Ctrl-C stops the watch and keeps the
+    switch (exit 130).
+    """
     _, target = load_target(project, env, extra, cloud)
-    _switch_domain(target, to_name, skip_checks=skip_checks, as_json=as_json)
+    if no_watch and watch_for is not None:
+        raise click.UsageError("--watch and --no-watch exclude each other")
+    limits = None
+    if not no_watch:
+        limits = watch_limits(
+            target.watch, seconds=watch_for, max_error_rate=max_error_rate, max_p99_ms=max_p99_ms
+        )
+    _switch_domain(target, to_name, skip_checks=skip_checks, as_json=as_json, watch=limits)
 
 
 @click.command()
@@ -123,10 +191,17 @@ class _SwitchKwargs(TypedDict):
 
 
 def _switch_domain(
-    target: Target, to_name: str | None, *, skip_checks: bool, as_json: bool
+    target: Target,
+    to_name: str | None,
+    *,
+    skip_checks: bool,
+    as_json: bool,
+    watch: WatchLimits | None = None,
 ) -> None:
     """A switch to ``to_name``, or (None) a rollback to where the domain was before."""
     the_cloud = open_cloud(target)
+    if watch is not None:  # bad input: said before anything starts
+        check_watch_length(watch, the_cloud.traffic_timing, the_cloud.name)
     the_cloud.ensure_serving()
     with Activity(err_console) as activity:
         shared: _SwitchKwargs = {
@@ -138,8 +213,11 @@ def _switch_domain(
         if to_name is None:
             report = bluegreen.rollback(target, the_cloud, **shared)
         else:
-            report = bluegreen.switch(target, to_name, the_cloud, **shared)
+            report = bluegreen.switch(
+                target, to_name, the_cloud, watch=watch, live=activity.update, **shared
+            )
     _print_switch(report, as_json)
+    _end_by_watch(report, as_json)
 
 
 def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
@@ -147,10 +225,134 @@ def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
         emit_json(report.to_json())
         return
     verb = "switched" if report.changed else "unchanged:"
+    mark, back = "[bold green]✔[/]", ""
+    if report.switched_back:
+        mark, back = "[bold red]✘[/]", f", then back to {report.from_}"
     console.print(
-        f"[bold green]✔[/] {verb} {report.domain} → {report.to} (was {report.from_ or 'unmapped'})"
+        f"{mark} {verb} {report.domain} → {report.to}{back} (was {report.from_ or 'unmapped'})"
     )
     console.print(f"  url: {escape(report.url)}")
+    if report.preview_ended:
+        console.print(f"  the preview of {report.to} ended: every request reaches it now")
+    if report.watch is not None:
+        _print_watch(report.watch)
+
+
+def _print_watch(watch: WatchReport) -> None:
+    figures = watch.result.figures
+    seen = figures.line(watch.limits.seconds).split(": ", 1)[1]
+    mark = {"held": "[green]held[/]", "interrupted": "[yellow]stopped[/]"}.get(
+        watch.verdict, "[red]switched back[/]"
+    )
+    console.print(f"  watch: {mark} after {figures.seconds:.0f} s ({escape(seen)})")
+    console.print(f"         {escape(watch.reason)}")
+    if watch.verdict == "held" and not figures.enough_traffic:
+        warn(err_console, f"{watch.reason}: the switch stays, unjudged")
+
+
+def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
+    """Exit 1 when the watch switched back, 130 when Ctrl-C stopped it."""
+    watch = report.watch
+    if watch is None or watch.verdict == "held":
+        return
+    if watch.verdict == "interrupted":
+        err_console.print(
+            f"watch stopped (Ctrl-C): {report.domain} stays on {report.to}; teal rollback goes back"
+        )
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+    if as_json:
+        raise click.exceptions.Exit(1)  # the JSON above already says what happened
+    raise OperationError(
+        f"switched {report.domain} back to {report.from_}: {watch.reason}",
+        where=report.domain,
+        hint=f"see what {report.to} logged (teal logs), fix it, deploy it and switch again",
+    )
+
+
+@click.command()
+@target_options
+@click.option(
+    "--to",
+    "to_name",
+    metavar="TARGET",
+    help="The environment to preview: an extra (2), 'base', or an environment name.",
+)
+@click.option("--off", is_flag=True, help="End the domain's preview.")
+@click.option(
+    "--domain",
+    "domain_name",
+    metavar="NAME",
+    help="The domain, when the app's envs have several (default: the env's own).",
+)
+def preview(
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    to_name: str | None,
+    off: bool,
+    domain_name: str | None,
+) -> None:
+    """Send the live domain's requests that carry `teal-preview: <extra>` to another
+    environment (its name when it has no extra); every other request stays on the live
+    one. A switch to the previewed environment ends the preview."""
+    if (to_name is None) == (not off):
+        raise click.UsageError("give either --to TARGET or --off")
+    loaded, target = load_target(project, env, extra, cloud)
+    target = _with_domain(loaded, target, domain_name)
+    the_cloud = open_cloud(target)
+    the_cloud.ensure_serving()
+    with Activity(err_console) as activity:
+        if to_name is None:
+            report = header_preview.end_preview(
+                target, the_cloud, user=current_user(), progress=activity.step
+            )
+        else:
+            report = header_preview.preview(
+                target,
+                to_name,
+                the_cloud,
+                user=current_user(),
+                progress=activity.step,
+                table=_table_or_none(target),
+            )
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_preview(report)
+
+
+def _with_domain(project: Project, target: Target, name: str | None) -> Target:
+    """The target of the env whose domain ``--domain`` names (the given env's first)."""
+    if name is None or (target.domain is not None and target.domain.name == name):
+        return target
+    from teal.config import resolve_target
+
+    for env_name in project.config.env:
+        other = resolve_target(project, env=env_name, extra=target.extra or "", cloud=target.cloud)
+        if other.domain is not None and other.domain.name == name:
+            return other
+    known = ", ".join(d.name for d in configured_domains(project, target)) or "none"
+    raise UserError(
+        f"no env of {target.app} has the domain {name}",
+        where="--domain",
+        hint=f"the app's domains: {known}",
+    )
+
+
+def _print_preview(report: header_preview.PreviewReport) -> None:
+    if report.preview is None:
+        verb = "ended the preview" if report.changed else "no preview"
+        console.print(f"[bold green]✔[/] {verb} on {report.domain}: it serves {report.live} to all")
+        return
+    verb = "previewing" if report.changed else "unchanged: previewing"
+    console.print(
+        f"[bold green]✔[/] {verb} {report.preview.environment} on {report.domain} "
+        f"(the rest stays on {report.live})"
+    )
+    console.print(f"  try it: curl -H '{report.preview.header}' {escape(report.url)}")
 
 
 @click.command()
@@ -244,6 +446,11 @@ def _print_status(report: bluegreen.StatusReport) -> None:
             f"domain {d.name}: {d.url or '-'} serves {d.live or 'nothing'} "
             f"(previous: {d.previous or '-'})"
         )
+        if d.preview is not None:
+            console.print(
+                f"  previews {d.preview.environment or d.preview.rule.api_id} for requests "
+                f"with {d.preview.header}"
+            )
     for lock in report.locks:
         state = f"stale: {lock.stale}" if lock.stale else "held"
         console.print(f"lock {lock.held.key}: {escape(lock.held.owner.describe())} ({state})")
@@ -287,11 +494,16 @@ def _result(entry: dict[str, Any]) -> str:
         return f"FAILED ({entry.get('status') or entry.get('error')})"
     if entry["action"] == "unlock":
         return "lock released" + (" (stale)" if entry.get("automatic") else "")
+    watch = entry.get("watch")
+    if isinstance(watch, dict):
+        return f"watch: {watch.get('verdict')} ({watch.get('reason')})"
+    if entry["action"] == "preview":
+        return f"{entry.get('header')}" + (" ended" if entry.get("to") is None else "")
     if entry.get("checks_skipped"):
         return "checks skipped"
     return str(entry.get("status") or "")
 
 
 def register(group: click.Group) -> None:
-    for command in (check, switch, rollback, delete, status):
+    for command in (check, switch, rollback, preview, delete, status):
         group.add_command(command)

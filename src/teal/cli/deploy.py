@@ -74,6 +74,7 @@ def deploy_command(
             on_event=activity,
             progress=activity.step,
             user=current_user(),
+            live=activity.update,
         )
     remember_local_project(target)
     remember_local_plan(
@@ -97,6 +98,14 @@ def _print_report(report: DeployReport) -> None:
         console.print(
             f"  domain:   {report.domain.name} → {escape(report.domain.url)} (serves {live})"
         )
+    if report.watch is not None:
+        figures = report.watch.result.figures
+        console.print(
+            f"  watch:    held after {figures.seconds:.0f} s, {figures.requests} requests, "
+            f"{figures.errors} errors: {escape(report.watch.reason)}"
+        )
+        if not figures.enough_traffic:
+            warn(err_console, f"{report.watch.reason}: the new API stays, unjudged")
     if report.api_replaced:
         console.print(f"  the API was replaced; previous endpoint: {report.previous_endpoint}")
         if report.domain is None or report.domain.live != report.target.environment:

@@ -63,6 +63,7 @@ class Activity:
         self._recent: list[tuple[str, str]] = []  # (stack, logical id), newest last
         self._last_line = clock()
         self._live: Live | None = None
+        self._updated = False  # the current step's figures were shown once already
 
     def __enter__(self) -> Activity:
         if self.console.is_terminal:
@@ -98,6 +99,17 @@ class Activity:
         self._line(f"[bold]»[/] {escape(message)}")
         self._current = message
         self._since = self.clock()
+        self._updated = False
+
+    def update(self, message: str) -> None:
+        """Figures that change as the step goes on (a watch's): the live footer on a
+        terminal; piped, a line for the first and then one at most every ``HEARTBEAT_S``."""
+        self._current = message
+        if self._live is None and (
+            not self._updated or self.clock() - self._last_line >= HEARTBEAT_S
+        ):
+            self._line(f"  [dim]{escape(message)}[/]")
+        self._updated = True
 
     def event(self, event: StackEvent) -> None:
         self.counts[event.status] += 1

@@ -126,6 +126,9 @@ class DomainInfo:
     name: str
     url: str  # where clients reach it: https://name/ on AWS, a stable loopback URL locally
     tags: Mapping[str, str] = field(default_factory=dict)
+    # its routing mode lets routing rules route (before the mappings, or alone): a domain
+    # that never had one routes by base path mappings only, and has no preview to read
+    rules_route: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,9 @@ class HeldLock:
     owner: LockOwner
 
 
-Action = Literal["deploy", "switch", "rollback", "delete", "unlock"]
+# switched-back: a watched switch that the traffic after it undid (teal.watch);
+# preview: a domain's preview rule set or ended (teal.preview_rules).
+Action = Literal["deploy", "switch", "rollback", "switched-back", "preview", "delete", "unlock"]
 # started: written before the operation changes anything; done/failed: its end;
 # interrupted: its process died before the end (found when its lock was broken).
 EntryState = Literal["started", "done", "failed", "interrupted"]
@@ -393,6 +398,49 @@ class Traffic:
         }
 
 
+@dataclass(frozen=True)
+class TrafficTiming:
+    """How a cloud's traffic numbers arrive, which a watch must allow for.
+
+    The numbers come per period of ``period_s`` seconds, and a period's may
+    arrive up to ``delay_s`` seconds after it ended. A watch reads them once a
+    period, and is at least as long as one period plus twice the delay, so that
+    most of what it judges has arrived (README, "Safer switches").
+    """
+
+    period_s: int
+    delay_s: int
+
+    @property
+    def poll_s(self) -> int:
+        return self.period_s
+
+    @property
+    def min_watch_s(self) -> int:
+        return self.period_s + 2 * self.delay_s
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """A routing rule of a custom domain, evaluated before its base path mappings.
+
+    API Gateway's shape, narrowed to what teal writes and reads: requests that
+    carry one of ``headers`` (name, value glob; names match in any case, values
+    exactly, ``*`` as a prefix, suffix or both) and start with one of
+    ``base_paths`` (none: any path) go to ``api_id``/``stage``, with the matched
+    base path stripped when ``strip_base_path``. Rules are evaluated by
+    ``priority``, the lowest first; ``id`` is the cloud's (empty before creation).
+    """
+
+    priority: int
+    api_id: str
+    stage: str
+    headers: tuple[tuple[str, str], ...] = ()
+    base_paths: tuple[str, ...] = ()
+    strip_base_path: bool = False
+    id: str = ""
+
+
 class FunctionNotFound(UserError):
     """The function to invoke is not deployed (a name nothing answers to)."""
 
@@ -509,6 +557,29 @@ class Cloud(Protocol):
         """Every base path mapping, of any domain, that points at the API."""
         ...
 
+    # Routing rules of custom domains (teal preview), evaluated before the mappings.
+    def allow_routing_rules(self, domain: str) -> None:
+        """Set the domain's routing mode to rules first, then base path mappings (a domain
+        that has it already is left alone)."""
+        ...
+
+    def list_routing_rules(self, domain: str) -> list[RoutingRule]:
+        """The domain's routing rules, by priority."""
+        ...
+
+    def create_routing_rule(self, domain: str, rule: RoutingRule) -> RoutingRule:
+        """Add the rule (in effect for the next request); the rule with its id."""
+        ...
+
+    def delete_routing_rule(self, domain: str, rule_id: str) -> None:
+        """Remove the rule (a missing one is fine)."""
+        ...
+
+    def rules_of_api(self, api_id: str) -> list[tuple[str, RoutingRule]]:
+        """Every routing rule, of any domain, that sends requests to the API, with its
+        domain."""
+        ...
+
     # Locks (leases, see LockOwner) and the history of operations.
     def acquire_lock(self, key: str, owner: LockOwner) -> None:
         """Take the lock, or raise :class:`LockHeld` naming its holder."""
@@ -555,3 +626,12 @@ class Cloud(Protocol):
         """Each stage's requests, 5xx answers and latency over the last ``window_s``
         seconds, in the order given, with a fixed number of calls whatever their count."""
         ...
+
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        """Each stage's traffic in the periods of the cloud's numbers that began at
+        ``since`` or later, up to now: a period that began earlier is left out whole, so
+        nothing from before ``since`` (a switch) is counted. A fixed number of calls."""
+        ...
+
+    # When the numbers ``traffic`` reads arrive (what a watch allows for).
+    traffic_timing: TrafficTiming

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from teal.apigw import stage_endpoint
@@ -15,9 +16,10 @@ from teal.cloud.aws.functions import Functions
 from teal.cloud.aws.history import S3History
 from teal.cloud.aws.locks import S3Locks
 from teal.cloud.aws.logs import CloudWatchLogs
-from teal.cloud.aws.metrics import Metrics
+from teal.cloud.aws.metrics import CLOUDWATCH_TIMING, Metrics
 from teal.cloud.aws.nested import NestedBundles
 from teal.cloud.aws.retry import Backoff, Retrier, Sleep
+from teal.cloud.aws.routing import RoutingRules
 from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
@@ -34,6 +36,7 @@ from teal.cloud.base import (
     LockOwner,
     LogPage,
     LogQuery,
+    RoutingRule,
     StackRequest,
     StackResult,
     StageRef,
@@ -50,6 +53,7 @@ class AwsCloud:
 
     name = "aws"
     has_change_sets = True
+    traffic_timing = CLOUDWATCH_TIMING
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class AwsCloud:
         self._bundles = NestedBundles(clients.s3, self._bucket, retry)
         self._stacks = Stacks(clients.cloudformation, change_sets, retry, poll, self._bundles)
         self._domains = Domains(clients.apigateway, self._stacks, retry)
+        self._rules = RoutingRules(clients.apigateway, clients.apigatewayv2, retry)
         self._locks = S3Locks(clients.s3, self._bucket, retry)
         self._history = S3History(clients.s3, self._bucket, retry)
         self._logs = CloudWatchLogs(clients.logs)
@@ -176,6 +181,28 @@ class AwsCloud:
         with translated(api_id):
             return self._domains.mappings_of_api(api_id)
 
+    # Routing rules of custom domains.
+
+    def allow_routing_rules(self, domain: str) -> None:
+        with translated(domain):
+            self._rules.allow(domain)
+
+    def list_routing_rules(self, domain: str) -> list[RoutingRule]:
+        with translated(domain):
+            return self._rules.of_domain(domain)
+
+    def create_routing_rule(self, domain: str, rule: RoutingRule) -> RoutingRule:
+        with translated(domain):
+            return self._rules.create(domain, rule)
+
+    def delete_routing_rule(self, domain: str, rule_id: str) -> None:
+        with translated(domain):
+            self._rules.delete(domain, rule_id)
+
+    def rules_of_api(self, api_id: str) -> list[tuple[str, RoutingRule]]:
+        with translated(api_id):
+            return self._rules.of_api(api_id)
+
     # Locks and history.
 
     def acquire_lock(self, key: str, owner: LockOwner) -> None:
@@ -227,6 +254,10 @@ class AwsCloud:
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         with translated("cloudwatch"):
             return self._metrics.traffic(stages, window_s)
+
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        with translated("cloudwatch"):
+            return self._metrics.traffic_since(stages, since)
 
 
 if TYPE_CHECKING:

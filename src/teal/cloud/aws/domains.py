@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from teal.apigw import duplicate_base_path
+from teal.apigw import MAPPINGS_ONLY, duplicate_base_path
 from teal.cloud.aws.retry import Retrier, error_code, error_message
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
@@ -121,7 +121,8 @@ class Domains:
             raise
         stack_tags = self._stacks.tags(domain_stack_name(name))
         tags = stack_tags if stack_tags is not None else dict(response.get("tags", {}))
-        return DomainInfo(name, domain_url(name), tags)
+        mode = response.get("routingMode", MAPPINGS_ONLY)
+        return DomainInfo(name, domain_url(name), tags, rules_route=mode != MAPPINGS_ONLY)
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
         try:

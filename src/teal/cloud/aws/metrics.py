@@ -7,6 +7,15 @@ count (``SampleCount`` of Count, as API Gateway's documentation reads it),
 the 5xx answers (``Sum`` of 5XXError) and the latency's p50 and p99. One call
 holds up to 500 queries, so 125 stages; botocore's paginator follows
 ``NextToken`` if CloudWatch splits the answer.
+
+CloudWatch rounds the start down to the minute, so a window that does not
+start on a whole minute comes back as two data points: the counts are their
+sum, a percentile the larger of the two (percentiles do not add up; the
+larger is the safe side for a watch's limit).
+
+API Gateway publishes these metrics per minute, and a minute's numbers often
+arrive a minute or two after it ended (CloudWatch's "late data"): what a
+watch allows for (:data:`CLOUDWATCH_TIMING`).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from teal.cloud.aws.retry import Retrier
-from teal.cloud.base import StageRef, Traffic
+from teal.cloud.base import StageRef, Traffic, TrafficTiming
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -27,6 +36,10 @@ QUERIES_PER_CALL = 500
 _STATISTICS = (("n", "Count", "SampleCount"), ("e", "5XXError", "Sum"))
 _PERCENTILES = (("p", "p50"), ("q", "p99"))
 STAGES_PER_CALL = QUERIES_PER_CALL // (len(_STATISTICS) + len(_PERCENTILES))
+_SUMMED = tuple(key for key, _, _ in _STATISTICS)
+# One-minute periods, which may come in up to two minutes late: a watch on AWS is at
+# least 5 minutes long, and reads CloudWatch once a minute.
+CLOUDWATCH_TIMING = TrafficTiming(period_s=60, delay_s=120)
 
 
 class Metrics:
@@ -39,24 +52,54 @@ class Metrics:
     ) -> list[Traffic]:
         end = (now or datetime.now(UTC)).replace(microsecond=0)
         period = max(60, math.ceil(window_s / 60) * 60)  # CloudWatch's periods: whole minutes
+        return self._read(stages, end - timedelta(seconds=period), end, period, window_s)
+
+    def traffic_since(
+        self, stages: Sequence[StageRef], since: datetime, now: datetime | None = None
+    ) -> list[Traffic]:
+        """The minutes that began at ``since`` or later, each a data point (summed): a
+        minute that began before it is left out whole, as CloudWatch cannot split it."""
+        end = (now or datetime.now(UTC)).replace(microsecond=0)
+        start = _next_minute(since)
+        covered = max(0, int((end - start).total_seconds()))
+        return self._read(stages, start, end, 60, covered)
+
+    def _read(
+        self,
+        stages: Sequence[StageRef],
+        start: datetime,
+        end: datetime,
+        period: int,
+        window_s: int,
+    ) -> list[Traffic]:
+        """One GetMetricData per 125 stages (none when the window is empty)."""
         values: dict[str, float] = {}
-        for first in range(0, len(stages), STAGES_PER_CALL):
+        for first in range(0, len(stages) if end > start else 0, STAGES_PER_CALL):
             batch = stages[first : first + STAGES_PER_CALL]
             queries = [q for i, s in enumerate(batch, first) for q in _queries(i, s, period)]
-            values.update(self._values(queries, end - timedelta(seconds=period), end))
+            values.update(self._values(queries, start, end))
         return [_traffic(i, window_s, values) for i in range(len(stages))]
 
     def _values(self, queries: list[Any], start: datetime, end: datetime) -> dict[str, float]:
         pages = self.client.get_paginator("get_metric_data").paginate(
             MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampDescending"
         )
-        found: dict[str, float] = {}
-        for page in self.retry(list, pages):
+        points: dict[str, list[float]] = {}
+        for page in self.retry(list, pages):  # a query's points may be split across pages
             for result in page.get("MetricDataResults", []):
-                points = result.get("Values", [])
-                if points:
-                    found[str(result["Id"])] = float(points[0])
-        return found
+                values = [float(v) for v in result.get("Values", [])]
+                points.setdefault(str(result["Id"]), []).extend(values)
+        return {
+            key: sum(values) if key.startswith(_SUMMED) else max(values)
+            for key, values in points.items()
+            if values
+        }
+
+
+def _next_minute(when: datetime) -> datetime:
+    """``when`` if it is a whole minute, else the next whole minute."""
+    floor = when.replace(second=0, microsecond=0)
+    return floor if floor == when else floor + timedelta(minutes=1)
 
 
 def _queries(index: int, stage: StageRef, period: int) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from teal.cloud.base import CloudUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_lambda import LambdaClient
@@ -52,6 +53,7 @@ class AwsClients:
     logs: CloudWatchLogsClient
     lambda_: LambdaClient
     cloudwatch: CloudWatchClient
+    apigatewayv2: ApiGatewayV2Client  # a custom domain's routing rules live in its API
 
 
 def open_session(
@@ -82,6 +84,7 @@ def open_session(
         logs=session.client("logs", **client_kwargs()),  # type: ignore[call-overload]
         lambda_=session.client("lambda", **client_kwargs()),  # type: ignore[call-overload]
         cloudwatch=session.client("cloudwatch", **client_kwargs()),  # type: ignore[call-overload]
+        apigatewayv2=session.client("apigatewayv2", **client_kwargs()),  # type: ignore[call-overload]
     )
 
 

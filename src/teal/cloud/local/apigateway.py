@@ -8,6 +8,7 @@ at deployments; custom domains and base path mappings live here too.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import sqlite3
@@ -18,16 +19,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from teal.apigw import (
+    MAPPINGS_ONLY,
     ApiGatewayError,
     ApiModel,
     ApiResource,
     Rule,
     check_new_base_path,
+    check_rule_priority,
+    check_rules_allowed,
     check_stage_name,
     normalize_base_path,
     not_found,
 )
-from teal.cloud.base import BasePathMapping
+from teal.cloud.base import BasePathMapping, RoutingRule
 from teal.cloud.local.ids import random_id
 from teal.cloud.local.model import (
     AuthorizerSpec,
@@ -578,11 +582,14 @@ class DomainRecord:
     name: str
     port: int
     tags: dict[str, str]
+    routing_mode: str = MAPPINGS_ONLY
 
 
 def get_domain(conn: sqlite3.Connection, name: str) -> DomainRecord | None:
-    row = conn.execute("SELECT name, port, tags FROM domains WHERE name = ?", (name,)).fetchone()
-    return None if row is None else DomainRecord(row[0], row[1], from_json(row[2]))
+    row = conn.execute(
+        "SELECT name, port, tags, routing_mode FROM domains WHERE name = ?", (name,)
+    ).fetchone()
+    return None if row is None else DomainRecord(row[0], row[1], from_json(row[2]), row[3])
 
 
 def create_domain(
@@ -681,10 +688,106 @@ def api_stages(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
 
 
 def domain_routes(conn: sqlite3.Connection) -> list[DomainRoute]:
+    """Every domain with its mappings, and its routing rules when its routing mode lets
+    them route (a domain that routes by mappings only keeps them, unused, as AWS does)."""
     mappings: dict[str, dict[str, tuple[str, str]]] = {}
     for row in conn.execute("SELECT domain, base_path, api_id, stage FROM mappings"):
         mappings.setdefault(row[0], {})[row[1]] = (row[2], row[3])
+    rules: dict[str, list[RoutingRule]] = {}
+    for rule_domain, rule in _all_rules(conn):
+        rules.setdefault(rule_domain, []).append(rule)
     return [
-        DomainRoute(row[0], row[1], mappings.get(row[0], {}))
-        for row in conn.execute("SELECT name, port FROM domains ORDER BY name")
+        DomainRoute(
+            row[0],
+            row[1],
+            mappings.get(row[0], {}),
+            tuple(rules.get(row[0], ())) if row[2] != MAPPINGS_ONLY else (),
+        )
+        for row in conn.execute("SELECT name, port, routing_mode FROM domains ORDER BY name")
     ]
+
+
+# Routing rules -----------------------------------------------------------------
+
+
+def routing_mode(conn: sqlite3.Connection, domain: str) -> str:
+    _require_domain(conn, domain)
+    row = conn.execute("SELECT routing_mode FROM domains WHERE name = ?", (domain,)).fetchone()
+    return str(row[0])
+
+
+def set_routing_mode(conn: sqlite3.Connection, domain: str, mode: str) -> None:
+    _require_domain(conn, domain)
+    conn.execute("UPDATE domains SET routing_mode = ? WHERE name = ?", (mode, domain))
+    bump_generation(conn)
+
+
+def create_routing_rule(conn: sqlite3.Connection, domain: str, rule: RoutingRule) -> RoutingRule:
+    """Add a rule, refused as AWS refuses it: a domain that routes by mappings only, a
+    priority out of range or taken, a stage that does not exist."""
+    check_rules_allowed(routing_mode(conn, domain))
+    taken = {r.priority for r in routing_rules(conn, domain)}
+    check_rule_priority(rule.priority, taken)
+    _require_stage(conn, rule.api_id, rule.stage)
+    created = dataclasses.replace(rule, id=random_id(6))
+    conditions = {"headers": [list(h) for h in rule.headers], "base_paths": list(rule.base_paths)}
+    action = {"api_id": rule.api_id, "stage": rule.stage, "strip_base_path": rule.strip_base_path}
+    conn.execute(
+        "INSERT INTO routing_rules (id, domain, priority, conditions, action) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (created.id, domain, rule.priority, to_json(conditions), to_json(action)),
+    )
+    bump_generation(conn)
+    return created
+
+
+def delete_routing_rule(conn: sqlite3.Connection, domain: str, rule_id: str) -> None:
+    _require_domain(conn, domain)
+    gone = conn.execute(
+        "DELETE FROM routing_rules WHERE domain = ? AND id = ?", (domain, rule_id)
+    ).rowcount
+    if not gone:
+        raise not_found("routing rule identifier")
+    bump_generation(conn)
+
+
+def routing_rules(conn: sqlite3.Connection, domain: str) -> list[RoutingRule]:
+    _require_domain(conn, domain)
+    return [rule for found, rule in _all_rules(conn) if found == domain]
+
+
+def rules_to_api(conn: sqlite3.Connection, api_id: str) -> list[tuple[str, RoutingRule]]:
+    """The rules that send requests to the API: on domains whose routing mode lets rules
+    route."""
+    routing = {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM domains WHERE routing_mode != ?", (MAPPINGS_ONLY,)
+        )
+    }
+    return [
+        (domain, rule)
+        for domain, rule in _all_rules(conn)
+        if rule.api_id == api_id and domain in routing
+    ]
+
+
+def _all_rules(conn: sqlite3.Connection) -> list[tuple[str, RoutingRule]]:
+    rows = conn.execute(
+        "SELECT domain, id, priority, conditions, action FROM routing_rules "
+        "ORDER BY domain, priority"
+    )
+    found = []
+    for domain, rule_id, priority, conditions_text, action_text in rows:
+        conditions, action = from_json(conditions_text), from_json(action_text)
+        rule = RoutingRule(
+            priority=int(priority),
+            api_id=str(action["api_id"]),
+            stage=str(action["stage"]),
+            headers=tuple((str(n), str(v)) for n, v in conditions.get("headers", [])),
+            base_paths=tuple(str(b) for b in conditions.get("base_paths", [])),
+            strip_base_path=bool(action.get("strip_base_path")),
+            id=str(rule_id),
+        )
+        found.append((str(domain), rule))
+    return found

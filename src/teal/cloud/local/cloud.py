@@ -18,10 +18,12 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from teal.apigw import ApiGatewayError, normalize_base_path
+from teal.apigw import MAPPINGS_ONLY, RULES_THEN_MAPPINGS, ApiGatewayError, normalize_base_path
 from teal.cloud.base import (
     ApiKeyInfo,
     BasePathMapping,
@@ -38,11 +40,13 @@ from teal.cloud.base import (
     LockOwner,
     LogPage,
     LogQuery,
+    RoutingRule,
     StackEvent,
     StackRequest,
     StackResult,
     StageRef,
     Traffic,
+    TrafficTiming,
     reported,
 )
 from teal.cloud.local import apigateway
@@ -62,7 +66,7 @@ from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.cloud.local.resources.registry import providers
 from teal.cloud.local.stack_records import StackRecord
 from teal.cloud.local.store import Store, from_json, to_json
-from teal.cloud.local.traffic import read_traffic
+from teal.cloud.local.traffic import read_traffic, read_traffic_since
 from teal.config import DomainSpec
 from teal.errors import OperationError
 
@@ -159,6 +163,9 @@ class LocalCloud:
 
     name = "local"
     has_change_sets = False  # its engine applies templates directly
+    # The gateway takes its request numbers four times a second and writes them once a
+    # second (traffic.py): a second's numbers are on disk at most about a second later.
+    traffic_timing = TrafficTiming(period_s=1, delay_s=1)
 
     def __init__(self, paths: LocalPaths | None = None, clock: Clock = utc_now) -> None:
         self.paths = paths or LocalPaths.default()
@@ -290,7 +297,7 @@ class LocalCloud:
     def _domain_info(record: apigateway.DomainRecord, base_path: str) -> DomainInfo:
         path = normalize_base_path(base_path)
         url = f"http://127.0.0.1:{record.port}/" + (f"{path}/" if path else "")
-        return DomainInfo(record.name, url, record.tags)
+        return DomainInfo(record.name, url, record.tags, record.routing_mode != MAPPINGS_ONLY)
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
         self._domains_used.add(domain)
@@ -326,6 +333,43 @@ class LocalCloud:
     def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
         with self.store.transaction() as conn:
             return apigateway.mappings_to_api(conn, api_id)
+
+    # Routing rules ------------------------------------------------------------
+
+    def allow_routing_rules(self, domain: str) -> None:
+        with self._refused_as(domain), self.store.transaction() as conn:
+            if apigateway.routing_mode(conn, domain) == MAPPINGS_ONLY:
+                apigateway.set_routing_mode(conn, domain, RULES_THEN_MAPPINGS)
+
+    def list_routing_rules(self, domain: str) -> list[RoutingRule]:
+        with self._refused_as(domain), self.store.transaction() as conn:
+            return apigateway.routing_rules(conn, domain)
+
+    def create_routing_rule(self, domain: str, rule: RoutingRule) -> RoutingRule:
+        self._domains_used.add(domain)
+        with self._refused_as(domain), self.store.transaction() as conn:
+            return apigateway.create_routing_rule(conn, domain, rule)
+
+    def delete_routing_rule(self, domain: str, rule_id: str) -> None:
+        try:
+            with self.store.transaction() as conn:
+                apigateway.delete_routing_rule(conn, domain, rule_id)
+        except ApiGatewayError as exc:
+            if exc.code != "NotFoundException":
+                raise ApiGatewayRefused(exc, where=f"domain {domain}") from exc
+
+    def rules_of_api(self, api_id: str) -> list[tuple[str, RoutingRule]]:
+        with self.store.transaction() as conn:
+            return apigateway.rules_to_api(conn, api_id)
+
+    @staticmethod
+    @contextmanager
+    def _refused_as(domain: str) -> Iterator[None]:
+        """API Gateway's refusals of a direct call, as the error the CLI reports."""
+        try:
+            yield
+        except ApiGatewayError as exc:
+            raise ApiGatewayRefused(exc, where=f"domain {domain}") from exc
 
     # Locks and history --------------------------------------------------------
 
@@ -423,6 +467,9 @@ class LocalCloud:
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         """From the gateway's traffic numbers (no gateway needs to run to read them)."""
         return read_traffic(self.paths, stages, window_s)
+
+    def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
+        return read_traffic_since(self.paths, stages, since.timestamp())
 
     def _deals_with(self, domain: str) -> bool:
         if domain in self._domains_used:

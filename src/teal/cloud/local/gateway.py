@@ -8,7 +8,8 @@ integrations does:
    stops reading there, so the gateway never holds more of a request;
 1. pick the API and stage: ``/restapis/<api>/<stage>/_user_request_/<path>``
    on the main port, or a custom domain (by its own port, or by Host header
-   on the main port) through its base path mapping, longest base path first;
+   on the main port) through its routing rules, by priority (a preview's
+   header), then its base path mappings, longest base path first;
 2. match the path against the stage's deployment snapshot with
    :class:`teal.routes.PathTree` (403 Missing Authentication Token if none);
    a MOCK method (a CORS preflight) answers at once with its fixed headers;
@@ -68,6 +69,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from teal.apigw import base_path_prefix, headers_match
 from teal.cloud.local import authorizers
 from teal.cloud.local.authorizers import FORBIDDEN, MISSING_TOKEN, method_arn
 from teal.cloud.local.events import (
@@ -286,14 +288,16 @@ class Gateway:
 
     def live_functions(self) -> frozenset[str]:
         """The ARNs of the functions served through a custom domain, as of the last refresh:
-        the live environments' functions (the workers keep one of each warm)."""
+        the live and previewed environments' functions (the workers keep one of each
+        warm)."""
         view = self._view
         if view is None:
             return frozenset()
         if view.live_functions is None:
             arns: set[str] = set()
             for domain in view.domains:
-                for api_id, stage in domain.mappings.values():
+                targets = [*domain.mappings.values(), *((r.api_id, r.stage) for r in domain.rules)]
+                for api_id, stage in targets:
                     served = self._stage(view, api_id, stage)
                     routes = served.routes if served is not None else ()
                     arns.update(r.function_arn for r in routes if r.function_arn)
@@ -382,7 +386,8 @@ class Gateway:
         else:
             domain = view.domain_named(host)
         if domain is not None:
-            return _through_mapping(domain, request.path) or _error(FORBIDDEN, "")
+            routed = _through_rule(domain, request) or _through_mapping(domain, request.path)
+            return routed or _error(FORBIDDEN, "")
         if on_domain_port:
             return _error(FORBIDDEN, "")
         return _api_target(request.path, host) or _not_found(request.path, self.main_port)
@@ -643,11 +648,29 @@ def _lambda_error(exc: InvocationError) -> dict[str, str]:
     return {"type": exc.kind.value, "message": exc.message}
 
 
+def _through_rule(domain: DomainRoute, request: GatewayRequest) -> Target | None:
+    """Apply a domain's routing rules, by priority, before its mappings (routing mode
+    ROUTING_RULE_THEN_BASE_PATH_MAPPING): the first whose conditions all hold."""
+    if not domain.rules:
+        return None
+    path = request.path
+    for rule in domain.rules:
+        if rule.headers and not headers_match(rule.headers, request.headers):
+            continue
+        prefixes = [base_path_prefix(b, path) for b in rule.base_paths] or [""]
+        prefix = next((p for p in prefixes if p is not None), None)
+        if prefix is None:
+            continue
+        inner = (path[len(prefix) :] or "/") if rule.strip_base_path else path
+        return Target(rule.api_id, rule.stage, inner, path, path, domain.name)
+    return None
+
+
 def _through_mapping(domain: DomainRoute, path: str) -> Target | None:
     """Apply a domain's base path mappings, the longest base path first."""
     for base in sorted(domain.mappings, key=len, reverse=True):
-        prefix = "/" + base.strip("/") if base else ""
-        if prefix and not (path == prefix or path.startswith(prefix + "/")):
+        prefix = base_path_prefix(base, path)
+        if prefix is None:
             continue
         api_id, stage = domain.mappings[base]
         inner = path[len(prefix) :] or "/"

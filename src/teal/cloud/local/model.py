@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from teal.cloud.base import RoutingRule
+
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_ARTIFACT_BUCKET = "teal-local-artifacts"
@@ -117,11 +119,14 @@ class ServedStage:
 
 @dataclass(frozen=True)
 class DomainRoute:
-    """A custom domain, its stable local port and its base path mappings."""
+    """A custom domain, its stable local port, its base path mappings and the routing
+    rules evaluated before them (by priority; none while the domain's routing mode
+    is mappings only)."""
 
     name: str
     port: int
     mappings: Mapping[str, tuple[str, str]]  # base path ("" = root) -> (api_id, stage)
+    rules: tuple[RoutingRule, ...] = ()
 
 
 class ServingState(Protocol):

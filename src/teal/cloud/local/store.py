@@ -33,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.errors import UserError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -186,6 +186,17 @@ CREATE TABLE event_source_mappings (uuid TEXT PRIMARY KEY, function_name TEXT NO
                                     enabled INTEGER NOT NULL);
 """
 
+# Version 6: routing rules of custom domains (teal preview), and each domain's routing
+# mode, which lets them go before the base path mappings. A rule's conditions are
+# {"headers": [[name, glob]...], "base_paths": [...]}; its action
+# {"api_id", "stage", "strip_base_path"}.
+_SCHEMA_V6 = """
+ALTER TABLE domains ADD COLUMN routing_mode TEXT NOT NULL DEFAULT 'BASE_PATH_MAPPING_ONLY';
+CREATE TABLE routing_rules (id TEXT PRIMARY KEY, domain TEXT NOT NULL, priority INTEGER NOT NULL,
+                            conditions TEXT NOT NULL, action TEXT NOT NULL,
+                            UNIQUE (domain, priority));
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -195,6 +206,7 @@ MIGRATIONS: dict[int, Migration] = {
     3: _SCHEMA_V3,
     4: _SCHEMA_V4,
     5: _SCHEMA_V5,
+    6: _SCHEMA_V6,
 }
 
 

@@ -10,7 +10,8 @@ request path:
 - ``traffic.jsonl``: per stage (API id + stage), once a second, the requests,
   the 5xx answers and a histogram of latencies (buckets 5 % wide), the local
   counterpart of API Gateway's ``Count``, ``5XXError`` and ``Latency``
-  metrics; ``teal status`` sums the last 5 minutes (:func:`read_traffic`);
+  metrics; ``teal status`` sums the last 5 minutes (:func:`read_traffic`), a
+  watch the lines written after a switch (:func:`read_traffic_since`);
 - ``requests.jsonl``: one line per request (time, method, path, status, ms,
   function, request id), written only while a reader (``teal dev``) keeps
   ``requests.wanted`` fresh, so the gateway spends nothing on it otherwise.
@@ -39,6 +40,10 @@ BASE_MS = 0.05
 STEP = 1.05
 _LOG_STEP = math.log(STEP)
 TRAFFIC_EVERY_S = 1.0  # one traffic line per stage at most this often
+# A traffic line written at t counts the requests answered since the line before, which
+# is at most a second and a batch (a quarter of a second) earlier, give or take the
+# server loop's own delays: the span a line may reach back.
+LINE_SPAN_S = 1.5
 ROTATE_BYTES = 4 * 1024 * 1024
 WANTED_FOR_S = 10.0  # a feed reader touches requests.wanted more often than this
 
@@ -278,6 +283,22 @@ def read_traffic(
 ) -> list[Traffic]:
     """Each stage's traffic over the last ``window_s`` seconds, from the traffic files."""
     since = (time.time() if now is None else now) - window_s
+    return _read(paths, stages, since, window_s)
+
+
+def read_traffic_since(
+    paths: LocalPaths, stages: Sequence[StageRef], since: float, now: float | None = None
+) -> list[Traffic]:
+    """Each stage's traffic in the lines that can hold no request answered before
+    ``since`` (seconds since the epoch): those written ``LINE_SPAN_S`` after it or later."""
+    first = since + LINE_SPAN_S
+    covered = max(0, int((time.time() if now is None else now) - first))
+    return _read(paths, stages, first, covered)
+
+
+def _read(
+    paths: LocalPaths, stages: Sequence[StageRef], since: float, window_s: int
+) -> list[Traffic]:
     tallies = {(s.api_id, s.stage): _Tally() for s in stages}
     for record in _records(paths.traffic, since):
         tally = tallies.get((str(record.get("api")), str(record.get("stage"))))
