@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from teal.cloud.base import HistoryEntry, Traffic
+from teal.cloud.base import HistoryEntry, RoutingRule, Traffic
 from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.console.actions import (
     ACTIONS,
@@ -22,6 +22,8 @@ from teal.cloud.local.console.actions import (
     Planned,
     Refused,
     child_environment,
+    plan_preview,
+    plan_preview_off,
     plan_rollback,
     plan_switch,
 )
@@ -262,12 +264,18 @@ def switched(frm: str, to: str, state: str = "done") -> HistoryEntry:
     )
 
 
-def blog(history: tuple[HistoryEntry, ...] = ()) -> AppView:
+def blog(history: tuple[HistoryEntry, ...] = (), *, previewing: str = "") -> AppView:
+    """blog-dev and blog-dev-2 (live on the domain); ``previewing``: the API a preview
+    rule of the domain sends to."""
     stacks = [
         stack("blog-dev", "blue", logical="RestApi2"),
         stack("blog-dev-2", "green", extra="2"),
     ]
-    domains = [DomainFacts(DomainRoute("blog.example.com", 4511, {"": ("green", "dev")}), "blog")]
+    rules = (RoutingRule(1, previewing, "dev", (("teal-preview", "blog-dev"),)),)
+    route = DomainRoute(
+        "blog.example.com", 4511, {"": ("green", "dev")}, rules if previewing else ()
+    )
+    domains = [DomainFacts(route, "blog")]
     traffic = {
         ("green", "dev"): TrafficPair(Traffic(60, 10, 1, 3.0, 40.0), Traffic(300, 50, 2, 3.0, 80.0))
     }
@@ -414,6 +422,24 @@ def test_a_switch_the_console_cannot_run_says_why(
     root = project(tmp_path)
     with pytest.raises(Refused, match=says):
         plan_switch(blog(), fields, root_of or (lambda name: root))
+
+
+def test_a_preview_runs_teal_preview_and_ending_it_names_the_domain(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    fields = {"domain": "blog.example.com", "to": "blog-dev"}
+    planned = plan_preview(blog(), fields, lambda name: root)
+    assert planned.args == (
+        "preview", "--env", "dev", "--to", "blog-dev", "--domain", "blog.example.com"
+    )  # fmt: skip
+    assert "stays on blog-dev-2" in planned.sentence
+    with pytest.raises(Refused, match="nothing to preview"):
+        plan_preview(blog(), {**fields, "to": "blog-dev-2"}, lambda name: root)
+    with pytest.raises(Refused, match="no preview to end"):
+        plan_preview_off(blog(), fields, lambda name: root)
+    previewing = blog(previewing="blue")
+    assert previewing.domains[0].preview == "blog-dev"
+    ended = plan_preview_off(previewing, {"domain": "blog.example.com"}, lambda name: root)
+    assert ended.args == ("preview", "--off", "--env", "dev", "--domain", "blog.example.com")
 
 
 def test_a_rollback_needs_an_earlier_switch(tmp_path: Path) -> None:

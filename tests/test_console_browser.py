@@ -99,9 +99,10 @@ def live_and_other(blog: LocalCloudEnv) -> tuple[str, str, str]:
     return domain["live"], other, domain["url"]
 
 
-def served_by(url: str) -> str:
+def served_by(url: str, headers: dict[str, str] | None = None) -> str:
     """The environment that answers the domain (every function stamps its answers)."""
-    with urllib.request.urlopen(url + "health", timeout=10) as response:
+    request = urllib.request.Request(url + "health", headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.headers["X-Teal-Environment"])
 
 
@@ -168,6 +169,32 @@ def test_a_rollback_done_on_the_page_goes_back(blog: LocalCloudEnv, page: Page) 
     assert page.locator("p.state").inner_text() == "done", page.locator("#job-live").inner_text()
     assert served_by(url) == live
     assert status_of(blog)["history"][-1]["action"] == "rollback"
+
+
+def test_a_preview_set_and_ended_on_the_page_routes_only_header_requests(
+    blog: LocalCloudEnv, page: Page
+) -> None:
+    live, other, url = live_and_other(blog)
+    open_app(page)
+    row = page.locator(f'tr[data-environment="{other}"]')
+    row.get_by_role("link", name="Preview on blog.example.com").click()
+    page.get_by_role("button", name="Confirm: preview").click()
+    page.locator("[data-final]").wait_for()
+    assert page.locator("p.state").inner_text() == "done", page.locator("#job-live").inner_text()
+    [domain] = status_of(blog)["domains"]
+    name, _, value = domain["preview"]["header"].partition(": ")  # teal-preview: <extra>
+    header = {name: value}
+    assert domain["preview"]["environment"] == other
+    assert served_by(url, header) == other  # checked through HTTP, at the domain
+    assert served_by(url) == live
+    open_app(page)
+    assert page.locator('tr[data-domain="blog.example.com"] td.preview').inner_text() == other
+    page.get_by_role("link", name="End the preview").click()
+    page.get_by_role("button", name="Confirm: end the preview").click()
+    page.locator("[data-final]").wait_for()
+    assert page.locator("p.state").inner_text() == "done", page.locator("#job-live").inner_text()
+    assert served_by(url, header) == live
+    assert status_of(blog)["domains"][0]["preview"] is None
 
 
 def test_a_failed_requests_traceback_is_reachable(blog: LocalCloudEnv, page: Page) -> None:

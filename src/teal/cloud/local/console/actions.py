@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from teal.cloud.local.console.data import AppView, EnvironmentView
+from teal.cloud.local.console.data import AppView, DomainView, EnvironmentView
 from teal.cloud.local.paths import LocalPaths
 
 KEPT_JOBS = 50  # the latest actions the console can still show
@@ -90,9 +90,7 @@ def _project(environment: EnvironmentView, root_of: Callable[[str], Path | None]
 def plan_switch(
     app: AppView, fields: Mapping[str, str], root_of: Callable[[str], Path | None]
 ) -> Planned:
-    domain = app.domain(fields.get("domain", ""))
-    if domain is None:
-        raise Refused(f"{fields.get('domain')!r} is not a domain of {app.name}")
+    domain = _domain(app, fields)
     goal = _environment(app, fields.get("to", ""))
     root = _project(goal, root_of)
     sentence = (
@@ -106,9 +104,7 @@ def plan_switch(
 def plan_rollback(
     app: AppView, fields: Mapping[str, str], root_of: Callable[[str], Path | None]
 ) -> Planned:
-    domain = app.domain(fields.get("domain", ""))
-    if domain is None:
-        raise Refused(f"{fields.get('domain')!r} is not a domain of {app.name}")
+    domain = _domain(app, fields)
     if domain.live is None or domain.previous is None:
         raise Refused(f"no earlier switch of {domain.name} to go back from")
     live = _environment(app, domain.live)
@@ -121,9 +117,48 @@ def plan_rollback(
     return Planned("rollback", sentence, args, root, {"domain": domain.name})
 
 
+def plan_preview(
+    app: AppView, fields: Mapping[str, str], root_of: Callable[[str], Path | None]
+) -> Planned:
+    domain = _domain(app, fields)
+    goal = _environment(app, fields.get("to", ""))
+    if goal.name == domain.live:
+        raise Refused(f"{goal.name} is what {domain.name} serves: there is nothing to preview")
+    root = _project(goal, root_of)
+    sentence = (
+        f"Send the requests to {domain.name} that carry the header teal-preview to "
+        f"{goal.name}; every other request stays on {domain.live or 'what it serves'}."
+    )
+    args = ("preview", "--env", goal.env, "--to", goal.name, "--domain", domain.name)
+    return Planned("preview", sentence, args, root, {"domain": domain.name, "to": goal.name})
+
+
+def plan_preview_off(
+    app: AppView, fields: Mapping[str, str], root_of: Callable[[str], Path | None]
+) -> Planned:
+    domain = _domain(app, fields)
+    if domain.preview is None:
+        raise Refused(f"{domain.name} has no preview to end")
+    previewed = _environment(app, domain.preview)
+    root = _project(previewed, root_of)
+    sentence = f"End the preview of {previewed.name} on {domain.name}: every request goes to "
+    sentence += f"{domain.live or 'what it serves'}."
+    args = ("preview", "--off", "--env", previewed.env, "--domain", domain.name)
+    return Planned("preview-off", sentence, args, root, {"domain": domain.name})
+
+
+def _domain(app: AppView, fields: Mapping[str, str]) -> DomainView:
+    domain = app.domain(fields.get("domain", ""))
+    if domain is None:
+        raise Refused(f"{fields.get('domain')!r} is not a domain of {app.name}")
+    return domain
+
+
 ACTIONS: dict[str, Action] = {
     "switch": Action("switch", "Switch", ("domain", "to"), plan_switch),
     "rollback": Action("rollback", "Roll back", ("domain",), plan_rollback),
+    "preview": Action("preview", "Preview", ("domain", "to"), plan_preview),
+    "preview-off": Action("preview-off", "End the preview", ("domain",), plan_preview_off),
 }
 
 

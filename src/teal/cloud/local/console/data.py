@@ -131,6 +131,7 @@ class DomainView:
     base_paths: tuple[str, ...]
     live: str | None  # the environment the domain serves (at its root mapping, or first)
     previous: str | None  # the one it served before the last switch
+    preview: str | None = None  # the environment its teal-preview routing rule serves
 
 
 @dataclass(frozen=True)
@@ -277,12 +278,14 @@ def _domain_view(
         api_id, _ = route.mappings[bases[0]]
         live = next((e.name for e in environments if api_id in e.api_ids), None)
     last = last_switch(history, route.name)
+    previewed = (e.name for r in route.rules for e in environments if r.api_id in e.api_ids)
     return DomainView(
         route.name,
         f"http://127.0.0.1:{route.port}/",
         tuple(bases),
         live,
         last.from_ if last is not None else None,
+        next(previewed, None),
     )
 
 
