@@ -189,8 +189,9 @@ REQUEST_TOO_LONG = (413, "BadRequestException", '{"message": "Request Too Long"}
 
 
 @dataclass(frozen=True)
-class Target:
-    """Where a request goes once its URL is understood."""
+class StageTarget:
+    """Where a request goes once its URL is understood: a stage of an API, and the
+    paths its event carries (not the deploy's ``teal.config.Target``)."""
 
     api_id: str
     stage: str
@@ -206,7 +207,7 @@ class _Routed:
 
     served: ServedStage
     route: RouteIntegration
-    target: Target
+    target: StageTarget
     request: GatewayRequest
     request_id: str
     match: Match[RouteIntegration]
@@ -378,7 +379,7 @@ class Gateway:
         body = {"ok": True, "generation": view.generation, **self.identity, **details}
         return _json_response(200, body, request_id)
 
-    def _target(self, view: _View, request: GatewayRequest) -> Target | GatewayResponse:
+    def _target(self, view: _View, request: GatewayRequest) -> StageTarget | GatewayResponse:
         on_domain_port = request.local_port != self.main_port
         host = request.header("host") or f"127.0.0.1:{request.local_port}"
         if on_domain_port:
@@ -396,7 +397,7 @@ class Gateway:
         self,
         view: _View,
         served: ServedStage,
-        target: Target,
+        target: StageTarget,
         request: GatewayRequest,
         request_id: str,
     ) -> tuple[GatewayResponse, str]:
@@ -432,7 +433,7 @@ class Gateway:
         return await self._integrate(spec, event, request_id, binary_accepted), spec.name
 
     def _permitted(
-        self, view: _View, spec: FunctionSpec, target: Target, verb: str, resource: str
+        self, view: _View, spec: FunctionSpec, target: StageTarget, verb: str, resource: str
     ) -> bool:
         method_arn = (
             f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:"
@@ -610,7 +611,7 @@ def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None
 
 
 def _event_source(
-    served: ServedStage, target: Target, resource_path: str, params: Mapping[str, str]
+    served: ServedStage, target: StageTarget, resource_path: str, params: Mapping[str, str]
 ) -> EventSource:
     """Where a request came in, as its proxy event describes it."""
     return EventSource(
@@ -648,7 +649,7 @@ def _lambda_error(exc: InvocationError) -> dict[str, str]:
     return {"type": exc.kind.value, "message": exc.message}
 
 
-def _through_rule(domain: DomainRoute, request: GatewayRequest) -> Target | None:
+def _through_rule(domain: DomainRoute, request: GatewayRequest) -> StageTarget | None:
     """Apply a domain's routing rules, by priority, before its mappings (routing mode
     ROUTING_RULE_THEN_BASE_PATH_MAPPING): the first whose conditions all hold."""
     if not domain.rules:
@@ -662,11 +663,11 @@ def _through_rule(domain: DomainRoute, request: GatewayRequest) -> Target | None
         if prefix is None:
             continue
         inner = (path[len(prefix) :] or "/") if rule.strip_base_path else path
-        return Target(rule.api_id, rule.stage, inner, path, path, domain.name)
+        return StageTarget(rule.api_id, rule.stage, inner, path, path, domain.name)
     return None
 
 
-def _through_mapping(domain: DomainRoute, path: str) -> Target | None:
+def _through_mapping(domain: DomainRoute, path: str) -> StageTarget | None:
     """Apply a domain's base path mappings, the longest base path first."""
     for base in sorted(domain.mappings, key=len, reverse=True):
         prefix = base_path_prefix(base, path)
@@ -674,11 +675,11 @@ def _through_mapping(domain: DomainRoute, path: str) -> Target | None:
             continue
         api_id, stage = domain.mappings[base]
         inner = path[len(prefix) :] or "/"
-        return Target(api_id, stage, inner, path, path, domain.name)
+        return StageTarget(api_id, stage, inner, path, path, domain.name)
     return None
 
 
-def _api_target(path: str, host: str) -> Target | None:
+def _api_target(path: str, host: str) -> StageTarget | None:
     """``/restapis/<api>/<stage>/_user_request_/<path>`` on the main port."""
     if not path.startswith(API_PREFIX):
         return None
@@ -687,7 +688,7 @@ def _api_target(path: str, host: str) -> Target | None:
         return None
     api_id, stage = parts[0], parts[1]
     inner = "/" + (parts[3] if len(parts) > 3 else "")
-    return Target(api_id, stage, inner, inner, f"/{stage}{inner}", host)
+    return StageTarget(api_id, stage, inner, inner, f"/{stage}{inner}", host)
 
 
 def _not_found(path: str, port: int) -> GatewayResponse:
