@@ -89,10 +89,11 @@ def check(
     query: str = "",
     client: str = "127.0.0.1",
     host: str = f"127.0.0.1:{PORT}",
+    path: str = AUTH.base + "/",
     **headers: str,
 ) -> Verdict:
     sent = {"host": host, **{k.replace("_", "-"): v for k, v in headers.items()}}
-    return AUTH.check(method, sent, query, client).verdict
+    return AUTH.check(method, sent, query, client, path).verdict
 
 
 def test_a_request_without_the_token_is_refused() -> None:
@@ -110,6 +111,20 @@ def test_the_token_in_the_url_becomes_a_cookie_for_this_port() -> None:
     assert check(x_teal_console_token="s3cret-token") is Verdict.ALLOWED
     # a browser shares cookies between the ports of a host: another gateway's is not ours
     assert check(cookie="teal_console_4999=s3cret-token") is Verdict.REFUSED
+
+
+def test_the_cookie_lives_under_a_secret_path_other_ports_cannot_know() -> None:
+    """A browser sends 127.0.0.1's cookies to every port of it, by path: the cookie's path
+    is the console's scope, derived from the token, so no other server on the machine gets
+    it; and outside the scope the cookie opens nothing."""
+    assert AUTH.scope not in "s3cret-token" and len(AUTH.scope) == 32
+    assert ConsoleAuth("another-token", PORT).scope != AUTH.scope
+    assert f"Path={AUTH.base};" in AUTH.cookie_header()
+    cookie = f"teal_console_{PORT}=s3cret-token"
+    assert check(cookie=cookie, path=AUTH.base + "/apps/blog") is Verdict.ALLOWED
+    assert check(cookie=cookie, path="/_teal/console/") is Verdict.REFUSED
+    assert check(cookie=cookie, path="/_teal/console/0123/apps") is Verdict.REFUSED
+    assert check(x_teal_console_token="s3cret-token", path="/_teal/console/") is Verdict.ALLOWED
     assert AUTH.cookie_header().startswith(f"teal_console_{PORT}=s3cret-token;")
     assert "HttpOnly" in AUTH.cookie_header() and "SameSite=Strict" in AUTH.cookie_header()
 
@@ -184,16 +199,18 @@ def test_the_gateway_serves_the_console_on_its_main_port_to_the_token_holder(
 
     entered = get(gateway, "/_teal/console/apps/blog", query=f"token={mount.auth.token}&x=1")
     assert entered.status == 303
-    assert header(entered, "Location") == "/_teal/console/apps/blog?x=1"
+    base = mount.auth.base  # /_teal/console/<scope>
+    assert header(entered, "Location") == f"{base}/apps/blog?x=1"
     cookie = header(entered, "Set-Cookie")
     assert cookie == mount.auth.cookie_header()
 
     with_cookie = (("Cookie", cookie.split(";")[0]),)
-    page = get(gateway, "/_teal/console/", headers=with_cookie)
+    assert get(gateway, "/_teal/console/", headers=with_cookie).status == 403  # out of scope
+    page = get(gateway, f"{base}/", headers=with_cookie)
     assert page.status == 200, page.body
     assert b"No app is deployed" in page.body
     assert "script-src 'self'" in (header(page, "Content-Security-Policy") or "")
-    script = get(gateway, "/_teal/console/static/console.js", headers=with_cookie)
+    script = get(gateway, f"{base}/static/console.js", headers=with_cookie)
     assert script.status == 200 and b"data-live" in script.body
     assert header(script, "Content-Type") == "text/javascript; charset=utf-8"
     assert get(gateway, "/_teal/console/static/console.js").status == 403

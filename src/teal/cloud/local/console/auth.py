@@ -5,10 +5,15 @@ not enough. The gateway makes a random token when it starts and keeps it in
 ``$TEAL_HOME/console.token`` (0600, in the owner-only home); ``teal console``
 prints a URL that carries it. Every console request must show it:
 
-- ``?token=`` on a GET sets a cookie (HttpOnly, SameSite=Strict, named after
-  the port, since a browser shares cookies between the ports of one host) and
-  redirects to the same page without it, so the token leaves the address bar;
+- ``?token=`` on a GET sets a cookie (HttpOnly, SameSite=Strict) and
+  redirects to the same page under the console's *scope*, without the token;
 - the cookie, or an ``X-Teal-Console-Token`` header (for scripts and tests).
+
+A browser sends a host's cookies to every port of it, so the cookie's path
+is the scope, ``/_teal/console/<scope>``, a secret derived from the token:
+another server on this machine (another user's, or an app behind a domain
+port) never sees the cookie, since the browser sends it only to paths it
+cannot know. The pages all live under the scope.
 
 A request that changes something is a POST that also carries the CSRF token
 (an HMAC of the token, in a hidden form field) and comes from the console's
@@ -32,6 +37,7 @@ from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from teal.cloud.local.gateway import CONSOLE_PATH
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 
@@ -97,12 +103,22 @@ class ConsoleAuth:
         return tuple(f"http://{name}:{self.port}" for name in LOOPBACK_NAMES)
 
     @property
+    def scope(self) -> str:
+        """The secret path segment of the console's pages (and of its cookie)."""
+        return hmac.new(self.token.encode(), b"console-path", hashlib.sha256).hexdigest()[:32]
+
+    @property
+    def base(self) -> str:
+        """Where the pages are: the console's path and its scope."""
+        return f"{CONSOLE_PATH}/{self.scope}"
+
+    @property
     def csrf_token(self) -> str:
         """What each form carries; derived from the token, so it holds as long as it does."""
         return hmac.new(self.token.encode(), b"console-csrf", hashlib.sha256).hexdigest()
 
     def cookie_header(self) -> str:
-        return f"{self.cookie_name}={self.token}; Path=/_teal/console; HttpOnly; SameSite=Strict"
+        return f"{self.cookie_name}={self.token}; Path={self.base}; HttpOnly; SameSite=Strict"
 
     def check(
         self,
@@ -110,8 +126,10 @@ class ConsoleAuth:
         headers: Mapping[str, str],
         query: str,
         client_ip: str,
+        path: str = "",
     ) -> Checked:
-        """Whether a request may see the console; ``headers`` with lowercase names."""
+        """Whether a request may see the console; ``headers`` with lowercase names. The
+        cookie counts only under the scope (``path``), where the browser sends it."""
         if not client_ip.startswith("127.") and client_ip != "::1":
             return Checked(Verdict.REFUSED, "the console answers this machine only")
         if not self._host_is_loopback(headers.get("host", "")):
@@ -119,7 +137,10 @@ class ConsoleAuth:
         # the URL's token first: even with the cookie set, it leaves the address bar
         if method == "GET" and self._matches(dict(parse_qsl(query)).get(TOKEN_PARAMETER)):
             return Checked(Verdict.SET_COOKIE)
-        if self._matches(headers.get(TOKEN_HEADER)) or self._matches(self._cookie(headers)):
+        in_scope = path == self.base or path.startswith(self.base + "/")
+        if self._matches(headers.get(TOKEN_HEADER)) or (
+            in_scope and self._matches(self._cookie(headers))
+        ):
             return Checked(Verdict.ALLOWED)
         return Checked(
             Verdict.REFUSED,

@@ -125,12 +125,14 @@ class Console:
 
     async def handle(self, request: GatewayRequest) -> GatewayResponse:
         headers = {name.lower(): value for name, value in request.headers}
-        checked = self.auth.check(request.method, headers, request.query_string, request.client_ip)
+        checked = self.auth.check(
+            request.method, headers, request.query_string, request.client_ip, request.path
+        )
         if checked.verdict is Verdict.REFUSED:
             return self._refused(checked.reason)
         if checked.verdict is Verdict.SET_COOKIE:
             return _keep_token_in_cookie(request, self.auth)
-        inner = request.path[len(CONSOLE_PATH) :] or "/"
+        inner = self._inner(request.path)
         if inner.startswith("/static/") and request.method == "GET":
             return _static(inner.removeprefix("/static/"))
         if request.method == "POST":
@@ -141,6 +143,14 @@ class Console:
             return await self._render(partial(_not_found_page, inner))
         handler, params = matched
         return await self._render(partial(handler, self, params, query))
+
+    def _inner(self, path: str) -> str:
+        """The page's path below the scope (a script with the token header may leave the
+        scope out)."""
+        base = self.auth.base
+        if path == base or path.startswith(base + "/"):
+            return path[len(base) :] or "/"
+        return path[len(CONSOLE_PATH) :] or "/"
 
     def _match(self, method: str, inner: str) -> tuple[Handler, Params] | None:
         for allowed, pattern, handler in self.routes:
@@ -173,7 +183,7 @@ class Console:
         except (Refused, NotFound) as refused:
             return await self._render(partial(_refused_action_page, str(refused)))
         job = self.jobs.start(planned, form["app"])
-        return _redirect(f"{CONSOLE_PATH}/jobs/{job.id}")
+        return _redirect(f"{self.auth.base}/jobs/{job.id}")
 
     def _refused(self, reason: str) -> GatewayResponse:
         body = self.templates.get_template("refused.html").render(reason=reason)
@@ -260,7 +270,8 @@ def _redirect(location: str, *extra: tuple[str, str]) -> GatewayResponse:
 def _keep_token_in_cookie(request: GatewayRequest, auth: ConsoleAuth) -> GatewayResponse:
     """The token from the URL into the cookie; the same page again, without it."""
     rest = [(k, v) for k, v in parse_qsl(request.query_string) if k != TOKEN_PARAMETER]
-    location = request.path + (f"?{urlencode(rest)}" if rest else "")
+    inner = request.path.removeprefix(auth.base).removeprefix(CONSOLE_PATH).lstrip("/")
+    location = f"{auth.base}/{quote(inner)}" + (f"?{urlencode(rest)}" if rest else "")
     return _redirect(location, ("Set-Cookie", auth.cookie_header()))
 
 
@@ -285,7 +296,7 @@ def _templates(auth: ConsoleAuth) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.globals.update(
-        base=CONSOLE_PATH,
+        base=auth.base,
         csrf_field=CSRF_FIELD,
         csrf_token=auth.csrf_token,
         live_every_ms=LIVE_EVERY_MS,
