@@ -42,6 +42,9 @@ ONE_PERCENT = WatchLimits(seconds=10, max_error_rate=1.0)
         (200, 2, 30.0, ONE_PERCENT, False),  # exactly 1 %: at the limit, not over it
         (200, 3, 30.0, ONE_PERCENT, True),
         (5, 3, 30.0, ONE_PERCENT, True),  # 3 of at least 20: 15 %
+        (5, 1, 30.0, ONE_PERCENT, False),  # one error never decides alone
+        (40, 1, 30.0, ONE_PERCENT, False),  # 2.5 %, but a single error
+        (40, 2, 30.0, ONE_PERCENT, True),  # 5 %
         (10, 1, 30.0, WatchLimits(10, 10.0), False),  # 1 of at least 20: 5 %, under 10 %
         (10, 3, 30.0, WatchLimits(10, 10.0), True),  # 3 of at least 20: 15 %
         (19, 0, 900.0, WatchLimits(10, 1.0, 500.0), False),  # p99 of 19 requests: not judged

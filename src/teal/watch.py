@@ -40,6 +40,8 @@ from teal.errors import OperationError, UserError
 from teal.progress import Progress
 
 MIN_REQUESTS = 20  # fewer requests than this cannot tell an error rate or a p99
+# A single 5xx (one slow cold start, say) never switches back alone, whatever the rate.
+MIN_ERRORS = 2
 Verdict = Literal["held", "switched-back", "interrupted"]
 
 
@@ -137,7 +139,7 @@ def breach_of(figures: WatchFigures, limits: WatchLimits) -> str | None:
     """Which limit the figures breach, in words (None: within the limits so far)."""
     judged = max(figures.requests, MIN_REQUESTS)
     rate = 100.0 * figures.errors / judged
-    if figures.errors and rate > limits.max_error_rate:
+    if figures.errors >= MIN_ERRORS and rate > limits.max_error_rate:
         counted = "" if figures.enough_traffic else f", counted against {MIN_REQUESTS} requests"
         return (
             f"error rate {rate:.1f}% ({figures.errors} of {figures.requests} requests answered "
