@@ -144,6 +144,12 @@ def test_the_feed_reads_whole_lines_only_and_follows_a_move_aside(paths: LocalPa
     paths.requests.replace(paths.home / "requests.1.jsonl")
     paths.requests.write_text(json.dumps({**line, "request_id": "r2"}) + "\n")
     assert [found.request_id for found in feed.read()] == ["r2"]
+    # lines the old file got after the last read, before it was moved aside, come first
+    with paths.requests.open("a") as file:
+        file.write(json.dumps({**line, "request_id": "r3"}) + "\n")
+    paths.requests.replace(paths.home / "requests.1.jsonl")
+    paths.requests.write_text(json.dumps({**line, "request_id": "r4"}) + "\n")
+    assert [found.request_id for found in feed.read()] == ["r3", "r4"]
 
 
 def test_large_files_move_aside_and_both_parts_are_read(paths: LocalPaths) -> None:

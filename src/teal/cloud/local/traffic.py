@@ -370,17 +370,16 @@ class RequestFeed:
         self.paths.requests_wanted.touch()
 
     def read(self) -> list[RequestLine]:
+        moved = b""
         inode = self._inode()
-        if inode != self._identity or self._size() < self._offset:
-            self._identity, self._offset, self._partial = inode, 0, b""  # moved aside
-        try:
-            with self.paths.requests.open("rb") as feed:
-                feed.seek(self._offset)
-                data = feed.read()
-        except OSError:
-            return []
+        if inode != self._identity:  # moved aside: what it got since the last read first
+            moved = self._rest_of(_older(self.paths.requests), self._identity)
+            self._identity, self._offset = inode, 0
+        elif self._size() < self._offset:  # emptied
+            self._offset, self._partial = 0, b""
+        data = self._rest_of(self.paths.requests, inode)
         self._offset += len(data)
-        data = self._partial + data
+        data = self._partial + moved + data
         complete, _, self._partial = data.rpartition(b"\n")
         found = []
         for line in complete.splitlines():
@@ -389,6 +388,17 @@ class RequestFeed:
             except (ValueError, KeyError, TypeError):
                 continue
         return found
+
+    def _rest_of(self, path: Path, inode: int) -> bytes:
+        """The bytes of ``path`` past the offset read so far, if it is the file ``inode``."""
+        try:
+            with path.open("rb") as feed:
+                if os.fstat(feed.fileno()).st_ino != inode:
+                    return b""
+                feed.seek(self._offset)
+                return feed.read()
+        except OSError:
+            return b""
 
     def _size(self) -> int:
         try:
