@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import re
 import textwrap
+import time
 from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from teal.cloud.base import LogEvent, LogQuery
 from teal.cloud.local import worker_main
-from teal.cloud.local.logs import LocalLogs, parse_stamp, stamp
+from teal.cloud.local.logs import LocalLogs, parse_stamp, read_stream, stamp
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.workers import FailureKind, InvocationError, WorkerManager
@@ -197,3 +199,19 @@ def test_lines_without_a_time_belong_to_the_event_before(paths: LocalPaths) -> N
         (101_000, "second"),
     ]
     assert events[0].stream == "2026/05/01/[$LATEST]abc"
+
+
+def test_a_line_still_being_written_is_read_once_it_ends(tmp_path: Path) -> None:
+    """print("processing...", end="") then " done": a follower that took the first part
+    as the event would never show the rest (it reads each event once)."""
+    file = tmp_path / "stream.log"
+    now = time.time()
+    file.write_text(f"{stamp(now)}START RequestId: r1\n{stamp(now)}processing...")
+    assert [e.message for e in read_stream(file, "g")] == ["START RequestId: r1"]
+    with file.open("a") as log:
+        log.write(" done\n")
+    assert [e.message for e in read_stream(file, "g")][-1] == "processing... done"
+    file.write_text(f"{stamp(now)}left unfinished")  # by a worker that died, say
+    old = now - 10
+    os.utime(file, (old, old))
+    assert [e.message for e in read_stream(file, "g")] == ["left unfinished"]

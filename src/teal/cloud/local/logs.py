@@ -25,6 +25,9 @@ PAGE_SIZE = 10_000  # events per page, as FilterLogEvents pages at most
 _STAMP_LENGTH = len("2024-01-01T00:00:00.000000Z\t")
 
 
+UNFINISHED_LINE_S = 2.0  # how long a line without its end may still grow
+
+
 def stamp(now: float) -> str:
     """The time that starts an event (``worker_main.stamp`` writes the same)."""
     whole = int(now)
@@ -76,7 +79,20 @@ def read_stream(file: Path, group: str) -> list[LogEvent]:
             lines.append(line)
         offset += len(line)
     close()
+    if events and _being_written(file, data):
+        events.pop()  # its line is not finished: a reader would keep only its beginning
     return events
+
+
+def _being_written(file: Path, data: bytes) -> bool:
+    """Whether the file ends inside a line that a worker is still writing (``print(...,
+    end="")`` and more to come). A line left unfinished for longer is an event as it is."""
+    if data.endswith(b"\n"):
+        return False
+    try:
+        return time.time() - file.stat().st_mtime < UNFINISHED_LINE_S
+    except OSError:
+        return False
 
 
 @dataclass
