@@ -50,6 +50,7 @@ def test_a_watched_switch_to_failing_routes_is_switched_back_with_no_failed_requ
     local_cloud: LocalCloudEnv,
 ) -> None:
     domain_url = deploy_base_and_extra(local_cloud, BROKEN_POSTS)
+    local_cloud.teal_ok("preview", "--to", "2")  # ended by the switch, and said to stay so
     with SteadyClient(domain_url + "health") as health, SteadyClient(domain_url + "posts"):
         watched = local_cloud.teal("switch", "--to", "2", "--watch", "30s", "--json")
         assert version_at(domain_url) == "1"
@@ -61,9 +62,11 @@ def test_a_watched_switch_to_failing_routes_is_switched_back_with_no_failed_requ
     assert watch["seconds"] < 30  # it went back within the window, not at its end
     assert "over the limit of 1%" in watch["reason"]
     assert "watching blog-dev-2:" in watched.err  # the live figures, on stderr
+    assert "the preview of blog-dev-2 that the switch ended stays ended" in watched.err
     assert health.sent > 20 and health.failures == []  # none from the switching itself
 
-    switch, back = history(local_cloud)[-2:]
+    moves = [e for e in history(local_cloud) if e["action"] in ("switch", "switched-back")]
+    switch, back = moves[-2:]
     assert (switch["action"], switch["from"], switch["to"]) == ("switch", "blog-dev", "blog-dev-2")
     assert switch["state"] == "done" and switch["watch"]["verdict"] == "switched-back"
     assert (back["action"], back["from"], back["to"]) == (

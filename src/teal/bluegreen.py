@@ -315,6 +315,11 @@ def _watched(
             hint="fix the previous environment, then teal rollback, or deploy a fix",
         ) from failed
     operation.amend({"watch": watched.to_json()})
+    if report.preview_ended:  # the preview went with the switch; the switch back is no undo
+        progress(
+            f"the preview of {report.to} that the switch ended stays ended: "
+            f"teal preview --to {report.to} sets it again"
+        )
     return replace(report, watch=watched)
 
 
