@@ -17,7 +17,7 @@ import pytest
 
 from teal.cloud.base import LogEvent, LogQuery
 from teal.cloud.local import worker_main
-from teal.cloud.local.logs import LocalLogs, parse_stamp, read_stream, stamp
+from teal.cloud.local.logs import UNFINISHED_LINE_S, LocalLogs, parse_stamp, read_stream, stamp
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.workers import FailureKind, InvocationError, WorkerManager
@@ -215,3 +215,27 @@ def test_a_line_still_being_written_is_read_once_it_ends(tmp_path: Path) -> None
     old = now - 10
     os.utime(file, (old, old))
     assert [e.message for e in read_stream(file, "g")] == ["left unfinished"]
+
+
+def test_a_line_left_unfinished_is_read_by_the_same_reader_once_its_time_is_up(
+    tmp_path: Path,
+) -> None:
+    """The reader keeps each file's parse until the file changes: a parse that left out
+    an unfinished line must not be kept, or a line that never ends would never show."""
+    paths = LocalPaths(tmp_path)
+    group = "/aws/lambda/blog-dev"
+    file = paths.log_file(group, "2026/12/01/posts[$LATEST]abc")
+    file.parent.mkdir(parents=True)
+    now = time.time()
+    file.write_text(f"{stamp(now)}START RequestId: r1\n{stamp(now)}left unfinished")
+    written = now - UNFINISHED_LINE_S + 0.5  # and never again: its worker died
+    os.utime(file, (written, written))
+    logs = LocalLogs(paths)
+    query = LogQuery(group, int(now * 1000) - 60_000, None)
+
+    def messages() -> list[str]:
+        return [e.message for page in logs.read(query) for e in page.events]
+
+    assert messages() == ["START RequestId: r1"]
+    time.sleep(0.6)  # the file is unchanged, the line's time is up
+    assert messages() == ["START RequestId: r1", "left unfinished"]

@@ -53,10 +53,16 @@ def parse_stamp(line: bytes) -> int | None:
 
 def read_stream(file: Path, group: str) -> list[LogEvent]:
     """Every event of one stream's file, in the order written."""
+    return _read_stream(file, group)[0]
+
+
+def _read_stream(file: Path, group: str) -> tuple[list[LogEvent], bool]:
+    """The stream's events, and whether they hold all of the file (not when its last
+    line is still being written: it is left out until it ends)."""
     try:
         data = file.read_bytes()
     except OSError:
-        return []
+        return [], True
     stream = stream_of(file)
     events: list[LogEvent] = []
     when: int | None = None
@@ -81,7 +87,8 @@ def read_stream(file: Path, group: str) -> list[LogEvent]:
     close()
     if events and _being_written(file, data):
         events.pop()  # its line is not finished: a reader would keep only its beginning
-    return events
+        return events, False
+    return events, True
 
 
 def _being_written(file: Path, data: bytes) -> bool:
@@ -155,8 +162,9 @@ class LocalLogs:
         known = self._parsed.get(file)
         if known is not None and (known.size, known.mtime_ns) == (info.st_size, info.st_mtime_ns):
             return known.events
-        events = read_stream(file, group)
-        self._parsed[file] = _Parsed(info.st_size, info.st_mtime_ns, events)
+        events, whole = _read_stream(file, group)
+        if whole:  # a parse that left out an unfinished line is not kept: it may end unchanged
+            self._parsed[file] = _Parsed(info.st_size, info.st_mtime_ns, events)
         return events
 
 
