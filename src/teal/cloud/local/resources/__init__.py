@@ -97,6 +97,17 @@ def require_str(props: Properties, name: str) -> str:
     return value
 
 
+def given_or_generated_name(
+    ctx: ResourceContext, props: Properties, name: str, max_length: int
+) -> str:
+    """The physical name the template gives in ``name``, or one CloudFormation would make
+    (stack, logical id and a suffix, at most ``max_length`` characters)."""
+    value = props.get(name) or ctx.physical_name(max_length)
+    if not isinstance(value, str):
+        raise ResourceFailed(f"Property {name} must be a string (got {value!r})")
+    return value
+
+
 def optional_int(props: Properties, name: str, default: int) -> int:
     value = props.get(name, default)
     try:

@@ -17,6 +17,7 @@ from teal.cloud.local.resources import (
     Provisioned,
     ResourceContext,
     ResourceFailed,
+    given_or_generated_name,
 )
 from teal.cloud.local.store import to_json
 from teal.schedules import ScheduleError, parse_schedule
@@ -44,9 +45,7 @@ class Rule:
     transactional = True
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
-        name = props.get("Name") or ctx.physical_name(64)
-        if not isinstance(name, str):
-            raise ResourceFailed(f"Property Name must be a string (got {name!r})")
+        name = given_or_generated_name(ctx, props, "Name", 64)
         if ctx.conn.execute("SELECT 1 FROM event_rules WHERE name = ?", (name,)).fetchone():
             raise ResourceFailed(
                 f"Resource of type '{self.type_name}' with identifier '{name}' already exists."

@@ -7,7 +7,7 @@ from teal.cloud.local.resources import (
     Properties,
     Provisioned,
     ResourceContext,
-    ResourceFailed,
+    given_or_generated_name,
 )
 from teal.cloud.local.resources import _named as named
 
@@ -34,9 +34,7 @@ class Role:
     transactional = True
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
-        name = props.get("RoleName") or ctx.physical_name(64)
-        if not isinstance(name, str):
-            raise ResourceFailed(f"Property RoleName must be a string (got {name!r})")
+        name = given_or_generated_name(ctx, props, "RoleName", 64)
         named.claim(ctx.conn, KIND, name, props, f"Role with name {name} already exists.")
         return self._provisioned(ctx, name, props)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from teal.cloud.local.resources import Properties, Provisioned, ResourceContext, ResourceFailed
+from teal.cloud.local.resources import (
+    Properties,
+    Provisioned,
+    ResourceContext,
+    given_or_generated_name,
+)
 from teal.cloud.local.resources import _named as named
 
 KIND = "log-group"
@@ -16,9 +21,7 @@ class LogGroup:
     transactional = True
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
-        name = props.get("LogGroupName") or ctx.physical_name(512)
-        if not isinstance(name, str):
-            raise ResourceFailed(f"Property LogGroupName must be a string (got {name!r})")
+        name = given_or_generated_name(ctx, props, "LogGroupName", 512)
         named.claim(
             ctx.conn,
             KIND,

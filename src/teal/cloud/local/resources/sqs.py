@@ -17,6 +17,7 @@ from teal.cloud.local.resources import (
     Provisioned,
     ResourceContext,
     ResourceFailed,
+    given_or_generated_name,
 )
 from teal.schemas import resource_schema
 
@@ -43,9 +44,7 @@ class Queue:
     transactional = True
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
-        name = props.get("QueueName") or ctx.physical_name(80)
-        if not isinstance(name, str):
-            raise ResourceFailed(f"Property QueueName must be a string (got {name!r})")
+        name = given_or_generated_name(ctx, props, "QueueName", 80)
         arn = queues.queue_arn(ctx.region, ctx.account_id, name)
         found = queues.find_queue(ctx.conn, arn)
         attributes = self._attributes(ctx, props)
