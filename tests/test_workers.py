@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -435,6 +436,21 @@ def test_idle_workers_leave_after_the_standby_time_and_a_live_version_keeps_one_
     assert len(after_standby["g-sleep"]) == 1 and after_standby["g-sleep"] < before["g-sleep"]
     assert after_live == {}
     assert served["again"] == served["t-sleep"] and not served["again"] & before["t-sleep"]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")
+def test_workers_never_preempt_the_gateway_that_wakes_them(
+    paths: LocalPaths, code: tuple[str, str]
+) -> None:
+    async def scenario() -> list[int]:
+        manager = WorkerManager(paths)
+        await call(manager, spec_for(code, "hello"), event("/hello"))
+        policies = [os.sched_getscheduler(w.pid) for w in manager.workers()]
+        await manager.close()
+        return policies
+
+    assert run(scenario()) == [os.SCHED_BATCH]
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the caller, the gateway, is unchanged
 
 
 def test_workers_report_their_function_version_and_state(
