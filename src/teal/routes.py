@@ -173,6 +173,9 @@ class Match(Generic[T]):
     params: Mapping[str, str] = field(default_factory=dict)
 
 
+MATCHES_KEPT = 4096
+
+
 class PathTree(Generic[T]):
     """Resources keyed by path template, each with payloads per HTTP method.
 
@@ -182,13 +185,17 @@ class PathTree(Generic[T]):
 
     def __init__(self) -> None:
         self.root: Node[T] = Node(None, "/")
+        # the gateway asks once per request, mostly about the same few paths
+        self._matches: dict[tuple[str, str], Match[T]] = {}
 
     def add(self, path: str, method: str, target: T) -> Node[T]:
         node = self.ensure(compile_path(path))
         node.methods[method] = target
+        self._matches.clear()
         return node
 
     def ensure(self, parts: Iterable[PathPart]) -> Node[T]:
+        self._matches.clear()
         node = self.root
         for part in parts:
             child = node.children.get(part.text)
@@ -205,8 +212,18 @@ class PathTree(Generic[T]):
         """Find the resource API Gateway would pick for a request path.
 
         Static parts win over a variable; a greedy variable takes one or more
-        remaining segments. ``ANY`` serves a verb the resource lacks.
+        remaining segments. ``ANY`` serves a verb the resource lacks. Answers are
+        remembered (up to :data:`MATCHES_KEPT` of them) until the tree changes.
         """
+        key = (path, method)
+        known = self._matches.get(key)
+        if known is None:
+            if len(self._matches) >= MATCHES_KEPT:
+                self._matches.clear()
+            known = self._matches[key] = self._match(path, method)
+        return known
+
+    def _match(self, path: str, method: str) -> Match[T]:
         segments = [s for s in path.split("/") if s] if path not in ("", "/") else []
         found = _match_segments(self.root, segments)
         if found is None:

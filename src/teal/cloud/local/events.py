@@ -71,11 +71,11 @@ def build_proxy_event(
     Header names keep the client's case, as REST APIs pass them; API Gateway's
     own ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` headers are added.
     """
-    headers, multi_headers = _header_maps(_with_gateway_headers(request, trace_id))
-    query, multi_query = _query_maps(request.query_string)
-    content_type = _get_case_insensitive(headers, "content-type") or ""
+    headers, multi_headers, lowered = _header_maps(_with_gateway_headers(request, trace_id))
+    query, multi_query = _query_maps(request.query_string) if request.query_string else ({}, {})
+    content_type = lowered.get("content-type") or ""
     body, is_base64 = encode_request_body(request.body, content_type, source.binary_media_types)
-    user_agent = _get_case_insensitive(headers, "user-agent")
+    user_agent = lowered.get("user-agent")
     return {
         "resource": source.resource_path,
         "path": source.path,
@@ -168,14 +168,23 @@ def _extended_request_id(request_id: str) -> str:
     return base64.b64encode(request_id.encode()[-11:].rjust(11, b"0")).decode("ascii")
 
 
+_FORWARDED_HEADERS = frozenset({"x-forwarded-proto", "x-forwarded-port"})
+_GATEWAY_HEADERS = _FORWARDED_HEADERS | {"x-amzn-trace-id"}
+
+
 def _with_gateway_headers(request: IncomingRequest, trace_id: str | None) -> list[tuple[str, str]]:
     """The client's headers with those API Gateway sets: the client's address appended to
     ``X-Forwarded-For``, the connection's protocol and port, and the trace id."""
-    ours = {"x-forwarded-proto", "x-forwarded-port"}
-    if trace_id is not None:
-        ours.add("x-amzn-trace-id")
-    pairs = [(k, v) for k, v in request.headers if k.lower() not in ours]
-    forwarded = [i for i, (k, _) in enumerate(pairs) if k.lower() == "x-forwarded-for"]
+    ours = _GATEWAY_HEADERS if trace_id is not None else _FORWARDED_HEADERS
+    pairs: list[tuple[str, str]] = []
+    forwarded: list[int] = []
+    for name, value in request.headers:
+        lowered = name.lower()
+        if lowered in ours:
+            continue
+        if lowered == "x-forwarded-for":
+            forwarded.append(len(pairs))
+        pairs.append((name, value))
     if forwarded:
         name, value = pairs[forwarded[-1]]
         pairs[forwarded[-1]] = (name, f"{value}, {request.source_ip}")
@@ -189,14 +198,19 @@ def _with_gateway_headers(request: IncomingRequest, trace_id: str | None) -> lis
 
 def _header_maps(
     pairs: Sequence[tuple[str, str]],
-) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """headers (last value wins) and multiValueHeaders, names as the client sent them."""
+) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+    """headers (last value wins) and multiValueHeaders, names as the client sent them; and
+    by lowercased name, the value ``headers`` keeps for the first name of that spelling
+    (what a case-insensitive lookup in ``headers`` finds)."""
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for name, value in pairs:
         single[name] = value
         multi.setdefault(name, []).append(value)
-    return single, multi
+    lowered: dict[str, str] = {}
+    for name, value in single.items():
+        lowered.setdefault(name.lower(), value)
+    return single, multi, lowered
 
 
 def _query_maps(query_string: str) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -206,13 +220,6 @@ def _query_maps(query_string: str) -> tuple[dict[str, str], dict[str, list[str]]
         single[name] = value
         multi.setdefault(name, []).append(value)
     return single, multi
-
-
-def _get_case_insensitive(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def media_type(header_value: str | None) -> str:
@@ -228,6 +235,11 @@ def first_accepted(accept: str | None) -> str:
 def is_binary(media: str, binary_media_types: Sequence[str]) -> bool:
     """Whether a media type matches the API's binaryMediaTypes, where ``*`` stands for
     any type or subtype (``image/*``, ``*/*``). No media type matches nothing."""
+    return _is_binary(media, tuple(binary_media_types))
+
+
+@functools.lru_cache(maxsize=1024)  # every request asks, about a few types and lists
+def _is_binary(media: str, binary_media_types: tuple[str, ...]) -> bool:
     kind, slash, subtype = media.partition("/")
     if not slash:
         return False

@@ -58,6 +58,7 @@ the next request while requests in flight finish on what they started with.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -102,6 +103,7 @@ from teal.routes import Match, MatchKind, PathSyntaxError, PathTree
 log = logging.getLogger("teal.local.gateway")
 
 INTEGRATION_TIMEOUT_S = 29.0
+TARGETS_KEPT = 4096  # request targets remembered per serving state generation
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's REST payload limit, on the body as received
 INTERNAL_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port only
 HEALTH_PATH = "/_teal/health"
@@ -125,8 +127,16 @@ class GatewayRequest:
     scheme: str = "http"
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lowered), None)
+        """The first value of a header, by its name in any case."""
+        return self._first_values.get(name.lower())
+
+    @functools.cached_property
+    def _first_values(self) -> dict[str, str]:
+        # built once per request: the gateway asks for several headers
+        values: dict[str, str] = {}
+        for name, value in self.headers:
+            values.setdefault(name.lower(), value)
+        return values
 
 
 @dataclass(frozen=True)
@@ -224,6 +234,8 @@ class _View:
     permitted: dict[tuple[str, str], bool] = field(default_factory=dict)  # (function, method ARN)
     live_functions: frozenset[str] | None = None  # ARNs some domain's mapping leads to
     api_keys: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
+    # (port, host, path) -> where requests go, or API Gateway's answer
+    targets: dict[tuple[int, str, str], StageTarget | GatewayResponse] = field(default_factory=dict)
 
     def domain_on_port(self, port: int) -> DomainRoute | None:
         return next((d for d in self.domains if d.port == port), None)
@@ -380,18 +392,35 @@ class Gateway:
         return _json_response(200, body, request_id)
 
     def _target(self, view: _View, request: GatewayRequest) -> StageTarget | GatewayResponse:
-        on_domain_port = request.local_port != self.main_port
+        """Where the request goes: remembered per port, host and path for the view's
+        generation, but where a domain's routing rules look at headers."""
         host = request.header("host") or f"127.0.0.1:{request.local_port}"
+        key = (request.local_port, host, request.path)
+        known = view.targets.get(key)
+        if known is None:
+            known, by_headers = self._find_target(view, request, host)
+            if not by_headers:
+                if len(view.targets) >= TARGETS_KEPT:
+                    view.targets.clear()
+                view.targets[key] = known
+        return known
+
+    def _find_target(
+        self, view: _View, request: GatewayRequest, host: str
+    ) -> tuple[StageTarget | GatewayResponse, bool]:
+        """The target, and whether the request's headers chose it."""
+        on_domain_port = request.local_port != self.main_port
         if on_domain_port:
             domain = view.domain_on_port(request.local_port)
         else:
             domain = view.domain_named(host)
         if domain is not None:
             routed = _through_rule(domain, request) or _through_mapping(domain, request.path)
-            return routed or _error(FORBIDDEN, "")
+            return routed or _error(FORBIDDEN, ""), bool(domain.rules)
         if on_domain_port:
-            return _error(FORBIDDEN, "")
-        return _api_target(request.path, host) or _not_found(request.path, self.main_port)
+            return _error(FORBIDDEN, ""), False
+        target = _api_target(request.path, host) or _not_found(request.path, self.main_port)
+        return target, False
 
     async def _serve(
         self,
