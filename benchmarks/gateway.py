@@ -16,17 +16,24 @@ In each run, on loopback and one after the other:
 Each subject gets a warm-up, then ``wrk -t1 -c16 -d5s --latency``; the
 figures are requests/s, p50 and p99 from wrk, and the ratio to the bare app
 of the same run. One wrk thread is enough to drive the bare app past
-30,000 requests/s on two cores, so the client is not the limit. It also
-reports a worker's cold start and the first request through a fresh gateway.
+30,000 requests/s on two cores, so the client is not the limit. Beside them,
+the CPU time per request of the server process (the bare app's, the
+gateway's) and of the workers the gateway started, from the kernel's
+accounting. It also reports a worker's cold start and the first request
+through a fresh gateway.
 
 The figures are noisy on a shared machine: the load average is printed
-before and after, and ``--runs`` gives the best and the spread.
+before and after, and ``--runs`` gives the best and the spread. The CPU times
+per request move far less with the load than requests/s do: compare those
+when others share the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import http.client
 import importlib.util
 import json
@@ -43,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
 from loopback import free_port
 
 from teal.cloud.local.paths import LocalPaths
@@ -89,6 +97,11 @@ class Figures:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    # CPU time per request of the server process, and of the worker processes it started
+    # (kernel accounting, psutil): steadier than req/s when others share the machine
+    server_cpu_us: float = 0.0
+    workers_cpu_us: float = 0.0
 
 
 # ---------------------------------------------------------------- wrk
@@ -126,8 +139,14 @@ def parse_wrk(name: str, text: str) -> Figures:
     )
     errors = int(non_2xx.group(1)) if non_2xx else 0
     errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    requests = re.search(r"^\s*(\d+) requests in", text, re.MULTILINE)
     return Figures(
-        name, float(rps.group(1)), _latency_ms(text, "50"), _latency_ms(text, "99"), errors
+        name,
+        float(rps.group(1)),
+        _latency_ms(text, "50"),
+        _latency_ms(text, "99"),
+        errors,
+        int(requests.group(1)) if requests else 0,
     )
 
 
@@ -139,10 +158,29 @@ def wrk(url: str, seconds: float, connections: int, *, latency: bool = True) -> 
     return done.stdout
 
 
-def measure(name: str, url: str, args: argparse.Namespace) -> Figures:
+def cpu_seconds(server: psutil.Process) -> tuple[float, float]:
+    """CPU time (user + system) so far of the server, and of all its living children."""
+    own = server.cpu_times()
+    children = 0.0
+    for child in server.children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a worker that left meanwhile
+            times = child.cpu_times()
+            children += times.user + times.system
+    return own.user + own.system, children
+
+
+def measure(name: str, url: str, args: argparse.Namespace, server: psutil.Process) -> Figures:
     # the warm-up starts every worker the run needs and fills the caches
     wrk(url, WARM_UP_S, args.connections, latency=False)
-    return parse_wrk(name, wrk(url, args.seconds, args.connections))
+    own_before, children_before = cpu_seconds(server)
+    figures = parse_wrk(name, wrk(url, args.seconds, args.connections))
+    own_after, children_after = cpu_seconds(server)
+    per_request = 1e6 / max(figures.requests, 1)
+    return dataclasses.replace(
+        figures,
+        server_cpu_us=(own_after - own_before) * per_request,
+        workers_cpu_us=(children_after - children_before) * per_request,
+    )
 
 
 # ---------------------------------------------------------------- subjects
@@ -255,11 +293,13 @@ def main() -> int:
             status, _ = get(deployed.api_url)
             first_ms = (time.perf_counter() - first) * 1000
             assert status == 200, status
+            gateway = psutil.Process(json.loads(paths.gateway_state.read_text())["pid"])
+            uvicorn = psutil.Process(bare.pid)
             rounds = [
                 [
-                    measure("bare uvicorn[standard]", bare_url, args),
-                    measure("gateway: API URL", deployed.api_url, args),
-                    measure("gateway: domain port", deployed.domain_url, args),
+                    measure("bare uvicorn[standard]", bare_url, args, uvicorn),
+                    measure("gateway: API URL", deployed.api_url, args, gateway),
+                    measure("gateway: domain port", deployed.domain_url, args, gateway),
                 ]
                 for _ in range(args.runs)
             ]
@@ -279,14 +319,18 @@ def report(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> None:
-    print(f"{'run':>3} {'subject':<24} {'req/s':>8} {'x bare':>7} {'p50 ms':>7} {'p99 ms':>7}")
+    print(
+        f"{'run':>3} {'subject':<24} {'req/s':>8} {'x bare':>7} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'server CPU':>11} {'workers CPU':>12}"
+    )
     for number, figures in enumerate(rounds, 1):
         bare = figures[0].rps
         for f in figures:
             failed = f"  ({f.errors} failed)" if f.errors else ""
+            workers = f"{f.workers_cpu_us:>9.1f} us" if f.workers_cpu_us else f"{'-':>12}"
             print(
                 f"{number:>3} {f.name:<24} {f.rps:>8.0f} {f.rps / bare:>7.3f} "
-                f"{f.p50_ms:>7.2f} {f.p99_ms:>7.2f}{failed}"
+                f"{f.p50_ms:>7.2f} {f.p99_ms:>7.2f} {f.server_cpu_us:>8.1f} us {workers}{failed}"
             )
     print("ratio to bare uvicorn, over the runs (best, median, worst):")
     for index, name in enumerate(f.name for f in rounds[0][1:]):
@@ -296,6 +340,11 @@ def report(
             f"    {name:<24} {ratios[0]:.3f}, {statistics.median(ratios):.3f}, {ratios[-1]:.3f}"
             f"   p99 best {p99s[0]:.2f} ms, worst {p99s[-1]:.2f} ms"
         )
+    print("CPU per request, median over the runs (server process; workers):")
+    for index, name in enumerate(f.name for f in rounds[0]):
+        server = statistics.median(r[index].server_cpu_us for r in rounds)
+        workers = statistics.median(r[index].workers_cpu_us for r in rounds)
+        print(f"    {name:<24} {server:.1f} us; {workers:.1f} us")
     print(
         f"worker cold start (spawn to handler imported): median {statistics.median(cold):.0f} ms"
         f" over {len(cold)}, min {min(cold):.0f} ms, max {max(cold):.0f} ms"
