@@ -321,10 +321,7 @@ def serve_one(
     """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
-    if request.get("trace_id"):
-        os.environ[TRACE_VARIABLE] = str(request["trace_id"])
-    else:
-        os.environ.pop(TRACE_VARIABLE, None)
+    set_trace_variable(str(request["trace_id"]) if request.get("trace_id") else None)
     start = f"START RequestId: {request_id} Version: {context.function_version}\n"
     _LOG.own(stamp(time.time()) + start, later=True)
     started = time.perf_counter()
@@ -337,6 +334,49 @@ def serve_one(
     _flush_logs()  # the handler's output goes first (a stream it swapped in may buffer)
     _LOG.own(_end_and_report(request_id, duration_ms))
     return frame
+
+
+class _TraceVariable:
+    """``_X_AMZN_TRACE_ID`` in ``os.environ`` and in the C environment that the
+    processes a handler starts inherit, set for each request.
+
+    Not through ``os.environ[...] = ...``: the C library's ``setenv`` copies each
+    value and never frees it (a caller may still hold it), so one trace id per
+    request grew the worker without end (about 140 bytes a request, a false
+    ``Runtime.OutOfMemory`` after some hundred thousand requests) and each set got
+    slower. ``putenv`` instead makes our own buffer the variable, and the buffer
+    of the request before is freed once it is no longer the variable.
+    """
+
+    def __init__(self) -> None:
+        self._key = os.fsencode(TRACE_VARIABLE)
+        self._data: Any = getattr(os.environ, "_data", None)  # what os.environ reads
+        self._putenv: Any = None
+        if sys.platform != "win32" and isinstance(self._data, dict):
+            try:
+                self._putenv = ctypes.CDLL(None).putenv
+            except (OSError, AttributeError):  # no C library to ask: os.environ's way
+                self._putenv = None
+        self._entry: Any = None  # the buffer the C environment points at
+
+    def set(self, value: str | None) -> None:
+        if value is None:
+            os.environ.pop(TRACE_VARIABLE, None)
+            self._entry = None  # after: the environment no longer points at it
+            return
+        encoded = os.fsencode(value)
+        if self._putenv is None or b"\0" in encoded:  # os.environ refuses a NUL itself
+            os.environ[TRACE_VARIABLE] = value
+            return
+        entry = ctypes.create_string_buffer(self._key + b"=" + encoded)
+        if self._putenv(entry) != 0:
+            os.environ[TRACE_VARIABLE] = value
+            return
+        self._entry = entry  # the previous one is freed: the environment points here now
+        self._data[self._key] = encoded
+
+
+set_trace_variable = _TraceVariable().set
 
 
 def peak_memory_bytes() -> int:
