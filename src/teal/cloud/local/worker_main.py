@@ -344,8 +344,9 @@ class _TraceVariable:
     value and never frees it (a caller may still hold it), so one trace id per
     request grew the worker without end (about 140 bytes a request, a false
     ``Runtime.OutOfMemory`` after some hundred thousand requests) and each set got
-    slower. ``putenv`` instead makes our own buffer the variable, and the buffer
-    of the request before is freed once it is no longer the variable.
+    slower. ``putenv`` instead makes our own buffer the variable. A buffer is freed
+    one request after it stopped being the variable: a thread of the handler's
+    scanning the C environment at the switch may still be reading it.
     """
 
     def __init__(self) -> None:
@@ -357,12 +358,12 @@ class _TraceVariable:
                 self._putenv = ctypes.CDLL(None).putenv
             except (OSError, AttributeError):  # no C library to ask: os.environ's way
                 self._putenv = None
-        self._entry: Any = None  # the buffer the C environment points at
+        self._entries: tuple[Any, Any] = (None, None)  # the variable's buffer, the one before
 
     def set(self, value: str | None) -> None:
         if value is None:
             os.environ.pop(TRACE_VARIABLE, None)
-            self._entry = None  # after: the environment no longer points at it
+            self._entries = (None, self._entries[0])
             return
         encoded = os.fsencode(value)
         if self._putenv is None or b"\0" in encoded:  # os.environ refuses a NUL itself
@@ -372,7 +373,7 @@ class _TraceVariable:
         if self._putenv(entry) != 0:
             os.environ[TRACE_VARIABLE] = value
             return
-        self._entry = entry  # the previous one is freed: the environment points here now
+        self._entries = (entry, self._entries[0])
         self._data[self._key] = encoded
 
 
