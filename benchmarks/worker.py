@@ -9,6 +9,13 @@ a time. It prints, per run, the worker's CPU time per invocation (user and
 system, from the kernel's accounting, psutil), the caller's, and the round
 trip. CPU time rather than throughput: it hardly moves when other work shares
 the machine, so two commits can be compared on a busy one.
+
+Each invocation carries the event the gateway sends for the request
+``benchmarks/gateway.py`` drives with wrk through the custom domain's port
+(``GET /hello``, only ``Host: 127.0.0.1:<port>``), built by the gateway's own
+:func:`teal.cloud.local.events.build_proxy_event`: its forwarded headers, trace
+header, multi-value maps and request context, with a new request id and time
+each time, as the gateway would.
 """
 
 from __future__ import annotations
@@ -19,22 +26,28 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 from gateway import deploy_hello, teal
 from loopback import free_port
 
+from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
+from teal.cloud.local.gateway import new_trace_id
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
 from teal.cloud.local.workers import WorkerManager
 
-EVENT = {"resource": "/hello", "httpMethod": "GET", "path": "/hello", "headers": {}, "body": None}
 WARM_UP = 200
+Event = Callable[[str], dict[str, Any]]  # the event of one request, given its request id
 
 
-def hello_spec(work: Path) -> tuple[LocalPaths, FunctionSpec]:
+def hello_function(work: Path) -> tuple[LocalPaths, FunctionSpec, Event]:
+    """The deployed hello function, and the event wrk's request to its domain makes."""
     env = {**os.environ, "TEAL_HOME": str(work / "home"), "TEAL_LOCAL_PORT": str(free_port())}
     deployed = deploy_hello(work, env)
     teal(env, work / "hello", "local", "stop")
@@ -45,23 +58,47 @@ def hello_spec(work: Path) -> tuple[LocalPaths, FunctionSpec]:
         assert served is not None and served.routes[0].function_arn is not None
         spec = state.function_by_arn(served.routes[0].function_arn)
         assert spec is not None
-        return paths, spec
+        [domain] = state.domains()
     finally:
         state.close()
+    port = urlsplit(deployed.domain_url).port or 80
+    source = EventSource(
+        api_id=deployed.api_id,
+        stage="dev",
+        resource_path="/hello",
+        path="/hello",
+        context_path="/hello",
+        domain_name=domain.name,
+        stage_variables=served.stage_variables,
+        binary_media_types=served.binary_media_types,
+    )
+    # what wrk sends: the request line and the Host header, nothing else
+    request = IncomingRequest("GET", "", [("Host", f"127.0.0.1:{port}")], b"", port=port)
+
+    def event(request_id: str) -> dict[str, Any]:
+        now = time.time()
+        trace_id = new_trace_id(now)
+        return build_proxy_event(request, source, request_id=request_id, now=now, trace_id=trace_id)
+
+    return paths, spec, event
 
 
-async def one_run(paths: LocalPaths, spec: FunctionSpec, invocations: int) -> tuple[float, ...]:
+async def one_run(
+    paths: LocalPaths, spec: FunctionSpec, event: Event, invocations: int
+) -> tuple[float, ...]:
     """(worker µs, of it system µs, caller µs, round trip µs) per invocation."""
     manager = WorkerManager(paths)
+    warm_up = [event(f"warm-{number}") for number in range(WARM_UP)]
+    events = [event(f"run-{number}") for number in range(invocations)]
     try:
-        for number in range(WARM_UP):
-            await manager.invoke(spec, EVENT, f"warm-{number}")
+        for number, warming in enumerate(warm_up):
+            await manager.invoke(spec, warming, f"warm-{number}")
         [worker] = manager.workers()
         process = psutil.Process(worker.pid)
         before, caller = process.cpu_times(), time.process_time()
         started = time.perf_counter()
-        for number in range(invocations):
-            await manager.invoke(spec, EVENT, f"run-{number}")
+        for number, sent in enumerate(events):
+            await manager.invoke(spec, sent, f"run-{number}")
         wall = time.perf_counter() - started
         after, caller = process.cpu_times(), time.process_time() - caller
     finally:
@@ -77,10 +114,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        paths, spec = hello_spec(Path(folder))
+        paths, spec, event = hello_function(Path(folder))
         workers = []
         for run in range(1, args.runs + 1):
-            worker, system, caller, trip = asyncio.run(one_run(paths, spec, args.invocations))
+            worker, system, caller, trip = asyncio.run(
+                one_run(paths, spec, event, args.invocations)
+            )
             workers.append(worker)
             print(
                 f"run {run}: worker {worker:.1f} µs/invocation (system {system:.1f}), "

@@ -10,7 +10,7 @@ import pytest
 
 from events import proxy_event
 from teal import App, Request, Response
-from teal.runtime.entry import build_dispatch, invoke
+from teal.runtime.entry import build_dispatch, handler_name, invoke
 
 
 @pytest.fixture
@@ -172,3 +172,24 @@ def test_an_empty_response_is_still_a_choice(app: App) -> None:
     app.route("/gone", methods=["DELETE"])(lambda request: Response(None, status=204))
     response = call(app, proxy_event("/gone", "/gone", "DELETE"))
     assert (response["statusCode"], response["body"]) == (204, "")
+
+
+class _UnhashableView:
+    """A view that is a callable object no dict can hold as a key."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, request: Request) -> Any:
+        return None  # no response: the 500's log names the view
+
+
+def test_a_view_that_cannot_be_a_dict_key_is_named_as_any_other(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app, view = App(), _UnhashableView()
+    app.route("/odd", function="odd")(view)
+    for _ in range(2):  # the second time, where a name worked out before would be reused
+        response = call(app, proxy_event("/odd", "/odd"))
+        assert response["statusCode"] == 500
+    log = capsys.readouterr().err
+    assert log.count(f"{handler_name(view)} returned None") == 2

@@ -109,17 +109,24 @@ class Response:
     def to_proxy(self, handler: str = "the handler") -> dict[str, Any]:
         """The API Gateway proxy response for this response; :class:`HandlerResultError`
         when the body is of no kind a response can carry."""
-        headers = dict(self.headers or {})
-        lowered = {k.lower() for k in headers}
-        payload, content_type, is_binary = _encode_body(self.body, handler)
-        if content_type and "content-type" not in lowered:
-            headers["Content-Type"] = content_type
-        return {
-            "statusCode": self.status,
-            "headers": headers,
-            "body": payload,
-            "isBase64Encoded": is_binary,
-        }
+        return _proxy(self.body, self.status, self.headers, handler)
+
+
+def _proxy(body: Any, status: int, given: Mapping[str, str] | None, handler: str) -> dict[str, Any]:
+    headers = dict(given) if given else {}
+    payload, content_type, is_binary = _encode_body(body, handler)
+    if content_type and not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = content_type
+    return {
+        "statusCode": status,
+        "headers": headers,
+        "body": payload,
+        "isBase64Encoded": is_binary,
+    }
+
+
+# Built once: json.dumps with an option (the separators) builds an encoder per call.
+_BODY_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _encode_body(body: Any, handler: str) -> tuple[str, str | None, bool]:
@@ -131,7 +138,7 @@ def _encode_body(body: Any, handler: str) -> tuple[str, str | None, bool]:
     if isinstance(body, str):
         return body, TEXT_TYPE, False
     try:  # never str() of what JSON cannot encode: the client would get a Python repr
-        return json.dumps(body, separators=(",", ":")), JSON_TYPE, False
+        return _BODY_JSON.encode(body), JSON_TYPE, False
     except (TypeError, ValueError) as exc:
         raise HandlerResultError(
             f"{handler} returned a body JSON cannot encode ({exc}); {RETURN_HINT}"
@@ -156,4 +163,4 @@ def to_proxy_response(result: Any, handler: str = "the handler") -> dict[str, An
             f"{handler} returned a tuple; teal does not read (body, status) tuples: "
             "return Response(body, status=201) instead"
         )
-    return Response(result).to_proxy(handler)
+    return _proxy(result, 200, None, handler)  # as Response(result) would, without one

@@ -103,7 +103,7 @@ def invoke(dispatch: Dispatch, event: Mapping[str, Any], context: Any) -> dict[s
         return result
     try:
         answer = call(Request.from_event(event, context))
-        response = _stamped(to_proxy_response(answer, handler_name(call)))
+        response = _stamped(to_proxy_response(answer, _name_of(call)))
     except Exception:
         traceback.print_exc(file=sys.stderr)
         response = _error(500, "Internal server error")
@@ -114,6 +114,20 @@ def handler_name(function: Callable[..., Any]) -> str:
     """``module.function``, as a log line names a handler."""
     module = getattr(function, "__module__", None) or "?"
     return f"handler {module}.{getattr(function, '__qualname__', repr(function))}"
+
+
+_handler_names: dict[Callable[..., Any], str] = {}
+
+
+def _name_of(function: Callable[..., Any]) -> str:
+    """:func:`handler_name`, worked out once per handler: each request passes it on."""
+    try:
+        name = _handler_names.get(function)
+    except TypeError:  # a callable object that cannot be a key
+        return handler_name(function)
+    if name is None:
+        name = _handler_names[function] = handler_name(function)
+    return name
 
 
 def _stamped(response: dict[str, Any]) -> dict[str, Any]:

@@ -221,7 +221,9 @@ def read_frame(stream: IO[bytes]) -> Any:
     if header is None:
         return None
     payload = _read_exactly(stream, _HEADER.unpack(header)[0])
-    return None if payload is None else json.loads(payload)
+    # decoded first: json.loads guesses the encoding of bytes and decodes them with an
+    # error handler, a fifth of a hello request's parse; the gateway always sends UTF-8
+    return None if payload is None else json.loads(payload.decode("utf-8"))
 
 
 def send(stream: IO[bytes], frame: bytes) -> None:
@@ -230,8 +232,13 @@ def send(stream: IO[bytes], frame: bytes) -> None:
         view = view[stream.write(view) or 0 :]
 
 
+# Built once: json.dumps with any option builds a new encoder for every call.
+_FRAME_JSON = json.JSONEncoder(separators=(",", ":"))
+_RESULT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_frame(message: Any) -> bytes:
-    payload = json.dumps(message, separators=(",", ":")).encode("utf-8")
+    payload = _FRAME_JSON.encode(message).encode("utf-8")
     return _HEADER.pack(len(payload)) + payload
 
 
@@ -295,7 +302,7 @@ def _end_and_report(request_id: str, duration_ms: float) -> str:
 def _result_frame(result: Any, max_result_bytes: int) -> bytes:
     """The result frame; Lambda's size error instead when the result's JSON is too large."""
     # encoded here: what is not JSON cannot travel back, as on Lambda
-    result_json = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    result_json = _RESULT_JSON.encode(result).encode("utf-8")
     if len(result_json) > max_result_bytes:
         message = (
             f"Response payload size exceeded maximum allowed payload size "
@@ -314,10 +321,7 @@ def serve_one(
     """Run the handler for one request frame; the encoded result frame to send back."""
     request_id = str(request["request_id"])
     context = LambdaContext(request_id, int(request["deadline_ms"]))
-    if request.get("trace_id"):
-        os.environ[TRACE_VARIABLE] = str(request["trace_id"])
-    else:
-        os.environ.pop(TRACE_VARIABLE, None)
+    set_trace_variable(str(request["trace_id"]) if request.get("trace_id") else None)
     start = f"START RequestId: {request_id} Version: {context.function_version}\n"
     _LOG.own(stamp(time.time()) + start, later=True)
     started = time.perf_counter()
@@ -330,6 +334,50 @@ def serve_one(
     _flush_logs()  # the handler's output goes first (a stream it swapped in may buffer)
     _LOG.own(_end_and_report(request_id, duration_ms))
     return frame
+
+
+class _TraceVariable:
+    """``_X_AMZN_TRACE_ID`` in ``os.environ`` and in the C environment that the
+    processes a handler starts inherit, set for each request.
+
+    Not through ``os.environ[...] = ...``: the C library's ``setenv`` copies each
+    value and never frees it (a caller may still hold it), so one trace id per
+    request grew the worker without end (about 140 bytes a request, a false
+    ``Runtime.OutOfMemory`` after some hundred thousand requests) and each set got
+    slower. ``putenv`` instead makes our own buffer the variable. A buffer is freed
+    one request after it stopped being the variable: a thread of the handler's
+    scanning the C environment at the switch may still be reading it.
+    """
+
+    def __init__(self) -> None:
+        self._key = os.fsencode(TRACE_VARIABLE)
+        self._data: Any = getattr(os.environ, "_data", None)  # what os.environ reads
+        self._putenv: Any = None
+        if sys.platform != "win32" and isinstance(self._data, dict):
+            try:
+                self._putenv = ctypes.CDLL(None).putenv
+            except (OSError, AttributeError):  # no C library to ask: os.environ's way
+                self._putenv = None
+        self._entries: tuple[Any, Any] = (None, None)  # the variable's buffer, the one before
+
+    def set(self, value: str | None) -> None:
+        if value is None:
+            os.environ.pop(TRACE_VARIABLE, None)
+            self._entries = (None, self._entries[0])
+            return
+        encoded = os.fsencode(value)
+        if self._putenv is None or b"\0" in encoded:  # os.environ refuses a NUL itself
+            os.environ[TRACE_VARIABLE] = value
+            return
+        entry = ctypes.create_string_buffer(self._key + b"=" + encoded)
+        if self._putenv(entry) != 0:
+            os.environ[TRACE_VARIABLE] = value
+            return
+        self._entries = (entry, self._entries[0])
+        self._data[self._key] = encoded
+
+
+set_trace_variable = _TraceVariable().set
 
 
 def peak_memory_bytes() -> int:
