@@ -253,6 +253,31 @@ def test_http_1_0_closes_unless_the_client_asks_to_keep_the_connection(server: S
             assert (answer.status, answer.header("Connection")) == (200, "keep-alive")
 
 
+def test_a_client_done_sending_still_gets_its_answer(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/echo"))
+        client.sock.shutdown(socket.SHUT_WR)
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (200, "close")
+        assert client.closed()
+
+
+def test_an_upgrade_is_answered_as_plain_http_then_the_connection_closes(
+    server: Server,
+) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/echo", "Connection: Upgrade", "Upgrade: websocket") + b"\x81")
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (200, "close")
+        assert client.closed()
+
+
+def test_an_absolute_target_gives_its_path_and_query(server: Server) -> None:
+    with Client(server.port) as client:
+        seen = client.get("http://api.example.com/echo?q=1").json()
+    assert (seen["path"], seen["query"]) == ("/echo", "q=1")
+
+
 def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
     serve: Callable[..., Server],
 ) -> None:

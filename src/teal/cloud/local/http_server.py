@@ -55,6 +55,7 @@ KEEP_ALIVE_S = 30.0  # an idle keep-alive connection is closed after this
 # written after it rather than copied into one buffer
 ONE_WRITE_MAX = 64 * 1024
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+_FRAMING_LENGTHS = frozenset(len(name) for name in FRAMING_HEADERS)  # most names need no lower()
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 BAD_REQUEST = GatewayResponse(
     400, (("Content-Type", "text/plain; charset=utf-8"),), b"Invalid HTTP request received."
@@ -126,7 +127,7 @@ def render_head(response: GatewayResponse, connection: str) -> bytes:
     Connection header's value, or "" for none."""
     lines = [_STATUS_LINES.get(response.status) or _status_line(response.status), _date_line()]
     for name, value in response.headers:
-        if name.lower() not in FRAMING_HEADERS:
+        if len(name) not in _FRAMING_LENGTHS or name.lower() not in FRAMING_HEADERS:
             lines.append(f"{name}: {value}\r\n")
     lines.append(f"Content-Length: {len(response.body)}\r\n")
     if connection:
