@@ -15,8 +15,6 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
 from teal.cloud.local.gateway import (
-    MAX_BODY_BYTES,
-    AsgiGateway,
     Gateway,
     GatewayRequest,
     GatewayResponse,
@@ -332,70 +330,6 @@ def test_health_answers_on_the_main_port(state: FakeServingState) -> None:
     response = handle(gateway, request("/_teal/health"))
     assert response.status == 200
     assert response.json()["pid"] == 1
-
-
-# ---------------------------------------------------------------- the ASGI adapter
-
-
-class AsgiExchange:
-    """One request through :class:`AsgiGateway`, its body in chunks; what was sent back."""
-
-    def __init__(self, body_chunks: list[bytes], declared: int | None) -> None:
-        self.chunks = body_chunks
-        self.declared = declared
-        self.reads = 0
-        self.sent: list[dict[str, Any]] = []
-
-    def scope(self, path: str) -> dict[str, Any]:
-        headers = [(b"host", b"127.0.0.1"), (b"content-type", b"text/plain")]
-        if self.declared is not None:
-            headers.append((b"content-length", str(self.declared).encode()))
-        return {
-            "type": "http",
-            "method": "POST",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": headers,
-            "server": ("127.0.0.1", MAIN_PORT),
-            "client": ("127.0.0.1", 50000),
-        }
-
-    async def receive(self) -> dict[str, Any]:
-        chunk = self.chunks[self.reads]
-        self.reads += 1
-        return {"type": "http.request", "body": chunk, "more_body": self.reads < len(self.chunks)}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-    def run(self, gateway: Gateway, path: str) -> tuple[int, bytes]:
-        asyncio.run(AsgiGateway(gateway)(self.scope(path), self.receive, self.send))
-        return self.sent[0]["status"], self.sent[1]["body"]
-
-
-def chunks_of(size: int, piece: int = 1024 * 1024) -> list[bytes]:
-    return [b"a" * min(piece, size - start) for start in range(0, size, piece)]
-
-
-@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-def test_a_body_of_the_limit_is_served_and_one_byte_more_is_refused(
-    state: FakeServingState, declared: bool
-) -> None:
-    fake_stage(state, "blue", {"size": [("/upload", "POST")]})
-    invoker = ScriptedInvoker({"size": lambda e: {"statusCode": 200, "body": str(len(e["body"]))}})
-    gateway = gateway_for(state, invoker)
-    for size, expected in (
-        (MAX_BODY_BYTES, (200, str(MAX_BODY_BYTES).encode())),
-        (MAX_BODY_BYTES + 1, (413, b'{"message": "Request Too Long"}')),
-    ):
-        exchange = AsgiExchange(chunks_of(size), size if declared else None)
-        assert exchange.run(gateway, api("/upload")) == expected
-    assert len(invoker.events) == 1  # the refused request reached no function
-    # a declared size over the limit is refused before a byte of the body is read
-    early = AsgiExchange(chunks_of(MAX_BODY_BYTES + 1), MAX_BODY_BYTES + 1)
-    assert early.run(gateway, api("/upload"))[0] == 413
-    assert early.reads == 0
 
 
 # ---------------------------------------------------------------- with real workers

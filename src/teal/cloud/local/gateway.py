@@ -4,8 +4,8 @@
 :class:`GatewayResponse`, doing what a REST API with Lambda proxy
 integrations does:
 
-0. refuse a body over the REST payload limit, 10 MB (413); the ASGI adapter
-   stops reading there, so the gateway never holds more of a request;
+0. refuse a body over the REST payload limit, 10 MB (413); the HTTP server
+   stops keeping the body there, so the gateway never holds more of a request;
 1. pick the API and stage: ``/restapis/<api>/<stage>/_user_request_/<path>``
    on the main port, or a custom domain (by its own port, or by Host header
    on the main port) through its routing rules, by priority (a preview's
@@ -45,14 +45,14 @@ console's pages are under ``/_teal/console`` (:mod:`teal.cloud.local.console`,
 handed in by the gateway process as ``console``).
 
 A request HTTP cannot parse (a header name with CR or LF in it, say) never
-reaches :meth:`Gateway.handle`: the HTTP server (uvicorn's httptools, or h11) answers 400
-and closes the connection, as a front end would. A proxy response HTTP
+reaches :meth:`Gateway.handle`: the HTTP server (:mod:`teal.cloud.local.http_server`)
+answers 400 and closes the connection, as a front end would. A proxy response HTTP
 cannot carry (such a header from the function) is malformed: 502.
 
 What it reads comes from :class:`ServingState` and is cached per
 ``generation()``, polled on every request, so a deploy or a switch applies to
 the next request while requests in flight finish on what they started with.
-:class:`AsgiGateway` is the thin ASGI adapter that uvicorn serves.
+:mod:`teal.cloud.local.http_server` is the HTTP/1.1 server around it.
 """
 
 from __future__ import annotations
@@ -787,109 +787,3 @@ def _mock_answer(mock: MockAnswer, request_id: str) -> GatewayResponse:
     if request_id:
         headers.append(("x-amzn-RequestId", request_id))
     return GatewayResponse(mock.status, tuple(headers), b"")
-
-
-# ---------------------------------------------------------------- ASGI adapter
-
-_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
-# The ASGI scope extension where the server records header names as the client wrote
-# them (ASGI lowercases ``headers``; a REST API passes the client's case on).
-RAW_HEADER_NAMES = "teal.raw_header_names"
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class AsgiGateway:
-    """The ASGI application uvicorn serves on the main port and every domain port."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        try:
-            request = await _to_request(scope, receive, self.gateway.max_body_bytes)
-            response = await self.gateway.handle(request)
-        except Exception:  # e.g. the state could not be read: answer as API Gateway would
-            log.exception("request failed inside the gateway")
-            response = _error(INTERNAL_ERROR, "")
-        # framing is the gateway's business, as on API Gateway: a handler's own is dropped
-        headers = [
-            (k.encode("latin-1"), _header_bytes(v))
-            for k, v in response.headers
-            if k.lower() not in _FRAMING_HEADERS
-        ]
-        headers.append((b"Content-Length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
-
-
-def _header_bytes(value: str) -> bytes:
-    """Latin-1, as request headers are read; UTF-8 for characters beyond it."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8")
-
-
-async def _to_request(scope: Scope, receive: Receive, max_body_bytes: int) -> GatewayRequest:
-    """The request, with its body read up to ``max_body_bytes`` and no further.
-
-    What a client sends past the limit is left to the server, which discards
-    it; a Content-Length over the limit is refused before reading anything.
-    """
-    declared = _content_length(scope)
-    body = None if declared > max_body_bytes else await _read_body(receive, max_body_bytes)
-    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
-    server = scope.get("server") or ("127.0.0.1", 0)
-    client = scope.get("client") or ("127.0.0.1", 0)
-    return GatewayRequest(
-        method=scope["method"],
-        path=raw_path.decode("latin-1"),
-        query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=_headers_as_sent(scope),
-        body=body or b"",
-        local_port=int(server[1]),
-        client_ip=str(client[0]),
-        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
-        body_too_large=body is None,
-        scheme=str(scope.get("scheme") or "http"),
-    )
-
-
-def _headers_as_sent(scope: Scope) -> tuple[tuple[str, str], ...]:
-    """The request's headers, with the client's names when the server kept them."""
-    pairs: list[tuple[bytes, bytes]] = scope["headers"]
-    kept = (scope.get("extensions") or {}).get(RAW_HEADER_NAMES) or {}
-    names: list[bytes] | None = kept.get("names")
-    if names is None or len(names) != len(pairs):
-        names = [name for name, _ in pairs]
-    return tuple(
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, (_, value) in zip(names, pairs, strict=True)
-    )
-
-
-def _content_length(scope: Scope) -> int:
-    """The declared body size (0 without one: chunked bodies are counted as read)."""
-    for name, value in scope["headers"]:
-        if name.lower() == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The body, or None as soon as it grows past ``limit`` (the rest is not read)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)

@@ -1,8 +1,10 @@
 """The gateway process: ``python -m teal.cloud.local.gateway_main --home DIR --port N``.
 
 One process serves the main port and one port per custom domain, all on
-127.0.0.1, with uvicorn on uvloop. It polls the serving state so new domains
-get a listener without a restart, stops idle workers by the workers' rule
+127.0.0.1, with teal's own HTTP/1.1 server (:mod:`teal.cloud.local.http_server`)
+on uvloop. It polls the serving state so new domains get a listener without a
+restart (and a domain gone loses its own once the requests it took are
+answered), stops idle workers by the workers' rule
 (:class:`teal.cloud.local.workers.WorkerManager`), fires scheduled rules and
 drains queues into their consumers (:mod:`teal.cloud.local.event_runner`), writes ``gateway.json``
 once it answers, and on SIGTERM/SIGINT stops its listeners and workers and
@@ -28,18 +30,17 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
-import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.event_runner import EventRunner
-from teal.cloud.local.gateway import RAW_HEADER_NAMES, AsgiGateway, Gateway
+from teal.cloud.local.gateway import Gateway
+from teal.cloud.local.http_server import HttpListener
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
@@ -54,34 +55,6 @@ POLL_S = 0.25
 REAP_EVERY_S = 5.0  # how often idle workers are checked against the rule (see WorkerManager)
 RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
 RETRY_MAX_S = 8.0  # ... doubling up to this
-
-
-class CaseKeepingHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol, recording each header name as the client wrote it.
-
-    ASGI gives header names lowercased, and uvicorn lowercases them as they are
-    parsed; API Gateway's REST APIs hand the client's own case to the function.
-    The parser's callback still sees the name as sent, so it is kept beside the
-    lowercased list, in the scope's extensions (``{RAW_HEADER_NAMES: {"names": [...]}}``),
-    one name per header in the same order. Nothing else of uvicorn's parsing changes.
-    """
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._raw_names: list[bytes] = []
-        self.scope["extensions"] = {RAW_HEADER_NAMES: {"names": self._raw_names}}
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw_names.append(bytes(name))
-        super().on_header(name, value)
-
-
-class _Listener(uvicorn.Server):
-    """A uvicorn server that leaves signals to the process (several run in one loop)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class CannotListen(OperationError):
@@ -138,8 +111,7 @@ class GatewayServer:
         self.workers = workers
         self.port = port
         self.traffic = traffic
-        self.app = AsgiGateway(gateway)
-        self._listeners: dict[int, tuple[_Listener, asyncio.Task[None]]] = {}
+        self._listeners: dict[int, HttpListener] = {}
         self._unbound: dict[int, Unbound] = {}
         self._stop = asyncio.Event()
         self._reaping: set[asyncio.Task[int]] = set()
@@ -149,33 +121,17 @@ class GatewayServer:
         self._stop.set()
 
     async def _listen(self, port: int) -> None:
-        sock = bind(port)
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_keep_alive=30,
-            server_header=False,
-            # the client's address is the connection's, as API Gateway's sourceIp is:
-            # an X-Forwarded-For header is the client's word, passed on as a header only
-            proxy_headers=False,
-            log_config=None,  # the process's logging is set up once, in main()
-            http=CaseKeepingHttpTools,
-        )
-        server = _Listener(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        self._listeners[port] = (server, task)
-        while not server.started:
-            if task.done():
-                task.result()
-                raise OperationError(f"the listener on port {port} stopped at start")
-            await asyncio.sleep(0.01)
+        listener = HttpListener(self.gateway, bind(port))
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise CannotListen(port, exc.strerror or str(exc)) from exc
+        self._listeners[port] = listener
 
     async def _close(self, port: int) -> None:
-        server, task = self._listeners.pop(port)
-        server.should_exit = True
-        await task
+        """Stop listening; requests the port took are answered first (a blue-green switch
+        or a domain's removal fails none of them)."""
+        await self._listeners.pop(port).close()
 
     async def _sync_domain_ports(self, *, retry_now: bool = False) -> None:
         """One listener per domain port of the current state (the poll and health call it).

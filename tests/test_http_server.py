@@ -1,0 +1,476 @@
+"""The gateway's HTTP/1.1 server over real sockets on loopback, around a scripted handler.
+
+What a client sees on the wire (framing, keep-alive, pipelining, limits, errors,
+closing) is the server's; what the handler sees is the request as the client
+wrote it. The gateway itself is left out: its HTTP tests run a gateway process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import pytest
+
+from teal.cloud.local.gateway import GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway_main import bind, event_loop_factory
+from teal.cloud.local.http_server import KEEP_ALIVE_S, HttpListener
+from test_gateway_support import free_port
+
+T = TypeVar("T")
+LIMIT = 1000  # the scripted handler's body limit (the gateway's is 10 MB)
+MB = 1024 * 1024
+
+
+class Scripted:
+    """Answers by path; records what it was given and when each request started and ended."""
+
+    max_body_bytes = LIMIT
+
+    def __init__(self) -> None:
+        self.requests: list[GatewayRequest] = []
+        self.events: list[str] = []
+
+    async def handle(self, request: GatewayRequest) -> GatewayResponse:
+        self.requests.append(request)
+        name = f"{request.path}?{request.query_string}"
+        self.events.append(f"start {name}")
+        try:
+            return await self._answer(request, parse_qs(request.query_string))
+        finally:
+            self.events.append(f"end {name}")
+
+    async def _answer(
+        self, request: GatewayRequest, query: dict[str, list[str]]
+    ) -> GatewayResponse:
+        if request.body_too_large:
+            return GatewayResponse(413, (("Content-Type", "text/plain"),), b"too long")
+        if request.path == "/slow":
+            await asyncio.sleep(float(query["s"][0]))
+            return GatewayResponse(200, (), b"slow done")
+        if request.path == "/big":
+            return GatewayResponse(200, (), b"b" * int(query["n"][0]))
+        if request.path == "/framing":
+            headers = (
+                ("Content-Length", "999"),
+                ("Transfer-Encoding", "chunked"),
+                ("Connection", "close"),
+                ("X-Kept", "1"),
+            )
+            return GatewayResponse(200, headers, b"abc")
+        if request.path == "/header":  # one header, as the query gives it
+            return GatewayResponse(200, ((query["name"][0], query["value"][0]),), b"ok")
+        if request.path == "/fail":
+            raise RuntimeError("the state could not be read")
+        seen = {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string,
+            "headers": request.headers,
+            "body": request.body.decode("latin-1"),
+            "protocol": request.protocol,
+            "client_ip": request.client_ip,
+            "local_port": request.local_port,
+        }
+        return GatewayResponse(200, (("X-MiXeD-Answer", "Kept"),), json.dumps(seen).encode())
+
+
+class Server:
+    """An HttpListener on a free port, in an event loop of its own thread (uvloop if any)."""
+
+    def __init__(self, keep_alive_s: float) -> None:
+        self.handler = Scripted()
+        self.loop = (event_loop_factory() or asyncio.new_event_loop)()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.listener = HttpListener(self.handler, bind(free_port()), keep_alive_s=keep_alive_s)
+        self.call(self.listener.start())
+        self.port = self.listener.port
+        self._closing: concurrent.futures.Future[None] | None = None
+
+    def call(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(10)
+
+    def close_listener(self) -> concurrent.futures.Future[None]:
+        self._closing = asyncio.run_coroutine_threadsafe(self.listener.close(), self.loop)
+        return self._closing
+
+    def stop(self) -> None:
+        (self._closing or self.close_listener()).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(keep_alive_s: float = KEEP_ALIVE_S) -> Server:
+        servers.append(Server(keep_alive_s))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(serve: Callable[..., Server]) -> Server:
+    return serve()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]  # as on the wire
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        assert len(values) <= 1, f"{name} more than once: {self.headers}"
+        return values[0] if values else None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Client:
+    """A raw connection: requests written as bytes, answers read one by one."""
+
+    def __init__(self, port: int, *, receive_buffer: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:  # before connecting: the window is set then
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
+        self.reader = self.sock.makefile("rb")
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def get(self, target: str, *headers: str) -> Answer:
+        self.send(request("GET", target, *headers))
+        return self.answer()
+
+    def answer(self, *, head: bool = False) -> Answer:
+        status_line = self.reader.readline()
+        assert status_line.startswith(b"HTTP/1.1 "), status_line
+        headers = []
+        while (line := self.reader.readline()) != b"\r\n":
+            name, _, value = line.decode("latin-1").rstrip("\r\n").partition(": ")
+            headers.append((name, value))
+        answer = Answer(int(status_line.split()[1]), headers, b"")
+        length = answer.header("Content-Length")
+        if not head and length is not None:
+            answer.body = self.reader.read(int(length))
+        return answer
+
+    def closed(self) -> bool:
+        """Whether the server closed the connection (and sent nothing more)."""
+        try:
+            return self.reader.read(1) == b""
+        except ConnectionResetError:
+            return True
+
+
+def request(method: str, target: str, *headers: str, body: bytes = b"") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: test", *headers]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chunked(*pieces: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------- connections
+
+
+def test_a_connection_serves_several_requests(server: Server) -> None:
+    with Client(server.port) as client:
+        for n in range(3):
+            answer = client.get(f"/echo?n={n}")
+            assert answer.status == 200
+            assert answer.header("Connection") is None
+            assert answer.json()["query"] == f"n={n}"
+    seen = server.handler.requests[0]
+    assert (seen.method, seen.path, seen.protocol) == ("GET", "/echo", "HTTP/1.1")
+    assert (seen.client_ip, seen.local_port) == ("127.0.0.1", server.port)
+
+
+def test_pipelined_requests_are_handled_one_at_a_time_and_answered_in_order(
+    server: Server,
+) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/slow?s=0.3") + request("GET", "/echo?n=2") * 2)
+        assert client.answer().body == b"slow done"
+        assert [client.answer().json()["query"] for _ in range(2)] == ["n=2", "n=2"]
+    assert server.handler.events[:3] == ["start /slow?s=0.3", "end /slow?s=0.3", "start /echo?n=2"]
+
+
+def test_a_client_that_asks_to_close_is_answered_then_closed(server: Server) -> None:
+    with Client(server.port) as client:
+        answer = client.get("/echo", "Connection: close")
+        assert (answer.status, answer.header("Connection")) == (200, "close")
+        assert client.closed()
+
+
+def test_http_1_0_closes_unless_the_client_asks_to_keep_the_connection(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(b"GET /echo HTTP/1.0\r\n\r\n")
+        answer = client.answer()
+        assert answer.json()["protocol"] == "HTTP/1.0"
+        assert answer.header("Connection") == "close"
+        assert client.closed()
+    with Client(server.port) as client:
+        for _ in range(2):
+            client.send(b"GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            answer = client.answer()
+            assert (answer.status, answer.header("Connection")) == (200, "keep-alive")
+
+
+def test_a_client_done_sending_still_gets_its_answer(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/echo"))
+        client.sock.shutdown(socket.SHUT_WR)
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (200, "close")
+        assert client.closed()
+
+
+def test_an_upgrade_is_answered_as_plain_http_then_the_connection_closes(
+    server: Server,
+) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/echo", "Connection: Upgrade", "Upgrade: websocket") + b"\x81")
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (200, "close")
+        assert client.closed()
+
+
+def test_an_absolute_target_gives_its_path_and_query(server: Server) -> None:
+    with Client(server.port) as client:
+        seen = client.get("http://api.example.com/echo?q=1").json()
+    assert (seen["path"], seen["query"]) == ("/echo", "q=1")
+
+
+def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(keep_alive_s=0.3)
+    with Client(server.port) as client:
+        assert client.get("/echo").status == 200
+        started = time.monotonic()
+        assert client.closed()
+        assert 0.2 < time.monotonic() - started < 3
+
+
+def test_a_busy_connection_outlives_the_keep_alive_timeout(serve: Callable[..., Server]) -> None:
+    server = serve(keep_alive_s=0.2)
+    with Client(server.port) as client:
+        assert client.get("/slow?s=0.6").body == b"slow done"
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def test_expect_100_continue_gets_the_interim_answer_before_the_body(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("POST", "/echo", "Expect: 100-continue", "Content-Length: 5"))
+        assert client.answer().status == 100
+        client.send(b"hello")
+        assert client.answer().json()["body"] == "hello"
+
+
+def test_expect_100_continue_over_the_limit_is_refused_without_it(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(
+            request("POST", "/echo", "Expect: 100-continue", f"Content-Length: {LIMIT + 1}")
+        )
+        answer = client.answer()
+        # the client sends no body: the connection cannot be read on
+        assert (answer.status, answer.header("Connection")) == (413, "close")
+        assert client.closed()
+
+
+def test_a_chunked_body_reaches_the_handler_whole(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("POST", "/echo", "Transfer-Encoding: chunked") + chunked(b"ab", b"cd"))
+        assert client.answer().json()["body"] == "abcd"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_of_the_limit_is_kept_and_one_byte_more_is_not(server: Server, framing: str) -> None:
+    def post(size: int) -> bytes:
+        body = b"a" * size
+        if framing == "chunked":
+            return request("POST", "/echo", "Transfer-Encoding: chunked") + chunked(
+                body[:600], body[600:]
+            )
+        return request("POST", "/echo", body=body)
+
+    with Client(server.port) as client:
+        client.send(post(LIMIT))
+        assert len(client.answer().json()["body"]) == LIMIT
+        client.send(post(LIMIT + 1))
+        assert client.answer().status == 413
+        # the rest of the refused body was read and dropped: the connection serves on
+        assert client.get("/echo?after").json()["query"] == "after"
+    refused = server.handler.requests[1]
+    assert (refused.body_too_large, refused.body) == (True, b"")
+
+
+def test_a_declared_body_over_the_limit_is_answered_before_it_is_sent(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("POST", "/echo", f"Content-Length: {10 * LIMIT}"))
+        assert client.answer().status == 413  # not a byte of the body sent yet
+        client.send(b"a" * 10 * LIMIT)
+        assert client.get("/echo?after").status == 200
+
+
+# ---------------------------------------------------------------- answers
+
+
+def test_head_answers_carry_the_length_of_the_body_without_it(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("HEAD", "/big?n=100"))
+        answer = client.answer(head=True)
+        assert (answer.status, answer.header("Content-Length")) == (200, "100")
+        # no body bytes came: the next answer starts right there
+        assert client.get("/echo?after").json()["query"] == "after"
+
+
+def test_the_handlers_framing_headers_are_replaced_by_the_servers(server: Server) -> None:
+    with Client(server.port) as client:
+        answer = client.get("/framing")
+        assert answer.body == b"abc"
+        names = [name for name, _ in answer.headers]
+        assert sorted(names) == ["Content-Length", "Date", "X-Kept"]
+        assert answer.header("Content-Length") == "3"
+        assert client.get("/echo").status == 200  # no Connection: close from the handler
+
+
+def test_header_names_keep_their_case_both_ways(server: Server) -> None:
+    with Client(server.port) as client:
+        answer = client.get("/echo", "X-MiXeD-Case: 1", "accept: text/plain")
+    assert ("X-MiXeD-Answer", "Kept") in answer.headers
+    assert answer.json()["headers"] == [
+        ["Host", "test"],
+        ["X-MiXeD-Case", "1"],
+        ["accept", "text/plain"],
+    ]
+
+
+def test_header_values_are_latin_1_with_utf_8_beyond_it(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(b"GET /echo HTTP/1.1\r\nX-Name: caf\xe9\r\n\r\n")
+        assert ["X-Name", "café"] in client.answer().json()["headers"]
+        client.send(request("GET", "/header?name=X-Price&value=5%E2%82%AC+caf%C3%A9"))
+        client.reader.readline()
+        client.reader.readline()  # Date
+        assert client.reader.readline() == "X-Price: 5€ café\r\n".encode()
+
+
+def test_an_answer_with_a_line_break_in_a_header_is_not_split(server: Server) -> None:
+    with Client(server.port) as client:
+        answer = client.get("/header?name=X-A&value=1%0D%0AX-Injected:+1")
+        assert answer.status == 500
+        assert answer.header("X-Injected") is None
+        assert client.get("/echo").status == 200
+
+
+def test_a_failing_handler_is_answered_500_and_the_connection_serves_on(server: Server) -> None:
+    with Client(server.port) as client:
+        answer = client.get("/fail")
+        assert answer.status == 500
+        assert answer.header("x-amzn-ErrorType") == "InternalServerErrorException"
+        assert client.get("/echo").status == 200
+
+
+def test_a_request_that_cannot_be_parsed_is_answered_400_after_those_before_it(
+    server: Server,
+) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/slow?s=0.2") + b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n")
+        assert client.answer().body == b"slow done"
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (400, "close")
+        assert client.closed()
+    assert len(server.handler.requests) == 1
+
+
+def test_a_client_that_does_not_read_stops_being_read(server: Server) -> None:
+    count, size = 20, 2 * MB
+    with Client(server.port, receive_buffer=64 * 1024) as client:
+        client.send(request("GET", f"/big?n={size}") * count)
+        time.sleep(0.5)
+        # the kernel's buffers hold a few answers; then the server waits for the client
+        assert len(server.handler.requests) < count // 2
+        for _ in range(count):
+            assert len(client.answer().body) == size
+    assert len(server.handler.requests) == count
+
+
+def test_a_client_gone_mid_request_leaves_the_handler_to_finish(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/slow?s=0.2"))
+        eventually(lambda: len(server.handler.requests) == 1)
+    eventually(lambda: "end /slow?s=0.2" in server.handler.events)
+    with Client(server.port) as client:
+        assert client.get("/echo").status == 200
+
+
+# ---------------------------------------------------------------- closing a listener
+
+
+def test_a_closed_listener_answers_the_requests_it_took_then_closes(server: Server) -> None:
+    with Client(server.port) as busy, Client(server.port) as idle:
+        assert idle.get("/echo").status == 200
+        busy.send(request("GET", "/slow?s=0.5"))
+        eventually(lambda: len(server.handler.requests) == 2)
+        closing = server.close_listener()
+        assert idle.closed()  # an idle connection is closed at once
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        assert not closing.done()  # the slow request is still being served
+        answer = busy.answer()
+        assert (answer.status, answer.body) == (200, b"slow done")
+        assert answer.header("Connection") == "close"
+        assert busy.closed()
+        closing.result(5)
+
+
+def test_a_closed_listener_answers_pipelined_requests_it_read(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/slow?s=0.3") + request("GET", "/echo?n=2"))
+        eventually(lambda: len(server.handler.requests) == 1)
+        closing = server.close_listener()
+        assert client.answer().header("Connection") is None
+        last = client.answer()
+        assert (last.json()["query"], last.header("Connection")) == ("n=2", "close")
+        assert client.closed()
+        closing.result(5)
