@@ -9,7 +9,15 @@ import pytest
 
 from teal import App
 from teal.errors import RouteError
-from teal.routes import MatchKind, PartKind, PathSyntaxError, RouteTable, compile_path
+from teal.routes import (
+    MATCHES_KEPT,
+    MatchKind,
+    PartKind,
+    PathSyntaxError,
+    PathTree,
+    RouteTable,
+    compile_path,
+)
 
 
 def handler(request: object) -> dict[str, str]:
@@ -217,3 +225,20 @@ def test_resources_past_api_gateways_quota_are_a_warning_not_an_error() -> None:
     (warning,) = quota_warnings(table(RESOURCES_QUOTA + 2))
     assert warning.startswith(f"the API has {RESOURCES_QUOTA + 2} resources")
     assert "allows 300 per REST API unless the quota is raised" in warning
+
+
+def test_a_remembered_match_gives_way_to_a_route_added_later() -> None:
+    tree: PathTree[str] = PathTree()
+    tree.add("/posts/{id}", "GET", "one post")
+    assert tree.match("/posts/new", "GET").target == "one post"
+    tree.add("/posts/new", "GET", "the form")  # a static part wins over a variable
+    assert tree.match("/posts/new", "GET").target == "the form"
+    assert tree.match("/posts/7", "GET").params == {"id": "7"}
+
+
+def test_remembered_matches_stay_bounded_under_a_scan_of_random_paths() -> None:
+    tree: PathTree[str] = PathTree()
+    tree.add("/files/{path+}", "GET", "file")
+    for number in range(3 * MATCHES_KEPT):
+        assert tree.match(f"/files/{number}", "GET").params == {"path": str(number)}
+    assert len(tree._matches) <= MATCHES_KEPT

@@ -173,7 +173,7 @@ class Match(Generic[T]):
     params: Mapping[str, str] = field(default_factory=dict)
 
 
-MATCHES_KEPT = 4096
+MATCHES_KEPT = 1024  # per tree: a few hot paths matter, a scan of random ones must not grow it
 
 
 class PathTree(Generic[T]):
