@@ -614,13 +614,20 @@ class HttpListener:
             functools.partial(_Connection, self), sock=self._sock, backlog=1024
         )
 
-    async def close(self) -> None:
-        """Stop accepting; return once every connection has answered what it took."""
+    def stop_accepting(self) -> None:
+        """Free the port (it may be listened on again at once), close idle connections,
+        and have busy ones close once they answered what they took."""
+        if self.closing:
+            return
         self.closing = True
         if self._server is not None:
             self._server.close()
         for connection in list(self.connections):
             connection.shutdown()
+
+    async def close(self) -> None:
+        """Stop accepting; return once every connection has answered what it took."""
+        self.stop_accepting()
         if self.connections:
             self._all_gone = self.loop.create_future()
             await self._all_gone
