@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import select
 import socket
 import threading
 import time
@@ -22,7 +23,12 @@ import pytest
 
 from teal.cloud.local.gateway import GatewayRequest, GatewayResponse
 from teal.cloud.local.gateway_main import bind, event_loop_factory
-from teal.cloud.local.http_server import KEEP_ALIVE_S, HttpListener
+from teal.cloud.local.http_server import (
+    HEADER_VALUES_LIMIT,
+    KEEP_ALIVE_S,
+    URL_LIMIT,
+    HttpListener,
+)
 from test_gateway_support import free_port
 
 T = TypeVar("T")
@@ -70,6 +76,8 @@ class Scripted:
             return GatewayResponse(200, ((query["name"][0], query["value"][0]),), b"ok")
         if request.path == "/fail":
             raise RuntimeError("the state could not be read")
+        if request.path == "/status":  # the status the query gives, with a body
+            return GatewayResponse(int(query["code"][0]), (), b"abc")
         seen = {
             "method": request.method,
             "path": request.path,
@@ -255,7 +263,8 @@ def test_http_1_0_closes_unless_the_client_asks_to_keep_the_connection(server: S
 
 def test_a_client_done_sending_still_gets_its_answer(server: Server) -> None:
     with Client(server.port) as client:
-        client.send(request("GET", "/echo"))
+        # slow: the end of what it sends arrives before the answer is written
+        client.send(request("GET", "/slow?s=0.2"))
         client.sock.shutdown(socket.SHUT_WR)
         answer = client.answer()
         assert (answer.status, answer.header("Connection")) == (200, "close")
@@ -387,7 +396,7 @@ def test_header_names_keep_their_case_both_ways(server: Server) -> None:
 
 def test_header_values_are_latin_1_with_utf_8_beyond_it(server: Server) -> None:
     with Client(server.port) as client:
-        client.send(b"GET /echo HTTP/1.1\r\nX-Name: caf\xe9\r\n\r\n")
+        client.send(b"GET /echo HTTP/1.1\r\nHost: test\r\nX-Name: caf\xe9\r\n\r\n")
         assert ["X-Name", "café"] in client.answer().json()["headers"]
         client.send(request("GET", "/header?name=X-Price&value=5%E2%82%AC+caf%C3%A9"))
         client.reader.readline()
@@ -474,3 +483,146 @@ def test_a_closed_listener_answers_pipelined_requests_it_read(server: Server) ->
         assert (last.json()["query"], last.header("Connection")) == ("n=2", "close")
         assert client.closed()
         closing.result(5)
+
+
+# ---------------------------------------------------------------- what a client cannot do
+
+
+def test_trailer_fields_do_not_join_the_request_headers(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(
+            request("POST", "/echo", "Transfer-Encoding: chunked")
+            + b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\nHost: elsewhere\r\n\r\n"
+        )
+        seen = client.answer().json()
+    assert seen["body"] == "abc"
+    assert seen["headers"] == [["Host", "test"], ["Transfer-Encoding", "chunked"]]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"GET /echo HTTP/1.1\r\n", b"GET /echo HTTP/1.1\r\nHost: a\r\nhost: b\r\n"],
+    ids=["no host", "two hosts"],
+)
+def test_an_http_1_1_request_needs_exactly_one_host(server: Server, head: bytes) -> None:
+    with Client(server.port) as client:
+        client.send(head + b"\r\n")
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (400, "close")
+        assert client.closed()
+    with Client(server.port) as client:  # HTTP/1.0 has no Host to require
+        client.send(b"GET /echo HTTP/1.0\r\n\r\n")
+        assert client.answer().status == 200
+    assert len(server.handler.requests) == 1
+
+
+def test_a_request_target_over_the_url_limit_is_refused(server: Server) -> None:
+    with Client(server.port) as client:
+        longest = "/echo?q=" + "a" * (URL_LIMIT - len("/echo?q="))
+        assert client.get(longest).status == 200
+        answer = client.get(longest + "a")
+        assert (answer.status, answer.header("Connection")) == (414, "close")
+        assert client.closed()
+    assert len(server.handler.requests) == 1
+
+
+def test_header_values_over_their_limit_are_refused(server: Server) -> None:
+    filler = HEADER_VALUES_LIMIT - len("test")  # the Host header's value counts too
+    with Client(server.port) as client:
+        assert client.get("/echo", f"X-A: {'a' * (filler - 100)}", f"X-B: {'b' * 100}").status
+        answer = client.get("/echo", f"X-A: {'a' * (filler - 100)}", f"X-B: {'b' * 101}")
+        assert (answer.status, answer.header("Connection")) == (431, "close")
+        assert client.closed()
+    assert len(server.handler.requests) == 1
+
+
+def test_a_header_that_never_ends_is_refused_before_it_fills_memory(server: Server) -> None:
+    with Client(server.port) as client:
+        client.send(b"GET /echo HTTP/1.1\r\nHost: test\r\nX-Endless: ")
+        sent = 0
+        while sent < 64 * MB and not select.select([client.sock], [], [], 0.001)[0]:
+            client.send(b"a" * 16384)
+            sent += 16384
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (431, "close")
+    assert sent < 2 * MB
+    assert server.handler.requests == []
+
+
+def test_a_head_sent_a_byte_at_a_time_is_cut_off_by_the_keep_alive_timeout(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(keep_alive_s=0.5)
+    with Client(server.port) as client:
+        client.send(b"GET /echo HTTP/1.1\r\nHost: test\r\nX-Slow: ")
+        started = time.monotonic()
+        assert trickle_until_closed(client, seconds=5)
+        assert time.monotonic() - started < 2
+    assert server.handler.requests == []
+
+
+def trickle_until_closed(client: Client, seconds: float) -> bool:
+    """Send a byte every 50 ms; whether the server closed within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            client.send(b"a")
+        except OSError:  # a reset, or a broken pipe: the server closed
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [b"GET /echo HTTP/1.1\r\nHost: te", request("POST", "/echo", "Content-Length: 10") + b"abc"],
+    ids=["head", "body"],
+)
+def test_a_client_done_sending_mid_request_is_closed_at_once(
+    server: Server, partial: bytes
+) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", "/echo?first") + partial)
+        client.sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        assert client.answer().json()["query"] == "first"
+        assert client.closed()
+        assert time.monotonic() - started < 2  # not the keep-alive timeout's 30 s
+    assert len(server.handler.requests) == 1
+
+
+def test_a_client_that_reads_nothing_does_not_hold_its_connection(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(keep_alive_s=0.5)
+    with Client(server.port, receive_buffer=16 * 1024) as client:
+        client.send(request("GET", f"/big?n={8 * MB}"))
+        eventually(lambda: len(server.listener.connections) == 1)
+        eventually(lambda: not server.listener.connections, seconds=4)
+
+
+def test_a_closed_listener_does_not_wait_for_a_client_that_reads_nothing(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(keep_alive_s=0.5)
+    with Client(server.port, receive_buffer=16 * 1024) as client:
+        client.send(request("GET", f"/big?n={8 * MB}") + request("GET", "/echo"))
+        eventually(lambda: len(server.handler.requests) == 1)
+        server.close_listener().result(5)
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_answers_that_have_no_content_are_sent_without_it(server: Server, status: int) -> None:
+    with Client(server.port) as client:
+        client.send(request("GET", f"/status?code={status}") + request("GET", "/echo?after"))
+        answer = client.answer(head=True)  # no content follows the head of such an answer
+        assert answer.status == status
+        if status == 204:
+            assert answer.header("Content-Length") is None
+        assert client.answer().json()["query"] == "after"
+
+
+def test_an_interim_status_is_never_a_final_answer(server: Server) -> None:
+    with Client(server.port) as client:
+        assert client.get("/status?code=101").status == 500
+        assert client.get("/echo").status == 200

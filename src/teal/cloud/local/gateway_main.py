@@ -115,6 +115,7 @@ class GatewayServer:
         self._unbound: dict[int, Unbound] = {}
         self._stop = asyncio.Event()
         self._reaping: set[asyncio.Task[int]] = set()
+        self._draining: set[asyncio.Task[None]] = set()  # listeners closed, requests finishing
         self._syncing = asyncio.Lock()
 
     def stop(self) -> None:
@@ -128,10 +129,15 @@ class GatewayServer:
             raise CannotListen(port, exc.strerror or str(exc)) from exc
         self._listeners[port] = listener
 
-    async def _close(self, port: int) -> None:
-        """Stop listening; requests the port took are answered first (a blue-green switch
-        or a domain's removal fails none of them)."""
-        await self._listeners.pop(port).close()
+    def _close(self, port: int) -> None:
+        """Stop listening at once; the requests the port took are answered in the
+        background (a blue-green switch or a domain's removal fails none of them, and
+        neither the state's poll nor a health call waits for the slowest)."""
+        listener = self._listeners.pop(port)
+        listener.stop_accepting()
+        task = asyncio.get_running_loop().create_task(listener.close())
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
 
     async def _sync_domain_ports(self, *, retry_now: bool = False) -> None:
         """One listener per domain port of the current state (the poll and health call it).
@@ -153,7 +159,7 @@ class GatewayServer:
         for port in sorted(set(self._unbound) - set(wanted)):
             del self._unbound[port]
         for port in sorted(set(self._listeners) - set(wanted) - {self.port}):
-            await self._close(port)
+            self._close(port)
 
     async def _try_listen(self, port: int, domain: str) -> None:
         try:
@@ -235,8 +241,9 @@ class GatewayServer:
             except Exception:  # a broken state read must not end the gateway
                 log.exception("reading the serving state failed")
             self._flush_traffic()
-        for port in list(self._listeners):
-            await self._close(port)
+        for port in list(self._listeners):  # all stop accepting at once
+            self._close(port)
+        await asyncio.gather(*self._draining)
         self._flush_traffic(final=True)
         await self.workers.close()
 

@@ -9,7 +9,16 @@ line, headers, body) in one ``transport.write``. What HTTP/1.1 asks of a
 server is kept:
 
 - keep-alive (HTTP/1.0 only when the client asks for it); a connection idle
-  for ``keep_alive_s`` is closed;
+  for ``keep_alive_s`` is closed, and so is one whose request head is not whole
+  ``keep_alive_s`` after it fell idle (bytes of a head do not count as activity:
+  a client trickling one is cut off), or whose client reads nothing of what is
+  written to it for as long (aborted, even once closed: it holds neither memory
+  nor a closing listener);
+- a request head within API Gateway's limits: a request target over
+  ``URL_LIMIT`` characters is answered 414, header values over
+  ``HEADER_VALUES_LIMIT`` bytes 431 (a head over ``HEAD_LIMIT`` bytes, names
+  included, too), then the connection closes; an HTTP/1.1 request has exactly
+  one Host (else 400), and trailer fields never join the headers;
 - pipelined requests are answered in order, one at a time; reading pauses
   while a parsed request waits for the one before it, and while the client
   does not read what was written (the transport's write buffer is full);
@@ -22,8 +31,11 @@ server is kept:
 - framing is the server's, as on API Gateway: the handler's Content-Length,
   Transfer-Encoding and Connection are dropped, Content-Length and Date are
   set here; a HEAD answer has the Content-Length of its body, not the body;
+  a 204 or 304 has neither (their framing has no content), and an interim
+  status (1xx) is no final answer: 500;
 - a request httptools cannot parse is answered 400, after the answers owed
-  before it, and the connection closes;
+  before it, and the connection closes; a request the client stopped sending
+  half-way (it closed its side) is dropped, the whole ones before it answered;
 - a client gone before its answer leaves the handler to finish; nothing is
   written.
 
@@ -47,19 +59,37 @@ from typing import Protocol, cast
 import httptools
 
 from teal.cloud.local.gateway import INTERNAL_ERROR, GatewayRequest, GatewayResponse
+from teal.routes import URL_LENGTH_LIMIT
 
 log = logging.getLogger("teal.local.gateway")
 
 KEEP_ALIVE_S = 30.0  # an idle keep-alive connection is closed after this
+# API Gateway's limits on a REST API's request head (docs/limits.md), neither raisable
+URL_LIMIT = URL_LENGTH_LIMIT  # characters of the request target
+HEADER_VALUES_LIMIT = 10240  # bytes of all header values together
+# what the server holds of a head still unparsed (a header's name and value are kept
+# by the parser until the line ends): room for both limits, names and separators
+HEAD_LIMIT = 64 * 1024
 # a body up to this size goes out in the same write as the head; a larger one is
 # written after it rather than copied into one buffer
 ONE_WRITE_MAX = 64 * 1024
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 _FRAMING_LENGTHS = frozenset(len(name) for name in FRAMING_HEADERS)  # most names need no lower()
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-BAD_REQUEST = GatewayResponse(
-    400, (("Content-Type", "text/plain; charset=utf-8"),), b"Invalid HTTP request received."
-)
+_TEXT = (("Content-Type", "text/plain; charset=utf-8"),)
+BAD_REQUEST = GatewayResponse(400, _TEXT, b"Invalid HTTP request received.")
+URI_TOO_LONG = GatewayResponse(414, _TEXT, b"Request URI too long")
+HEADERS_TOO_LARGE = GatewayResponse(431, _TEXT, b"Request header fields too large")
+_NO_CONTENT = frozenset({204, 304})  # answers whose framing has no content (RFC 9110)
+
+
+class _Refused(Exception):
+    """Raised in a parser callback: the request is answered ``answer``, then the
+    connection closes."""
+
+    def __init__(self, answer: GatewayResponse) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
 
 
 class Handler(Protocol):
@@ -125,11 +155,14 @@ class UnwritableHead(ValueError):
 def render_head(response: GatewayResponse, connection: str) -> bytes:
     """The status line and headers, framing set here; ``connection`` is the
     Connection header's value, or "" for none."""
+    if response.status < 200:  # a client would wait for the final answer after it
+        raise UnwritableHead(f"{response.status} is an interim status, not an answer")
     lines = [_STATUS_LINES.get(response.status) or _status_line(response.status), _date_line()]
     for name, value in response.headers:
         if len(name) not in _FRAMING_LENGTHS or name.lower() not in FRAMING_HEADERS:
             lines.append(f"{name}: {value}\r\n")
-    lines.append(f"Content-Length: {len(response.body)}\r\n")
+    if response.status not in _NO_CONTENT:
+        lines.append(f"Content-Length: {len(response.body)}\r\n")
     if connection:
         lines.append(f"Connection: {connection}\r\n")
     lines.append("\r\n")
@@ -154,7 +187,10 @@ class _Incoming:
         "chunks",
         "declared",
         "expects_continue",
+        "head_bytes",
+        "head_done",
         "headers",
+        "hosts",
         "keep_alive",
         "method",
         "path",
@@ -162,6 +198,7 @@ class _Incoming:
         "ready",
         "too_large",
         "url",
+        "values_size",
         "version",
     )
 
@@ -179,6 +216,10 @@ class _Incoming:
         self.keep_alive = True
         self.too_large = False
         self.ready = False  # whole, or over the limit: it can be handled
+        self.head_done = False  # the header section is whole (what follows is body, trailers)
+        self.head_bytes = 0  # bytes received while the head was incomplete, roughly
+        self.values_size = 0  # bytes of header values so far
+        self.hosts = 0  # Host header lines
 
 
 class _Connection(asyncio.Protocol):
@@ -200,7 +241,7 @@ class _Connection(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self._no_more = False  # take no further request (asked to close, malformed, upgrade)
-        self._bad_request = False  # a 400 is owed once the answers before it are written
+        self._refusal: GatewayResponse | None = None  # owed once the answers before it are
         self._shutting_down = False  # the listener closes: answer what was received, then close
         self._closed = False  # closed by this side
         self._lost = False
@@ -229,21 +270,36 @@ class _Connection(asyncio.Protocol):
             self._listener.forget(self)
 
     def data_received(self, data: bytes) -> None:
+        # no activity until a head is whole: a client trickling one never ending
+        # keeps its connection no longer than an idle one
         if self._no_more or self._closed:
             return
-        self._last_active = self._loop.time()
+        head = self._parsing if self._parsing is not None and not self._parsing.head_done else None
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             # what follows is another protocol, which a REST API does not speak: the
             # request is answered as plain HTTP, then the connection closes
             self._take_no_more()
+            return
         except httptools.HttpParserCallbackError as error:
-            if not isinstance(error.__context__, httptools.HttpParserInvalidURLError):
+            refused = error.__context__
+            if isinstance(refused, _Refused):
+                self._refuse(refused.answer)
+                return
+            if not isinstance(refused, httptools.HttpParserInvalidURLError):
                 log.exception("reading a request failed inside the gateway")
-            self._refuse()
+            self._refuse(BAD_REQUEST)
+            return
         except httptools.HttpParserError:
-            self._refuse()
+            self._refuse(BAD_REQUEST)
+            return
+        if head is not None and self._parsing is head and not head.head_done:
+            # the parser keeps a header line until it ends: the head is bounded here
+            # (a chunk that began it or ended it is not counted: at most two more)
+            head.head_bytes += len(data)
+            if head.head_bytes > HEAD_LIMIT:
+                self._refuse(HEADERS_TOO_LARGE)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -251,12 +307,15 @@ class _Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._last_active = self._loop.time()  # the client reads
         self._advance()
 
     def eof_received(self) -> bool:
-        # the client is done sending (a half-close): what it sent is still answered,
-        # then the connection closes
+        # the client is done sending (a half-close): what it sent whole is still
+        # answered, then the connection closes; a request it did not finish never will be
         self._no_more = True
+        self._parsing = None
+        self._waiting = deque(i for i in self._waiting if i.ready)
         self._advance()
         return True
 
@@ -269,24 +328,39 @@ class _Connection(asyncio.Protocol):
         incoming = self._parsing
         assert incoming is not None
         incoming.url += url
+        if len(incoming.url) > URL_LIMIT:
+            raise _Refused(URI_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         incoming = self._parsing
         assert incoming is not None
+        if incoming.head_done:  # a trailer field: never merged into the headers (RFC 9110)
+            return
+        incoming.values_size += len(value)
+        if incoming.values_size > HEADER_VALUES_LIMIT:
+            raise _Refused(HEADERS_TOO_LARGE)
         incoming.headers.append((name.decode("latin-1"), value.decode("latin-1")))
         size = len(name)
         if size == 14 and name.lower() == b"content-length":
             incoming.declared = int(value) if value.isdigit() else 0
         elif size == 6 and name.lower() == b"expect" and value.lower() == b"100-continue":
             incoming.expects_continue = True
+        elif size == 4 and name.lower() == b"host":
+            incoming.hosts += 1
 
     def on_headers_complete(self) -> None:
         incoming = self._parsing
         assert incoming is not None
+        incoming.head_done = True
+        self._last_active = self._loop.time()
         parser = self._parser
         incoming.method = parser.get_method().decode("ascii")
         incoming.version = parser.get_http_version()
         incoming.keep_alive = parser.should_keep_alive()
+        # one Host, as HTTP/1.1 requires (RFC 9112, 3.2): which one a domain is chosen
+        # by must not be a guess
+        if incoming.hosts > 1 or (incoming.hosts == 0 and incoming.version == "1.1"):
+            raise _Refused(BAD_REQUEST)
         incoming.path, incoming.query = _split_target(incoming.url)
         if incoming.declared > self._limit:
             # refused before a byte of the body is read; a client that waits for
@@ -300,6 +374,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         incoming = self._parsing
         assert incoming is not None
+        self._last_active = self._loop.time()  # the body comes on
         if incoming.too_large:
             return
         incoming.body_size += len(body)
@@ -338,9 +413,9 @@ class _Connection(asyncio.Protocol):
             elif head.expects_continue:
                 head.expects_continue = False
                 self._transport_().write(CONTINUE)
-        elif self._bad_request:
-            self._bad_request = False
-            self._write(BAD_REQUEST, "close", send_body=True)
+        elif self._refusal is not None:
+            self._write(self._refusal, "close", send_body=True)
+            self._refusal = None
             self._close()
             return
         elif (self._shutting_down or self._no_more) and self._parsing is None:
@@ -393,7 +468,7 @@ class _Connection(asyncio.Protocol):
         """Whether the connection stays open after answering ``incoming``."""
         if not incoming.keep_alive:
             return False
-        owed = len(self._waiting) > 0 or self._parsing is not None or self._bad_request
+        owed = len(self._waiting) > 0 or self._parsing is not None or self._refusal is not None
         return owed or not (self._shutting_down or self._no_more)
 
     def _write(self, response: GatewayResponse, connection: str, *, send_body: bool) -> None:
@@ -403,7 +478,7 @@ class _Connection(asyncio.Protocol):
             log.exception("an answer could not be written as HTTP")
             response = internal_error()
             head = render_head(response, connection)
-        body = response.body if send_body else b""
+        body = response.body if send_body and response.status not in _NO_CONTENT else b""
         transport = self._transport_()
         if len(body) <= ONE_WRITE_MAX:
             transport.write(head + body if body else head)
@@ -434,10 +509,11 @@ class _Connection(asyncio.Protocol):
             incoming.ready = True
         self._advance()
 
-    def _refuse(self) -> None:
-        """A request that cannot be parsed: 400 after the answers owed, then close."""
+    def _refuse(self, answer: GatewayResponse) -> None:
+        """A request that cannot be served (unparsable: 400): ``answer`` after the
+        answers owed, then close."""
         self._no_more = True
-        self._bad_request = True
+        self._refusal = answer
         self._parsing = None
         kept = [i for i in self._waiting if i.ready]  # the broken one never became whole
         self._waiting = deque(kept)
@@ -453,19 +529,27 @@ class _Connection(asyncio.Protocol):
 
     def _idle_check(self) -> None:
         self._idle_timer = None
-        if self._closed or self._lost:
+        if self._lost:
             return
         keep_alive_s = self._listener.keep_alive_s
         quiet = self._loop.time() - self._last_active
-        if not self._in_flight and not self._write_paused and quiet >= keep_alive_s:
-            self._close()
-            return
+        if quiet >= keep_alive_s:
+            if self._closed or self._write_paused:
+                # the client takes nothing of what is written to it: it holds neither
+                # the memory of its answers nor a listener that closes
+                self._closed = True
+                self._transport_().abort()
+                return
+            if not self._in_flight:
+                self._close()
         wait = keep_alive_s - quiet if quiet < keep_alive_s else keep_alive_s
         self._idle_timer = self._loop.call_later(wait, self._idle_check)
 
     def _close(self) -> None:
+        """Close once what is written is sent: within ``keep_alive_s``, else aborted."""
         if not self._closed:
             self._closed = True
+            self._last_active = self._loop.time()
             self._transport_().close()
 
     def _transport_(self) -> asyncio.Transport:
@@ -530,13 +614,20 @@ class HttpListener:
             functools.partial(_Connection, self), sock=self._sock, backlog=1024
         )
 
-    async def close(self) -> None:
-        """Stop accepting; return once every connection has answered what it took."""
+    def stop_accepting(self) -> None:
+        """Free the port (it may be listened on again at once), close idle connections,
+        and have busy ones close once they answered what they took."""
+        if self.closing:
+            return
         self.closing = True
         if self._server is not None:
             self._server.close()
         for connection in list(self.connections):
             connection.shutdown()
+
+    async def close(self) -> None:
+        """Stop accepting; return once every connection has answered what it took."""
+        self.stop_accepting()
         if self.connections:
             self._all_gone = self.loop.create_future()
             await self._all_gone
