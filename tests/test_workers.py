@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 import uvloop
 
+from teal.cloud.local import workers
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.workers import (
@@ -436,6 +437,40 @@ def test_idle_workers_leave_after_the_standby_time_and_a_live_version_keeps_one_
     assert len(after_standby["g-sleep"]) == 1 and after_standby["g-sleep"] < before["g-sleep"]
     assert after_live == {}
     assert served["again"] == served["t-sleep"] and not served["again"] & before["t-sleep"]
+
+
+def test_cold_starts_at_the_same_time_prepare_their_version_once(
+    paths: LocalPaths, code: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst on a new version starts many workers at once; what they run on (code
+    unpacked, interpreter, requirements, SDK) is worked out once for all of them."""
+    calls: list[str] = []
+    real_world, real_code = workers.runtime_world, workers.ensure_code
+
+    def counted_world(*args: Any, **kwargs: Any) -> Any:
+        calls.append("world")
+        time.sleep(0.2)  # long enough for every request of the burst to arrive meanwhile
+        return real_world(*args, **kwargs)
+
+    def counted_code(*args: Any, **kwargs: Any) -> Any:
+        calls.append("code")
+        return real_code(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "runtime_world", counted_world)
+    monkeypatch.setattr(workers, "ensure_code", counted_code)
+
+    async def scenario() -> tuple[list[Any], int]:
+        manager = WorkerManager(paths)
+        spec = spec_for(code, "hello")
+        results = await asyncio.gather(*(call(manager, spec, event("/hello")) for _ in range(5)))
+        started = len(manager.workers())
+        await manager.close()
+        return results, started
+
+    results, started = run(scenario())
+    assert [r["statusCode"] for r in results] == [200] * 5
+    assert started == 5  # one environment per concurrent request, as on Lambda
+    assert sorted(calls) == ["code", "world"]
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling policies")

@@ -19,6 +19,7 @@ teal gives its local workers, and its own import of the app (``teal routes``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -282,6 +283,7 @@ def sdk_folder(cache: Path) -> Path:
     return built_once(cache / f"sdk-{key}", link)
 
 
+@functools.cache  # the installed packages' metadata, all of it read: once per process
 def _sdk_locations() -> dict[str, str]:
     """Importable name -> where it is, for every top-level module of the SDK."""
     wanted = {_normal(d) for d in SDK_DISTRIBUTIONS}

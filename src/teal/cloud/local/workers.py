@@ -39,11 +39,11 @@ import time
 import uuid
 import zipfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import psutil
 from pydantic_core import PydanticSerializationError, from_json, to_json
@@ -68,6 +68,7 @@ from teal.errors import TealError
 from teal.runtimes import RuntimeWorld, local_python, runtime_world
 from teal.settings import runtimes_cache
 
+T = TypeVar("T")
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
 DEFAULT_CONCURRENCY = 10
 STANDBY_IDLE_S = 30.0  # a worker idle this long leaves (see WorkerManager)
@@ -525,6 +526,23 @@ class Worker:
 # ---------------------------------------------------------------- pools
 
 
+class _OnceAtATime:
+    """Work done once for all who ask for the same key while it runs: they share its
+    result or its error; who asks after it ended starts it again."""
+
+    def __init__(self) -> None:
+        self._running: dict[object, asyncio.Future[Any]] = {}
+
+    async def run(self, key: object, start: Callable[[], Awaitable[T]]) -> T:
+        running = self._running.get(key)
+        if running is None:
+            running = self._running[key] = asyncio.ensure_future(start())
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        # shielded: one caller giving up (its request cancelled) must not end it for all
+        result: T = await asyncio.shield(running)
+        return result
+
+
 @dataclass
 class Pool:
     """The workers of one function version, with a concurrency cap."""
@@ -619,6 +637,7 @@ class WorkerManager:
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
         self._worlds: dict[tuple[str, str], RuntimeWorld] = {}
+        self._preparing = _OnceAtATime()
         self.credentials = UserCredentials()
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
 
@@ -669,28 +688,35 @@ class WorkerManager:
         """What the code runs on: the runtime's Python, its requirements, the SDK.
 
         The deploy that uploaded the code installed the requirements already, so
-        this is a cache hit but after a reset of ``$TEAL_HOME/runtimes``.
+        this is a cache hit but after a reset of ``$TEAL_HOME/runtimes``. Worked
+        out once for the cold starts that need it at the same time (a burst on a
+        new version starts many): each took a second of the gateway's threads.
         """
         key = (spec.runtime, spec.code_sha256)
         world = self._worlds.get(key)
         if world is None:
-            try:
-                world = await asyncio.to_thread(
-                    runtime_world,
-                    code_dir,
-                    spec.runtime,
-                    runtimes_cache(),
-                    override=local_python(code_dir),
-                )
-            except TealError as exc:
-                raise InvocationError(FailureKind.INIT, exc.render()) from exc
+            world = await self._preparing.run(key, lambda: self._new_world(spec, code_dir))
             self._worlds[key] = world
         return world
+
+    async def _new_world(self, spec: FunctionSpec, code_dir: Path) -> RuntimeWorld:
+        try:
+            return await asyncio.to_thread(
+                runtime_world,
+                code_dir,
+                spec.runtime,
+                runtimes_cache(),
+                override=local_python(code_dir),
+            )
+        except TealError as exc:
+            raise InvocationError(FailureKind.INIT, exc.render()) from exc
 
     async def _code_dir(self, spec: FunctionSpec) -> Path:
         known = self._code_dirs.get(spec.code_sha256)
         if known is None or not known.is_dir():
-            known = await asyncio.to_thread(ensure_code, self.paths, spec)
+            known = await self._preparing.run(
+                spec.code_sha256, lambda: asyncio.to_thread(ensure_code, self.paths, spec)
+            )
             self._code_dirs[spec.code_sha256] = known
         return known
 
