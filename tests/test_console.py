@@ -8,6 +8,7 @@ import stat
 import sys
 import textwrap
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -468,6 +469,16 @@ def test_a_rollback_needs_an_earlier_switch(tmp_path: Path) -> None:
     assert planned.args == ("rollback", "--env", "dev")
     assert "back at blog-dev (it serves blog-dev-2 now)" in planned.sentence
     assert set(ACTIONS) >= {"switch", "rollback"}
+
+
+def test_no_rollback_is_offered_after_a_watch_switched_back(tmp_path: Path) -> None:
+    """The switch back was the rollback: another would serve what failed again."""
+    back = replace(switched("blog-dev", "blog-dev-2"), action="switched-back")
+    app = blog((switched("blog-dev-2", "blog-dev"), back))
+    [domain] = app.domains
+    assert domain.previous is None
+    with pytest.raises(Refused, match="switched it back already"):
+        plan_rollback(app, {"domain": "blog.example.com"}, lambda name: project(tmp_path))
 
 
 def test_the_command_gets_this_local_cloud_and_no_variable_choosing_an_environment() -> None:

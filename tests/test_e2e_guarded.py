@@ -77,7 +77,14 @@ def test_a_watched_switch_to_failing_routes_is_switched_back_with_no_failed_requ
     assert back["state"] == "done" and back["watch"]["errors"] == watch["errors"]
     status = local_cloud.teal_ok("status", "--json").json()
     domain = status["domains"][0]
-    assert (domain["live"], domain["previous"]) == ("blog-dev", "blog-dev-2")
+    assert (domain["live"], domain["previous"]) == ("blog-dev", None)  # no way back to it
+
+    # the switch back was the rollback: another one would serve what failed again
+    refused = local_cloud.teal("rollback")
+    assert refused.code == 1
+    assert "a rollback now would serve blog-dev-2 again" in refused.err
+    assert "teal switch --to blog-dev-2" in refused.err
+    assert version_at(domain_url) == "1"
 
 
 def test_a_healthy_watched_switch_holds_and_one_without_traffic_says_so(

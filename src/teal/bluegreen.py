@@ -29,6 +29,8 @@ from teal.cloud.base import (
     HistoryEntry,
     StageRef,
     Traffic,
+    last_domain_move,
+    rollback_target,
 )
 from teal.config import Check, DomainSpec, Target
 from teal.crashpoints import crash_point
@@ -426,7 +428,15 @@ def rollback(
 ) -> SwitchReport:
     """Switch the domain back to the environment it served before the last switch."""
     spec = domain_of(base)
-    last = _last_switch(cloud.read_history(base.app), spec.name)
+    last = last_domain_move(cloud.read_history(base.app), spec.name)
+    if last is not None and last.action == "switched-back" and last.from_:
+        raise OperationError(
+            f"the last switch of {spec.name} was undone already: a watch found {last.from_} "
+            f"failing and switched back to {last.to}; a rollback now would serve {last.from_} "
+            "again",
+            where=spec.name,
+            hint=f"to serve it anyway once fixed: teal switch --to {last.from_}",
+        )
     if last is None or not last.from_:
         raise OperationError(
             f"no earlier switch of {spec.name} to go back from",
@@ -447,19 +457,6 @@ def rollback(
         progress=progress,
         table=table,
         action="rollback",
-    )
-
-
-def _last_switch(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry | None:
-    return next(
-        (
-            e
-            for e in reversed(history)
-            if e.action in ("switch", "rollback", "switched-back")
-            and e.details.get("domain") == domain
-            and e.state != "failed"  # a failed switch left the domain where it was
-        ),
-        None,
     )
 
 
@@ -694,12 +691,11 @@ def _domain_row(
     cloud: Cloud, app: str, spec: DomainSpec, history: Sequence[HistoryEntry]
 ) -> DomainRow:
     state = read_domain(cloud, app, spec)
-    last = _last_switch(history, spec.name)
     return DomainRow(
         spec.name,
         state.url if state.info else None,
         state.live,
-        last.from_ if last else None,
+        rollback_target(last_domain_move(history, spec.name)),
         _shown_preview(cloud, app, spec) if state.info else None,
     )
 

@@ -304,6 +304,34 @@ class HistoryEntry:
         return replace(self, state=state, **changes)
 
 
+# The history's entries that move a domain to another environment: a switch, a rollback,
+# and a watch's automatic switch back.
+DOMAIN_MOVES = ("switch", "rollback", "switched-back")
+
+
+def last_domain_move(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry | None:
+    """The last move of a domain that did not fail (a failed one left it where it was)."""
+    return next(
+        (
+            e
+            for e in reversed(history)
+            if e.action in DOMAIN_MOVES
+            and e.details.get("domain") == domain
+            and e.state != "failed"
+        ),
+        None,
+    )
+
+
+def rollback_target(last: HistoryEntry | None) -> str | None:
+    """Where ``teal rollback`` sends the domain after this move: where it pointed before.
+    None when there is no way back, or when the move was a watch's switch back: going
+    back would serve again what the watch found failing."""
+    if last is None or last.action == "switched-back":
+        return None
+    return last.from_
+
+
 # -- what functions do: their logs, one invocation, the traffic of a stage ---------
 
 

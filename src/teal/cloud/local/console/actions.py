@@ -106,7 +106,10 @@ def plan_rollback(
 ) -> Planned:
     domain = _domain(app, fields)
     if domain.live is None or domain.previous is None:
-        raise Refused(f"no earlier switch of {domain.name} to go back from")
+        raise Refused(
+            f"nothing to roll back on {domain.name}: no earlier switch, or its watch "
+            "switched it back already"
+        )
     live = _environment(app, domain.live)
     root = _project(live, root_of)
     sentence = (

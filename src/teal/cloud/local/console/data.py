@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from teal.cloud.base import HistoryEntry, StageRef, Traffic
+from teal.cloud.base import (
+    HistoryEntry,
+    StageRef,
+    Traffic,
+    last_domain_move,
+    rollback_target,
+)
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.ledger import Ledger
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
@@ -38,7 +44,6 @@ EXTRA_TAG = "teal:extra"
 ENVIRONMENT_TAG = "teal:environment"
 REST_API_OUTPUT = "RestApiId"
 STAGE_OUTPUT = "StageName"
-SWITCHES = ("switch", "rollback")
 TRAFFIC_WINDOWS_S = (60, 300)  # the last minute, the last 5 minutes
 LOGS_SINCE_S = 3600
 LOG_LINES = 2000
@@ -130,7 +135,7 @@ class DomainView:
     url: str
     base_paths: tuple[str, ...]
     live: str | None  # the environment the domain serves (at its root mapping, or first)
-    previous: str | None  # the one it served before the last switch
+    previous: str | None  # where a rollback goes: the one served before the last switch
     preview: str | None = None  # the environment its teal-preview routing rule serves
 
 
@@ -277,27 +282,14 @@ def _domain_view(
     if bases:
         api_id, _ = route.mappings[bases[0]]
         live = next((e.name for e in environments if api_id in e.api_ids), None)
-    last = last_switch(history, route.name)
     previewed = (e.name for r in route.rules for e in environments if r.api_id in e.api_ids)
     return DomainView(
         route.name,
         f"http://127.0.0.1:{route.port}/",
         tuple(bases),
         live,
-        last.from_ if last is not None else None,
+        rollback_target(last_domain_move(history, route.name)),
         next(previewed, None),
-    )
-
-
-def last_switch(history: Sequence[HistoryEntry], domain: str) -> HistoryEntry | None:
-    """The last switch or rollback of the domain that did not fail (where rollback goes)."""
-    return next(
-        (
-            e
-            for e in reversed(history)
-            if e.action in SWITCHES and e.details.get("domain") == domain and e.state != "failed"
-        ),
-        None,
     )
 
 
