@@ -11,9 +11,12 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 from e2e import LocalCloudEnv, SteadyClient, get, rename_id_to_post_id
+from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.paths import LocalPaths
 from test_e2e_bluegreen import version_at
 
 BROKEN_POSTS = ('return {"posts": list(POSTS.values())[:limit]}', 'raise RuntimeError("broken")')
@@ -218,3 +221,23 @@ def test_the_re_point_of_a_replacement_is_watched_and_undone_on_a_breach(
     assert fixed["watch"]["verdict"] == "held" and fixed["domain"]["live"] == "blog-dev"
     assert version_at(domain_url) == "2" and client.failures == []
     assert get(domain_url + "posts/1")[0] == 200
+
+
+def test_preview_off_removes_a_preview_rule_a_failed_replacement_left(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    """Replacing a preview deletes the old rule last; if that delete failed, both rules
+    stay: --off (what the failure's message advises) ends them all."""
+    domain_url = deploy_base_and_extra(local_cloud)
+    local_cloud.teal_ok("preview", "--to", "2")
+    cloud = LocalCloud(LocalPaths(local_cloud.home))
+    [rule] = cloud.list_routing_rules("blog.example.com")
+    left = replace(rule, priority=rule.priority + 1, headers=(("teal-preview", "old"),))
+    cloud.create_routing_rule("blog.example.com", left)
+    assert json.loads(with_header(domain_url + "health", "old")[1])["version"] == "2"
+
+    ended = local_cloud.teal_ok("preview", "--off", "--json").json()
+    assert ended["preview"] is None
+    assert cloud.list_routing_rules("blog.example.com") == []
+    for value in ("2", "old"):
+        assert json.loads(with_header(domain_url + "health", value)[1])["version"] == "1"

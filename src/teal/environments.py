@@ -258,14 +258,24 @@ def is_preview_rule(rule: RoutingRule, spec: DomainSpec) -> bool:
 def find_preview(cloud: Cloud, app: str, spec: DomainSpec) -> Preview | None:
     """The domain's preview, read from its routing rules (None without a domain, and
     without a call more while the domain routes by base path mappings only)."""
+    found = find_previews(cloud, app, spec)
+    return found[0] if found else None
+
+
+def find_previews(cloud: Cloud, app: str, spec: DomainSpec) -> list[Preview]:
+    """Every preview rule of teal's on the domain, by priority: one, but where deleting
+    the one a new preview replaced failed."""
     info = cloud.get_domain(spec.name)
     if info is None or not info.rules_route:
-        return None
-    rule = next((r for r in cloud.list_routing_rules(spec.name) if is_preview_rule(r, spec)), None)
-    if rule is None:
-        return None
-    found = next((e.name for e in environments(cloud, app) if rule.api_id in e.api_ids), None)
-    return Preview(found, rule)
+        return []
+    rules = [r for r in cloud.list_routing_rules(spec.name) if is_preview_rule(r, spec)]
+    if not rules:
+        return []
+    known = environments(cloud, app)
+    return [
+        Preview(next((e.name for e in known if rule.api_id in e.api_ids), None), rule)
+        for rule in rules
+    ]
 
 
 def preview_rule(

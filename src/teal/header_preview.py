@@ -35,8 +35,10 @@ from teal.environments import (
     Preview,
     domain_lock_key,
     find_preview,
+    find_previews,
     free_priority,
     header_value,
+    is_preview_rule,
     preview_rule,
     read_domain,
 )
@@ -111,8 +113,10 @@ def preview(
             )
             check = health_check(goal.checks, table)
             _verify_or_remove(cloud, state, rule, goal, check=check, value=value)
+            # every earlier preview rule goes: one left by a replacement whose delete failed too
+            for stale in (r for r in rules if is_preview_rule(r, spec)):
+                cloud.delete_routing_rule(spec.name, stale.id)
             if current is not None:
-                cloud.delete_routing_rule(spec.name, current.rule.id)
                 progress(f"ended the preview of {previous or current.rule.api_id}")
         found = Preview(environment.name, rule)
         return PreviewReport(spec.name, state.url, state.live, found, previous, True)
@@ -145,16 +149,18 @@ def end_preview(base: Target, cloud: Cloud, *, user: str, progress: Progress) ->
     operation = Operation(cloud, base, "preview", user, progress)
     with operation.lock(domain_lock_key(spec.name)):
         state = read_domain(cloud, base.app, spec)
-        current = find_preview(cloud, base.app, spec)
-        if current is None:
+        found = find_previews(cloud, base.app, spec)
+        if not found:
             progress(f"{spec.name} has no preview")
             return PreviewReport(spec.name, state.url, state.live, None, None, False)
+        current = found[0]
         if current.environment is not None:
             operation.target = resolve_switch_target(base, current.environment)
         details = {"domain": spec.name, "header": current.header}
         with operation.recorded(current.environment, None, details):
-            cloud.delete_routing_rule(spec.name, current.rule.id)
-            progress(f"ended the preview of {current.environment or current.rule.api_id}")
+            for each in found:  # more than one only after a replacement's delete failed
+                cloud.delete_routing_rule(spec.name, each.rule.id)
+                progress(f"ended the preview of {each.environment or each.rule.api_id}")
         return PreviewReport(spec.name, state.url, state.live, None, current.environment, True)
 
 
