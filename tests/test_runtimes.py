@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib import metadata, util
 from pathlib import Path
 
 import pytest
 
 from conftest import run_teal_subprocess
 from e2e import Run
+from teal import runtimes
 from teal.errors import UserError
 from teal.runtimes import find_interpreter, requirements_of
 
@@ -123,3 +125,20 @@ def test_local_python_must_match_the_runtime(make_project: Callable[..., Path]) 
 def test_comments_only_requirements_install_nothing(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("# nothing yet\n\n")
     assert requirements_of(tmp_path) is None
+
+
+def test_the_sdks_folders_are_those_a_scan_of_every_installed_package_finds() -> None:
+    """The SDK's top-level modules, from its own distributions' metadata, are the same as
+    those the slow way (every installed package's metadata) finds."""
+    wanted = {runtimes._normal(d) for d in runtimes.SDK_DISTRIBUTIONS}
+    scanned: dict[str, str] = {}
+    for name, distributions in metadata.packages_distributions().items():
+        spec = (
+            util.find_spec(name) if wanted & {runtimes._normal(d) for d in distributions} else None
+        )
+        if spec is not None and spec.origin is not None:
+            origin = Path(spec.origin)
+            location = origin.parent if origin.name == "__init__.py" else origin
+            scanned[location.name] = str(location)
+    assert runtimes._sdk_locations() == scanned
+    assert {"boto3", "botocore"} <= set(scanned)  # installed with teal

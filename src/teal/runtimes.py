@@ -283,21 +283,41 @@ def sdk_folder(cache: Path) -> Path:
     return built_once(cache / f"sdk-{key}", link)
 
 
-@functools.cache  # the installed packages' metadata, all of it read: once per process
+@functools.cache  # what is installed does not change under a running process
 def _sdk_locations() -> dict[str, str]:
-    """Importable name -> where it is, for every top-level module of the SDK."""
-    wanted = {_normal(d) for d in SDK_DISTRIBUTIONS}
+    """Importable name -> where it is, for every top-level module of the SDK.
+
+    Asks the SDK's own distributions only: scanning every installed package's
+    metadata for them took 70 ms of each command that reads an app.
+    """
     found: dict[str, str] = {}
-    for name, distributions in metadata.packages_distributions().items():
-        if not wanted & {_normal(d) for d in distributions}:
+    for distribution in SDK_DISTRIBUTIONS:
+        try:
+            names = _top_level_names(metadata.distribution(distribution))
+        except metadata.PackageNotFoundError:
             continue
-        spec = util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        location = origin.parent if origin.name == "__init__.py" else origin
-        found[location.name] = str(location)
+        for name in sorted(names):
+            spec = util.find_spec(name)
+            if spec is None or spec.origin is None:
+                continue
+            origin = Path(spec.origin)
+            location = origin.parent if origin.name == "__init__.py" else origin
+            found[location.name] = str(location)
     return found
+
+
+def _top_level_names(distribution: metadata.Distribution) -> set[str]:
+    """The modules a distribution installs at the top: as its top_level.txt declares
+    them, else as its list of files shows them."""
+    declared = distribution.read_text("top_level.txt")
+    if declared:
+        return {name for name in declared.split() if name.isidentifier()}
+    names: set[str] = set()
+    for file in distribution.files or ():
+        top = file.parts[0] if len(file.parts) > 1 else file.stem if file.suffix == ".py" else ""
+        if top.isidentifier() and not top.startswith("__"):
+            names.add(top)
+    return names
 
 
 def _normal(distribution: str) -> str:
