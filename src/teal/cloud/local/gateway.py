@@ -392,8 +392,8 @@ class Gateway:
         return _json_response(200, body, request_id)
 
     def _target(self, view: _View, request: GatewayRequest) -> StageTarget | GatewayResponse:
-        """Where the request goes: remembered per port, host and path for the view's
-        generation, but where a domain's routing rules look at headers."""
+        """Where the request goes, remembered per port, host and path for the view's
+        generation; never for a domain with routing rules (they may look at headers)."""
         host = request.header("host") or f"127.0.0.1:{request.local_port}"
         key = (request.local_port, host, request.path)
         known = view.targets.get(key)
@@ -408,7 +408,7 @@ class Gateway:
     def _find_target(
         self, view: _View, request: GatewayRequest, host: str
     ) -> tuple[StageTarget | GatewayResponse, bool]:
-        """The target, and whether the request's headers chose it."""
+        """The target, and whether the request's headers may have chosen it."""
         on_domain_port = request.local_port != self.main_port
         if on_domain_port:
             domain = view.domain_on_port(request.local_port)
