@@ -429,34 +429,38 @@ def rollback(
     """Switch the domain back to the environment it served before the last switch."""
     spec = domain_of(base)
     last = last_domain_move(cloud.read_history(base.app), spec.name)
-    if last is not None and last.action == "switched-back" and last.from_:
+    goal = rollback_target(last)
+    if goal is None:
+        raise _no_way_back(spec.name, last)
+    if cloud.describe_stack(goal) is None:
         raise OperationError(
-            f"the last switch of {spec.name} was undone already: a watch found {last.from_} "
-            f"failing and switched back to {last.to}; a rollback now would serve {last.from_} "
-            "again",
-            where=spec.name,
-            hint=f"to serve it anyway once fixed: teal switch --to {last.from_}",
-        )
-    if last is None or not last.from_:
-        raise OperationError(
-            f"no earlier switch of {spec.name} to go back from",
-            hint="use teal switch --to TARGET",
-        )
-    if cloud.describe_stack(last.from_) is None:
-        raise OperationError(
-            f"{spec.name} served {last.from_} before the last switch, but {last.from_} no "
-            "longer exists",
+            f"{spec.name} served {goal} before the last switch, but {goal} no longer exists",
             hint="deploy it again, or switch to another environment with teal switch --to",
         )
     return switch(
         base,
-        last.from_,
+        goal,
         cloud,
         skip_checks=skip_checks,
         user=user,
         progress=progress,
         table=table,
         action="rollback",
+    )
+
+
+def _no_way_back(domain: str, last: HistoryEntry | None) -> OperationError:
+    """Why the domain has nowhere to roll back to (see :func:`rollback_target`)."""
+    if last is not None and last.action == "switched-back":
+        return OperationError(
+            f"the last switch of {domain} was undone already: a watch found {last.from_} "
+            f"failing and switched back to {last.to}; a rollback now would serve {last.from_} "
+            "again",
+            where=domain,
+            hint=f"to serve it anyway once fixed: teal switch --to {last.from_}",
+        )
+    return OperationError(
+        f"no earlier switch of {domain} to go back from", hint="use teal switch --to TARGET"
     )
 
 
