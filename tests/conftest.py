@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,15 @@ from e2e import EXAMPLE_BLOG, Run, local_cloud
 from teal.cli import main
 
 __all__ = ["EXAMPLE_BLOG", "Run", "local_cloud"]  # local_cloud: a fixture for every test module
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the CLI the tests start even when the suite itself was started in
+    the background by a script (``cmd &``), which ignores SIGINT: an ignored signal stays
+    ignored in every child, and the tests that press Ctrl-C on a deploy, a watch, a
+    follow or ``teal dev`` would wait for nothing."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
