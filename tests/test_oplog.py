@@ -132,6 +132,33 @@ def test_a_running_operation_renews_its_lease(cloud: Cloud) -> None:
         assert stale_reason(remote_view, datetime.now(UTC)) is None
 
 
+def test_ctrl_c_just_after_the_lock_is_written_gives_it_back(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal lands between the lock's write and ``with`` having an exit to call."""
+    write_the_lock = cloud.acquire_lock
+
+    def written_then_interrupted(key: str, owner: LockOwner) -> None:
+        write_the_lock(key, owner)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cloud, "acquire_lock", written_then_interrupted)
+    lock = OperationLock(cloud, "blog-dev", "deploy", "ana", app="blog")
+    with pytest.raises(KeyboardInterrupt), lock:
+        pytest.fail("the body must not run")
+    assert cloud.list_locks() == []
+
+
+def test_a_lock_held_by_another_stays_theirs_when_ours_is_refused(cloud: Cloud) -> None:
+    theirs = holder(host="laptop", token="t-cy", user="cy")
+    cloud.acquire_lock("blog-dev", theirs)
+    lock = OperationLock(cloud, "blog-dev", "deploy", "ana", app="blog")
+    with pytest.raises(LockHeld), lock:
+        pytest.fail("the body must not run")
+    [held] = cloud.list_locks()
+    assert held.owner.same_holder(theirs)
+
+
 def test_renewal_never_revives_a_broken_lock(cloud: Cloud) -> None:
     mine = holder(host="ci-runner-7")
     cloud.acquire_lock("blog-dev", mine)

@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
@@ -112,6 +112,26 @@ class OperationLock:
 
     def __enter__(self) -> OperationLock:
         try:
+            self._acquire()
+            self._renewer = threading.Thread(
+                target=self._renew, name=f"lease {self.key}", daemon=True
+            )
+            self._renewer.start()
+        except LockHeld:
+            raise
+        except BaseException:
+            # Ctrl-C can land after the lock is written but before ``with`` has
+            # an ``__exit__`` to call: give back what may be ours (a release
+            # only removes a lock this owner holds). If that fails too, the
+            # lock's holder is a dead pid or its lease runs out: it goes stale.
+            self._stop_renewing.set()
+            with suppress(Exception):
+                self.cloud.release_lock(self.key, self.owner)
+            raise
+        return self
+
+    def _acquire(self) -> None:
+        try:
             self.cloud.acquire_lock(self.key, self.owner)
         except LockHeld as held:
             reason = stale_reason(held.owner, now())
@@ -123,9 +143,6 @@ class OperationLock:
             )
             self.progress(f"released the lock on {self.key} of {held.owner.describe()}: {reason}")
             self.cloud.acquire_lock(self.key, self.owner)  # LockHeld if another was quicker
-        self._renewer = threading.Thread(target=self._renew, name=f"lease {self.key}", daemon=True)
-        self._renewer.start()
-        return self
 
     def _renew(self) -> None:
         interval = self.owner.lease_s / RENEWALS_PER_LEASE
