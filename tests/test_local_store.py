@@ -31,7 +31,9 @@ from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
 from teal.cloud.local.store import (
+    COMMIT_WATCH_RECHECK_S,
     SCHEMA_VERSION,
+    CommitWatch,
     StateError,
     Store,
     bump_generation,
@@ -196,6 +198,63 @@ def test_readers_see_committed_state_while_a_writer_holds_its_transaction(
         assert reader.generation() == 0  # WAL: the reader is not blocked, sees the old state
     assert reader.generation() == 1
     reader.close()
+
+
+def test_the_generation_is_queried_only_after_a_commit(store: Store, paths: LocalPaths) -> None:
+    reader = StoreServingState(paths)
+    statements: list[str] = []
+    reader._conn().set_trace_callback(statements.append)
+    assert reader.generation() == 0
+    queried = len(statements)
+    for _ in range(50):
+        assert reader.generation() == 0
+    assert len(statements) == queried, "no commit: the database is not read again"
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO locks (key, owner) VALUES ('unrelated', '{}')")
+    assert reader.generation() == 0  # a commit that changed no generation: read, same answer
+    assert len(statements) > queried
+    with store.transaction() as conn:
+        bump_generation(conn)
+    assert reader.generation() == 1
+    reader.close()
+
+
+def test_a_commit_of_another_process_is_seen_at_the_next_look(paths: LocalPaths) -> None:
+    Store(paths).close()
+    reader = StoreServingState(paths)
+    assert reader.generation() == 0
+    bump = (
+        "import sys; from pathlib import Path; from teal.cloud.local.store import connect, "
+        "bump_generation; c = connect(Path(sys.argv[1])); bump_generation(c); c.commit()"
+    )
+    for expected in (1, 2):
+        subprocess.run([sys.executable, "-c", bump, str(paths.database)], check=True)
+        assert reader.generation() == expected
+    reader.close()
+
+
+def test_the_commit_watch_says_maybe_without_its_file_and_after_its_recheck_time(
+    tmp_path: Path,
+) -> None:
+    now = [0.0]
+    missing = CommitWatch(tmp_path / "none.db", lambda: now[0])
+    assert not missing.quiet_since_last_look()
+    assert not missing.quiet_since_last_look()
+    database = tmp_path / "state.db"
+    conn = connect(database)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    watch = CommitWatch(database, lambda: now[0])
+    assert not watch.quiet_since_last_look()  # the first look has nothing to compare with
+    assert watch.quiet_since_last_look()
+    now[0] += COMMIT_WATCH_RECHECK_S
+    assert not watch.quiet_since_last_look()
+    assert watch.quiet_since_last_look()
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    assert not watch.quiet_since_last_look()
+    watch.close()
+    conn.close()
 
 
 # Crash recovery: a teal process killed with SIGKILL in the middle of an apply.

@@ -85,3 +85,64 @@ def test_a_trace_id_per_request_does_not_grow_the_worker() -> None:
     seen = drive(60_000)
     assert seen["all_seen"] is True
     assert int(str(seen["grown_kib"])) < 2048
+
+
+# The handler may change the variable itself; a long id needs more room than the
+# buffer the worker writes ids into.
+CHANGES = textwrap.dedent(
+    """
+    import importlib.util, json, os, subprocess, sys
+
+    spec = importlib.util.spec_from_file_location("worker_main", sys.argv[1])
+    worker_main = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker_main)
+
+    def child():
+        return subprocess.run(["sh", "-c", 'printf %s "${_X_AMZN_TRACE_ID-unset}"'],
+                              capture_output=True, text=True).stdout
+
+    def handler(event, context):
+        if event.get("set") is not None:
+            os.environ["_X_AMZN_TRACE_ID"] = event["set"]
+        if event.get("delete"):
+            del os.environ["_X_AMZN_TRACE_ID"]
+        return [os.environ.get("_X_AMZN_TRACE_ID"), child()]
+
+    def serve(trace_id, **event):
+        request = {"request_id": "r", "deadline_ms": 0, "trace_id": trace_id, "event": event}
+        return json.loads(worker_main.serve_one(handler, request, 6 * 1024 * 1024)[4:])["result"]
+
+    long_id = "Root=1-00000000-" + "a" * 400
+    print(json.dumps([
+        serve("Root=1-a", set="the-handlers-own"),
+        serve("Root=1-b"),
+        serve("Root=1-c", delete=True),
+        serve("Root=1-d"),
+        serve(long_id),
+        serve("Root=1-e"),
+        serve(None),
+        serve("Root=1-f"),
+    ]))
+    """
+)
+
+
+def test_the_next_request_sets_its_trace_whatever_the_handler_did_to_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", CHANGES, worker_main.__file__],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seen = json.loads(done.stdout)
+    long_id = "Root=1-00000000-" + "a" * 400
+    assert seen == [
+        ["the-handlers-own", "the-handlers-own"],
+        ["Root=1-b", "Root=1-b"],
+        [None, "unset"],
+        ["Root=1-d", "Root=1-d"],
+        [long_id, long_id],
+        ["Root=1-e", "Root=1-e"],
+        [None, "unset"],
+        ["Root=1-f", "Root=1-f"],
+    ]

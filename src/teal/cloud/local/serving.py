@@ -1,9 +1,12 @@
 """The gateway's read side of the store: stages, functions, domains and a generation.
 
-The gateway polls :meth:`StoreServingState.generation` (one indexed read) and
+The gateway polls :meth:`StoreServingState.generation` for every request and
 re-reads the rest only when it moved; every change that affects serving bumps
-it in the same transaction as the change. Each thread gets its own
-connection, since the gateway may read from several.
+it in the same transaction as the change. The generation itself is read only
+when the database may have changed (:class:`teal.cloud.local.store.CommitWatch`:
+one 48-byte read where a query cost 3 µs, 8 % of the gateway's time under
+load). Each thread gets its own connection, since the gateway may read from
+several.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import threading
+import time
 
 from teal.cloud.local import apigateway
 from teal.cloud.local.model import DomainRoute, FunctionSpec, ServedStage
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.resources.lambda_ import spec_from_json
-from teal.cloud.local.store import connect, from_json, migrate, read_generation
+from teal.cloud.local.store import CommitWatch, connect, from_json, migrate, read_generation
 
 
 class StoreServingState:
@@ -26,6 +30,10 @@ class StoreServingState:
         self.paths = paths
         self._local = threading.local()
         migrate(self._conn(), paths.database)
+        # the index's file exists while a connection is open: this thread's stays open
+        self._commits = CommitWatch(paths.database, time.monotonic)
+        self._generation = 0
+        self._watch_lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -35,7 +43,10 @@ class StoreServingState:
         return conn
 
     def generation(self) -> int:
-        return read_generation(self._conn())
+        with self._watch_lock:  # one look and its read at a time: the watch has one memory
+            if not self._commits.quiet_since_last_look():
+                self._generation = read_generation(self._conn())
+            return self._generation
 
     def stage(self, api_id: str, stage_name: str) -> ServedStage | None:
         return apigateway.served_stage(self._conn(), api_id, stage_name)
@@ -75,6 +86,7 @@ class StoreServingState:
         return apigateway.accepted_api_key(self._conn(), api_id, stage_name, value)
 
     def close(self) -> None:
+        self._commits.close()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

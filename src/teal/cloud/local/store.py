@@ -425,6 +425,65 @@ def read_generation(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+class CommitWatch:
+    """Whether anyone may have committed to a WAL-mode database since the last look,
+    for one 48-byte read instead of a query.
+
+    Every commit rewrites the WAL index header at the start of the database's
+    ``-shm`` file (a change counter, the last frame, checksums: SQLite's
+    "WAL-mode file format"), so the same 48 bytes as at the last look mean no
+    commit came in between. Only a hint: without the file, after a short read,
+    and at least every :data:`COMMIT_WATCH_RECHECK_S` the answer is "maybe", and
+    the caller reads the database itself. A read (``pread``), not a memory map:
+    a file cut short under a map would end the process with SIGBUS.
+    """
+
+    HEADER_BYTES = 48
+
+    def __init__(self, database: Path, clock: Callable[[], float]) -> None:
+        self._shm = database.with_name(database.name + "-shm")
+        self._clock = clock
+        self._fd: int | None = None
+        self._seen = b""
+        self._looked_at = float("-inf")
+
+    def quiet_since_last_look(self) -> bool:
+        """True when nothing was committed since the previous call that returned False.
+
+        A False answer starts the next interval at this call: the caller reads
+        the database after it, so a commit between the two is seen next time.
+        """
+        header = self._header()
+        now = self._clock()
+        if (
+            len(header) == self.HEADER_BYTES
+            and header == self._seen
+            and now - self._looked_at < COMMIT_WATCH_RECHECK_S
+        ):
+            return True
+        self._seen, self._looked_at = header, now
+        return False
+
+    def _header(self) -> bytes:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._shm, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                return b""
+        try:
+            return os.pread(self._fd, self.HEADER_BYTES, 0)
+        except OSError:
+            return b""
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+COMMIT_WATCH_RECHECK_S = 1.0  # a safety net: the database is read at least this often
+
+
 def check_artifact_key(key: str) -> None:
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
