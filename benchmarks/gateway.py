@@ -9,7 +9,11 @@ without them it says so and exits without measuring.
 In each run, on loopback and one after the other:
 
 1. a bare ``uvicorn[standard]`` "hello" ASGI app: the ceiling on this machine;
-2. the local gateway serving a deployed hello app (``teal deploy`` into a
+2. the one-hop ceiling (``benchmarks/one_hop.py``): the gateway's HTTP server
+   sending a gateway-sized event to one of ten minimal worker processes and
+   answering what comes back, with none of API Gateway's or Lambda's work:
+   what the design costs before teal does anything;
+3. the local gateway serving a deployed hello app (``teal deploy`` into a
    private TEAL_HOME: real SQLite state, real worker processes), through the
    API endpoint URL and through the custom domain's own port.
 
@@ -55,7 +59,8 @@ from loopback import free_port
 
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.serving import StoreServingState
-from teal.cloud.local.workers import WorkerManager
+from teal.cloud.local.workers import DEFAULT_CONCURRENCY, WorkerManager
+from teal.runtimes import find_interpreter
 
 HELLO_APP = """
 from teal import App
@@ -68,11 +73,12 @@ def hello(request):
     return {"hello": "world"}
 """
 
-TEAL_TOML = """
+RUNTIME = "python3.12"
+TEAL_TOML = f"""
 [app]
 name = "bench"
 entry = "app:app"
-runtime = "python3.12"
+runtime = "{RUNTIME}"
 
 [domain]
 name = "bench.example.com"
@@ -207,6 +213,24 @@ def start_bare(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the bare uvicorn app did not start")
 
 
+def start_one_hop(port: int) -> subprocess.Popen[bytes]:
+    """The one-hop ceiling (``benchmarks/one_hop.py``): HTTP and one worker process, no
+    more, with the gateway's server and pool size, the hello app's runtime Python."""
+    python = str(find_interpreter(RUNTIME).path)
+    script = Path(__file__).with_name("one_hop.py")
+    command = [sys.executable, str(script), str(port), str(DEFAULT_CONCURRENCY), python]
+    process = subprocess.Popen(command)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            get(f"http://127.0.0.1:{port}/hello")
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the one-hop server did not start")
+
+
 def get(url: str) -> tuple[int, bytes]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
@@ -270,7 +294,7 @@ def cold_start_ms(paths: LocalPaths, api_id: str, runs: int = 5) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3, help="rounds of the three subjects")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of the four subjects")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=16, help="wrk's open connections")
     args = parser.parse_args()
@@ -288,6 +312,9 @@ def main() -> int:
         bare_port = free_port()
         bare = start_bare(work, bare_port)
         bare_url = f"http://127.0.0.1:{bare_port}/"
+        hop_port = free_port()
+        hop = start_one_hop(hop_port)
+        hop_url = f"http://127.0.0.1:{hop_port}/hello"
         try:
             first = time.perf_counter()
             status, _ = get(deployed.api_url)
@@ -295,9 +322,11 @@ def main() -> int:
             assert status == 200, status
             gateway = psutil.Process(json.loads(paths.gateway_state.read_text())["pid"])
             uvicorn = psutil.Process(bare.pid)
+            one_hop = psutil.Process(hop.pid)
             rounds = [
                 [
                     measure("bare uvicorn[standard]", bare_url, args, uvicorn),
+                    measure("one hop, nothing else", hop_url, args, one_hop),
                     measure("gateway: API URL", deployed.api_url, args, gateway),
                     measure("gateway: domain port", deployed.domain_url, args, gateway),
                 ]
@@ -305,8 +334,9 @@ def main() -> int:
             ]
             cold = cold_start_ms(paths, deployed.api_id)
         finally:
-            bare.terminate()
-            bare.wait()
+            for server in (bare, hop):
+                server.terminate()
+                server.wait()
             teal(env, work / "hello", "local", "stop")
     report(rounds, cold, first_ms, load_before, os.getloadavg())
     return 0
