@@ -1,14 +1,16 @@
-"""CPU time of one warm worker per invocation, with no HTTP and no gateway in between.
+"""CPU time of warm workers per invocation, with no HTTP and no gateway in between.
 
-    python benchmarks/worker.py [--invocations 4000] [--runs 3]
+    python benchmarks/worker.py [--invocations 4000] [--runs 3] [--concurrent 1]
 
 Deploys the hello app of ``benchmarks/gateway.py`` into a private TEAL_HOME,
 stops the gateway, then drives one warm worker of it through teal's own
 ``WorkerManager`` (the gateway's code path to its workers), one invocation at
-a time. It prints, per run, the worker's CPU time per invocation (user and
-system, from the kernel's accounting, psutil), the caller's, and the round
-trip. CPU time rather than throughput: it hardly moves when other work shares
-the machine, so two commits can be compared on a busy one.
+a time; with ``--concurrent N``, N invocations at a time on N workers, which
+then take turns on the CPUs as they do behind wrk. It prints, per run, the
+workers' CPU time per invocation (user and system, from the kernel's
+accounting, psutil), the caller's, and the round trip. CPU time rather than
+throughput: it hardly moves when other work shares the machine, so two
+commits can be compared on a busy one.
 
 Each invocation carries the event the gateway sends for the request
 ``benchmarks/gateway.py`` drives with wrk through the custom domain's port
@@ -84,48 +86,70 @@ def hello_function(work: Path) -> tuple[LocalPaths, FunctionSpec, Event]:
 
 
 async def one_run(
-    paths: LocalPaths, spec: FunctionSpec, event: Event, invocations: int
+    paths: LocalPaths, spec: FunctionSpec, event: Event, invocations: int, concurrent: int
 ) -> tuple[float, ...]:
     """(worker µs, of it system µs, caller µs, round trip µs) per invocation."""
-    manager = WorkerManager(paths)
+    manager = WorkerManager(paths, concurrency=concurrent)
     warm_up = [event(f"warm-{number}") for number in range(WARM_UP)]
     events = [event(f"run-{number}") for number in range(invocations)]
+
+    async def drive(batch: list[dict[str, Any]], prefix: str) -> None:
+        """``concurrent`` callers, each one invocation at a time: that many workers."""
+
+        async def caller(lane: int) -> None:
+            for number in range(lane, len(batch), concurrent):
+                await manager.invoke(spec, batch[number], f"{prefix}-{number}")
+
+        await asyncio.gather(*(caller(lane) for lane in range(concurrent)))
+
     try:
-        for number, warming in enumerate(warm_up):
-            await manager.invoke(spec, warming, f"warm-{number}")
-        [worker] = manager.workers()
-        process = psutil.Process(worker.pid)
-        before, caller = process.cpu_times(), time.process_time()
+        await drive(warm_up, "warm")
+        processes = [psutil.Process(worker.pid) for worker in manager.workers()]
+        before, caller = _cpu(processes), time.process_time()
         started = time.perf_counter()
-        for number, sent in enumerate(events):
-            await manager.invoke(spec, sent, f"run-{number}")
+        await drive(events, "run")
         wall = time.perf_counter() - started
-        after, caller = process.cpu_times(), time.process_time() - caller
+        after, caller = _cpu(processes), time.process_time() - caller
     finally:
         await manager.close()
-    worker_s = after.user + after.system - before.user - before.system
     per = 1e6 / invocations
-    return worker_s * per, (after.system - before.system) * per, caller * per, wall * per
+    return (after[0] - before[0]) * per, (after[1] - before[1]) * per, caller * per, wall * per
+
+
+def _cpu(processes: list[psutil.Process]) -> tuple[float, float]:
+    """CPU seconds (user + system, and system alone) of the workers so far."""
+    times = [process.cpu_times() for process in processes]
+    return sum(t.user + t.system for t in times), sum(t.system for t in times)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invocations", type=int, default=4000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=1,
+        help="invocations in flight, each on its own warm worker (the gateway under load has "
+        "up to ten): the workers take turns on the CPUs, as they do behind wrk",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         paths, spec, event = hello_function(Path(folder))
         workers = []
         for run in range(1, args.runs + 1):
             worker, system, caller, trip = asyncio.run(
-                one_run(paths, spec, event, args.invocations)
+                one_run(paths, spec, event, args.invocations, args.concurrent)
             )
             workers.append(worker)
             print(
                 f"run {run}: worker {worker:.1f} µs/invocation (system {system:.1f}), "
                 f"caller {caller:.1f} µs, round trip {trip:.1f} µs"
             )
-    print(f"worker CPU per invocation: median {statistics.median(workers):.1f} µs")
+    print(
+        f"worker CPU per invocation, {args.concurrent} in flight: "
+        f"median {statistics.median(workers):.1f} µs"
+    )
     return 0
 
 
