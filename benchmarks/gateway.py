@@ -50,6 +50,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -213,6 +214,17 @@ def start_bare(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the bare uvicorn app did not start")
 
 
+@contextlib.contextmanager
+def stopped_at_the_end(
+    process: subprocess.Popen[bytes],
+) -> Iterator[subprocess.Popen[bytes]]:
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def start_one_hop(port: int) -> subprocess.Popen[bytes]:
     """The one-hop ceiling (``benchmarks/one_hop.py``): HTTP and one worker process, no
     more, with the gateway's server and pool size, the hello app's runtime Python."""
@@ -308,14 +320,14 @@ def main() -> int:
         paths = LocalPaths(work / "home")
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEAL_")}
         env.update(TEAL_HOME=str(paths.home), TEAL_LOCAL_PORT=str(free_port()))
-        deployed = deploy_hello(work, env)
-        bare_port = free_port()
-        bare = start_bare(work, bare_port)
-        bare_url = f"http://127.0.0.1:{bare_port}/"
-        hop_port = free_port()
-        hop = start_one_hop(hop_port)
-        hop_url = f"http://127.0.0.1:{hop_port}/hello"
-        try:
+        with contextlib.ExitStack() as running:
+            deployed = deploy_hello(work, env)
+            running.callback(teal, env, work / "hello", "local", "stop")
+            bare_port, hop_port = free_port(), free_port()
+            bare = running.enter_context(stopped_at_the_end(start_bare(work, bare_port)))
+            hop = running.enter_context(stopped_at_the_end(start_one_hop(hop_port)))
+            bare_url = f"http://127.0.0.1:{bare_port}/"
+            hop_url = f"http://127.0.0.1:{hop_port}/hello"
             first = time.perf_counter()
             status, _ = get(deployed.api_url)
             first_ms = (time.perf_counter() - first) * 1000
@@ -333,11 +345,6 @@ def main() -> int:
                 for _ in range(args.runs)
             ]
             cold = cold_start_ms(paths, deployed.api_id)
-        finally:
-            for server in (bare, hop):
-                server.terminate()
-                server.wait()
-            teal(env, work / "hello", "local", "stop")
     report(rounds, cold, first_ms, load_before, os.getloadavg())
     return 0
 

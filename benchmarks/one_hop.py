@@ -119,6 +119,8 @@ class _Worker(asyncio.SubprocessProtocol):
         self.stdin: asyncio.WriteTransport | None = None
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd != 1:  # only stdout carries frames
+            return
         self._buffer += data
         if len(self._buffer) < _HEADER.size:
             return
@@ -164,13 +166,14 @@ class OneHop:
 
 async def serve(port: int, count: int, python: str) -> None:
     loop = asyncio.get_running_loop()
-    script = Path(tempfile.mkdtemp()) / "one_hop_worker.py"
-    script.write_text(WORKER)
     workers = []
-    for _ in range(count):
-        transport, worker = await loop.subprocess_exec(_Worker, python, "-I", "-S", str(script))
-        worker.stdin = transport.get_pipe_transport(0)  # type: ignore[assignment]
-        workers.append(worker)
+    with tempfile.TemporaryDirectory() as folder:  # the workers have read it once started
+        script = Path(folder) / "one_hop_worker.py"
+        script.write_text(WORKER)
+        for _ in range(count):
+            transport, worker = await loop.subprocess_exec(_Worker, python, "-I", "-S", str(script))
+            worker.stdin = transport.get_pipe_transport(0)  # type: ignore[assignment]
+            workers.append(worker)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))

@@ -8,7 +8,7 @@ stops the gateway, then drives one warm worker of it through teal's own
 a time; with ``--concurrent N``, N invocations at a time on N workers, which
 then take turns on the CPUs as they do behind wrk. It prints, per run, the
 workers' CPU time per invocation (user and system, from the kernel's
-accounting, psutil), the caller's, and the round trip. CPU time rather than
+accounting, psutil), the caller's, and the wall time. CPU time rather than
 throughput: it hardly moves when other work shares the machine, so two
 commits can be compared on a busy one.
 
@@ -88,7 +88,8 @@ def hello_function(work: Path) -> tuple[LocalPaths, FunctionSpec, Event]:
 async def one_run(
     paths: LocalPaths, spec: FunctionSpec, event: Event, invocations: int, concurrent: int
 ) -> tuple[float, ...]:
-    """(worker µs, of it system µs, caller µs, round trip µs) per invocation."""
+    """(worker µs, of it system µs, caller µs, wall µs) per invocation: with one in
+    flight, the wall time is the round trip."""
     manager = WorkerManager(paths, concurrency=concurrent)
     warm_up = [event(f"warm-{number}") for number in range(WARM_UP)]
     events = [event(f"run-{number}") for number in range(invocations)]
@@ -134,6 +135,8 @@ def main() -> int:
         "up to ten): the workers take turns on the CPUs, as they do behind wrk",
     )
     args = parser.parse_args()
+    if args.concurrent < 1:
+        parser.error("--concurrent must be at least 1")
     with tempfile.TemporaryDirectory() as folder:
         paths, spec, event = hello_function(Path(folder))
         workers = []
@@ -144,7 +147,7 @@ def main() -> int:
             workers.append(worker)
             print(
                 f"run {run}: worker {worker:.1f} µs/invocation (system {system:.1f}), "
-                f"caller {caller:.1f} µs, round trip {trip:.1f} µs"
+                f"caller {caller:.1f} µs, wall time {trip:.1f} µs"
             )
     print(
         f"worker CPU per invocation, {args.concurrent} in flight: "

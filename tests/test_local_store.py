@@ -219,6 +219,27 @@ def test_the_generation_is_queried_only_after_a_commit(store: Store, paths: Loca
     reader.close()
 
 
+def test_a_failed_read_of_the_generation_is_tried_again_at_the_next_look(
+    store: Store, paths: LocalPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from teal.cloud.local import serving
+
+    reader = StoreServingState(paths)
+    assert reader.generation() == 0
+    with store.transaction() as conn:
+        bump_generation(conn)
+
+    def busy(conn: sqlite3.Connection) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(serving, "read_generation", busy)
+    with pytest.raises(sqlite3.OperationalError):
+        reader.generation()
+    monkeypatch.setattr(serving, "read_generation", read_generation)
+    assert reader.generation() == 1  # at once, not after the watch's recheck time
+    reader.close()
+
+
 def test_a_commit_of_another_process_is_seen_at_the_next_look(paths: LocalPaths) -> None:
     Store(paths).close()
     reader = StoreServingState(paths)
@@ -253,8 +274,30 @@ def test_the_commit_watch_says_maybe_without_its_file_and_after_its_recheck_time
     conn.execute("INSERT INTO t VALUES (1)")
     conn.commit()
     assert not watch.quiet_since_last_look()
-    watch.close()
+    watch.forget()  # the read after a look failed
+    assert not watch.quiet_since_last_look()
     conn.close()
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's /proc/locks")
+def test_closing_a_serving_state_keeps_the_locks_of_the_processes_other_connections(
+    store: Store, paths: LocalPaths
+) -> None:
+    """Closing any descriptor of a file drops all of a process's POSIX locks on it, the
+    ones SQLite's other connections hold on the -shm file among them."""
+    store.read("SELECT 1")
+    shm = Path(f"{paths.database}-shm")
+
+    def locks_held() -> int:
+        inode = f":{shm.stat().st_ino} "
+        return sum(inode in line for line in Path("/proc/locks").read_text().splitlines())
+
+    before = locks_held()
+    assert before > 0
+    reader = StoreServingState(paths)
+    reader.generation()
+    reader.close()
+    assert locks_held() == before
 
 
 # Crash recovery: a teal process killed with SIGKILL in the middle of an apply.

@@ -149,6 +149,23 @@ def test_ctrl_c_just_after_the_lock_is_written_gives_it_back(
     assert cloud.list_locks() == []
 
 
+def test_a_lock_refused_as_held_by_ourselves_is_ours(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 put retried after its answer was lost finds the lock it wrote itself."""
+    write_the_lock = cloud.acquire_lock
+
+    def written_then_refused(key: str, owner: LockOwner) -> None:
+        write_the_lock(key, owner)
+        raise LockHeld(key, owner)
+
+    monkeypatch.setattr(cloud, "acquire_lock", written_then_refused)
+    with OperationLock(cloud, "blog-dev", "deploy", "ana", app="blog") as lock:
+        [held] = cloud.list_locks()
+        assert held.owner.same_holder(lock.owner)
+    assert cloud.list_locks() == []
+
+
 def test_a_lock_held_by_another_stays_theirs_when_ours_is_refused(cloud: Cloud) -> None:
     theirs = holder(host="laptop", token="t-cy", user="cy")
     cloud.acquire_lock("blog-dev", theirs)

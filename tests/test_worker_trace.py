@@ -87,8 +87,8 @@ def test_a_trace_id_per_request_does_not_grow_the_worker() -> None:
     assert int(str(seen["grown_kib"])) < 2048
 
 
-# The handler may change the variable itself; a long id needs more room than the
-# buffer the worker writes ids into.
+# The handler may change the variable itself, through os.environ or behind it; a long
+# id, or one no environment can hold, must not upset the next request.
 CHANGES = textwrap.dedent(
     """
     import importlib.util, json, os, subprocess, sys
@@ -106,6 +106,10 @@ CHANGES = textwrap.dedent(
             os.environ["_X_AMZN_TRACE_ID"] = event["set"]
         if event.get("delete"):
             del os.environ["_X_AMZN_TRACE_ID"]
+        if event.get("putenv") is not None:  # the C environment alone, behind os.environ
+            os.putenv("_X_AMZN_TRACE_ID", event["putenv"])
+        if event.get("unsetenv"):
+            os.unsetenv("_X_AMZN_TRACE_ID")
         return [os.environ.get("_X_AMZN_TRACE_ID"), child()]
 
     def serve(trace_id, **event):
@@ -122,6 +126,12 @@ CHANGES = textwrap.dedent(
         serve("Root=1-e"),
         serve(None),
         serve("Root=1-f"),
+        serve("Root=1-g", putenv="set-behind-os-environ"),
+        serve("Root=1-h"),
+        serve("Root=1-i", unsetenv=True),
+        serve("Root=1-j"),
+        serve("Root=1-\\x00k"),
+        serve("Root=1-l"),
     ]))
     """
 )
@@ -145,4 +155,10 @@ def test_the_next_request_sets_its_trace_whatever_the_handler_did_to_it() -> Non
         ["Root=1-e", "Root=1-e"],
         [None, "unset"],
         ["Root=1-f", "Root=1-f"],
+        ["Root=1-g", "set-behind-os-environ"],
+        ["Root=1-h", "Root=1-h"],
+        ["Root=1-i", "unset"],
+        ["Root=1-j", "Root=1-j"],
+        [None, "unset"],  # a NUL cannot be in the environment: no trace, a live worker
+        ["Root=1-l", "Root=1-l"],
     ]

@@ -134,6 +134,8 @@ class OperationLock:
         try:
             self.cloud.acquire_lock(self.key, self.owner)
         except LockHeld as held:
+            if held.owner.same_holder(self.owner):
+                return  # our own write, retried after its answer was lost: it is ours
             reason = stale_reason(held.owner, now())
             if reason is None:
                 held.hint = _wait_hint(held.owner)

@@ -624,9 +624,10 @@ class Gateway:
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         """The loop serving requests, asked of asyncio once per loop: on Python 3.11 each
-        ask is a ``getpid`` system call (5 % of the gateway's time under load)."""
+        ask is a ``getpid`` system call (5 % of the gateway's time under load). A loop
+        no longer running (stopped or closed) is asked again: another may serve now."""
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None or not loop.is_running():
             loop = self._loop = asyncio.get_running_loop()
         return loop
 

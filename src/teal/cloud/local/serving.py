@@ -30,7 +30,7 @@ class StoreServingState:
         self.paths = paths
         self._local = threading.local()
         migrate(self._conn(), paths.database)
-        # the index's file exists while a connection is open: this thread's stays open
+        # the index's file exists while a connection of this process is open
         self._commits = CommitWatch(paths.database, time.monotonic)
         self._generation = 0
         self._watch_lock = threading.Lock()
@@ -45,7 +45,11 @@ class StoreServingState:
     def generation(self) -> int:
         with self._watch_lock:  # one look and its read at a time: the watch has one memory
             if not self._commits.quiet_since_last_look():
-                self._generation = read_generation(self._conn())
+                try:
+                    self._generation = read_generation(self._conn())
+                except BaseException:
+                    self._commits.forget()
+                    raise
             return self._generation
 
     def stage(self, api_id: str, stage_name: str) -> ServedStage | None:
@@ -86,7 +90,6 @@ class StoreServingState:
         return apigateway.accepted_api_key(self._conn(), api_id, stage_name, value)
 
     def close(self) -> None:
-        self._commits.close()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

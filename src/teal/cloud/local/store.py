@@ -441,9 +441,8 @@ class CommitWatch:
     HEADER_BYTES = 48
 
     def __init__(self, database: Path, clock: Callable[[], float]) -> None:
-        self._shm = database.with_name(database.name + "-shm")
+        self._shm = str(database.with_name(database.name + "-shm"))
         self._clock = clock
-        self._fd: int | None = None
         self._seen = b""
         self._looked_at = float("-inf")
 
@@ -451,37 +450,49 @@ class CommitWatch:
         """True when nothing was committed since the previous call that returned False.
 
         A False answer starts the next interval at this call: the caller reads
-        the database after it, so a commit between the two is seen next time.
+        the database after it (and calls :meth:`forget` if that read fails), so
+        a commit between the two is seen next time.
         """
-        header = self._header()
         now = self._clock()
-        if (
-            len(header) == self.HEADER_BYTES
-            and header == self._seen
-            and now - self._looked_at < COMMIT_WATCH_RECHECK_S
-        ):
+        recheck = now - self._looked_at >= COMMIT_WATCH_RECHECK_S
+        header = _shm_header(self._shm, reopen=recheck)
+        if len(header) == self.HEADER_BYTES and header == self._seen and not recheck:
             return True
         self._seen, self._looked_at = header, now
         return False
 
-    def _header(self) -> bytes:
-        if self._fd is None:
-            try:
-                self._fd = os.open(self._shm, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError:
-                return b""
-        try:
-            return os.pread(self._fd, self.HEADER_BYTES, 0)
-        except OSError:
-            return b""
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+    def forget(self) -> None:
+        """The read after the last look failed: the next look says "maybe"."""
+        self._seen, self._looked_at = b"", float("-inf")
 
 
 COMMIT_WATCH_RECHECK_S = 1.0  # a safety net: the database is read at least this often
+
+# -shm path -> a read-only descriptor, opened once per process and never closed: closing
+# any descriptor of a file drops every POSIX lock the process holds on it, SQLite's own
+# (its connections lock the -shm file) included; SQLite keeps its descriptors for that
+# reason too. One per database a process watches.
+_SHM_DESCRIPTORS: dict[str, int] = {}
+_SHM_LOCK = threading.Lock()
+
+
+def _shm_header(path: str, *, reopen: bool) -> bytes:
+    """The first bytes of a -shm file; b"" without one. ``reopen``: first make sure the
+    descriptor is of the file now at ``path`` (a new one if it was replaced)."""
+    if not _CAN_PREAD:  # Windows: every look says "maybe"
+        return b""
+    with _SHM_LOCK:
+        fd = _SHM_DESCRIPTORS.get(path)
+        try:
+            if fd is None or (reopen and os.stat(path).st_ino != os.fstat(fd).st_ino):
+                fd = _SHM_DESCRIPTORS[path] = os.open(path, os.O_RDONLY | _CLOEXEC)
+            return os.pread(fd, CommitWatch.HEADER_BYTES, 0)
+        except OSError:
+            return b""
+
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_CAN_PREAD = hasattr(os, "pread")
 
 
 def check_artifact_key(key: str) -> None:

@@ -344,23 +344,13 @@ class _TraceVariable:
     value and never frees it (a caller may still hold it), so one trace id per
     request grew the worker without end (about 140 bytes a request, a false
     ``Runtime.OutOfMemory`` after some hundred thousand requests) and each set got
-    slower. ``putenv`` instead makes a buffer of ours the variable, and the next
-    values are written into that buffer in place: no call into the C library per
-    request (a ``putenv`` through ctypes and a new buffer each time were a sixth
-    of a warm worker's own time per request under load). A thread reading the C
-    environment during a write may see a mix of two ids, never an unterminated
-    or freed string: the buffer ends in a NUL that is never overwritten, and is
-    never freed while it is the variable. A value too long for it, or the
-    variable changed by the handler through ``os.environ``, gets a new buffer
-    through ``putenv``; the one before is kept one more request, for a thread
-    still reading it.
+    slower. ``putenv`` instead makes our own buffer the variable. A buffer is freed
+    one request after it stopped being the variable: a thread of the handler's
+    scanning the C environment at the switch may still be reading it.
     """
-
-    ROOM = 256  # a trace header is well under this: one buffer serves every request
 
     def __init__(self) -> None:
         self._key = os.fsencode(TRACE_VARIABLE)
-        self._prefix = self._key + b"="
         self._data: Any = getattr(os.environ, "_data", None)  # what os.environ reads
         self._putenv: Any = None
         if sys.platform != "win32" and isinstance(self._data, dict):
@@ -368,47 +358,25 @@ class _TraceVariable:
                 self._putenv = ctypes.CDLL(None).putenv
             except (OSError, AttributeError):  # no C library to ask: os.environ's way
                 self._putenv = None
-        self._buffer: Any = None  # the variable's buffer, while it is the variable
-        self._view: memoryview | None = None  # its bytes, writable, but its final NUL
-        self._value: bytes | None = None  # the value os.environ holds from us
-        self._before: Any = None  # the buffer before, kept one more request
+        self._entries: tuple[Any, Any] = (None, None)  # the variable's buffer, the one before
 
     def set(self, value: str | None) -> None:
-        if value is None:
+        # a NUL cannot be in an environment variable: no trace rather than a dead worker
+        # (an invocation's event names the trace, and a direct invoke's event is anyone's)
+        if value is None or "\0" in value:
             os.environ.pop(TRACE_VARIABLE, None)
-            self._retire()
+            self._entries = (None, self._entries[0])
             return
         encoded = os.fsencode(value)
-        if self._putenv is None or b"\0" in encoded:  # os.environ refuses a NUL itself
+        if self._putenv is None:
             os.environ[TRACE_VARIABLE] = value
-            self._retire()
             return
-        entry = self._prefix + encoded + b"\0"
-        view = self._view
-        if (
-            view is not None
-            and len(entry) <= len(view)
-            and self._data.get(self._key) is self._value
-        ):
-            view[: len(entry)] = entry
-        elif not self._put(entry):
+        entry = ctypes.create_string_buffer(self._key + b"=" + encoded)
+        if self._putenv(entry) != 0:
             os.environ[TRACE_VARIABLE] = value
-            self._retire()
             return
-        self._data[self._key] = self._value = encoded
-
-    def _put(self, entry: bytes) -> bool:
-        """A new buffer holding ``entry``, made the variable."""
-        buffer = ctypes.create_string_buffer(entry, max(len(entry), self.ROOM) + 1)
-        if self._putenv(buffer) != 0:
-            return False
-        self._retire()
-        self._buffer = buffer
-        self._view = memoryview(buffer).cast("B")[:-1]
-        return True
-
-    def _retire(self) -> None:
-        self._before, self._buffer, self._view, self._value = self._buffer, None, None, None
+        self._entries = (entry, self._entries[0])
+        self._data[self._key] = encoded
 
 
 set_trace_variable = _TraceVariable().set
