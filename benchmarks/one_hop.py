@@ -22,9 +22,7 @@ import asyncio
 import socket
 import struct
 import sys
-import tempfile
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -167,13 +165,10 @@ class OneHop:
 async def serve(port: int, count: int, python: str) -> None:
     loop = asyncio.get_running_loop()
     workers = []
-    with tempfile.TemporaryDirectory() as folder:  # the workers have read it once started
-        script = Path(folder) / "one_hop_worker.py"
-        script.write_text(WORKER)
-        for _ in range(count):
-            transport, worker = await loop.subprocess_exec(_Worker, python, "-I", "-S", str(script))
-            worker.stdin = transport.get_pipe_transport(0)  # type: ignore[assignment]
-            workers.append(worker)
+    for _ in range(count):
+        transport, worker = await loop.subprocess_exec(_Worker, python, "-I", "-S", "-c", WORKER)
+        worker.stdin = transport.get_pipe_transport(0)  # type: ignore[assignment]
+        workers.append(worker)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
