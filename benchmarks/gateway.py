@@ -202,16 +202,20 @@ def start_bare(workdir: Path, port: int) -> subprocess.Popen[bytes]:
         *("--loop", "uvloop", "--http", "httptools"),
         *("--log-level", "warning", "--no-access-log"),
     ]
-    process = subprocess.Popen(command, cwd=workdir)
+    return answering(subprocess.Popen(command, cwd=workdir), f"http://127.0.0.1:{port}/")
+
+
+def answering(process: subprocess.Popen[bytes], url: str) -> subprocess.Popen[bytes]:
+    """The server process once it answers ``url`` (killed if it does not within 10 s)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            get(f"http://127.0.0.1:{port}/")
+            get(url)
             return process
         except OSError:
             time.sleep(0.05)
     process.kill()
-    raise RuntimeError("the bare uvicorn app did not start")
+    raise RuntimeError(f"the server of {url} did not answer")
 
 
 @contextlib.contextmanager
@@ -231,16 +235,7 @@ def start_one_hop(port: int) -> subprocess.Popen[bytes]:
     python = str(find_interpreter(RUNTIME).path)
     script = Path(__file__).with_name("one_hop.py")
     command = [sys.executable, str(script), str(port), str(DEFAULT_CONCURRENCY), python]
-    process = subprocess.Popen(command)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            get(f"http://127.0.0.1:{port}/hello")
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the one-hop server did not start")
+    return answering(subprocess.Popen(command), f"http://127.0.0.1:{port}/hello")
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -380,8 +375,8 @@ def report(
     print("CPU per request, median over the runs (server process; workers):")
     for index, name in enumerate(f.name for f in rounds[0]):
         server = statistics.median(r[index].server_cpu_us for r in rounds)
-        workers = statistics.median(r[index].workers_cpu_us for r in rounds)
-        print(f"    {name:<24} {server:.1f} us; {workers:.1f} us")
+        workers_us = statistics.median(r[index].workers_cpu_us for r in rounds)
+        print(f"    {name:<24} {server:.1f} us; {workers_us:.1f} us")
     print(
         f"worker cold start (spawn to handler imported): median {statistics.median(cold):.0f} ms"
         f" over {len(cold)}, min {min(cold):.0f} ms, max {max(cold):.0f} ms"

@@ -210,8 +210,8 @@ def test_a_failed_requests_traceback_is_reachable(blog: LocalCloudEnv, page: Pag
     assert "RuntimeError: the console shows this traceback" in failure.inner_text()
     traceback = page.locator("details.request.failed pre").first
     assert not traceback.is_visible()
-    failure.click()  # one click away
-    assert traceback.is_visible()
+    failure.click()  # one click away: the page opens it on the hash change, a moment later
+    traceback.wait_for(state="visible", timeout=WAIT_MS)
     text = traceback.inner_text()
     assert "Traceback (most recent call last):" in text
     assert 'raise RuntimeError("the console shows this traceback")' in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,17 +132,24 @@ def test_a_running_operation_renews_its_lease(cloud: Cloud) -> None:
         assert stale_reason(remote_view, datetime.now(UTC)) is None
 
 
+def write_the_lock_then_raise(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, raised: Callable[[str, LockOwner], BaseException]
+) -> None:
+    """The cloud writes the lock asked for, then its caller sees ``raised``."""
+    write_the_lock = cloud.acquire_lock
+
+    def written_then_raised(key: str, owner: LockOwner) -> None:
+        write_the_lock(key, owner)
+        raise raised(key, owner)
+
+    monkeypatch.setattr(cloud, "acquire_lock", written_then_raised)
+
+
 def test_ctrl_c_just_after_the_lock_is_written_gives_it_back(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The signal lands between the lock's write and ``with`` having an exit to call."""
-    write_the_lock = cloud.acquire_lock
-
-    def written_then_interrupted(key: str, owner: LockOwner) -> None:
-        write_the_lock(key, owner)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(cloud, "acquire_lock", written_then_interrupted)
+    write_the_lock_then_raise(cloud, monkeypatch, lambda key, owner: KeyboardInterrupt())
     lock = OperationLock(cloud, "blog-dev", "deploy", "ana", app="blog")
     with pytest.raises(KeyboardInterrupt), lock:
         pytest.fail("the body must not run")
@@ -153,13 +160,7 @@ def test_a_lock_refused_as_held_by_ourselves_is_ours(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An S3 put retried after its answer was lost finds the lock it wrote itself."""
-    write_the_lock = cloud.acquire_lock
-
-    def written_then_refused(key: str, owner: LockOwner) -> None:
-        write_the_lock(key, owner)
-        raise LockHeld(key, owner)
-
-    monkeypatch.setattr(cloud, "acquire_lock", written_then_refused)
+    write_the_lock_then_raise(cloud, monkeypatch, LockHeld)
     with OperationLock(cloud, "blog-dev", "deploy", "ana", app="blog") as lock:
         [held] = cloud.list_locks()
         assert held.owner.same_holder(lock.owner)
