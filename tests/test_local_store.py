@@ -279,6 +279,18 @@ def test_the_commit_watch_says_maybe_without_its_file_and_after_its_recheck_time
     conn.close()
 
 
+def test_the_commit_watch_finds_the_index_of_a_symlinked_database(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    conn = connect(tmp_path / "real" / "state.db")
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    (tmp_path / "state.db").symlink_to(tmp_path / "real" / "state.db")
+    watch = CommitWatch(tmp_path / "state.db", lambda: 0.0)
+    assert not watch.quiet_since_last_look()
+    assert watch.quiet_since_last_look(), "the index sits beside the real file"
+    conn.close()
+
+
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads Linux's /proc/locks")
 def test_closing_a_serving_state_keeps_the_locks_of_the_processes_other_connections(
     store: Store, paths: LocalPaths

@@ -441,7 +441,8 @@ class CommitWatch:
     HEADER_BYTES = 48
 
     def __init__(self, database: Path, clock: Callable[[], float]) -> None:
-        self._shm = str(database.with_name(database.name + "-shm"))
+        real = database.resolve()  # SQLite follows a symlinked database to name its -shm
+        self._shm = str(real.with_name(real.name + "-shm"))
         self._clock = clock
         self._seen = b""
         self._looked_at = float("-inf")
