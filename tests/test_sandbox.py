@@ -298,6 +298,13 @@ def test_lambda_trace_ids_keep_the_root_they_are_given() -> None:
     assert lambda_trace_id(None).startswith("Root=1-")
 
 
+def test_a_root_no_header_could_carry_gets_a_new_one() -> None:
+    for odd in ("Root=1-5-a\x00b", "Root=1-5-\u00e9", "Root=1-5-a\nb"):
+        made = lambda_trace_id(odd)
+        assert made.startswith("Root=1-") and made.split(";")[0] != odd
+        assert made.isascii() and made.isprintable()
+
+
 def test_a_worker_started_by_a_large_process_is_measured_alone(
     paths: LocalPaths, code: tuple[str, str]
 ) -> None:

@@ -232,10 +232,12 @@ def lambda_variables(
 
 def lambda_trace_id(trace_header: str | None) -> str:
     """``_X_AMZN_TRACE_ID`` for one invocation: the request's trace root, a parent
-    segment of Lambda's own and the sampling decision (none locally)."""
+    segment of Lambda's own and the sampling decision (none locally). A root no
+    trace header could carry (a direct invoke's event may hold anything, a NUL
+    included) gets a new one: on Lambda the variable is always set, and valid."""
     root = next(
         (part for part in (trace_header or "").split(";") if part.startswith("Root=")), None
     )
-    if root is None:
+    if root is None or not (root.isascii() and root.isprintable()):
         root = f"Root=1-{int(time.time()):08x}-{random.getrandbits(96):024x}"
     return f"{root};Parent={random.getrandbits(64):016x};Sampled=0"
