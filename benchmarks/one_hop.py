@@ -22,11 +22,13 @@ import asyncio
 import socket
 import struct
 import sys
+import time
 from collections import deque
 from typing import Any
 
 import uvloop
 
+from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
 from teal.cloud.local.gateway import GatewayRequest, GatewayResponse
 from teal.cloud.local.http_server import HttpListener
 from teal.cloud.local.workers import decode_frame, encode_event
@@ -50,62 +52,14 @@ while True:
     frames_out.write(header.pack(len(answer)) + answer)
 """
 
-# The event the gateway builds for ``GET /hello`` from wrk (see benchmarks/worker.py).
-EVENT: dict[str, Any] = {
-    "resource": "/hello",
-    "path": "/hello",
-    "httpMethod": "GET",
-    "headers": {
-        "Host": "127.0.0.1:40000",
-        "X-Forwarded-For": "127.0.0.1",
-        "X-Forwarded-Port": "40000",
-        "X-Forwarded-Proto": "http",
-        "X-Amzn-Trace-Id": "Root=1-6b0ea8f4-042812e5607e866aa8b2ef8c",
-    },
-    "multiValueHeaders": {
-        "Host": ["127.0.0.1:40000"],
-        "X-Forwarded-For": ["127.0.0.1"],
-        "X-Forwarded-Port": ["40000"],
-        "X-Forwarded-Proto": ["http"],
-        "X-Amzn-Trace-Id": ["Root=1-6b0ea8f4-042812e5607e866aa8b2ef8c"],
-    },
-    "queryStringParameters": None,
-    "multiValueQueryStringParameters": None,
-    "pathParameters": None,
-    "stageVariables": None,
-    "requestContext": {
-        "resourceId": "a1b2c3",
-        "resourcePath": "/hello",
-        "httpMethod": "GET",
-        "extendedRequestId": "AbCdEfGhIjKlMnO=",
-        "requestTime": "01/Dec/2026:10:00:00 +0000",
-        "path": "/hello",
-        "accountId": "000000000000",
-        "protocol": "HTTP/1.1",
-        "stage": "dev",
-        "domainPrefix": "bench",
-        "requestTimeEpoch": 1796119200000,
-        "requestId": "",
-        "identity": {
-            "cognitoIdentityPoolId": None,
-            "accountId": None,
-            "cognitoIdentityId": None,
-            "caller": None,
-            "sourceIp": "127.0.0.1",
-            "principalOrgId": None,
-            "accessKey": None,
-            "cognitoAuthenticationType": None,
-            "cognitoAuthenticationProvider": None,
-            "userArn": None,
-            "userAgent": None,
-            "user": None,
-        },
-        "domainName": "bench.example.com",
-        "apiId": "abcdef1234",
-    },
-    "body": None,
-    "isBase64Encoded": False,
-}
+# The event the gateway builds for wrk's ``GET /hello`` (as benchmarks/worker.py builds it).
+EVENT: dict[str, Any] = build_proxy_event(
+    IncomingRequest("GET", "", [("Host", "127.0.0.1:40000")], b"", port=40000),
+    EventSource("abcdef1234", "dev", "/hello", "/hello", "/hello", "bench.example.com"),
+    request_id="",
+    now=time.time(),
+    trace_id="Root=1-6b0ea8f4-042812e5607e866aa8b2ef8c",
+)
 
 
 class _Worker(asyncio.SubprocessProtocol):
