@@ -122,6 +122,35 @@ def test_request_lines_are_written_only_while_someone_reads_them(paths: LocalPat
     assert feed.read() == []  # each line once
 
 
+def test_a_gateway_started_after_the_reader_asked_records_its_first_requests(
+    paths: LocalPaths,
+) -> None:
+    feed = RequestFeed(paths)
+    feed.want()
+    recorder = RequestRecorder()
+    writer = TrafficWriter(paths, recorder, Clock(time.time()))
+    record(recorder, 200, 1.0)  # before the writer's first batch
+    writer.flush()
+    assert [line.status for line in feed.read()] == [200]
+
+
+def test_a_reader_busy_for_longer_than_the_gateway_waits_is_still_served(
+    paths: LocalPaths,
+) -> None:
+    """teal dev in a deploy slower than WANTED_FOR_S: its word is kept fresh meanwhile."""
+    feed = RequestFeed(paths)
+    with feed.kept_wanted(every_s=0.05):
+        first = paths.requests_wanted.stat().st_mtime_ns
+        os.utime(paths.requests_wanted, (0, 0))  # as if the last word were long ago
+        deadline = time.monotonic() + 5
+        while paths.requests_wanted.stat().st_mtime_ns < first and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert paths.requests_wanted.stat().st_mtime_ns >= first
+    os.utime(paths.requests_wanted, (0, 0))
+    time.sleep(0.2)  # the keeper stopped with the block: no more words
+    assert paths.requests_wanted.stat().st_mtime == 0
+
+
 def test_the_feed_reads_whole_lines_only_and_follows_a_move_aside(paths: LocalPaths) -> None:
     feed = RequestFeed(paths)
     line = {

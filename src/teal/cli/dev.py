@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 
 TICK_MS = 250  # how often the request feed and the logs are read while watching
 HOLD_LOGS_S = 1.5  # a log line waits this long for its request's line before it prints alone
-WANT_EVERY_S = 2.0
 
 
 @dataclass
@@ -156,13 +155,6 @@ class DevLoop:
         self.deployed = Deployed(None, frozenset())
         self.feed = RequestFeed(cloud.paths)
         self.follower = LogFollower(cloud, target.environment, int(time.time() * 1000))
-        self._wanted_at = 0.0
-        self._want_requests()
-
-    def _want_requests(self) -> None:
-        """Keep the gateway writing request lines (it stops 10 s after the last word)."""
-        self.feed.want()
-        self._wanted_at = time.time()
 
     def deploy(self, saved_at: float | None = None) -> None:
         """Deploy the project; a failure is printed and the loop goes on (the previous
@@ -183,7 +175,6 @@ class DevLoop:
         self._deployed(report, saved_at)
 
     def _deployed(self, report: DeployReport, saved_at: float | None) -> None:
-        self._want_requests()  # a long deploy may have let the word age
         remember_local_project(self.target)
         environment = find_environment(self.cloud, self.target)
         self.deployed = Deployed(report.endpoint, frozenset(environment.api_ids))
@@ -217,8 +208,6 @@ class DevLoop:
     def tick(self) -> None:
         """Print what was answered since the last tick."""
         now = time.time()
-        if now - self._wanted_at >= WANT_EVERY_S:
-            self._want_requests()
         self.printer.logs(self.follower.poll(), now)
         self.printer.requests(
             self.target.environment,
@@ -361,9 +350,12 @@ def dev_command(
 
     loop = DevLoop(target, LocalCloud(), Printer(as_json))
     started = time.time()
-    loop.deploy()
-    if not loop.interrupts.requested:
-        loop.watch(since=started)
+    # the gateway writes request lines while asked, even through a deploy slower than its
+    # patience: the requests right after "deployed" are printed too
+    with loop.feed.kept_wanted():
+        loop.deploy()
+        if not loop.interrupts.requested:
+            loop.watch(since=started)
     if not as_json:
         err_console.print(f"stopped watching; {target.environment} still serves")
 

@@ -26,8 +26,10 @@ import bisect
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,6 +48,7 @@ TRAFFIC_EVERY_S = 1.0  # one traffic line per stage at most this often
 LINE_SPAN_S = 1.5
 ROTATE_BYTES = 4 * 1024 * 1024
 WANTED_FOR_S = 10.0  # a feed reader touches requests.wanted more often than this
+WANT_EVERY_S = 2.0  # how often a reader does
 
 
 class RequestLine(NamedTuple):
@@ -211,6 +214,8 @@ class TrafficWriter:
         self.clock = clock
         self._tallies: dict[tuple[str, str], _Tally] = {}
         self._last_write = clock()
+        # a reader that asked before this gateway started gets the first requests too
+        self.recorder.lines_wanted = self._feed_wanted()
 
     def flush(self, *, final: bool = False) -> None:
         """Write the request lines when wanted; the traffic lines once a second."""
@@ -368,6 +373,26 @@ class RequestFeed:
     def want(self) -> None:
         """Tell the gateway someone reads the feed (call more often than every 10 s)."""
         self.paths.requests_wanted.touch()
+
+    @contextmanager
+    def kept_wanted(self, every_s: float = WANT_EVERY_S) -> Iterator[None]:
+        """Say so every ``every_s`` from a thread while the block runs: a reader busy for
+        longer than the gateway waits (a slow deploy) does not miss the requests after it."""
+        stop = threading.Event()
+
+        def keep() -> None:
+            while not stop.wait(every_s):
+                with suppress(OSError):  # TEAL_HOME gone: the next turn tries again
+                    self.want()
+
+        self.want()
+        keeper = threading.Thread(target=keep, name="teal-feed-wanted", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
     def read(self) -> list[RequestLine]:
         moved = b""
