@@ -18,8 +18,11 @@ In each run, on loopback and one after the other:
    API endpoint URL and through the custom domain's own port.
 
 Each subject gets a warm-up, then ``wrk -t1 -c16 -d5s --latency``; the
-figures are requests/s, p50 and p99 from wrk, and the ratio to the bare app
-of the same run. One wrk thread is enough to drive the bare app past
+figures are requests/s, p50 and p99 from wrk, the ratio to the bare app
+of the same run, and the gateway's share of the one-hop ceiling of the same
+run: that share moves far less from one machine to another than the ratio
+to the bare app does, which follows how dear the machine makes system calls
+and process switches. One wrk thread is enough to drive the bare app past
 30,000 requests/s on two cores, so the client is not the limit. Beside them,
 the CPU time per request of the server process (the bare app's, the
 gateway's) and of the workers the gateway started, from the kernel's
@@ -372,6 +375,10 @@ def report(
             f"    {name:<24} {ratios[0]:.3f}, {statistics.median(ratios):.3f}, {ratios[-1]:.3f}"
             f"   p99 best {p99s[0]:.2f} ms, worst {p99s[-1]:.2f} ms"
         )
+    print("gateway / one hop (the part of the design's own ceiling it reaches), over the runs:")
+    for index, name in enumerate(f.name for f in rounds[0][2:]):
+        shares = sorted((r[index + 2].rps / r[1].rps for r in rounds), reverse=True)
+        print(f"    {name:<24} {shares[0]:.3f}, {statistics.median(shares):.3f}, {shares[-1]:.3f}")
     print("CPU per request, median over the runs (server process; workers):")
     for index, name in enumerate(f.name for f in rounds[0]):
         server = statistics.median(r[index].server_cpu_us for r in rounds)
