@@ -20,6 +20,7 @@ import pytest
 
 from aws_cfn_fake import FakeCloudFormation
 from aws_fakes import FAST_POLL, aws_env, moto_endpoint, no_sleep  # noqa: F401
+from runtime_here import RUNTIME
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.nested import BUNDLE_PREFIX
 from teal.cloud.aws.session import open_session
@@ -44,6 +45,7 @@ def write_app(root: Path, name: str, routes: int) -> Path:
             [app]
             name = "{name}"
             entry = "app:app"
+            runtime = "{RUNTIME}"
             cloud = "aws"
 
             [aws]

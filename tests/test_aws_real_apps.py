@@ -15,6 +15,7 @@ import pytest
 from aws_cfn_fake import FakeCloudFormation
 from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa: F401
 from e2e import Run
+from runtime_here import RUNTIME
 from teal.cli.plan import print_plan
 from teal.cli.send import stack_queue
 from teal.cloud.aws import AwsCloud
@@ -45,11 +46,12 @@ def work(event, context):
     pass
 """
 
-TOML = """\
+TOML = f"""\
 [app]
 name = "shop"
+runtime = "{RUNTIME}"
 cloud = "aws"
-policies = [{ effect = "Allow", actions = ["dynamodb:GetItem"], resources = ["${Orders.Arn}"] }]
+policies = [{{ effect = "Allow", actions = ["dynamodb:GetItem"], resources = ["${{Orders.Arn}}"] }}]
 
 [aws]
 region = "us-east-1"

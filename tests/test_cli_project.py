@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import EXAMPLE_BLOG, run_teal_subprocess
+from runtime_here import RUNTIME
 from teal import __version__
 
 
@@ -32,6 +33,17 @@ def test_init_then_routes_in_a_child_process(tmp_path: Path) -> None:
     }
     text = run_teal_subprocess("routes", "--project", "demo", cwd=tmp_path)
     assert "/items/{id}" in text.out and "app.show_item" in text.out
+
+
+def test_init_writes_the_runtime_of_the_python_teal_runs_on(
+    tmp_path: Path, teal_cli: Callable[..., Any]
+) -> None:
+    """The local cloud runs functions on their runtime's own Python only: a new app gets the
+    one that is surely on this machine, and says so."""
+    created = teal_cli("init", str(tmp_path / "x"))
+    assert created.code == 0, created.err
+    assert f'runtime = "{RUNTIME}"' in (tmp_path / "x" / "teal.toml").read_text()
+    assert f"({RUNTIME})" in created.err
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path, teal_cli: Callable[..., Any]) -> None:
@@ -72,7 +84,8 @@ def test_user_code_errors_are_reported_as_the_users(
 
 
 def test_missing_module(make_project: Callable[..., Path], teal_cli: Callable[..., Any]) -> None:
-    root = make_project("", toml='[app]\nname = "demo"\nentry = "service:app"\n')
+    toml = f'[app]\nname = "demo"\nentry = "service:app"\nruntime = "{RUNTIME}"\n'
+    root = make_project("", toml=toml)
     result = teal_cli("routes", "--project", str(root))
     assert result.code == 2 and "module 'service' not found" in result.err
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
+from runtime_here import RUNTIME
 from teal.cloud.local.gateway import (
     Gateway,
     GatewayRequest,
@@ -83,7 +84,7 @@ def fake_stage(
             "sha",
             "code/sha.zip",
             "h.h",
-            "python3.12",
+            RUNTIME,
             128,
             3,
             invoke_source_arns=(f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*/*/*",),

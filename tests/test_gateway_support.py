@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from runtime_here import RUNTIME
 from teal.cloud.local.lifecycle import ensure_gateway, stop_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -223,7 +224,7 @@ def make_function(
         code_sha256=sha,
         code_key=key,
         handler="teal.runtime.entry.handler",
-        runtime="python3.12",
+        runtime=RUNTIME,
         memory_mb=256,
         timeout_s=timeout_s,
         environment={

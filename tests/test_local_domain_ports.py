@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from e2e import LocalCloudEnv, Run, get
+from runtime_here import RUNTIME
 from teal.cloud.local.lifecycle import log_file
 from teal.cloud.local.paths import LocalPaths
 
@@ -54,7 +55,9 @@ def test_a_deploy_without_a_domain_is_unaffected(
 ) -> None:
     other = tmp_path / "notes"
     other.mkdir()
-    (other / "teal.toml").write_text('[app]\nname = "notes"\nentry = "app:app"\n')
+    (other / "teal.toml").write_text(
+        f'[app]\nname = "notes"\nentry = "app:app"\nruntime = "{RUNTIME}"\n'
+    )
     (other / "app.py").write_text(
         textwrap.dedent(
             """

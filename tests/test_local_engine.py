@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runtime_here import RUNTIME
 from teal.cloud.base import (
     CREATE_COMPLETE,
     ROLLBACK_COMPLETE,
@@ -122,7 +123,7 @@ def test_function_spec_comes_from_the_template_and_its_permission(
     assert spec.name.startswith("blog-dev-Handler-")
     assert (spec.handler, spec.runtime, spec.memory_mb, spec.timeout_s) == (
         "handler.handler",
-        "python3.12",
+        RUNTIME,
         256,
         10,
     )

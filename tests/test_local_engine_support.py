@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
+from runtime_here import RUNTIME
 from teal.cloud.base import StackEvent, StackRequest
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET
@@ -130,7 +131,7 @@ def blog_template(
                 "Type": "AWS::Lambda::Function",
                 "Properties": {
                     "Handler": "handler.handler",
-                    "Runtime": "python3.12",
+                    "Runtime": RUNTIME,
                     "Role": {"Fn::GetAtt": "Role.Arn"},
                     "MemorySize": memory,
                     "Timeout": 10,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
 from importlib import resources
 from pathlib import Path
+from typing import get_args
 
 import click
 from rich.table import Table
@@ -17,7 +19,7 @@ from teal.cli.common import (
     progress,
     project_option,
 )
-from teal.config import load_project
+from teal.config import AppSection, Runtime, load_project
 from teal.errors import UserError
 from teal.loader import LoadedApp, load_app
 from teal.routes import RouteTable, quota_warnings
@@ -51,13 +53,23 @@ def init(directory: Path, name: str | None, template: str) -> None:
             )
     directory.mkdir(parents=True, exist_ok=True)
     source = resources.files("teal") / "init_template" / template
+    runtime = runtime_for_a_new_app()
     for file in files:
-        text = (source / file).read_text(encoding="utf-8").replace("{name}", app_name)
+        text = (source / file).read_text(encoding="utf-8")
+        text = text.replace("{name}", app_name).replace("{runtime}", runtime)
         (directory / file).write_text(text, encoding="utf-8")
-    err_console.print(f"created {template} app [bold]{app_name}[/] in {directory}")
+    err_console.print(f"created {template} app [bold]{app_name}[/] in {directory} ({runtime})")
     err_console.print(
         f"next: teal routes --project {directory}  then  teal deploy --project {directory}"
     )
+
+
+def runtime_for_a_new_app() -> str:
+    """The Lambda runtime of the Python teal runs on, when Lambda has it: the local cloud
+    runs a function only on its runtime's own Python, and this one is always here (a
+    machine may have no other). Otherwise the default of ``[app] runtime``."""
+    own = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return own if own in get_args(Runtime) else AppSection.model_fields["runtime"].default
 
 
 def _app_name_from(folder: str) -> str:
