@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from e2e import LocalCloudEnv, get, rename_id_to_post_id
+from teal.cloud.local.paths import LocalPaths
 
 FAILING_ROUTES = """
 
@@ -65,15 +66,27 @@ def logs(cloud: LocalCloudEnv, *args: str) -> list[dict[str, Any]]:
 
 
 class Lines:
-    """A child's stdout, line by line, read by a thread so a test can wait with a deadline."""
+    """A child's stdout, line by line, read by a thread so a test can wait with a deadline;
+    its stderr is read too (a full pipe would stop the child) and kept for the failure."""
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self._queue: queue.Queue[str] = queue.Queue()
-        assert process.stdout is not None
-        stdout = process.stdout
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        assert process.stdout is not None and process.stderr is not None
+        stdout, stderr = process.stdout, process.stderr
         threading.Thread(
             target=lambda: [self._queue.put(line) for line in stdout], daemon=True
         ).start()
+        self._stderr_reader = threading.Thread(
+            target=lambda: self.errors.extend(stderr), daemon=True
+        )
+        self._stderr_reader.start()
+
+    def stderr_at_exit(self, timeout: float = 30) -> str:
+        """All the child wrote on stderr, once it has exited."""
+        self._stderr_reader.join(timeout)
+        return "".join(self.errors)
 
     def wait_for(self, match: Callable[[str], bool], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -82,9 +95,27 @@ class Lines:
                 line = self._queue.get(timeout=left)
             except queue.Empty:
                 break
+            self.seen.append(line)
             if match(line):
                 return line
-        raise AssertionError(f"no such line within {timeout} s")
+        raise AssertionError(
+            f"no such line within {timeout} s; stdout so far:\n{''.join(self.seen[-20:])}"
+            f"stderr so far:\n{''.join(self.errors[-20:])}"
+        )
+
+
+def request_feed_state(cloud: LocalCloudEnv) -> str:
+    """What the gateway wrote for teal dev, and when teal dev last asked for it."""
+    paths = LocalPaths(cloud.home)
+    try:
+        asked = f"{time.time() - paths.requests_wanted.stat().st_mtime:.1f} s ago"
+    except OSError as error:
+        asked = str(error)
+    try:
+        written = paths.requests.read_text()[-2000:]
+    except OSError as error:
+        written = str(error)
+    return f"requests.wanted touched {asked}; requests.jsonl:\n{written}"
 
 
 @contextmanager
@@ -242,9 +273,11 @@ def test_teal_dev_serves_reloads_and_shows_requests_with_their_tracebacks(
         url = first["endpoint"]
 
         assert get(url + "boom?n=dev")[0] >= 500
-        request = json.loads(
-            lines.wait_for(lambda text: '"request"' in text and "/boom" in text, timeout=10)
-        )
+        try:
+            found = lines.wait_for(lambda text: '"request"' in text and "/boom" in text, 10)
+        except AssertionError as missing:
+            raise AssertionError(f"{missing}\n{request_feed_state(blog)}") from None
+        request = json.loads(found)
         assert (request["method"], request["status"], request["function"]) == ("GET", 500, "boom")
         assert request["ms"] > 0
         traceback = json.loads(lines.wait_for(lambda text: "Traceback" in text, timeout=10))
@@ -279,9 +312,8 @@ def test_teal_dev_replaces_the_api_when_a_route_change_needs_it(blog: LocalCloud
         )
         assert get(replaced["endpoint"] + "posts/1")[0] == 200
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-    assert process.returncode == 0
-    assert "needed a new API" in err
+        assert process.wait(timeout=30) == 0
+    assert "needed a new API" in lines.stderr_at_exit()
 
 
 def test_teal_dev_is_for_the_local_cloud(blog: LocalCloudEnv) -> None:

@@ -113,8 +113,9 @@ class RequestRecorder:
 
     def __init__(self) -> None:
         self._samples: dict[tuple[str, str], _Samples] = {}
+        # every request's line, whether anyone reads them or not: the writer decides when it
+        # writes the batch, so a request answered just after a reader asked is not lost
         self._lines: list[tuple[Any, ...]] = []
-        self.lines_wanted = False  # set by the writer: someone reads the request lines
 
     def record(  # noqa: PLR0917 (positional: the cheapest call, once per request)
         self,
@@ -135,12 +136,12 @@ class RequestRecorder:
         samples.latencies.append(ms)
         if status >= 500:
             samples.errors += 1
-        if self.lines_wanted:
-            line = (time.time(), api_id, stage, method, path, status, ms, function, request_id)
-            self._lines.append(line)
+        line = (time.time(), api_id, stage, method, path, status, ms, function, request_id)
+        self._lines.append(line)
 
-    def take(self) -> Batch:
-        batch = Batch(self._samples, [RequestLine(*line) for line in self._lines])
+    def take(self, *, lines: bool = True) -> Batch:
+        """The samples and, with ``lines``, the request lines since the last take."""
+        batch = Batch(self._samples, [RequestLine(*line) for line in self._lines] if lines else [])
         self._samples, self._lines = {}, []
         return batch
 
@@ -214,13 +215,10 @@ class TrafficWriter:
         self.clock = clock
         self._tallies: dict[tuple[str, str], _Tally] = {}
         self._last_write = clock()
-        # a reader that asked before this gateway started gets the first requests too
-        self.recorder.lines_wanted = self._feed_wanted()
 
     def flush(self, *, final: bool = False) -> None:
         """Write the request lines when wanted; the traffic lines once a second."""
-        batch = self.recorder.take()
-        self.recorder.lines_wanted = self._feed_wanted()
+        batch = self.recorder.take(lines=self._feed_wanted())
         if batch.lines:
             _append(self.paths.requests, (json.dumps(line.to_json()) for line in batch.lines))
         for key, samples in batch.samples.items():
