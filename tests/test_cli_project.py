@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from conftest import EXAMPLE_BLOG, run_teal_subprocess
 from runtime_here import RUNTIME
 from teal import __version__
+from teal.cli import project
+from teal.errors import UserError
 
 
 def test_version(teal_cli: Callable[..., Any]) -> None:
@@ -44,6 +47,31 @@ def test_init_writes_the_runtime_of_the_python_teal_runs_on(
     assert created.code == 0, created.err
     assert f'runtime = "{RUNTIME}"' in (tmp_path / "x" / "teal.toml").read_text()
     assert f"({RUNTIME})" in created.err
+
+
+@pytest.mark.parametrize(
+    ("found", "expected"),
+    [
+        ({"python3.11"}, "python3.11"),
+        ({"python3.11", "python3.13"}, "python3.13"),
+        (set(), "python3.12"),
+    ],
+)
+def test_init_on_a_python_lambda_lacks_takes_the_newest_runtime_this_machine_has(
+    monkeypatch: pytest.MonkeyPatch, found: set[str], expected: str
+) -> None:
+    """teal on a Python newer than Lambda's runtimes: the newest one found here, or the
+    config's default when none is (the deploy then says what to install)."""
+
+    def find(runtime: str) -> object:
+        if runtime not in found:
+            raise UserError(f"no {runtime}")
+        return object()
+
+    newer = SimpleNamespace(version_info=SimpleNamespace(major=3, minor=99))
+    monkeypatch.setattr(project, "sys", newer)
+    monkeypatch.setattr(project, "find_interpreter", find)
+    assert project.runtime_for_a_new_app() == expected
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path, teal_cli: Callable[..., Any]) -> None:

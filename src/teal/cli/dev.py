@@ -153,6 +153,7 @@ class DevLoop:
         self.printer = printer
         self.interrupts = Interrupts()
         self.deployed = Deployed(None, frozenset())
+        self.started = time.time()  # the feed's first batch may hold a few requests before
         self.feed = RequestFeed(cloud.paths)
         self.follower = LogFollower(cloud, target.environment, int(time.time() * 1000))
 
@@ -211,7 +212,11 @@ class DevLoop:
         self.printer.logs(self.follower.poll(), now)
         self.printer.requests(
             self.target.environment,
-            [line for line in self.feed.read() if line.api_id in self.deployed.api_ids],
+            [
+                line
+                for line in self.feed.read()
+                if line.api_id in self.deployed.api_ids and line.time >= self.started
+            ],
         )
         self.printer.expire(now)
 

@@ -23,6 +23,7 @@ from teal.config import AppSection, Runtime, load_project
 from teal.errors import UserError
 from teal.loader import LoadedApp, load_app
 from teal.routes import RouteTable, quota_warnings
+from teal.runtimes import find_interpreter, runtime_version
 
 # What `teal init --template NAME` writes (src/teal/init_template/NAME/).
 TEMPLATES = {
@@ -65,11 +66,26 @@ def init(directory: Path, name: str | None, template: str) -> None:
 
 
 def runtime_for_a_new_app() -> str:
-    """The Lambda runtime of the Python teal runs on, when Lambda has it: the local cloud
-    runs a function only on its runtime's own Python, and this one is always here (a
-    machine may have no other). Otherwise the default of ``[app] runtime``."""
+    """The Lambda runtime a new app gets: the local cloud runs a function only on its
+    runtime's own Python, so the one of the Python teal runs on when Lambda has it (it is
+    always here), else the newest Lambda has that this machine has, else the default of
+    ``[app] runtime`` (a deploy then says what to install)."""
     own = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    return own if own in get_args(Runtime) else AppSection.model_fields["runtime"].default
+    supported: tuple[str, ...] = get_args(Runtime)
+    if own in supported:
+        return own
+    for runtime in sorted(supported, key=_newest_first):
+        try:
+            find_interpreter(runtime)
+        except UserError:
+            continue
+        return runtime
+    default: str = AppSection.model_fields["runtime"].default
+    return default
+
+
+def _newest_first(runtime: str) -> tuple[int, ...]:
+    return tuple(-int(part) for part in runtime_version(runtime).split("."))
 
 
 def _app_name_from(folder: str) -> str:

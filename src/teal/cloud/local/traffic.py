@@ -1,11 +1,10 @@
 """What the local gateway answered: traffic numbers per stage, and request lines.
 
-The gateway's hot path costs one clock read, a dict lookup and a list
-append per request (:class:`RequestRecorder`: the latency into its stage's
-list, a 5xx counted), and a tuple more while request lines are wanted. Its
-server loop takes the batch four times a second (:class:`TrafficWriter`),
-sorts each stage's latencies (in C) into a histogram, and writes, off the
-request path:
+The gateway's hot path costs two clock reads, a dict lookup and two list
+appends per request (:class:`RequestRecorder`: the latency into its stage's
+list, a 5xx counted, the request's line as a tuple). Its server loop takes
+the batch four times a second (:class:`TrafficWriter`), sorts each stage's
+latencies (in C) into a histogram, and writes, off the request path:
 
 - ``traffic.jsonl``: per stage (API id + stage), once a second, the requests,
   the 5xx answers and a histogram of latencies (buckets 5 % wide), the local
@@ -14,7 +13,9 @@ request path:
   watch the lines written after a switch (:func:`read_traffic_since`);
 - ``requests.jsonl``: one line per request (time, method, path, status, ms,
   function, request id), written only while a reader (``teal dev``) keeps
-  ``requests.wanted`` fresh, so the gateway spends nothing on it otherwise.
+  ``requests.wanted`` fresh and dropped with the batch otherwise: deciding when
+  the batch is taken, not when a request is answered, loses no request
+  answered just after a reader asked.
 
 Both files are append-only and move aside to ``*.1.jsonl`` past a size, so
 they stay small whatever the traffic.
