@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
 import pytest
 
-from teal.cli.dev import Printer, Relevant
+from teal.cli.dev import Deployed, DevLoop, Printer, Relevant
+from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.traffic import RequestLine
 from teal.logs import LogLine
 from test_template_support import make_target
@@ -81,3 +83,23 @@ def test_a_requests_lines_print_under_it_and_lone_lines_print_after_a_while(
     assert '"message": "hello"' in out[1]
     printer.expire(now=12.0)  # r2's request line never came
     assert '"message": "lonely"' in capsys.readouterr().out
+
+
+def test_the_loop_prints_only_its_environments_requests_answered_since_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway's first batch after teal dev asked may hold requests from just before."""
+    monkeypatch.setenv("TEAL_HOME", str(tmp_path / "home"))
+    cloud = LocalCloud()
+    loop = DevLoop(make_target(project_dir=tmp_path), cloud, Printer(as_json=True))
+    loop.deployed = Deployed("http://127.0.0.1/", frozenset({"mine"}))
+    written = [
+        RequestLine(loop.started - 0.2, "mine", "dev", "GET", "/before", 200, 1.0, "", "r1"),
+        RequestLine(loop.started + 0.1, "mine", "dev", "GET", "/after", 200, 1.0, "", "r2"),
+        RequestLine(loop.started + 0.1, "other", "dev", "GET", "/elsewhere", 200, 1.0, "", "r3"),
+    ]
+    cloud.paths.requests.parent.mkdir(parents=True, exist_ok=True)
+    cloud.paths.requests.write_text("".join(json.dumps(r.to_json()) + "\n" for r in written))
+    loop.tick()
+    printed = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert [event["path"] for event in printed if event["event"] == "request"] == ["/after"]
