@@ -153,9 +153,11 @@ class DevLoop:
         self.printer = printer
         self.interrupts = Interrupts()
         self.deployed = Deployed(None, frozenset())
-        self.started = time.time()  # the feed's first batch may hold a few requests before
+        # what was answered, logged or saved from now on counts (the feed's first batch may
+        # hold a few requests from just before)
+        self.started = time.time()
         self.feed = RequestFeed(cloud.paths)
-        self.follower = LogFollower(cloud, target.environment, int(time.time() * 1000))
+        self.follower = LogFollower(cloud, target.environment, int(self.started * 1000))
 
     def deploy(self, saved_at: float | None = None) -> None:
         """Deploy the project; a failure is printed and the loop goes on (the previous
@@ -354,13 +356,12 @@ def dev_command(
     from teal.cloud.local.cloud import LocalCloud  # the local cloud's engine: teal dev only
 
     loop = DevLoop(target, LocalCloud(), Printer(as_json))
-    started = time.time()
     # the gateway writes request lines while asked, even through a deploy slower than its
     # patience: the requests right after "deployed" are printed too
     with loop.feed.kept_wanted():
         loop.deploy()
         if not loop.interrupts.requested:
-            loop.watch(since=started)
+            loop.watch(since=loop.started)
     if not as_json:
         err_console.print(f"stopped watching; {target.environment} still serves")
 
