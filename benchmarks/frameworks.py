@@ -3,7 +3,7 @@
     python benchmarks/frameworks.py [--routes 500] [--cold 5] [--warm 50]
 
 1. **Reading the routes.** A generated FastAPI app of ``--routes`` routes over
-   ten routers. teal reads it as every command does (``teal.loader.load_app``):
+   ten routers. teal reads it as every command does (``teal.project.loader.load_app``):
    a child process of the runtime's Python imports FastAPI and the app and
    walks its routes. The requirements are installed before the clock starts.
    Printed: the whole read, and the walk alone (in this process). Target:
@@ -110,10 +110,10 @@ def write_teal_project(project: Path) -> None:
 
 
 def reading(project: Path, routes: int, rounds: int = 5) -> None:
-    from teal.loader import load_app, warnings_log
+    from teal.project.loader import load_app, warnings_log
 
     warnings_log.disabled = True  # the quota warning of a large API, five times over
-    from teal.runtime.framework_routes import starlette_routes
+    from teal.project.framework_routes import starlette_routes
 
     def read() -> object:
         return load_app(project, "main:app", f"python{python_version()}")

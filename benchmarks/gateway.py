@@ -61,10 +61,10 @@ from urllib.parse import urlsplit
 import psutil
 from loopback import free_port
 
+from teal.cloud.local.functions.workers import DEFAULT_CONCURRENCY, WorkerManager
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
-from teal.cloud.local.workers import DEFAULT_CONCURRENCY, WorkerManager
-from teal.runtimes import find_interpreter
+from teal.project.runtimes import find_interpreter
 
 HELLO_APP = """
 from teal import App

@@ -7,7 +7,7 @@ deployed through the CLI is the very app ``benchmarks/plan.py`` analyzes.
 
 from __future__ import annotations
 
-from teal.app import App
+from teal.runtime.app import App
 
 
 def handler(request: object) -> object:

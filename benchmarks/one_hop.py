@@ -4,7 +4,7 @@
 
 A server for ``benchmarks/gateway.py`` (run by it as one of its subjects): what
 the local gateway's design costs before any of API Gateway's or Lambda's work.
-It serves HTTP/1.1 with the gateway's own server (:mod:`teal.cloud.local.http_server`,
+It serves HTTP/1.1 with the gateway's own server (:mod:`teal.cloud.local.gateway.http_server`,
 uvloop), and for each request sends an event of the size and shape the
 gateway builds for wrk's request (a copy with a fresh request id, encoded as
 the gateway encodes it) in the gateway's frame to one of WORKERS warm worker
@@ -28,10 +28,10 @@ from typing import Any
 
 import uvloop
 
-from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
-from teal.cloud.local.gateway import GatewayRequest, GatewayResponse
-from teal.cloud.local.http_server import HttpListener
-from teal.cloud.local.workers import decode_frame, encode_event
+from teal.cloud.local.functions.workers import decode_frame, encode_event
+from teal.cloud.local.gateway.handler import GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway.http_server import HttpListener
+from teal.rules.proxy_events import EventSource, IncomingRequest, build_proxy_event
 
 _HEADER = struct.Struct(">I")
 

@@ -1,6 +1,6 @@
 """Synthesis + analysis time of ``teal plan`` for apps of 10 to 5,000 routes.
 
-Each measurement is one :func:`teal.analysis.build_plan`: synthesize the app
+Each measurement is one :func:`teal.plan.analysis.build_plan`: synthesize the app
 with one route added and analyze it against the deployed template of the app
 without it (the common deploy). The best of a few runs is printed, in seconds.
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from generated_app import build_app
 
-from teal.analysis import build_plan
-from teal.config import Target
-from teal.routes import RouteTable
+from teal.plan.analysis import build_plan
+from teal.project.config import Target
+from teal.runtime.routes import RouteTable
 from teal.template import StoredTemplates, synthesize
 
 SIZES = (10, 100, 1000, 5000)

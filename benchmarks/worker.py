@@ -15,7 +15,7 @@ commits can be compared on a busy one.
 Each invocation carries the event the gateway sends for the request
 ``benchmarks/gateway.py`` drives with wrk through the custom domain's port
 (``GET /hello``, only ``Host: 127.0.0.1:<port>``), built by the gateway's own
-:func:`teal.cloud.local.events.build_proxy_event`: its forwarded headers, trace
+:func:`teal.rules.proxy_events.build_proxy_event`: its forwarded headers, trace
 header, multi-value maps and request context, with a new request id and time
 each time, as the gateway would.
 """
@@ -37,12 +37,12 @@ import psutil
 from gateway import deploy_hello, teal
 from loopback import free_port
 
-from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
-from teal.cloud.local.gateway import new_trace_id
+from teal.cloud.local.functions.workers import WorkerManager
+from teal.cloud.local.gateway.handler import new_trace_id
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
-from teal.cloud.local.workers import WorkerManager
+from teal.rules.proxy_events import EventSource, IncomingRequest, build_proxy_event
 
 WARM_UP = 200
 Event = Callable[[str], dict[str, Any]]  # the event of one request, given its request id

@@ -2,7 +2,7 @@
 
 moto's CloudFormation does not model API Gateway (see ../shared/aws-behavior.md),
 and the Stubber needs every answer scripted in order, which a whole
-``teal.deploy.deploy()`` makes impractical. This fake keeps stacks in memory:
+``teal.ops.deploy.deploy()`` makes impractical. This fake keeps stacks in memory:
 change sets always succeed (or are empty), an executed change set settles at
 once with its events, nested stacks are read from the artifacts bucket as
 CloudFormation reads them, and the few resources the rest of the flow relies

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from teal import App, CognitoAuthorizer, CORSConfig, allow, deny
-from teal.access import allowed_methods, effective_cors, with_cors_headers
-from teal.cloud.local.authorizers import (
+from teal.cloud.local.gateway.authorizers import (
     Effect,
     MalformedAnswer,
     cognito_claims,
@@ -22,8 +21,9 @@ from teal.cloud.local.authorizers import (
     sigv4_access_key,
     wildcard_match,
 )
-from teal.config import ConfigError, load_project, resolve_target
+from teal.project.config import ConfigError, load_project, resolve_target
 from teal.runtime import entry
+from teal.runtime.access import allowed_methods, effective_cors, with_cors_headers
 
 ORIGIN = "https://app.example.com"
 POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Pool1"
@@ -210,7 +210,7 @@ def test_sigv4_is_found_in_the_header_or_the_query_string() -> None:
 
 
 def test_the_loader_rebuilds_what_the_app_declares(make_project: Any) -> None:
-    from teal.loader import load_routes
+    from teal.project.loader import load_routes
 
     project = make_project(
         f"""
@@ -270,7 +270,7 @@ def test_a_flask_app_answers_options_itself_and_the_runtime_adds_the_cors_header
 
 
 def test_api_gateway_answers_preflights_only_where_the_framework_has_no_options() -> None:
-    from teal.loader import HandlerRef, _framework_table
+    from teal.project.loader import HandlerRef, _framework_table
     from teal.template import synthesize
     from test_template_support import CODE_KEY, make_target
 
@@ -313,8 +313,8 @@ def test_api_gateway_answers_preflights_only_where_the_framework_has_no_options(
 
 
 def test_gateway_responses_shape_api_gateways_own_answers_only() -> None:
-    from teal.cloud.local.authorizers import UNAUTHORIZED
-    from teal.cloud.local.gateway import (
+    from teal.cloud.local.gateway.authorizers import UNAUTHORIZED
+    from teal.cloud.local.gateway.handler import (
         BAD_GATEWAY,
         REQUEST_TOO_LONG,
         GatewayResponse,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from teal.analysis import Verdict, analyze, build_plan
-from teal.config import FunctionSettings
+from teal.plan.analysis import Verdict, analyze, build_plan
+from teal.project.config import FunctionSettings
 from teal.template import Synthesized, synthesize
 from test_template_support import (
     CODE_KEY,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from teal import App, CognitoAuthorizer, CORSConfig, allow
-from teal.analysis import Verdict, analyze
-from teal.routes import RouteTable
+from teal.plan.analysis import Verdict, analyze
+from teal.runtime.routes import RouteTable
 from teal.template import synthesize
 from test_template_support import CODE_KEY, make_target
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from teal.analysis import analyze, build_plan
-from teal.errors import RouteError
+from teal.plan.analysis import analyze, build_plan
+from teal.runtime.errors import RouteError
 from test_template_support import CODE_KEY, deployed, make_target, synth, table_of
 
 STATIC = ["a", "B", "b"]

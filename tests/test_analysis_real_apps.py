@@ -7,16 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from teal.analysis import Plan, build_plan
-from teal.app import App
-from teal.config import FunctionSettings, PolicyStatement, QueueSettings, Target
-from teal.resources_file import ExtraResources
-from teal.routes import RouteTable
+from teal.plan.analysis import Plan, build_plan
+from teal.project.config import FunctionSettings, PolicyStatement, QueueSettings, Target
+from teal.project.resources_file import ExtraResources
+from teal.project.trigger_checks import build_triggers
+from teal.runtime.app import App
+from teal.runtime.routes import RouteTable
 from teal.template import synthesize
 from teal.template.names import function_id
 from teal.template.queues import dead_letter_id, queue_id
 from teal.template.schedules import schedule_id
-from teal.trigger_checks import build_triggers
 from test_template_support import CODE_KEY, deployed, make_target
 
 

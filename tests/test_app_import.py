@@ -42,7 +42,7 @@ def test_output_at_import_goes_to_stderr(make_project: Callable[..., Path]) -> N
 def test_stdout_works_again_after_the_import(
     make_project: Callable[..., Path], teal_cli: Callable[..., Run]
 ) -> None:
-    from teal.loader import load_routes
+    from teal.project.loader import load_routes
 
     root = make_project(NOISY_APP.replace('ctypes.CDLL(None).printf(b"hello from C\\n")', ""))
     load_routes(root, "app:app", "python3.11")

@@ -12,13 +12,13 @@ import pytest
 
 from aws_cfn_fake import FakeCloudFormation
 from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa: F401
-from teal.bluegreen import status
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.session import open_session
-from teal.config import load_project, resolve_target
-from teal.decision import prepare
-from teal.deploy import ReplacePolicy, deploy
-from teal.preview import preview_plan
+from teal.ops.bluegreen import status
+from teal.ops.decision import prepare
+from teal.ops.deploy import ReplacePolicy, deploy
+from teal.plan.changeset import preview_plan
+from teal.project.config import load_project, resolve_target
 
 ACCESS_TYPES = {
     "AWS::ApiGateway::Authorizer",

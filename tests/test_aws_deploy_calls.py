@@ -1,6 +1,6 @@
 """A deploy of an unchanged app makes as many AWS calls for 1,000 routes as for 10.
 
-The whole ``teal.deploy.deploy()`` runs against :class:`AwsCloud`: S3 and API
+The whole ``teal.ops.deploy.deploy()`` runs against :class:`AwsCloud`: S3 and API
 Gateway on a moto server, CloudFormation answered by a fake that keeps the
 very templates teal synthesizes (see ``aws_cfn_fake``). The first deploy
 creates the stack (with nested page stacks for 1,000 routes), its custom
@@ -25,8 +25,8 @@ from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.nested import BUNDLE_PREFIX
 from teal.cloud.aws.session import open_session
 from teal.cloud.base import StackEvent
-from teal.config import load_project, resolve_target
-from teal.deploy import Decision, DeployReport, ReplacePolicy, deploy
+from teal.ops.deploy import Decision, DeployReport, ReplacePolicy, deploy
+from teal.project.config import load_project, resolve_target
 
 # A bound, not the exact count, so that orchestration changes do not break this test;
 # measured: 16 calls for the small app: the lock 3 (put, get, delete), the stack 2

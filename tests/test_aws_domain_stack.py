@@ -19,8 +19,8 @@ from aws_fakes import (  # noqa: F401
     stacks,
     stubbed,
 )
-from teal.config import DomainSpec
-from teal.errors import OperationError
+from teal.project.config import DomainSpec
+from teal.runtime.errors import OperationError
 
 DOMAIN = "api.example.com"
 STACK = "teal-domain-api-example-com"

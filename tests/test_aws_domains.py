@@ -7,8 +7,8 @@ import pytest
 from aws_fakes import aws_env, moto, moto_clients, moto_cloud, moto_endpoint  # noqa: F401
 from teal.cloud.aws import AwsCloud, domain_stack_name, domain_template
 from teal.cloud.base import BasePathMapping
-from teal.config import DomainSpec
-from teal.errors import ConfigError, OperationError
+from teal.project.config import DomainSpec
+from teal.runtime.errors import ConfigError, OperationError
 
 DOMAIN = "api.example.com"
 

@@ -30,8 +30,8 @@ from aws_fakes import (  # noqa: F401
 )
 from teal.cloud.aws import AwsCloud
 from teal.cloud.base import FunctionNotFound, StageRef
-from teal.invoke import invoke
-from teal.logs import read_logs
+from teal.ops.invoke import invoke
+from teal.ops.logs import read_logs
 from test_template_support import make_target
 
 GROUP = "/aws/lambda/blog-dev"
@@ -302,8 +302,8 @@ def test_status_shows_the_rest_when_cloudwatch_refuses(
     stubbed: StubbedCloud,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from teal.bluegreen import _traffic
-    from teal.environments import Environment
+    from teal.ops.bluegreen import _traffic
+    from teal.ops.environments import Environment
 
     environment = Environment("blog-dev", "dev", None, "UPDATE_COMPLETE", "abc", "dev", None)
     with Stubber(stubbed.clients.cloudwatch) as cloudwatch:

@@ -17,10 +17,10 @@ from aws_fakes import (  # noqa: F401
     stacks,
     stubbed,
 )
-from teal.analysis import ResourceChange, ResourceChanges
 from teal.cli.plan import print_change_set
 from teal.cloud.aws.artifacts import bucket_name
-from teal.preview import PlanPreview, PreviewRow, preview_plan
+from teal.plan.analysis import ResourceChange, ResourceChanges
+from teal.plan.changeset import PlanPreview, PreviewRow, preview_plan
 from teal.template import Synthesized
 from test_template_support import make_target
 

@@ -21,9 +21,9 @@ from teal.cli.send import stack_queue
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.queues import send_aws
 from teal.cloud.aws.session import open_session
-from teal.config import load_project, resolve_target
-from teal.decision import prepare
-from teal.deploy import Decision, ReplacePolicy, deploy
+from teal.ops.decision import prepare
+from teal.ops.deploy import Decision, ReplacePolicy, deploy
+from teal.project.config import load_project, resolve_target
 
 APP = """\
 from teal import App

@@ -13,10 +13,10 @@ from botocore.stub import ANY, Stubber
 
 from aws_fakes import T0, StubbedCloud, missing_stack, stubbed  # noqa: F401
 from teal.cloud.base import RoutingRule, StageRef
-from teal.config import DomainSpec
-from teal.environments import find_preview, preview_rule
-from teal.errors import OperationError
-from teal.watch import WatchLimits, breach_of, watch_traffic
+from teal.ops.environments import find_preview, preview_rule
+from teal.ops.watch import WatchLimits, breach_of, watch_traffic
+from teal.project.config import DomainSpec
+from teal.runtime.errors import OperationError
 from test_aws_observe import counted
 
 DOMAIN = "api.example.com"

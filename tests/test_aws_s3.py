@@ -9,7 +9,7 @@ import pytest
 from aws_fakes import aws_env, moto, moto_clients, moto_cloud, moto_endpoint  # noqa: F401
 from teal.cloud.aws import AwsCloud
 from teal.cloud.base import HistoryEntry, LockHeld, LockOwner
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 
 SINCE = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

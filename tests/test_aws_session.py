@@ -7,7 +7,7 @@ import pytest
 from aws_fakes import ACCOUNT, REGION, aws_env, moto, moto_endpoint  # noqa: F401
 from teal.cloud.aws import AwsCloud
 from teal.cloud.base import CloudUnavailable
-from teal.errors import UserError
+from teal.runtime.errors import UserError
 
 
 def test_from_settings_proves_credentials_and_reads_the_account(moto: str) -> None:  # noqa: F811

@@ -26,7 +26,7 @@ from aws_fakes import (
     template_body,
 )
 from teal.cloud.base import NoUpdates, StackEvent, StackFailed, StackRequest
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 
 NAME = "blog-dev"
 TEMPLATE: dict[str, Any] = {

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from teal.errors import PackageError, UserError
-from teal.vendor import (
+from teal.project.vendor import (
     LAMBDA_UNZIPPED_LIMIT,
     PipResult,
     pip_command,
     vendor_requirements,
 )
+from teal.runtime.errors import PackageError, UserError
 
 NO_WHEEL = """\
 ERROR: Could not find a version that satisfies the requirement psycopg2==2.9.9 (from versions: none)

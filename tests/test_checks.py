@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from teal.checks import APP_ANSWERS_TO_GIVE_UP, wait_until_healthy
-from teal.config import Check
+from teal.ops.checks import APP_ANSWERS_TO_GIVE_UP, wait_until_healthy
+from teal.project.config import Check
 from teal.runtime.entry import ENVIRONMENT_HEADER
 
 
@@ -69,7 +69,7 @@ def test_derived_checks_leave_out_routes_a_check_cannot_call() -> None:
     """A check sends no token and no key: a route behind an authorizer or an API key
     would answer 401/403 and fail every replacement behind a domain."""
     from teal import App, allow
-    from teal.checks import checks_for
+    from teal.ops.checks import checks_for
 
     app = App()
     app.authorizer("jwt")(lambda event, context: allow("x"))

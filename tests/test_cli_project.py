@@ -13,7 +13,7 @@ from conftest import EXAMPLE_BLOG, run_teal_subprocess
 from runtime_here import RUNTIME
 from teal import __version__
 from teal.cli import project
-from teal.errors import UserError
+from teal.runtime.errors import UserError
 
 
 def test_version(teal_cli: Callable[..., Any]) -> None:

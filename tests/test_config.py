@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from teal.config import (
+from teal.project.config import (
     DEFAULT_BINARY_MEDIA_TYPES,
     Project,
     check_function_tables,
     load_project,
     resolve_target,
 )
-from teal.errors import ConfigError
+from teal.runtime.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -226,7 +226,7 @@ def test_variables_over_4_kb_are_refused_with_the_table_line(tmp_path: Path) -> 
 
 
 def test_the_size_counts_the_variables_teal_sets(tmp_path: Path) -> None:
-    from teal.config import VARIABLES_SIZE_LIMIT, variables_size
+    from teal.project.config import VARIABLES_SIZE_LIMIT, variables_size
 
     project = load_project(write(tmp_path, '[app]\nname = "blog"\n'))
     target = resolve_target(project, environ={})
@@ -262,9 +262,9 @@ def test_function_tables_must_name_functions_of_the_app(tmp_path: Path) -> None:
 
 def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None:
     """The reserved TEAL_* names and the measured size follow what synthesis writes."""
+    from teal.cloud.local.functions.workers import LogStream, worker_environment
     from teal.cloud.local.model import FunctionSpec
-    from teal.cloud.local.workers import LogStream, worker_environment
-    from teal.config import TEAL_VARIABLES, variables_size
+    from teal.project.config import TEAL_VARIABLES, variables_size
     from teal.template import synthesize
     from test_template_support import CODE_KEY, table_of
 

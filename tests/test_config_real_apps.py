@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from teal.config import PolicyStatement, load_project, resolve_target
-from teal.errors import ConfigError
+from teal.project.config import PolicyStatement, load_project, resolve_target
+from teal.runtime.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str, **files: str) -> Path:

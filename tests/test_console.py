@@ -44,7 +44,7 @@ from teal.cloud.local.console.data import (
     as_seen,
     requests_of,
 )
-from teal.cloud.local.gateway import Gateway, GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway.handler import Gateway, GatewayRequest, GatewayResponse
 from teal.cloud.local.model import DomainRoute, RouteIntegration
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import (
@@ -54,7 +54,7 @@ from teal.cloud.local.projects import (
     remember_plan,
     remember_project,
 )
-from teal.logs import LogLine
+from teal.ops.logs import LogLine
 from test_gateway_support import FakeServingState, function_arn
 
 T = TypeVar("T")

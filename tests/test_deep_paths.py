@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from e2e import LocalCloudEnv, Run, get
-from teal.analysis import build_plan
-from teal.apigw import ApiModel
-from teal.errors import RouteError
-from teal.routes import URL_LENGTH_LIMIT, MatchKind, PathTree
+from teal.plan.analysis import build_plan
+from teal.rules.apigateway import ApiModel
+from teal.runtime.errors import RouteError
+from teal.runtime.routes import URL_LENGTH_LIMIT, MatchKind, PathTree
 from teal.template import Synthesized
 from test_template_support import CODE_KEY, Deployed, make_target, table_of
 

@@ -11,8 +11,8 @@ import pytest
 
 from teal.cli.dev import Deployed, DevLoop, Printer, Relevant
 from teal.cloud.local.cloud import LocalCloud
-from teal.cloud.local.traffic import RequestLine
-from teal.logs import LogLine
+from teal.cloud.local.gateway.traffic import RequestLine
+from teal.ops.logs import LogLine
 from test_template_support import make_target
 
 

@@ -1,6 +1,6 @@
 """kill -9 at every step of deploy, switch, rollback and delete, through the CLI.
 
-A test-only hook (``TEAL_CRASH_AT=<point>``, see ``teal.crashpoints``) makes
+A test-only hook (``TEAL_CRASH_AT=<point>``, see ``teal.ops.crashpoints``) makes
 the command die by SIGKILL at a named step. After each crash: the next
 ordinary command proceeds without ``teal unlock``, the domain answered every
 request of a steady client across the crash and the resume, the history knows

@@ -9,7 +9,7 @@ from e2e import LocalCloudEnv, SteadyClient, get, rename_id_to_post_id
 from teal.cloud.base import BasePathMapping
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
-from teal.config import DomainSpec
+from teal.project.config import DomainSpec
 
 HEALTHY = 'return {"status": "ok", "version": VERSION}'
 BROKEN = 'return Response({"status": "broken"}, status=500)'

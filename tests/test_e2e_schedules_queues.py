@@ -20,7 +20,7 @@ import pytest
 
 from e2e import LocalCloudEnv, free_port
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.scheduler import SPEED_VARIABLE
+from teal.cloud.local.triggers.scheduler import SPEED_VARIABLE
 
 APP = """\
 import json

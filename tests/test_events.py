@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
-from teal.cloud.local.events import (
+from teal.rules.proxy_events import (
     EventSource,
     IncomingRequest,
     MalformedProxyResponse,

@@ -34,8 +34,8 @@ from mangum import Mangum
 
 from events import proxy_event
 from teal import App
-from teal.cloud.local.events import ProxyResponse, parse_proxy_response
-from teal.package import build_package
+from teal.project.package import build_package
+from teal.rules.proxy_events import ProxyResponse, parse_proxy_response
 from teal.runtime.asgi import AsgiAdapter, LifespanFailed
 from teal.runtime.exchange import LOCAL_CLOUD_VARIABLE, LOCAL_ENDPOINT_PREFIX, mount_point
 from teal.runtime.frameworks import kind_of
@@ -471,7 +471,7 @@ def test_a_package_serves_a_wsgi_app_with_nothing_installed(
     """The zip alone, in an isolated interpreter: the adapters are part of teal's runtime."""
     package = build_package(make_project(WSGI_APP))
     assert "teal/runtime/wsgi.py" in package.files
-    assert "teal/runtime/framework_routes.py" not in package.files  # for reading, not serving
+    assert "teal/project/framework_routes.py" not in package.files  # for reading, not serving
     code = tmp_path / "task"
     zipfile.ZipFile(io.BytesIO(package.data)).extractall(code)
     event = proxy_event("/{proxy+}", "/hello/ana", path_params={"proxy": "hello/ana"})
@@ -497,9 +497,9 @@ def test_a_package_serves_a_wsgi_app_with_nothing_installed(
 def test_the_adapters_know_the_local_cloud_as_it_is(tmp_path: Path) -> None:
     """The local endpoint's prefix and the variable that says a function runs locally are
     the gateway's and the workers' own (the runtime cannot import them)."""
-    from teal.cloud.local.gateway import API_PREFIX, USER_REQUEST
+    from teal.cloud.local.functions.workers import LogStream, worker_environment
+    from teal.cloud.local.gateway.handler import API_PREFIX, USER_REQUEST
     from teal.cloud.local.model import FunctionSpec
-    from teal.cloud.local.workers import LogStream, worker_environment
 
     assert f"{API_PREFIX}{{api_id}}/{{stage}}/{USER_REQUEST}" == LOCAL_ENDPOINT_PREFIX
     arn = "arn:aws:lambda:us-east-1:000000000000:function:demo-dev-app"

@@ -20,8 +20,8 @@ from werkzeug.routing import BaseConverter
 
 from e2e import Run
 from framework_projects import APPS, copy_app
-from teal.runtime import framework_routes as reader
-from teal.runtime.framework_routes import ONE, OPAQUE, REST, STATIC, Part
+from teal.project import framework_routes as reader
+from teal.project.framework_routes import ONE, OPAQUE, REST, STATIC, Part
 
 
 def table(found: list[dict[str, Any]] | None) -> dict[str, list[str]]:
@@ -94,7 +94,7 @@ def test_fastapi_routers_mounts_and_converters() -> None:
     assert [(r["path"], r["methods"]) for r in found] == [
         ("/items", ["GET", "POST"]),
         ("/items/{item_id}", ["GET"]),
-        ("/items/{item_id}", ["PATCH", "PUT"]),  # one resource in the end (teal.loader)
+        ("/items/{item_id}", ["PATCH", "PUT"]),  # one resource in the end (teal.project.loader)
         ("/items/{item_id}/tags/{tag}", ["DELETE"]),
         ("/files/{p+}", ["GET"]),
         ("/sub/hello/{name}", ["GET", "HEAD"]),  # Starlette adds HEAD to GET, FastAPI does not

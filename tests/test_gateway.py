@@ -15,7 +15,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
 from runtime_here import RUNTIME
-from teal.cloud.local.gateway import (
+from teal.cloud.local.functions.workers import WorkerManager
+from teal.cloud.local.gateway.handler import (
     Gateway,
     GatewayRequest,
     GatewayResponse,
@@ -23,7 +24,6 @@ from teal.cloud.local.gateway import (
 )
 from teal.cloud.local.model import DomainRoute, FunctionSpec, RouteIntegration, ServedStage
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.workers import WorkerManager
 from test_gateway_support import FakeServingState, function_arn
 
 T = TypeVar("T")

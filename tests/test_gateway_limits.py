@@ -11,8 +11,8 @@ import json
 import socket
 from pathlib import Path
 
-from teal.cloud.local.gateway import MAX_BODY_BYTES
-from teal.cloud.local.workers import MAX_EVENT_BYTES, MAX_RESULT_BYTES
+from teal.cloud.local.functions.workers import MAX_EVENT_BYTES, MAX_RESULT_BYTES
+from teal.cloud.local.gateway.handler import MAX_BODY_BYTES
 from test_gateway_support import Cloud, cloud, free_port
 
 __all__ = ["cloud"]  # the fixture

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from teal.cloud.local.gateway import Gateway
-from teal.cloud.local.gateway_main import GatewayServer
+from teal.cloud.local.functions.workers import WorkerManager
+from teal.cloud.local.gateway.handler import Gateway
+from teal.cloud.local.gateway.main import GatewayServer
 from teal.cloud.local.model import DomainRoute
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.workers import WorkerManager
 from test_gateway_support import FakeServingState, free_port
 
 

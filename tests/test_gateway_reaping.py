@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from teal.cloud.local.gateway import Gateway, GatewayRequest
-from teal.cloud.local.gateway_main import GatewayServer
+from teal.cloud.local.functions.workers import STANDBY_IDLE_S, WorkerManager
+from teal.cloud.local.gateway.handler import Gateway, GatewayRequest
+from teal.cloud.local.gateway.main import GatewayServer
 from teal.cloud.local.model import DomainRoute
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.workers import STANDBY_IDLE_S, WorkerManager
 from test_gateway_support import FakeServingState
 
 MAIN_PORT = 4510

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from runtime_here import RUNTIME
-from teal.cloud.local.lifecycle import ensure_gateway, stop_gateway
+from teal.cloud.local.gateway.lifecycle import ensure_gateway, stop_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,
@@ -31,8 +31,8 @@ from teal.cloud.local.model import (
     ServedStage,
 )
 from teal.cloud.local.paths import LocalPaths
-from teal.config import DEFAULT_BINARY_MEDIA_TYPES
-from teal.package import build_package
+from teal.project.config import DEFAULT_BINARY_MEDIA_TYPES
+from teal.project.package import build_package
 
 APP_SOURCE = """
 import os

@@ -21,14 +21,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from teal.cloud.local.gateway import GatewayRequest, GatewayResponse
-from teal.cloud.local.gateway_main import bind, event_loop_factory
-from teal.cloud.local.http_server import (
+from teal.cloud.local.gateway.handler import GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway.http_server import (
     HEADER_VALUES_LIMIT,
     KEEP_ALIVE_S,
     URL_LIMIT,
     HttpListener,
 )
+from teal.cloud.local.gateway.main import bind, event_loop_factory
 from test_gateway_support import free_port
 
 T = TypeVar("T")

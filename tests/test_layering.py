@@ -21,24 +21,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import teal
-from teal.package import RUNTIME_FILES
+from teal.project.package import runtime_files
 
 SOURCE = Path(teal.__file__).resolve().parent.parent
 LOCAL = "teal.cloud.local"
 CLOUDS = ("teal.cloud.aws", "teal.cloud.local")
 # What deploys and switches: a cloud implements the seam below it, never calls it.
 ORCHESTRATION = {
-    "teal.analysis",
-    "teal.apply",
-    "teal.bluegreen",
-    "teal.checks",
-    "teal.decision",
-    "teal.deploy",
-    "teal.environments",
-    "teal.export",
-    "teal.loader",
-    "teal.oplog",
-    "teal.preview",
+    "teal.plan.analysis",
+    "teal.ops.apply",
+    "teal.ops.bluegreen",
+    "teal.ops.checks",
+    "teal.ops.decision",
+    "teal.ops.deploy",
+    "teal.ops.environments",
+    "teal.ops.export",
+    "teal.project.loader",
+    "teal.ops.oplog",
+    "teal.plan.changeset",
 }
 
 
@@ -142,7 +142,7 @@ def test_clouds_use_no_orchestration_no_cli_and_not_each_other() -> None:
 def test_the_runtime_shim_needs_only_the_standard_library() -> None:
     shim = {
         ".".join(["teal", *Path(name).with_suffix("").parts]).removesuffix(".__init__")
-        for name in RUNTIME_FILES
+        for name in runtime_files()
     }
     files = module_files()
     for name in sorted(shim):
@@ -162,7 +162,7 @@ def test_the_runtime_shim_needs_only_the_standard_library() -> None:
 def test_only_the_layer_above_imports_the_engine() -> None:
     """Nested stacks reach the engine through the ChildStacks it is, passed in: no import."""
     graph = import_graph(LOCAL)
-    importers = {name for name, targets in graph.items() if f"{LOCAL}.engine" in targets}
+    importers = {name for name, targets in graph.items() if f"{LOCAL}.stacks.engine" in targets}
     assert importers == {f"{LOCAL}.cloud"}
 
 
@@ -174,7 +174,7 @@ def test_a_circle_is_found_wherever_its_imports_are_written(tmp_path: Path) -> N
     late.write_text(
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from teal.cloud.local import engine\n"
-        "def f():\n    from teal.cloud.local.ledger import Ledger\n"
+        "def f():\n    from teal.cloud.local.stacks.ledger import Ledger\n"
     )
     modules = {f"{LOCAL}.engine", f"{LOCAL}.ledger"}
     assert set(imported(f"{LOCAL}.late", late, modules)) == {"typing", *modules}

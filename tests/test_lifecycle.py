@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from teal.cloud.local.lifecycle import (
+from teal.cloud.local.gateway.lifecycle import (
     UnboundDomain,
     gateway_status,
     log_file,
@@ -23,7 +23,7 @@ from teal.cloud.local.lifecycle import (
     stop_gateway,
 )
 from teal.cloud.local.model import DomainRoute
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 from test_gateway_support import Cloud, cloud, free_port
 
 __all__ = ["cloud"]  # the fixture
@@ -304,7 +304,7 @@ def test_a_domain_port_held_elsewhere_is_reported_said_once_and_taken_when_free(
 def test_a_gateway_stopped_as_soon_as_it_started_is_stopped(tmp_path: Any) -> None:
     """It answers health a moment before it writes gateway.json: a start returns only once
     the file names it, so a stop right after always finds what to stop."""
-    from teal.cloud.local.lifecycle import ensure_gateway
+    from teal.cloud.local.gateway.lifecycle import ensure_gateway
     from teal.cloud.local.paths import LocalPaths
 
     for attempt in range(8):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from e2e import LocalCloudEnv, get
-from teal.cloud.local.lifecycle import pid_alive
+from teal.cloud.local.gateway.lifecycle import pid_alive
 from test_gateway_support import free_port
 
 
@@ -94,7 +94,7 @@ def test_status_lists_the_apis_and_domains_of_the_store(teal_local: Local) -> No
     from teal.cloud.base import BasePathMapping
     from teal.cloud.local.cloud import LocalCloud
     from teal.cloud.local.paths import LocalPaths
-    from teal.config import DomainSpec
+    from teal.project.config import DomainSpec
     from test_local_engine_support import Events, blog_request
 
     cloud = LocalCloud(LocalPaths(teal_local.home))

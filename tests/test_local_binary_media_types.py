@@ -12,8 +12,8 @@ import pytest
 
 from teal.cloud.base import StackRequest
 from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
 from test_local_engine_support import Events, blog_request
 
 

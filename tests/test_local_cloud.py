@@ -17,9 +17,9 @@ from teal.cloud.base import (
     StackFailed,
 )
 from teal.cloud.local.cloud import ApiGatewayRefused, LocalCloud
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
-from teal.config import DomainSpec
+from teal.project.config import DomainSpec
 from test_local_engine_support import Events, blog_request
 
 SINCE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

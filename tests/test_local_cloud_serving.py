@@ -14,7 +14,7 @@ import pytest
 from teal.cloud.base import BasePathMapping, StackFailed
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
-from teal.config import DomainSpec
+from teal.project.config import DomainSpec
 from test_local_engine_support import Events, blog_request, put_code
 
 ECHO = """\
@@ -52,7 +52,7 @@ def get(url: str) -> tuple[int, Any]:
 
 @pytest.fixture
 def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCloud]:
-    from teal.cloud.local.lifecycle import stop_gateway
+    from teal.cloud.local.gateway.lifecycle import stop_gateway
 
     monkeypatch.setenv("TEAL_LOCAL_PORT", str(free_port()))
     local = LocalCloud(LocalPaths(tmp_path / "home"))

@@ -15,7 +15,7 @@ import pytest
 
 from e2e import LocalCloudEnv, Run, get
 from runtime_here import RUNTIME
-from teal.cloud.local.lifecycle import log_file
+from teal.cloud.local.gateway.lifecycle import log_file
 from teal.cloud.local.paths import LocalPaths
 
 WARNING = "cannot listen on"

@@ -24,12 +24,12 @@ from teal.cloud.base import (
     StackResult,
 )
 from teal.cloud.local.cloud import LocalCloud
-from teal.cloud.local.intrinsics import TemplateError
-from teal.cloud.local.ledger import StackStateError
-from teal.cloud.local.nested import ChildStacks
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
-from teal.errors import UserError
+from teal.cloud.local.stacks.intrinsics import TemplateError
+from teal.cloud.local.stacks.ledger import StackStateError
+from teal.cloud.local.stacks.nested import ChildStacks
+from teal.runtime.errors import UserError
 from test_local_engine_support import Events, blog_request, blog_template, nested_request
 
 SIBLING = (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from teal.cloud.local.intrinsics import (
+from teal.cloud.local.stacks.intrinsics import (
     NO_VALUE,
     Reference,
     ResolveError,

@@ -16,11 +16,11 @@ from teal.cloud.base import (
     StackRequest,
 )
 from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
-from teal.config import load_project, resolve_target
-from teal.loader import load_routes
-from teal.package import build_package
+from teal.project.config import load_project, resolve_target
+from teal.project.loader import load_routes
+from teal.project.package import build_package
 from teal.template.combine import template_bytes
 from teal.template.synth import ARTIFACT_BUCKET, Synthesized, synthesize
 from test_local_engine_support import Events

@@ -15,16 +15,16 @@ from typing import Any
 import pytest
 
 from teal.cloud.base import StackFailed, StackRequest
-from teal.cloud.local import queues
 from teal.cloud.local.cloud import LocalCloud
-from teal.cloud.local.notes import Notes, template_notes
+from teal.cloud.local.functions.workers import FailureKind, InvocationError
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.pollers import QueuePoller
-from teal.cloud.local.resources.registry import providers
-from teal.cloud.local.scheduler import ScheduleClock, Scheduler
-from teal.cloud.local.serving import StoreServingState
+from teal.cloud.local.stacks.notes import Notes, template_notes
+from teal.cloud.local.stacks.resources.registry import providers
 from teal.cloud.local.store import connect
-from teal.cloud.local.workers import FailureKind, InvocationError
+from teal.cloud.local.triggers import queues
+from teal.cloud.local.triggers.pollers import QueuePoller
+from teal.cloud.local.triggers.scheduler import ScheduleClock, Scheduler
 from test_local_engine_support import Events, blog_request
 
 FUNCTION_ARN = {"Fn::GetAtt": ["Handler", "Arn"]}

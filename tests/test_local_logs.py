@@ -16,12 +16,18 @@ from typing import Any, TypeVar
 import pytest
 
 from teal.cloud.base import LogEvent, LogQuery
-from teal.cloud.local import worker_main
-from teal.cloud.local.logs import UNFINISHED_LINE_S, LocalLogs, parse_stamp, read_stream, stamp
+from teal.cloud.local.functions import worker_main
+from teal.cloud.local.functions.log_files import (
+    UNFINISHED_LINE_S,
+    LocalLogs,
+    parse_stamp,
+    read_stream,
+    stamp,
+)
+from teal.cloud.local.functions.workers import FailureKind, InvocationError, WorkerManager
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.workers import FailureKind, InvocationError, WorkerManager
-from teal.package import build_package
+from teal.project.package import build_package
 from test_gateway_support import make_function
 
 T = TypeVar("T")
@@ -179,7 +185,7 @@ def test_an_invocations_log_is_its_lines_from_start_to_report(
 
 def test_the_worker_and_the_reader_agree_on_the_time_stamp() -> None:
     """worker_main runs on its own (the runtime's Python, no teal): its stamp is a copy."""
-    spec_ = importlib.util.find_spec("teal.cloud.local.worker_main")
+    spec_ = importlib.util.find_spec("teal.cloud.local.functions.worker_main")
     assert spec_ is not None
     for moment in (0.0, 1_777_593_600.123456, 1_800_000_000.999999):
         assert worker_main.stamp(moment) == stamp(moment)

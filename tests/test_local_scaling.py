@@ -16,7 +16,7 @@ from teal.cloud.base import CREATE_COMPLETE, StackRequest
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.provisioner import BATCH_SIZE
+from teal.cloud.local.stacks.provisioner import BATCH_SIZE
 from test_local_engine_support import Events, blog_request
 
 

@@ -26,10 +26,10 @@ from teal.cloud.base import (
     NoUpdates,
     StackFailed,
 )
-from teal.cloud.local import apigateway
 from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.gateway import rest_apis
+from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.serving import StoreServingState
 from teal.cloud.local.store import (
     COMMIT_WATCH_RECHECK_S,
     SCHEMA_VERSION,
@@ -40,7 +40,7 @@ from teal.cloud.local.store import (
     connect,
     read_generation,
 )
-from teal.errors import OperationError, UserError
+from teal.runtime.errors import OperationError, UserError
 from test_local_engine_support import Events, blog_request, blog_template, nested_request
 
 TESTS = Path(__file__).resolve().parent
@@ -222,7 +222,7 @@ def test_the_generation_is_queried_only_after_a_commit(store: Store, paths: Loca
 def test_a_failed_read_of_the_generation_is_tried_again_at_the_next_look(
     store: Store, paths: LocalPaths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from teal.cloud.local import serving
+    from teal.cloud.local.gateway import serving
 
     reader = StoreServingState(paths)
     assert reader.generation() == 0
@@ -318,7 +318,7 @@ CHILD = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from teal.cloud.local import apigateway
+from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
 from test_local_engine_support import blog_request, nested_request
@@ -675,7 +675,7 @@ def test_an_existing_home_open_to_others_is_tightened_when_opened(tmp_path: Path
 
 
 def test_every_way_of_creating_the_home_makes_it_private(tmp_path: Path) -> None:
-    from teal.cloud.local.lifecycle import ensure_gateway, stop_gateway
+    from teal.cloud.local.gateway.lifecycle import ensure_gateway, stop_gateway
     from test_gateway_support import free_port
 
     paths = LocalPaths(tmp_path / "started-by-the-gateway")
@@ -726,7 +726,7 @@ def api_routes(cloud: LocalCloud) -> set[tuple[str, str]]:
         return {
             (path, verb)
             for api_id in ids
-            for path, verb, _ in apigateway.load_api(conn, api_id).endpoints()
+            for path, verb, _ in rest_apis.load_api(conn, api_id).endpoints()
         }
 
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from teal.cloud.base import Invocation, LogEvent, LogPage, LogQuery, StageRef, Traffic
-from teal.errors import UserError
-from teal.logs import (
+from teal.ops.logs import (
     OVERLAP_MS,
     Assembler,
     Cursor,
@@ -20,6 +19,7 @@ from teal.logs import (
     parse_since,
     read_logs,
 )
+from teal.runtime.errors import UserError
 
 ENV = "blog-dev"
 GROUP = "/aws/lambda/blog-dev"

@@ -17,9 +17,9 @@ from e2e import free_port
 from teal.cloud.base import Cloud, HistoryEntry, LockHeld, LockOwner
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
-from teal.config import Target
-from teal.oplog import Operation, OperationLock, stale_reason, unlock
+from teal.ops.oplog import Operation, OperationLock, stale_reason, unlock
 from teal.processes import start_time
+from teal.project.config import Target
 
 HERE = socket.gethostname()
 

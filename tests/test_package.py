@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from events import proxy_event
-from teal.errors import PackageError
-from teal.package import build_package
+from teal.project.package import build_package
+from teal.runtime.errors import PackageError
 
 APP = """
 from teal import App
@@ -67,7 +67,7 @@ def test_excludes_vcs_venvs_caches_tests(make_project: Callable[..., Path]) -> N
 def test_carries_the_runtime_shim_only(make_project: Callable[..., Path]) -> None:
     names = set(build_package(make_project(APP)).files)
     assert "teal/runtime/entry.py" in names
-    assert "teal/cli/__init__.py" not in names and "teal/config.py" not in names
+    assert "teal/cli/__init__.py" not in names and "teal/project/config.py" not in names
 
 
 def test_symlink_outside_project_is_refused(

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from e2e import Run
-from teal.errors import PackageError
-from teal.export import local_artifact_paths
-from teal.package import build_package, project_files
+from teal.ops.export import local_artifact_paths
+from teal.project.package import build_package, project_files
+from teal.runtime.errors import PackageError
 from test_template_support import lint_all, synth
 
 APP = """\

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from teal import App
-from teal.errors import RouteError
-from teal.routes import (
+from teal.runtime.errors import RouteError
+from teal.runtime.routes import (
     MATCHES_KEPT,
     MatchKind,
     PartKind,
@@ -213,7 +213,7 @@ def test_cli_routes_reports_bad_routes_with_exit_2(
 
 
 def test_resources_past_api_gateways_quota_are_a_warning_not_an_error() -> None:
-    from teal.routes import RESOURCES_QUOTA, quota_warnings
+    from teal.runtime.routes import RESOURCES_QUOTA, quota_warnings
 
     def table(resources: int) -> RouteTable:
         app = App()

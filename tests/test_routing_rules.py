@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from teal.apigw import MAPPINGS_ONLY, RULES_THEN_MAPPINGS, Rule, header_value_matches
 from teal.cloud.base import RoutingRule
-from teal.cloud.local import apigateway
 from teal.cloud.local.cloud import ApiGatewayRefused, LocalCloud
+from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.model import DomainRoute
 from teal.cloud.local.paths import LocalPaths
-from teal.config import DomainSpec
-from teal.environments import (
+from teal.ops.environments import (
     MappedApiRemoval,
     StackApis,
     is_preview_rule,
     preview_rule,
     refuse_removing_mapped_apis,
 )
+from teal.project.config import DomainSpec
+from teal.rules.apigateway import MAPPINGS_ONLY, RULES_THEN_MAPPINGS, Rule, header_value_matches
 from test_gateway import all_ok, fake_stage, gateway_for, handle, request, state  # noqa: F401
 from test_gateway_support import FakeServingState
 
@@ -129,12 +129,12 @@ def test_a_base_path_condition_matches_its_paths_and_strips_like_the_mapping(
 def cloud(tmp_path: Path) -> Iterator[LocalCloud]:
     opened = LocalCloud(LocalPaths(tmp_path / "home"))
     with opened.store.transaction() as conn:
-        apigateway.create_domain(conn, DOMAIN, {}, iter([4600]))
+        rest_apis.create_domain(conn, DOMAIN, {}, iter([4600]))
         for api in ("blue", "green"):
-            api_id, root = apigateway.create_api(conn, api)
-            apigateway.put_method(conn, api_id, root, "GET", PAYLOAD)
-            deployment = apigateway.create_deployment(conn, api_id)
-            apigateway.put_stage(conn, api_id, "dev", deployment, {}, create=True)
+            api_id, root = rest_apis.create_api(conn, api)
+            rest_apis.put_method(conn, api_id, root, "GET", PAYLOAD)
+            deployment = rest_apis.create_deployment(conn, api_id)
+            rest_apis.put_stage(conn, api_id, "dev", deployment, {}, create=True)
     yield opened
     opened.close()
 
@@ -146,7 +146,7 @@ def api_ids(cloud: LocalCloud) -> dict[str, str]:
 
 def served_rules(cloud: LocalCloud) -> tuple[RoutingRule, ...]:
     with cloud.store.transaction() as conn:
-        (domain,) = apigateway.domain_routes(conn)
+        (domain,) = rest_apis.domain_routes(conn)
     return domain.rules
 
 
@@ -163,7 +163,7 @@ def test_a_domain_takes_rules_only_once_its_routing_mode_lets_them_route(
     cloud.allow_routing_rules(DOMAIN)
     cloud.allow_routing_rules(DOMAIN)  # already allowed: nothing changes
     with cloud.store.transaction() as conn:
-        assert apigateway.routing_mode(conn, DOMAIN) == RULES_THEN_MAPPINGS
+        assert rest_apis.routing_mode(conn, DOMAIN) == RULES_THEN_MAPPINGS
     created = cloud.create_routing_rule(DOMAIN, rule)
     assert created.id and created == RoutingRule(**{**rule.__dict__, "id": created.id})
     assert cloud.list_routing_rules(DOMAIN) == [created]
@@ -196,7 +196,7 @@ def test_rules_of_a_domain_that_routes_by_mappings_only_serve_nothing(cloud: Loc
     cloud.allow_routing_rules(DOMAIN)
     cloud.create_routing_rule(DOMAIN, RoutingRule(100, green, "dev"))
     with cloud.store.transaction() as conn:
-        apigateway.set_routing_mode(conn, DOMAIN, MAPPINGS_ONLY)
+        rest_apis.set_routing_mode(conn, DOMAIN, MAPPINGS_ONLY)
     assert served_rules(cloud) == ()
     assert cloud.rules_of_api(green) == []  # the guard protects what serves
     assert len(cloud.list_routing_rules(DOMAIN)) == 1  # kept, as AWS keeps them
@@ -215,7 +215,7 @@ def test_a_version_5_state_migrates_its_domains_to_routing_by_mappings_only(
     conn.close()
     migrated = LocalCloud(paths)
     with migrated.store.transaction() as conn2:
-        assert apigateway.routing_mode(conn2, DOMAIN) == MAPPINGS_ONLY
+        assert rest_apis.routing_mode(conn2, DOMAIN) == MAPPINGS_ONLY
     assert migrated.list_routing_rules(DOMAIN) == []
     migrated.close()
 

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import run_teal_subprocess
 from e2e import Run
-from teal import runtimes
-from teal.errors import UserError
-from teal.runtimes import find_interpreter, requirements_of
+from teal.project import runtimes
+from teal.project.runtimes import find_interpreter, requirements_of
+from teal.runtime.errors import UserError
 
 ROUTES_APP = """\
 {imports}

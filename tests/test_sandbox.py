@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from teal.cloud.local.functions.sandbox import lambda_trace_id
+from teal.cloud.local.functions.workers import FailureKind, InvocationError, WorkerManager
 from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.sandbox import lambda_trace_id
-from teal.cloud.local.workers import FailureKind, InvocationError, WorkerManager
-from teal.package import build_package
+from teal.project.package import build_package
 from test_gateway_support import make_function
 
 T = TypeVar("T")
@@ -273,7 +273,7 @@ def test_a_short_peak_over_the_memory_fails_the_invocation_too(
     paths: LocalPaths, code: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Gone before the handler returns, and never sampled: the worker's own peak tells."""
-    monkeypatch.setattr("teal.cloud.local.workers.MEMORY_POLL_S", 3600.0)
+    monkeypatch.setattr("teal.cloud.local.functions.workers.MEMORY_POLL_S", 3600.0)
     spec = spec_for(code, "memory", memory_mb=128)
 
     async def scenario() -> tuple[InvocationError, int]:

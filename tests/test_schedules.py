@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from teal.schedules import Cron, Rate, ScheduleError, parse_schedule
+from teal.rules.schedule_expressions import Cron, Rate, ScheduleError, parse_schedule
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from teal.schemas import SCHEMA_REGION, create_only_properties, is_known_type
+from teal.rules.schemas import SCHEMA_REGION, create_only_properties, is_known_type
 
 TYPES = [
     "AWS::ApiGateway::RestApi",

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from teal.config import DEFAULT_BINARY_MEDIA_TYPES, FunctionSettings
+from teal.project.config import DEFAULT_BINARY_MEDIA_TYPES, FunctionSettings
 from teal.template import (
     TemplateLimitError,
     current_rest_api_logical_id,

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from teal import App, CognitoAuthorizer, CORSConfig, allow
-from teal.errors import RouteError, UserError
-from teal.routes import RouteTable
+from teal.runtime.errors import RouteError, UserError
+from teal.runtime.routes import RouteTable
 from teal.template import synthesize
 from teal.template.auth import AUTHORIZER_HANDLER
 from test_template_support import CODE_KEY, big_table, lint_errors, make_target

@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
-from teal.app import App
-from teal.config import (
+from teal.project.config import (
     FunctionSettings,
     PolicyStatement,
     QueueSettings,
     VpcSettings,
 )
-from teal.errors import ConfigError
-from teal.resources_file import ExtraResources
-from teal.routes import RouteTable
+from teal.project.resources_file import ExtraResources
+from teal.project.trigger_checks import build_triggers
+from teal.runtime.app import App
+from teal.runtime.errors import ConfigError
+from teal.runtime.routes import RouteTable
 from teal.template import synthesize
 from teal.template.combine import combine_for_switch
 from teal.template.functions import permission_id, role_id
 from teal.template.names import function_id
 from teal.template.queues import dead_letter_id, queue_id
-from teal.trigger_checks import build_triggers
 from test_template_support import CODE_KEY, lint_errors, make_target
 
 READ_POSTS = PolicyStatement(

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from teal.app import App
-from teal.config import Target
-from teal.routes import RouteTable
+from teal.project.config import Target
+from teal.runtime.app import App
+from teal.runtime.routes import RouteTable
 from teal.template import Synthesized, synthesize
 
 CODE_KEY = "code/" + "0" * 64 + ".zip"

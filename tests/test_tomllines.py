@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teal.tomllines import key_lines, line_of
+from teal.project.tomllines import key_lines, line_of
 
 TEXT = '''\
 # a comment = not a key

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from teal.cloud.base import StageRef
-from teal.cloud.local.gateway import Gateway, GatewayResponse
-from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.traffic import (
+from teal.cloud.local.functions.workers import FailureKind, InvocationError
+from teal.cloud.local.gateway.handler import Gateway, GatewayResponse
+from teal.cloud.local.gateway.traffic import (
     RequestFeed,
     RequestRecorder,
     TrafficWriter,
@@ -24,7 +24,7 @@ from teal.cloud.local.traffic import (
     percentile,
     read_traffic,
 )
-from teal.cloud.local.workers import FailureKind, InvocationError
+from teal.cloud.local.paths import LocalPaths
 from test_gateway import MAIN_PORT, ScriptedInvoker, api, fake_stage, handle, request
 from test_gateway_support import FakeServingState
 
@@ -304,6 +304,6 @@ def test_only_the_end_of_a_long_traffic_file_counts_and_is_read_whole(paths: Loc
 
 def test_the_local_cloud_calls_the_invoke_endpoint_the_gateway_serves() -> None:
     from teal.cloud.local.cloud import INVOKE_PATH
-    from teal.cloud.local.gateway import INVOKE_PREFIX
+    from teal.cloud.local.gateway.handler import INVOKE_PREFIX
 
     assert INVOKE_PATH == INVOKE_PREFIX

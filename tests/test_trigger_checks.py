@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from teal.app import App
-from teal.loader import load_app
-from teal.trigger_checks import TriggerError, build_triggers
-from teal.triggers import QUEUE, SCHEDULE, event_kind
+from teal.project.loader import load_app
+from teal.project.trigger_checks import TriggerError, build_triggers
+from teal.runtime.app import App
+from teal.runtime.triggers import QUEUE, SCHEDULE, event_kind
 
 ORDERS = "arn:aws:sqs:us-east-1:123456789012:orders"
 
@@ -128,7 +128,7 @@ def test_the_loader_reads_triggers_through_the_runtimes_python(
 
 
 def test_a_queue_table_must_name_a_queue_of_the_app(make_project: Any) -> None:
-    from teal.errors import ConfigError
+    from teal.runtime.errors import ConfigError
 
     root = make_project(
         """
@@ -196,8 +196,8 @@ def triggers_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_the_runtime_runs_a_functions_handler_for_each_kind_of_event(
     triggers_module: Any,
 ) -> None:
-    from teal.cloud.local.eventsources import scheduled_event, sqs_event
-    from teal.cloud.local.queues import Message
+    from teal.cloud.local.triggers.queues import Message
+    from teal.cloud.local.triggers.trigger_events import scheduled_event, sqs_event
     from teal.runtime.entry import handler
 
     when = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -213,7 +213,7 @@ def test_the_runtime_runs_a_functions_handler_for_each_kind_of_event(
 def test_a_function_without_a_handler_of_that_kind_fails_the_invocation(
     triggers_module: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from teal.cloud.local.eventsources import scheduled_event
+    from teal.cloud.local.triggers.trigger_events import scheduled_event
     from teal.runtime.entry import handler
 
     monkeypatch.setenv("TEAL_FUNCTION", "home")

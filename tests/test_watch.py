@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from teal.cloud.base import StageRef, Traffic, TrafficTiming
+from teal.cloud.local.gateway.traffic import LINE_SPAN_S, read_traffic_since
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.traffic import LINE_SPAN_S, read_traffic_since
-from teal.config import WatchSettings
-from teal.errors import OperationError, UserError
-from teal.watch import (
+from teal.ops.watch import (
     MIN_REQUESTS,
     WatchFigures,
     WatchLimits,
@@ -29,6 +27,8 @@ from teal.watch import (
     watch_limits,
     watch_traffic,
 )
+from teal.project.config import WatchSettings
+from teal.runtime.errors import OperationError, UserError
 
 STAGE = StageRef("green", "blog-dev-2", "dev")
 LOCAL_TIMING = TrafficTiming(period_s=1, delay_s=1)

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import run_teal_subprocess
 from e2e import LocalCloudEnv, rename_id_to_post_id
-from teal.config import WatchSettings, load_project, parse_duration, resolve_target
-from teal.errors import ConfigError
+from teal.project.config import WatchSettings, load_project, parse_duration, resolve_target
+from teal.runtime.errors import ConfigError
 from test_bad_input_cli import edit_toml, line_in_toml, refused
 
 TOML = """\

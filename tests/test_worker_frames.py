@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from teal.cloud.local.workers import decode_frame, encode_event
+from teal.cloud.local.functions.workers import decode_frame, encode_event
 
 # what an event holds: the gateway's own, or what `teal invoke` read with json.loads
 text = st.text(st.characters(blacklist_categories=("Cs",)))  # no lone surrogates

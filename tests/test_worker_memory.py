@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from teal.cloud.local import worker_main
+from teal.cloud.local.functions import worker_main
 
 MIB = 1024 * 1024
 

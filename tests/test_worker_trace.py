@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from teal.cloud.local import worker_main
+from teal.cloud.local.functions import worker_main
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="reads /proc and runs sh")
 

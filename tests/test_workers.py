@@ -14,10 +14,8 @@ from typing import Any, TypeVar
 import pytest
 import uvloop
 
-from teal.cloud.local import workers
-from teal.cloud.local.model import FunctionSpec
-from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.workers import (
+from teal.cloud.local.functions import workers
+from teal.cloud.local.functions.workers import (
     LIVE_IDLE_S,
     MAX_EVENT_BYTES,
     STANDBY_IDLE_S,
@@ -28,6 +26,8 @@ from teal.cloud.local.workers import (
     _Channel,
     ensure_code,
 )
+from teal.cloud.local.model import FunctionSpec
+from teal.cloud.local.paths import LocalPaths
 from test_gateway_support import make_function, publish_code
 
 T = TypeVar("T")

@@ -5,9 +5,9 @@ library only, because it also runs inside Lambda.
 """
 
 from teal._version import __version__
-from teal.access import CognitoAuthorizer, CORSConfig, allow, deny
-from teal.app import App
-from teal.http import Request, Response
+from teal.runtime.access import CognitoAuthorizer, CORSConfig, allow, deny
+from teal.runtime.app import App
+from teal.runtime.http import Request, Response
 
 __all__ = [
     "App",

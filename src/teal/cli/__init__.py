@@ -14,7 +14,7 @@ from rich.markup import escape
 from teal._version import __version__
 from teal.cli import project as project_commands
 from teal.cli.common import emit_json, err_console
-from teal.errors import OperationError, TealError, UserError
+from teal.runtime.errors import OperationError, TealError, UserError
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -10,7 +10,6 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from teal import bluegreen, header_preview
 from teal.cli.common import (
     console,
     emit_json,
@@ -23,12 +22,14 @@ from teal.cli.common import (
 from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
-from teal.config import DomainSpec, Project, Target, parse_duration
-from teal.errors import OperationError, UserError
-from teal.loader import target_routes
-from teal.oplog import current_user
-from teal.routes import RouteTable
-from teal.watch import WatchLimits, WatchReport, check_watch_length, watch_limits
+from teal.ops import bluegreen
+from teal.ops import preview as header_preview
+from teal.ops.oplog import current_user
+from teal.ops.watch import WatchLimits, WatchReport, check_watch_length, watch_limits
+from teal.project.config import DomainSpec, Project, Target, parse_duration
+from teal.project.loader import target_routes
+from teal.runtime.errors import OperationError, UserError
+from teal.runtime.routes import RouteTable
 
 EXIT_INTERRUPTED = 130  # Ctrl-C during a watch, as a shell reports an interrupted command
 
@@ -328,7 +329,7 @@ def _with_domain(project: Project, target: Target, name: str | None) -> Target:
     """The target of the env whose domain ``--domain`` names (the given env's first)."""
     if name is None or (target.domain is not None and target.domain.name == name):
         return target
-    from teal.config import resolve_target
+    from teal.project.config import resolve_target
 
     for env_name in project.config.env:
         other = resolve_target(project, env=env_name, extra=target.extra or "", cloud=target.cloud)
@@ -415,7 +416,7 @@ def status(
 
 def configured_domains(project: Project, target: Target) -> list[DomainSpec]:
     """The domains of every env in teal.toml, once each (the live one is found by mapping)."""
-    from teal.config import resolve_target
+    from teal.project.config import resolve_target
 
     specs = {target.domain.name: target.domain} if target.domain else {}
     for env_name in project.config.env:

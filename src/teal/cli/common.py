@@ -14,11 +14,11 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from teal.config import Project, Target, load_project, resolve_target
-from teal.settings import gateway_port
+from teal.project.config import Project, Target, load_project, resolve_target
+from teal.project.settings import gateway_port
 
 if TYPE_CHECKING:
-    from teal.analysis import Verdict
+    from teal.plan.analysis import Verdict
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
 # `--json` leaves exactly one JSON object on stdout.

@@ -16,14 +16,14 @@ from teal.cli.common import (
     json_option,
 )
 from teal.cloud.local.console.auth import TOKEN_PARAMETER, read_token
-from teal.cloud.local.lifecycle import ensure_gateway
+from teal.cloud.local.gateway.lifecycle import ensure_gateway
 from teal.cloud.local.paths import LocalPaths, gateway_port
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 
 
 def console_url(port: int, token: str) -> str:
     # imported here: every teal command loads this module, and few need the gateway's
-    from teal.cloud.local.gateway import CONSOLE_PATH
+    from teal.cloud.local.gateway.handler import CONSOLE_PATH
 
     return f"http://127.0.0.1:{port}{CONSOLE_PATH}/?{TOKEN_PARAMETER}={token}"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from teal import oplog
 from teal.cli.bluegreen import configured_domains
 from teal.cli.common import (
     console,
@@ -21,9 +20,10 @@ from teal.cli.common import (
 )
 from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
-from teal.deploy import DeployReport, ReplacePolicy, deploy
-from teal.environments import domain_lock_key, find_environment, read_domain
-from teal.oplog import current_user
+from teal.ops import oplog
+from teal.ops.deploy import DeployReport, ReplacePolicy, deploy
+from teal.ops.environments import domain_lock_key, find_environment, read_domain
+from teal.ops.oplog import current_user
 
 
 @click.command(name="deploy")

@@ -1,7 +1,7 @@
 """``teal dev``: the inner loop, in the foreground, on the local cloud.
 
 Deploy, then watch the project (watchfiles) and deploy again on every change,
-through ``teal.deploy.deploy`` as ``teal deploy`` does (a route change that
+through ``teal.ops.deploy.deploy`` as ``teal deploy`` does (a route change that
 needs a new API replaces it, blue-green, and says so). Meanwhile print one
 line per request the environment answers, from the gateway's request feed,
 with the function's output and tracebacks under it, from the environment's
@@ -36,16 +36,16 @@ from teal.cli.common import (
 )
 from teal.cli.logs import render_line
 from teal.cli.output import Activity, warn
-from teal.cloud.local.traffic import RequestFeed, RequestLine
-from teal.config import Target
-from teal.decision import ReplacePolicy
-from teal.deploy import DeployReport, deploy
-from teal.environments import find_environment
-from teal.errors import TealError, UserError
-from teal.logs import LogFollower, LogLine, app_function
-from teal.oplog import current_user
-from teal.package import IGNORE_FILE, project_rules
-from teal.settings import teal_home
+from teal.cloud.local.gateway.traffic import RequestFeed, RequestLine
+from teal.ops.decision import ReplacePolicy
+from teal.ops.deploy import DeployReport, deploy
+from teal.ops.environments import find_environment
+from teal.ops.logs import LogFollower, LogLine, app_function
+from teal.ops.oplog import current_user
+from teal.project.config import Target
+from teal.project.package import IGNORE_FILE, project_rules
+from teal.project.settings import teal_home
+from teal.runtime.errors import TealError, UserError
 
 if TYPE_CHECKING:
     from teal.cloud.local.cloud import LocalCloud

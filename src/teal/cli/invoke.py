@@ -15,11 +15,11 @@ from rich.markup import escape
 
 from teal.cli.common import console, emit_json, err_console, load_target, progress, target_options
 from teal.cloud import open_cloud
-from teal.config import Target
-from teal.environments import Environment, find_environment
-from teal.errors import UserError
-from teal.invoke import InvokeReport, invoke, sample_request
-from teal.loader import target_routes
+from teal.ops.environments import Environment, find_environment
+from teal.ops.invoke import InvokeReport, invoke, sample_request
+from teal.project.config import Target
+from teal.project.loader import target_routes
+from teal.runtime.errors import UserError
 
 
 @click.command(name="invoke")
@@ -84,7 +84,7 @@ def sample_event(
 ) -> dict[str, Any]:
     """A proxy event for one of the function's routes, as API Gateway would send it."""
     # the local gateway's own event builder: the sample is what API Gateway sends
-    from teal.cloud.local.events import EventSource, IncomingRequest, build_proxy_event
+    from teal.rules.proxy_events import EventSource, IncomingRequest, build_proxy_event
 
     table = target_routes(target, progress)
     sample = sample_request(table, function)

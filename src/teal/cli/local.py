@@ -18,7 +18,7 @@ from teal.cli.common import (
     is_interactive,
     json_option,
 )
-from teal.cloud.local.lifecycle import (
+from teal.cloud.local.gateway.lifecycle import (
     GatewayStatus,
     ensure_gateway,
     gateway_status,
@@ -26,7 +26,7 @@ from teal.cloud.local.lifecycle import (
     stop_gateway,
 )
 from teal.cloud.local.paths import LocalPaths, gateway_port
-from teal.errors import UserError
+from teal.runtime.errors import UserError
 
 
 def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from rich.markup import escape
 from teal.cli.common import console, emit_json, err_console, load_target, target_options
 from teal.cli.output import warn
 from teal.cloud import open_cloud
-from teal.environments import find_environment
-from teal.logs import LogLine, LogsReport, Pause, follow_logs, parse_since, read_logs
+from teal.ops.environments import find_environment
+from teal.ops.logs import LogLine, LogsReport, Pause, follow_logs, parse_since, read_logs
 
 DEFAULT_SINCE = "10m"
 # Following: locally a new line shows within a second; CloudWatch is asked less often.

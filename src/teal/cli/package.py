@@ -8,9 +8,9 @@ import click
 from rich.markup import escape
 
 from teal.cli.common import console, emit_json, load_target, progress, target_options
-from teal.export import export
-from teal.package import project_files
-from teal.settings import teal_home
+from teal.ops.export import export
+from teal.project.package import project_files
+from teal.project.settings import teal_home
 
 
 @click.command(name="package")

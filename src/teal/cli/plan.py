@@ -3,7 +3,7 @@
 ``template`` needs no cloud and no credentials. ``plan`` compares against the
 environment's deployed stack, read once from its cloud, or against a template
 written by ``teal template`` (``--against FILE``, no cloud needed); either way
-the same :func:`teal.analysis.build_plan` decides, as for ``teal deploy``.
+the same :func:`teal.plan.analysis.build_plan` decides, as for ``teal deploy``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from teal.analysis import Plan, ResourceChange, build_plan
-from teal.apply import Step, apply_steps
 from teal.cli.common import (
     console,
     emit_json,
@@ -29,13 +27,15 @@ from teal.cli.common import (
 )
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
-from teal.config import Target
-from teal.decision import decide
-from teal.deploy import Prepared, ReplacePolicy, package_for, prepare
-from teal.errors import UserError
-from teal.loader import target_routes
-from teal.preview import PlanPreview, preview_plan
-from teal.routes import RouteTable
+from teal.ops.apply import Step, apply_steps
+from teal.ops.decision import decide
+from teal.ops.deploy import Prepared, ReplacePolicy, package_for, prepare
+from teal.plan.analysis import Plan, ResourceChange, build_plan
+from teal.plan.changeset import PlanPreview, preview_plan
+from teal.project.config import Target
+from teal.project.loader import target_routes
+from teal.runtime.errors import UserError
+from teal.runtime.routes import RouteTable
 from teal.template import StoredTemplates, Synthesized, nested_keys, synthesize
 
 LISTED_CHANGES = 25  # per kind, in text output; --json lists all

@@ -19,13 +19,13 @@ from teal.cli.common import (
     progress,
     project_option,
 )
-from teal.config import AppSection, Runtime, load_project
-from teal.errors import UserError
-from teal.loader import LoadedApp, load_app
-from teal.routes import RouteTable, quota_warnings
-from teal.runtimes import find_interpreter, runtime_version
+from teal.project.config import AppSection, Runtime, load_project
+from teal.project.loader import LoadedApp, load_app
+from teal.project.runtimes import find_interpreter, runtime_version
+from teal.runtime.errors import UserError
+from teal.runtime.routes import RouteTable, quota_warnings
 
-# What `teal init --template NAME` writes (src/teal/init_template/NAME/).
+# What `teal init --template NAME` writes (src/teal/cli/init_template/NAME/).
 TEMPLATES = {
     "teal": ("teal.toml", "app.py"),
     "fastapi": ("teal.toml", "app.py", "requirements.txt"),
@@ -53,7 +53,7 @@ def init(directory: Path, name: str | None, template: str) -> None:
                 f"{file} already exists", where=str(directory), hint="init an empty folder"
             )
     directory.mkdir(parents=True, exist_ok=True)
-    source = resources.files("teal") / "init_template" / template
+    source = resources.files("teal.cli") / "init_template" / template
     runtime = runtime_for_a_new_app()
     for file in files:
         text = (source / file).read_text(encoding="utf-8")

@@ -12,9 +12,9 @@ from rich.markup import escape
 from teal.cli.common import console, emit_json, load_target, target_options
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
-from teal.config import Target
-from teal.environments import find_environment
-from teal.errors import UserError
+from teal.ops.environments import find_environment
+from teal.project.config import Target
+from teal.runtime.errors import UserError
 from teal.template.synth import METADATA_KEY
 
 

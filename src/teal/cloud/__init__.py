@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from teal.cloud.base import Cloud
-    from teal.config import Target
+    from teal.project.config import Target
 
 
 def open_cloud(target: Target) -> Cloud:

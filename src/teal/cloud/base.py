@@ -1,6 +1,6 @@
 """The Cloud seam: everything deploy and blue-green need from a cloud.
 
-``teal.deploy`` and ``teal.bluegreen`` talk to this protocol only; the
+``teal.ops.deploy`` and ``teal.ops.bluegreen`` talk to this protocol only; the
 embedded local cloud and the boto3 cloud both implement it, so a blue-green
 rule is written once. Results are plain frozen dataclasses; failures are the
 typed errors below.
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from teal.config import DomainSpec
-from teal.errors import OperationError, UserError
+from teal.project.config import DomainSpec
+from teal.runtime.errors import OperationError, UserError
 from teal.template.types import Template
 
 # Stack statuses, spelled as CloudFormation spells them.
@@ -234,7 +234,7 @@ class HeldLock:
     owner: LockOwner
 
 
-# switched-back: a watched switch that the traffic after it undid (teal.watch);
+# switched-back: a watched switch that the traffic after it undid (teal.ops.watch);
 # preview: a domain's preview rule set or ended (teal.preview_rules).
 Action = Literal["deploy", "switch", "rollback", "switched-back", "preview", "delete", "unlock"]
 # started: written before the operation changes anything; done/failed: its end;

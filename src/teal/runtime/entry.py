@@ -4,7 +4,7 @@ It imports the user's app once per execution environment (warm reuse), picks
 the route from the event's ``resource`` and ``httpMethod`` and turns what the
 handler returns into an API Gateway proxy response. A failing handler, or one
 returning what no response can carry (``None``, a tuple, a body JSON cannot
-encode: :func:`teal.http.to_proxy_response`), gets a 500 response; the
+encode: :func:`teal.runtime.http.to_proxy_response`), gets a 500 response; the
 traceback, naming the handler, goes to stderr, which is the function's log.
 
 Raw handlers (``raw=True``) are plain Lambda code: what they return is the
@@ -25,12 +25,12 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from teal.access import CORSConfig, effective_cors, response_cors_headers, with_cors_headers
-from teal.app import App
-from teal.http import Request, to_proxy_response
-from teal.routes import Route
+from teal.runtime.access import CORSConfig, effective_cors, response_cors_headers, with_cors_headers
+from teal.runtime.app import App
 from teal.runtime.frameworks import Served, framework_handler
-from teal.triggers import TriggerKind, event_kind
+from teal.runtime.http import Request, to_proxy_response
+from teal.runtime.routes import Route
+from teal.runtime.triggers import TriggerKind, event_kind
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"

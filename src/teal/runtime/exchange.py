@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-# Set on every function by the local cloud's workers (teal.cloud.local.workers):
+# Set on every function by the local cloud's workers (teal.cloud.local.functions.workers):
 # the function runs locally, where an API's endpoint has the longer prefix.
 LOCAL_CLOUD_VARIABLE = "TEAL_LOCAL_FUNCTION_ARN"
-# The local gateway's endpoint form (teal.cloud.local.gateway: API_PREFIX, USER_REQUEST).
+# The local gateway's endpoint form (teal.cloud.local.gateway.handler: API_PREFIX, USER_REQUEST).
 LOCAL_ENDPOINT_PREFIX = "/restapis/{api_id}/{stage}/_user_request_"
 
 

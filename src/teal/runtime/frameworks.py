@@ -1,6 +1,6 @@
 """What ``[app] entry`` names, and how a function serves it.
 
-An entry names a teal :class:`~teal.app.App`, an ASGI app (FastAPI,
+An entry names a teal :class:`~teal.runtime.app.App`, an ASGI app (FastAPI,
 Starlette, Django's ASGI handler, any ASGI callable) or a WSGI app (Flask,
 Django's WSGI handler, any WSGI callable). teal's import of the app (to read
 its routes) and every function (to serve it) tell them apart the same way,
@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from teal.app import App
+from teal.runtime.app import App
 
 TEAL, ASGI, WSGI = "teal", "asgi", "wsgi"
 

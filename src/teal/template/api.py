@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from teal.routes import Node, Route
+from teal.runtime.routes import Node, Route
 from teal.template.cors import preflight_cors, preflight_method, preflight_verbs
 from teal.template.names import function_id, generation, method_id, resource_id
 

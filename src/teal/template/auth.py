@@ -20,9 +20,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from teal.access import IAM, Authorizer, CognitoAuthorizer, LambdaAuthorizer
-from teal.config import Target
-from teal.routes import Route, RouteTable
+from teal.project.config import Target
+from teal.runtime.access import IAM, Authorizer, CognitoAuthorizer, LambdaAuthorizer
+from teal.runtime.routes import Route, RouteTable
 from teal.template import functions as fn_resources
 from teal.template.names import function_id, generation, short_hash
 

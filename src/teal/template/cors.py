@@ -22,9 +22,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from teal.access import CORSConfig, effective_cors
-from teal.errors import UserError
-from teal.routes import Node, Route, RouteTable
+from teal.runtime.access import CORSConfig, effective_cors
+from teal.runtime.errors import UserError
+from teal.runtime.routes import Node, Route, RouteTable
 
 Json = Any
 # The MOCK integration answers with the status its request template names.

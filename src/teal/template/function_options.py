@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from teal.config import FunctionSettings, Target
+from teal.project.config import FunctionSettings, Target
+from teal.runtime.triggers import Triggers
 from teal.template import permissions, queues, schedules
 from teal.template.functions import role_id
 from teal.template.names import function_id
-from teal.triggers import Triggers
 
 Resource = dict[str, Any]
 

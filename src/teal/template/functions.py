@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from teal.config import Target
-from teal.routes import Route
+from teal.project.config import Target
+from teal.runtime.routes import Route
 from teal.template.names import function_id, function_physical_name, generation
 
 RUNTIME_HANDLER = "teal.runtime.entry.handler"

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from teal.errors import UserError
-from teal.routes import Node, Route
+from teal.runtime.errors import UserError
+from teal.runtime.routes import Node, Route
 from teal.template.api import parent_path, resource_count
 
 TEMPLATE_RESOURCE_LIMIT = 500

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from teal.config import STACK_REFERENCE, PolicyStatement, Target
-from teal.errors import ConfigError
+from teal.project.config import STACK_REFERENCE, PolicyStatement, Target
+from teal.runtime.errors import ConfigError
 
 USER_POLICY = "teal-policies"  # the inline policy holding teal.toml's statements
 QUEUE_POLICY = "queue-consumer"
@@ -100,7 +100,7 @@ def _resource(
 
 
 def _policies_location(target: Target, function: str) -> str:
-    from teal.config import load_project
+    from teal.project.config import load_project
 
     project = load_project(target.project_dir)
     return project.location(

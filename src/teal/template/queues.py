@@ -24,11 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from teal.config import QueueSettings, Target, load_project
-from teal.errors import ConfigError
-from teal.resources_file import ExtraResources
+from teal.project.config import QueueSettings, Target, load_project
+from teal.project.resources_file import ExtraResources
+from teal.runtime.errors import ConfigError
+from teal.runtime.triggers import QueueConsumer, Triggers
 from teal.template.names import _stem, function_id, short_hash
-from teal.triggers import QueueConsumer, Triggers
 
 SQS_QUEUE = "AWS::SQS::Queue"
 DEFAULT_VISIBILITY_S = 30  # SQS's own default

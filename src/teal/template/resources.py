@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from teal.config import LAMBDA_RESERVED_VARIABLES, TEAL_VARIABLES, VARIABLE_NAME, Target
-from teal.errors import ConfigError
-from teal.resources_file import ExtraResources
+from teal.project.config import LAMBDA_RESERVED_VARIABLES, TEAL_VARIABLES, VARIABLE_NAME, Target
+from teal.project.resources_file import ExtraResources
+from teal.runtime.errors import ConfigError
 
 Resource = dict[str, Any]
 

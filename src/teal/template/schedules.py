@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from teal.runtime.triggers import Schedule
 from teal.template.names import function_id
-from teal.triggers import Schedule
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 TARGET_ID = "function"

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from teal.access import Authorizer
-from teal.config import Target
-from teal.errors import UserError
-from teal.routes import Node, Route, RouteTable
+from teal.project.config import Target
+from teal.runtime.access import Authorizer
+from teal.runtime.errors import UserError
+from teal.runtime.routes import Node, Route, RouteTable
 from teal.template import functions as fn_resources
 from teal.template import queues as stack_queues
 from teal.template.api import (
@@ -337,7 +337,7 @@ def _metadata(
         },
         "pages": dict(pages),
         "tags": dict(sorted(target.user_tags.items())),
-        # what the plan names in the app's words (teal.explain)
+        # what the plan names in the app's words (teal.plan.explain)
         "queues": stack_queues.queue_names(table.triggers, target),
         "extra_resources": sorted(target.extra_resources.resources)
         if target.extra_resources is not None

@@ -15,7 +15,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from teal.cloud.aws.retry import Retrier, error_code
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

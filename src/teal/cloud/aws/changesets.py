@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from teal.cloud.aws.artifacts import ArtifactBucket
 from teal.cloud.aws.retry import Backoff, Retrier
 from teal.cloud.base import ChangeSetPreview, ChangeSetRow, NoUpdates, StackRequest
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient

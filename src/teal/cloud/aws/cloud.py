@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from teal.apigw import stage_endpoint
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSets
 from teal.cloud.aws.domains import DOMAIN_TAG, Domains
@@ -42,7 +41,8 @@ from teal.cloud.base import (
     StageRef,
     Traffic,
 )
-from teal.config import DomainSpec
+from teal.project.config import DomainSpec
+from teal.rules.apigateway import stage_endpoint
 
 # How often a running stack operation is polled: soon at first, then every 10 s.
 STACK_POLL = Backoff(first=2.0, factor=1.5, cap=10.0)

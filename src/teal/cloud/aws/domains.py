@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from teal.apigw import MAPPINGS_ONLY, duplicate_base_path
 from teal.cloud.aws.retry import Retrier, error_code, error_message
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
@@ -27,8 +26,9 @@ from teal.cloud.base import (
     StackEvent,
     StackRequest,
 )
-from teal.config import DomainSpec
-from teal.errors import ConfigError, OperationError
+from teal.project.config import DomainSpec
+from teal.rules.apigateway import MAPPINGS_ONLY, duplicate_base_path
+from teal.runtime.errors import ConfigError, OperationError
 from teal.template.types import Template
 
 if TYPE_CHECKING:

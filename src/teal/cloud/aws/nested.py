@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from teal.cloud.aws.artifacts import ArtifactBucket
-from teal.cloud.aws.events import STACK_TYPE
 from teal.cloud.aws.retry import Retrier, error_code
+from teal.cloud.aws.stack_events import STACK_TYPE
 from teal.template import nested_keys
 from teal.template.types import Template
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from teal.apigw import MAPPINGS_ONLY, RULES_THEN_MAPPINGS
 from teal.cloud.aws.retry import Retrier, error_code
 from teal.cloud.base import RoutingRule
+from teal.rules.apigateway import MAPPINGS_ONLY, RULES_THEN_MAPPINGS
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient

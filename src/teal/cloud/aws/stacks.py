@@ -26,9 +26,9 @@ from teal.cloud.aws.changesets import (
     ChangeSetType,
     additions,
 )
-from teal.cloud.aws.events import STACK_TYPE, EventTail, failures_since
 from teal.cloud.aws.nested import NestedBundles
 from teal.cloud.aws.retry import Backoff, Retrier, error_code, error_message
+from teal.cloud.aws.stack_events import STACK_TYPE, EventTail, failures_since
 from teal.cloud.base import (
     CREATE_COMPLETE,
     DELETE_COMPLETE,
@@ -43,7 +43,7 @@ from teal.cloud.base import (
     StackRequest,
     StackResult,
 )
-from teal.errors import OperationError
+from teal.runtime.errors import OperationError
 from teal.template.types import Template
 
 if TYPE_CHECKING:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from teal.cloud.base import RoutingRule
+from teal.rules.proxy_events import SAMPLE_ACCOUNT_ID
 
 LOCAL_REGION = "us-east-1"
-LOCAL_ACCOUNT_ID = "000000000000"
+LOCAL_ACCOUNT_ID = SAMPLE_ACCOUNT_ID  # the one account every event of the local cloud names
 LOCAL_ARTIFACT_BUCKET = "teal-local-artifacts"
 
 

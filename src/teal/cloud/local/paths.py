@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from teal.settings import DEFAULT_HOME, DEFAULT_PORT, gateway_port, teal_home
+from teal.project.settings import DEFAULT_HOME, DEFAULT_PORT, gateway_port, teal_home
 
 __all__ = ["DEFAULT_HOME", "DEFAULT_PORT", "LocalPaths", "gateway_port", "teal_home"]
 

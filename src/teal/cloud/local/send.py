@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from teal.cloud.local import queues
 from teal.cloud.local.cloud import LocalCloud
-from teal.errors import UserError
+from teal.cloud.local.triggers import queues
+from teal.runtime.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from teal.cloud.local.paths import LocalPaths
-from teal.errors import UserError
+from teal.runtime.errors import UserError
 
 SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 30.0

@@ -23,7 +23,7 @@ from teal.cloud.local.paths import LocalPaths
 
 if TYPE_CHECKING:
     from teal.cloud.local.console.web import Console
-    from teal.cloud.local.gateway import GatewayRequest, GatewayResponse
+    from teal.cloud.local.gateway.handler import GatewayRequest, GatewayResponse
     from teal.cloud.local.model import ServingState
 
 

@@ -37,7 +37,7 @@ from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from teal.cloud.local.gateway import CONSOLE_PATH
+from teal.cloud.local.gateway.handler import CONSOLE_PATH
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 

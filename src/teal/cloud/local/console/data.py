@@ -27,16 +27,16 @@ from teal.cloud.base import (
     rollback_target,
 )
 from teal.cloud.local.cloud import LocalCloud
-from teal.cloud.local.ledger import Ledger
+from teal.cloud.local.gateway.traffic import read_traffic
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import PlanSummary, last_plan, project_of
+from teal.cloud.local.stacks.ledger import Ledger
 from teal.cloud.local.store import from_json
-from teal.cloud.local.traffic import read_traffic
-from teal.logs import LogLine, app_function, read_logs
+from teal.ops.logs import LogLine, app_function, read_logs
 from teal.template.combine import RETIRING_API_OUTPUT
 
-# The stack outputs and tags teal writes (teal.environments reads them the same way; a
+# The stack outputs and tags teal writes (teal.ops.environments reads them the same way; a
 # cloud does not import the orchestration, so the names are written again here)
 APP_TAG = "teal:app"
 ENV_TAG = "teal:env"

@@ -30,7 +30,7 @@ from teal.cloud.local.console.auth import (
     Verdict,
 )
 from teal.cloud.local.console.data import AppView, ConsoleReader
-from teal.cloud.local.gateway import CONSOLE_PATH, GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway.handler import CONSOLE_PATH, GatewayRequest, GatewayResponse
 from teal.cloud.local.model import ServingState
 from teal.cloud.local.paths import LocalPaths
 

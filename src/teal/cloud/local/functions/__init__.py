@@ -1,0 +1,1 @@
+"""The local Lambda: worker processes, their execution environment and their log files."""

@@ -1,0 +1,385 @@
+"""The gateway process: ``python -m teal.cloud.local.gateway.main --home DIR --port N``.
+
+One process serves the main port and one port per custom domain, all on
+127.0.0.1, with teal's own HTTP/1.1 server
+(:mod:`teal.cloud.local.gateway.http_server`) on uvloop. It polls the serving
+state so new domains get a listener without a restart (and a domain gone
+loses its own once the requests it took are answered), stops idle workers by
+the workers' rule (:class:`teal.cloud.local.functions.workers.WorkerManager`),
+fires scheduled rules and drains queues into their consumers
+(:mod:`teal.cloud.local.triggers.runner`), writes ``gateway.json`` once it
+answers, and on SIGTERM/SIGINT stops its listeners and workers and
+removes that file. Its health answer lists the workers and the memory of
+the gateway and its workers, for ``teal local status``. It makes the web
+console's token as it starts (:mod:`teal.cloud.local.console`).
+
+A domain port another program holds is logged once and tried again with a
+growing pause (quietly); its health answer lists such domains
+(``unbound_domains``), so commands can say which domain is not served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from teal.cloud.local.console import ConsoleMount
+from teal.cloud.local.functions.workers import WorkerManager
+from teal.cloud.local.gateway.handler import Gateway
+from teal.cloud.local.gateway.http_server import HttpListener
+from teal.cloud.local.gateway.traffic import RequestRecorder, TrafficWriter
+from teal.cloud.local.model import FunctionSpec, ServingState
+from teal.cloud.local.paths import LocalPaths
+from teal.cloud.local.store import private_home
+from teal.cloud.local.triggers.runner import EventRunner
+from teal.runtime.errors import OperationError
+
+log = logging.getLogger("teal.local.gateway")
+
+HOST = "127.0.0.1"
+POLL_S = 0.25
+REAP_EVERY_S = 5.0  # how often idle workers are checked against the rule (see WorkerManager)
+RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
+RETRY_MAX_S = 8.0  # ... doubling up to this
+
+
+class CannotListen(OperationError):
+    """A port could not be bound; ``reason`` is the system's word for why."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(
+            f"cannot listen on {HOST}:{port}: {reason}",
+            where="local gateway",
+            hint="another program uses this port; set TEAL_LOCAL_PORT to a free one",
+        )
+        self.reason = reason
+
+
+def bind(port: int) -> socket.socket:
+    """A listening socket on loopback, or :class:`CannotListen`."""
+    # proto given explicitly: asyncio turns Nagle off only on sockets marked as TCP
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(port, exc.strerror or str(exc)) from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class Unbound:
+    """A domain port the gateway could not listen on, and when to try it again."""
+
+    domain: str
+    reason: str
+    attempts: int
+    next_try: float
+
+    def to_json(self, port: int) -> dict[str, object]:
+        return {"domain": self.domain, "port": port, "reason": self.reason}
+
+
+class GatewayServer:
+    """The main listener plus one per domain port, kept in line with the serving state."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        workers: WorkerManager,
+        port: int,
+        traffic: TrafficWriter | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.workers = workers
+        self.port = port
+        self.traffic = traffic
+        self._listeners: dict[int, HttpListener] = {}
+        self._unbound: dict[int, Unbound] = {}
+        self._stop = asyncio.Event()
+        self._reaping: set[asyncio.Task[int]] = set()
+        self._draining: set[asyncio.Task[None]] = set()  # listeners closed, requests finishing
+        self._syncing = asyncio.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _listen(self, port: int) -> None:
+        listener = HttpListener(self.gateway, bind(port))
+        try:
+            await listener.start()
+        except OSError as exc:
+            raise CannotListen(port, exc.strerror or str(exc)) from exc
+        self._listeners[port] = listener
+
+    def _close(self, port: int) -> None:
+        """Stop listening at once; the requests the port took are answered in the
+        background (a blue-green switch or a domain's removal fails none of them, and
+        neither the state's poll nor a health call waits for the slowest)."""
+        listener = self._listeners.pop(port)
+        listener.stop_accepting()
+        task = asyncio.get_running_loop().create_task(listener.close())
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _sync_domain_ports(self, *, retry_now: bool = False) -> None:
+        """One listener per domain port of the current state (the poll and health call it).
+
+        A port that could not be bound is tried again once its pause is over, or
+        at once with ``retry_now`` (a command asking: someone may have freed it).
+        """
+        async with self._syncing:
+            await self._sync_domain_ports_now(retry_now)
+
+    async def _sync_domain_ports_now(self, retry_now: bool) -> None:
+        await self.gateway.refresh()
+        wanted = {p: d for p, d in self.gateway.domain_ports().items() if p != self.port}
+        now = time.monotonic()
+        for port in sorted(set(wanted) - set(self._listeners)):
+            unbound = self._unbound.get(port)
+            if unbound is None or retry_now or now >= unbound.next_try:
+                await self._try_listen(port, wanted[port])
+        for port in sorted(set(self._unbound) - set(wanted)):
+            del self._unbound[port]
+        for port in sorted(set(self._listeners) - set(wanted) - {self.port}):
+            self._close(port)
+
+    async def _try_listen(self, port: int, domain: str) -> None:
+        try:
+            await self._listen(port)
+        except OperationError as error:
+            self._note_unbound(port, domain, error)
+            return
+        if self._unbound.pop(port, None) is not None:
+            log.info("domain %s: listening on %s:%d now", domain, HOST, port)
+
+    def _note_unbound(self, port: int, domain: str, error: OperationError) -> None:
+        """Remember the failure; say it once, then retry quietly with a growing pause."""
+        reason = error.reason if isinstance(error, CannotListen) else error.what
+        known = self._unbound.get(port)
+        attempts = known.attempts + 1 if known else 1
+        pause = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (attempts - 1))
+        self._unbound[port] = Unbound(domain, reason, attempts, time.monotonic() + pause)
+        if known is None:
+            log.warning(
+                "domain %s: cannot listen on %s:%d (%s); another program may hold the port; "
+                "retrying quietly",
+                domain,
+                HOST,
+                port,
+                reason,
+            )
+
+    async def health_details(self) -> dict[str, object]:
+        """For the health answer, after a sync: the domains whose port could not be bound,
+        and the workers with the memory they and the gateway hold."""
+        await self._sync_domain_ports(retry_now=True)
+        found = [(w, rss_bytes(w.pid)) for w in self.workers.workers()]
+        workers = [{**w.to_json(), "rss_bytes": rss} for w, rss in found]
+        gateway_rss = rss_bytes(os.getpid())
+        workers_rss = sum(rss for _, rss in found)
+        return {
+            "unbound_domains": [u.to_json(p) for p, u in sorted(self._unbound.items())],
+            "workers": workers,
+            "memory": {
+                "gateway_rss_bytes": gateway_rss,
+                "workers_rss_bytes": workers_rss,
+                "total_rss_bytes": gateway_rss + workers_rss,
+            },
+        }
+
+    def _is_current(self, spec: FunctionSpec) -> bool:
+        """Whether the state still holds this version of the function."""
+        now = self.gateway.state.function_by_arn(spec.arn)
+        return now is not None and now.version_key == spec.version_key
+
+    def _is_live(self, spec: FunctionSpec) -> bool:
+        """Whether a custom domain serves this function (its warm worker stays longer)."""
+        return spec.arn in self.gateway.live_functions()
+
+    async def reap(self) -> int:
+        """Stop the idle workers the workers' rule lets go (versions gone, idle too long)."""
+        return await self.workers.reap(self._is_current, self._is_live)
+
+    def schedule_reap(self) -> None:
+        """After a change: stop idle workers of function versions no longer served."""
+        task = asyncio.get_running_loop().create_task(self.reap())
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
+
+    async def run(self, on_ready: Callable[[], None]) -> None:
+        # domains first: once the main port answers health, every domain port listens
+        await self._sync_domain_ports()
+        await self._listen(self.port)
+        on_ready()
+        last_reap = time.monotonic()
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), POLL_S)
+            try:
+                await self._sync_domain_ports()
+                if time.monotonic() - last_reap >= REAP_EVERY_S:
+                    last_reap = time.monotonic()
+                    await self.reap()
+            except Exception:  # a broken state read must not end the gateway
+                log.exception("reading the serving state failed")
+            self._flush_traffic()
+        for port in list(self._listeners):  # all stop accepting at once
+            self._close(port)
+        await asyncio.gather(*self._draining)
+        self._flush_traffic(final=True)
+        await self.workers.close()
+
+    def _flush_traffic(self, *, final: bool = False) -> None:
+        """The requests answered since the last tick: traffic numbers, request lines."""
+        if self.traffic is None:
+            return
+        try:
+            self.traffic.flush(final=final)
+        except OSError:  # a full disk, say: the numbers are lost, the gateway serves on
+            log.exception("writing the traffic numbers failed")
+
+
+def rss_bytes(pid: int) -> int:
+    """A process's resident memory, 0 once it is gone."""
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return 0
+
+
+def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:
+    """The store's serving state, or ``module:callable`` taking LocalPaths (for tests)."""
+    if factory is None:
+        from teal.cloud.local.gateway.serving import StoreServingState
+
+        store_state: ServingState = StoreServingState(paths)
+        return store_state
+    module_name, _, attribute = factory.partition(":")
+    make: Callable[[LocalPaths], ServingState] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return make(paths)
+
+
+def write_state(paths: LocalPaths, port: int, started_at: float) -> None:
+    record = {
+        "pid": os.getpid(),
+        "port": port,
+        "url": f"http://{HOST}:{port}",
+        "started_at": started_at,
+        "home": str(paths.home),
+    }
+    scratch = paths.gateway_state.with_name(f".gateway-{os.getpid()}.json")
+    scratch.write_text(json.dumps(record))
+    scratch.replace(paths.gateway_state)
+
+
+def remove_state(paths: LocalPaths) -> None:
+    """Remove gateway.json if it still names this process."""
+    try:
+        record: dict[str, Any] = json.loads(paths.gateway_state.read_text())
+    except (OSError, ValueError):
+        return
+    if record.get("pid") == os.getpid():
+        paths.gateway_state.unlink(missing_ok=True)
+
+
+async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None:
+    started_at = time.time()
+    state = load_serving_state(paths, serving_state)
+    workers = WorkerManager(paths)
+    identity = {
+        "service": "teal-local-gateway",
+        "pid": os.getpid(),
+        "port": port,
+        "home": str(paths.home),
+        "started_at": started_at,
+    }
+    recorder = RequestRecorder()
+    # the console's token is written before the gateway answers, so `teal console` finds it
+    console = ConsoleMount(paths, port, state)
+    gateway = Gateway(
+        state,
+        workers,
+        main_port=port,
+        identity=identity,
+        recorder=recorder,
+        console=console.handle,
+    )
+    server = GatewayServer(gateway, workers, port, TrafficWriter(paths, recorder))
+    gateway.on_change = server.schedule_reap
+    # a health call (every ensure_gateway makes one) returns only once the listeners
+    # match the state, so a command that just created a domain can rely on its port,
+    # or learns which domain ports another program holds
+    gateway.on_health = server.health_details
+    # schedules fire and queues are drained while the gateway runs, beside its listeners
+    events = EventRunner.open(paths, workers.invoke, state.function_by_arn)
+    running = asyncio.get_running_loop().create_task(events.run())
+
+    def stop() -> None:
+        events.stop()
+        server.stop()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    try:
+        await server.run(lambda: write_state(paths, port, started_at))
+    finally:
+        events.stop()
+        await running
+        remove_state(paths)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (a dependency where it builds), else asyncio's.
+
+    Profiling the gateway under load showed asyncio's own transports, handles
+    and timers among its largest costs; uvloop does the same work in C.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="teal-local-gateway")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--serving-state", default=None, help="module:factory (tests)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    paths = LocalPaths(args.home)
+    private_home(paths.home)
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve(paths, args.port, args.serving_state))
+    except OperationError as error:
+        print(f"local gateway: {error.what}", file=sys.stderr)  # one line: starters quote it
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

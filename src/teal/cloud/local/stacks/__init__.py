@@ -1,0 +1,1 @@
+"""The local CloudFormation: stack operations over resource providers, in the store."""

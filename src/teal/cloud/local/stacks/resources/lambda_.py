@@ -1,0 +1,207 @@
+"""AWS::Lambda::Function and AWS::Lambda::Permission.
+
+A function is stored as the :class:`FunctionSpec` the workers start from; its
+code must be an artifact already put in the local artifact bucket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import sqlite3
+from typing import Any
+
+from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET, FunctionSpec
+from teal.cloud.local.stacks.resources import (
+    Properties,
+    Provisioned,
+    ResourceContext,
+    ResourceFailed,
+    optional_int,
+    require_str,
+)
+from teal.cloud.local.store import bump_generation, from_json, to_json
+
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DEFAULT_MEMORY_MB = 128
+DEFAULT_TIMEOUT_S = 3
+
+
+def function_arn(ctx: ResourceContext, name: str) -> str:
+    return f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}"
+
+
+def function_name_of(reference: str) -> str:
+    """FunctionName accepts a name, an ARN or a partial ARN; the name is the last part."""
+    parts = reference.split(":")
+    if "function" in parts:
+        return parts[parts.index("function") + 1]
+    return reference
+
+
+def spec_to_json(spec: FunctionSpec) -> str:
+    data = dataclasses.asdict(spec)
+    data["environment"] = dict(spec.environment)
+    data["invoke_source_arns"] = list(spec.invoke_source_arns)
+    return to_json(data)
+
+
+def spec_from_json(text: str) -> FunctionSpec:
+    data: dict[str, Any] = from_json(text)
+    data["invoke_source_arns"] = tuple(data.get("invoke_source_arns", ()))
+    return FunctionSpec(**data)
+
+
+def _log_group(config: Any) -> str:
+    """LoggingConfig.LogGroup, or "" for the function's own log group."""
+    if config is None:
+        return ""
+    group = config.get("LogGroup", "") if isinstance(config, dict) else None
+    if not isinstance(group, str):
+        raise ResourceFailed("Property LoggingConfig.LogGroup must be a string")
+    return group
+
+
+class Function:
+    type_name = "AWS::Lambda::Function"
+    properties = frozenset(
+        {
+            "FunctionName",
+            "Handler",
+            "Runtime",
+            "Code",
+            "Role",
+            "MemorySize",
+            "Timeout",
+            "Environment",
+            "Description",
+            "Tags",
+            "Architectures",
+            "LoggingConfig",
+            "PackageType",
+            # kept, not emulated: the local cloud has no layers, VPCs or concurrency quotas
+            # (teal.cloud.local.stacks.notes says so in the deploy's output)
+            "Layers",
+            "ReservedConcurrentExecutions",
+            "VpcConfig",
+        }
+    )
+    required = frozenset({"Code", "Role"})
+    attributes = frozenset({"Arn"})
+    transactional = True
+
+    def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
+        name = props.get("FunctionName") or ctx.physical_name(64)
+        if not isinstance(name, str) or not FUNCTION_NAME.match(name):
+            raise ResourceFailed(
+                f"1 validation error detected: Value '{name}' at 'functionName' failed to "
+                "satisfy constraint: Member must have length less than or equal to 64 and "
+                "contain only letters, digits, '-' and '_'"
+            )
+        if ctx.conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone():
+            raise ResourceFailed(f"{name} already exists")
+        spec = self._spec(ctx, name, props)
+        ctx.conn.execute(
+            "INSERT INTO functions (name, arn, spec) VALUES (?, ?, ?)",
+            (name, spec.arn, spec_to_json(spec)),
+        )
+        bump_generation(ctx.conn)
+        return Provisioned(name, {"Arn": spec.arn})
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
+    ) -> Provisioned:
+        spec = self._spec(ctx, current.physical_id, new)
+        ctx.conn.execute(
+            "UPDATE functions SET spec = ? WHERE name = ?", (spec_to_json(spec), spec.name)
+        )
+        bump_generation(ctx.conn)
+        return Provisioned(current.physical_id, {"Arn": spec.arn})
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
+        ctx.conn.execute("DELETE FROM functions WHERE name = ?", (current.physical_id,))
+        bump_generation(ctx.conn)
+
+    def _spec(self, ctx: ResourceContext, name: str, props: Properties) -> FunctionSpec:
+        if props.get("PackageType", "Zip") != "Zip":
+            raise ResourceFailed("Only PackageType Zip is supported by the local cloud")
+        code_key = self._code_key(ctx, props.get("Code"))
+        environment = (props.get("Environment") or {}).get("Variables") or {}
+        if not isinstance(environment, dict):
+            raise ResourceFailed("Property Environment.Variables must be a map of strings")
+        return FunctionSpec(
+            name=name,
+            arn=function_arn(ctx, name),
+            code_sha256=hashlib.sha256(ctx.store.read_artifact(code_key)).hexdigest(),
+            code_key=code_key,
+            handler=require_str(props, "Handler"),
+            runtime=require_str(props, "Runtime"),
+            memory_mb=optional_int(props, "MemorySize", DEFAULT_MEMORY_MB),
+            timeout_s=optional_int(props, "Timeout", DEFAULT_TIMEOUT_S),
+            environment={str(k): str(v) for k, v in environment.items()},
+            log_group=_log_group(props.get("LoggingConfig")),
+        )
+
+    def _code_key(self, ctx: ResourceContext, code: Any) -> str:
+        if not isinstance(code, dict) or set(code) - {"S3Bucket", "S3Key"}:
+            raise ResourceFailed(
+                "Property Code must be {S3Bucket, S3Key} in the local cloud "
+                f"(got {sorted(code) if isinstance(code, dict) else code!r})"
+            )
+        bucket, key = code.get("S3Bucket"), code.get("S3Key")
+        if bucket != LOCAL_ARTIFACT_BUCKET:
+            raise ResourceFailed(
+                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. "
+                f"S3 Error Message: The specified bucket does not exist ({bucket})"
+            )
+        if not isinstance(key, str) or not ctx.store.has_artifact(key):
+            raise ResourceFailed(
+                "Error occurred while GetObject. S3 Error Code: NoSuchKey. "
+                f"S3 Error Message: The specified key does not exist. ({key})"
+            )
+        return key
+
+
+class Permission:
+    type_name = "AWS::Lambda::Permission"
+    properties = frozenset({"FunctionName", "Action", "Principal", "SourceArn", "SourceAccount"})
+    required = frozenset({"FunctionName", "Action", "Principal"})
+    attributes: frozenset[str] = frozenset()
+    transactional = True
+
+    def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
+        function = function_name_of(require_str(props, "FunctionName"))
+        if not _function_exists(ctx.conn, function):
+            raise ResourceFailed(
+                f"Function not found: {function_arn(ctx, function)} "
+                "(Service: Lambda, Status Code: 404, Error Code: ResourceNotFoundException)"
+            )
+        permission_id = ctx.physical_name(128)
+        ctx.conn.execute(
+            "INSERT INTO permissions (id, function_name, source_arn, principal, action) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                permission_id,
+                function,
+                props.get("SourceArn"),
+                require_str(props, "Principal"),
+                require_str(props, "Action"),
+            ),
+        )
+        bump_generation(ctx.conn)
+        return Provisioned(permission_id)
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
+    ) -> Provisioned:
+        # Every property of a permission is create-only: the engine replaces instead.
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
+        ctx.conn.execute("DELETE FROM permissions WHERE id = ?", (current.physical_id,))
+        bump_generation(ctx.conn)
+
+
+def _function_exists(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is not None

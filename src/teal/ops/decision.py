@@ -1,0 +1,175 @@
+"""Steps 1-6 of deploy: what is known before anything changes, and what to do.
+
+:func:`prepare` loads the app, packages it, reads the deployed stack and the
+domain's mapping once, synthesizes and analyzes (``teal plan`` stops there);
+:func:`decide` turns the verdict and the policy into a :class:`Decision`, or
+refuses before anything is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
+from teal.ops.environments import REST_API_OUTPUT, DomainState, read_domain
+from teal.plan.analysis import Plan, Verdict, build_plan
+from teal.progress import Progress, quiet
+from teal.project.config import AutoReplace, Target
+from teal.project.loader import target_routes
+from teal.project.package import Package, build_package
+from teal.project.settings import teal_home
+from teal.project.vendor import check_unzipped_size, vendor_requirements
+from teal.runtime.errors import OperationError
+from teal.runtime.routes import RouteTable
+
+
+class Decision(Enum):
+    CREATE = "create"
+    UPDATE = "update"  # in place, the API stays
+    REPLACE = "replace"  # a new RestApi logical id: a new API, a new endpoint
+    FORCE_UPDATE = "force-update"  # in place although the analysis predicts failure
+    NOOP = "noop"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Steps 1-5: everything known before anything is changed."""
+
+    target: Target
+    table: RouteTable
+    package: Package
+    deployed: DeployedStack | None  # None also for a failed create (ROLLBACK_COMPLETE)
+    stale: DeployedStack | None  # a ROLLBACK_COMPLETE stack to delete before creating
+    domain: DomainState | None  # the domain's mapping as read before anything changed
+    plan: Plan
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.plan.verdict
+
+    @property
+    def current_api_id(self) -> str | None:
+        return self.deployed.outputs.get(REST_API_OUTPUT) if self.deployed else None
+
+    @property
+    def domain_is_live_here(self) -> bool:
+        """The domain's mapping points at an API of this environment."""
+        return self.domain is not None and self.domain.live == self.target.environment
+
+    @property
+    def serving_api_id(self) -> str | None:
+        """The API of this environment that the domain maps, if it maps one."""
+        mapping = self.domain.mapping if self.domain is not None else None
+        return mapping.api_id if mapping is not None and self.domain_is_live_here else None
+
+    @property
+    def resuming(self) -> bool:
+        """A replacement behind the live domain stopped between its steps (a failed
+        health check, a crash): the stack holds both APIs and the domain maps the old one."""
+        serving = self.serving_api_id
+        return serving is not None and serving != self.current_api_id
+
+
+@dataclass(frozen=True)
+class ReplacePolicy:
+    """How to treat a predicted failure: from ``[deploy] auto_replace`` and the flags."""
+
+    mode: AutoReplace
+    yes: bool = False
+    force_update: bool = False
+    confirm: Callable[[str], bool] | None = None  # asks on a terminal; None: no terminal
+
+
+class ReplacementRefused(OperationError):
+    """The API must be replaced and the policy says no: nothing was changed."""
+
+
+def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepared:
+    """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
+    table = target_routes(target, progress)
+    package = package_for(target)
+    found = _read_stack(cloud, target)
+    failed_create = found is not None and found.status == ROLLBACK_COMPLETE
+    deployed = None if failed_create else found
+    domain = read_domain(cloud, target.app, target.domain) if target.domain else None
+    plan = build_plan(table, target, package.key, deployed)
+    return Prepared(
+        target, table, package, deployed, found if failed_create else None, domain, plan
+    )
+
+
+def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
+    """The code package; on AWS with ``requirements.txt`` vendored for Lambda's platform.
+
+    Locally, workers import the requirements installed beside teal, so nothing
+    is vendored; the size limit is checked on both, so what deploys locally fits.
+    teal's own state (a ``$TEAL_HOME`` inside the project) never travels.
+    """
+    vendored = None
+    if target.cloud == "aws":
+        vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
+    package = build_package(
+        target.project_dir, vendored, exclude=(teal_home(), *also_exclude), patterns=target.exclude
+    )
+    check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
+    return package
+
+
+def vendor_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "teal" / "vendor"
+
+
+def _read_stack(cloud: Cloud, target: Target) -> DeployedStack | None:
+    deployed = cloud.describe_stack(target.stack_name)
+    if deployed is None or deployed.is_stable or deployed.status == ROLLBACK_COMPLETE:
+        return deployed
+    raise OperationError(
+        f"stack {target.stack_name} is {deployed.status}",
+        where=target.stack_name,
+        hint="wait for the running operation to end; if its process died, run the command again",
+    )
+
+
+def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
+    """Step 6: what to apply, or :class:`ReplacementRefused` before anything is touched."""
+    if prepared.deployed is None:
+        return Decision.CREATE
+    if prepared.resuming:  # decided by the deploy that started it: finish the replacement
+        return Decision.REPLACE
+    if not prepared.verdict.replace:
+        return Decision.UPDATE if prepared.verdict.changes.any else Decision.NOOP
+    if policy.force_update:
+        return Decision.FORCE_UPDATE
+    if policy.mode == "auto":
+        return Decision.REPLACE
+    if policy.mode == "prompt":  # --yes answers the question; it never overrides "never"
+        question = "The API must be replaced (its endpoint will change). Replace it?"
+        if policy.yes or (policy.confirm is not None and policy.confirm(question)):
+            return Decision.REPLACE
+    raise ReplacementRefused(
+        _refusal_text(prepared, policy),
+        where=prepared.target.stack_name,
+        hint=(
+            'allow the replacement ([deploy] auto_replace = "auto", or "prompt" and a yes), '
+            "or deploy a parallel copy and switch to it: teal deploy --extra 2, "
+            "teal check --extra 2, teal switch --to 2"
+        ),
+    )
+
+
+def _refusal_text(prepared: Prepared, policy: ReplacePolicy) -> str:
+    if policy.mode == "never":
+        why = 'auto_replace is "never" (or --no-auto-replace was given)'
+    elif policy.confirm is None:
+        why = 'auto_replace is "prompt" and there is no terminal to ask (pass --yes)'
+    else:
+        why = "the replacement was declined"
+    reasons = "\n".join(f"  - {r.explanation}" for r in prepared.verdict.reasons)
+    return (
+        f"updating in place would fail, and the API was not replaced because {why}; "
+        f"nothing was changed:\n{reasons}"
+    )

@@ -1,0 +1,6 @@
+"""What a change would do to a deployed stack, told before anything changes.
+
+The analysis replays CloudFormation's order against API Gateway's rules; the
+notes say in the app's words what changes for callers, schedules, queues and
+functions; the change set is CloudFormation's own answer beside teal's.
+"""

@@ -1,0 +1,49 @@
+"""teal's settings from the process environment, for every part of teal.
+
+``$TEAL_HOME`` (where the local cloud keeps its state, which no package may
+carry), ``$TEAL_LOCAL_PORT`` (the local gateway's port) and
+``$TEAL_RUNTIMES_CACHE`` (where the runtimes' dependencies are installed). Read here once,
+so the core (packaging) and the local cloud agree.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from teal.runtime.errors import ConfigError
+
+DEFAULT_HOME = Path("~/.local/share/teal")
+DEFAULT_PORT = 4510
+PORTS = range(1024, 65536)  # above the privileged ports, up to the last one
+
+
+def teal_home() -> Path:
+    return Path(os.environ.get("TEAL_HOME") or DEFAULT_HOME).expanduser()
+
+
+def runtimes_cache() -> Path:
+    """Where the runtimes' installed requirements, SDK links and teal's shim are kept:
+    ``$TEAL_RUNTIMES_CACHE``, else ``$TEAL_HOME/runtimes``. Content-addressed, so
+    several local clouds (the tests' private ones, say) may share one."""
+    shared = os.environ.get("TEAL_RUNTIMES_CACHE")
+    return Path(shared).expanduser() if shared else teal_home() / "runtimes"
+
+
+def gateway_port() -> int:
+    """The gateway's port: ``$TEAL_LOCAL_PORT`` (empty or unset: the default)."""
+    text = os.environ.get("TEAL_LOCAL_PORT", "")
+    if not text:
+        return DEFAULT_PORT
+    try:
+        port = int(text)
+    except ValueError:
+        port = None
+    if port is None or port not in PORTS:
+        raise ConfigError(
+            f"{text!r} is not a port number the local gateway can use",
+            where="TEAL_LOCAL_PORT",
+            hint=f"set it to a port number from {PORTS.start} to {PORTS.stop - 1}, "
+            f"or unset it for the default {DEFAULT_PORT}",
+        )
+    return port

@@ -1,0 +1,165 @@
+"""Vendoring ``requirements.txt`` for Lambda, and Lambda's package size limits.
+
+Lambda runs Linux x86_64, whatever the machine teal runs on, so pip is asked
+for wheels of that platform and of the runtime's Python version only
+(``--platform manylinux2014_x86_64 --only-binary=:all: --python-version``),
+installed into a folder that the packager zips with the app. The folder is
+cached under ``cache_dir`` by the hash of the requirements, the runtime and
+the platform, so an unchanged app is not vendored again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from teal.project.cachedirs import built_once
+from teal.runtime.errors import PackageError
+
+REQUIREMENTS_FILE = "requirements.txt"
+PLATFORM = "manylinux2014_x86_64"
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+_COMPLETE = ".teal-vendored"
+_NO_WHEEL = (
+    re.compile(r"No matching distribution found for (?P<name>\S+)"),
+    re.compile(r"Could not find a version that satisfies the requirement (?P<name>\S+)"),
+)
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PipResult:
+    returncode: int
+    output: str  # stdout and stderr together, as a user would read them
+
+
+PipRunner = Callable[[Sequence[str]], PipResult]
+
+
+def run_pip(command: Sequence[str]) -> PipResult:
+    """Run pip for real, capturing what it says."""
+    done = subprocess.run(
+        list(command), capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    )
+    return PipResult(done.returncode, done.stdout + done.stderr)
+
+
+def python_version(runtime: str) -> str:
+    """``python3.12`` → ``3.12``."""
+    match = re.fullmatch(r"python(\d+\.\d+)", runtime)
+    if match is None:
+        raise PackageError(
+            f"runtime {runtime!r} is not a Python Lambda runtime",
+            where="teal.toml [app] runtime",
+            hint="use python3.11, python3.12 or python3.13",
+        )
+    return match.group(1)
+
+
+def pip_command(
+    requirements: Path, target: Path, runtime: str, pip_args: Sequence[str] = ()
+) -> list[str]:
+    """The pip command line that installs Lambda wheels of ``requirements`` into ``target``."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--requirement",
+        str(requirements),
+        "--target",
+        str(target),
+        "--platform",
+        PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version(runtime),
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-input",
+        *pip_args,
+    ]
+
+
+def vendor_requirements(
+    project_dir: Path,
+    runtime: str,
+    cache_dir: Path,
+    *,
+    runner: PipRunner = run_pip,
+    pip_args: Sequence[str] = (),
+) -> Path | None:
+    """Install the project's requirements for Lambda; the folder to zip, or None if none.
+
+    ``pip_args`` are passed to pip as they are (for instance ``--no-index
+    --find-links DIR`` for an offline wheel folder).
+    """
+    requirements = project_dir / REQUIREMENTS_FILE
+    if not requirements.is_file() or not _has_requirements(requirements):
+        return None
+    final = cache_dir / f"{runtime}-{_cache_key(requirements, runtime, pip_args)}"
+
+    def install(staging: Path) -> None:
+        result = runner(pip_command(requirements, staging, runtime, pip_args))
+        if result.returncode != 0:
+            raise pip_failure(result.output, runtime, requirements)
+        check_unzipped_size(folder_size(staging), where=str(requirements))
+
+    return built_once(final, install, marker=_COMPLETE)
+
+
+def pip_failure(output: str, runtime: str, requirements: Path) -> PackageError:
+    """Turn pip's complaint into an error naming the package that cannot go to Lambda."""
+    for pattern in _NO_WHEEL:
+        match = pattern.search(output)
+        if match:
+            name = match.group("name")
+            return PackageError(
+                f"{name} has no wheel for Lambda ({PLATFORM}, Python {python_version(runtime)})",
+                where=str(requirements),
+                hint="pin a version that publishes manylinux wheels, or use an alternative "
+                "that does (psycopg2-binary for psycopg2, for example)",
+            )
+    tail = "\n".join(output.strip().splitlines()[-5:])
+    return PackageError(
+        f"pip could not install the requirements for Lambda:\n{tail}",
+        where=str(requirements),
+        hint="run the pip command above by hand to see the whole story",
+    )
+
+
+def folder_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def check_unzipped_size(size: int, *, where: str) -> None:
+    """Lambda's 250 MB limit on the unzipped package. (Its 50 MB limit on zipped code
+    holds for direct uploads only; teal's code always goes through the bucket.)"""
+    if size > LAMBDA_UNZIPPED_LIMIT:
+        raise PackageError(
+            f"the Lambda package would be {size / _MB:.1f} MB unzipped, over Lambda's "
+            f"limit of {LAMBDA_UNZIPPED_LIMIT // _MB} MB",
+            where=where,
+            hint="drop unused requirements, or move large dependencies to a Lambda layer "
+            "or a container image",
+        )
+
+
+def _has_requirements(requirements: Path) -> bool:
+    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
+    return any(lines)
+
+
+def _cache_key(requirements: Path, runtime: str, pip_args: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for part in (PLATFORM, runtime, *pip_args, requirements.read_text()):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
