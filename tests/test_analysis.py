@@ -181,7 +181,7 @@ def test_handler_change_updates_the_method_and_makes_a_new_deployment() -> None:
     "target_change",
     [
         {"memory": 1024},
-        {"environment_variables": {"A": "b"}},
+        {"variables": {"A": "b"}},
         {"functions": {"api": FunctionSettings(timeout=60)}},
     ],
 )

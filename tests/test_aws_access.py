@@ -17,7 +17,7 @@ from teal.cloud.aws.session import open_session
 from teal.ops.bluegreen import status
 from teal.ops.decision import prepare
 from teal.ops.deploy import ReplacePolicy, deploy
-from teal.plan.changeset import preview_plan
+from teal.plan.changeset import compare_change_set
 from teal.project.config import load_project, resolve_target
 
 ACCESS_TYPES = {
@@ -105,7 +105,7 @@ def test_the_plan_on_aws_shows_the_new_resources_and_cloudformations_change_set(
     plan = prepared.plan
     assert not plan.replace
     assert any(n.startswith("authorizer 'jwt' is renamed 'token'") for n in plan.notes)
-    preview = preview_plan(aws, target, plan.chosen, plan.changes, stack_exists=True)
+    preview = compare_change_set(aws, target, plan.chosen, plan.changes, stack_exists=True)
     assert preview is not None and preview.rows
     rows = {(r.action, r.resource_type, r.teal) for r in preview.rows}
     assert ("Add", "AWS::ApiGateway::Authorizer", "add") in rows
@@ -117,6 +117,6 @@ def test_the_deployed_template_holds_the_access_resources(aws: AwsCloud, tmp_pat
     root = write_app(tmp_path / "shop", "jwt")
     target = resolve_target(load_project(root), cloud="aws")
     deploy(target, aws, ReplacePolicy("auto"), on_event=ignore, progress=ignore, user="tester")
-    stack: Any = aws.describe_stack(target.stack_name)
+    stack: Any = aws.describe_stack(target.environment)
     assert {r["Type"] for r in stack.template["Resources"].values()} >= ACCESS_TYPES
     assert stack.outputs["ApiKeyId"]

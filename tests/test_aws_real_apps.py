@@ -172,7 +172,7 @@ def test_send_puts_a_message_into_the_stacks_queue(
     target = resolve_target(load_project(root), cloud="aws")
 
     logical_id = stack_queue(cloud, target, "jobs")
-    url, message_id, md5 = send_aws(cloud, target.stack_name, logical_id, '{"n": 1}', None)
+    url, message_id, md5 = send_aws(cloud, target.environment, logical_id, '{"n": 1}', None)
 
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [(m["MessageId"], json.loads(m["Body"])) for m in received] == [(message_id, {"n": 1})]

@@ -289,7 +289,7 @@ def test_preview_shows_cloudformations_replacement_column(stubbed: StubbedCloud)
     )
     s.cfn.add_response("delete_change_set", {})
 
-    preview = s.cloud.preview_stack(REQUEST)
+    preview = s.cloud.change_set(REQUEST)
 
     assert preview.action == "update"
     assert [(c.action, c.logical_id, c.replacement) for c in preview.changes] == [
@@ -305,7 +305,7 @@ def test_preview_of_a_new_stack_adds_everything_without_a_change_set(
     stubbed: StubbedCloud,  # noqa: F811
 ) -> None:
     missing_stack(stubbed.cfn, NAME)
-    preview = stubbed.cloud.preview_stack(REQUEST)
+    preview = stubbed.cloud.change_set(REQUEST)
     assert preview.action == "create"
     assert [(c.action, c.logical_id) for c in preview.changes] == [("Add", "RestApi")]
     stubbed.done()
@@ -316,7 +316,7 @@ def test_preview_with_nothing_to_change_is_noop(stubbed: StubbedCloud) -> None: 
     s.cfn.add_response("describe_stacks", stacks(stack(NAME, "UPDATE_COMPLETE")))
     expect_change_set(s, "UPDATE", reason=EMPTY_REASON)
     s.cfn.add_response("delete_change_set", {})
-    assert s.cloud.preview_stack(REQUEST).action == "noop"
+    assert s.cloud.change_set(REQUEST).action == "noop"
     s.done()
 
 

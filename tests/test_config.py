@@ -61,7 +61,7 @@ auto_replace = "never"
 def test_defaults_and_names(tmp_path: Path) -> None:
     target = resolve_target(load_project(write(tmp_path, FULL)), environ={})
     assert (target.app, target.env, target.extra, target.cloud) == ("blog", "dev", None, "local")
-    assert target.environment == target.stack_name == "blog-dev"
+    assert target.environment == target.environment == "blog-dev"
     assert target.domain is not None and target.domain.base_path == "v1"
     assert target.auto_replace == "prompt"
     assert target.function_settings("posts") == (1024, 10, {"GREETING": "hi"})
@@ -74,7 +74,7 @@ def test_env_overrides_and_extra(tmp_path: Path) -> None:
     target = resolve_target(project, env="prod", extra="2", environ={})
     assert target.environment == "blog-prod-2"
     assert (target.memory, target.cloud, target.auto_replace) == (512, "aws", "never")
-    assert target.environment_variables == {"GREETING": "hello"}
+    assert target.variables == {"GREETING": "hello"}
     assert target.tags()["teal:extra"] == "2"
 
 
@@ -208,7 +208,7 @@ def test_environment_variable_names_lambda_or_teal_refuse(
 
 def test_time_zone_is_a_variable_functions_may_set(tmp_path: Path) -> None:
     text = '[app]\nname = "blog"\n[app.environment]\nTZ = "Europe/Paris"\n'
-    assert load_project(write(tmp_path, text)).config.app.environment == {"TZ": "Europe/Paris"}
+    assert load_project(write(tmp_path, text)).config.app.variables == {"TZ": "Europe/Paris"}
 
 
 def test_variables_over_4_kb_are_refused_with_the_table_line(tmp_path: Path) -> None:

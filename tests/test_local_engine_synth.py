@@ -59,7 +59,7 @@ def synthesized(
     for key, nested in result.nested.items():
         cloud.put_artifact(key, template_bytes(nested))
     request = StackRequest(
-        target.stack_name,
+        target.environment,
         result.template,
         {ARTIFACT_BUCKET: cloud.artifact_bucket},
         target.tags(),

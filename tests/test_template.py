@@ -70,7 +70,7 @@ def test_methods_use_aws_proxy_to_their_function() -> None:
 
 def test_function_carries_runtime_entry_and_user_settings() -> None:
     target = make_target(
-        environment_variables={"A1": "1"},
+        variables={"A1": "1"},
         functions={"show_post": FunctionSettings(memory=1024, timeout=30, environment={"B1": "2"})},
     )
     template = synthesize(table_of(["GET /posts/{id} -> show_post"]), target, CODE_KEY).template

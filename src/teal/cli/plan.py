@@ -31,7 +31,7 @@ from teal.ops.apply import Step, apply_steps
 from teal.ops.decision import decide
 from teal.ops.deploy import Prepared, ReplacePolicy, package_for, prepare
 from teal.plan.analysis import Plan, ResourceChange, build_plan
-from teal.plan.changeset import PlanPreview, preview_plan
+from teal.plan.changeset import ChangeSetReport, compare_change_set
 from teal.project.config import Target
 from teal.project.loader import target_routes
 from teal.runtime.errors import UserError
@@ -69,11 +69,11 @@ def template_command(
     """Write the environment's CloudFormation template(s) as JSON; no cloud needed."""
     target, table, code_key = _load(project, env, extra, cloud, as_json)
     synthesized = synthesize(table, target, code_key)
-    files = write_templates(synthesized, target.stack_name, out) if out is not None else []
+    files = write_templates(synthesized, target.environment, out) if out is not None else []
     if as_json:
         emit_json(
             {
-                "stack": target.stack_name,
+                "stack": target.environment,
                 "rest_api_logical_id": synthesized.rest_api_logical_id,
                 "code_key": code_key,
                 "parameters": list(synthesized.parameters),
@@ -173,7 +173,7 @@ def plan_command(
     On aws, CloudFormation's own change set (with its Replacement column) is
     shown beside teal's verdict, and is ``change_set`` in ``--json``.
     """
-    preview: PlanPreview | None = None
+    report: ChangeSetReport | None = None
     steps: tuple[Step, ...] = ()
     resume = False
     if against is not None:
@@ -185,7 +185,7 @@ def plan_command(
         # the very steps deploy takes
         prepared = prepare(target, opened, progress)
         plan = prepared.plan
-        preview = _preview(opened, prepared)
+        report = _change_set(opened, prepared)
         decision = decide(prepared, ReplacePolicy("auto"))
         steps = apply_steps(prepared, decision)
         resume = prepared.resuming
@@ -203,21 +203,21 @@ def plan_command(
         "resume": resume,
         "steps": [step.to_json() for step in steps],
     }
-    if preview is not None:
-        body |= {"change_set": preview.to_json(), "change_set_note": preview.note}
+    if report is not None:
+        body |= {"change_set": report.to_json(), "change_set_note": report.note}
     if as_json:
         emit_json(body)
     else:
         print_plan(plan)
         print_steps(steps, resume)
-        if preview is not None:
-            print_change_set(preview)
+        if report is not None:
+            print_change_set(report)
 
 
-def _preview(cloud: Cloud, prepared: Prepared) -> PlanPreview | None:
+def _change_set(cloud: Cloud, prepared: Prepared) -> ChangeSetReport | None:
     """CloudFormation's change set beside teal's verdict, where the cloud has one."""
     plan = prepared.plan
-    return preview_plan(
+    return compare_change_set(
         cloud,
         prepared.target,
         plan.chosen,
@@ -238,19 +238,19 @@ def print_steps(steps: tuple[Step, ...], resume: bool) -> None:
         console.print(f"    {number}. {escape(each.does)}")
 
 
-def print_change_set(preview: PlanPreview) -> None:
-    if preview.uploaded:
+def print_change_set(report: ChangeSetReport) -> None:
+    if report.uploaded:
         err_console.print(
-            f"uploaded {preview.uploaded} nested template(s) for CloudFormation to read"
+            f"uploaded {report.uploaded} nested template(s) for CloudFormation to read"
         )
-    if preview.note:
-        console.print(f"  CloudFormation: {escape(preview.note)}")
-    if not preview.rows:
+    if report.note:
+        console.print(f"  CloudFormation: {escape(report.note)}")
+    if not report.rows:
         return
     table = Table(title="CloudFormation's change set", title_justify="left", box=None)
     for column in ("action", "logical id", "type", "Replacement", "teal"):
         table.add_column(column)
-    for row in preview.rows:
+    for row in report.rows:
         table.add_row(
             escape(row.action),
             escape(row.logical_id),

@@ -52,7 +52,7 @@ def send_command(
 
 def stack_queue(cloud: Cloud, target: Target, name: str) -> str:
     """The logical id of the environment's queue ``name`` (teal's name, or a logical id)."""
-    deployed = cloud.describe_stack(target.stack_name)
+    deployed = cloud.describe_stack(target.environment)
     meta = (deployed.template.get("Metadata", {}) if deployed else {}).get(METADATA_KEY, {})
     named: dict[str, str] = meta.get("queues", {}) if isinstance(meta, dict) else {}
     for logical_id, queue in named.items():
@@ -64,7 +64,7 @@ def stack_queue(cloud: Cloud, target: Target, name: str) -> str:
     known = sorted(q for q in named.values() if not q.endswith("-dead-letter"))
     raise UserError(
         f"environment {target.environment} has no queue {name!r}",
-        where=target.stack_name,
+        where=target.environment,
         hint=f"its queues: {', '.join(known) or 'none'}; or give a queue's ARN",
     )
 
@@ -75,14 +75,14 @@ def _send(cloud: Cloud, target: Target, queue: str, body: str) -> dict[str, Any]
         from teal.cloud.local.send import send_local
 
         assert isinstance(cloud, LocalCloud)
-        sent = send_local(cloud, target.stack_name, queue, body)
+        sent = send_local(cloud, target.environment, queue, body)
         url, message_id, md5 = sent.queue_url, sent.message_id, sent.md5_of_body
     else:
         from teal.cloud.aws.cloud import AwsCloud
         from teal.cloud.aws.queues import send_aws
 
         assert isinstance(cloud, AwsCloud)
-        url, message_id, md5 = send_aws(cloud, target.stack_name, queue, body, target.aws_profile)
+        url, message_id, md5 = send_aws(cloud, target.environment, queue, body, target.aws_profile)
     return {"queue_url": url, "message_id": message_id, "md5_of_body": md5}
 
 

@@ -109,7 +109,7 @@ class ChangeSetRow:
 
 
 @dataclass(frozen=True)
-class ChangeSetPreview:
+class ChangeSet:
     """What applying a template would change, as CloudFormation computed it."""
 
     stack: str
@@ -557,10 +557,10 @@ class Cloud(Protocol):
 
     def delete_stack(self, name: str, on_event: EventSink) -> None: ...
 
-    # CloudFormation's own preview of a change, where the cloud has change sets.
+    # CloudFormation's own answer to a change (its change set), where the cloud has them.
     has_change_sets: bool
 
-    def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
+    def change_set(self, request: StackRequest) -> ChangeSet:
         """The change set for ``request``, created and deleted again: nothing changes.
         Only called when :attr:`has_change_sets`."""
         ...

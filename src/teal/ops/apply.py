@@ -71,7 +71,7 @@ class Step:
 
 def apply_steps(prepared: Prepared, decision: Decision) -> tuple[Step, ...]:
     """What applying ``decision`` takes, in order (nothing for a no-op)."""
-    stack = prepared.target.stack_name
+    stack = prepared.target.environment
     match decision:
         case Decision.NOOP:
             return ()
@@ -221,10 +221,10 @@ class Applier:
     def delete_failed_create(self) -> None:
         if self.prepared.stale is not None:
             self.run_.progress(
-                f"{self.target.stack_name} is in ROLLBACK_COMPLETE from a failed create: "
+                f"{self.target.environment} is in ROLLBACK_COMPLETE from a failed create: "
                 "deleting it"
             )
-            self.run_.cloud.delete_stack(self.target.stack_name, self.run_.on_event)
+            self.run_.cloud.delete_stack(self.target.environment, self.run_.on_event)
 
     def applied(self) -> Applied:
         api_id = self.outputs.get(REST_API_OUTPUT)
@@ -235,9 +235,9 @@ class Applier:
         """Apply one template, after the guard: no API that a domain maps is deleted."""
         cloud = self.run_.cloud
         if self.before is not None:
-            refuse_removing_mapped_apis(cloud, self.target.stack_name, self.before, template)
+            refuse_removing_mapped_apis(cloud, self.target.environment, self.before, template)
         request = StackRequest(
-            name=self.target.stack_name,
+            name=self.target.environment,
             template=template,
             parameters={ARTIFACT_BUCKET: cloud.artifact_bucket},
             tags=self.target.tags(),
@@ -245,7 +245,7 @@ class Applier:
         try:
             result = cloud.apply_stack(request, self.run_.on_event)
         except NoUpdates:  # e.g. the first step of a replacement that a crash interrupted
-            result = _as_result(cloud.describe_stack(self.target.stack_name))
+            result = _as_result(cloud.describe_stack(self.target.environment))
         self.status, self.outputs = result.status, result.outputs
         self.applied_template = template
         self.before = StackApis(template, result.outputs)
@@ -262,7 +262,7 @@ class Applier:
             raise DeployFailed(
                 f"the new API does not answer its health check ({health.url}: {health.detail}); "
                 f"the domain still serves the old API, which keeps running beside the new one",
-                where=target.stack_name,
+                where=target.environment,
                 hint="fix the app and deploy again; the next deploy continues from here",
             )
         with self.run_.operation.lock(domain_lock_key(target.domain.name)):
@@ -329,7 +329,7 @@ class Applier:
         raise SwitchedBack(
             f"the watch of the new API saw {breach}; {spec.name} is back on the old API "
             f"{old_api}, which keeps running beside the new one",
-            where=target.stack_name,
+            where=target.environment,
             watch=watch,
         )
 

@@ -353,7 +353,7 @@ def our_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
 
 def switchable(cloud: Cloud, goal: Target) -> Environment:
     environment = find_environment(cloud, goal)
-    stack = cloud.describe_stack(goal.stack_name)
+    stack = cloud.describe_stack(goal.environment)
     if stack is None or not stack.is_stable or environment.api_id is None:
         raise OperationError(
             f"{environment.name} is {environment.status}, not in a complete state: "

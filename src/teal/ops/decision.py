@@ -124,12 +124,12 @@ def vendor_cache_dir() -> Path:
 
 
 def _read_stack(cloud: Cloud, target: Target) -> DeployedStack | None:
-    deployed = cloud.describe_stack(target.stack_name)
+    deployed = cloud.describe_stack(target.environment)
     if deployed is None or deployed.is_stable or deployed.status == ROLLBACK_COMPLETE:
         return deployed
     raise OperationError(
-        f"stack {target.stack_name} is {deployed.status}",
-        where=target.stack_name,
+        f"stack {target.environment} is {deployed.status}",
+        where=target.environment,
         hint="wait for the running operation to end; if its process died, run the command again",
     )
 
@@ -152,7 +152,7 @@ def decide(prepared: Prepared, policy: ReplacePolicy) -> Decision:
             return Decision.REPLACE
     raise ReplacementRefused(
         _refusal_text(prepared, policy),
-        where=prepared.target.stack_name,
+        where=prepared.target.environment,
         hint=(
             'allow the replacement ([deploy] auto_replace = "auto", or "prompt" and a yes), '
             "or deploy a parallel copy and switch to it: teal deploy --extra 2, "

@@ -103,7 +103,7 @@ class DeployReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "stack": self.target.stack_name,
+            "stack": self.target.environment,
             "environment": self.target.environment,
             "action": self.decision.value,
             "status": self.status,
@@ -203,7 +203,7 @@ def report_details(report: DeployReport) -> dict[str, Any]:
 
 
 def _announce(prepared: Prepared, decision: Decision) -> str:
-    name = prepared.target.stack_name
+    name = prepared.target.environment
     match decision:
         case Decision.CREATE:
             return f"creating {name}"

@@ -85,7 +85,7 @@ def environments(cloud: Cloud, app: str) -> list[Environment]:
 
 
 def find_environment(cloud: Cloud, target: Target) -> Environment:
-    stack = cloud.describe_stack(target.stack_name)
+    stack = cloud.describe_stack(target.environment)
     if stack is None:
         flags = (f" --env {target.env}" if target.env != "dev" else "") + (
             f" --extra {target.extra}" if target.extra else ""

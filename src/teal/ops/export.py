@@ -72,7 +72,7 @@ def export(target: Target, out: Path, progress: Progress = quiet) -> Exported:
     templates = (MAIN_TEMPLATE, *sorted(synthesized.nested))
     manifest = _manifest(target, files, templates, package.key)
     (out / MANIFEST).write_bytes(_json_bytes(manifest))
-    return Exported(out, target.stack_name, templates, (package.key,), manifest)
+    return Exported(out, target.environment, templates, (package.key,), manifest)
 
 
 def local_artifact_paths(template: Template) -> Template:
@@ -130,7 +130,7 @@ def _manifest(
     tags = " ".join(f"{k}={v}" for k, v in sorted(target.tags().items()))
     return {
         "version": MANIFEST_VERSION,
-        "stack": target.stack_name,
+        "stack": target.environment,
         "app": target.app,
         "environment": target.environment,
         "runtime": target.runtime,
@@ -145,7 +145,7 @@ def _manifest(
             f"aws cloudformation package --template-file {MAIN_TEMPLATE} "
             "--s3-bucket YOUR_BUCKET --output-template-file packaged.json",
             f"aws cloudformation deploy --template-file packaged.json "
-            f"--stack-name {target.stack_name} "
+            f"--stack-name {target.environment} "
             f"--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --tags {tags}",
         ],
     }

@@ -52,7 +52,7 @@ class InvokeReport:
 
 def lambda_name(cloud: Cloud, target: Target, function: str) -> str:
     """The deployed Lambda function that is the app's ``function`` in the environment."""
-    stack = cloud.describe_stack(target.stack_name)
+    stack = cloud.describe_stack(target.environment)
     if stack is None:
         raise UserError(
             f"environment {target.environment} does not exist in the {target.cloud} cloud",

@@ -564,8 +564,10 @@ def _build_plan(
     verdict = analyze(old_template, old_nested, in_place.template, in_place.nested_by_logical_id)
     if not verdict.replace or current is None:
         notes = explain(verdict.changes, old_template, in_place.template)
-        return Plan(target.stack_name, current, in_place, verdict, explained=tuple(notes))
+        return Plan(target.environment, current, in_place, verdict, explained=tuple(notes))
     rotated = synthesize(table, target, code_key, next_rest_api_logical_id(current), deployed)
     after = analyze(old_template, old_nested, rotated.template, rotated.nested_by_logical_id)
     notes = explain(after.changes, old_template, rotated.template)
-    return Plan(target.stack_name, current, in_place, verdict, rotated, after.changes, tuple(notes))
+    return Plan(
+        target.environment, current, in_place, verdict, rotated, after.changes, tuple(notes)
+    )

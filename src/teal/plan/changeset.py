@@ -7,7 +7,7 @@ computes, from its resource schemas, which resources it would replace (its
 is created and deleted again: no stack changes. CloudFormation reads nested
 templates from the bucket while it computes a change set, so the ones the
 bucket lacks are uploaded first (content-addressed, exactly what deploy would
-upload); the code package is not needed for a preview and is not uploaded.
+upload); the code package is not needed for a change set and is not uploaded.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from teal.cloud.base import ChangeSetPreview, ChangeSetRow, Cloud, StackRequest
+from teal.cloud.base import ChangeSet, ChangeSetRow, Cloud, StackRequest
 from teal.plan.analysis import ResourceChanges
 from teal.project.config import Target
 from teal.runtime.errors import OperationError
@@ -28,7 +28,7 @@ TEAL_WORDS = {"added": "add", "modified": "modify", "replaced": "replace", "remo
 
 
 @dataclass(frozen=True)
-class PreviewRow:
+class ComparedRow:
     """One change set row: CloudFormation's action and Replacement, and teal's verdict."""
 
     action: str
@@ -48,10 +48,10 @@ class PreviewRow:
 
 
 @dataclass(frozen=True)
-class PlanPreview:
+class ChangeSetReport:
     """The change set's rows, or why there are none (``note``)."""
 
-    rows: tuple[PreviewRow, ...] | None
+    rows: tuple[ComparedRow, ...] | None
     note: str | None = None
     uploaded: int = 0  # nested templates put in the bucket for CloudFormation to read
 
@@ -59,42 +59,42 @@ class PlanPreview:
         return None if self.rows is None else [row.to_json() for row in self.rows]
 
 
-def preview_plan(
+def compare_change_set(
     cloud: Cloud,
     target: Target,
     synthesized: Synthesized,
     changes: ResourceChanges,
     *,
     stack_exists: bool,
-) -> PlanPreview | None:
+) -> ChangeSetReport | None:
     """CloudFormation's change set for the templates deploy would apply (None: the cloud
     has no change sets)."""
     if not cloud.has_change_sets:
         return None
     if not stack_exists:
-        return PlanPreview(
+        return ChangeSetReport(
             None, "no change set: the stack will be created, so every resource is added"
         )
     try:
         uploaded = _upload_nested(cloud, synthesized)
-        preview = cloud.preview_stack(
+        change_set = cloud.change_set(
             StackRequest(
-                name=target.stack_name,
+                name=target.environment,
                 template=synthesized.template,
                 parameters={ARTIFACT_BUCKET: cloud.artifact_bucket},
                 tags=target.tags(),
             )
         )
     except OperationError as error:
-        return PlanPreview(None, f"CloudFormation could not preview the change: {error}")
-    if preview.action == "noop":
-        return PlanPreview((), "CloudFormation finds nothing to change")
-    return PlanPreview(rows(preview, changes), None, uploaded)
+        return ChangeSetReport(None, f"CloudFormation could not preview the change: {error}")
+    if change_set.action == "noop":
+        return ChangeSetReport((), "CloudFormation finds nothing to change")
+    return ChangeSetReport(rows(change_set, changes), None, uploaded)
 
 
-def rows(preview: ChangeSetPreview, changes: ResourceChanges) -> tuple[PreviewRow, ...]:
+def rows(change_set: ChangeSet, changes: ResourceChanges) -> tuple[ComparedRow, ...]:
     verdicts = teal_verdicts(changes)
-    return tuple(_row(change, verdicts) for change in preview.changes)
+    return tuple(_row(change, verdicts) for change in change_set.changes)
 
 
 def teal_verdicts(changes: ResourceChanges) -> dict[str, str]:
@@ -116,8 +116,8 @@ def teal_verdicts(changes: ResourceChanges) -> dict[str, str]:
     return verdicts
 
 
-def _row(change: ChangeSetRow, verdicts: Mapping[str, str]) -> PreviewRow:
-    return PreviewRow(
+def _row(change: ChangeSetRow, verdicts: Mapping[str, str]) -> ComparedRow:
+    return ComparedRow(
         action=change.action,
         logical_id=change.logical_id,
         resource_type=change.resource_type,

@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from teal.project.resources_file import ExtraResources, read_resources_file
@@ -282,7 +283,7 @@ class FunctionSettings(_Strict):
 
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
-    environment: Variables = Field(default_factory=dict)
+    variables: Variables = Field(default_factory=dict, alias="environment")
     policies: list[Policy] = Field(default_factory=list)  # added to [app] policies
     layers: Annotated[list[str], AfterValidator(_layers)] = Field(default_factory=list)
     reserved_concurrency: int | None = Field(default=None, ge=0)
@@ -327,7 +328,7 @@ class AppSection(_Strict):
     memory: int = Field(default=256, ge=128, le=10240)
     timeout: int = Field(default=10, ge=1, le=900)
     cloud: CloudName = "local"
-    environment: Variables = Field(default_factory=dict)
+    variables: Variables = Field(default_factory=dict, alias="environment")
     exclude: list[str] = Field(default_factory=list)  # gitignore lines, after .tealignore
     # the RestApi's BinaryMediaTypes: bodies of these types travel base64-encoded
     binary_media_types: MediaTypes = Field(default_factory=lambda: [*DEFAULT_BINARY_MEDIA_TYPES])
@@ -484,7 +485,7 @@ class EnvOverrides(_Strict):
     memory: int | None = Field(default=None, ge=128, le=10240)
     timeout: int | None = Field(default=None, ge=1, le=900)
     cloud: CloudName | None = None
-    environment: Variables | None = None
+    variables: Variables | None = Field(default=None, alias="environment")
     binary_media_types: MediaTypes | None = None
     policies: list[Policy] | None = None
     tags: Tags | None = None  # merged over [app] tags
@@ -593,7 +594,7 @@ class Target:
     runtime: str
     memory: int
     timeout: int
-    environment_variables: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)  # [app.environment], env's merged
     functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
     domain: DomainSpec | None = None
     auto_replace: AutoReplace = "auto"
@@ -616,10 +617,6 @@ class Target:
         return "-".join(p for p in (self.app, self.env, self.extra) if p)
 
     @property
-    def stack_name(self) -> str:
-        return self.environment
-
-    @property
     def stage(self) -> str:
         """The API Gateway stage: the env name, in the characters stages allow."""
         return self.env.replace("-", "_")
@@ -631,7 +628,7 @@ class Target:
         large, so that synthesis (and so plan and deploy) stops before any change.
         """
         own = self.functions.get(function, FunctionSettings())
-        env = {**self.environment_variables, **own.environment}
+        env = {**self.variables, **own.variables}
         self._check_variables_size(function, env)
         return own.memory or self.memory, own.timeout or self.timeout, env
 
@@ -785,7 +782,7 @@ def _keys_of_table(loc: Sequence[str | int]) -> list[str]:
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field_info = annotation.model_fields.get(str(part))
+            field_info = _toml_keys(annotation).get(str(part))
             if field_info is None:
                 return []
             annotation = field_info.annotation
@@ -795,8 +792,13 @@ def _keys_of_table(loc: Sequence[str | int]) -> list[str]:
             return []
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
+        return list(_toml_keys(annotation))
     return []
+
+
+def _toml_keys(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """A table's fields by their key in teal.toml (``environment`` is ``variables`` here)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -891,7 +893,7 @@ def resolve_target(
         runtime=overrides.runtime or config.app.runtime,
         memory=overrides.memory or config.app.memory,
         timeout=overrides.timeout or config.app.timeout,
-        environment_variables={**config.app.environment, **(overrides.environment or {})},
+        variables={**config.app.variables, **(overrides.variables or {})},
         functions={**config.functions, **(overrides.functions or {})},
         domain=_domain_spec(domain),
         auto_replace=(overrides.deploy or config.deploy).auto_replace,
@@ -912,9 +914,9 @@ def resolve_target(
         extra_resources=_extra_resources(project),
         watch=_watch_settings(project, env_name, overrides.deploy or config.deploy),
     )
-    if len(target.stack_name) > STACK_NAME_LIMIT:
+    if len(target.environment) > STACK_NAME_LIMIT:
         raise ConfigError(
-            f"environment name {target.stack_name!r} is longer than CloudFormation's "
+            f"environment name {target.environment!r} is longer than CloudFormation's "
             f"{STACK_NAME_LIMIT}-character stack name limit",
             hint="use a shorter app name, env or extra",
         )

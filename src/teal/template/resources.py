@@ -65,8 +65,8 @@ def _check_variable_name(extra: ExtraResources, name: str, target: Target) -> No
         problem = "Lambda takes variable names of at least two characters"
     elif name in LAMBDA_RESERVED_VARIABLES or name in TEAL_VARIABLES:
         problem = "Lambda or teal sets a variable of that name on every function"
-    elif name in target.environment_variables or any(
-        name in settings.environment for settings in target.functions.values()
+    elif name in target.variables or any(
+        name in settings.variables for settings in target.functions.values()
     ):
         problem = "teal.toml sets a variable of that name too"
     if problem is not None:

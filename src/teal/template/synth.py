@@ -151,7 +151,7 @@ def synthesize(
             f"the main template would hold {len(resources)} resources; CloudFormation allows "
             f"{TEMPLATE_RESOURCE_LIMIT} "
             f"(each function takes {fn_resources.RESOURCES_PER_FUNCTION})",
-            where=target.stack_name,
+            where=target.environment,
             hint="group routes into fewer functions with @app.route(..., function=...)",
         )
     template: Template = {

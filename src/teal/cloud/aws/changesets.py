@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from teal.cloud.aws.artifacts import ArtifactBucket
 from teal.cloud.aws.retry import Backoff, Retrier
-from teal.cloud.base import ChangeSetPreview, ChangeSetRow, NoUpdates, StackRequest
+from teal.cloud.base import ChangeSet, ChangeSetRow, NoUpdates, StackRequest
 from teal.runtime.errors import OperationError
 
 if TYPE_CHECKING:
@@ -45,14 +45,14 @@ def is_empty_reason(reason: str | None) -> bool:
     return reason is not None and any(marker in reason for marker in _EMPTY_REASONS)
 
 
-def additions(request: StackRequest) -> ChangeSetPreview:
+def additions(request: StackRequest) -> ChangeSet:
     """The preview of a stack that does not exist yet: every resource is added."""
     resources = request.template.get("Resources", {})
     changes = tuple(
         ChangeSetRow("Add", logical_id, str(body.get("Type", "")), None)
         for logical_id, body in resources.items()
     )
-    return ChangeSetPreview(request.name, "create", changes)
+    return ChangeSet(request.name, "create", changes)
 
 
 class ChangeSets:

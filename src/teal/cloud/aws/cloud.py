@@ -24,7 +24,7 @@ from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
     ApiKeyInfo,
     BasePathMapping,
-    ChangeSetPreview,
+    ChangeSet,
     Cloud,
     DeployedStack,
     DomainInfo,
@@ -125,10 +125,10 @@ class AwsCloud:
             # Environments only: a domain's own stack carries the app's tag too.
             return self._stacks.matching(tag_filter, unless_tagged=DOMAIN_TAG)
 
-    def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
+    def change_set(self, request: StackRequest) -> ChangeSet:
         """CloudFormation's own view of the change (with Replacement); changes nothing."""
         with translated(request.name):
-            return self._stacks.preview(request)
+            return self._stacks.change_set_for(request)
 
     def apply_stack(self, request: StackRequest, on_event: EventSink) -> StackResult:
         with translated(request.name):

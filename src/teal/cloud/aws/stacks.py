@@ -34,7 +34,7 @@ from teal.cloud.base import (
     DELETE_COMPLETE,
     ROLLBACK_COMPLETE,
     UPDATE_COMPLETE,
-    ChangeSetPreview,
+    ChangeSet,
     DeployedStack,
     EventSink,
     NoUpdates,
@@ -100,7 +100,7 @@ class Stacks:
 
     # Changing.
 
-    def preview(self, request: StackRequest) -> ChangeSetPreview:
+    def change_set_for(self, request: StackRequest) -> ChangeSet:
         """CloudFormation's change set for ``request``, created and then deleted again."""
         raw = self._raw(request.name)
         if raw is None or raw["StackStatus"] in (REVIEW_IN_PROGRESS, ROLLBACK_COMPLETE):
@@ -109,10 +109,10 @@ class Stacks:
         try:
             self._change_sets.wait(change_set)
         except NoUpdates:
-            return ChangeSetPreview(request.name, "noop", ())
+            return ChangeSet(request.name, "noop", ())
         changes = self._change_sets.changes(change_set)
         self._change_sets.delete(change_set)
-        return ChangeSetPreview(request.name, "update", changes)
+        return ChangeSet(request.name, "update", changes)
 
     def apply(self, request: StackRequest, on_event: EventSink) -> StackResult:
         kind = self._prepare(request.name, on_event)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from teal.cloud.base import (
     ApiKeyInfo,
     BasePathMapping,
-    ChangeSetPreview,
+    ChangeSet,
     DeployedStack,
     DomainInfo,
     EventSink,
@@ -258,7 +258,7 @@ class LocalCloud:
         self.recover(on_event)
         self.engine.delete(name, on_event)
 
-    def preview_stack(self, request: StackRequest) -> ChangeSetPreview:
+    def change_set(self, request: StackRequest) -> ChangeSet:
         raise NotImplementedError("the local cloud has no change sets")
 
     # API Gateway --------------------------------------------------------------

@@ -20,7 +20,7 @@ from aws_fakes import (  # noqa: F401
 from teal.cli.plan import print_change_set
 from teal.cloud.aws.artifacts import bucket_name
 from teal.plan.analysis import ResourceChange, ResourceChanges
-from teal.plan.changeset import PlanPreview, PreviewRow, preview_plan
+from teal.plan.changeset import ChangeSetReport, ComparedRow, compare_change_set
 from teal.template import Synthesized
 from test_template_support import make_target
 
@@ -98,7 +98,7 @@ def test_rows_put_cloudformations_replacement_beside_teals_verdict(
         ],
     )
 
-    preview = preview_plan(s.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=True)
+    preview = compare_change_set(s.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=True)
 
     assert preview.uploaded == 1 and preview.note is None
     assert preview.to_json() == [
@@ -128,7 +128,9 @@ def test_rows_put_cloudformations_replacement_beside_teals_verdict(
 
 
 def test_a_stack_that_does_not_exist_has_no_change_set(stubbed: StubbedCloud) -> None:  # noqa: F811
-    preview = preview_plan(stubbed.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=False)
+    preview = compare_change_set(
+        stubbed.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=False
+    )
     assert preview.rows is None and preview.to_json() is None
     assert preview.note is not None and "will be created" in preview.note
     stubbed.done()
@@ -140,15 +142,15 @@ def test_a_refused_preview_is_a_note_not_a_failure(stubbed: StubbedCloud) -> Non
     s.cfn.add_client_error(
         "describe_stacks", "AccessDenied", "not allowed: cloudformation:DescribeStacks"
     )
-    preview = preview_plan(s.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=True)
+    preview = compare_change_set(s.cloud, TARGET, SYNTHESIZED, TEAL_CHANGES, stack_exists=True)
     assert preview.rows is None
     assert preview.note is not None and "AccessDenied" in preview.note
     s.done()
 
 
 def test_the_table_shows_both_columns(capsys: pytest.CaptureFixture[str]) -> None:
-    preview = PlanPreview(
-        (PreviewRow("Modify", "ApiPage1", "AWS::CloudFormation::Stack", "True", "replace"),),
+    preview = ChangeSetReport(
+        (ComparedRow("Modify", "ApiPage1", "AWS::CloudFormation::Stack", "True", "replace"),),
         uploaded=2,
     )
     print_change_set(preview)
