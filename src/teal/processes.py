@@ -1,7 +1,9 @@
-"""Processes on this host, through psutil: whether one still runs, what it runs, stopping it.
+"""Processes on this host, through psutil: whether one still runs, what it runs, how much
+memory it holds, stopping it (or its whole process group).
 
-The one place teal asks about processes, so it works wherever psutil does
-(Linux, macOS, ...), with or without ``/proc``.
+The one place teal asks about processes or signals a group, so it works
+wherever psutil does (Linux, macOS, ...), with or without ``/proc``. (A
+worker ends its own group itself: it runs with the standard library only.)
 
 A pid alone does not name a process for long (the kernel reuses pids), so a
 process is named by its pid and its start time wherever teal records one.
@@ -9,7 +11,9 @@ process is named by its pid and its start time wherever teal records one.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 
 import psutil
 
@@ -61,3 +65,23 @@ def stop(pid: int, timeout_s: float) -> None:
             process.wait(timeout=5.0)
     except (psutil.NoSuchProcess, psutil.TimeoutExpired):
         return
+
+
+def resident_bytes(pid: int) -> int | None:
+    """The process's resident memory (RSS), or None once it is gone."""
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:
+        return None
+
+
+def boot_time() -> float:
+    """When this host booted, in seconds since the epoch."""
+    return float(psutil.boot_time())
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL a process group: its leader and whatever the leader started. Nothing when
+    it is gone already (or is not ours to signal)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)

@@ -1,8 +1,5 @@
-"""The ``teal`` command: command groups, error reporting and exit codes.
-
-Exit codes are decided here alone: 0 done, 1 an operation ran and failed,
-2 bad input (nothing was changed anywhere).
-"""
+"""The ``teal`` command: command groups, and errors turned into messages and exit codes
+(the codes are :mod:`teal.cli.exits`'s)."""
 
 from __future__ import annotations
 
@@ -14,11 +11,16 @@ from rich.markup import escape
 from teal._version import __version__
 from teal.cli import project as project_commands
 from teal.cli.common import emit_json, err_console
+from teal.cli.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Interrupted,
+    Reported,
+    exit_code_for,
+)
 from teal.runtime.errors import OperationError, TealError, UserError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -66,10 +68,6 @@ def _register_optional() -> None:
 _register_optional()
 
 
-def exit_code_for(error: TealError) -> int:
-    return EXIT_BAD_INPUT if isinstance(error, UserError) else EXIT_FAILED
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and turn teal's errors into messages and exit codes."""
     args = sys.argv[1:] if argv is None else argv
@@ -82,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         label = "error" if isinstance(error, UserError) else "failed"
         err_console.print(f"[bold red]{label}:[/] {escape(error.render())}")
         return _failed(args, exit_code_for(error), error.what, error.where, error.hint)
+    except Reported:
+        return EXIT_FAILED
+    except Interrupted:
+        return EXIT_INTERRUPTED
     except click.exceptions.Abort:
         err_console.print("aborted")
         return _failed(args, EXIT_FAILED, "aborted", None, None)

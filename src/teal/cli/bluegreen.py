@@ -19,6 +19,7 @@ from teal.cli.common import (
     progress,
     target_options,
 )
+from teal.cli.exits import Interrupted, Reported
 from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
@@ -30,8 +31,6 @@ from teal.project.config import DomainSpec, Project, Target, parse_duration
 from teal.project.loader import target_routes
 from teal.runtime.errors import OperationError, UserError
 from teal.runtime.routes import RouteTable
-
-EXIT_INTERRUPTED = 130  # Ctrl-C during a watch, as a shell reports an interrupted command
 
 
 def _table_or_none(target: Target) -> RouteTable | None:
@@ -85,7 +84,7 @@ def check(
                 f"{mark} {result.check.method} {escape(result.url)}: {escape(result.detail)}"
             )
     if not report.ok and as_json:
-        raise click.exceptions.Exit(1)  # the JSON above already says what failed
+        raise Reported  # the JSON above already says what failed
     if not report.ok:
         raise bluegreen.ChecksFailed(report.environment, report.results)
 
@@ -260,9 +259,9 @@ def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
         err_console.print(
             f"watch stopped (Ctrl-C): {report.domain} stays on {report.to}; teal rollback goes back"
         )
-        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+        raise Interrupted
     if as_json:
-        raise click.exceptions.Exit(1)  # the JSON above already says what happened
+        raise Reported  # the JSON above already says what happened
     raise OperationError(
         f"switched {report.domain} back to {report.from_}: {watch.reason}",
         where=report.domain,

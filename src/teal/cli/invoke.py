@@ -14,6 +14,7 @@ import click
 from rich.markup import escape
 
 from teal.cli.common import console, emit_json, err_console, load_target, progress, target_options
+from teal.cli.exits import Reported
 from teal.cloud import open_cloud
 from teal.ops.environments import Environment, find_environment
 from teal.ops.invoke import InvokeReport, invoke, sample_request
@@ -57,7 +58,7 @@ def invoke_command(
     else:
         _print_report(report)
     if report.invocation.error is not None:
-        raise click.exceptions.Exit(1)
+        raise Reported  # the error is in the report above
 
 
 def read_event(source: str) -> Any:

@@ -32,7 +32,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import time
@@ -45,7 +44,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import psutil
 from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from teal.cloud.local.functions.log_files import stamp
@@ -64,6 +62,7 @@ from teal.cloud.local.functions.sandbox import (
 )
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
+from teal.processes import kill_group, resident_bytes
 from teal.project.runtimes import RuntimeWorld, local_python, runtime_world
 from teal.project.settings import runtimes_cache
 from teal.runtime.errors import TealError
@@ -471,9 +470,8 @@ class Worker:
         """Sample the busy worker's resident memory; past the limit, end it as Lambda would."""
         if self.retired:
             return
-        try:
-            resident = psutil.Process(self.pid).memory_info().rss
-        except psutil.Error:
+        resident = resident_bytes(self.pid)
+        if resident is None:
             return  # it is exiting: its channel tells why
         if resident > self._memory_limit:
             self.out_of_memory = True
@@ -506,8 +504,7 @@ class Worker:
 
     def _kill_group(self) -> None:
         """SIGKILL the worker's process group: the worker and what its handler started."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        kill_group(self.pid)
 
     async def kill(self) -> None:
         self.retired = True

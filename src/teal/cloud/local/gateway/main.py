@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.functions.workers import WorkerManager
 from teal.cloud.local.gateway.handler import Gateway
@@ -47,6 +45,7 @@ from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 from teal.cloud.local.triggers.runner import EventRunner
+from teal.processes import resident_bytes
 from teal.runtime.errors import OperationError
 
 log = logging.getLogger("teal.local.gateway")
@@ -260,10 +259,7 @@ class GatewayServer:
 
 def rss_bytes(pid: int) -> int:
     """A process's resident memory, 0 once it is gone."""
-    try:
-        return int(psutil.Process(pid).memory_info().rss)
-    except psutil.Error:
-        return 0
+    return resident_bytes(pid) or 0
 
 
 def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:

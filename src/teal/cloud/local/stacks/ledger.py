@@ -14,8 +14,6 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-import psutil
-
 from teal import processes
 from teal.cloud.base import StackEvent
 from teal.cloud.local.stacks.records import Desired, Previous, Row, Sink, StackRecord
@@ -66,7 +64,7 @@ def _start_time(recorded: str | None) -> float | None:
         ticks_per_second = os.sysconf("SC_CLK_TCK")
     except (AttributeError, ValueError, OSError):
         return None
-    return psutil.boot_time() + int(recorded) / ticks_per_second
+    return processes.boot_time() + int(recorded) / ticks_per_second
 
 
 # Resource rows, written in the caller's transaction (with the provider's change) ---
