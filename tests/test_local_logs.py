@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from teal.cloud.base import LogEvent, LogQuery
+from teal.cloud.base import LogQuery
 from teal.cloud.local.functions import worker_main
 from teal.cloud.local.functions.log_files import (
     UNFINISHED_LINE_S,
@@ -28,6 +28,7 @@ from teal.cloud.local.functions.workers import FailureKind, InvocationError, Wor
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.project.package import build_package
+from teal.rules.lambda_logs import LogEvent
 from test_gateway_support import make_function
 
 T = TypeVar("T")

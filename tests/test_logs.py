@@ -7,18 +7,17 @@ from typing import Any
 
 import pytest
 
-from teal.cloud.base import Invocation, LogEvent, LogPage, LogQuery, StageRef, Traffic
+from teal.cloud.base import Invocation, LogPage, LogQuery, StageRef, Traffic
 from teal.ops.logs import (
     OVERLAP_MS,
-    Assembler,
     Cursor,
     LogFollower,
     Pause,
     follow_logs,
-    function_of,
     parse_since,
     read_logs,
 )
+from teal.rules.lambda_logs import Assembler, LogEvent, function_of
 from teal.runtime.errors import UserError
 
 ENV = "blog-dev"

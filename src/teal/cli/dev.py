@@ -40,11 +40,12 @@ from teal.cloud.local.gateway.traffic import RequestFeed, RequestLine
 from teal.ops.decision import ReplacePolicy
 from teal.ops.deploy import DeployReport, deploy
 from teal.ops.environments import find_environment
-from teal.ops.logs import LogFollower, LogLine, app_function
+from teal.ops.logs import LogFollower
 from teal.ops.oplog import current_user
 from teal.project.config import Target
 from teal.project.package import IGNORE_FILE, project_rules
 from teal.project.settings import teal_home
+from teal.rules.lambda_logs import LogLine, app_function
 from teal.runtime.errors import TealError, UserError
 
 if TYPE_CHECKING:

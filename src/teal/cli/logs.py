@@ -14,7 +14,8 @@ from teal.cli.common import console, emit_json, err_console, load_target, target
 from teal.cli.output import warn
 from teal.cloud import open_cloud
 from teal.ops.environments import find_environment
-from teal.ops.logs import LogLine, LogsReport, Pause, follow_logs, parse_since, read_logs
+from teal.ops.logs import LogsReport, Pause, follow_logs, parse_since, read_logs
+from teal.rules.lambda_logs import LogLine
 
 DEFAULT_SINCE = "10m"
 # Following: locally a new line shows within a second; CloudWatch is asked less often.

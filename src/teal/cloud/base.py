@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from teal.project.config import DomainSpec
+from teal.rules.lambda_logs import LogEvent
 from teal.runtime.errors import OperationError, UserError
 from teal.template.types import Template
 
@@ -333,18 +334,6 @@ def rollback_target(last: HistoryEntry | None) -> str | None:
 
 
 # -- what functions do: their logs, one invocation, the traffic of a stage ---------
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    """One event of a log group, as CloudWatch Logs keeps it."""
-
-    timestamp_ms: int  # when it was written, in milliseconds since the epoch
-    group: str
-    stream: str  # Lambda's: ``YYYY/MM/DD/[<version>]<id>``, the function's name before ``[``
-    # in a log group that several functions share
-    message: str
-    id: str  # unique in its group (CloudWatch's eventId): a re-read finds it again
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,6 @@ from teal.ops.checks import health_check, wait_until_healthy
 from teal.ops.crashpoints import crash_point
 from teal.ops.decision import Decision, Prepared
 from teal.ops.environments import (
-    REST_API_OUTPUT,
-    STAGE_OUTPUT,
     DomainState,
     StackApis,
     domain_lock_key,
@@ -43,6 +41,7 @@ from teal.ops.watch import WatchLimits, WatchReport, check_watch_length, watch_t
 from teal.progress import Progress, quiet
 from teal.project.config import Target
 from teal.project.package import Package
+from teal.rules.labels import REST_API_OUTPUT, STAGE_OUTPUT
 from teal.runtime.errors import OperationError
 from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes

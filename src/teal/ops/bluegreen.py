@@ -34,7 +34,6 @@ from teal.cloud.base import (
 from teal.ops.checks import CheckResult, checks_for, health_check, run_check, run_checks
 from teal.ops.crashpoints import crash_point
 from teal.ops.environments import (
-    APP_TAG,
     DomainState,
     Environment,
     Preview,
@@ -51,6 +50,7 @@ from teal.ops.oplog import Operation, locks_of, now, stale_reason
 from teal.ops.watch import Verdict, WatchLimits, WatchReport, check_watch_length, watch_traffic
 from teal.progress import Progress, quiet
 from teal.project.config import Check, DomainSpec, Target
+from teal.rules.labels import APP_TAG
 from teal.runtime.errors import OperationError, TealError, UserError
 from teal.runtime.routes import RouteTable
 from teal.template.synth import artifact_keys

@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
-from teal.ops.environments import REST_API_OUTPUT, DomainState, read_domain
+from teal.ops.environments import DomainState, read_domain
 from teal.plan.analysis import Plan, Verdict, build_plan
 from teal.progress import Progress, quiet
 from teal.project.config import AutoReplace, Target
@@ -23,6 +23,7 @@ from teal.project.loader import target_routes
 from teal.project.package import Package, build_package
 from teal.project.settings import teal_home
 from teal.project.vendor import check_unzipped_size, vendor_requirements
+from teal.rules.labels import REST_API_OUTPUT
 from teal.runtime.errors import OperationError
 from teal.runtime.routes import RouteTable
 

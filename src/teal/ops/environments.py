@@ -31,14 +31,17 @@ from teal.cloud.base import (
     RoutingRule,
 )
 from teal.project.config import DomainSpec, Target
+from teal.rules.labels import (
+    API_KEY_OUTPUT,
+    APP_TAG,
+    ENV_TAG,
+    EXTRA_TAG,
+    REST_API_OUTPUT,
+    RETIRING_API_OUTPUT,
+    STAGE_OUTPUT,
+)
 from teal.runtime.errors import OperationError, UserError
-from teal.template.combine import RETIRING_API_OUTPUT
 from teal.template.types import Template
-
-REST_API_OUTPUT = "RestApiId"
-STAGE_OUTPUT = "StageName"
-API_KEY_OUTPUT = "ApiKeyId"
-APP_TAG = "teal:app"
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,8 @@ class Environment:
     def from_stack(cls, stack: DeployedStack) -> Environment:
         return cls(
             name=stack.name,
-            env=stack.tags.get("teal:env", ""),
-            extra=stack.tags.get("teal:extra") or None,
+            env=stack.tags.get(ENV_TAG, ""),
+            extra=stack.tags.get(EXTRA_TAG) or None,
             status=stack.status,
             api_id=stack.outputs.get(REST_API_OUTPUT),
             stage=stack.outputs.get(STAGE_OUTPUT),

@@ -34,6 +34,13 @@ from pydantic_core import ErrorDetails
 
 from teal.project.resources_file import ExtraResources, read_resources_file
 from teal.project.tomllines import key_lines, line_of
+from teal.rules.labels import (
+    APP_TAG,
+    ENV_TAG,
+    ENVIRONMENT_TAG,
+    EXTRA_TAG,
+    RESERVED_TAG_PREFIXES,
+)
 from teal.runtime.access import CORSConfig, cors_problems
 from teal.runtime.entry import (
     CORS_VARIABLE,
@@ -294,7 +301,7 @@ def _tags(tags: dict[str, str]) -> dict[str, str]:
     for key, value in tags.items():
         if not 1 <= len(key) <= 128 or len(value) > 256:
             raise ValueError(f"tag {key!r}: keys take 1-128 characters, values at most 256")
-        if key.lower().startswith(("aws:", "teal:")):
+        if key.lower().startswith(RESERVED_TAG_PREFIXES):
             raise ValueError(f"tag {key!r}: the prefixes 'aws:' and 'teal:' are reserved")
     if len(tags) > TAG_LIMIT - 4:
         raise ValueError(f"at most {TAG_LIMIT - 4} tags (AWS allows {TAG_LIMIT}; teal sets 4)")
@@ -671,9 +678,9 @@ class Target:
     def tags(self) -> dict[str, str]:
         """The stack's tags: the user's [app] tags, and teal's, which mark a stack as this
         environment's for ownership checks (CloudFormation puts them on every resource)."""
-        tags = {"teal:app": self.app, "teal:env": self.env, "teal:environment": self.environment}
+        tags = {APP_TAG: self.app, ENV_TAG: self.env, ENVIRONMENT_TAG: self.environment}
         if self.extra:
-            tags["teal:extra"] = self.extra
+            tags[EXTRA_TAG] = self.extra
         return {**self.user_tags, **tags}
 
 

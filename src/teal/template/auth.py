@@ -29,7 +29,6 @@ from teal.template.names import function_id, generation, short_hash
 Json = Any
 AUTHORIZER_HANDLER = "teal.runtime.authorize.handler"
 API_KEY_ID = "ApiKey"
-API_KEY_OUTPUT = "ApiKeyId"
 INVOKE_URI = (
     "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
     "${FunctionArn}/invocations"

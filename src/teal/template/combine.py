@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from teal.rules.labels import RETIRING_API_OUTPUT
 from teal.template.names import canonical_json
 from teal.template.synth import METADATA_KEY, current_rest_api_logical_id
 from teal.template.types import Template
 
 RETIRING_KEY = "retiring"
-RETIRING_API_OUTPUT = "RetiringRestApiId"
 
 
 class OverlapError(ValueError):

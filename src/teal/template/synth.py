@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from teal.project.config import Target
+from teal.rules.labels import API_KEY_OUTPUT, REST_API_OUTPUT, STAGE_OUTPUT
 from teal.runtime.access import Authorizer
 from teal.runtime.errors import UserError
 from teal.runtime.routes import Node, Route, RouteTable
@@ -27,7 +28,6 @@ from teal.template.api import (
     resource_count,
 )
 from teal.template.auth import (
-    API_KEY_OUTPUT,
     access_facts,
     api_key_resources,
     authorizer_functions,
@@ -307,8 +307,8 @@ def _outputs(table: RouteTable, target: Target, rest_api_id: str) -> dict[str, A
         f"{target.stage}/"
     )
     outputs: dict[str, Any] = {
-        "RestApiId": {"Value": {"Ref": rest_api_id}},
-        "StageName": {"Value": {"Ref": stage_id(rest_api_id)}},
+        REST_API_OUTPUT: {"Value": {"Ref": rest_api_id}},
+        STAGE_OUTPUT: {"Value": {"Ref": stage_id(rest_api_id)}},
         "Endpoint": {"Value": {"Fn::Sub": endpoint}},
         "RestApiLogicalId": {"Value": rest_api_id},
     }

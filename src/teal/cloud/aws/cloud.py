@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSets
-from teal.cloud.aws.domains import DOMAIN_TAG, Domains
+from teal.cloud.aws.domains import Domains
 from teal.cloud.aws.failures import translated
 from teal.cloud.aws.functions import Functions
 from teal.cloud.aws.history import S3History
@@ -43,6 +43,7 @@ from teal.cloud.base import (
 )
 from teal.project.config import DomainSpec
 from teal.rules.apigateway import stage_endpoint
+from teal.rules.labels import DOMAIN_TAG
 
 # How often a running stack operation is polled: soon at first, then every 10 s.
 STACK_POLL = Backoff(first=2.0, factor=1.5, cap=10.0)

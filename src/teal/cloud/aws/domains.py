@@ -28,15 +28,13 @@ from teal.cloud.base import (
 )
 from teal.project.config import DomainSpec
 from teal.rules.apigateway import MAPPINGS_ONLY, duplicate_base_path
+from teal.rules.labels import APP_TAG, DOMAIN_TAG
 from teal.runtime.errors import ConfigError, OperationError
 from teal.template.types import Template
 
 if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
 
-APP_TAG = "teal:app"
-# Marks a domain's own stack, which shares the app tag but is no environment.
-DOMAIN_TAG = "teal:domain"
 ROOT_BASE_PATH = "(none)"  # how API Gateway spells the root mapping
 
 

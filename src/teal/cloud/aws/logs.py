@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from teal.cloud.aws.retry import error_code
-from teal.cloud.base import LogEvent, LogPage, LogQuery
+from teal.cloud.base import LogPage, LogQuery
+from teal.rules.lambda_logs import LogEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient

@@ -73,9 +73,9 @@ from teal.rules.apigateway import (
     ApiGatewayError,
     normalize_base_path,
 )
+from teal.rules.labels import APP_TAG
 from teal.runtime.errors import OperationError
 
-APP_TAG = "teal:app"  # as teal.ops.environments tags stacks and domains (clouds do not import it)
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
 # gateway.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers) is not
 # worth importing in every command for a constant

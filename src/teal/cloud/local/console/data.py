@@ -21,6 +21,7 @@ from pathlib import Path
 
 from teal.cloud.base import (
     HistoryEntry,
+    LogQuery,
     StageRef,
     Traffic,
     last_domain_move,
@@ -33,17 +34,18 @@ from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import PlanSummary, last_plan, project_of
 from teal.cloud.local.stacks.ledger import Ledger
 from teal.cloud.local.store import from_json
-from teal.ops.logs import LogLine, app_function, read_logs
-from teal.template.combine import RETIRING_API_OUTPUT
+from teal.rules.labels import (
+    APP_TAG,
+    ENV_TAG,
+    ENVIRONMENT_TAG,
+    EXTRA_TAG,
+    REST_API_OUTPUT,
+    RETIRING_API_OUTPUT,
+    STAGE_OUTPUT,
+)
+from teal.rules.lambda_logs import LogLine, app_function, assemble
+from teal.template.functions import environment_log_group
 
-# The stack outputs and tags teal writes (teal.ops.environments reads them the same way; a
-# cloud does not import the orchestration, so the names are written again here)
-APP_TAG = "teal:app"
-ENV_TAG = "teal:env"
-EXTRA_TAG = "teal:extra"
-ENVIRONMENT_TAG = "teal:environment"
-REST_API_OUTPUT = "RestApiId"
-STAGE_OUTPUT = "StageName"
 TRAFFIC_WINDOWS_S = (60, 300)  # the last minute, the last 5 minutes
 LOGS_SINCE_S = 3600
 LOG_LINES = 2000
@@ -378,8 +380,10 @@ class ConsoleReader:
         self, environment: str, function: str, now: float | None = None
     ) -> FunctionLogs:
         since_ms = int(((time.time() if now is None else now) - LOGS_SINCE_S) * 1000)
-        report = read_logs(self.cloud, environment, since_ms, function=function, limit=LOG_LINES)
-        return FunctionLogs(environment, function, since_ms, tuple(requests_of(report.lines)))
+        query = LogQuery(environment_log_group(environment), since_ms)
+        pages = (page.events for page in self.cloud.read_logs(query))
+        lines = assemble(environment, pages, function=function, limit=LOG_LINES)
+        return FunctionLogs(environment, function, since_ms, tuple(requests_of(lines)))
 
     def _stacks(self) -> list[StackFacts]:
         facts = []

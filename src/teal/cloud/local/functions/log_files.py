@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from teal.cloud.base import LOG_TAIL_BYTES, LogEvent, LogPage, LogQuery
+from teal.cloud.base import LOG_TAIL_BYTES, LogPage, LogQuery
 from teal.cloud.local.paths import LocalPaths, stream_of
+from teal.rules.lambda_logs import LogEvent
 
 PAGE_SIZE = 10_000  # events per page, as FilterLogEvents pages at most
 _STAMP_LENGTH = len("2024-01-01T00:00:00.000000Z\t")

@@ -41,6 +41,7 @@ from typing import Any
 from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 from teal.project.config import load_project, resolve_target
+from teal.rules.labels import ENV_TAG, EXTRA_TAG
 from teal.runtime.errors import TealError
 
 OUT_OF_MEMORY = "Runtime.OutOfMemory"
@@ -115,8 +116,8 @@ def packaged_aws_settings(code_dir: Path, tags: Mapping[str, str]) -> AwsSetting
         project = load_project(code_dir)
         target = resolve_target(
             project,
-            env=tags.get("teal:env") or None,
-            extra=tags.get("teal:extra") or "",
+            env=tags.get(ENV_TAG) or None,
+            extra=tags.get(EXTRA_TAG) or "",
             cloud="local",
             environ={},
         )
