@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,11 @@ from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa:
 from e2e import Run
 from runtime_here import RUNTIME
 from teal.cli.plan import print_plan
-from teal.cli.send import stack_queue
 from teal.cloud.aws import AwsCloud
-from teal.cloud.aws.queues import send_aws
 from teal.cloud.aws.session import open_session
 from teal.ops.decision import prepare
 from teal.ops.deploy import Decision, ReplacePolicy, deploy
+from teal.ops.environments import stack_queue
 from teal.project.config import load_project, resolve_target
 
 APP = """\
@@ -172,7 +172,7 @@ def test_send_puts_a_message_into_the_stacks_queue(
     target = resolve_target(load_project(root), cloud="aws")
 
     logical_id = stack_queue(cloud, target, "jobs")
-    url, message_id, md5 = send_aws(cloud, target.environment, logical_id, '{"n": 1}', None)
+    url, message_id, md5 = astuple(cloud.send_message(target.environment, logical_id, '{"n": 1}'))
 
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [(m["MessageId"], json.loads(m["Body"])) for m in received] == [(message_id, {"n": 1})]
@@ -188,7 +188,7 @@ def test_send_to_a_queue_arn_goes_to_its_url(
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    sent_to, _, _ = send_aws(cloud, "any-stack", arn, "hello", None)
+    sent_to = cloud.send_message("any-stack", arn, "hello").queue_url
     assert sent_to.endswith("/123456789012/orders")
     assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"] == "hello"
 

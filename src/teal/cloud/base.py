@@ -375,6 +375,15 @@ class Invocation:
     logs: str  # the invocation's log lines, at most Lambda's tail (the last 4 KB)
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    """A message SQS took: its queue, its id and the MD5 of its body, as SendMessage answers."""
+
+    queue_url: str
+    message_id: str
+    md5_of_body: str
+
+
 # Lambda's tail of an invocation's log (LogType=Tail): the last 4 KB.
 LOG_TAIL_BYTES = 4096
 _REPORT_LINE = re.compile(r"REPORT RequestId: (?P<id>\S+)\s+Duration: (?P<ms>[0-9.]+) ms")
@@ -637,6 +646,14 @@ class Cloud(Protocol):
         """Invoke the function once, synchronously, and wait for its answer.
 
         Raises :class:`FunctionNotFound` when no function has that name."""
+        ...
+
+    # SQS.
+    def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
+        """Send ``body`` to a queue of ``stack`` (its logical id) or to a queue's ARN.
+
+        Raises :class:`UserError` when the stack has no such queue (or the cloud none
+        with that ARN)."""
         ...
 
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:

@@ -41,6 +41,7 @@ from teal.rules.labels import (
     STAGE_OUTPUT,
 )
 from teal.runtime.errors import OperationError, UserError
+from teal.template.synth import METADATA_KEY
 from teal.template.types import Template
 
 
@@ -302,3 +303,22 @@ def free_priority(rules: Sequence[RoutingRule]) -> int:
     while priority in taken:
         priority += 1
     return priority
+
+
+def stack_queue(cloud: Cloud, target: Target, name: str) -> str:
+    """The logical id of the environment's queue ``name`` (teal's name, or a logical id)."""
+    deployed = cloud.describe_stack(target.environment)
+    meta = (deployed.template.get("Metadata", {}) if deployed else {}).get(METADATA_KEY, {})
+    named: dict[str, str] = meta.get("queues", {}) if isinstance(meta, dict) else {}
+    for logical_id, queue in named.items():
+        if name in (queue, logical_id):
+            return logical_id
+    resources = deployed.template.get("Resources", {}) if deployed else {}
+    if resources.get(name, {}).get("Type") == "AWS::SQS::Queue":
+        return name
+    known = sorted(q for q in named.values() if not q.endswith("-dead-letter"))
+    raise UserError(
+        f"environment {target.environment} has no queue {name!r}",
+        where=target.environment,
+        hint=f"its queues: {', '.join(known) or 'none'}; or give a queue's ARN",
+    )

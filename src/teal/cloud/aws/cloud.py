@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from teal.cloud.aws import queues
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSets
 from teal.cloud.aws.domains import Domains
@@ -36,6 +37,7 @@ from teal.cloud.base import (
     LogPage,
     LogQuery,
     RoutingRule,
+    SentMessage,
     StackRequest,
     StackResult,
     StageRef,
@@ -251,6 +253,9 @@ class AwsCloud:
     def invoke_function(self, name: str, event: Any) -> Invocation:
         with translated(name):
             return self._functions.invoke(name, event)
+
+    def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
+        return queues.send_message(self.clients, stack, queue, body)
 
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         with translated("cloudwatch"):

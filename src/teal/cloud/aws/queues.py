@@ -6,9 +6,9 @@ from typing import Any
 
 import boto3
 
-from teal.cloud.aws.cloud import AwsCloud
 from teal.cloud.aws.failures import translated
-from teal.cloud.aws.session import CLIENT_CONFIG
+from teal.cloud.aws.session import CLIENT_CONFIG, AwsClients
+from teal.cloud.base import SentMessage
 
 
 def queue_url_of_arn(arn: str) -> str:
@@ -18,25 +18,24 @@ def queue_url_of_arn(arn: str) -> str:
     return f"https://sqs.{region}.{suffix}/{account}/{name}"
 
 
-def send_aws(
-    cloud: AwsCloud, stack: str, queue: str, body: str, profile: str | None
-) -> tuple[str, str, str]:
-    """Send ``body``; (queue URL, message id, MD5 of the body) as SQS answers."""
+def send_message(clients: AwsClients, stack: str, queue: str, body: str) -> SentMessage:
+    """Send ``body`` to the queue (a logical id of ``stack``, or an ARN), as SQS answers."""
     with translated(stack):
         if queue.startswith("arn:"):
             url = queue_url_of_arn(queue)
         else:
-            found = cloud.clients.cloudformation.describe_stack_resource(
+            found = clients.cloudformation.describe_stack_resource(
                 StackName=stack, LogicalResourceId=queue
             )
             url = found["StackResourceDetail"]["PhysicalResourceId"]
-        answer = _sqs(cloud, profile).send_message(QueueUrl=url, MessageBody=body)
-    return url, str(answer["MessageId"]), str(answer["MD5OfMessageBody"])
+        answer = _sqs(clients).send_message(QueueUrl=url, MessageBody=body)
+    return SentMessage(url, str(answer["MessageId"]), str(answer["MD5OfMessageBody"]))
 
 
-def _sqs(cloud: AwsCloud, profile: str | None) -> Any:
-    session = boto3.Session(profile_name=profile, region_name=cloud.region)
-    kwargs: dict[str, Any] = {"region_name": cloud.region, "config": CLIENT_CONFIG}
-    if cloud.clients.endpoint_url:
-        kwargs["endpoint_url"] = cloud.clients.endpoint_url
+def _sqs(clients: AwsClients) -> Any:
+    """SQS's client, made on the one command that needs it (teal send), not with the others."""
+    session = boto3.Session(profile_name=clients.profile, region_name=clients.region)
+    kwargs: dict[str, Any] = {"region_name": clients.region, "config": CLIENT_CONFIG}
+    if clients.endpoint_url:
+        kwargs["endpoint_url"] = clients.endpoint_url
     return session.client("sqs", **kwargs)

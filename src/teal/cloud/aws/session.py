@@ -54,6 +54,7 @@ class AwsClients:
     lambda_: LambdaClient
     cloudwatch: CloudWatchClient
     apigatewayv2: ApiGatewayV2Client  # a custom domain's routing rules live in its API
+    profile: str | None = None  # the session's: a client made later (SQS's) uses it too
 
 
 def open_session(
@@ -85,6 +86,7 @@ def open_session(
         lambda_=session.client("lambda", **client_kwargs()),  # type: ignore[call-overload]
         cloudwatch=session.client("cloudwatch", **client_kwargs()),  # type: ignore[call-overload]
         apigatewayv2=session.client("apigatewayv2", **client_kwargs()),  # type: ignore[call-overload]
+        profile=profile,
     )
 
 

@@ -40,6 +40,7 @@ from teal.cloud.base import (
     LogPage,
     LogQuery,
     RoutingRule,
+    SentMessage,
     StackEvent,
     StackRequest,
     StackResult,
@@ -66,6 +67,7 @@ from teal.cloud.local.stacks.notes import Notes
 from teal.cloud.local.stacks.records import StackRecord
 from teal.cloud.local.stacks.resources.registry import providers
 from teal.cloud.local.store import Store, from_json, to_json
+from teal.cloud.local.triggers import send
 from teal.project.config import DomainSpec
 from teal.rules.apigateway import (
     MAPPINGS_ONLY,
@@ -74,7 +76,7 @@ from teal.rules.apigateway import (
     normalize_base_path,
 )
 from teal.rules.labels import APP_TAG
-from teal.runtime.errors import OperationError
+from teal.runtime.errors import OperationError, UserError
 
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
 # gateway.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers) is not
@@ -441,6 +443,16 @@ class LocalCloud:
 
     def read_logs(self, query: LogQuery) -> Iterator[LogPage]:
         return self.logs.read(query)
+
+    def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
+        arn = queue if queue.startswith("arn:") else self._queue_arn(stack, queue)
+        return send.send_message(self.store, stack, arn, body)
+
+    def _queue_arn(self, stack: str, logical_id: str) -> str:
+        row = self.engine.live_rows(stack).get(logical_id)
+        if row is None or row.type != "AWS::SQS::Queue":
+            raise UserError(f"stack {stack} has no queue {logical_id}", where=stack)
+        return str(row.attributes["Arn"])
 
     def invoke_function(self, name: str, event: Any) -> Invocation:
         """Through the gateway's invoke endpoint: the workers that serve the requests."""
