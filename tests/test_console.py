@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from teal.cloud.base import HistoryEntry, RoutingRule, Traffic
+from teal.cloud.base import HistoryEntry, PlanSummary, RoutingRule, Traffic
 from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.console.actions import (
     ACTIONS,
@@ -48,13 +48,12 @@ from teal.cloud.local.gateway.handler import Gateway, GatewayRequest, GatewayRes
 from teal.cloud.local.model import DomainRoute, RouteIntegration
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import (
-    PlanSummary,
     last_plan,
     project_of,
     remember_plan,
     remember_project,
 )
-from teal.ops.logs import LogLine
+from teal.rules.lambda_logs import LogLine
 from test_gateway_support import FakeServingState, function_arn
 
 T = TypeVar("T")

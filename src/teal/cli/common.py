@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from teal.cloud.base import Cloud, PlanSummary
 from teal.project.config import Project, Target, load_project, resolve_target
 from teal.project.settings import gateway_port
 
@@ -60,17 +61,8 @@ def load_target(
     return project, target
 
 
-def remember_local_project(target: Target) -> None:
-    """After a deploy to the local cloud: where the environment was deployed from, so the
-    web console can run switch and rollback in its project."""
-    if target.cloud == "local":
-        from teal.cloud.local.paths import LocalPaths
-        from teal.cloud.local.projects import remember_project
-
-        remember_project(LocalPaths.default(), target.environment, target.env, target.project_dir)
-
-
-def remember_local_plan(
+def record_plan(
+    cloud: Cloud,
     target: Target,
     by: str,
     action: str,
@@ -79,21 +71,17 @@ def remember_local_plan(
     notes: Sequence[str],
     steps: Sequence[str] = (),
 ) -> None:
-    """On the local cloud: what the plan said, for the web console's route table."""
-    if target.cloud == "local":
-        from teal.cloud.local.paths import LocalPaths
-        from teal.cloud.local.projects import PlanSummary, remember_plan
-
-        summary = PlanSummary(
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
-            by=by,
-            action=action,
-            replace=verdict.replace,
-            reasons=tuple(reason.message for reason in verdict.reasons),
-            notes=tuple(notes),
-            steps=tuple(steps),
-        )
-        remember_plan(LocalPaths.default(), target.environment, summary)
+    """What the plan said, for the cloud's console (the local one's route table)."""
+    summary = PlanSummary(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        by=by,
+        action=action,
+        replace=verdict.replace,
+        reasons=tuple(reason.message for reason in verdict.reasons),
+        notes=tuple(notes),
+        steps=tuple(steps),
+    )
+    cloud.record_plan(target.environment, summary)
 
 
 def project_option(func: F) -> F:

@@ -15,17 +15,8 @@ from teal.cli.common import (
     is_interactive,
     json_option,
 )
-from teal.cloud.local.console.auth import TOKEN_PARAMETER, read_token
-from teal.cloud.local.gateway.lifecycle import ensure_gateway
-from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.cloud.local import LocalPaths, console_url, ensure_gateway, gateway_port
 from teal.runtime.errors import OperationError
-
-
-def console_url(port: int, token: str) -> str:
-    # imported here: every teal command loads this module, and few need the gateway's
-    from teal.cloud.local.gateway.handler import CONSOLE_PATH
-
-    return f"http://127.0.0.1:{port}{CONSOLE_PATH}/?{TOKEN_PARAMETER}={token}"
 
 
 @click.command(name="console")
@@ -40,14 +31,13 @@ def console_command(open_browser: bool, as_json: bool) -> None:
     which every console request needs (a new one each time the gateway starts)."""
     paths = LocalPaths.default()
     status = ensure_gateway(paths, gateway_port())
-    token = read_token(paths)
-    if token is None or status.port is None:
+    url = console_url(paths, status.port) if status.port is not None else None
+    if url is None:
         raise OperationError(
             "the local gateway runs, but without a console token",
             where="local gateway",
             hint="it was started by an older teal: teal local stop, then teal console",
         )
-    url = console_url(status.port, token)
     opened = bool(open_browser and is_interactive() and webbrowser.open(url))
     if as_json:
         emit_json({"url": url, "port": status.port, "pid": status.pid, "opened": opened})

@@ -14,8 +14,7 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
-    remember_local_plan,
-    remember_local_project,
+    record_plan,
     target_options,
 )
 from teal.cli.output import Activity, warn
@@ -76,9 +75,14 @@ def deploy_command(
             user=current_user(),
             live=activity.update,
         )
-    remember_local_project(target)
-    remember_local_plan(
-        target, "teal deploy", report.decision.value, report.verdict, notes=report.verdict.notes
+    the_cloud.record_project(target.environment, target.env, target.project_dir)
+    record_plan(
+        the_cloud,
+        target,
+        "teal deploy",
+        report.decision.value,
+        report.verdict,
+        notes=report.verdict.notes,
     )
     if as_json:
         emit_json(report.to_json())

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -31,12 +31,13 @@ from teal.cli.common import (
     console,
     err_console,
     load_target,
-    remember_local_project,
     target_options,
 )
 from teal.cli.logs import render_line
 from teal.cli.output import Activity, warn
-from teal.cloud.local.gateway.traffic import RequestFeed, RequestLine
+from teal.cloud import open_cloud
+from teal.cloud.base import Cloud
+from teal.cloud.local import LocalPaths, RequestFeed, RequestLine
 from teal.ops.decision import ReplacePolicy
 from teal.ops.deploy import DeployReport, deploy
 from teal.ops.environments import find_environment
@@ -47,9 +48,6 @@ from teal.project.package import IGNORE_FILE, project_rules
 from teal.project.settings import teal_home
 from teal.rules.lambda_logs import LogLine, app_function
 from teal.runtime.errors import TealError, UserError
-
-if TYPE_CHECKING:
-    from teal.cloud.local.cloud import LocalCloud
 
 TICK_MS = 250  # how often the request feed and the logs are read while watching
 HOLD_LOGS_S = 1.5  # a log line waits this long for its request's line before it prints alone
@@ -148,7 +146,7 @@ class Interrupts:
 
 
 class DevLoop:
-    def __init__(self, target: Target, cloud: LocalCloud, printer: Printer) -> None:
+    def __init__(self, target: Target, cloud: Cloud, printer: Printer) -> None:
         self.target = target
         self.cloud = cloud
         self.printer = printer
@@ -157,7 +155,7 @@ class DevLoop:
         # what was answered, logged or saved from now on counts (the feed's first batch may
         # hold a few requests from just before)
         self.started = time.time()
-        self.feed = RequestFeed(cloud.paths)
+        self.feed = RequestFeed(LocalPaths.default())  # the gateway's, which serves the cloud's
         self.follower = LogFollower(cloud, target.environment, int(self.started * 1000))
 
     def deploy(self, saved_at: float | None = None) -> None:
@@ -179,7 +177,7 @@ class DevLoop:
         self._deployed(report, saved_at)
 
     def _deployed(self, report: DeployReport, saved_at: float | None) -> None:
-        remember_local_project(self.target)
+        self.cloud.record_project(self.target.environment, self.target.env, self.target.project_dir)
         environment = find_environment(self.cloud, self.target)
         self.deployed = Deployed(report.endpoint, frozenset(environment.api_ids))
         latency = None if saved_at is None else time.time() - saved_at
@@ -354,9 +352,7 @@ def dev_command(
             where="--cloud",
             hint="use teal deploy for AWS, and teal logs --follow to watch it",
         )
-    from teal.cloud.local.cloud import LocalCloud  # the local cloud's engine: teal dev only
-
-    loop = DevLoop(target, LocalCloud(), Printer(as_json))
+    loop = DevLoop(target, open_cloud(target), Printer(as_json))
     # the gateway writes request lines while asked, even through a deploy slower than its
     # patience: the requests right after "deployed" are printed too
     with loop.feed.kept_wanted():

@@ -18,14 +18,16 @@ from teal.cli.common import (
     is_interactive,
     json_option,
 )
-from teal.cloud.local.gateway.lifecycle import (
+from teal.cloud.local import (
     GatewayStatus,
+    LocalPaths,
     ensure_gateway,
+    gateway_port,
     gateway_status,
     log_file,
+    overview,
     stop_gateway,
 )
-from teal.cloud.local.paths import LocalPaths, gateway_port
 from teal.runtime.errors import UserError
 
 
@@ -97,7 +99,7 @@ def status(as_json: bool) -> None:
     domains it serves."""
     paths = LocalPaths.default()
     running = gateway_status(paths)
-    payload = {**_status_json(running, paths), **_workers_json(running), **local_overview(paths)}
+    payload = {**_status_json(running, paths), **_workers_json(running), **overview(paths)}
     if as_json:
         emit_json(payload)
         return
@@ -145,19 +147,6 @@ def _print_workers(payload: dict[str, Any]) -> None:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-def local_overview(paths: LocalPaths) -> dict[str, Any]:
-    """The APIs (with stages) and domains in the local cloud's state, read-only."""
-    if not paths.database.exists():
-        return {"apis": [], "domains": []}
-    from teal.cloud.local.cloud import LocalCloud
-
-    cloud = LocalCloud(paths)
-    try:
-        return cloud.overview().to_json()
-    finally:
-        cloud.close()
 
 
 @local.command()

@@ -22,7 +22,7 @@ from teal.cli.common import (
     err_console,
     load_target,
     progress,
-    remember_local_plan,
+    record_plan,
     target_options,
 )
 from teal.cloud import open_cloud
@@ -189,7 +189,8 @@ def plan_command(
         decision = decide(prepared, ReplacePolicy("auto"))
         steps = apply_steps(prepared, decision)
         resume = prepared.resuming
-        remember_local_plan(
+        record_plan(
+            opened,
             target,
             "teal plan",
             decision.value,  # what deploy would do, in the words teal deploy reports it

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from teal.project.config import DomainSpec
@@ -376,6 +377,31 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class PlanSummary:
+    """What a plan said of an environment, as ``teal plan`` prints it."""
+
+    at: str  # ISO 8601, UTC
+    by: str  # "teal plan" or "teal deploy"
+    action: str  # create, update, replace, noop
+    replace: bool  # the API must be replaced
+    reasons: tuple[str, ...]  # why (API Gateway's rules an update in place would break)
+    notes: tuple[str, ...]  # what the changes mean for the app
+    steps: tuple[str, ...] = ()  # what deploy would do, in order
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlanSummary:
+        return cls(
+            str(data["at"]),
+            str(data["by"]),
+            str(data["action"]),
+            bool(data["replace"]),
+            tuple(str(r) for r in data.get("reasons") or ()),
+            tuple(str(n) for n in data.get("notes") or ()),
+            tuple(str(s) for s in data.get("steps") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class SentMessage:
     """A message SQS took: its queue, its id and the MD5 of its body, as SendMessage answers."""
 
@@ -646,6 +672,17 @@ class Cloud(Protocol):
         """Invoke the function once, synchronously, and wait for its answer.
 
         Raises :class:`FunctionNotFound` when no function has that name."""
+        ...
+
+    # What a deploy and a plan leave for the cloud's own console (the local cloud's web
+    # console runs teal's commands in the project, and shows the last plan); a cloud
+    # without such a console keeps nothing.
+    def record_project(self, environment: str, env: str, root: Path) -> None:
+        """The project folder ``environment`` was deployed from, just now."""
+        ...
+
+    def record_plan(self, environment: str, plan: PlanSummary) -> None:
+        """What the latest plan (or the plan a deploy acted on) said of ``environment``."""
         ...
 
     # SQS.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teal.cloud.aws import queues
@@ -36,6 +37,7 @@ from teal.cloud.base import (
     LockOwner,
     LogPage,
     LogQuery,
+    PlanSummary,
     RoutingRule,
     SentMessage,
     StackRequest,
@@ -253,6 +255,12 @@ class AwsCloud:
     def invoke_function(self, name: str, event: Any) -> Invocation:
         with translated(name):
             return self._functions.invoke(name, event)
+
+    def record_project(self, environment: str, env: str, root: Path) -> None:
+        """Nothing: AWS's console runs no command of teal's."""
+
+    def record_plan(self, environment: str, plan: PlanSummary) -> None:
+        """Nothing: AWS's console shows no plan of teal's."""
 
     def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
         return queues.send_message(self.clients, stack, queue, body)

@@ -1,1 +1,73 @@
-"""The embedded local cloud: CloudFormation-faithful stacks, API Gateway, Lambda workers."""
+"""The embedded local cloud, as the CLI reaches it.
+
+:func:`teal.cloud.open_cloud` opens the local cloud behind the ``Cloud``
+seam; what some commands need beyond the seam (``teal local``, ``teal
+console``, ``teal dev``: the gateway process, the console's address, the
+request feed, an overview of the state) is named here, and the CLI imports
+nothing else of this package (tests/test_layering.py holds it to that).
+
+Light on purpose, since every teal command loads it: the control plane
+(stack engine, store) and the console's pages are imported only by the
+functions that use them.
+
+Inside, the package is split by what it emulates: ``stacks/``
+(CloudFormation), ``gateway/`` (the gateway process and API Gateway),
+``functions/`` (Lambda), ``triggers/`` (EventBridge and SQS), ``console/``,
+over the ``store``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from teal.cloud.local.gateway.lifecycle import (
+    GatewayStatus,
+    ensure_gateway,
+    gateway_status,
+    log_file,
+    stop_gateway,
+)
+from teal.cloud.local.gateway.traffic import RequestFeed, RequestLine
+from teal.cloud.local.paths import LocalPaths, gateway_port
+
+
+def console_url(paths: LocalPaths, port: int) -> str | None:
+    """The web console's address with the token of the gateway that runs now (None when
+    it has none: a gateway an older teal started)."""
+    from teal.cloud.local.console.auth import TOKEN_PARAMETER, read_token
+    from teal.cloud.local.gateway.handler import CONSOLE_PATH
+
+    token = read_token(paths)
+    return (
+        None
+        if token is None
+        else f"http://127.0.0.1:{port}{CONSOLE_PATH}/?{TOKEN_PARAMETER}={token}"
+    )
+
+
+def overview(paths: LocalPaths) -> dict[str, Any]:
+    """The APIs (with stages) and domains in the local cloud's state, read-only, as JSON."""
+    if not paths.database.exists():
+        return {"apis": [], "domains": []}
+    from teal.cloud.local.cloud import LocalCloud
+
+    cloud = LocalCloud(paths)
+    try:
+        return cloud.overview().to_json()
+    finally:
+        cloud.close()
+
+
+__all__ = [
+    "GatewayStatus",
+    "LocalPaths",
+    "RequestFeed",
+    "RequestLine",
+    "console_url",
+    "ensure_gateway",
+    "gateway_port",
+    "gateway_status",
+    "log_file",
+    "overview",
+    "stop_gateway",
+]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teal.cloud.base import (
@@ -39,6 +40,7 @@ from teal.cloud.base import (
     LockOwner,
     LogPage,
     LogQuery,
+    PlanSummary,
     RoutingRule,
     SentMessage,
     StackEvent,
@@ -49,6 +51,7 @@ from teal.cloud.base import (
     TrafficTiming,
     reported,
 )
+from teal.cloud.local import projects
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway
@@ -443,6 +446,12 @@ class LocalCloud:
 
     def read_logs(self, query: LogQuery) -> Iterator[LogPage]:
         return self.logs.read(query)
+
+    def record_project(self, environment: str, env: str, root: Path) -> None:
+        projects.remember_project(self.paths, environment, env, root)
+
+    def record_plan(self, environment: str, plan: PlanSummary) -> None:
+        projects.remember_plan(self.paths, environment, plan)
 
     def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
         arn = queue if queue.startswith("arn:") else self._queue_arn(stack, queue)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from teal.cloud.base import PlanSummary
 from teal.cloud.local.paths import LocalPaths
 
 
@@ -38,31 +39,6 @@ class ProjectRecord:
 
 def _folder(paths: LocalPaths) -> Path:
     return paths.home / "projects"
-
-
-@dataclass(frozen=True)
-class PlanSummary:
-    """What a plan said of an environment, as ``teal plan`` prints it."""
-
-    at: str  # ISO 8601, UTC
-    by: str  # "teal plan" or "teal deploy"
-    action: str  # create, update, replace, noop
-    replace: bool  # the API must be replaced
-    reasons: tuple[str, ...]  # why (API Gateway's rules an update in place would break)
-    notes: tuple[str, ...]  # what the changes mean for the app
-    steps: tuple[str, ...] = ()  # what deploy would do, in order
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PlanSummary:
-        return cls(
-            str(data["at"]),
-            str(data["by"]),
-            str(data["action"]),
-            bool(data["replace"]),
-            tuple(str(r) for r in data.get("reasons") or ()),
-            tuple(str(n) for n in data.get("notes") or ()),
-            tuple(str(s) for s in data.get("steps") or ()),
-        )
 
 
 def _file(paths: LocalPaths, environment: str, kind: str = "") -> Path:

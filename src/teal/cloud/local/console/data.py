@@ -22,6 +22,7 @@ from pathlib import Path
 from teal.cloud.base import (
     HistoryEntry,
     LogQuery,
+    PlanSummary,
     StageRef,
     Traffic,
     last_domain_move,
@@ -31,7 +32,7 @@ from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.gateway.traffic import read_traffic
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.projects import PlanSummary, last_plan, project_of
+from teal.cloud.local.projects import last_plan, project_of
 from teal.cloud.local.stacks.ledger import Ledger
 from teal.cloud.local.store import from_json
 from teal.rules.labels import (
