@@ -1,16 +1,24 @@
-"""teal's modules import one another in layers, with no circle.
+"""teal's packages stand in layers, and every import goes down (or stays level).
 
-Every import counts, wherever it is written: at the top of a module, inside
-a function, or under ``TYPE_CHECKING``, since any of them ties two modules
-together as much as the others. The layers, bottom up:
+Every import counts, wherever it is written: at the top of a module, inside a
+function, or under ``TYPE_CHECKING``, since any of them ties two modules
+together as much as the others. A module's layer is its package, so a new
+module obeys the rules by being put in the right folder; nothing here lists
+modules by hand. The layers, bottom up (docs/architecture.md draws them):
 
-- the runtime shim (what a Lambda package carries): the standard library only;
-- the core (routes, config, templates, analysis, deploy, blue-green...): it
-  reaches a cloud through the seam, ``teal.cloud.base``, and nothing else;
-- the clouds (``teal.cloud.aws``, ``teal.cloud.local``): they implement the
-  seam, from the core's building blocks, never from its orchestration, and
-  never from each other;
-- the CLI on top.
+- ``teal.runtime`` (with ``teal`` itself, the face app code imports): what
+  ships to Lambda, standard library only;
+- ``teal.processes`` and ``teal.progress``: two small foundations;
+- ``teal.rules``: AWS's rules, and the labels teal puts on what it deploys;
+- ``teal.project``: reading a project;
+- ``teal.template``: synthesis;
+- ``teal.cloud.base``: the seam;
+- ``teal.plan`` beside the clouds (``teal.cloud.aws``, ``teal.cloud.local``),
+  which never import each other: the plan reasons through the seam, a cloud
+  implements it;
+- ``teal.ops``: operations, through the seam;
+- ``teal.cloud`` (``open_cloud``), then the CLI, which reaches the local
+  cloud through its face (``teal.cloud.local``) only.
 """
 
 from __future__ import annotations
@@ -20,26 +28,35 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import teal
-from teal.project.package import runtime_files
 
 SOURCE = Path(teal.__file__).resolve().parent.parent
 LOCAL = "teal.cloud.local"
 CLOUDS = ("teal.cloud.aws", "teal.cloud.local")
-# What deploys and switches: a cloud implements the seam below it, never calls it.
-ORCHESTRATION = {
-    "teal.plan.analysis",
-    "teal.ops.apply",
-    "teal.ops.bluegreen",
-    "teal.ops.checks",
-    "teal.ops.decision",
-    "teal.ops.deploy",
-    "teal.ops.environments",
-    "teal.ops.export",
-    "teal.project.loader",
-    "teal.ops.oplog",
-    "teal.plan.changeset",
+
+# Bottom up: a module imports its own layer and the layers below. Longest prefix wins.
+LAYERS: dict[str, int] = {
+    "teal": 0,
+    "teal._version": 0,
+    "teal.runtime": 0,
+    "teal.processes": 0,
+    "teal.progress": 0,
+    "teal.rules": 1,
+    "teal.project": 2,
+    "teal.template": 3,
+    "teal.cloud.base": 4,
+    "teal.plan": 5,
+    "teal.cloud.aws": 5,
+    "teal.cloud.local": 5,
+    "teal.ops": 6,
+    "teal.cloud": 7,
+    "teal.cli": 8,
+    "teal.__main__": 8,
 }
+# Units of one layer that never import each other.
+APART = (("teal.plan", "teal.cloud.aws"), ("teal.plan", "teal.cloud.local"), CLOUDS)
 
 
 def module_files(package: str = "teal") -> dict[str, Path]:
@@ -104,49 +121,89 @@ def within(name: str, package: str) -> bool:
     return name == package or name.startswith(package + ".")
 
 
-def layer(name: str) -> str:
-    if within(name, "teal.cli") or name == "teal.__main__":
-        return "cli"
-    if any(within(name, cloud) for cloud in CLOUDS) or name == "teal.cloud":
-        return "cloud"
-    return "core"
+def unit_of(name: str) -> str:
+    """The package prefix that places ``name``: the longest one in :data:`LAYERS`."""
+    return max((unit for unit in LAYERS if within(name, unit)), key=len)
+
+
+def wrong_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that goes up a layer, or between two units kept apart."""
+    wrong = []
+    for name, targets in graph.items():
+        for target in targets:
+            here, there = unit_of(name), unit_of(target)
+            if LAYERS[there] > LAYERS[here]:
+                wrong.append(f"{name} -> {target}: up from {here} to {there}")
+            elif any({here, there} == set(pair) for pair in APART):
+                wrong.append(f"{name} -> {target}: {here} and {there} stay apart")
+    return sorted(wrong)
 
 
 def test_teal_has_no_import_circle() -> None:
     assert circles(import_graph()) == []
 
 
-def test_the_core_reaches_a_cloud_through_the_seam_only() -> None:
-    wrong = sorted(
-        f"{name} -> {target}"
-        for name, targets in import_graph().items()
-        for target in targets
-        if layer(name) == "core" and layer(target) != "core" and target != "teal.cloud.base"
-    )
-    assert wrong == []
+def test_every_module_has_a_layer() -> None:
+    """A new top-level module or package must be given its place here, on purpose."""
+    graph = import_graph()
+    assert sorted(name for name in graph if unit_of(name) == "teal" and name != "teal") == []
 
 
-def test_clouds_use_no_orchestration_no_cli_and_not_each_other() -> None:
-    wrong = sorted(
-        f"{name} -> {target}"
-        for name, targets in import_graph().items()
-        if any(within(name, cloud) for cloud in CLOUDS)
-        for target in targets
-        if target in ORCHESTRATION
-        or layer(target) == "cli"
-        or any(within(name, a) and within(target, b) for a in CLOUDS for b in CLOUDS if a != b)
-    )
-    assert wrong == []
+def test_every_import_goes_down_or_stays_level() -> None:
+    assert wrong_imports(import_graph()) == []
 
 
-def test_the_runtime_shim_needs_only_the_standard_library() -> None:
-    shim = {
-        ".".join(["teal", *Path(name).with_suffix("").parts]).removesuffix(".__init__")
-        for name in runtime_files()
+def test_an_upward_import_is_found() -> None:
+    """The check itself: the runtime importing config, a cloud importing an operation
+    and the plan importing a cloud are each reported."""
+    graph = {
+        "teal.runtime.routes": {"teal.project.config"},
+        "teal.cloud.local.cloud": {"teal.ops.deploy"},
+        "teal.plan.analysis": {"teal.cloud.local.store"},
+        "teal.ops.deploy": {"teal.plan.analysis", "teal.cloud.base"},
     }
+    assert wrong_imports(graph) == [
+        "teal.cloud.local.cloud -> teal.ops.deploy: up from teal.cloud.local to teal.ops",
+        "teal.plan.analysis -> teal.cloud.local.store: teal.plan and teal.cloud.local stay apart",
+        "teal.runtime.routes -> teal.project.config: up from teal.runtime to teal.project",
+    ]
+
+
+def test_the_operations_reach_a_cloud_through_the_seam_only() -> None:
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in import_graph().items()
+        if within(name, "teal.ops")
+        for target in targets
+        if any(within(target, cloud) for cloud in CLOUDS)
+    )
+    assert wrong == []
+
+
+def test_the_cli_reaches_the_local_cloud_through_its_face_only() -> None:
+    """``teal.cloud.local`` itself is the face; ``teal.cloud`` opens either cloud."""
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in import_graph().items()
+        if within(name, "teal.cli")
+        for target in targets
+        if (within(target, LOCAL) and target != LOCAL) or within(target, "teal.cloud.aws")
+    )
+    assert wrong == []
+
+
+def runtime_modules() -> dict[str, Path]:
     files = module_files()
-    for name in sorted(shim):
-        for node in ast.walk(ast.parse(files[name].read_text())):
+    shipped = {name: path for name, path in files.items() if within(name, "teal.runtime")}
+    return {"teal": files["teal"], "teal._version": files["teal._version"], **shipped}
+
+
+def test_the_runtime_needs_only_the_standard_library() -> None:
+    """Everything in teal.runtime ships to Lambda, with teal's face: nothing else of
+    teal's, and no third-party package, may be imported there."""
+    shipped = set(runtime_modules())
+    for name, path in sorted(runtime_modules().items()):
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0):
                 roots = (
                     [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
@@ -155,11 +212,21 @@ def test_the_runtime_shim_needs_only_the_standard_library() -> None:
                     assert root is not None
                     top = root.split(".")[0]
                     assert (
-                        top == "__future__" or top in sys.stdlib_module_names or (root in shim)
+                        top == "__future__" or top in sys.stdlib_module_names or root in shipped
                     ), f"{name} imports {root}, which a Lambda package does not carry"
 
 
-def test_only_the_layer_above_imports_the_engine() -> None:
+def test_what_ships_is_the_runtime_package() -> None:
+    from teal.project.package import runtime_files
+
+    shipped = {
+        ".".join(["teal", *Path(name).with_suffix("").parts]).removesuffix(".__init__")
+        for name in runtime_files()
+    }
+    assert shipped == set(runtime_modules())
+
+
+def test_only_the_local_cloud_imports_its_stack_engine() -> None:
     """Nested stacks reach the engine through the ChildStacks it is, passed in: no import."""
     graph = import_graph(LOCAL)
     importers = {name for name, targets in graph.items() if f"{LOCAL}.stacks.engine" in targets}
@@ -173,33 +240,20 @@ def test_a_circle_is_found_wherever_its_imports_are_written(tmp_path: Path) -> N
     late = tmp_path / "late.py"
     late.write_text(
         "from typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    from teal.cloud.local import engine\n"
+        "if TYPE_CHECKING:\n    from teal.cloud.local.stacks import engine\n"
         "def f():\n    from teal.cloud.local.stacks.ledger import Ledger\n"
     )
-    modules = {f"{LOCAL}.engine", f"{LOCAL}.ledger"}
+    modules = {f"{LOCAL}.stacks.engine", f"{LOCAL}.stacks.ledger"}
     assert set(imported(f"{LOCAL}.late", late, modules)) == {"typing", *modules}
 
 
-def test_processes_are_asked_about_through_teal_processes_only() -> None:
-    """No module reads another process's /proc or probes a pid with a signal 0 itself:
-    psutil, behind teal.processes, does it on every platform (macOS has no /proc). A
-    worker may read its own /proc/self (it runs without psutil, and says what it
-    does where there is none)."""
-    found = []
-    for name, path in sorted(module_files().items()):
-        if name == "teal.processes":
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if node.value.startswith("/proc") and not node.value.startswith("/proc/self/"):
-                    found.append(f"{name}: reads {node.value}")
-            elif isinstance(node, ast.JoinedStr) and "/proc" in ast.unparse(node):
-                found.append(f"{name}: reads {ast.unparse(node)}")
-            elif (
-                isinstance(node, ast.Call)
-                and ast.unparse(node.func) == "os.kill"
-                and len(node.args) == 2
-                and ast.unparse(node.args[1]) == "0"
-            ):
-                found.append(f"{name}: probes a pid with os.kill(pid, 0)")
-    assert found == []
+@pytest.mark.parametrize("folder", ["src/teal", "src/teal/cloud/local"])
+def test_a_folder_holds_at_most_twelve_modules_beside_its_packages(folder: str) -> None:
+    """Past a dozen side by side, a folder stops showing its layers: group them."""
+    root = SOURCE.parent / folder
+    modules = [
+        p.name
+        for p in root.glob("*.py")
+        if p.name not in {"__init__.py", "__main__.py", "_version.py"}
+    ]
+    assert len(modules) <= 12, sorted(modules)
