@@ -373,6 +373,17 @@ class Store:
         """The raw connection, for reads outside a transaction (same thread only)."""
         return self._conn
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads outside a transaction, from any thread.
+
+        The reads of a table's owning module take a connection, as its writes do;
+        this lends them the store's, held by this process's lock as :meth:`read`
+        holds it, so another thread's statements do not interleave with theirs.
+        """
+        with self._lock:
+            yield self._conn
+
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()

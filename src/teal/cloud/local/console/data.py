@@ -29,12 +29,13 @@ from teal.cloud.base import (
     rollback_target,
 )
 from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.traffic import read_traffic
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import last_plan, project_of
+from teal.cloud.local.stacks import stack_tables
 from teal.cloud.local.stacks.ledger import Ledger
-from teal.cloud.local.store import from_json
 from teal.rules.labels import (
     APP_TAG,
     ENV_TAG,
@@ -410,19 +411,12 @@ class ConsoleReader:
 
     def _functions(self, environment: str) -> tuple[str, ...]:
         """Lambda's names of the functions the environment's stacks (nested ones too) hold."""
-        rows = self.cloud.store.read(
-            "SELECT r.physical_id FROM resources r JOIN stacks s ON s.name = r.stack "
-            "WHERE r.type = 'AWS::Lambda::Function' AND r.current = 1 "
-            "AND json_extract(s.tags, ?) = ? ORDER BY r.physical_id",
-            (f'$."{ENVIRONMENT_TAG}"', environment),
-        )
-        return tuple(str(row[0]) for row in rows)
+        with self.cloud.store.reading() as conn:
+            return stack_tables.tagged_functions(conn, ENVIRONMENT_TAG, environment)
 
     def _domains(self) -> list[DomainFacts]:
-        tags = {
-            str(row[0]): dict(from_json(row[1]) or {})
-            for row in self.cloud.store.read("SELECT name, tags FROM domains")
-        }
+        with self.cloud.store.reading() as conn:
+            tags = rest_apis.domain_tags(conn)
         return [DomainFacts(r, tags.get(r.name, {}).get(APP_TAG)) for r in self.state.domains()]
 
     def _traffic(

@@ -687,6 +687,12 @@ def api_stages(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+def domain_tags(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
+    """Every domain's tags, by its name: the console tells a domain's app by them."""
+    rows = conn.execute("SELECT name, tags FROM domains").fetchall()
+    return {str(row[0]): dict(from_json(row[1]) or {}) for row in rows}
+
+
 def domain_routes(conn: sqlite3.Connection) -> list[DomainRoute]:
     """Every domain with its mappings, and its routing rules when its routing mode lets
     them route (a domain that routes by mappings only keeps them, unused, as AWS does)."""

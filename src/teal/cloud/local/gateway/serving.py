@@ -1,5 +1,9 @@
 """The gateway's read side of the store: stages, functions, domains and a generation.
 
+Each table is read through the module that owns it (:mod:`teal.cloud.local.gateway.rest_apis`,
+:mod:`teal.cloud.local.functions.catalog`, :mod:`teal.cloud.local.stacks.stack_tables`);
+none of them loads the stack engine, which the gateway does not need.
+
 The gateway polls :meth:`StoreServingState.generation` for every request and
 re-reads the rest only when it moved; every change that affects serving bumps
 it in the same transaction as the change. The generation itself is read only
@@ -16,11 +20,12 @@ import sqlite3
 import threading
 import time
 
+from teal.cloud.local.functions import catalog
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.model import DomainRoute, FunctionSpec, ServedStage
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.stacks.resources.lambda_ import spec_from_json
-from teal.cloud.local.store import CommitWatch, connect, from_json, migrate, read_generation
+from teal.cloud.local.stacks import stack_tables
+from teal.cloud.local.store import CommitWatch, connect, migrate, read_generation
 
 
 class StoreServingState:
@@ -57,31 +62,12 @@ class StoreServingState:
 
     def function_by_arn(self, arn: str) -> FunctionSpec | None:
         conn = self._conn()
-        row = conn.execute("SELECT spec FROM functions WHERE arn = ?", (arn,)).fetchone()
-        if row is None:
+        spec = catalog.function_by_arn(conn, arn)
+        if spec is None:
             return None
-        spec = spec_from_json(row[0])
-        sources = conn.execute(
-            "SELECT source_arn FROM permissions WHERE function_name = ? "
-            "AND principal = 'apigateway.amazonaws.com' AND action = 'lambda:InvokeFunction' "
-            "ORDER BY id",
-            (spec.name,),
-        ).fetchall()
-        arns = tuple(r[0] if r[0] is not None else "*" for r in sources)
-        return dataclasses.replace(spec, invoke_source_arns=arns, tags=self._stack_tags(spec))
-
-    def _stack_tags(self, spec: FunctionSpec) -> dict[str, str]:
-        """The tags of the stack whose resource the function is (none when no stack made it)."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT s.tags FROM resources r JOIN stacks s ON s.name = r.stack "
-                "WHERE r.type = 'AWS::Lambda::Function' AND r.physical_id = ? AND r.current = 1",
-                (spec.name,),
-            )
-            .fetchone()
-        )
-        return dict(from_json(row[0])) if row is not None else {}
+        arns = catalog.gateway_source_arns(conn, spec.name)
+        tags = stack_tables.function_stack_tags(conn, spec.name)
+        return dataclasses.replace(spec, invoke_source_arns=arns, tags=tags)
 
     def domains(self) -> list[DomainRoute]:
         return rest_apis.domain_routes(self._conn())

@@ -1,10 +1,12 @@
 """The ledger: the stack engine's records of stacks, their resources and their events.
 
-Everything that reads or writes the ``stacks``, ``resources`` and ``events``
-tables for the engine is here: a stack's status changes (each with its
-event, in one transaction), who owns an operation in progress and whether
-that process still runs, and the events of resources. The caller's sink
-gets an event once the transaction that wrote it is committed.
+Everything the engine records of a stack goes through here: a stack's status
+changes (each with its event, in one transaction), who owns an operation in
+progress and whether that process still runs, and the events of resources.
+The caller's sink gets an event once the transaction that wrote it is
+committed. The rows themselves are read and written by
+:mod:`teal.cloud.local.stacks.stack_tables`, which the gateway reads too
+without loading the engine.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import UTC, datetime
 
 from teal import processes
 from teal.cloud.base import StackEvent
+from teal.cloud.local.stacks import stack_tables
 from teal.cloud.local.stacks.records import Desired, Previous, Row, Sink, StackRecord
 from teal.cloud.local.stacks.resources import Properties, Provisioned
-from teal.cloud.local.store import Store, to_json
+from teal.cloud.local.store import Store
 from teal.runtime.errors import OperationError
 
 Clock = Callable[[], datetime]
@@ -71,16 +74,8 @@ def _start_time(recorded: str | None) -> float | None:
 
 
 def write_row(conn: sqlite3.Connection, seq: int, done: Provisioned, props: Properties) -> None:
-    conn.execute(
-        "UPDATE resources SET physical_id = ?, properties = ?, attributes = ? WHERE seq = ?",
-        (done.physical_id, to_json(props), to_json(dict(done.attributes)), seq),
-    )
-
-
-def make_current(conn: sqlite3.Connection, stack: str, logical_id: str, seq: int) -> None:
-    conn.execute(
-        "UPDATE resources SET current = (seq = ?) WHERE stack = ? AND logical_id = ?",
-        (seq, stack, logical_id),
+    stack_tables.update_resource(
+        conn, seq, physical_id=done.physical_id, properties=props, attributes=done.attributes
     )
 
 
@@ -99,29 +94,17 @@ def insert_row(
     ``replacing``: the logical id has a current resource, which stops being current.
     """
     if replacing:
-        conn.execute(
-            "UPDATE resources SET current = 0 WHERE stack = ? AND logical_id = ?",
-            (stack, logical_id),
-        )
-    cursor = conn.execute(
-        "INSERT INTO resources (stack, logical_id, type, physical_id, properties, attributes, "
-        "current) VALUES (?, ?, ?, ?, ?, ?, 1)",
-        (
-            stack,
-            logical_id,
-            type_name,
-            done.physical_id,
-            to_json(props),
-            to_json(dict(done.attributes)),
-        ),
+        stack_tables.retire_current(conn, stack, logical_id)
+    seq = stack_tables.insert_resource(
+        conn,
+        stack,
+        logical_id,
+        type_name,
+        physical_id=done.physical_id,
+        properties=props,
+        attributes=done.attributes,
     )
-    seq = cursor.lastrowid
-    assert seq is not None  # an INSERT into a table with a rowid
     return Row(seq, logical_id, type_name, done.physical_id, props, dict(done.attributes), True)
-
-
-def drop_row(conn: sqlite3.Connection, seq: int) -> None:
-    conn.execute("DELETE FROM resources WHERE seq = ?", (seq,))
 
 
 # The ledger ---------------------------------------------------------------------
@@ -137,7 +120,8 @@ class Ledger:
     # Reads ------------------------------------------------------------------
 
     def stack(self, name: str) -> StackRecord | None:
-        row = self.store.read_one("SELECT * FROM stacks WHERE name = ?", (name,))
+        with self.store.reading() as conn:
+            row = stack_tables.stack_row(conn, name)
         return None if row is None else StackRecord.from_db(row)
 
     def require(self, name: str) -> StackRecord:
@@ -148,42 +132,43 @@ class Ledger:
 
     def stack_id(self, name: str) -> str:
         """The stack's ARN, without reading the rest of its record."""
-        row = self.store.read_one("SELECT stack_id FROM stacks WHERE name = ?", (name,))
-        if row is None:
+        with self.store.reading() as conn:
+            found = stack_tables.stack_id(conn, name)
+        if found is None:
             raise OperationError(f"Stack with id {name} does not exist", where=name)
-        return str(row[0])
+        return found
 
     def stacks(self) -> list[StackRecord]:
-        found = self.store.read("SELECT * FROM stacks ORDER BY name")
+        with self.store.reading() as conn:
+            found = stack_tables.stack_rows(conn)
         return [StackRecord.from_db(row) for row in found]
 
     def in_progress(self) -> list[StackRecord]:
-        found = self.store.read("SELECT * FROM stacks WHERE status LIKE '%_IN_PROGRESS'")
+        with self.store.reading() as conn:
+            found = stack_tables.stacks_in_progress(conn)
         return [StackRecord.from_db(row) for row in found]
 
     def children(self, parent: str) -> dict[str, str]:
         """The child stacks recorded with ``parent`` as their parent: name -> stack id."""
-        found = self.store.read(
-            "SELECT name, stack_id FROM stacks WHERE parent = ? ORDER BY name", (parent,)
-        )
-        return {str(name): str(stack_id) for name, stack_id in found}
+        with self.store.reading() as conn:
+            return stack_tables.child_stacks(conn, parent)
 
     def child_ids(self, name: str) -> set[str]:
         """The stack ids of the nested stacks the stack's resources record (any generation)."""
-        found = self.store.read(
-            "SELECT physical_id FROM resources WHERE stack = ? AND type = ?", (name, STACK_TYPE)
-        )
-        return {row[0] for row in found}
+        with self.store.reading() as conn:
+            return stack_tables.physical_ids(conn, name, STACK_TYPE)
 
     def rows(self, name: str) -> list[Row]:
-        found = self.store.read("SELECT * FROM resources WHERE stack = ? ORDER BY seq", (name,))
+        with self.store.reading() as conn:
+            found = stack_tables.resource_rows(conn, name)
         return [Row.from_db(r) for r in found]
 
     def live_rows(self, name: str) -> dict[str, Row]:
         return {row.logical_id: row for row in self.rows(name) if row.current}
 
     def events(self, name: str) -> list[StackEvent]:
-        found = self.store.read("SELECT * FROM events WHERE stack = ? ORDER BY seq", (name,))
+        with self.store.reading() as conn:
+            found = stack_tables.event_rows(conn, name)
         return [
             StackEvent(
                 datetime.fromisoformat(r["time"]),
@@ -206,7 +191,7 @@ class Ledger:
         name = desired.name
         pid, started = this_owner()
         with self.store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM stacks WHERE name = ?", (name,)).fetchone():
+            if stack_tables.stack_exists(conn, name):
                 raise StackStateError(f"Stack [{name}] already exists", where=name)
             record = StackRecord(
                 name=name,
@@ -223,22 +208,17 @@ class Ledger:
                 previous=None,
                 updated_at=self.clock(),
             )
-            conn.execute(
-                "INSERT INTO stacks (name, stack_id, status, template, parameters, tags, "
-                "outputs, parent, owner_pid, owner_start, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
-                (
-                    name,
-                    stack_id,
-                    record.status,
-                    to_json(record.template),
-                    to_json(record.parameters),
-                    to_json(record.tags),
-                    parent,
-                    pid,
-                    started,
-                    record.updated_at.isoformat(),
-                ),
+            stack_tables.insert_stack(
+                conn,
+                name,
+                stack_id=stack_id,
+                status=record.status,
+                template=record.template,
+                parameters=record.parameters,
+                tags=record.tags,
+                parent=parent,
+                owner=(pid, started),
+                updated_at=record.updated_at.isoformat(),
             )
             event = self._stack_event(conn, name, "CREATE_IN_PROGRESS", "User Initiated")
         sink(event)
@@ -253,21 +233,17 @@ class Ledger:
         started an operation on it meanwhile.
         """
         with self.store.transaction() as conn:
-            changed = conn.execute(
-                "UPDATE stacks SET status = 'UPDATE_IN_PROGRESS', status_reason = NULL, "
-                "template = ?, parameters = ?, tags = ?, previous = ?, owner_pid = ?, "
-                "owner_start = ?, updated_at = ? WHERE name = ? AND status = ?",
-                (
-                    to_json(desired.parsed.template),
-                    to_json(desired.parameters),
-                    to_json(desired.tags),
-                    to_json(previous.to_json()),
-                    *this_owner(),
-                    self.clock().isoformat(),
-                    stack.name,
-                    stack.status,
-                ),
-            ).rowcount
+            changed = stack_tables.start_update(
+                conn,
+                stack.name,
+                seen_status=stack.status,
+                template=desired.parsed.template,
+                parameters=desired.parameters,
+                tags=desired.tags,
+                previous=previous.to_json(),
+                owner=this_owner(),
+                updated_at=self.clock().isoformat(),
+            )
             if not changed:
                 raise StackStateError(
                     f"Stack:{stack.stack_id} changed while this update started", where=stack.name
@@ -287,19 +263,11 @@ class Ledger:
     ) -> None:
         """A new status (and its event); ``own`` makes this process the stack's owner."""
         with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE stacks SET status = ?, status_reason = ?, updated_at = ? WHERE name = ?",
-                (status, reason, self.clock().isoformat(), name),
-            )
+            stack_tables.set_status(conn, name, status, reason, self.clock().isoformat())
             if outputs is not None:
-                conn.execute(
-                    "UPDATE stacks SET outputs = ? WHERE name = ?", (to_json(dict(outputs)), name)
-                )
+                stack_tables.set_outputs(conn, name, outputs)
             if own:
-                conn.execute(
-                    "UPDATE stacks SET owner_pid = ?, owner_start = ? WHERE name = ?",
-                    (*this_owner(), name),
-                )
+                stack_tables.set_owner(conn, name, this_owner())
             event = self._stack_event(conn, name, status, reason)
         sink(event)
 
@@ -318,26 +286,17 @@ class Ledger:
         to what they were before the update (its rollback is complete).
         """
         with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE stacks SET status = ?, status_reason = NULL, previous = NULL, "
-                "owner_pid = NULL, owner_start = NULL, updated_at = ? WHERE name = ?",
-                (status, self.clock().isoformat(), name),
-            )
+            stack_tables.end_operation(conn, name, status, self.clock().isoformat())
             if outputs is not None:
-                conn.execute(
-                    "UPDATE stacks SET outputs = ? WHERE name = ?", (to_json(dict(outputs)), name)
-                )
+                stack_tables.set_outputs(conn, name, outputs)
             if restore is not None:
-                conn.execute(
-                    "UPDATE stacks SET template = ?, parameters = ?, tags = ?, outputs = ? "
-                    "WHERE name = ?",
-                    (
-                        to_json(restore.template),
-                        to_json(restore.parameters),
-                        to_json(restore.tags),
-                        to_json(restore.outputs),
-                        name,
-                    ),
+                stack_tables.restore(
+                    conn,
+                    name,
+                    template=restore.template,
+                    parameters=restore.parameters,
+                    tags=restore.tags,
+                    outputs=restore.outputs,
                 )
             event = self._stack_event(conn, name, status, None)
         sink(event)
@@ -345,25 +304,24 @@ class Ledger:
     def make_current(self, name: str, logical_id: str, seq: int) -> None:
         """The resource ``seq`` is again the one ``logical_id`` names (an undone replacement)."""
         with self.store.transaction() as conn:
-            make_current(conn, name, logical_id, seq)
+            stack_tables.make_current(conn, name, logical_id, seq)
 
     def take_over(self, stack: StackRecord) -> bool:
         """Claim a dead owner's stack; compare-and-set, so only one command recovers it."""
         with self.store.transaction() as conn:
-            claimed = conn.execute(
-                "UPDATE stacks SET owner_pid = ?, owner_start = ? "
-                "WHERE name = ? AND owner_pid IS ? AND owner_start IS ? AND status = ?",
-                (*this_owner(), stack.name, stack.owner_pid, stack.owner_start, stack.status),
+            return stack_tables.claim(
+                conn,
+                stack.name,
+                this_owner(),
+                seen_owner=(stack.owner_pid, stack.owner_start),
+                seen_status=stack.status,
             )
-            return claimed.rowcount == 1
 
     def remove(self, stack: StackRecord, sink: Sink) -> None:
         """The stack is deleted: its records go, with DELETE_COMPLETE as its last event."""
         with self.store.transaction() as conn:
             event = self._stack_event(conn, stack.name, "DELETE_COMPLETE", None, stack.stack_id)
-            for table in ("resources", "events"):
-                conn.execute(f"DELETE FROM {table} WHERE stack = ?", (stack.name,))
-            conn.execute("DELETE FROM stacks WHERE name = ?", (stack.name,))
+            stack_tables.delete_stack(conn, stack.name)
         sink(event)
 
     # Events -----------------------------------------------------------------
@@ -399,18 +357,15 @@ class Ledger:
     ) -> StackEvent:
         """Write an event in the caller's transaction; the caller passes it on once committed."""
         event = StackEvent(self.clock(), stack, logical_id, type_name, status, reason, physical_id)
-        conn.execute(
-            "INSERT INTO events (stack, time, logical_id, type, status, reason, physical_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                stack,
-                event.timestamp.isoformat(),
-                logical_id,
-                type_name,
-                status,
-                reason,
-                physical_id,
-            ),
+        stack_tables.insert_event(
+            conn,
+            stack,
+            logical_id,
+            time=event.timestamp.isoformat(),
+            type_name=type_name,
+            status=status,
+            reason=reason,
+            physical_id=physical_id,
         )
         return event
 
@@ -423,8 +378,7 @@ class Ledger:
         stack_id: str | None = None,
     ) -> StackEvent:
         if stack_id is None:
-            row = conn.execute("SELECT stack_id FROM stacks WHERE name = ?", (name,)).fetchone()
-            stack_id = row[0] if row else None
+            stack_id = stack_tables.stack_id(conn, name)
         return self.insert_event(
             conn, name, name, STACK_TYPE, status, reason=reason, physical_id=stack_id
         )

@@ -20,8 +20,9 @@ from typing import TypeVar
 from teal.cloud.base import (
     StackEvent,
 )
+from teal.cloud.local.stacks import stack_tables
 from teal.cloud.local.stacks.intrinsics import ResolveError
-from teal.cloud.local.stacks.ledger import Ledger, drop_row, make_current, write_row
+from teal.cloud.local.stacks.ledger import Ledger, write_row
 from teal.cloud.local.stacks.nested import ChildStacks, NestedChildren
 from teal.cloud.local.stacks.records import Row, Sink, StackRecord, teardown_order
 from teal.cloud.local.stacks.resources import (
@@ -222,7 +223,7 @@ class Provisioner:
 
         def record(conn: sqlite3.Connection, done: Provisioned) -> None:
             write_row(conn, before.seq, done, before.properties)
-            make_current(conn, stack.name, before.logical_id, before.seq)
+            stack_tables.make_current(conn, stack.name, before.logical_id, before.seq)
 
         try:
             self.provision(
@@ -282,7 +283,7 @@ class Provisioner:
             return row.provisioned
 
         def record(conn: sqlite3.Connection, done: Provisioned) -> None:
-            drop_row(conn, row.seq)
+            stack_tables.delete_resource(conn, row.seq)
 
         try:
             self.provision(
@@ -306,6 +307,6 @@ class Provisioner:
             )
             if tolerate:
                 with self.store.transaction() as conn:
-                    drop_row(conn, row.seq)
+                    stack_tables.delete_resource(conn, row.seq)
             return False
         return True

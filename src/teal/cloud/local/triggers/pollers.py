@@ -30,19 +30,12 @@ from dataclasses import dataclass, field
 
 from teal.cloud.local.functions.workers import InvocationError
 from teal.cloud.local.model import FunctionSpec
-from teal.cloud.local.triggers import queues
+from teal.cloud.local.triggers import queues, source_mappings
 from teal.cloud.local.triggers.scheduler import Functions, Invoke
+from teal.cloud.local.triggers.source_mappings import MappingRecord
 from teal.cloud.local.triggers.trigger_events import sqs_event
 
 log = logging.getLogger("teal.local.pollers")
-
-
-@dataclass(frozen=True)
-class MappingRecord:
-    uuid: str
-    function_arn: str
-    source_arn: str
-    batch_size: int
 
 
 @dataclass
@@ -58,7 +51,7 @@ class QueuePoller:
     _running: set[asyncio.Task[None]] = field(default_factory=set)
 
     def tick(self) -> None:
-        for mapping in self._mappings():
+        for mapping in source_mappings.enabled_sqs_mappings(self.conn):
             if mapping.uuid in self._busy:
                 continue
             spec = self.functions(mapping.function_arn)
@@ -75,13 +68,6 @@ class QueuePoller:
             )
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-
-    def _mappings(self) -> list[MappingRecord]:
-        rows = self.conn.execute(
-            "SELECT uuid, function_arn, source_arn, batch_size FROM event_source_mappings "
-            "WHERE enabled = 1 AND source_arn LIKE 'arn:%:sqs:%'"
-        ).fetchall()
-        return [MappingRecord(*row) for row in rows]
 
     def _receive(
         self, mapping: MappingRecord

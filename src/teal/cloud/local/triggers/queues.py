@@ -113,6 +113,13 @@ def delete_queue(conn: sqlite3.Connection, arn: str) -> None:
     conn.execute("DELETE FROM queues WHERE arn = ?", (arn,))
 
 
+def is_stand_in(conn: sqlite3.Connection, arn: str) -> bool:
+    """Whether the queue of ``arn`` is a stand-in a consumer made for a queue of another
+    account, which a stack defining a queue of that ARN may take over."""
+    row = conn.execute("SELECT stand_in FROM queues WHERE arn = ?", (arn,)).fetchone()
+    return row is not None and bool(row[0])
+
+
 def find_queue(conn: sqlite3.Connection, arn_or_url: str) -> QueueRecord | None:
     row = conn.execute(
         "SELECT arn, url, name, attributes FROM queues WHERE arn = ? OR url = ?",

@@ -31,9 +31,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from teal.cloud.local.functions import catalog
 from teal.cloud.local.functions.workers import InvocationError
 from teal.cloud.local.model import FunctionSpec
-from teal.cloud.local.store import from_json
+from teal.cloud.local.triggers import event_rules
 from teal.cloud.local.triggers.trigger_events import scheduled_event
 from teal.rules.schedule_expressions import Schedule, ScheduleError, parse_schedule
 
@@ -124,19 +125,15 @@ class Scheduler:
         self._retry_due(now)
 
     def _rules(self) -> list[RuleRecord]:
-        rows = self.conn.execute(
-            "SELECT name, arn, schedule, targets, created_ms FROM event_rules "
-            "WHERE state = 'ENABLED' AND schedule IS NOT NULL"
-        ).fetchall()
         return [
             RuleRecord(
-                name,
-                arn,
-                schedule,
-                tuple(str(t.get("Arn")) for t in from_json(targets) or []),
-                self.clock.at(datetime.fromtimestamp(created_ms / 1000, UTC)),
+                rule.name,
+                rule.arn,
+                rule.schedule,
+                rule.target_arns,
+                self.clock.at(datetime.fromtimestamp(rule.created_ms / 1000, UTC)),
             )
-            for name, arn, schedule, targets, created_ms in rows
+            for rule in event_rules.scheduled_rules(self.conn)
         ]
 
     def _start(self, rule: RuleRecord, target: str, event: dict[str, Any], attempt: int) -> None:
@@ -163,12 +160,7 @@ class Scheduler:
         task.add_done_callback(self._running.discard)
 
     def _permitted(self, spec: FunctionSpec, rule: RuleRecord) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM permissions WHERE function_name = ? AND principal = ? "
-            "AND action = 'lambda:InvokeFunction' AND (source_arn IS NULL OR source_arn = ?)",
-            (spec.name, EVENTS_PRINCIPAL, rule.arn),
-        ).fetchone()
-        return row is not None
+        return catalog.may_invoke(self.conn, spec.name, EVENTS_PRINCIPAL, rule.arn)
 
     async def _call(
         self, rule: RuleRecord, target: str, spec: FunctionSpec, event: dict[str, Any], attempt: int

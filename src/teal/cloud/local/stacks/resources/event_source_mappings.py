@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import uuid
 
+from teal.cloud.local.functions import catalog
 from teal.cloud.local.stacks.resources import (
     Properties,
     Provisioned,
     ResourceContext,
     ResourceFailed,
 )
-from teal.cloud.local.stacks.resources.lambda_ import function_arn, function_name_of, spec_from_json
-from teal.cloud.local.triggers import queues
+from teal.cloud.local.stacks.resources.lambda_ import function_arn, function_name_of
+from teal.cloud.local.triggers import queues, source_mappings
+from teal.cloud.local.triggers.source_mappings import MappingSettings
 
 DEFAULT_BATCH_SIZE = 10
 MAX_BATCH_SIZE = 10_000
@@ -53,44 +55,26 @@ class EventSourceMapping:
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
         mapping_id = str(uuid.uuid4())
-        function, source, size, window, enabled = self._checked(ctx, props)
-        ctx.conn.execute(
-            "INSERT INTO event_source_mappings (uuid, function_name, function_arn, source_arn, "
-            "batch_size, window_s, enabled) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (mapping_id, function, function_arn(ctx, function), source, size, window, enabled),
-        )
+        source_mappings.create_mapping(ctx.conn, mapping_id, self._checked(ctx, props))
         return self._provisioned(ctx, mapping_id)
 
     def update(
         self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
     ) -> Provisioned:
-        function, source, size, window, enabled = self._checked(ctx, new)
-        ctx.conn.execute(
-            "UPDATE event_source_mappings SET function_name = ?, function_arn = ?, "
-            "source_arn = ?, batch_size = ?, window_s = ?, enabled = ? WHERE uuid = ?",
-            (
-                function,
-                function_arn(ctx, function),
-                source,
-                size,
-                window,
-                enabled,
-                current.physical_id,
-            ),
-        )
+        source_mappings.update_mapping(ctx.conn, current.physical_id, self._checked(ctx, new))
         return current
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
-        ctx.conn.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (current.physical_id,))
+        source_mappings.delete_mapping(ctx.conn, current.physical_id)
 
     def _provisioned(self, ctx: ResourceContext, mapping_id: str) -> Provisioned:
         arn = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:event-source-mapping:{mapping_id}"
         return Provisioned(mapping_id, {"Id": mapping_id, "EventSourceMappingArn": arn})
 
-    def _checked(self, ctx: ResourceContext, props: Properties) -> tuple[str, str, int, int, int]:
+    def _checked(self, ctx: ResourceContext, props: Properties) -> MappingSettings:
         function = function_name_of(str(props.get("FunctionName")))
-        row = ctx.conn.execute("SELECT spec FROM functions WHERE name = ?", (function,)).fetchone()
-        if row is None:
+        spec = catalog.function_by_name(ctx.conn, function)
+        if spec is None:
             raise ResourceFailed(
                 f"Function not found: {function_arn(ctx, function)} "
                 "(Service: Lambda, Status Code: 404, Error Code: ResourceNotFoundException)"
@@ -112,14 +96,21 @@ class EventSourceMapping:
             )
         if ":sqs:" in source:
             queue = queues.find_queue(ctx.conn, source) or _stand_in(ctx, source)
-            timeout = spec_from_json(row[0]).timeout_s
+            timeout = spec.timeout_s
             if queue.visibility_s < timeout:
                 raise ResourceFailed(
                     f"Invalid request provided: Queue visibility timeout: {queue.visibility_s} "
                     f"seconds is less than Function timeout: {timeout} seconds"
                 )
         enabled = props.get("Enabled", True)
-        return function, source, size, int(window or 0), int(enabled in (True, "true", "True"))
+        return MappingSettings(
+            function_name=function,
+            function_arn=function_arn(ctx, function),
+            source_arn=source,
+            batch_size=size,
+            window_s=int(window or 0),
+            enabled=int(enabled in (True, "true", "True")),
+        )
 
 
 def _stand_in(ctx: ResourceContext, arn: str) -> queues.QueueRecord:

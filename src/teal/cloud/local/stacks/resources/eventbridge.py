@@ -19,7 +19,7 @@ from teal.cloud.local.stacks.resources import (
     ResourceFailed,
     given_or_generated_name,
 )
-from teal.cloud.local.store import to_json
+from teal.cloud.local.triggers import event_rules
 from teal.rules.schedule_expressions import ScheduleError, parse_schedule
 
 TARGETS_LIMIT = 5  # EventBridge: at most five targets per rule
@@ -46,16 +46,20 @@ class Rule:
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
         name = given_or_generated_name(ctx, props, "Name", 64)
-        if ctx.conn.execute("SELECT 1 FROM event_rules WHERE name = ?", (name,)).fetchone():
+        if event_rules.rule_exists(ctx.conn, name):
             raise ResourceFailed(
                 f"Resource of type '{self.type_name}' with identifier '{name}' already exists."
             )
         arn = f"arn:aws:events:{ctx.region}:{ctx.account_id}:rule/{name}"
         schedule, state, targets = _checked(props)
-        ctx.conn.execute(
-            "INSERT INTO event_rules (name, arn, schedule, state, targets, created_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (name, arn, schedule, state, to_json(targets), _now_ms()),
+        event_rules.create_rule(
+            ctx.conn,
+            name,
+            arn,
+            schedule=schedule,
+            state=state,
+            targets=targets,
+            created_ms=_now_ms(),
         )
         return Provisioned(name, {"Arn": arn})
 
@@ -63,19 +67,15 @@ class Rule:
         self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
     ) -> Provisioned:
         schedule, state, targets = _checked(new)
-        ctx.conn.execute(
-            "UPDATE event_rules SET schedule = ?, state = ?, targets = ? WHERE name = ?",
-            (schedule, state, to_json(targets), current.physical_id),
+        event_rules.update_rule(
+            ctx.conn, current.physical_id, schedule=schedule, state=state, targets=targets
         )
         if old.get("ScheduleExpression") != schedule:  # a new rate counts from now
-            ctx.conn.execute(
-                "UPDATE event_rules SET created_ms = ? WHERE name = ?",
-                (_now_ms(), current.physical_id),
-            )
+            event_rules.restart_schedule(ctx.conn, current.physical_id, _now_ms())
         return current
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
-        ctx.conn.execute("DELETE FROM event_rules WHERE name = ?", (current.physical_id,))
+        event_rules.delete_rule(ctx.conn, current.physical_id)
 
 
 def _checked(props: Properties) -> tuple[str | None, str, list[dict[str, Any]]]:

@@ -1,17 +1,17 @@
 """AWS::Lambda::Function and AWS::Lambda::Permission.
 
-A function is stored as the :class:`FunctionSpec` the workers start from; its
-code must be an artifact already put in the local artifact bucket.
+A function is stored (by :mod:`teal.cloud.local.functions.catalog`) as the
+:class:`FunctionSpec` the workers start from; its code must be an artifact
+already put in the local artifact bucket.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
-import sqlite3
 from typing import Any
 
+from teal.cloud.local.functions import catalog
 from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET, FunctionSpec
 from teal.cloud.local.stacks.resources import (
     Properties,
@@ -21,7 +21,6 @@ from teal.cloud.local.stacks.resources import (
     optional_int,
     require_str,
 )
-from teal.cloud.local.store import bump_generation, from_json, to_json
 
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_MEMORY_MB = 128
@@ -38,19 +37,6 @@ def function_name_of(reference: str) -> str:
     if "function" in parts:
         return parts[parts.index("function") + 1]
     return reference
-
-
-def spec_to_json(spec: FunctionSpec) -> str:
-    data = dataclasses.asdict(spec)
-    data["environment"] = dict(spec.environment)
-    data["invoke_source_arns"] = list(spec.invoke_source_arns)
-    return to_json(data)
-
-
-def spec_from_json(text: str) -> FunctionSpec:
-    data: dict[str, Any] = from_json(text)
-    data["invoke_source_arns"] = tuple(data.get("invoke_source_arns", ()))
-    return FunctionSpec(**data)
 
 
 def _log_group(config: Any) -> str:
@@ -99,29 +85,21 @@ class Function:
                 "satisfy constraint: Member must have length less than or equal to 64 and "
                 "contain only letters, digits, '-' and '_'"
             )
-        if ctx.conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone():
+        if catalog.function_exists(ctx.conn, name):
             raise ResourceFailed(f"{name} already exists")
         spec = self._spec(ctx, name, props)
-        ctx.conn.execute(
-            "INSERT INTO functions (name, arn, spec) VALUES (?, ?, ?)",
-            (name, spec.arn, spec_to_json(spec)),
-        )
-        bump_generation(ctx.conn)
+        catalog.create_function(ctx.conn, spec)
         return Provisioned(name, {"Arn": spec.arn})
 
     def update(
         self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
     ) -> Provisioned:
         spec = self._spec(ctx, current.physical_id, new)
-        ctx.conn.execute(
-            "UPDATE functions SET spec = ? WHERE name = ?", (spec_to_json(spec), spec.name)
-        )
-        bump_generation(ctx.conn)
+        catalog.update_function(ctx.conn, spec)
         return Provisioned(current.physical_id, {"Arn": spec.arn})
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
-        ctx.conn.execute("DELETE FROM functions WHERE name = ?", (current.physical_id,))
-        bump_generation(ctx.conn)
+        catalog.delete_function(ctx.conn, current.physical_id)
 
     def _spec(self, ctx: ResourceContext, name: str, props: Properties) -> FunctionSpec:
         if props.get("PackageType", "Zip") != "Zip":
@@ -172,24 +150,20 @@ class Permission:
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
         function = function_name_of(require_str(props, "FunctionName"))
-        if not _function_exists(ctx.conn, function):
+        if not catalog.function_exists(ctx.conn, function):
             raise ResourceFailed(
                 f"Function not found: {function_arn(ctx, function)} "
                 "(Service: Lambda, Status Code: 404, Error Code: ResourceNotFoundException)"
             )
         permission_id = ctx.physical_name(128)
-        ctx.conn.execute(
-            "INSERT INTO permissions (id, function_name, source_arn, principal, action) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (
-                permission_id,
-                function,
-                props.get("SourceArn"),
-                require_str(props, "Principal"),
-                require_str(props, "Action"),
-            ),
+        catalog.add_permission(
+            ctx.conn,
+            permission_id,
+            function,
+            source_arn=props.get("SourceArn"),
+            principal=require_str(props, "Principal"),
+            action=require_str(props, "Action"),
         )
-        bump_generation(ctx.conn)
         return Provisioned(permission_id)
 
     def update(
@@ -199,9 +173,4 @@ class Permission:
         return current
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
-        ctx.conn.execute("DELETE FROM permissions WHERE id = ?", (current.physical_id,))
-        bump_generation(ctx.conn)
-
-
-def _function_exists(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM functions WHERE name = ?", (name,)).fetchone() is not None
+        catalog.remove_permission(ctx.conn, current.physical_id)

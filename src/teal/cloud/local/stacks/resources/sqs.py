@@ -48,7 +48,7 @@ class Queue:
         arn = queues.queue_arn(ctx.region, ctx.account_id, name)
         found = queues.find_queue(ctx.conn, arn)
         attributes = self._attributes(ctx, props)
-        if found is not None and not _stand_in(ctx, arn):
+        if found is not None and not queues.is_stand_in(ctx.conn, arn):
             raise ResourceFailed(
                 f"Resource of type '{TYPE}' with identifier '{name}' already exists."
             )
@@ -102,11 +102,6 @@ def _redrive_policy(ctx: ResourceContext, policy: Any) -> dict[str, Any]:
             "does not exist."
         )
     return {"deadLetterTargetArn": target, "maxReceiveCount": count}
-
-
-def _stand_in(ctx: ResourceContext, arn: str) -> bool:
-    row = ctx.conn.execute("SELECT stand_in FROM queues WHERE arn = ?", (arn,)).fetchone()
-    return row is not None and bool(row[0])
 
 
 def _provisioned(record: queues.QueueRecord) -> Provisioned:
