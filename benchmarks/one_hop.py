@@ -31,7 +31,7 @@ import uvloop
 from teal.cloud.local.functions.workers import decode_frame, encode_event
 from teal.cloud.local.gateway.handler import GatewayRequest, GatewayResponse
 from teal.cloud.local.gateway.http_server import HttpListener
-from teal.rules.proxy_events import EventSource, IncomingRequest, build_proxy_event
+from teal.rules.proxy_events import IncomingRequest, RequestSource, build_proxy_event
 
 _HEADER = struct.Struct(">I")
 
@@ -55,7 +55,7 @@ while True:
 # The event the gateway builds for wrk's ``GET /hello`` (as benchmarks/worker.py builds it).
 EVENT: dict[str, Any] = build_proxy_event(
     IncomingRequest("GET", "", [("Host", "127.0.0.1:40000")], b"", port=40000),
-    EventSource("abcdef1234", "dev", "/hello", "/hello", "/hello", "bench.example.com"),
+    RequestSource("abcdef1234", "dev", "/hello", "/hello", "/hello", "bench.example.com"),
     request_id="",
     now=time.time(),
     trace_id="Root=1-6b0ea8f4-042812e5607e866aa8b2ef8c",

@@ -42,7 +42,7 @@ from teal.cloud.local.gateway.handler import new_trace_id
 from teal.cloud.local.gateway.serving import StoreServingState
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LocalPaths
-from teal.rules.proxy_events import EventSource, IncomingRequest, build_proxy_event
+from teal.rules.proxy_events import IncomingRequest, RequestSource, build_proxy_event
 
 WARM_UP = 200
 Event = Callable[[str], dict[str, Any]]  # the event of one request, given its request id
@@ -64,7 +64,7 @@ def hello_function(work: Path) -> tuple[LocalPaths, FunctionSpec, Event]:
     finally:
         state.close()
     port = urlsplit(deployed.domain_url).port or 80
-    source = EventSource(
+    source = RequestSource(
         api_id=deployed.api_id,
         stage="dev",
         resource_path="/hello",

@@ -248,7 +248,7 @@ def test_a_flask_app_answers_options_itself_and_the_runtime_adds_the_cors_header
 ) -> None:
     import flask
 
-    from events import proxy_event
+    from proxy_event_samples import proxy_event
     from teal.runtime.wsgi import WsgiAdapter
 
     web = flask.Flask("shop")

@@ -15,8 +15,8 @@ from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa:
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.session import open_session
 from teal.ops.bluegreen import status
-from teal.ops.decision import prepare
-from teal.ops.deploy import ReplacePolicy, deploy
+from teal.ops.decision import ReplacePolicy, prepare
+from teal.ops.deploy import deploy
 from teal.plan.changeset import compare_change_set
 from teal.project.config import load_project, resolve_target
 

@@ -25,7 +25,8 @@ from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.nested import BUNDLE_PREFIX
 from teal.cloud.aws.session import open_session
 from teal.cloud.base import StackEvent
-from teal.ops.deploy import Decision, DeployReport, ReplacePolicy, deploy
+from teal.ops.decision import Decision, ReplacePolicy
+from teal.ops.deploy import DeployReport, deploy
 from teal.project.config import load_project, resolve_target
 
 # A bound, not the exact count, so that orchestration changes do not break this test;

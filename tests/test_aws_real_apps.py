@@ -20,8 +20,8 @@ from runtime_here import RUNTIME
 from teal.cli.plan import print_plan
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.session import open_session
-from teal.ops.decision import prepare
-from teal.ops.deploy import Decision, ReplacePolicy, deploy
+from teal.ops.decision import Decision, ReplacePolicy, prepare
+from teal.ops.deploy import deploy
 from teal.ops.environments import stack_queue
 from teal.project.config import load_project, resolve_target
 

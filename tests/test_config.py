@@ -61,7 +61,7 @@ auto_replace = "never"
 def test_defaults_and_names(tmp_path: Path) -> None:
     target = resolve_target(load_project(write(tmp_path, FULL)), environ={})
     assert (target.app, target.env, target.extra, target.cloud) == ("blog", "dev", None, "local")
-    assert target.environment == target.environment == "blog-dev"
+    assert (target.environment, target.stage) == ("blog-dev", "dev")
     assert target.domain is not None and target.domain.base_path == "v1"
     assert target.auto_replace == "prompt"
     assert target.function_settings("posts") == (1024, 10, {"GREETING": "hi"})

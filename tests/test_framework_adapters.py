@@ -32,7 +32,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from mangum import Mangum
 
-from events import proxy_event
+from proxy_event_samples import proxy_event
 from teal import App
 from teal.project.package import build_package
 from teal.rules.proxy_events import ProxyResponse, parse_proxy_response

@@ -227,7 +227,7 @@ def make_function(
         runtime=RUNTIME,
         memory_mb=256,
         timeout_s=timeout_s,
-        environment={
+        variables={
             "TEAL_ENTRY": "app:app",
             "TEAL_FUNCTION": app_function or name.rsplit("-", 1)[-1],
             "CUSTOM": "yes",

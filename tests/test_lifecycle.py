@@ -19,10 +19,10 @@ from teal.cloud.local.gateway.lifecycle import (
     UnboundDomain,
     gateway_status,
     log_file,
-    pid_alive,
     stop_gateway,
 )
 from teal.cloud.local.model import DomainRoute
+from teal.processes import is_running
 from teal.runtime.errors import OperationError
 from test_gateway_support import Cloud, cloud, free_port
 
@@ -58,7 +58,7 @@ def test_start_serves_reuses_and_stops(cloud: Cloud) -> None:
     status = gateway_status(cloud.paths)
     assert (status.running, status.pid, status.port) == (True, pid, cloud.port)
     assert stop_gateway(cloud.paths).pid == pid
-    assert not pid_alive(pid)
+    assert not is_running(pid)
     assert not cloud.paths.gateway_state.exists()
     assert not gateway_status(cloud.paths).running
 
@@ -81,7 +81,7 @@ def test_a_killed_gateway_and_worker_recover(cloud: Cloud) -> None:
 
     # kill -9 the gateway: the state file goes stale, the next start replaces it
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not pid_alive(pid))
+    wait_for(lambda: not is_running(pid))
     assert not gateway_status(cloud.paths).running
     new_pid = cloud.start()
     assert new_pid != pid
@@ -198,7 +198,7 @@ def test_over_http_headers_binary_bodies_and_host_routing_survive(cloud: Cloud) 
 
 def process_gone(pid: int) -> bool:
     """Ended, or a zombie waiting for init (nothing left of it to run)."""
-    return not pid_alive(pid)
+    return not is_running(pid)
 
 
 def spawned_child(cloud: Cloud) -> int:
@@ -312,4 +312,28 @@ def test_a_gateway_stopped_as_soon_as_it_started_is_stopped(tmp_path: Any) -> No
         started = ensure_gateway(paths, free_port())
         assert started.pid is not None
         stop_gateway(paths)
-        assert not pid_alive(started.pid), f"attempt {attempt}: the gateway outlived its stop"
+        assert not is_running(started.pid), f"attempt {attempt}: the gateway outlived its stop"
+
+
+def test_a_gateway_an_earlier_teal_started_is_still_stopped(tmp_path: Any) -> None:
+    """Its module had another name (teal.cloud.local.gateway_main): teal local stop still
+    recognises it as a gateway, and ends it, rather than forgetting a process that holds
+    the port and runs code the upgrade removed."""
+    from teal.cloud.local.paths import LocalPaths
+
+    paths = LocalPaths(tmp_path / "home")
+    paths.home.mkdir(parents=True)
+    # a process whose command line names the earlier module, as such a gateway's did
+    earlier = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "-m", "teal.cloud.local.gateway_main"]
+    )
+    try:
+        record = {"pid": earlier.pid, "port": free_port(), "started_at": time.time()}
+        paths.gateway_state.write_text(json.dumps(record))
+        stopped = stop_gateway(paths, timeout_s=5.0)
+        assert stopped.running and stopped.pid == earlier.pid
+        assert earlier.wait(timeout=10) is not None
+        assert not paths.gateway_state.exists()
+    finally:
+        earlier.kill()
+        earlier.wait()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from e2e import LocalCloudEnv, get
-from teal.cloud.local.gateway.lifecycle import pid_alive
+from teal.processes import is_running
 from test_gateway_support import free_port
 
 
@@ -62,7 +62,7 @@ def test_start_status_stop(teal_local: Local) -> None:
     assert status["apis"] == [] and status["domains"] == []
     stopped = teal_local.json("stop")
     assert stopped == {"stopped": True, "pid": pid, "home": str(teal_local.home)}
-    assert not pid_alive(pid)
+    assert not is_running(pid)
     assert teal_local.json("status")["running"] is False
 
 
@@ -73,7 +73,7 @@ def test_status_after_a_killed_gateway_reports_it_stopped_and_start_recovers(
     assert isinstance(pid, int)
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while pid_alive(pid) and time.monotonic() < deadline:
+    while is_running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert teal_local.json("status")["running"] is False
     assert teal_local.json("start")["pid"] != pid
@@ -127,7 +127,7 @@ def test_status_shows_the_workers_and_the_memory_they_and_the_gateway_hold(
     (worker,) = workers
     assert worker["function"].startswith("blog-dev") and worker["state"] == "idle"
     assert worker["version"] == deployed["code_sha256"][:12]
-    assert worker["invocations"] >= 1 and pid_alive(worker["pid"])
+    assert worker["invocations"] >= 1 and is_running(worker["pid"])
     assert worker["rss_bytes"] > 1024 * 1024 and memory["gateway_rss_bytes"] > 1024 * 1024
     assert memory["workers_rss_bytes"] == worker["rss_bytes"]
     assert memory["total_rss_bytes"] == memory["gateway_rss_bytes"] + worker["rss_bytes"]

@@ -127,7 +127,7 @@ def test_function_spec_comes_from_the_template_and_its_permission(
         256,
         10,
     )
-    assert spec.environment == {"STACK": "blog-dev"}
+    assert spec.variables == {"STACK": "blog-dev"}
     assert cloud.has_artifact(spec.code_key)
     assert spec.code_key == f"code/{spec.code_sha256}.zip"
     api_id = result.outputs["ApiId"]

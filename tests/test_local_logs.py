@@ -100,7 +100,7 @@ def invoke_all(paths: LocalPaths, function: FunctionSpec, *request_ids: str) -> 
         try:
             results: list[Any] = []
             for request_id in request_ids:
-                path = "/" + function.environment["TEAL_FUNCTION"]
+                path = "/" + function.variables["TEAL_FUNCTION"]
                 event = {"resource": path, "path": path, "httpMethod": "GET"}
                 try:
                     results.append(await manager.invoke(function, event, request_id))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from events import proxy_event
+from proxy_event_samples import proxy_event
 from teal.project.package import build_package
 from teal.runtime.errors import PackageError
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from events import proxy_event
+from proxy_event_samples import proxy_event
 from teal import App, Request, Response
 from teal.runtime.entry import build_dispatch, handler_name, invoke
 

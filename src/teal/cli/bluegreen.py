@@ -23,8 +23,7 @@ from teal.cli.exits import Interrupted, Reported
 from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
-from teal.ops import bluegreen
-from teal.ops import preview as header_preview
+from teal.ops import bluegreen, preview
 from teal.ops.oplog import current_user
 from teal.ops.watch import WatchLimits, WatchReport, check_watch_length, watch_limits
 from teal.project.config import DomainSpec, Project, Target, parse_duration
@@ -67,7 +66,7 @@ def check(
     _, target = load_target(project, env, extra, cloud)
     the_cloud, table = open_cloud(target), _table_or_none(target)
     if through_preview:
-        report = header_preview.check_preview(target, the_cloud, table)
+        report = preview.check_preview(target, the_cloud, table)
     else:
         report = bluegreen.check_environment(target, the_cloud, table)
     if as_json:
@@ -269,7 +268,7 @@ def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
     )
 
 
-@click.command()
+@click.command(name="preview")
 @target_options
 @click.option(
     "--to",
@@ -284,7 +283,7 @@ def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
     metavar="NAME",
     help="The domain, when the app's envs have several (default: the env's own).",
 )
-def preview(
+def preview_command(
     *,
     project: Path,
     env: str | None,
@@ -306,11 +305,11 @@ def preview(
     the_cloud.ensure_serving()
     with Activity(err_console) as activity:
         if to_name is None:
-            report = header_preview.end_preview(
+            report = preview.end_preview(
                 target, the_cloud, user=current_user(), progress=activity.step
             )
         else:
-            report = header_preview.preview(
+            report = preview.preview(
                 target,
                 to_name,
                 the_cloud,
@@ -342,7 +341,7 @@ def _with_domain(project: Project, target: Target, name: str | None) -> Target:
     )
 
 
-def _print_preview(report: header_preview.PreviewReport) -> None:
+def _print_preview(report: preview.PreviewReport) -> None:
     if report.preview is None:
         verb = "ended the preview" if report.changed else "no preview"
         console.print(f"[bold green]✔[/] {verb} on {report.domain}: it serves {report.live} to all")
@@ -505,5 +504,5 @@ def _result(entry: dict[str, Any]) -> str:
 
 
 def register(group: click.Group) -> None:
-    for command in (check, switch, rollback, preview, delete, status):
+    for command in (check, switch, rollback, preview_command, delete, status):
         group.add_command(command)

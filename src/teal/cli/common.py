@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,12 +13,11 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from teal.cloud.base import Cloud, PlanSummary
 from teal.project.config import Project, Target, load_project, resolve_target
 from teal.project.settings import gateway_port
 
 if TYPE_CHECKING:
-    from teal.plan.analysis import Verdict
+    pass
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
 # `--json` leaves exactly one JSON object on stdout.
@@ -59,29 +57,6 @@ def load_target(
     if target.cloud == "local":
         gateway_port()  # a bad TEAL_LOCAL_PORT stops the command before it changes anything
     return project, target
-
-
-def record_plan(
-    cloud: Cloud,
-    target: Target,
-    by: str,
-    action: str,
-    verdict: Verdict,
-    *,
-    notes: Sequence[str],
-    steps: Sequence[str] = (),
-) -> None:
-    """What the plan said, for the cloud's console (the local one's route table)."""
-    summary = PlanSummary(
-        at=datetime.now(UTC).isoformat(timespec="seconds"),
-        by=by,
-        action=action,
-        replace=verdict.replace,
-        reasons=tuple(reason.message for reason in verdict.reasons),
-        notes=tuple(notes),
-        steps=tuple(steps),
-    )
-    cloud.record_plan(target.environment, summary)
 
 
 def project_option(func: F) -> F:

@@ -15,7 +15,8 @@ from teal.cli.common import (
     is_interactive,
     json_option,
 )
-from teal.cloud.local import LocalPaths, console_url, ensure_gateway, gateway_port
+from teal.cloud.local import LocalPaths, console_url, ensure_gateway
+from teal.project.settings import gateway_port
 from teal.runtime.errors import OperationError
 
 

@@ -14,13 +14,13 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
-    record_plan,
     target_options,
 )
 from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.ops import oplog
-from teal.ops.deploy import DeployReport, ReplacePolicy, deploy
+from teal.ops.decision import ReplacePolicy, plan_summary
+from teal.ops.deploy import DeployReport, deploy
 from teal.ops.environments import domain_lock_key, find_environment, read_domain
 from teal.ops.oplog import current_user
 
@@ -75,15 +75,10 @@ def deploy_command(
             user=current_user(),
             live=activity.update,
         )
-    the_cloud.record_project(target.environment, target.env, target.project_dir)
-    record_plan(
-        the_cloud,
-        target,
-        "teal deploy",
-        report.decision.value,
-        report.verdict,
-        notes=report.verdict.notes,
+    summary = plan_summary(
+        "teal deploy", report.decision.value, report.verdict, notes=report.verdict.notes
     )
+    the_cloud.record_plan(target.environment, summary)
     if as_json:
         emit_json(report.to_json())
     else:

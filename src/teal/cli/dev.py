@@ -177,7 +177,6 @@ class DevLoop:
         self._deployed(report, saved_at)
 
     def _deployed(self, report: DeployReport, saved_at: float | None) -> None:
-        self.cloud.record_project(self.target.environment, self.target.env, self.target.project_dir)
         environment = find_environment(self.cloud, self.target)
         self.deployed = Deployed(report.endpoint, frozenset(environment.api_ids))
         latency = None if saved_at is None else time.time() - saved_at

@@ -85,13 +85,13 @@ def sample_event(
 ) -> dict[str, Any]:
     """A proxy event for one of the function's routes, as API Gateway would send it."""
     # the local gateway's own event builder: the sample is what API Gateway sends
-    from teal.rules.proxy_events import EventSource, IncomingRequest, build_proxy_event
+    from teal.rules.proxy_events import IncomingRequest, RequestSource, build_proxy_event
 
     table = target_routes(target, progress)
     sample = sample_request(table, function)
     host = urlsplit(endpoint).netloc if endpoint else "localhost"
     stage = environment.stage or target.stage
-    source = EventSource(
+    source = RequestSource(
         api_id=environment.api_id or "",
         stage=stage,
         resource_path=sample.resource_path,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -22,12 +20,14 @@ from teal.cloud.local import (
     GatewayStatus,
     LocalPaths,
     ensure_gateway,
-    gateway_port,
     gateway_status,
     log_file,
     overview,
+    refuse_dangerous_home,
+    reset_home,
     stop_gateway,
 )
+from teal.project.settings import gateway_port
 from teal.runtime.errors import UserError
 
 
@@ -156,7 +156,7 @@ def _mb(size: int) -> str:
 def reset(yes: bool, as_json: bool) -> None:
     """Stop the gateway and delete everything in $TEAL_HOME (stacks, APIs, code, logs)."""
     paths = LocalPaths.default()
-    _refuse_dangerous_home(paths.home)
+    refuse_dangerous_home(paths)
     if not yes:
         if not is_interactive():
             raise UserError(
@@ -165,45 +165,13 @@ def reset(yes: bool, as_json: bool) -> None:
                 hint="pass --yes to confirm without a terminal",
             )
         click.confirm(f"Delete everything under {paths.home}?", abort=True, err=True)
-    stopped = stop_gateway(paths)
-    removed = _empty_folder(paths.home)
+    stopped, removed = reset_home(paths)
     if as_json:
         emit_json(
             {"reset": True, "home": str(paths.home), "removed": removed, "stopped_pid": stopped.pid}
         )
     else:
         err_console.print(f"local cloud reset: emptied {escape(str(paths.home))}")
-
-
-def _refuse_dangerous_home(home: Path) -> None:
-    resolved = home.expanduser().resolve()
-    if resolved in (Path("/"), Path.home().resolve()):
-        raise UserError(
-            f"TEAL_HOME is {resolved}, which reset would wipe",
-            where="teal local reset",
-            hint="point TEAL_HOME at a folder used only by teal",
-        )
-
-
-def _empty_folder(folder: Path) -> int:
-    """Delete what the folder holds, keeping the folder; how many entries went."""
-    if not folder.is_dir():
-        return 0
-    entries = list(folder.iterdir())
-    for entry in entries:
-        if entry.is_dir() and not entry.is_symlink():
-            _make_folders_writable(entry)  # unpacked code is read-only, as on Lambda
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    return len(entries)
-
-
-def _make_folders_writable(folder: Path) -> None:
-    """Give back the owner's write permission on every folder, so their files can go."""
-    for path in [folder, *folder.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(path.stat().st_mode | 0o700)
 
 
 def register(group: click.Group) -> None:

@@ -22,14 +22,12 @@ from teal.cli.common import (
     err_console,
     load_target,
     progress,
-    record_plan,
     target_options,
 )
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.ops.apply import Step, apply_steps
-from teal.ops.decision import decide
-from teal.ops.deploy import Prepared, ReplacePolicy, package_for, prepare
+from teal.ops.decision import Prepared, ReplacePolicy, decide, package_for, plan_summary, prepare
 from teal.plan.analysis import Plan, ResourceChange, build_plan
 from teal.plan.changeset import ChangeSetReport, compare_change_set
 from teal.project.config import Target
@@ -189,15 +187,14 @@ def plan_command(
         decision = decide(prepared, ReplacePolicy("auto"))
         steps = apply_steps(prepared, decision)
         resume = prepared.resuming
-        record_plan(
-            opened,
-            target,
+        summary = plan_summary(
             "teal plan",
             decision.value,  # what deploy would do, in the words teal deploy reports it
             plan.verdict,
             notes=plan.notes,
             steps=[step.does for step in steps],
         )
+        opened.record_plan(target.environment, summary)
     body = {
         **plan.to_json(),
         "against": str(against) if against else None,

@@ -237,7 +237,7 @@ class HeldLock:
 
 
 # switched-back: a watched switch that the traffic after it undid (teal.ops.watch);
-# preview: a domain's preview rule set or ended (teal.preview_rules).
+# preview: a domain's preview rule set or ended (teal.ops.preview).
 Action = Literal["deploy", "switch", "rollback", "switched-back", "preview", "delete", "unlock"]
 # started: written before the operation changes anything; done/failed: its end;
 # interrupted: its process died before the end (found when its lock was broken).
@@ -689,8 +689,9 @@ class Cloud(Protocol):
     def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
         """Send ``body`` to a queue of ``stack`` (its logical id) or to a queue's ARN.
 
-        Raises :class:`UserError` when the stack has no such queue (or the cloud none
-        with that ARN)."""
+        A queue that is not there is refused: locally a :class:`UserError` (nothing
+        changed), on AWS the :class:`OperationError` CloudFormation's or SQS's refusal
+        becomes. (``teal send`` first finds the queue in the stack's template.)"""
         ...
 
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack
+from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack, PlanSummary
 from teal.ops.environments import DomainState, read_domain
 from teal.plan.analysis import Plan, Verdict, build_plan
 from teal.progress import Progress, quiet
@@ -173,4 +174,20 @@ def _refusal_text(prepared: Prepared, policy: ReplacePolicy) -> str:
     return (
         f"updating in place would fail, and the API was not replaced because {why}; "
         f"nothing was changed:\n{reasons}"
+    )
+
+
+def plan_summary(
+    by: str, action: str, verdict: Verdict, *, notes: Sequence[str], steps: Sequence[str] = ()
+) -> PlanSummary:
+    """What a plan said, in the user's words, for the cloud's console (``Cloud.record_plan``):
+    ``by`` the command that planned, ``action`` what deploy does (or did)."""
+    return PlanSummary(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        by=by,
+        action=action,
+        replace=verdict.replace,
+        reasons=tuple(reason.message for reason in verdict.reasons),
+        notes=tuple(notes),
+        steps=tuple(steps),
     )

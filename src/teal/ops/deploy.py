@@ -34,11 +34,9 @@ from typing import Any
 from teal.cloud.base import Cloud, EventSink, StackFailed
 from teal.ops.apply import (
     Applied,
-    DeployFailed,
     Run,
     SwitchedBack,
     apply,
-    apply_steps,
     endpoint,
     refuse_short_watch,
 )
@@ -46,10 +44,8 @@ from teal.ops.crashpoints import crash_point
 from teal.ops.decision import (
     Decision,
     Prepared,
-    ReplacementRefused,
     ReplacePolicy,
     decide,
-    package_for,
     prepare,
 )
 from teal.ops.environments import Pointing, domain_lock_key, point_domain, read_domain
@@ -59,19 +55,6 @@ from teal.plan.analysis import Verdict
 from teal.progress import Progress, quiet
 from teal.project.config import Target
 from teal.rules.labels import APP_TAG
-
-__all__ = [
-    "Decision",
-    "DeployFailed",
-    "DeployReport",
-    "Prepared",
-    "ReplacePolicy",
-    "ReplacementRefused",
-    "apply_steps",
-    "deploy",
-    "package_for",
-    "prepare",
-]
 
 
 @dataclass(frozen=True)
@@ -173,6 +156,8 @@ def deploy(
                 from_=report.previous_endpoint,
                 to=report.endpoint,
             )
+    # where it came from, for the cloud's console (which runs teal's commands there)
+    cloud.record_project(target.environment, target.env, target.project_dir)
     return report
 
 

@@ -92,7 +92,7 @@ LAMBDA_RESERVED_VARIABLES = frozenset(
     }
 )
 # What teal itself sets on every function: the template's variables
-# (template/functions.py) and the local worker's (cloud/local/workers.py).
+# (template/functions.py) and the local worker's (cloud/local/functions/workers.py).
 TEAL_VARIABLES = frozenset(
     {
         ENTRY_VARIABLE,
@@ -635,9 +635,9 @@ class Target:
         large, so that synthesis (and so plan and deploy) stops before any change.
         """
         own = self.functions.get(function, FunctionSettings())
-        env = {**self.variables, **own.variables}
-        self._check_variables_size(function, env)
-        return own.memory or self.memory, own.timeout or self.timeout, env
+        variables = {**self.variables, **own.variables}
+        self._check_variables_size(function, variables)
+        return own.memory or self.memory, own.timeout or self.timeout, variables
 
     def function_policies(self, function: str) -> tuple[PolicyStatement | str, ...]:
         """What a function's role gets beyond its own logs: [app] policies, then its own."""

@@ -26,13 +26,12 @@ PROXY_RESPONSE_KEYS = frozenset(
 _HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
-# The account an event names where no real one is known: the local cloud's (its only
-# account), and a sample event's.
+# The account a sample event names (teal invoke's, a test's): no real one is known.
 SAMPLE_ACCOUNT_ID = "000000000000"
 
 
 @dataclass(frozen=True)
-class EventSource:
+class RequestSource:
     """Where a request came in and how it was routed: what the event's context describes."""
 
     api_id: str
@@ -44,6 +43,7 @@ class EventSource:
     path_parameters: Mapping[str, str] = field(default_factory=dict)
     stage_variables: Mapping[str, str] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()  # the stage's deployment's list
+    account_id: str = SAMPLE_ACCOUNT_ID  # the API's account
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class IncomingRequest:
 
 def build_proxy_event(
     request: IncomingRequest,
-    source: EventSource,
+    source: RequestSource,
     *,
     request_id: str,
     now: float,
@@ -96,7 +96,7 @@ def build_proxy_event(
 
 def _request_context(
     request: IncomingRequest,
-    source: EventSource,
+    source: RequestSource,
     request_id: str,
     now: float,
     user_agent: str | None,
@@ -108,7 +108,7 @@ def _request_context(
         "extendedRequestId": _extended_request_id(request_id),
         "requestTime": _request_time(int(now)),
         "path": source.context_path,
-        "accountId": SAMPLE_ACCOUNT_ID,
+        "accountId": source.account_id,
         "protocol": request.protocol,
         "stage": source.stage,
         "domainPrefix": source.domain_name.split(".", 1)[0].split(":", 1)[0],

@@ -46,7 +46,7 @@ def is_empty_reason(reason: str | None) -> bool:
 
 
 def additions(request: StackRequest) -> ChangeSet:
-    """The preview of a stack that does not exist yet: every resource is added."""
+    """The change set of a stack that does not exist yet: every resource is added."""
     resources = request.template.get("Resources", {})
     changes = tuple(
         ChangeSetRow("Add", logical_id, str(body.get("Type", "")), None)

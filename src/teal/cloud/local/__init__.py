@@ -28,7 +28,7 @@ from teal.cloud.local.gateway.lifecycle import (
     stop_gateway,
 )
 from teal.cloud.local.gateway.traffic import RequestFeed, RequestLine
-from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.cloud.local.paths import LocalPaths, empty_folder, refuse_dangerous_home
 
 
 def console_url(paths: LocalPaths, port: int) -> str | None:
@@ -43,6 +43,13 @@ def console_url(paths: LocalPaths, port: int) -> str | None:
         if token is None
         else f"http://127.0.0.1:{port}{CONSOLE_PATH}/?{TOKEN_PARAMETER}={token}"
     )
+
+
+def reset_home(paths: LocalPaths) -> tuple[GatewayStatus, int]:
+    """Stop the gateway and empty ``$TEAL_HOME``: what was running, how many entries went."""
+    refuse_dangerous_home(paths)
+    stopped = stop_gateway(paths)
+    return stopped, empty_folder(paths.home)
 
 
 def overview(paths: LocalPaths) -> dict[str, Any]:
@@ -65,9 +72,10 @@ __all__ = [
     "RequestLine",
     "console_url",
     "ensure_gateway",
-    "gateway_port",
     "gateway_status",
     "log_file",
     "overview",
+    "refuse_dangerous_home",
+    "reset_home",
     "stop_gateway",
 ]

@@ -62,7 +62,7 @@ from teal.cloud.local.model import (
     LOCAL_REGION,
     DomainRoute,
 )
-from teal.cloud.local.paths import LocalPaths, gateway_port
+from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.stacks.engine import Engine
 from teal.cloud.local.stacks.ledger import STACK_TYPE, Clock, utc_now
 from teal.cloud.local.stacks.nested import child_name
@@ -70,8 +70,9 @@ from teal.cloud.local.stacks.notes import Notes
 from teal.cloud.local.stacks.records import StackRecord
 from teal.cloud.local.stacks.resources.registry import providers
 from teal.cloud.local.store import Store, from_json, to_json
-from teal.cloud.local.triggers import send
+from teal.cloud.local.triggers import queues
 from teal.project.config import DomainSpec
+from teal.project.settings import gateway_port
 from teal.rules.apigateway import (
     MAPPINGS_ONLY,
     RULES_THEN_MAPPINGS,
@@ -82,8 +83,8 @@ from teal.rules.labels import APP_TAG
 from teal.runtime.errors import OperationError, UserError
 
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
-# gateway.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers) is not
-# worth importing in every command for a constant
+# gateway.handler.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers)
+# is not worth importing in every command for a constant
 INVOKE_PATH = "/_teal/invoke/"
 
 
@@ -454,8 +455,19 @@ class LocalCloud:
         projects.remember_plan(self.paths, environment, plan)
 
     def send_message(self, stack: str, queue: str, body: str) -> SentMessage:
+        """SQS's SendMessage on the queue the store holds under that ARN (a stand-in for a
+        queue of a real account included)."""
         arn = queue if queue.startswith("arn:") else self._queue_arn(stack, queue)
-        return send.send_message(self.store, stack, arn, body)
+        with self.store.transaction() as conn:
+            record = queues.find_queue(conn, arn)
+            if record is None:
+                raise UserError(
+                    f"the local cloud holds no queue {arn}",
+                    where=stack,
+                    hint="deploy the environment whose consumer reads it first",
+                )
+            message_id = queues.send_message(conn, record, body, int(time.time() * 1000))
+        return SentMessage(record.url, message_id, queues.body_md5(body))
 
     def _queue_arn(self, stack: str, logical_id: str) -> str:
         row = self.engine.live_rows(stack).get(logical_id)

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from teal.cloud.base import RoutingRule
-from teal.rules.proxy_events import SAMPLE_ACCOUNT_ID
 
 LOCAL_REGION = "us-east-1"
-LOCAL_ACCOUNT_ID = SAMPLE_ACCOUNT_ID  # the one account every event of the local cloud names
+LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_ARTIFACT_BUCKET = "teal-local-artifacts"
 
 
@@ -32,7 +31,7 @@ class FunctionSpec:
     runtime: str
     memory_mb: int
     timeout_s: int
-    environment: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)  # Environment.Variables
     # SourceArn patterns of the AWS::Lambda::Permission resources that let
     # API Gateway invoke it; no match means API Gateway answers 500.
     invoke_source_arns: tuple[str, ...] = ()
@@ -46,7 +45,7 @@ class FunctionSpec:
     @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
         """Workers are pooled per function *version*: same name, new code, new pool."""
-        env = ",".join(f"{k}={v}" for k, v in sorted(self.environment.items()))
+        env = ",".join(f"{k}={v}" for k, v in sorted(self.variables.items()))
         return (
             f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:"
             f"{self.log_group}:{env}"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from teal.project.settings import DEFAULT_HOME, DEFAULT_PORT, gateway_port, teal_home
-
-__all__ = ["DEFAULT_HOME", "DEFAULT_PORT", "LocalPaths", "gateway_port", "teal_home"]
-
+from teal.project.settings import teal_home
+from teal.runtime.errors import UserError
 
 LAMBDA_LOG_PREFIX = "/aws/lambda/"
 
@@ -79,3 +78,35 @@ class LocalPaths:
     def gateway_state(self) -> Path:
         """The running gateway's pid, port and start time (JSON)."""
         return self.home / "gateway.json"
+
+
+def refuse_dangerous_home(paths: LocalPaths) -> None:
+    """A reset of a home that is ``/`` or the user's own would wipe far more than teal's."""
+    resolved = paths.home.expanduser().resolve()
+    if resolved in (Path("/"), Path.home().resolve()):
+        raise UserError(
+            f"TEAL_HOME is {resolved}, which reset would wipe",
+            where="teal local reset",
+            hint="point TEAL_HOME at a folder used only by teal",
+        )
+
+
+def empty_folder(folder: Path) -> int:
+    """Delete what the folder holds, keeping the folder; how many entries went."""
+    if not folder.is_dir():
+        return 0
+    entries = list(folder.iterdir())
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            _make_folders_writable(entry)  # unpacked code is read-only, as on Lambda
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return len(entries)
+
+
+def _make_folders_writable(folder: Path) -> None:
+    """Give back the owner's write permission on every folder, so their files can go."""
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o700)

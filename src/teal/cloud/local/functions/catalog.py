@@ -21,15 +21,17 @@ from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.store import bump_generation, from_json, to_json
 
 
+# A spec's variables are stored under "environment", the key stores have always had.
 def _spec_to_json(spec: FunctionSpec) -> str:
     data = dataclasses.asdict(spec)
-    data["environment"] = dict(spec.environment)
+    data["environment"] = dict(data.pop("variables"))
     data["invoke_source_arns"] = list(spec.invoke_source_arns)
     return to_json(data)
 
 
 def _spec_from_json(text: str) -> FunctionSpec:
     data: dict[str, Any] = from_json(text)
+    data["variables"] = data.pop("environment", {})
     data["invoke_source_arns"] = tuple(data.get("invoke_source_arns", ()))
     return FunctionSpec(**data)
 

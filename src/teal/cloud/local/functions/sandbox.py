@@ -227,7 +227,7 @@ def lambda_variables(
     )
     if tmp is not None:
         env["TMPDIR"] = str(tmp)
-    env.update(spec.environment)
+    env.update(spec.variables)
     return env
 
 

@@ -88,9 +88,9 @@ from teal.cloud.local.model import (
 )
 from teal.rules.apigateway import base_path_prefix, headers_match
 from teal.rules.proxy_events import (
-    EventSource,
     IncomingRequest,
     MalformedProxyResponse,
+    RequestSource,
     add_access,
     build_proxy_event,
     decode_path_parameters,
@@ -192,7 +192,6 @@ class Invoker(Protocol):
 # authorizers, API keys and the missing token are in teal.cloud.local.gateway.authorizers.
 BAD_GATEWAY = (502, "InternalServerErrorException", '{"message": "Internal server error"}')
 INTERNAL_ERROR = (500, "InternalServerErrorException", '{"message": "Internal server error"}')
-NO_PERMISSION = INTERNAL_ERROR  # API Gateway may not invoke the function
 TIMED_OUT = (504, "IntegrationTimeout", '{"message": "Endpoint request timed out"}')
 # a payload over a limit, API Gateway's own or Lambda's (the answer observed for the latter)
 REQUEST_TOO_LONG = (413, "BadRequestException", '{"message": "Request Too Long"}')
@@ -447,8 +446,9 @@ class Gateway:
             access = checked
         spec = self._function(view, route.function_arn) if route.function_arn else None
         if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
-            return _error(NO_PERMISSION, request_id), ""
-        source = _event_source(served, target, match.node.path, match.params)
+            # API Gateway may not invoke the function: AWS answers as for any internal error
+            return _error(INTERNAL_ERROR, request_id), ""
+        source = _request_source(served, target, match.node.path, match.params)
         incoming = _incoming(request, request.body)
         now = self.clock()
         trace_id = trace_id_of(request, now)
@@ -523,7 +523,7 @@ class Gateway:
     def _authorizer_event(self, routed: _Routed) -> dict[str, Any]:
         """The request as its integration would get it (what a REQUEST authorizer reads)."""
         served, target, request = routed.served, routed.target, routed.request
-        source = _event_source(served, target, routed.route.resource_path, routed.match.params)
+        source = _request_source(served, target, routed.route.resource_path, routed.match.params)
         incoming = _incoming(request, b"")
         return build_proxy_event(incoming, source, request_id=routed.request_id, now=self.clock())
 
@@ -649,11 +649,11 @@ def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None
     return done
 
 
-def _event_source(
+def _request_source(
     served: ServedStage, target: StageTarget, resource_path: str, params: Mapping[str, str]
-) -> EventSource:
+) -> RequestSource:
     """Where a request came in, as its proxy event describes it."""
-    return EventSource(
+    return RequestSource(
         api_id=target.api_id,
         stage=target.stage,
         resource_path=resource_path,
@@ -663,6 +663,7 @@ def _event_source(
         path_parameters=decode_path_parameters(params),
         stage_variables=served.stage_variables,
         binary_media_types=served.binary_media_types,
+        account_id=LOCAL_ACCOUNT_ID,
     )
 
 

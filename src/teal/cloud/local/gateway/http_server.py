@@ -15,7 +15,7 @@ server is kept:
   written to it for as long (aborted, even once closed: it holds neither memory
   nor a closing listener);
 - a request head within API Gateway's limits: a request target over
-  ``URL_LIMIT`` characters is answered 414, header values over
+  ``URL_LENGTH_LIMIT`` characters is answered 414, header values over
   ``HEADER_VALUES_LIMIT`` bytes 431 (a head over ``HEAD_LIMIT`` bytes, names
   included, too), then the connection closes; an HTTP/1.1 request has exactly
   one Host (else 400), and trailer fields never join the headers;
@@ -65,7 +65,6 @@ log = logging.getLogger("teal.local.gateway")
 
 KEEP_ALIVE_S = 30.0  # an idle keep-alive connection is closed after this
 # API Gateway's limits on a REST API's request head (docs/limits.md), neither raisable
-URL_LIMIT = URL_LENGTH_LIMIT  # characters of the request target
 HEADER_VALUES_LIMIT = 10240  # bytes of all header values together
 # what the server holds of a head still unparsed (a header's name and value are kept
 # by the parser until the line ends): room for both limits, names and separators
@@ -328,7 +327,7 @@ class _Connection(asyncio.Protocol):
         incoming = self._parsing
         assert incoming is not None
         incoming.url += url
-        if len(incoming.url) > URL_LIMIT:
+        if len(incoming.url) > URL_LENGTH_LIMIT:
             raise _Refused(URI_TOO_LONG)
 
     def on_header(self, name: bytes, value: bytes) -> None:

@@ -28,6 +28,8 @@ STOP_TIMEOUT_S = 10.0
 PORT_GRACE_S = 2.0
 HEALTH_PATH = "/_teal/health"
 ENTRY_MODULE = "teal.cloud.local.gateway.main"
+# What a gateway an earlier teal started runs: it is still ours to find and to stop.
+EARLIER_ENTRY_MODULES = ("teal.cloud.local.gateway_main",)
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,6 @@ def log_file(paths: LocalPaths) -> Path:
     return paths.home / "gateway.log"
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether the process exists and is not a zombie waiting to be reaped."""
-    return is_running(pid)
-
-
 def health(port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
     """The gateway's health answer on this port, or None if nothing teal answers there."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
@@ -130,9 +127,9 @@ def gateway_status(paths: LocalPaths) -> GatewayStatus:
     if record is None:
         return GatewayStatus(False)
     pid, port = int(record.get("pid", 0)), int(record.get("port", 0))
-    answer = health(port) if pid and pid_alive(pid) else None
+    answer = health(port) if pid and is_running(pid) else None
     if answer is None or answer.get("pid") != pid:
-        if not (pid and pid_alive(pid)):
+        if not (pid and is_running(pid)):
             paths.gateway_state.unlink(missing_ok=True)
         return GatewayStatus(False)
     started_at = float(record.get("started_at") or 0) or None
@@ -281,25 +278,21 @@ def _stop_unresponsive(paths: LocalPaths) -> None:
     """A gateway.json whose process lives but does not answer: end that gateway."""
     record = read_record(paths)
     pid = int(record.get("pid", 0)) if record else 0
-    if pid and pid_alive(pid) and _is_gateway_process(pid):
-        _terminate(pid, STOP_TIMEOUT_S)
+    if pid and is_running(pid) and _is_gateway_process(pid):
+        stop(pid, STOP_TIMEOUT_S)
     paths.gateway_state.unlink(missing_ok=True)
 
 
 def _is_gateway_process(pid: int) -> bool:
-    return any(ENTRY_MODULE in part for part in command_line(pid))
-
-
-def _terminate(pid: int, timeout_s: float) -> None:
-    """SIGTERM, then SIGKILL if it has not ended within timeout_s."""
-    stop(pid, timeout_s)
+    names = (ENTRY_MODULE, *EARLIER_ENTRY_MODULES)
+    return any(name in part for part in command_line(pid) for name in names)
 
 
 def stop_gateway(paths: LocalPaths, timeout_s: float = STOP_TIMEOUT_S) -> GatewayStatus:
     """Stop the running gateway; what was running (``running=False`` if nothing)."""
     record = read_record(paths)
     pid = int(record.get("pid", 0)) if record else 0
-    if not (pid and pid_alive(pid) and _is_gateway_process(pid)):
+    if not (pid and is_running(pid) and _is_gateway_process(pid)):
         paths.gateway_state.unlink(missing_ok=True)
         return GatewayStatus(False)
     status = GatewayStatus(
@@ -308,6 +301,6 @@ def stop_gateway(paths: LocalPaths, timeout_s: float = STOP_TIMEOUT_S) -> Gatewa
         int(record.get("port", 0)) if record else None,
         float(record.get("started_at") or 0) if record else None,
     )
-    _terminate(pid, timeout_s)
+    stop(pid, timeout_s)
     paths.gateway_state.unlink(missing_ok=True)
     return status

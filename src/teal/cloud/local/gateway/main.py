@@ -44,7 +44,7 @@ from teal.cloud.local.gateway.traffic import RequestRecorder, TrafficWriter
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
-from teal.cloud.local.triggers.runner import EventRunner
+from teal.cloud.local.triggers.runner import TriggerRunner
 from teal.processes import resident_bytes
 from teal.runtime.errors import OperationError
 
@@ -191,9 +191,9 @@ class GatewayServer:
         """For the health answer, after a sync: the domains whose port could not be bound,
         and the workers with the memory they and the gateway hold."""
         await self._sync_domain_ports(retry_now=True)
-        found = [(w, rss_bytes(w.pid)) for w in self.workers.workers()]
+        found = [(w, resident_bytes(w.pid) or 0) for w in self.workers.workers()]  # 0: gone
         workers = [{**w.to_json(), "rss_bytes": rss} for w, rss in found]
-        gateway_rss = rss_bytes(os.getpid())
+        gateway_rss = resident_bytes(os.getpid()) or 0
         workers_rss = sum(rss for _, rss in found)
         return {
             "unbound_domains": [u.to_json(p) for p, u in sorted(self._unbound.items())],
@@ -255,11 +255,6 @@ class GatewayServer:
             self.traffic.flush(final=final)
         except OSError:  # a full disk, say: the numbers are lost, the gateway serves on
             log.exception("writing the traffic numbers failed")
-
-
-def rss_bytes(pid: int) -> int:
-    """A process's resident memory, 0 once it is gone."""
-    return resident_bytes(pid) or 0
 
 
 def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:
@@ -328,11 +323,11 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     # or learns which domain ports another program holds
     gateway.on_health = server.health_details
     # schedules fire and queues are drained while the gateway runs, beside its listeners
-    events = EventRunner.open(paths, workers.invoke, state.function_by_arn)
-    running = asyncio.get_running_loop().create_task(events.run())
+    triggers = TriggerRunner.open(paths, workers.invoke, state.function_by_arn)
+    running = asyncio.get_running_loop().create_task(triggers.run())
 
     def stop() -> None:
-        events.stop()
+        triggers.stop()
         server.stop()
 
     loop = asyncio.get_running_loop()
@@ -341,7 +336,7 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     try:
         await server.run(lambda: write_state(paths, port, started_at))
     finally:
-        events.stop()
+        triggers.stop()
         await running
         remove_state(paths)
 

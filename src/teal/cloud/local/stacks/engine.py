@@ -3,10 +3,10 @@
 An operation runs in stages, each leaving a state the next command can
 continue from if this process dies (see :meth:`Engine.recover`):
 
-1. check the template (:mod:`stack_template`) and the stack's status;
+1. check the template (:mod:`template_checks`) and the stack's status;
 2. mark the stack ``*_IN_PROGRESS`` with this process as owner and the
    resources as they were (``previous``), in one transaction;
-3. forward (:mod:`stack_run`): resources in dependency waves: created,
+3. forward (:mod:`run`): resources in dependency waves: created,
    updated in place, or replaced (created anew while the old one still
    exists) when a create-only property's *resolved* value changed;
 4. on success, cleanup: replaced and removed resources deleted in reverse
@@ -14,10 +14,10 @@ continue from if this process dies (see :meth:`Engine.recover`):
 5. on failure, rollback: updated resources restored, new ones deleted.
 
 The engine holds the operations alone. What they stand on, from the bottom:
-the records (:mod:`stack_records`), the :mod:`ledger` that keeps them in the
-store with statuses, owners and events, the :mod:`provisioner` that runs the
+the records (:mod:`records`), the :mod:`ledger` that keeps them in the store
+(through :mod:`stack_tables`) with statuses, owners and events, the :mod:`provisioner` that runs the
 resource operations a batch per transaction, and forward progress
-(:mod:`stack_run`). A nested stack's operations come back here through one
+(:mod:`run`). A nested stack's operations come back here through one
 point, the :class:`nested.ChildStacks` this engine is to the modules below.
 """
 

@@ -28,7 +28,7 @@ log = logging.getLogger("teal.local.events")
 TICK_S = 0.2
 
 
-class EventRunner:
+class TriggerRunner:
     """Schedules and queues, ticked until :meth:`stop`."""
 
     def __init__(self, scheduler: Scheduler, poller: QueuePoller) -> None:
@@ -38,7 +38,7 @@ class EventRunner:
         self._last_failure: str | None = None  # said once, not at every tick
 
     @classmethod
-    def open(cls, paths: LocalPaths, invoke: Invoke, functions: Functions) -> EventRunner:
+    def open(cls, paths: LocalPaths, invoke: Invoke, functions: Functions) -> TriggerRunner:
         conn = connect(paths.database)
         migrate(conn, paths.database)  # the tables it reads, whatever serves the requests
         clock = ScheduleClock(speed_from_environment())

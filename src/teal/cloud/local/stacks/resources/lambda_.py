@@ -117,7 +117,7 @@ class Function:
             runtime=require_str(props, "Runtime"),
             memory_mb=optional_int(props, "MemorySize", DEFAULT_MEMORY_MB),
             timeout_s=optional_int(props, "Timeout", DEFAULT_TIMEOUT_S),
-            environment={str(k): str(v) for k, v in environment.items()},
+            variables={str(k): str(v) for k, v in environment.items()},
             log_group=_log_group(props.get("LoggingConfig")),
         )
 

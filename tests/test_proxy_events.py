@@ -10,9 +10,9 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
 from teal.rules.proxy_events import (
-    EventSource,
     IncomingRequest,
     MalformedProxyResponse,
+    RequestSource,
     build_proxy_event,
     first_accepted,
     is_binary,
@@ -20,7 +20,7 @@ from teal.rules.proxy_events import (
     parse_proxy_response,
 )
 
-SOURCE = EventSource(
+SOURCE = RequestSource(
     api_id="abc123",
     stage="dev",
     resource_path="/posts/{id}",
@@ -32,7 +32,7 @@ SOURCE = EventSource(
 NOW = 1_764_148_533.25
 
 
-def build(request: IncomingRequest, source: EventSource = SOURCE) -> dict[str, Any]:
+def build(request: IncomingRequest, source: RequestSource = SOURCE) -> dict[str, Any]:
     return build_proxy_event(request, source, request_id="r-1", now=NOW)
 
 
@@ -89,7 +89,7 @@ def test_request_times_and_ids_follow_each_request() -> None:
 
 
 def test_absent_maps_are_null_and_body_is_null_without_content() -> None:
-    source = EventSource("a", "dev", "/", "/", "/dev/", "h")
+    source = RequestSource("a", "dev", "/", "/", "/dev/", "h")
     event = build(IncomingRequest("GET", "", (("Host", "h"),), b""), source)
     APIGatewayProxyEventModel.model_validate(event)
     for key in (
