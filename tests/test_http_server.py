@@ -25,10 +25,10 @@ from teal.cloud.local.gateway.handler import GatewayRequest, GatewayResponse
 from teal.cloud.local.gateway.http_server import (
     HEADER_VALUES_LIMIT,
     KEEP_ALIVE_S,
-    URL_LIMIT,
     HttpListener,
 )
 from teal.cloud.local.gateway.main import bind, event_loop_factory
+from teal.runtime.routes import URL_LENGTH_LIMIT
 from test_gateway_support import free_port
 
 T = TypeVar("T")
@@ -518,7 +518,7 @@ def test_an_http_1_1_request_needs_exactly_one_host(server: Server, head: bytes)
 
 def test_a_request_target_over_the_url_limit_is_refused(server: Server) -> None:
     with Client(server.port) as client:
-        longest = "/echo?q=" + "a" * (URL_LIMIT - len("/echo?q="))
+        longest = "/echo?q=" + "a" * (URL_LENGTH_LIMIT - len("/echo?q="))
         assert client.get(longest).status == 200
         answer = client.get(longest + "a")
         assert (answer.status, answer.header("Connection")) == (414, "close")
