@@ -28,13 +28,7 @@ from teal.cloud.local.console.actions import (
     plan_rollback,
     plan_switch,
 )
-from teal.cloud.local.console.auth import (
-    ConsoleAuth,
-    Verdict,
-    create_token,
-    read_token,
-    token_file,
-)
+from teal.cloud.local.console.auth import ConsoleAuth, Verdict
 from teal.cloud.local.console.data import (
     AppView,
     DomainFacts,
@@ -45,6 +39,7 @@ from teal.cloud.local.console.data import (
     requests_of,
 )
 from teal.cloud.local.gateway.handler import Gateway, GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway.own_endpoints import create_token, read_token, token_file
 from teal.cloud.local.model import DomainRoute, RouteIntegration
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import (
@@ -77,7 +72,7 @@ def test_each_gateway_start_makes_a_new_token_readable_by_its_owner_only(
     assert first != second and len(second) >= 40
     assert read_token(paths) == second
     assert stat.S_IMODE(token_file(paths).stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["console.token"]  # no scratch file left
+    assert [p.name for p in tmp_path.iterdir()] == ["gateway.token"]  # no scratch file left
 
 
 AUTH = ConsoleAuth("s3cret-token", PORT)
@@ -99,7 +94,7 @@ def check(
 def test_a_request_without_the_token_is_refused() -> None:
     assert check() is Verdict.REFUSED
     assert check(cookie=f"teal_console_{PORT}=wrong") is Verdict.REFUSED
-    assert check(x_teal_console_token="wrong") is Verdict.REFUSED
+    assert check(x_teal_token="wrong") is Verdict.REFUSED
 
 
 def test_the_token_in_the_url_becomes_a_cookie_for_this_port() -> None:
@@ -108,7 +103,7 @@ def test_the_token_in_the_url_becomes_a_cookie_for_this_port() -> None:
     assert check(cookie=f"teal_console_{PORT}=s3cret-token") is Verdict.ALLOWED
     with_cookie = check(query="token=s3cret-token", cookie=f"teal_console_{PORT}=s3cret-token")
     assert with_cookie is Verdict.SET_COOKIE  # the token leaves the address bar all the same
-    assert check(x_teal_console_token="s3cret-token") is Verdict.ALLOWED
+    assert check(x_teal_token="s3cret-token") is Verdict.ALLOWED
     # a browser shares cookies between the ports of a host: another gateway's is not ours
     assert check(cookie="teal_console_4999=s3cret-token") is Verdict.REFUSED
 
@@ -124,13 +119,13 @@ def test_the_cookie_lives_under_a_secret_path_other_ports_cannot_know() -> None:
     assert check(cookie=cookie, path=AUTH.base + "/apps/blog") is Verdict.ALLOWED
     assert check(cookie=cookie, path="/_teal/console/") is Verdict.REFUSED
     assert check(cookie=cookie, path="/_teal/console/0123/apps") is Verdict.REFUSED
-    assert check(x_teal_console_token="s3cret-token", path="/_teal/console/") is Verdict.ALLOWED
+    assert check(x_teal_token="s3cret-token", path="/_teal/console/") is Verdict.ALLOWED
     assert AUTH.cookie_header().startswith(f"teal_console_{PORT}=s3cret-token;")
     assert "HttpOnly" in AUTH.cookie_header() and "SameSite=Strict" in AUTH.cookie_header()
 
 
 def test_the_token_does_not_help_from_another_host_or_a_rebound_name() -> None:
-    token = {"x_teal_console_token": "s3cret-token"}
+    token = {"x_teal_token": "s3cret-token"}
     assert check(client="10.0.0.7", **token) is Verdict.REFUSED
     assert check(host=f"evil.example:{PORT}", **token) is Verdict.REFUSED
     assert check(host=f"localhost:{PORT}", **token) is Verdict.ALLOWED
@@ -167,8 +162,10 @@ class Refusing:
 def console_gateway(tmp_path: Path) -> tuple[Gateway, ConsoleMount]:
     state = FakeServingState()
     state.put_domain(DomainRoute("blog.example.com", PORT + 1, {}))
-    mount = ConsoleMount(LocalPaths(tmp_path / "home"), PORT, state)
-    return Gateway(state, Refusing(), main_port=PORT, console=mount.handle), mount
+    paths = LocalPaths(tmp_path / "home")
+    token = create_token(paths)
+    mount = ConsoleMount(paths, PORT, state, token)
+    return Gateway(state, Refusing(), main_port=PORT, console=mount.handle, token=token), mount
 
 
 def get(
@@ -218,7 +215,7 @@ def test_the_gateway_serves_the_console_on_its_main_port_to_the_token_holder(
 
 def test_the_console_is_not_served_through_a_domains_port(tmp_path: Path) -> None:
     gateway, mount = console_gateway(tmp_path)
-    token = (("X-Teal-Console-Token", mount.auth.token),)
+    token = (("X-Teal-Token", mount.auth.token),)
     on_domain = get(gateway, "/_teal/console/", port=PORT + 1, headers=token)
     assert on_domain.status == 403 and on_domain.response_type is not None  # the domain's
     assert b"console" not in on_domain.body
@@ -226,7 +223,7 @@ def test_the_console_is_not_served_through_a_domains_port(tmp_path: Path) -> Non
 
 def test_a_post_without_the_csrf_token_starts_nothing(tmp_path: Path) -> None:
     gateway, mount = console_gateway(tmp_path)
-    headers = (("X-Teal-Console-Token", mount.auth.token), ("Origin", ORIGIN))
+    headers = (("X-Teal-Token", mount.auth.token), ("Origin", ORIGIN))
     body = b"app=blog&domain=blog.example.com&to=blog-dev-2"
     refused = get(
         gateway, "/_teal/console/actions/switch", method="POST", body=body, headers=headers

@@ -28,6 +28,8 @@ from test_gateway_support import FakeServingState, function_arn
 
 T = TypeVar("T")
 MAIN_PORT = 4510
+TOKEN = "the-gateways-token"  # what guards /_teal/ (the gateway process makes its own)
+WITH_TOKEN = (("X-Teal-Token", TOKEN),)
 NOW = 1_800_000_000.0
 
 
@@ -117,7 +119,7 @@ def state() -> FakeServingState:
 
 
 def gateway_for(state: FakeServingState, invoker: ScriptedInvoker, **kwargs: Any) -> Gateway:
-    return Gateway(state, invoker, main_port=MAIN_PORT, clock=lambda: NOW, **kwargs)
+    return Gateway(state, invoker, main_port=MAIN_PORT, clock=lambda: NOW, token=TOKEN, **kwargs)
 
 
 def all_ok() -> ScriptedInvoker:
@@ -328,7 +330,7 @@ def test_a_domain_without_a_matching_mapping_is_forbidden(state: FakeServingStat
 
 def test_health_answers_on_the_main_port(state: FakeServingState) -> None:
     gateway = gateway_for(state, all_ok(), identity={"pid": 1})
-    response = handle(gateway, request("/_teal/health"))
+    response = handle(gateway, request("/_teal/health", headers=WITH_TOKEN))
     assert response.status == 200
     assert response.json()["pid"] == 1
 

@@ -25,7 +25,16 @@ from teal.cloud.local.gateway.traffic import (
     read_traffic,
 )
 from teal.cloud.local.paths import LocalPaths
-from test_gateway import MAIN_PORT, ScriptedInvoker, api, fake_stage, handle, request
+from test_gateway import (
+    MAIN_PORT,
+    TOKEN,
+    WITH_TOKEN,
+    ScriptedInvoker,
+    api,
+    fake_stage,
+    handle,
+    request,
+)
 from test_gateway_support import FakeServingState
 
 
@@ -202,7 +211,7 @@ def test_large_files_move_aside_and_both_parts_are_read(paths: LocalPaths) -> No
 
 
 def gateway(state: FakeServingState, invoker: ScriptedInvoker, **kwargs: Any) -> Gateway:
-    return Gateway(state, invoker, main_port=MAIN_PORT, **kwargs)
+    return Gateway(state, invoker, main_port=MAIN_PORT, token=TOKEN, **kwargs)
 
 
 def test_the_gateway_records_each_request_of_a_stage_with_its_function() -> None:
@@ -216,7 +225,7 @@ def test_the_gateway_records_each_request_of_a_stage_with_its_function() -> None
     invoker = ScriptedInvoker({"list": lambda _e: {"statusCode": 200, "body": "[]"}, "boom": boom})
     gw = gateway(state, invoker, recorder=recorder)
     statuses = [handle(gw, request(api(path))).status for path in ("/posts", "/boom", "/nothing")]
-    handle(gw, request("/_teal/health"))  # the gateway's own: not traffic
+    handle(gw, request("/_teal/health", headers=WITH_TOKEN))  # the gateway's own: not traffic
     assert statuses == [200, 502, 403]
     batch = recorder.take()
     lines = batch.lines
@@ -232,7 +241,7 @@ def test_the_gateway_records_each_request_of_a_stage_with_its_function() -> None
 
 def invoke_through(gw: Gateway, name: str, event: Any) -> GatewayResponse:
     body = json.dumps(event).encode()
-    return handle(gw, request(f"/_teal/invoke/{name}", "POST", body=body))
+    return handle(gw, request(f"/_teal/invoke/{name}", "POST", body=body, headers=WITH_TOKEN))
 
 
 def test_the_invoke_endpoint_runs_the_function_with_the_event_given() -> None:
@@ -283,7 +292,8 @@ def test_the_invoke_endpoint_is_only_the_main_ports_and_knows_its_functions() ->
     missing = invoke_through(gw, "nope", {})
     assert missing.status == 404
     assert missing.json()["message"].startswith("Function not found: arn:aws:lambda:")
-    assert handle(gw, request("/_teal/invoke/list", "POST", body=b"{")).status == 400
+    bad = request("/_teal/invoke/list", "POST", body=b"{", headers=WITH_TOKEN)
+    assert handle(gw, bad).status == 400
     # on a domain's port /_teal/ is the domain's API's path, never the gateway's endpoint
     on_domain = request("/_teal/invoke/list", "POST", port=MAIN_PORT + 1, body=b"{}")
     assert handle(gw, on_domain).status == 403

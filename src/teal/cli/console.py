@@ -35,7 +35,7 @@ def console_command(open_browser: bool, as_json: bool) -> None:
     url = console_url(paths, status.port) if status.port is not None else None
     if url is None:
         raise OperationError(
-            "the local gateway runs, but without a console token",
+            "the local gateway runs, but without a token",
             where="local gateway",
             hint="it was started by an older teal: teal local stop, then teal console",
         )

@@ -27,6 +27,7 @@ from teal.cloud.local.gateway.lifecycle import (
     log_file,
     stop_gateway,
 )
+from teal.cloud.local.gateway.own_endpoints import read_token
 from teal.cloud.local.gateway.traffic import RequestFeed, RequestLine
 from teal.cloud.local.paths import LocalPaths, empty_folder, refuse_dangerous_home
 
@@ -34,7 +35,7 @@ from teal.cloud.local.paths import LocalPaths, empty_folder, refuse_dangerous_ho
 def console_url(paths: LocalPaths, port: int) -> str | None:
     """The web console's address with the token of the gateway that runs now (None when
     it has none: a gateway an older teal started)."""
-    from teal.cloud.local.console.auth import TOKEN_PARAMETER, read_token
+    from teal.cloud.local.console.auth import TOKEN_PARAMETER
     from teal.cloud.local.gateway.handler import CONSOLE_PATH
 
     token = read_token(paths)

@@ -55,6 +55,7 @@ from teal.cloud.local import projects
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway
+from teal.cloud.local.gateway.own_endpoints import token_headers
 from teal.cloud.local.gateway.traffic import read_traffic, read_traffic_since
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -479,7 +480,9 @@ class LocalCloud:
         """Through the gateway's invoke endpoint: the workers that serve the requests."""
         self.ensure_serving()
         started_ms = int(time.time() * 1000) - 1000
-        answer = _post_json(gateway_port(), f"{INVOKE_PATH}{name}", event)
+        answer = _post_json(
+            gateway_port(), f"{INVOKE_PATH}{name}", event, token_headers(self.paths)
+        )
         if answer.status == 404:
             raise FunctionNotFound(
                 f"function {name} is not deployed in the local cloud",
@@ -523,10 +526,11 @@ class _Answer:
     body: dict[str, Any]
 
 
-def _post_json(port: int, path: str, payload: Any) -> _Answer:
+def _post_json(port: int, path: str, payload: Any, token: Mapping[str, str]) -> _Answer:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=INVOKE_TIMEOUT_S)
     try:
-        connection.request("POST", path, json.dumps(payload), {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", "Host": f"127.0.0.1:{port}", **token}
+        connection.request("POST", path, json.dumps(payload), headers)
         response = connection.getresponse()
         return _Answer(response.status, json.loads(response.read() or b"{}"))
     except (OSError, ValueError, http.client.HTTPException) as exc:

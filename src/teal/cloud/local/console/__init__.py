@@ -8,8 +8,8 @@ and domains, history, live traffic, a function's logs and the route table
 refresh the live parts by polling. Switch and rollback run teal's CLI in the
 project (:mod:`.actions`).
 
-This module is what the gateway process imports at start: it makes the token
-and hands the gateway a handler; the pages themselves (and Jinja2) are loaded
+This module is what the gateway process imports at start: it takes the
+gateway's token and hands the gateway a handler; the pages themselves (and Jinja2) are loaded
 at the first console request, so a gateway nobody opens the console of pays
 nothing for it, and requests to APIs and domains never reach it.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from teal.cloud.local.console.auth import ConsoleAuth, create_token
+from teal.cloud.local.console.auth import ConsoleAuth
 from teal.cloud.local.paths import LocalPaths
 
 if TYPE_CHECKING:
@@ -30,11 +30,11 @@ if TYPE_CHECKING:
 class ConsoleMount:
     """The console of one gateway: its token now, its pages at the first request."""
 
-    def __init__(self, paths: LocalPaths, port: int, state: ServingState) -> None:
+    def __init__(self, paths: LocalPaths, port: int, state: ServingState, token: str) -> None:
         self.paths = paths
         self.port = port
         self.state = state
-        self.auth = ConsoleAuth(create_token(paths), port)
+        self.auth = ConsoleAuth(token, port)
         self._console: Console | None = None
 
     async def handle(self, request: GatewayRequest) -> GatewayResponse:

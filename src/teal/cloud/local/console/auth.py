@@ -1,13 +1,14 @@
 """Who may use the console: the holder of the gateway's token, from this machine's loopback.
 
-Loopback is shared by every user of the machine, so listening on 127.0.0.1 is
-not enough. The gateway makes a random token when it starts and keeps it in
-``$TEAL_HOME/console.token`` (0600, in the owner-only home); ``teal console``
-prints a URL that carries it. Every console request must show it:
+The console is one of the gateway's own endpoints, guarded as they all are
+(:mod:`teal.cloud.local.gateway.own_endpoints`: the gateway's token, from
+loopback, at a loopback Host), with what a browser needs besides: ``teal
+console`` prints a URL that carries the token, and every console request
+must show it:
 
 - ``?token=`` on a GET sets a cookie (HttpOnly, SameSite=Strict) and
   redirects to the same page under the console's *scope*, without the token;
-- the cookie, or an ``X-Teal-Console-Token`` header (for scripts and tests).
+- the cookie, or the ``X-Teal-Token`` header (for scripts and tests).
 
 A browser sends a host's cookies to every port of it, so the cookie's path
 is the scope, ``/_teal/console/<scope>``, a secret derived from the token:
@@ -27,52 +28,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from http.cookies import CookieError, SimpleCookie
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from teal.cloud.local.gateway.handler import CONSOLE_PATH
-from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.store import private_home
+from teal.cloud.local.gateway.own_endpoints import (
+    TOKEN_HEADER,
+    cross_origin_refusal,
+    loopback_refusal,
+    origins,
+    same_token,
+)
 
-TOKEN_FILE = "console.token"
-TOKEN_HEADER = "x-teal-console-token"
 TOKEN_PARAMETER = "token"
 CSRF_FIELD = "csrf"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost")
-
-
-def token_file(paths: LocalPaths) -> Path:
-    return paths.home / TOKEN_FILE
-
-
-def create_token(paths: LocalPaths) -> str:
-    """A fresh token for this gateway, written 0600 (whole, or not at all)."""
-    token = secrets.token_urlsafe(32)
-    fd, scratch = tempfile.mkstemp(
-        dir=private_home(paths.home), prefix=".console-"
-    )  # mkstemp: 0600
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(token)
-        os.replace(scratch, token_file(paths))
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
-    return token
-
-
-def read_token(paths: LocalPaths) -> str | None:
-    try:
-        return token_file(paths).read_text().strip() or None
-    except OSError:
-        return None
 
 
 class Verdict(Enum):
@@ -97,10 +69,6 @@ class ConsoleAuth:
     @property
     def cookie_name(self) -> str:
         return f"teal_console_{self.port}"
-
-    @property
-    def origins(self) -> tuple[str, ...]:
-        return tuple(f"http://{name}:{self.port}" for name in LOOPBACK_NAMES)
 
     @property
     def scope(self) -> str:
@@ -130,10 +98,10 @@ class ConsoleAuth:
     ) -> Checked:
         """Whether a request may see the console; ``headers`` with lowercase names. The
         cookie counts only under the scope (``path``), where the browser sends it."""
-        if not client_ip.startswith("127.") and client_ip != "::1":
-            return Checked(Verdict.REFUSED, "the console answers this machine only")
-        if not self._host_is_loopback(headers.get("host", "")):
-            return Checked(Verdict.REFUSED, "the console answers at 127.0.0.1 or localhost only")
+        refused = loopback_refusal(client_ip, headers.get("host", ""), self.port)
+        refused = refused or cross_origin_refusal(headers, self.port)
+        if refused is not None:
+            return Checked(Verdict.REFUSED, refused)
         # the URL's token first: even with the cookie set, it leaves the address bar
         if method == "GET" and self._matches(dict(parse_qsl(query)).get(TOKEN_PARAMETER)):
             return Checked(Verdict.SET_COOKIE)
@@ -157,7 +125,7 @@ class ConsoleAuth:
         return Checked(Verdict.ALLOWED)
 
     def _matches(self, sent: str | None) -> bool:
-        return sent is not None and hmac.compare_digest(sent.encode(), self.token.encode())
+        return same_token(sent, self.token)
 
     def _cookie(self, headers: Mapping[str, str]) -> str | None:
         try:
@@ -167,12 +135,9 @@ class ConsoleAuth:
         morsel = jar.get(self.cookie_name)
         return morsel.value if morsel is not None else None
 
-    def _host_is_loopback(self, host: str) -> bool:
-        return host in {f"{name}:{self.port}" for name in LOOPBACK_NAMES}
-
     def _same_origin(self, headers: Mapping[str, str]) -> bool:
         origin = headers.get("origin")
         if origin is None:
             referer = urlsplit(headers.get("referer", ""))
             origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else None
-        return origin in self.origins
+        return origin in origins(self.port)

@@ -42,7 +42,11 @@ port) the gateway answers for itself: ``/_teal/health``, and
 the function once through the same workers as the requests (``teal invoke``)
 and answers as Lambda's Invoke would: the result, or the error. The web
 console's pages are under ``/_teal/console`` (:mod:`teal.cloud.local.console`,
-handed in by the gateway process as ``console``).
+handed in by the gateway process as ``console``). Every one of them answers
+only the holder of the gateway's token, from loopback, at a loopback Host and
+from no other origin (:mod:`teal.cloud.local.gateway.own_endpoints`): the
+console's pages check it themselves (a browser brings the token in a cookie),
+every other path is checked before it is even looked up.
 
 A request HTTP cannot parse (a header name with CR or LF in it, say) never
 reaches :meth:`Gateway.handle`: the HTTP server (:mod:`teal.cloud.local.gateway.http_server`)
@@ -74,6 +78,7 @@ from teal.cloud.local.functions.workers import FailureKind, InvocationError
 from teal.cloud.local.gateway import authorizers
 from teal.cloud.local.gateway.authorizers import FORBIDDEN, MISSING_TOKEN, method_arn
 from teal.cloud.local.gateway.guard import Access, Call, Guard
+from teal.cloud.local.gateway.own_endpoints import SERVICE, TOKEN_HEADER, OwnEndpointsAuth
 from teal.cloud.local.gateway.traffic import RequestRecorder
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -109,6 +114,10 @@ INTERNAL_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port onl
 HEALTH_PATH = "/_teal/health"
 INVOKE_PREFIX = "/_teal/invoke/"
 CONSOLE_PATH = "/_teal/console"  # the web console (teal.cloud.local.console), its pages below
+# What a refusal of an own endpoint says of the gateway: that a teal gateway answers here
+# (so a command can tell another home's gateway from another program), nothing else.
+OWN_SERVICE = {"service": SERVICE}
+OWN_HEADERS = ("host", "origin", "sec-fetch-site", TOKEN_HEADER)
 API_PREFIX = "/restapis/"
 USER_REQUEST = "_user_request_"
 
@@ -262,6 +271,7 @@ class Gateway:
         identity: Mapping[str, Any] | None = None,
         recorder: RequestRecorder | None = None,
         console: Callable[[GatewayRequest], Awaitable[GatewayResponse]] | None = None,
+        token: str | None = None,
     ) -> None:
         self.state = state
         self.invoker = invoker
@@ -275,6 +285,8 @@ class Gateway:
         self.identity = dict(identity or {})
         self.recorder = recorder
         self.console = console
+        # without a token, every own endpoint is closed (no gateway runs without one)
+        self.own_auth = OwnEndpointsAuth(token, main_port) if token else None
         self._view: _View | None = None
         self._trees: dict[str, PathTree[RouteIntegration]] = {}
         self._arn_patterns: dict[str, re.Pattern[str]] = {}
@@ -378,14 +390,24 @@ class Gateway:
     async def _internal(
         self, view: _View, request: GatewayRequest, request_id: str
     ) -> GatewayResponse:
+        if self.console is not None and is_console_path(request.path):
+            return await self.console(request)  # a browser's: the token from a cookie too
+        refused = self._own_refusal(request)
+        if refused is not None:
+            return _json_response(403, {"message": refused, **OWN_SERVICE}, "")
         if request.path == HEALTH_PATH:
             details = await self.on_health() if self.on_health is not None else {}
             return self._health(view, request_id, details)
         if request.path.startswith(INVOKE_PREFIX) and request.method == "POST":
             return await self._invoke(view, request.path[len(INVOKE_PREFIX) :], request.body)
-        if self.console is not None and is_console_path(request.path):
-            return await self.console(request)
         return _json_response(404, {"message": f"no teal endpoint at {request.path}"}, "")
+
+    def _own_refusal(self, request: GatewayRequest) -> str | None:
+        """Why a call of the gateway's own endpoints is refused (None: it is teal's)."""
+        if self.own_auth is None:
+            return "this gateway has no token: its own endpoints are closed"
+        headers = {name: value for name in OWN_HEADERS if (value := request.header(name))}
+        return self.own_auth.refusal(request.client_ip, headers)
 
     def _health(self, view: _View, request_id: str, details: Mapping[str, Any]) -> GatewayResponse:
         body = {"ok": True, "generation": view.generation, **self.identity, **details}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from teal.cloud.local.gateway.own_endpoints import SERVICE, token_headers
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 from teal.processes import command_line, is_running, stop
@@ -83,17 +84,22 @@ def log_file(paths: LocalPaths) -> Path:
     return paths.home / "gateway.log"
 
 
-def health(port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
-    """The gateway's health answer on this port, or None if nothing teal answers there."""
+def health(paths: LocalPaths, port: int, timeout_s: float = 1.0) -> dict[str, Any] | None:
+    """The gateway's health answer on this port, asked with this home's token; None if
+    nothing teal answers there. A teal gateway that refuses the token (another home's)
+    answers ``{"service": ...}`` alone: who it is, and nothing of its home."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
-        connection.request("GET", HEALTH_PATH)
+        headers = {"Host": f"127.0.0.1:{port}", **token_headers(paths)}
+        connection.request("GET", HEALTH_PATH, headers=headers)
         response = connection.getresponse()
         body = response.read()
-        if response.status != 200:
+        if response.status not in (200, 403):
             return None
         answer: dict[str, Any] = json.loads(body)
-        return answer if answer.get("service") == "teal-local-gateway" else None
+        if answer.get("service") != SERVICE:
+            return None
+        return answer if response.status == 200 else {"service": SERVICE}
     except (OSError, ValueError, http.client.HTTPException):
         return None
     finally:
@@ -127,7 +133,7 @@ def gateway_status(paths: LocalPaths) -> GatewayStatus:
     if record is None:
         return GatewayStatus(False)
     pid, port = int(record.get("pid", 0)), int(record.get("port", 0))
-    answer = health(port) if pid and is_running(pid) else None
+    answer = health(paths, port) if pid and is_running(pid) else None
     if answer is None or answer.get("pid") != pid:
         if not (pid and is_running(pid)):
             paths.gateway_state.unlink(missing_ok=True)
@@ -163,11 +169,11 @@ def _claim_port(paths: LocalPaths, port: int) -> GatewayStatus | None:
     """
     deadline = time.monotonic() + PORT_GRACE_S
     while port_answers(port):
-        other = health(port)
+        other = health(paths, port)
         if other is not None and other.get("home") == str(paths.home):
             return _status_from(other, port)  # started by another command just now
         if other is not None or time.monotonic() > deadline:
-            where = f"the teal gateway of {other.get('home')}" if other else "another program"
+            where = _holder(other)
             raise OperationError(
                 f"port {port} is already used by {where}",
                 where="local gateway",
@@ -175,6 +181,14 @@ def _claim_port(paths: LocalPaths, port: int) -> GatewayStatus | None:
             )
         time.sleep(0.1)
     return None
+
+
+def _holder(answer: dict[str, Any] | None) -> str:
+    """Who holds a port, from what its health call answered."""
+    if answer is None:
+        return "another program"
+    home = answer.get("home")
+    return f"the teal gateway of {home}" if home else "the teal gateway of another TEAL_HOME"
 
 
 def _spawn(paths: LocalPaths, port: int, serving_state: str | None) -> subprocess.Popen[bytes]:
@@ -200,11 +214,11 @@ def _await_ready(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            winner = health(port)  # another command may have started it first
+            winner = health(paths, port)  # another command may have started it first
             if winner is not None and winner.get("home") == str(paths.home):
                 return _status_from(winner, port)
             raise _start_failed(paths, f"the gateway exited with status {process.returncode}")
-        answer = health(port, timeout_s=0.5)
+        answer = health(paths, port, timeout_s=0.5)
         if answer is not None and answer.get("pid") == process.pid and _names(paths, process.pid):
             return _status_from(answer, port)
         time.sleep(0.05)

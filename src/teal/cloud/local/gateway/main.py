@@ -10,8 +10,9 @@ fires scheduled rules and drains queues into their consumers
 (:mod:`teal.cloud.local.triggers.runner`), writes ``gateway.json`` once it
 answers, and on SIGTERM/SIGINT stops its listeners and workers and
 removes that file. Its health answer lists the workers and the memory of
-the gateway and its workers, for ``teal local status``. It makes the web
-console's token as it starts (:mod:`teal.cloud.local.console`).
+the gateway and its workers, for ``teal local status``. It makes the token
+that guards its own endpoints, the web console's included, as it starts
+(:mod:`teal.cloud.local.gateway.own_endpoints`).
 
 A domain port another program holds is logged once and tried again with a
 growing pause (quietly); its health answer lists such domains
@@ -40,6 +41,7 @@ from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.functions.workers import WorkerManager
 from teal.cloud.local.gateway.handler import Gateway
 from teal.cloud.local.gateway.http_server import HttpListener
+from teal.cloud.local.gateway.own_endpoints import SERVICE, new_token, write_token
 from teal.cloud.local.gateway.traffic import RequestRecorder, TrafficWriter
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
@@ -299,19 +301,23 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     state = load_serving_state(paths, serving_state)
     workers = WorkerManager(paths)
     identity = {
-        "service": "teal-local-gateway",
+        "service": SERVICE,
         "pid": os.getpid(),
         "port": port,
         "home": str(paths.home),
         "started_at": started_at,
     }
     recorder = RequestRecorder()
-    # the console's token is written before the gateway answers, so `teal console` finds it
-    console = ConsoleMount(paths, port, state)
+    # the token guards every /_teal/ endpoint (the console's pages too); it is written
+    # once the main port is ours, before gateway.json names this process, so the command
+    # that started the gateway finds it (and a gateway that lost the port writes none)
+    token = new_token()
+    console = ConsoleMount(paths, port, state, token)
     gateway = Gateway(
         state,
         workers,
         main_port=port,
+        token=token,
         identity=identity,
         recorder=recorder,
         console=console.handle,
@@ -333,8 +339,13 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
+
+    def ready() -> None:
+        write_token(paths, token)
+        write_state(paths, port, started_at)
+
     try:
-        await server.run(lambda: write_state(paths, port, started_at))
+        await server.run(ready)
     finally:
         triggers.stop()
         await running
