@@ -39,7 +39,7 @@ from teal.cloud.local.console.data import (
     requests_of,
 )
 from teal.cloud.local.gateway.handler import Gateway, GatewayRequest, GatewayResponse
-from teal.cloud.local.gateway.own_endpoints import create_token, read_token, token_file
+from teal.cloud.local.gateway.own_endpoints import new_token, read_token, token_file, write_token
 from teal.cloud.local.model import DomainRoute, RouteIntegration
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import (
@@ -67,8 +67,9 @@ def test_each_gateway_start_makes_a_new_token_readable_by_its_owner_only(
     tmp_path: Path,
 ) -> None:
     paths = LocalPaths(tmp_path)
-    first = create_token(paths)
-    second = create_token(paths)
+    first, second = new_token(), new_token()
+    write_token(paths, first)
+    write_token(paths, second)
     assert first != second and len(second) >= 40
     assert read_token(paths) == second
     assert stat.S_IMODE(token_file(paths).stat().st_mode) == 0o600
@@ -163,7 +164,8 @@ def console_gateway(tmp_path: Path) -> tuple[Gateway, ConsoleMount]:
     state = FakeServingState()
     state.put_domain(DomainRoute("blog.example.com", PORT + 1, {}))
     paths = LocalPaths(tmp_path / "home")
-    token = create_token(paths)
+    token = new_token()
+    write_token(paths, token)
     mount = ConsoleMount(paths, PORT, state, token)
     return Gateway(state, Refusing(), main_port=PORT, console=mount.handle, token=token), mount
 

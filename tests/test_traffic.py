@@ -310,10 +310,3 @@ def test_only_the_end_of_a_long_traffic_file_counts_and_is_read_whole(paths: Loc
     assert found.requests == 2_000
     (wider,) = read_traffic(paths, [StageRef("blue", "b", "dev")], 1_001, now=now)
     assert wider.requests == 22_000
-
-
-def test_the_local_cloud_calls_the_invoke_endpoint_the_gateway_serves() -> None:
-    from teal.cloud.local.cloud import INVOKE_PATH
-    from teal.cloud.local.gateway.handler import INVOKE_PREFIX
-
-    assert INVOKE_PATH == INVOKE_PREFIX

@@ -55,7 +55,7 @@ from teal.cloud.local import projects
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway
-from teal.cloud.local.gateway.own_endpoints import token_headers
+from teal.cloud.local.gateway.own_endpoints import INVOKE_PREFIX, token_headers
 from teal.cloud.local.gateway.traffic import read_traffic, read_traffic_since
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -84,9 +84,6 @@ from teal.rules.labels import APP_TAG
 from teal.runtime.errors import OperationError, UserError
 
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
-# gateway.handler.INVOKE_PREFIX, written again: the gateway's module (asyncio, the workers)
-# is not worth importing in every command for a constant
-INVOKE_PATH = "/_teal/invoke/"
 
 
 class ApiGatewayRefused(OperationError):
@@ -481,7 +478,7 @@ class LocalCloud:
         self.ensure_serving()
         started_ms = int(time.time() * 1000) - 1000
         answer = _post_json(
-            gateway_port(), f"{INVOKE_PATH}{name}", event, token_headers(self.paths)
+            gateway_port(), f"{INVOKE_PREFIX}{name}", event, token_headers(self.paths)
         )
         if answer.status == 404:
             raise FunctionNotFound(
@@ -529,7 +526,7 @@ class _Answer:
 def _post_json(port: int, path: str, payload: Any, token: Mapping[str, str]) -> _Answer:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=INVOKE_TIMEOUT_S)
     try:
-        headers = {"Content-Type": "application/json", "Host": f"127.0.0.1:{port}", **token}
+        headers = {"Content-Type": "application/json", **token}
         connection.request("POST", path, json.dumps(payload), headers)
         response = connection.getresponse()
         return _Answer(response.status, json.loads(response.read() or b"{}"))

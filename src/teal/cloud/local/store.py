@@ -385,8 +385,8 @@ class Store:
             yield self._conn
 
     def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+        with self.reading() as conn:
+            return conn.execute(sql, args).fetchall()
 
     def read_one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         with self._lock:

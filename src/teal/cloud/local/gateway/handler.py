@@ -78,7 +78,14 @@ from teal.cloud.local.functions.workers import FailureKind, InvocationError
 from teal.cloud.local.gateway import authorizers
 from teal.cloud.local.gateway.authorizers import FORBIDDEN, MISSING_TOKEN, method_arn
 from teal.cloud.local.gateway.guard import Access, Call, Guard
-from teal.cloud.local.gateway.own_endpoints import SERVICE, TOKEN_HEADER, OwnEndpointsAuth
+from teal.cloud.local.gateway.own_endpoints import (
+    HEALTH_PATH,
+    INVOKE_PREFIX,
+    OWN_PREFIX,
+    SERVICE,
+    TOKEN_HEADER,
+    OwnEndpointsAuth,
+)
 from teal.cloud.local.gateway.traffic import RequestRecorder
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -110,9 +117,6 @@ log = logging.getLogger("teal.local.gateway")
 INTEGRATION_TIMEOUT_S = 29.0
 TARGETS_KEPT = 4096  # request targets remembered per serving state generation
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's REST payload limit, on the body as received
-INTERNAL_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port only
-HEALTH_PATH = "/_teal/health"
-INVOKE_PREFIX = "/_teal/invoke/"
 CONSOLE_PATH = "/_teal/console"  # the web console (teal.cloud.local.console), its pages below
 # What a refusal of an own endpoint says of the gateway: that a teal gateway answers here
 # (so a command can tell another home's gateway from another program), nothing else.
@@ -363,7 +367,7 @@ class Gateway:
         if request.body_too_large:
             return _error(REQUEST_TOO_LONG, request_id)
         view = await self.refresh()
-        if request.local_port == self.main_port and request.path.startswith(INTERNAL_PREFIX):
+        if request.local_port == self.main_port and request.path.startswith(OWN_PREFIX):
             return await self._internal(view, request, request_id)
         target = self._target(view, request)
         if isinstance(target, GatewayResponse):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from teal.cloud.local.gateway.own_endpoints import SERVICE, token_headers
+from teal.cloud.local.gateway.own_endpoints import HEALTH_PATH, SERVICE, token_headers
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 from teal.processes import command_line, is_running, stop
@@ -27,7 +27,6 @@ from teal.runtime.errors import OperationError
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 PORT_GRACE_S = 2.0
-HEALTH_PATH = "/_teal/health"
 ENTRY_MODULE = "teal.cloud.local.gateway.main"
 # What a gateway an earlier teal started runs: it is still ours to find and to stop.
 EARLIER_ENTRY_MODULES = ("teal.cloud.local.gateway_main",)
@@ -90,8 +89,7 @@ def health(paths: LocalPaths, port: int, timeout_s: float = 1.0) -> dict[str, An
     answers ``{"service": ...}`` alone: who it is, and nothing of its home."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
     try:
-        headers = {"Host": f"127.0.0.1:{port}", **token_headers(paths)}
-        connection.request("GET", HEALTH_PATH, headers=headers)
+        connection.request("GET", HEALTH_PATH, headers=token_headers(paths))
         response = connection.getresponse()
         body = response.read()
         if response.status not in (200, 403):

@@ -39,6 +39,9 @@ from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 
 SERVICE = "teal-local-gateway"  # what the gateway calls itself in its answers
+OWN_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port only
+HEALTH_PATH = "/_teal/health"
+INVOKE_PREFIX = "/_teal/invoke/"  # + a function's name: one invocation (teal invoke)
 TOKEN_FILE = "gateway.token"
 TOKEN_HEADER = "x-teal-token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
@@ -66,13 +69,6 @@ def write_token(paths: LocalPaths, token: str) -> None:
     except BaseException:
         Path(scratch).unlink(missing_ok=True)
         raise
-
-
-def create_token(paths: LocalPaths) -> str:
-    """A fresh token, written: what a gateway (or a test of one) starts with."""
-    token = new_token()
-    write_token(paths, token)
-    return token
 
 
 def read_token(paths: LocalPaths) -> str | None:
