@@ -50,6 +50,9 @@ def test_manual_flow_with_zero_failed_requests(local_cloud: LocalCloudEnv) -> No
         back = local_cloud.teal_ok("rollback", "--json").json()
         assert (back["from"], back["to"]) == ("blog-dev-2", "blog-dev")
         assert version_at(domain_url) == "1"
+        twice = local_cloud.teal("rollback", "--json")  # never re-serves what was abandoned
+        assert twice.code == 1 and "rolled back already" in twice.json()["error"]["what"]
+        assert version_at(domain_url) == "1"
 
         local_cloud.teal_ok("switch", "--to", "2")
         base_delete = local_cloud.teal("delete", "--yes", "--json")

@@ -112,44 +112,113 @@ def test_replacement_behind_the_domain_killed_between_its_steps(
     assert seen["locks"] == []
 
 
-@pytest.mark.parametrize("point", ["switch:recorded", "switch:pointed"])
-def test_switch_killed_then_rollback_knows_where_to_go(
-    local_cloud: LocalCloudEnv, point: str
-) -> None:
-    domain_url = local_cloud.teal_ok("deploy", "--json").json()["domain"]["url"]
-    local_cloud.edit_app('VERSION = "1"', 'VERSION = "2"')
-    local_cloud.teal_ok("deploy", "--extra", "2")
-    with SteadyClient(domain_url + "health") as client:
-        crash(local_cloud, point, "switch", "--to", "2")
-        expected = "2" if point == "switch:pointed" else "1"
-        assert version_at(domain_url) == expected
-        seen = status(local_cloud)
-        assert seen["domains"][0]["live"] == f"blog-dev{'-2' if expected == '2' else ''}"
-        assert seen["history"][-1]["action"] == "switch"
-        assert seen["history"][-1]["state"] == "interrupted"
+def settled(cloud: LocalCloudEnv, action: str) -> list[tuple[str, str]]:
+    """The end state and the settling sentence of each interrupted ``action`` entry."""
+    return [
+        (h["state"], h["settled"])
+        for h in status(cloud)["history"]
+        if h["action"] == action and h.get("interrupted")
+    ]
 
-        back = local_cloud.teal_ok("rollback", "--json").json()
-        assert back["to"] == "blog-dev"
+
+def deployed_twice(cloud: LocalCloudEnv) -> str:
+    """blog-dev serving version 1 on the domain, blog-dev-2 version 2 beside it."""
+    domain_url = str(cloud.teal_ok("deploy", "--json").json()["domain"]["url"])
+    cloud.edit_app('VERSION = "1"', 'VERSION = "2"')
+    cloud.teal_ok("deploy", "--extra", "2")
+    return domain_url
+
+
+def test_switch_killed_before_the_domain_moved_is_no_switch(local_cloud: LocalCloudEnv) -> None:
+    domain_url = deployed_twice(local_cloud)
+    with SteadyClient(domain_url + "health") as client:
+        crash(local_cloud, "switch:recorded", "switch", "--to", "2")
         assert version_at(domain_url) == "1"
+        assert status(local_cloud)["history"][-1]["state"] == "interrupted"
+
+        nothing = local_cloud.teal("rollback", "--json")
+        assert nothing.code == 1 and "no earlier switch" in nothing.json()["error"]["what"]
+        assert "released the lock on domain:blog.example.com" in nothing.err
+        assert settled(local_cloud, "switch") == [
+            ("failed", "blog.example.com serves blog-dev now: it was interrupted before it "
+             "took effect")
+        ]  # fmt: skip
         local_cloud.teal_ok("switch", "--to", "2")
         assert version_at(domain_url) == "2"
     assert client.failures == []
-    assert [a for a, s in states(local_cloud) if s == "interrupted"] == ["switch"]
 
 
-def test_rollback_killed_after_it_moved_the_domain(local_cloud: LocalCloudEnv) -> None:
-    domain_url = local_cloud.teal_ok("deploy", "--json").json()["domain"]["url"]
-    local_cloud.edit_app('VERSION = "1"', 'VERSION = "2"')
-    local_cloud.teal_ok("deploy", "--extra", "2")
+def test_switch_killed_after_the_domain_moved_counts_as_done(local_cloud: LocalCloudEnv) -> None:
+    domain_url = deployed_twice(local_cloud)
+    with SteadyClient(domain_url + "health") as client:
+        crash(local_cloud, "switch:pointed", "switch", "--to", "2")
+        assert version_at(domain_url) == "2"
+        assert status(local_cloud)["domains"][0]["live"] == "blog-dev-2"
+
+        back = local_cloud.teal_ok("rollback", "--json").json()
+        assert (back["from"], back["to"]) == ("blog-dev-2", "blog-dev")
+        assert version_at(domain_url) == "1"
+    assert client.failures == []
+    assert settled(local_cloud, "switch") == [
+        ("done", "blog.example.com serves blog-dev-2 now: it took effect")
+    ]
+
+
+def test_rollback_killed_before_the_domain_moved_rolls_back_when_run_again(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    """The killed rollback did nothing: run again, it goes back where the switch came from
+    (it used to read its own entry as the last move and answer "already serves")."""
+    domain_url = deployed_twice(local_cloud)
+    local_cloud.teal_ok("switch", "--to", "2")
+    with SteadyClient(domain_url + "health") as client:
+        crash(local_cloud, "switch:recorded", "rollback")
+        assert version_at(domain_url) == "2"
+        back = local_cloud.teal_ok("rollback", "--json").json()
+        assert (back["from"], back["to"], back["changed"]) == ("blog-dev-2", "blog-dev", True)
+        assert version_at(domain_url) == "1"
+    assert client.failures == []
+    assert [s for s, _ in settled(local_cloud, "rollback")] == ["failed"]
+    assert status(local_cloud)["domains"][0]["previous"] is None
+
+
+def test_rollback_killed_after_the_domain_moved_is_not_undone_by_running_it_again(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    """The killed rollback took effect: run again, it must not serve the abandoned version
+    (it used to go "back" to blog-dev-2)."""
+    domain_url = deployed_twice(local_cloud)
     local_cloud.teal_ok("switch", "--to", "2")
     with SteadyClient(domain_url + "health") as client:
         crash(local_cloud, "switch:pointed", "rollback")
         assert version_at(domain_url) == "1"
-        assert status(local_cloud)["domains"][0]["live"] == "blog-dev"
+        again = local_cloud.teal("rollback", "--json")
+        assert again.code == 1, again
+        assert "rolled back already" in again.json()["error"]["what"]
+        assert "teal switch --to blog-dev-2" in again.json()["error"]["hint"]
+        assert version_at(domain_url) == "1"
         forward = local_cloud.teal_ok("switch", "--to", "2", "--json").json()
         assert (forward["from"], forward["to"]) == ("blog-dev", "blog-dev-2")
     assert client.failures == []
-    assert ("rollback", "interrupted") in states(local_cloud)
+    assert [s for s, _ in settled(local_cloud, "rollback")] == ["done"]
+
+
+@pytest.mark.parametrize(
+    ("point", "previewed", "effect"),
+    [("preview:ruled", "blog-dev-2", "done"), ("preview:ended", None, "done")],
+)
+def test_preview_killed_after_it_took_effect_is_settled_as_done(
+    local_cloud: LocalCloudEnv, point: str, previewed: str | None, effect: str
+) -> None:
+    deployed_twice(local_cloud)
+    if point == "preview:ended":
+        local_cloud.teal_ok("preview", "--to", "2")
+        crash(local_cloud, point, "preview", "--off")
+    else:
+        crash(local_cloud, point, "preview", "--to", "2")
+    assert (status(local_cloud)["domains"][0]["preview"] or {}).get("environment") == previewed
+    local_cloud.teal_ok("preview", "--to", "2")  # the next command on the domain settles it
+    assert [s for s, _ in settled(local_cloud, "preview")] == [effect]
 
 
 def test_delete_killed_after_the_stack_went(local_cloud: LocalCloudEnv) -> None:
@@ -175,4 +244,18 @@ def test_forced_delete_killed_after_it_freed_the_domain(local_cloud: LocalCloudE
     redeployed = local_cloud.teal_ok("deploy", "--json").json()
     assert redeployed["domain"]["live"] == "blog-dev"
     assert version_at(redeployed["domain"]["url"]) == "1"
-    assert [a for a, s in states(local_cloud) if s == "interrupted"] == ["delete"]
+    assert settled(local_cloud, "delete") == [
+        ("failed", "blog-dev is CREATE_COMPLETE: it was not deleted")
+    ]
+
+
+def test_delete_killed_after_the_stack_went_is_settled_as_done(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    local_cloud.teal_ok("deploy")
+    local_cloud.teal_ok("deploy", "--extra", "2")
+    crash(local_cloud, "delete:deleted", "delete", "--extra", "2", "--yes")
+    local_cloud.teal_ok("deploy", "--extra", "2")
+    assert settled(local_cloud, "delete") == [
+        ("done", "blog-dev-2 no longer exists: it was deleted")
+    ]

@@ -172,7 +172,13 @@ def unlock(
         domains = configured_domains(loaded, target)
         keys = [target.environment, *(domain_lock_key(d.name) for d in domains)]
     found = oplog.unlock(
-        open_cloud(target), target.app, keys, user=current_user(), force=force, exact=for_domain
+        open_cloud(target),
+        target.app,
+        keys,
+        user=current_user(),
+        force=force,
+        exact=for_domain,
+        domain=target.domain,
     )
     if as_json:
         released = [u for u in found if u.released]

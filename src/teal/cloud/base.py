@@ -326,10 +326,12 @@ def last_domain_move(history: Sequence[HistoryEntry], domain: str) -> HistoryEnt
 
 
 def rollback_target(last: HistoryEntry | None) -> str | None:
-    """Where ``teal rollback`` sends the domain after this move: where it pointed before.
-    None when there is no way back, or when the move was a watch's switch back: going
-    back would serve again what the watch found failing."""
-    if last is None or last.action == "switched-back":
+    """Where ``teal rollback`` sends the domain after this move: where it pointed before
+    the last switch. None when there is no way back: no switch, a switch whose effect is
+    unknown (interrupted, unsettled), or a move that undid the last switch already (a
+    rollback, a watch's switch back): going back again would serve once more what the
+    user or the watch abandoned."""
+    if last is None or last.action != "switch" or last.state != "done":
         return None
     return last.from_
 

@@ -47,6 +47,7 @@ from teal.ops.environments import (
     refuse_removing_mapped_apis,
 )
 from teal.ops.oplog import Operation, locks_of, now, stale_reason
+from teal.ops.settle import settle_interrupted
 from teal.ops.watch import Verdict, WatchLimits, WatchReport, check_watch_length, watch_traffic
 from teal.progress import Progress, quiet
 from teal.project.config import Check, DomainSpec, Target
@@ -426,41 +427,65 @@ def rollback(
     progress: Progress,
     table: RouteTable | None = None,
 ) -> SwitchReport:
-    """Switch the domain back to the environment it served before the last switch."""
+    """Switch the domain back to the environment it served before the last switch.
+
+    The history is read under the domain's lock, after any interrupted move is settled
+    against the mapping (:mod:`teal.ops.settle`): a switch or rollback killed half-way
+    counts for what it did, not for what it meant to do.
+    """
     spec = domain_of(base)
-    last = last_domain_move(cloud.read_history(base.app), spec.name)
-    goal = rollback_target(last)
-    if goal is None:
-        raise _no_way_back(spec.name, last)
-    if cloud.describe_stack(goal) is None:
-        raise OperationError(
-            f"{spec.name} served {goal} before the last switch, but {goal} no longer exists",
-            hint="deploy it again, or switch to another environment with teal switch --to",
-        )
-    return switch(
-        base,
-        goal,
-        cloud,
-        skip_checks=skip_checks,
-        user=user,
-        progress=progress,
-        table=table,
-        action="rollback",
-    )
+    how = _Switching(cloud, spec, base.app, skip_checks, table, progress)
+    operation = Operation(cloud, base, "rollback", user, progress)
+    with operation.lock(domain_lock_key(spec.name)):
+        settle_interrupted(cloud, base.app, spec)
+        last = last_domain_move(cloud.read_history(base.app), spec.name)
+        goal_name = rollback_target(last)
+        if goal_name is None:
+            raise _no_way_back(spec.name, last)
+        goal = resolve_switch_target(base, goal_name)
+        if cloud.describe_stack(goal.environment) is None:
+            raise OperationError(
+                f"{spec.name} served {goal_name} before the last switch, but {goal_name} "
+                "no longer exists",
+                where=spec.name,
+                hint="deploy it again, or switch to another environment with teal switch --to",
+            )
+        operation.target = goal
+        report, _ = _switch_locked(how, operation, goal)
+        return report
 
 
 def _no_way_back(domain: str, last: HistoryEntry | None) -> OperationError:
     """Why the domain has nowhere to roll back to (see :func:`rollback_target`)."""
-    if last is not None and last.action == "switched-back":
+    if last is None or (last.action == "switch" and last.from_ is None):
+        return OperationError(
+            f"no earlier switch of {domain} to go back from",
+            where=domain,
+            hint="use teal switch --to TARGET",
+        )
+    when = last.time.isoformat(timespec="seconds")
+    if last.action == "switched-back":
         return OperationError(
             f"the last switch of {domain} was undone already: a watch found {last.from_} "
-            f"failing and switched back to {last.to}; a rollback now would serve {last.from_} "
-            "again",
+            f"failing and switched back to {last.to} ({when}); a rollback now would serve "
+            f"{last.from_} again",
             where=domain,
             hint=f"to serve it anyway once fixed: teal switch --to {last.from_}",
         )
+    if last.action == "rollback":
+        return OperationError(
+            f"nothing left to roll back on {domain}: the last switch was rolled back already "
+            f"({last.from_} -> {last.to}, {when}); a rollback now would serve {last.from_} "
+            "again",
+            where=domain,
+            hint=f"to serve it again on purpose: teal switch --to {last.from_}",
+        )
+    seen = last.details.get("settled", "its effect is not known")
     return OperationError(
-        f"no earlier switch of {domain} to go back from", hint="use teal switch --to TARGET"
+        f"the last {last.action} of {domain} ({last.from_} -> {last.to}, {when}) was "
+        f"interrupted and {seen}",
+        where=domain,
+        hint="point the domain where it should be with teal switch --to TARGET",
     )
 
 

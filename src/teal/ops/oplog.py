@@ -37,9 +37,10 @@ from teal.cloud.base import (
     LockOwner,
     new_id,
 )
+from teal.ops.settle import settle_interrupted
 from teal.processes import is_running, this_process
 from teal.progress import Progress, quiet
-from teal.project.config import Target
+from teal.project.config import DomainSpec, Target
 
 RENEWALS_PER_LEASE = 5
 
@@ -89,10 +90,12 @@ class OperationLock:
         progress: Progress = quiet,
         operation_id: str | None = None,
         lease_s: float = DEFAULT_LEASE_S,
+        domain: DomainSpec | None = None,
     ) -> None:
         self.cloud = cloud
         self.key = key
         self.app = app
+        self.domain = domain  # what an interrupted entry's effect is read from
         self.progress = progress
         pid, started = this_process()
         self.owner = LockOwner(
@@ -141,7 +144,13 @@ class OperationLock:
                 held.hint = _wait_hint(held.owner)
                 raise
             break_stale_lock(
-                self.cloud, self.app, self.key, held.owner, reason=reason, user=self.owner.user
+                self.cloud,
+                self.app,
+                self.key,
+                held.owner,
+                reason=reason,
+                user=self.owner.user,
+                domain=self.domain,
             )
             self.progress(f"released the lock on {self.key} of {held.owner.describe()}: {reason}")
             self.cloud.acquire_lock(self.key, self.owner)  # LockHeld if another was quicker
@@ -178,12 +187,19 @@ def _wait_hint(owner: LockOwner) -> str:
 
 
 def break_stale_lock(
-    cloud: Cloud, app: str, key: str, holder: LockOwner, *, reason: str, user: str
+    cloud: Cloud,
+    app: str,
+    key: str,
+    holder: LockOwner,
+    *,
+    reason: str,
+    user: str,
+    domain: DomainSpec | None = None,
 ) -> bool:
     """Break ``holder``'s lock (unless it changed hands meanwhile) and record why."""
     if cloud.break_lock(key, holder) is None:
         return False
-    mark_interrupted(cloud, app, holder)
+    mark_interrupted(cloud, app, holder, domain)
     cloud.record_history(app, unlock_entry(key, holder, reason, user, automatic=True))
     return True
 
@@ -216,7 +232,14 @@ def locks_of(cloud: Cloud, app: str, keys: Collection[str], *, exact: bool) -> l
 
 
 def unlock(
-    cloud: Cloud, app: str, keys: Collection[str], *, user: str, force: bool, exact: bool
+    cloud: Cloud,
+    app: str,
+    keys: Collection[str],
+    *,
+    user: str,
+    force: bool,
+    exact: bool,
+    domain: DomainSpec | None = None,
 ) -> list[Unlocked]:
     """Release the app's locks, each with a history entry; a holder running on this host
     keeps its lock unless ``force`` (breaking a live operation's lock invites collisions)."""
@@ -228,7 +251,7 @@ def unlock(
             continue
         why = reason or "released by hand"
         if cloud.break_lock(held.key, held.owner) is not None:
-            mark_interrupted(cloud, app, held.owner)
+            mark_interrupted(cloud, app, held.owner, domain)
             cloud.record_history(
                 app, unlock_entry(held.key, held.owner, why, user, automatic=False)
             )
@@ -236,13 +259,18 @@ def unlock(
     return found
 
 
-def mark_interrupted(cloud: Cloud, app: str, holder: LockOwner) -> None:
-    """The history entry of the operation that held the lock, if it never ended."""
+def mark_interrupted(
+    cloud: Cloud, app: str, holder: LockOwner, domain: DomainSpec | None = None
+) -> None:
+    """The history entry of the operation that held the lock, if it never ended: marked
+    ``interrupted``, then settled against the cloud (see :mod:`teal.ops.settle`) so that
+    the command about to run reads what really happened."""
     if holder.operation_id is None:
         return
     for entry in cloud.read_history(app):
         if entry.id == holder.operation_id and entry.state == "started":
             cloud.record_history(app, entry.ended("interrupted"))
+    settle_interrupted(cloud, app, domain)
 
 
 def unlock_entry(
@@ -285,6 +313,7 @@ class Operation:
             app=self.target.app,
             progress=self.progress,
             operation_id=self.id,
+            domain=self.target.domain,
         )
 
     @contextmanager

@@ -28,6 +28,7 @@ from teal.ops.bluegreen import (
     verify_once,
 )
 from teal.ops.checks import CheckResult, checks_for, health_check, run_checks
+from teal.ops.crashpoints import crash_point
 from teal.ops.environments import (
     PREVIEW_HEADER,
     DomainState,
@@ -108,6 +109,7 @@ def preview(
                 spec.name, replace(wanted, priority=free_priority(rules))
             )
             cloud.ensure_serving()
+            crash_point("preview:ruled")
             progress(
                 f"{spec.name} sends requests with {PREVIEW_HEADER}: {value} to {goal.environment}"
             )
@@ -161,6 +163,7 @@ def end_preview(base: Target, cloud: Cloud, *, user: str, progress: Progress) ->
             for each in found:  # more than one only after a replacement's delete failed
                 cloud.delete_routing_rule(spec.name, each.rule.id)
                 progress(f"ended the preview of {each.environment or each.rule.api_id}")
+            crash_point("preview:ended")
         return PreviewReport(spec.name, state.url, state.live, None, current.environment, True)
 
 

@@ -107,8 +107,8 @@ def plan_rollback(
     domain = _domain(app, fields)
     if domain.live is None or domain.previous is None:
         raise Refused(
-            f"nothing to roll back on {domain.name}: no earlier switch, or its watch "
-            "switched it back already"
+            f"nothing to roll back on {domain.name}: no earlier switch, or it was rolled "
+            "back already, or its watch switched it back already"
         )
     live = _environment(app, domain.live)
     root = _project(live, root_of)
