@@ -14,8 +14,9 @@ from botocore.stub import ANY, Stubber
 from aws_fakes import T0, StubbedCloud, missing_stack, stubbed  # noqa: F401
 from teal.cloud.base import RoutingRule, StageRef
 from teal.ops.environments import find_preview, preview_rule
-from teal.ops.watch import WatchLimits, breach_of, watch_traffic
+from teal.ops.watch import watch_traffic
 from teal.project.config import DomainSpec
+from teal.rules.watch_rules import WatchLimits, breach_of
 from teal.runtime.errors import OperationError
 from test_aws_observe import counted
 

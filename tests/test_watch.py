@@ -16,18 +16,16 @@ import pytest
 from teal.cloud.base import StageRef, Traffic, TrafficTiming
 from teal.cloud.local.gateway.traffic import LINE_SPAN_S, read_traffic_since
 from teal.cloud.local.paths import LocalPaths
-from teal.ops.watch import (
+from teal.ops.watch import check_watch_length, watch_limits, watch_traffic
+from teal.project.config import WatchSettings
+from teal.rules.watch_rules import (
     MIN_REQUESTS,
     WatchFigures,
     WatchLimits,
     WatchReport,
     WatchResult,
     breach_of,
-    check_watch_length,
-    watch_limits,
-    watch_traffic,
 )
-from teal.project.config import WatchSettings
 from teal.runtime.errors import OperationError, UserError
 
 STAGE = StageRef("green", "blog-dev-2", "dev")

@@ -25,9 +25,10 @@ from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
 from teal.ops import bluegreen, preview
 from teal.ops.oplog import current_user
-from teal.ops.watch import WatchLimits, WatchReport, check_watch_length, watch_limits
+from teal.ops.watch import check_watch_length, watch_limits
 from teal.project.config import DomainSpec, Project, Target, parse_duration
 from teal.project.loader import target_routes
+from teal.rules.watch_rules import WatchLimits, WatchReport
 from teal.runtime.errors import OperationError, UserError
 from teal.runtime.routes import RouteTable
 

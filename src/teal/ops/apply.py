@@ -37,11 +37,12 @@ from teal.ops.environments import (
     refuse_removing_mapped_apis,
 )
 from teal.ops.oplog import Operation
-from teal.ops.watch import WatchLimits, WatchReport, check_watch_length, watch_traffic
+from teal.ops.watch import check_watch_length, watch_traffic
 from teal.progress import Progress, quiet
 from teal.project.config import Target
 from teal.project.package import Package
 from teal.rules.labels import REST_API_OUTPUT, STAGE_OUTPUT
+from teal.rules.watch_rules import WatchLimits, WatchReport
 from teal.runtime.errors import OperationError
 from teal.template import ARTIFACT_BUCKET, Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes

@@ -48,10 +48,11 @@ from teal.ops.environments import (
 )
 from teal.ops.oplog import Operation, locks_of, now, stale_reason
 from teal.ops.settle import settle_interrupted
-from teal.ops.watch import Verdict, WatchLimits, WatchReport, check_watch_length, watch_traffic
+from teal.ops.watch import check_watch_length, watch_traffic
 from teal.progress import Progress, quiet
 from teal.project.config import Check, DomainSpec, Target
 from teal.rules.labels import APP_TAG
+from teal.rules.watch_rules import Verdict, WatchLimits, WatchReport
 from teal.runtime.errors import OperationError, TealError, UserError
 from teal.runtime.routes import RouteTable
 from teal.template.synth import artifact_keys

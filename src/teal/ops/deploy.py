@@ -50,11 +50,11 @@ from teal.ops.decision import (
 )
 from teal.ops.environments import Pointing, domain_lock_key, point_domain, read_domain
 from teal.ops.oplog import Operation
-from teal.ops.watch import WatchReport
 from teal.plan.analysis import Verdict
 from teal.progress import Progress, quiet
 from teal.project.config import Target
 from teal.rules.labels import APP_TAG
+from teal.rules.watch_rules import WatchReport
 
 
 @dataclass(frozen=True)
