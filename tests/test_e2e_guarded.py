@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -148,6 +150,65 @@ def test_ctrl_c_during_the_watch_keeps_the_switch(local_cloud: LocalCloudEnv) ->
     last = history(local_cloud)[-1]
     assert last["action"] == "switch" and last["watch"]["verdict"] == "interrupted"
     assert local_cloud.teal_ok("status", "--json").json()["locks"] == []
+
+
+KILLED = -signal.SIGKILL
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.25)
+    return condition()
+
+
+def test_a_killed_watch_of_a_failing_switch_is_switched_back_by_the_gateway(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    """kill -9 of the watching command used to leave the broken environment live."""
+    domain_url = deploy_base_and_extra(local_cloud, BROKEN_POSTS)
+    with SteadyClient(domain_url + "health") as health, SteadyClient(domain_url + "posts"):
+        killed = local_cloud.teal(
+            "switch", "--to", "2", "--watch", "30s", env={"TEAL_CRASH_AT": "switch:watching"}
+        )
+        assert killed.code == KILLED, killed
+        assert wait_for(lambda: version_at(domain_url) == "1", 30)  # within the watch's period
+    assert health.failures == []
+    entries = history(local_cloud)
+    switch = next(e for e in entries if e["action"] == "switch")
+    assert switch["watch"]["verdict"] == "switched-back"
+    assert switch["watch"]["judged_by"] == "local gateway"
+    assert "over the limit of 1%" in switch["watch"]["reason"]
+    back = entries[-1]
+    assert (back["action"], back["from"], back["to"]) == ("switched-back", "blog-dev-2", "blog-dev")
+    refused = local_cloud.teal("rollback")  # the switch back was the rollback
+    assert refused.code == 1 and "a rollback now would serve blog-dev-2 again" in refused.err
+
+
+def test_a_killed_watch_of_a_healthy_switch_is_said_and_held_at_its_deadline(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    domain_url = deploy_base_and_extra(local_cloud)
+    with SteadyClient(domain_url + "health") as client:
+        killed = local_cloud.teal(
+            "switch", "--to", "2", "--watch", "6s", env={"TEAL_CRASH_AT": "switch:watching"}
+        )
+        assert killed.code == KILLED, killed
+        said = local_cloud.teal_ok("status")
+        assert "lost its command" in said.err and "the local gateway judges it" in said.err
+
+        def ended() -> bool:
+            switch = [e for e in history(local_cloud) if e["action"] == "switch"][-1]
+            return bool(switch["watch"]["verdict"] != "watching")
+
+        assert wait_for(ended, 20)
+    assert client.failures == []
+    switch = [e for e in history(local_cloud) if e["action"] == "switch"][-1]
+    assert switch["watch"]["verdict"] == "held" and switch["watch"]["judged_by"] == "local gateway"
+    assert version_at(domain_url) == "2"
+    assert "lost its command" not in local_cloud.teal_ok("status").err
 
 
 def test_a_preview_sends_only_the_requests_with_its_header(local_cloud: LocalCloudEnv) -> None:

@@ -71,8 +71,8 @@ OWNERS = {
     "queue_messages": QUEUES,
     "event_source_mappings": f"{LOCAL}.triggers.source_mappings",
     # teal's own operations on the local cloud
-    "locks": f"{LOCAL}.cloud",
-    "history": f"{LOCAL}.cloud",
+    "locks": f"{LOCAL}.oplog_tables",
+    "history": f"{LOCAL}.oplog_tables",
 }
 
 _MARK = "\x00"  # stands for an f-string's placeholder: {0} is "\x000\x00"

@@ -16,12 +16,12 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
+    open_watched_cloud,
     progress,
     target_options,
 )
 from teal.cli.exits import Interrupted, Reported
 from teal.cli.output import Activity, warn
-from teal.cloud import open_cloud
 from teal.cloud.base import Traffic
 from teal.ops import bluegreen, preview
 from teal.ops.oplog import current_user
@@ -65,7 +65,7 @@ def check(
     (see teal preview): each answer must come from the environment.
     """
     _, target = load_target(project, env, extra, cloud)
-    the_cloud, table = open_cloud(target), _table_or_none(target)
+    the_cloud, table = open_watched_cloud(target), _table_or_none(target)
     if through_preview:
         report = preview.check_preview(target, the_cloud, table)
     else:
@@ -199,7 +199,7 @@ def _switch_domain(
     watch: WatchLimits | None = None,
 ) -> None:
     """A switch to ``to_name``, or (None) a rollback to where the domain was before."""
-    the_cloud = open_cloud(target)
+    the_cloud = open_watched_cloud(target)
     if watch is not None:  # bad input: said before anything starts
         check_watch_length(watch, the_cloud.traffic_timing, the_cloud.name)
     the_cloud.ensure_serving()
@@ -302,7 +302,7 @@ def preview_command(
         raise click.UsageError("give either --to TARGET or --off")
     loaded, target = load_target(project, env, extra, cloud)
     target = _with_domain(loaded, target, domain_name)
-    the_cloud = open_cloud(target)
+    the_cloud = open_watched_cloud(target)
     the_cloud.ensure_serving()
     with Activity(err_console) as activity:
         if to_name is None:
@@ -383,7 +383,7 @@ def delete(
             abort=True,
             err=True,
         )
-    the_cloud = open_cloud(target)
+    the_cloud = open_watched_cloud(target)
     with Activity(err_console) as activity:
         deleted = bluegreen.delete_environment(
             target,
@@ -406,7 +406,9 @@ def status(
 ) -> None:
     """Every environment of the app, which one each domain serves, and the history."""
     loaded, target = load_target(project, env, extra, cloud)
-    report = bluegreen.status(target, open_cloud(target), configured_domains(loaded, target))
+    report = bluegreen.status(
+        target, open_watched_cloud(target), configured_domains(loaded, target)
+    )
     if as_json:
         emit_json(report.to_json())
     else:

@@ -17,7 +17,7 @@ from teal.project.config import Project, Target, load_project, resolve_target
 from teal.project.settings import gateway_port
 
 if TYPE_CHECKING:
-    pass
+    from teal.cloud.base import Cloud
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
 # `--json` leaves exactly one JSON object on stdout.
@@ -132,3 +132,15 @@ def accepts_project(func: F) -> F:
         expose_value=False,
         help="Accepted for uniformity; the local cloud is shared by every project.",
     )(func)
+
+
+def open_watched_cloud(target: Target) -> Cloud:
+    """The target's cloud, after a warning for each watch of the app that lost its
+    command before its verdict (what judges it now, if anything)."""
+    from teal.cloud import open_cloud
+    from teal.ops.watch import orphaned_watches
+
+    cloud = open_cloud(target)
+    for sentence in orphaned_watches(cloud, target.app):
+        _warnings.warning(sentence)
+    return cloud

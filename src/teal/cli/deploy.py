@@ -14,6 +14,7 @@ from teal.cli.common import (
     err_console,
     is_interactive,
     load_target,
+    open_watched_cloud,
     target_options,
 )
 from teal.cli.output import Activity, warn
@@ -61,7 +62,7 @@ def deploy_command(
     the live version with no gap.
     """
     _, target = load_target(project, env, extra, cloud)
-    the_cloud = open_cloud(target)
+    the_cloud = open_watched_cloud(target)
     mode = "never" if no_auto_replace else target.auto_replace
     with Activity(err_console, verbose=verbose) as activity:
         confirm = activity.ask if is_interactive() else None

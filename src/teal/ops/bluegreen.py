@@ -12,6 +12,7 @@ does, when it breaches the limits.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -49,10 +50,11 @@ from teal.ops.environments import (
 from teal.ops.oplog import Operation, locks_of, now, stale_reason
 from teal.ops.settle import settle_interrupted
 from teal.ops.watch import check_watch_length, watch_traffic
+from teal.processes import this_process
 from teal.progress import Progress, quiet
 from teal.project.config import Check, DomainSpec, Target
 from teal.rules.labels import APP_TAG
-from teal.rules.watch_rules import Verdict, WatchLimits, WatchReport
+from teal.rules.watch_rules import Verdict, WatchedStage, WatchGuard, WatchLimits, WatchReport
 from teal.runtime.errors import OperationError, TealError, UserError
 from teal.runtime.routes import RouteTable
 from teal.template.synth import artifact_keys
@@ -291,6 +293,11 @@ def _watched(
         f"watching {report.to} for {limits.seconds} s ({limits.describe()}); Ctrl-C stops "
         "watching and keeps the switch"
     )
+    guard = _guard(
+        how, operation.target, report, limits, switched_at=switched_at, watched=environment
+    )
+    operation.amend({"watch": guard.to_json()})
+    crash_point("switch:watching")
     result = watch_traffic(cloud, stage, limits, since=switched_at, live=live)
     if result.breach is None:
         verdict: Verdict = "interrupted" if result.interrupted else "held"
@@ -325,6 +332,35 @@ def _watched(
             f"teal preview --to {report.to} sets it again"
         )
     return replace(report, watch=watched)
+
+
+def _guard(
+    how: _Switching,
+    goal: Target,
+    report: SwitchReport,
+    limits: WatchLimits,
+    *,
+    switched_at: float,
+    watched: Environment,
+) -> WatchGuard:
+    """The watch as the cloud keeps it, so that a judge outlives this command (locally the
+    gateway judges it once this process is gone; see teal.cloud.local.gateway.watch_judge)."""
+    assert report.from_ is not None  # a watch is refused without a way back
+    back = find_environment(how.cloud, resolve_switch_target(goal, report.from_))
+    assert watched.api_id and watched.stage and back.api_id and back.stage
+    pid, started = this_process()
+    return WatchGuard(
+        domain=how.spec.name,
+        base_path=how.spec.base_path,
+        watched=WatchedStage(watched.name, watched.api_id, watched.stage),
+        back_to=WatchedStage(back.name, back.api_id, back.stage),
+        since=switched_at,
+        limits=limits,
+        host=socket.gethostname(),
+        pid=pid,
+        process_started=started,
+        lock_key=domain_lock_key(how.spec.name),
+    )
 
 
 def domain_of(target: Target) -> DomainSpec:

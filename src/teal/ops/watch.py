@@ -18,18 +18,22 @@ switch.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from teal.cloud.base import Cloud, StageRef, Traffic, TrafficTiming
+from teal.processes import is_running
 from teal.progress import Progress
 from teal.project.config import WatchSettings
 from teal.rules.watch_rules import (
     WatchFigures,
+    WatchGuard,
     WatchLimits,
     WatchResult,
     breach_of,
+    watch_in_progress,
 )
 from teal.runtime.errors import OperationError, UserError
 
@@ -109,3 +113,40 @@ def watch_traffic(
                 return WatchResult(figures, breach, unreadable=None if read_once else failed)
     except KeyboardInterrupt:
         return WatchResult(figures, interrupted=True)
+
+
+# A watch run from another host is taken for ended once this long past its deadline.
+OTHER_HOST_GRACE_S = 120
+
+
+def orphaned_watches(cloud: Cloud, app: str, now: float | None = None) -> list[str]:
+    """A sentence for each watch of the app whose command is gone before its verdict."""
+    moment = time.time() if now is None else now
+    said: list[str] = []
+    for entry in cloud.read_history(app):
+        guard = watch_in_progress(entry.details)
+        if guard is None or _watcher_may_run(guard, moment):
+            continue
+        what = (
+            f"the watch of {guard.watched.environment} on {guard.domain} lost its command "
+            f"(pid {guard.pid} on {guard.host})"
+        )
+        if cloud.name == "local":
+            until = datetime.fromtimestamp(guard.deadline).astimezone().strftime("%H:%M:%S")
+            said.append(
+                f"{what}: the local gateway judges it until {until} and switches back to "
+                f"{guard.back_to.environment} on a breach"
+            )
+        else:
+            said.append(
+                f"{what}: nothing judges it on AWS; {guard.domain} stays on "
+                f"{guard.watched.environment} (teal rollback goes back to "
+                f"{guard.back_to.environment})"
+            )
+    return said
+
+
+def _watcher_may_run(guard: WatchGuard, now: float) -> bool:
+    if guard.host == socket.gethostname():
+        return is_running(guard.pid, guard.process_started)
+    return now < guard.deadline + OTHER_HOST_GRACE_S

@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -51,7 +50,7 @@ from teal.cloud.base import (
     TrafficTiming,
     reported,
 )
-from teal.cloud.local import projects
+from teal.cloud.local import oplog_tables, projects
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway
@@ -70,7 +69,7 @@ from teal.cloud.local.stacks.nested import child_name
 from teal.cloud.local.stacks.notes import Notes
 from teal.cloud.local.stacks.records import StackRecord
 from teal.cloud.local.stacks.resources.registry import providers
-from teal.cloud.local.store import Store, from_json, to_json
+from teal.cloud.local.store import Store
 from teal.cloud.local.triggers import queues
 from teal.project.config import DomainSpec
 from teal.project.settings import gateway_port
@@ -384,22 +383,17 @@ class LocalCloud:
 
     def acquire_lock(self, key: str, owner: LockOwner) -> None:
         with self.store.transaction() as conn:
-            holder = _lock_holder(conn, key)
+            holder = oplog_tables.lock_holder(conn, key)
             if holder is not None:
                 raise LockHeld(key, holder)
-            conn.execute(
-                "INSERT INTO locks (key, owner) VALUES (?, ?)", (key, to_json(owner.to_record()))
-            )
+            oplog_tables.insert_lock(conn, key, owner)
 
     def renew_lock(self, key: str, owner: LockOwner) -> bool:
         with self.store.transaction() as conn:
-            holder = _lock_holder(conn, key)
+            holder = oplog_tables.lock_holder(conn, key)
             if holder is None or not holder.same_holder(owner):
                 return False
-            conn.execute(
-                "UPDATE locks SET owner = ? WHERE key = ?",
-                (to_json(owner.renewed_at(self.clock()).to_record()), key),
-            )
+            oplog_tables.replace_lock(conn, key, owner.renewed_at(self.clock()))
         return True
 
     def release_lock(self, key: str, owner: LockOwner) -> None:
@@ -407,29 +401,23 @@ class LocalCloud:
 
     def break_lock(self, key: str, holder: LockOwner | None = None) -> LockOwner | None:
         with self.store.transaction() as conn:
-            found = _lock_holder(conn, key)
+            found = oplog_tables.lock_holder(conn, key)
             if found is None or (holder is not None and not found.same_holder(holder)):
                 return None
-            conn.execute("DELETE FROM locks WHERE key = ?", (key,))
+            oplog_tables.delete_lock(conn, key)
         return found
 
     def list_locks(self) -> list[HeldLock]:
-        rows = self.store.read("SELECT key, owner FROM locks ORDER BY key")
-        return [HeldLock(row[0], LockOwner.from_record(from_json(row[1]))) for row in rows]
+        with self.store.reading() as conn:
+            return [HeldLock(key, owner) for key, owner in oplog_tables.all_locks(conn)]
 
     def record_history(self, app: str, entry: HistoryEntry) -> None:
-        text = to_json(entry.to_record())
         with self.store.transaction() as conn:
-            replaced = conn.execute(
-                "UPDATE history SET entry = ? WHERE app = ? AND json_extract(entry, '$.id') = ?",
-                (text, app, entry.id),
-            )
-            if replaced.rowcount == 0:
-                conn.execute("INSERT INTO history (app, entry) VALUES (?, ?)", (app, text))
+            oplog_tables.put_entry(conn, app, entry)
 
     def read_history(self, app: str) -> list[HistoryEntry]:
-        rows = self.store.read("SELECT entry FROM history WHERE app = ? ORDER BY seq", (app,))
-        return [HistoryEntry.from_record(from_json(row[0])) for row in rows]
+        with self.store.reading() as conn:
+            return oplog_tables.app_history(conn, app)
 
     # Serving --------------------------------------------------------------------
 
@@ -546,8 +534,3 @@ if TYPE_CHECKING:
     def _conforms(cloud: LocalCloud) -> Cloud:
         """mypy checks here that LocalCloud implements every method of the Cloud seam."""
         return cloud
-
-
-def _lock_holder(conn: sqlite3.Connection, key: str) -> LockOwner | None:
-    row = conn.execute("SELECT owner FROM locks WHERE key = ?", (key,)).fetchone()
-    return None if row is None else LockOwner.from_record(from_json(row[0]))

@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,10 @@ from teal.cloud.local.gateway.handler import Gateway
 from teal.cloud.local.gateway.http_server import HttpListener
 from teal.cloud.local.gateway.own_endpoints import SERVICE, new_token, write_token
 from teal.cloud.local.gateway.traffic import RequestRecorder, TrafficWriter
+from teal.cloud.local.gateway.watch_judge import JUDGE_EVERY_S, judge_watches
 from teal.cloud.local.model import FunctionSpec, ServingState
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.store import private_home
+from teal.cloud.local.store import Store, private_home
 from teal.cloud.local.triggers.runner import TriggerRunner
 from teal.processes import resident_bytes
 from teal.runtime.errors import OperationError
@@ -108,11 +110,13 @@ class GatewayServer:
         workers: WorkerManager,
         port: int,
         traffic: TrafficWriter | None = None,
+        judge: Callable[[], object] | None = None,
     ) -> None:
         self.gateway = gateway
         self.workers = workers
         self.port = port
         self.traffic = traffic
+        self.judge = judge  # the watches whose command is gone (watch_judge)
         self._listeners: dict[int, HttpListener] = {}
         self._unbound: dict[int, Unbound] = {}
         self._stop = asyncio.Event()
@@ -231,7 +235,7 @@ class GatewayServer:
         await self._sync_domain_ports()
         await self._listen(self.port)
         on_ready()
-        last_reap = time.monotonic()
+        last_reap = last_judged = time.monotonic()
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), POLL_S)
@@ -243,11 +247,21 @@ class GatewayServer:
             except Exception:  # a broken state read must not end the gateway
                 log.exception("reading the serving state failed")
             self._flush_traffic()
+            if self.judge is not None and time.monotonic() - last_judged >= JUDGE_EVERY_S:
+                last_judged = time.monotonic()
+                await self._judge_watches(self.judge)
         for port in list(self._listeners):  # all stop accepting at once
             self._close(port)
         await asyncio.gather(*self._draining)
         self._flush_traffic(final=True)
         await self.workers.close()
+
+    async def _judge_watches(self, judge: Callable[[], object]) -> None:
+        """Off the loop's thread: it reads the store and the traffic files."""
+        try:
+            await asyncio.to_thread(judge)
+        except Exception:  # judged again at the next tick
+            log.exception("judging the watched switches failed")
 
     def _flush_traffic(self, *, final: bool = False) -> None:
         """The requests answered since the last tick: traffic numbers, request lines."""
@@ -322,7 +336,8 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
         recorder=recorder,
         console=console.handle,
     )
-    server = GatewayServer(gateway, workers, port, TrafficWriter(paths, recorder))
+    judge = None if serving_state is not None else partial(judge_watches, Store(paths), paths)
+    server = GatewayServer(gateway, workers, port, TrafficWriter(paths, recorder), judge)
     gateway.on_change = server.schedule_reap
     # a health call (every ensure_gateway makes one) returns only once the listeners
     # match the state, so a command that just created a domain can rely on its port,
