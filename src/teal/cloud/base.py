@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 from teal.project.config import DomainSpec
 from teal.rules.lambda_logs import LogEvent
+from teal.rules.watch_rules import WatchGuard
 from teal.runtime.errors import OperationError, UserError
 from teal.template.types import Template
 
@@ -685,6 +686,16 @@ class Cloud(Protocol):
 
     def record_plan(self, environment: str, plan: PlanSummary) -> None:
         """What the latest plan (or the plan a deploy acted on) said of ``environment``."""
+        ...
+
+    # A watched switch, guarded beyond the command that watches it.
+    def guard_watch(self, spec: DomainSpec, guard: WatchGuard) -> None:
+        """Make the cloud judge the watch should its command die: locally the gateway
+        reads the guard from the history by itself; on AWS alarms act."""
+        ...
+
+    def unguard_watch(self, guard: WatchGuard) -> None:
+        """The watch ended: what :meth:`guard_watch` set up goes."""
         ...
 
     # SQS.

@@ -297,8 +297,12 @@ def _watched(
         how, operation.target, report, limits, switched_at=switched_at, watched=environment
     )
     operation.amend({"watch": guard.to_json()})
+    _arm(cloud, how.spec, guard)
     crash_point("switch:watching")
-    result = watch_traffic(cloud, stage, limits, since=switched_at, live=live)
+    try:
+        result = watch_traffic(cloud, stage, limits, since=switched_at, live=live)
+    finally:  # before a switch back: the alarms would race this command to it
+        _disarm(cloud, guard)
     if result.breach is None:
         verdict: Verdict = "interrupted" if result.interrupted else "held"
         held = WatchReport(result, limits, verdict)
@@ -332,6 +336,23 @@ def _watched(
             f"teal preview --to {report.to} sets it again"
         )
     return replace(report, watch=watched)
+
+
+def _arm(cloud: Cloud, spec: DomainSpec, guard: WatchGuard) -> None:
+    """Guard the watch beyond this command; a guard that fails leaves the watch to it."""
+    try:
+        cloud.guard_watch(spec, guard)
+    except TealError as failed:
+        warnings_log.warning(
+            "only this command judges the watch (keep it running): %s", failed.what
+        )
+
+
+def _disarm(cloud: Cloud, guard: WatchGuard) -> None:
+    try:
+        cloud.unguard_watch(guard)
+    except TealError as failed:
+        warnings_log.warning("the watch's alarms were left in place: %s", failed.what)
 
 
 def _guard(

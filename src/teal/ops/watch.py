@@ -21,9 +21,10 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from teal.cloud.base import Cloud, StageRef, Traffic, TrafficTiming
+from teal.cloud.base import Cloud, HistoryEntry, StageRef, Traffic, TrafficTiming
 from teal.processes import is_running
 from teal.progress import Progress
 from teal.project.config import WatchSettings
@@ -31,6 +32,7 @@ from teal.rules.watch_rules import (
     WatchFigures,
     WatchGuard,
     WatchLimits,
+    WatchReport,
     WatchResult,
     breach_of,
     watch_in_progress,
@@ -120,30 +122,52 @@ OTHER_HOST_GRACE_S = 120
 
 
 def orphaned_watches(cloud: Cloud, app: str, now: float | None = None) -> list[str]:
-    """A sentence for each watch of the app whose command is gone before its verdict."""
+    """A sentence for each watch of the app whose command is gone before its verdict.
+
+    On AWS, once such a watch is past its deadline, its alarms are removed and its
+    entry gets the verdict ``interrupted`` (the alarms guarded it until then).
+    """
     moment = time.time() if now is None else now
     said: list[str] = []
     for entry in cloud.read_history(app):
         guard = watch_in_progress(entry.details)
         if guard is None or _watcher_may_run(guard, moment):
             continue
-        what = (
+        lost = (
             f"the watch of {guard.watched.environment} on {guard.domain} lost its command "
             f"(pid {guard.pid} on {guard.host})"
         )
+        until = datetime.fromtimestamp(guard.deadline).astimezone().strftime("%H:%M:%S")
         if cloud.name == "local":
-            until = datetime.fromtimestamp(guard.deadline).astimezone().strftime("%H:%M:%S")
             said.append(
-                f"{what}: the local gateway judges it until {until} and switches back to "
+                f"{lost}: the local gateway judges it until {until} and switches back to "
                 f"{guard.back_to.environment} on a breach"
             )
-        else:
+        elif moment < guard.deadline:
+            measures = "5xx rate and p99" if guard.limits.max_p99_ms else "5xx rate"
             said.append(
-                f"{what}: nothing judges it on AWS; {guard.domain} stays on "
-                f"{guard.watched.environment} (teal rollback goes back to "
-                f"{guard.back_to.environment})"
+                f"{lost}: CloudWatch alarms on its {measures} guard it until {until} "
+                f"and put {guard.domain} back on {guard.back_to.environment} on a breach"
+            )
+        else:
+            _close_orphan(cloud, app, entry, guard)
+            said.append(
+                f"{lost}: its alarms guarded it until {until}; they are removed now "
+                f"({guard.domain} serves what `teal status` shows)"
             )
     return said
+
+
+def _close_orphan(cloud: Cloud, app: str, entry: HistoryEntry, guard: WatchGuard) -> None:
+    cloud.unguard_watch(guard)
+    ended = WatchReport(
+        WatchResult(WatchFigures(float(guard.limits.seconds)), interrupted=True),
+        guard.limits,
+        "interrupted",
+        note=f"the command that watched (pid {guard.pid}) ended before its verdict; "
+        "CloudWatch alarms guarded the switch until the deadline",
+    )
+    cloud.record_history(app, replace(entry, details={**entry.details, "watch": ended.to_json()}))
 
 
 def _watcher_may_run(guard: WatchGuard, now: float) -> bool:

@@ -23,6 +23,7 @@ from teal.cloud.aws.retry import Backoff, Retrier, Sleep
 from teal.cloud.aws.routing import RoutingRules
 from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
+from teal.cloud.aws.watch_alarms import WatchAlarms
 from teal.cloud.base import (
     ApiKeyInfo,
     BasePathMapping,
@@ -48,6 +49,7 @@ from teal.cloud.base import (
 from teal.project.config import DomainSpec
 from teal.rules.apigateway import stage_endpoint
 from teal.rules.labels import DOMAIN_TAG
+from teal.rules.watch_rules import WatchGuard
 
 # How often a running stack operation is polled: soon at first, then every 10 s.
 STACK_POLL = Backoff(first=2.0, factor=1.5, cap=10.0)
@@ -88,6 +90,7 @@ class AwsCloud:
         self._logs = CloudWatchLogs(clients.logs)
         self._functions = Functions(clients.lambda_, retry)
         self._metrics = Metrics(clients.cloudwatch, retry)
+        self._alarms = WatchAlarms(clients.cloudwatch, retry)
 
     @classmethod
     def from_settings(
@@ -268,6 +271,14 @@ class AwsCloud:
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         with translated("cloudwatch"):
             return self._metrics.traffic(stages, window_s)
+
+    def guard_watch(self, spec: DomainSpec, guard: WatchGuard) -> None:
+        with translated(spec.name):
+            self._alarms.arm(guard, self._domains.guard_function_arn(spec))
+
+    def unguard_watch(self, guard: WatchGuard) -> None:
+        with translated(guard.domain):
+            self._alarms.disarm(guard)
 
     def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
         with translated("cloudwatch"):

@@ -12,11 +12,13 @@ call, with no gap.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from teal.cloud.aws import watch_guard_function
 from teal.cloud.aws.retry import Retrier, error_code, error_message
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
 
 ROOT_BASE_PATH = "(none)"  # how API Gateway spells the root mapping
+WATCH_GUARD_OUTPUT = "WatchGuardFunctionArn"
+WATCH_GUARD_RUNTIME = "python3.12"
 
 
 def domain_stack_name(domain: str) -> str:
@@ -72,6 +76,7 @@ def domain_template(spec: DomainSpec) -> Template:
                 },
             },
         }
+    resources.update(watch_guard_resources(spec.name))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"teal custom domain {spec.name}",
@@ -79,8 +84,85 @@ def domain_template(spec: DomainSpec) -> Template:
         "Outputs": {
             "DomainName": {"Value": {"Ref": "DomainName"}},
             "RegionalDomainName": {"Value": {"Fn::GetAtt": ["DomainName", "RegionalDomainName"]}},
+            WATCH_GUARD_OUTPUT: {"Value": {"Fn::GetAtt": ["WatchGuardFunction", "Arn"]}},
         },
     }
+
+
+def watch_alarm_prefix(domain: str) -> str:
+    """The names of the alarms that guard watched switches of the domain start so."""
+    return "teal-watch-" + domain.replace(".", "-") + "-"
+
+
+def watch_guard_resources(domain: str) -> dict[str, object]:
+    """The function a watch's alarm invokes to put the mapping back (see
+    :mod:`teal.cloud.aws.watch_guard_function`), allowed to read and change this
+    domain's base path mappings only, and invoked only by the domain's watch alarms."""
+    mappings = f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/domainnames/{domain}"
+    return {
+        "WatchGuardRole": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+                ],
+                "Policies": [
+                    {
+                        "PolicyName": "repoint-this-domain-only",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["apigateway:GET", "apigateway:PATCH"],
+                                    "Resource": {"Fn::Sub": mappings + "/basepathmappings/*"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
+        "WatchGuardFunction": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": WATCH_GUARD_RUNTIME,
+                "Handler": "index.handler",
+                "Timeout": 30,
+                "Role": {"Fn::GetAtt": ["WatchGuardRole", "Arn"]},
+                "Code": {"ZipFile": watch_guard_source()},
+                "Description": f"teal: puts {domain} back when a watched switch breaches",
+            },
+        },
+        "WatchGuardPermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "FunctionName": {"Ref": "WatchGuardFunction"},
+                "Action": "lambda:InvokeFunction",
+                "Principal": "lambda.alarms.cloudwatch.amazonaws.com",
+                "SourceAccount": {"Ref": "AWS::AccountId"},
+                "SourceArn": {
+                    "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:"
+                    "${AWS::AccountId}:alarm:" + watch_alarm_prefix(domain) + "*"
+                },
+            },
+        },
+    }
+
+
+def watch_guard_source() -> str:
+    """The guard function's module, as the inline code of the function (under 4 KB)."""
+    return inspect.getsource(watch_guard_function)
 
 
 def _ignore(_event: StackEvent) -> None:
@@ -109,6 +191,22 @@ class Domains:
         with contextlib.suppress(NoUpdates):
             self._stacks.apply(request, _ignore)
         return DomainInfo(spec.name, domain_url(spec.name, spec.base_path), dict(tags))
+
+    def guard_function_arn(self, spec: DomainSpec) -> str:
+        """The ARN of the domain's watch guard function; a domain stack from before it had
+        one is updated to have it (see :func:`watch_guard_resources`)."""
+        stack = domain_stack_name(spec.name)
+        found = self._stacks.describe(stack)
+        if found is None or WATCH_GUARD_OUTPUT not in found.outputs:
+            self.ensure(spec, self._stacks.tags(stack) or {})
+            found = self._stacks.describe(stack)
+        if found is None or WATCH_GUARD_OUTPUT not in found.outputs:
+            raise OperationError(
+                f"the stack of {spec.name} has no watch guard function",
+                where=stack,
+                hint="teal deploy updates the domain's stack; then switch again",
+            )
+        return found.outputs[WATCH_GUARD_OUTPUT]
 
     def get(self, name: str) -> DomainInfo | None:
         try:

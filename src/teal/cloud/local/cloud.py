@@ -80,6 +80,7 @@ from teal.rules.apigateway import (
     normalize_base_path,
 )
 from teal.rules.labels import APP_TAG
+from teal.rules.watch_rules import WatchGuard
 from teal.runtime.errors import OperationError, UserError
 
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
@@ -493,6 +494,13 @@ class LocalCloud:
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         """From the gateway's traffic numbers (no gateway needs to run to read them)."""
         return read_traffic(self.paths, stages, window_s)
+
+    def guard_watch(self, spec: DomainSpec, guard: WatchGuard) -> None:
+        """Nothing to set up: the gateway judges the guards the history holds
+        (:mod:`teal.cloud.local.gateway.watch_judge`) once their command is gone."""
+
+    def unguard_watch(self, guard: WatchGuard) -> None:
+        """Nothing to remove: the watch's verdict in the history ends it."""
 
     def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
         return read_traffic_since(self.paths, stages, since.timestamp())
