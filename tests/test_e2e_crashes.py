@@ -10,11 +10,14 @@ the crashed operation, and ``teal status`` tells the truth.
 from __future__ import annotations
 
 import json
+import re
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import teal
 from e2e import LocalCloudEnv, Run, SteadyClient, get, rename_id_to_post_id
 
 KILLED = -signal.SIGKILL
@@ -259,3 +262,18 @@ def test_delete_killed_after_the_stack_went_is_settled_as_done(
     assert settled(local_cloud, "delete") == [
         ("done", "blog-dev-2 no longer exists: it was deleted")
     ]
+
+
+def test_every_named_crash_point_is_crashed_at_by_a_test() -> None:
+    """A crash point no test kills teal at proves nothing: each is used here or in the
+    guarded switches' tests."""
+    source = Path(teal.__file__).parent
+    named = {
+        match
+        for path in source.rglob("*.py")
+        for match in re.findall(r'crash_point\("([^"]+)"\)', path.read_text())
+    }
+    here = Path(__file__).parent
+    tests = (here / "test_e2e_crashes.py").read_text() + (here / "test_e2e_guarded.py").read_text()
+    assert len(named) >= 12
+    assert sorted(p for p in named if f'"{p}"' not in tests) == []
