@@ -3,6 +3,7 @@ extra resources, tags): what the analysis decides, and what the plan says in use
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,7 @@ def app_table(schedule: str | None = "rate(5 minutes)", batch: int | None = 10) 
         app.schedule(schedule)(tick)
     if batch:
         app.on_sqs_message(queue="jobs", batch_size=batch)(work)
-    table = app.routes()
-    table.triggers = build_triggers(app.triggers)
-    return table
+    return dataclasses.replace(app.routes(), triggers=build_triggers(app.triggers))
 
 
 def plan(

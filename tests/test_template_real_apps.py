@@ -3,6 +3,7 @@ and the function settings that pass through to Lambda. Every template is cfn-lin
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from teal.project.config import (
 )
 from teal.project.resources_file import ExtraResources
 from teal.project.trigger_checks import build_triggers
+from teal.runtime.access import CORSConfig
 from teal.runtime.app import App
 from teal.runtime.errors import ConfigError
 from teal.runtime.routes import RouteTable
@@ -51,9 +53,7 @@ def real_app() -> RouteTable:
     app.schedule("cron(0 12 * * ? *)")(tick)
     app.on_sqs_message(queue="jobs", batch_size=5)(work)
     app.on_sqs_message(queue=ORDERS, shared=True)(work)
-    table = app.routes()
-    table.triggers = build_triggers(app.triggers)
-    return table
+    return dataclasses.replace(app.routes(), triggers=build_triggers(app.triggers))
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -308,3 +308,13 @@ def test_triggers_follow_their_functions_generation_and_queues_stay() -> None:
     union = combine_for_switch(old, new)
     assert len(resources_of(union, "AWS::Events::Rule")) == 4
     assert lint_errors(union) == []
+
+
+def test_app_wide_cors_keeps_the_apps_schedules_and_queue_consumers() -> None:
+    """Resolving CORS once rebuilt the route table by hand and dropped its triggers: the
+    schedule's rule and the queue's event source mapping vanished from the template."""
+    alone = synthesize(real_app(), make_target(), CODE_KEY).template
+    with_cors = synthesize(real_app(), make_target(cors=CORSConfig()), CODE_KEY).template
+    for kind in ("AWS::Events::Rule", "AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission"):
+        assert sorted(resources_of(with_cors, kind)) == sorted(resources_of(alone, kind)), kind
+    assert len(resources_of(with_cors, "AWS::Events::Rule")) == 2

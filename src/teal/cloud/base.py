@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from teal.project.config import DomainSpec
+from teal.project.config import DomainSpec, Target
 from teal.rules.lambda_logs import LogEvent
 from teal.rules.watch_rules import WatchGuard
 from teal.runtime.errors import OperationError, UserError
+from teal.template.synth import ARTIFACT_BUCKET
 from teal.template.types import Template
 
 # Stack statuses, spelled as CloudFormation spells them.
@@ -65,6 +66,13 @@ class StackRequest:
     template: Template
     parameters: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_environment(cls, target: Target, template: Template, bucket: str) -> StackRequest:
+        """An environment's stack: what ``teal deploy`` applies and ``teal plan`` previews
+        alike, so that the two cannot drift apart."""
+        parameters = {ARTIFACT_BUCKET: bucket}
+        return cls(target.environment, template, parameters, target.tags())
 
 
 @dataclass(frozen=True)

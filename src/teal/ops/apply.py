@@ -44,7 +44,7 @@ from teal.project.package import Package
 from teal.rules.labels import REST_API_OUTPUT, STAGE_OUTPUT
 from teal.rules.watch_rules import WatchLimits, WatchReport
 from teal.runtime.errors import OperationError
-from teal.template import ARTIFACT_BUCKET, Synthesized
+from teal.template import Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes
 from teal.template.synth import with_fresh_deployment
 from teal.template.types import Template
@@ -236,12 +236,7 @@ class Applier:
         cloud = self.run_.cloud
         if self.before is not None:
             refuse_removing_mapped_apis(cloud, self.target.environment, self.before, template)
-        request = StackRequest(
-            name=self.target.environment,
-            template=template,
-            parameters={ARTIFACT_BUCKET: cloud.artifact_bucket},
-            tags=self.target.tags(),
-        )
+        request = StackRequest.of_environment(self.target, template, cloud.artifact_bucket)
         try:
             result = cloud.apply_stack(request, self.run_.on_event)
         except NoUpdates:  # e.g. the first step of a replacement that a crash interrupted

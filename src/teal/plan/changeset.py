@@ -20,7 +20,7 @@ from teal.cloud.base import ChangeSet, ChangeSetRow, Cloud, StackRequest
 from teal.plan.analysis import ResourceChanges
 from teal.project.config import Target
 from teal.runtime.errors import OperationError
-from teal.template import ARTIFACT_BUCKET, Synthesized
+from teal.template import Synthesized
 from teal.template.combine import template_bytes
 
 # teal's word for each kind of change its analysis found, by logical id.
@@ -78,12 +78,7 @@ def compare_change_set(
     try:
         uploaded = _upload_nested(cloud, synthesized)
         change_set = cloud.change_set(
-            StackRequest(
-                name=target.environment,
-                template=synthesized.template,
-                parameters={ARTIFACT_BUCKET: cloud.artifact_bucket},
-                tags=target.tags(),
-            )
+            StackRequest.of_environment(target, synthesized.template, cloud.artifact_bucket)
         )
     except OperationError as error:
         return ChangeSetReport(None, f"CloudFormation could not preview the change: {error}")

@@ -22,6 +22,7 @@ read gets the greedy resource too, and a warning that says so.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -168,8 +169,8 @@ def _loaded(
             )
         authorizers = [_lambda_authorizer(a) for a in found.get("authorizers") or []]
         table = build_route_table(_specs(routes or []), authorizers)
-        table.triggers = build_triggers(_trigger_specs(found))
-        return LoadedApp(table, TEAL)
+        triggers = build_triggers(_trigger_specs(found))
+        return LoadedApp(dataclasses.replace(table, triggers=triggers), TEAL)
     framework = found.get("framework")
     name = FRAMEWORK_NAMES.get(str(framework), str(framework or kind.upper()))
     if api == "proxy":

@@ -10,7 +10,7 @@ This module uses the standard library only: it ships inside Lambda packages.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -308,24 +308,29 @@ def _variable_attempt(attempt: _Attempt[T], segments: list[str]) -> _Attempt[T] 
     return _Attempt(variable, attempt.depth + 1, {**attempt.params, name: head})
 
 
+@dataclass(frozen=True)
 class RouteTable:
     """The app's validated routes, the resource tree they make, the authorizers the
     routes name (by name), and (as teal read the app) its schedules and queue
-    consumers: functions no route calls may run them."""
+    consumers: functions no route calls may run them.
 
-    def __init__(
-        self,
-        routes: Iterable[Route],
-        authorizers: Mapping[str, Authorizer] | None = None,
-        triggers: Triggers | None = None,
-    ) -> None:
-        self.routes: tuple[Route, ...] = tuple(routes)
-        self.authorizers: Mapping[str, Authorizer] = dict(authorizers or {})
-        self.triggers = triggers or Triggers()
-        self.tree: PathTree[Route] = PathTree()
+    A value: change one with :func:`dataclasses.replace`, which carries every other
+    field along (a table rebuilt by hand once dropped the app's triggers).
+    """
+
+    routes: Sequence[Route]
+    authorizers: Mapping[str, Authorizer] = field(default_factory=dict)
+    triggers: Triggers = field(default_factory=Triggers)
+    tree: PathTree[Route] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "routes", tuple(self.routes))
+        object.__setattr__(self, "authorizers", dict(self.authorizers))
+        tree: PathTree[Route] = PathTree()
         for route in self.routes:
             for method in route.methods:
-                self.tree.add(route.path, method, route)
+                tree.add(route.path, method, route)
+        object.__setattr__(self, "tree", tree)
 
     @property
     def functions(self) -> dict[str, list[Route]]:

@@ -38,7 +38,7 @@ def with_effective_cors(table: RouteTable, app_cors: CORSConfig | None) -> Route
     if app_cors is None and all(r.cors is None for r in table.routes):
         return table
     routes = [dataclasses.replace(r, cors=effective_cors(r.cors, app_cors)) for r in table.routes]
-    return RouteTable(routes, table.authorizers)
+    return dataclasses.replace(table, routes=routes)
 
 
 def preflight_cors(node: Node[Route]) -> CORSConfig | None:
