@@ -199,7 +199,7 @@ def test_logs_read_as_one_stream_across_a_replacement(blog: LocalCloudEnv) -> No
 def test_teal_invoke_returns_the_result_and_the_log_tail(blog: LocalCloudEnv) -> None:
     answer = blog.teal_ok("invoke", "posts", "--json").json()
     assert answer["function"] == "posts"
-    assert answer["error"] is None
+    assert (answer["error"], answer["failed"]) == (None, False)
     assert answer["result"]["statusCode"] == 200
     assert "Hello, teal" in answer["result"]["body"]  # the sample event: GET /posts
     assert answer["logs"].startswith(f"START RequestId: {answer['request_id']}")
@@ -222,9 +222,10 @@ def test_teal_invoke_returns_the_result_and_the_log_tail(blog: LocalCloudEnv) ->
         timeout=120,
         check=False,
     )
-    assert given.returncode == 0, given.stderr
+    assert given.returncode == 1, given.stderr  # the README's promise: a failure exits 1
     failed = json.loads(given.stdout)
     assert failed["result"]["statusCode"] == 500  # teal's runtime answered for the handler
+    assert (failed["failed"], failed["error"]) == (True, None)
     assert "marker-boom given" in failed["logs"]
     assert "ZeroDivisionError: division by zero" in failed["logs"]
 

@@ -45,7 +45,8 @@ def invoke_command(
     event_from: str | None,
 ) -> None:
     """Invoke FUNCTION once, synchronously, as Lambda's Invoke does: print its result,
-    its error if it failed (exit 1), and its log lines."""
+    its error if it failed, or the 5xx a proxy request was answered with (exit 1 for
+    both), and its log lines."""
     _, target = load_target(project, env, extra, cloud)
     event = read_event(event_from) if event_from is not None else None
     the_cloud = open_cloud(target)
@@ -57,8 +58,8 @@ def invoke_command(
         emit_json(report.to_json())
     else:
         _print_report(report)
-    if report.invocation.error is not None:
-        raise Reported  # the error is in the report above
+    if report.failed:
+        raise Reported  # the error (or the 5xx answer) is in the report above
 
 
 def read_event(source: str) -> Any:
@@ -117,6 +118,11 @@ def _print_report(report: InvokeReport) -> None:
     if call.error is not None:
         console.print(
             f"[bold red]error:[/] {escape(call.error.type)}: {escape(call.error.message)}"
+        )
+    elif report.server_error is not None:
+        console.print(
+            f"[bold red]error:[/] the function answered HTTP {report.server_error} (its "
+            "handler failed: see the log lines above)"
         )
         return
     console.print(json.dumps(call.result, indent=2, ensure_ascii=False), markup=False)

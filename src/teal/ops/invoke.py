@@ -37,9 +37,25 @@ class InvokeReport:
     invocation: Invocation
     event: Any
 
+    @property
+    def server_error(self) -> int | None:
+        """The 5xx status a proxy request was answered with (a handler that raised, which
+        teal's runtime and frameworks turn into a 500 answer), else None."""
+        result = self.invocation.result
+        if not (isinstance(self.event, dict) and "httpMethod" in self.event):
+            return None
+        status = result.get("statusCode") if isinstance(result, dict) else None
+        return status if isinstance(status, int) and status >= 500 else None
+
+    @property
+    def failed(self) -> bool:
+        """Lambda's error, or a proxy answer of 5xx: what ``teal invoke`` exits 1 for."""
+        return self.invocation.error is not None or self.server_error is not None
+
     def to_json(self) -> dict[str, Any]:
         call = self.invocation
         return {
+            "failed": self.failed,
             "function": self.function,
             "function_name": call.function_name,
             "request_id": call.request_id,
