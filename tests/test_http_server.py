@@ -40,6 +40,7 @@ class Scripted:
     """Answers by path; records what it was given and when each request started and ended."""
 
     max_body_bytes = LIMIT
+    max_kept_body_bytes = LIMIT
 
     def __init__(self) -> None:
         self.requests: list[GatewayRequest] = []
@@ -59,6 +60,8 @@ class Scripted:
     ) -> GatewayResponse:
         if request.body_too_large:
             return GatewayResponse(413, (("Content-Type", "text/plain"),), b"too long")
+        if request.throttled:
+            return GatewayResponse(429, (("Content-Type", "text/plain"),), b"no room")
         if request.path == "/slow":
             await asyncio.sleep(float(query["s"][0]))
             return GatewayResponse(200, (), b"slow done")
@@ -84,6 +87,7 @@ class Scripted:
             "query": request.query_string,
             "headers": request.headers,
             "body": request.body.decode("latin-1"),
+            "body_dropped": request.body_dropped,
             "protocol": request.protocol,
             "client_ip": request.client_ip,
             "local_port": request.local_port,
@@ -359,6 +363,66 @@ def test_a_declared_body_over_the_limit_is_answered_before_it_is_sent(server: Se
         assert client.answer().status == 413  # not a byte of the body sent yet
         client.send(b"a" * 10 * LIMIT)
         assert client.get("/echo?after").status == 200
+
+
+def test_a_client_that_asks_to_close_sends_the_rest_of_a_body_answered_early(
+    server: Server,
+) -> None:
+    with Client(server.port) as client:
+        client.send(request("POST", "/echo", "Connection: close", f"Content-Length: {10 * LIMIT}"))
+        answer = client.answer()
+        assert (answer.status, answer.header("Connection")) == (413, "close")
+        # the body is read to its end before the close: no send meets a reset connection
+        for _ in range(10):
+            client.send(b"a" * LIMIT)
+            time.sleep(0.02)
+        assert client.closed()
+
+
+def test_a_body_over_the_kept_limit_is_read_and_dropped(server: Server) -> None:
+    server.handler.max_kept_body_bytes = 100
+    with Client(server.port) as client:
+        client.send(request("POST", "/echo", body=b"a" * 101))
+        assert client.answer().json()["body"] == ""
+        client.send(
+            request("POST", "/echo", "Transfer-Encoding: chunked") + chunked(b"a" * 60, b"a" * 60)
+        )
+        assert client.answer().json()["body"] == ""  # kept until it passed the limit
+        client.send(request("POST", "/echo", body=b"a" * 100))
+        assert client.answer().json()["body"] == "a" * 100
+    assert [r.body_dropped for r in server.handler.requests] == [True, True, False]
+    bodies = server.listener.bodies
+    assert (bodies.held, bodies.peak) == (0, 100)  # the declared one over it took no room
+
+
+def test_a_body_without_room_is_throttled_at_once_and_read_to_its_end(server: Server) -> None:
+    bodies = server.listener.bodies
+    bodies.limit = 600
+    with Client(server.port) as first, Client(server.port) as second:
+        first.send(request("POST", "/echo", "Content-Length: 500") + b"a" * 100)
+        eventually(lambda: bodies.held == 500)  # all of it, declared
+        second.send(request("POST", "/echo", "Content-Length: 200"))
+        assert second.answer().status == 429  # before a byte of its body came
+        second.send(b"b" * 200)  # read and dropped: the connection serves on
+        assert second.get("/echo?after").json()["query"] == "after"
+        # a chunked body takes room piece by piece: the second piece finds none
+        second.send(request("POST", "/echo", "Transfer-Encoding: chunked"))
+        second.send(chunked(b"c" * 50, b"c" * 100))
+        assert second.answer().status == 429
+        assert bodies.held == 500  # the throttled one gave back what it had
+        first.send(b"a" * 400)
+        assert len(first.answer().json()["body"]) == 500
+    assert (bodies.held, bodies.peak, bodies.throttled) == (0, 550, 2)
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_a_client_gone_mid_body_gives_its_room_back(server: Server, pipelined: bool) -> None:
+    bodies = server.listener.bodies
+    with Client(server.port) as client:
+        before = request("GET", "/slow?s=0.3") if pipelined else b""
+        client.send(before + request("POST", "/echo", "Content-Length: 500") + b"a" * 10)
+        eventually(lambda: bodies.held == 500)
+    eventually(lambda: bodies.held == 0)
 
 
 # ---------------------------------------------------------------- answers

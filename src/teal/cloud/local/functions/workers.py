@@ -101,6 +101,17 @@ class InvocationError(Exception):
         self.message = message
 
 
+def event_too_large(size: int | None = None) -> InvocationError:
+    """Lambda's refusal of an event over :data:`MAX_EVENT_BYTES` (of ``size`` bytes, if
+    known)."""
+    told = f" (the event has {size} bytes)" if size is not None else ""
+    return InvocationError(
+        FailureKind.EVENT_TOO_LARGE,
+        f"Request must be smaller than {MAX_EVENT_BYTES} bytes for the InvokeFunction "
+        f"operation{told}",
+    )
+
+
 # ---------------------------------------------------------------- code unpacking
 
 
@@ -214,19 +225,18 @@ def decode_frame(frame: bytes) -> Any:
 
 
 def _request_frame(request_id: str, deadline_ms: int, event_json: bytes, trace_id: str) -> bytes:
-    """A request frame around an event encoded once, by :func:`encode_event`."""
-    payload = b"".join(
-        (
-            b'{"request_id":',
-            encode_event(request_id),
-            b',"deadline_ms":%d,"trace_id":' % deadline_ms,
-            encode_event(trace_id),
-            b',"event":',
-            event_json,
-            b"}",
-        )
+    """A request frame around an event encoded once, by :func:`encode_event`: one copy
+    of the event (megabytes, with a large body)."""
+    parts = (
+        b'{"request_id":',
+        encode_event(request_id),
+        b',"deadline_ms":%d,"trace_id":' % deadline_ms,
+        encode_event(trace_id),
+        b',"event":',
+        event_json,
+        b"}",
     )
-    return _HEADER.pack(len(payload)) + payload
+    return b"".join((_HEADER.pack(sum(map(len, parts))), *parts))
 
 
 def yield_to_the_gateway(pid: int) -> None:
@@ -420,6 +430,7 @@ class Worker:
         # no drain: one frame at a time, which the transport holds until the pipe takes it
         frame = _request_frame(request_id, deadline_ms, event_json, lambda_trace_id(trace_id))
         self._stdin.write(frame)
+        del frame  # the transport holds what the pipe has not taken yet, and no longer
         # timers, not wait_for: no extra task per request on the hot path
         loop = self.channel.loop
         timers = [
@@ -648,11 +659,7 @@ class WorkerManager:
         """
         event_json = encode_event(event)
         if len(event_json) > MAX_EVENT_BYTES:
-            raise InvocationError(
-                FailureKind.EVENT_TOO_LARGE,
-                f"Request must be smaller than {MAX_EVENT_BYTES} bytes for the InvokeFunction "
-                f"operation (the event has {len(event_json)} bytes)",
-            )
+            raise event_too_large(len(event_json))
         pool = self._pools.get(spec.version_key)
         if pool is None:
             pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)

@@ -6,6 +6,11 @@ integrations does:
 
 0. refuse a body over the REST payload limit, 10 MB (413); the HTTP server
    stops keeping the body there, so the gateway never holds more of a request;
+   nor does it keep a body over Lambda's 6 MB event limit, which no function
+   could be given (``max_kept_body_bytes``): such a request is routed as any
+   other, and answered 413 where its event would be built; and a request whose
+   body finds no room among those the server holds is throttled (429, API
+   Gateway's ``THROTTLED`` answer);
 1. pick the API and stage: ``/restapis/<api>/<stage>/_user_request_/<path>``
    on the main port, or a custom domain (by its own port, or by Host header
    on the main port) through its routing rules, by priority (a preview's
@@ -74,7 +79,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from teal.cloud.local.functions.workers import FailureKind, InvocationError
+from teal.cloud.local.functions.workers import (
+    MAX_EVENT_BYTES,
+    FailureKind,
+    InvocationError,
+    event_too_large,
+)
 from teal.cloud.local.gateway import authorizers
 from teal.cloud.local.gateway.authorizers import FORBIDDEN, MISSING_TOKEN, method_arn
 from teal.cloud.local.gateway.guard import Access, Call, Guard
@@ -137,6 +147,9 @@ class GatewayRequest:
     client_ip: str = "127.0.0.1"
     protocol: str = "HTTP/1.1"
     body_too_large: bool = False  # over the payload limit: ``body`` holds none of it
+    # over Lambda's event limit, so no function may be given it: ``body`` holds none of it
+    body_dropped: bool = False
+    throttled: bool = False  # no room to keep the body: ``body`` holds none of it
     scheme: str = "http"
 
     def header(self, name: str) -> str | None:
@@ -208,6 +221,8 @@ INTERNAL_ERROR = (500, "InternalServerErrorException", '{"message": "Internal se
 TIMED_OUT = (504, "IntegrationTimeout", '{"message": "Endpoint request timed out"}')
 # a payload over a limit, API Gateway's own or Lambda's (the answer observed for the latter)
 REQUEST_TOO_LONG = (413, "BadRequestException", '{"message": "Request Too Long"}')
+# API Gateway's answer when it throttles a request (gateway response type THROTTLED)
+THROTTLED = (429, "TooManyRequestsException", '{"message":"Too Many Requests"}')
 
 
 @dataclass(frozen=True)
@@ -283,6 +298,8 @@ class Gateway:
         self.clock = clock
         self.integration_timeout_s = integration_timeout_s
         self.max_body_bytes = max_body_bytes
+        # a body past this never reaches a function (its event would be over Lambda's limit)
+        self.max_kept_body_bytes = min(MAX_EVENT_BYTES, max_body_bytes)
         self.new_request_id = new_request_id
         self.on_change = on_change
         self.on_health = on_health
@@ -375,7 +392,10 @@ class Gateway:
         served = self._stage(view, target.api_id, target.stage)
         if served is None:
             return _error(FORBIDDEN, request_id)
-        response, function = await self._serve(view, served, target, request, request_id)
+        if request.throttled:
+            response, function = _error(THROTTLED, request_id), ""
+        else:
+            response, function = await self._serve(view, served, target, request, request_id)
         if response.response_type is not None and served.gateway_responses:
             response = with_gateway_response(response, served.gateway_responses)
         if self.recorder is not None:
@@ -394,6 +414,8 @@ class Gateway:
     async def _internal(
         self, view: _View, request: GatewayRequest, request_id: str
     ) -> GatewayResponse:
+        if request.throttled:
+            return _error(THROTTLED, request_id)
         if self.console is not None and is_console_path(request.path):
             return await self.console(request)  # a browser's: the token from a cookie too
         refused = self._own_refusal(request)
@@ -403,7 +425,7 @@ class Gateway:
             details = await self.on_health() if self.on_health is not None else {}
             return self._health(view, request_id, details)
         if request.path.startswith(INVOKE_PREFIX) and request.method == "POST":
-            return await self._invoke(view, request.path[len(INVOKE_PREFIX) :], request.body)
+            return await self._invoke(view, request.path[len(INVOKE_PREFIX) :], request)
         return _json_response(404, {"message": f"no teal endpoint at {request.path}"}, "")
 
     def _own_refusal(self, request: GatewayRequest) -> str | None:
@@ -474,6 +496,11 @@ class Gateway:
         if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
             # API Gateway may not invoke the function: AWS answers as for any internal error
             return _error(INTERNAL_ERROR, request_id), ""
+        if request.body_dropped:  # Lambda refuses the event: the function does not run
+            log.info(
+                "function %s not invoked for request %s: body over 6 MB", spec.name, request_id
+            )
+            return _error(REQUEST_TOO_LONG, request_id), spec.name
         source = _request_source(served, target, match.node.path, match.params)
         incoming = _incoming(request, request.body)
         now = self.clock()
@@ -576,15 +603,17 @@ class Gateway:
         call = await self._call_within(invocation)
         if not call.done():
             return _error(TIMED_OUT, request_id)
-        try:
-            result = call.result()
-        except InvocationError as exc:
-            log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
-            too_large = exc.kind is FailureKind.EVENT_TOO_LARGE
+        # the failure is read, not raised here: raised, its traceback would hold this
+        # frame, which holds the task holding the failure, a cycle keeping the event
+        # (megabytes, with a large body) until the garbage collector's next pass
+        failure = call.exception()
+        if failure is not None:
+            log.info("function %s failed for request %s: %s", spec.name, request_id, failure)
+            too_large = (
+                isinstance(failure, InvocationError) and failure.kind is FailureKind.EVENT_TOO_LARGE
+            )
             return _error(REQUEST_TOO_LONG if too_large else BAD_GATEWAY, request_id)
-        except Exception as exc:
-            log.info("function %s failed for request %s: %s", spec.name, request_id, exc)
-            return _error(BAD_GATEWAY, request_id)
+        result = call.result()
         try:
             proxy = parse_proxy_response(result, binary_accepted=binary_accepted)
         except MalformedProxyResponse as exc:
@@ -596,17 +625,20 @@ class Gateway:
         headers.append(("x-amzn-RequestId", request_id))
         return GatewayResponse(proxy.status, tuple(headers), proxy.body)
 
-    async def _invoke(self, view: _View, name: str, body: bytes) -> GatewayResponse:
+    async def _invoke(self, view: _View, name: str, request: GatewayRequest) -> GatewayResponse:
         """One invocation with the given event, as Lambda's Invoke (RequestResponse) runs it:
         no integration timeout (the function's own applies), the result or the error."""
         arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
         spec = self._function(view, arn)
         if spec is None:
             return _json_response(404, {"message": f"Function not found: {arn}"}, "")
-        try:
-            event = json.loads(body or b"{}")
-        except ValueError:
-            return _json_response(400, {"message": "Could not parse request body into json"}, "")
+        event: Any = None
+        if not request.body_dropped:
+            try:
+                event = json.loads(request.body or b"{}")
+            except ValueError:
+                message = {"message": "Could not parse request body into json"}
+                return _json_response(400, message, "")
         request_id = str(uuid.uuid4())
         started = time.perf_counter()
         answer: dict[str, Any] = {
@@ -616,10 +648,13 @@ class Gateway:
             "result": None,
             "error": None,
         }
-        try:
-            answer["result"] = await self.invoker.invoke(spec, event, request_id)
-        except InvocationError as exc:
-            answer["error"] = _lambda_error(exc)
+        if request.body_dropped:  # Lambda measures the payload as sent: the function never runs
+            answer["error"] = _lambda_error(event_too_large())
+        else:
+            try:
+                answer["result"] = await self.invoker.invoke(spec, event, request_id)
+            except InvocationError as exc:
+                answer["error"] = _lambda_error(exc)
         answer["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
         return _json_response(200, answer, "")
 
@@ -788,6 +823,7 @@ _RESPONSE_TYPES: dict[tuple[int, str, str], str] = {
     FORBIDDEN: "INVALID_API_KEY",
     TIMED_OUT: "INTEGRATION_TIMEOUT",
     REQUEST_TOO_LONG: "REQUEST_TOO_LARGE",
+    THROTTLED: "THROTTLED",
     authorizers.UNAUTHORIZED: "UNAUTHORIZED",
     authorizers.EXPLICIT_DENY: "ACCESS_DENIED",
     authorizers.IMPLICIT_DENY: "ACCESS_DENIED",

@@ -27,7 +27,14 @@ server is kept:
 - bodies come by Content-Length or chunked; one over the limit is not kept:
   the request is answered at once, with ``body_too_large`` (the gateway's
   413), and the rest of its body is read and dropped, so the connection
-  serves on;
+  serves on (or, asked to close, closes once the body ended); one over
+  ``max_kept_body_bytes`` (no integration could take it) is read to its end
+  and dropped as it comes, the request handled with ``body_dropped``;
+- the bodies kept, across every listener of the gateway, stay within one
+  :class:`BodyMemory`: a body that finds no room there (its Content-Length
+  when declared, else each piece as it comes) is dropped too and its request
+  answered at once, ``throttled``; a body's room is given back once its
+  request is answered, or its connection gone;
 - framing is the server's, as on API Gateway: the handler's Content-Length,
   Transfer-Encoding and Connection are dropped, Content-Length and Date are
   set here; a HEAD answer has the Content-Length of its body, not the body;
@@ -64,6 +71,9 @@ from teal.runtime.routes import URL_LENGTH_LIMIT
 log = logging.getLogger("teal.local.gateway")
 
 KEEP_ALIVE_S = 30.0  # an idle keep-alive connection is closed after this
+# the request bodies the gateway keeps at once: while its function runs, a body is held
+# with the event's string, its JSON and the frame to the worker (about four times its size)
+BODY_MEMORY_BYTES = 24 * 1024 * 1024
 # API Gateway's limits on a REST API's request head (docs/limits.md), neither raisable
 HEADER_VALUES_LIMIT = 10240  # bytes of all header values together
 # what the server holds of a head still unparsed (a header's name and value are kept
@@ -92,12 +102,49 @@ class _Refused(Exception):
 
 
 class Handler(Protocol):
-    """What the server serves: :class:`teal.cloud.local.gateway.handler.Gateway`, or a test's."""
+    """What the server serves: :class:`teal.cloud.local.gateway.handler.Gateway`, or a test's.
+
+    A body over ``max_body_bytes`` is refused (``body_too_large``); one over
+    ``max_kept_body_bytes`` is read and dropped (``body_dropped``).
+    """
 
     @property
     def max_body_bytes(self) -> int: ...
 
+    @property
+    def max_kept_body_bytes(self) -> int: ...
+
     async def handle(self, request: GatewayRequest) -> GatewayResponse: ...
+
+
+class BodyMemory:
+    """The bytes of request bodies kept at once, and the most that may be."""
+
+    def __init__(self, limit: int = BODY_MEMORY_BYTES) -> None:
+        self.limit = limit
+        self.held = 0
+        self.peak = 0
+        self.throttled = 0  # requests answered ``throttled`` for want of room
+
+    def take(self, size: int) -> bool:
+        """Room for ``size`` more bytes, if there is."""
+        if self.held + size > self.limit:
+            self.throttled += 1
+            return False
+        self.held += size
+        self.peak = max(self.peak, self.held)
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "held_bytes": self.held,
+            "peak_bytes": self.peak,
+            "limit_bytes": self.limit,
+            "throttled": self.throttled,
+        }
 
 
 def internal_error() -> GatewayResponse:
@@ -183,8 +230,10 @@ class _Incoming:
 
     __slots__ = (
         "body_size",
+        "body_withheld",
         "chunks",
         "declared",
+        "dropped",
         "expects_continue",
         "head_bytes",
         "head_done",
@@ -195,6 +244,8 @@ class _Incoming:
         "path",
         "query",
         "ready",
+        "room",
+        "throttled",
         "too_large",
         "url",
         "values_size",
@@ -210,11 +261,15 @@ class _Incoming:
         self.body_size = 0
         self.declared = 0  # the Content-Length, 0 without one (chunked: counted as read)
         self.expects_continue = False
+        self.body_withheld = False  # answered before its 100 Continue: the client sends none
         self.method = ""
         self.version = "1.1"
         self.keep_alive = True
         self.too_large = False
-        self.ready = False  # whole, or over the limit: it can be handled
+        self.dropped = False  # over the kept limit: read to its end, none of it kept
+        self.throttled = False  # no room in the body memory: answered at once
+        self.room = 0  # bytes taken in the body memory for it
+        self.ready = False  # whole, or answered without its body: it can be handled
         self.head_done = False  # the header section is whole (what follows is body, trailers)
         self.head_bytes = 0  # bytes received while the head was incomplete, roughly
         self.values_size = 0  # bytes of header values so far
@@ -228,6 +283,8 @@ class _Connection(asyncio.Protocol):
         self._listener = listener
         self._handler = listener.handler
         self._limit = listener.handler.max_body_bytes
+        self._kept_limit = listener.handler.max_kept_body_bytes
+        self._bodies = listener.bodies
         self._loop = listener.loop
         self._parser = httptools.HttpRequestParser(self)
         # bytes after a request that asked to close are ignored, not an error
@@ -265,13 +322,20 @@ class _Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        # what was received and will never be handled gives its room back; the request
+        # in the handler does once it is answered
+        unhandled = list(self._waiting)[1:] if self._in_flight else list(self._waiting)
+        for incoming in (*unhandled, self._parsing):
+            if incoming is not None:
+                self._give_back(incoming)
         if not self._in_flight:
             self._listener.forget(self)
 
     def data_received(self, data: bytes) -> None:
+        # nothing is read past the last request, but all of its body (one answered early);
         # no activity until a head is whole: a client trickling one never ending
         # keeps its connection no longer than an idle one
-        if self._no_more or self._closed:
+        if self._closed or (self._no_more and self._parsing is None):
             return
         head = self._parsing if self._parsing is not None and not self._parsing.head_done else None
         try:
@@ -313,8 +377,7 @@ class _Connection(asyncio.Protocol):
         # the client is done sending (a half-close): what it sent whole is still
         # answered, then the connection closes; a request it did not finish never will be
         self._no_more = True
-        self._parsing = None
-        self._waiting = deque(i for i in self._waiting if i.ready)
+        self._drop_unfinished()
         self._advance()
         return True
 
@@ -361,12 +424,13 @@ class _Connection(asyncio.Protocol):
         if incoming.hosts > 1 or (incoming.hosts == 0 and incoming.version == "1.1"):
             raise _Refused(BAD_REQUEST)
         incoming.path, incoming.query = _split_target(incoming.url)
-        if incoming.declared > self._limit:
-            # refused before a byte of the body is read; a client that waits for
-            # 100 Continue sends no body, so the connection cannot serve on
-            if incoming.expects_continue:
-                incoming.keep_alive = False
-            self._too_large(incoming)
+        declared = incoming.declared
+        if declared > self._limit:
+            self._answer_before_body(incoming, too_large=True)
+        elif declared > self._kept_limit:
+            incoming.dropped = True  # read to its end, never kept: it takes no room
+        elif declared and not self._take_room(incoming, declared):
+            self._answer_before_body(incoming, too_large=False)
         self._waiting.append(incoming)
         self._advance()
 
@@ -374,11 +438,20 @@ class _Connection(asyncio.Protocol):
         incoming = self._parsing
         assert incoming is not None
         self._last_active = self._loop.time()  # the body comes on
-        if incoming.too_large:
+        if incoming.too_large or incoming.throttled:
             return
-        incoming.body_size += len(body)
-        if incoming.body_size > self._limit:
-            self._too_large(incoming)
+        size = incoming.body_size = incoming.body_size + len(body)
+        if size > self._limit:
+            self._answer_without_body(incoming, too_large=True)
+            self._advance()
+        elif incoming.dropped:
+            return
+        elif size > self._kept_limit:  # a chunked body passing the kept limit
+            self._give_back(incoming)
+            incoming.dropped = True
+            incoming.chunks = []
+        elif size > incoming.room and not self._take_room(incoming, size - incoming.room):
+            self._answer_without_body(incoming, too_large=False)
             self._advance()
         else:
             incoming.chunks.append(body)
@@ -392,12 +465,34 @@ class _Connection(asyncio.Protocol):
             self._no_more = True
         self._advance()
 
-    @staticmethod
-    def _too_large(incoming: _Incoming) -> None:
-        incoming.too_large = True
+    def _answer_before_body(self, incoming: _Incoming, *, too_large: bool) -> None:
+        # answered before a byte of the body is read; a client that waits for
+        # 100 Continue sends no body, so the connection cannot serve on
+        if incoming.expects_continue:
+            incoming.keep_alive = False
+            incoming.body_withheld = True
+        self._answer_without_body(incoming, too_large=too_large)
+
+    def _answer_without_body(self, incoming: _Incoming, *, too_large: bool) -> None:
+        """Over the body limit (``too_large``), or no room for the body (throttled):
+        the request is handled at once, the rest of its body read and dropped."""
+        incoming.too_large = too_large
+        incoming.throttled = not too_large
+        self._give_back(incoming)
         incoming.chunks = []
         incoming.ready = True
         incoming.expects_continue = False
+
+    def _take_room(self, incoming: _Incoming, size: int) -> bool:
+        if not self._bodies.take(size):
+            return False
+        incoming.room += size
+        return True
+
+    def _give_back(self, incoming: _Incoming) -> None:
+        if incoming.room:
+            self._bodies.give_back(incoming.room)
+            incoming.room = 0
 
     # ------------------------------------------------------------ answering, in order
 
@@ -441,11 +536,14 @@ class _Connection(asyncio.Protocol):
             client_ip=self._client_ip,
             protocol=f"HTTP/{incoming.version}",
             body_too_large=incoming.too_large,
+            body_dropped=incoming.dropped,
+            throttled=incoming.throttled,
         )
 
     def _answered(self, task: asyncio.Task[GatewayResponse]) -> None:
         self._in_flight = False
         incoming = self._waiting.popleft()
+        self._give_back(incoming)
         if self._lost or self._closed:  # the client left: the handler finished all the same
             if self._lost:
                 self._listener.forget(self)
@@ -460,6 +558,11 @@ class _Connection(asyncio.Protocol):
         self._last_active = self._loop.time()
         if keep_alive:
             self._advance()
+        elif self._parsing is incoming and not incoming.body_withheld:
+            # answered before its body ended: the rest is read (and dropped) before the
+            # close, which would otherwise reset the connection under the answer
+            self._no_more = True
+            self._sync_reading()
         else:
             self._close()
 
@@ -513,10 +616,15 @@ class _Connection(asyncio.Protocol):
         answers owed, then close."""
         self._no_more = True
         self._refusal = answer
-        self._parsing = None
-        kept = [i for i in self._waiting if i.ready]  # the broken one never became whole
-        self._waiting = deque(kept)
+        self._drop_unfinished()  # the broken one never became whole
         self._advance()
+
+    def _drop_unfinished(self) -> None:
+        """Forget the request being read: it will never be whole, nor answered."""
+        incoming, self._parsing = self._parsing, None
+        if incoming is not None and not incoming.ready:
+            self._give_back(incoming)
+            self._waiting = deque(i for i in self._waiting if i is not incoming)
 
     def shutdown(self) -> None:
         """The listener closes: close now if idle, else once what was received is answered."""
@@ -592,9 +700,15 @@ class HttpListener:
     """One listening socket whose connections are served by ``handler``."""
 
     def __init__(
-        self, handler: Handler, sock: socket.socket, *, keep_alive_s: float = KEEP_ALIVE_S
+        self,
+        handler: Handler,
+        sock: socket.socket,
+        *,
+        keep_alive_s: float = KEEP_ALIVE_S,
+        bodies: BodyMemory | None = None,
     ) -> None:
         self.handler = handler
+        self.bodies = bodies if bodies is not None else BodyMemory()  # the gateway's share one
         self.port: int = sock.getsockname()[1]
         self.keep_alive_s = keep_alive_s
         self.connections: set[_Connection] = set()

@@ -41,7 +41,7 @@ from typing import Any
 from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.functions.workers import WorkerManager
 from teal.cloud.local.gateway.handler import Gateway
-from teal.cloud.local.gateway.http_server import HttpListener
+from teal.cloud.local.gateway.http_server import BODY_MEMORY_BYTES, BodyMemory, HttpListener
 from teal.cloud.local.gateway.own_endpoints import SERVICE, new_token, write_token
 from teal.cloud.local.gateway.traffic import RequestRecorder, TrafficWriter
 from teal.cloud.local.gateway.watch_judge import JUDGE_EVERY_S, judge_watches
@@ -59,6 +59,7 @@ POLL_S = 0.25
 REAP_EVERY_S = 5.0  # how often idle workers are checked against the rule (see WorkerManager)
 RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
 RETRY_MAX_S = 8.0  # ... doubling up to this
+BODY_MEMORY_VARIABLE = "TEAL_LOCAL_BODY_MEMORY"  # tests and benchmarks only: bytes of bodies
 
 
 class CannotListen(OperationError):
@@ -117,6 +118,7 @@ class GatewayServer:
         self.port = port
         self.traffic = traffic
         self.judge = judge  # the watches whose command is gone (watch_judge)
+        self.bodies = BodyMemory(body_memory_limit())  # one room for every listener's bodies
         self._listeners: dict[int, HttpListener] = {}
         self._unbound: dict[int, Unbound] = {}
         self._stop = asyncio.Event()
@@ -128,7 +130,7 @@ class GatewayServer:
         self._stop.set()
 
     async def _listen(self, port: int) -> None:
-        listener = HttpListener(self.gateway, bind(port))
+        listener = HttpListener(self.gateway, bind(port), bodies=self.bodies)
         try:
             await listener.start()
         except OSError as exc:
@@ -209,6 +211,7 @@ class GatewayServer:
                 "workers_rss_bytes": workers_rss,
                 "total_rss_bytes": gateway_rss + workers_rss,
             },
+            "bodies": self.bodies.to_json(),
         }
 
     def _is_current(self, spec: FunctionSpec) -> bool:
@@ -271,6 +274,12 @@ class GatewayServer:
             self.traffic.flush(final=final)
         except OSError:  # a full disk, say: the numbers are lost, the gateway serves on
             log.exception("writing the traffic numbers failed")
+
+
+def body_memory_limit() -> int:
+    """The bytes of request bodies the gateway keeps at once (a test may set fewer)."""
+    text = os.environ.get(BODY_MEMORY_VARIABLE, "")
+    return int(text) if text.isdigit() and int(text) > 0 else BODY_MEMORY_BYTES
 
 
 def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:
