@@ -206,6 +206,7 @@ def test_invoke_calls_the_current_generation_and_returns_result_and_log_tail(
         "error": None,
         "duration_ms": 12.34,
         "logs": log,
+        "failed": False,
     }
     stubbed.done()
 
