@@ -56,7 +56,7 @@ def test_excludes_vcs_venvs_caches_tests(make_project: Callable[..., Path]) -> N
     (root / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / "stale.pyc").write_bytes(b"")
     names = set(build_package(root).files)
-    assert "app.py" in names and "teal.toml" in names
+    assert "app.py" in names and "teal.toml" not in names
     assert not any(
         n.split("/")[0] in {".git", "__pycache__", ".teal", "tests", "node_modules", "myenv"}
         for n in names
