@@ -130,3 +130,21 @@ def test_an_empty_teal_extra_variable_means_no_extra(local_cloud: LocalCloudEnv)
     result = run_teal_subprocess("plan", "--json", "--project", str(local_cloud.project), env=env)
     assert result.code == 0, result.err
     assert result.json()["stack"] == "blog-dev"
+
+
+def test_a_base_path_no_request_could_reach(local_cloud: LocalCloudEnv) -> None:
+    edit_toml(
+        local_cloud, 'name = "blog.example.com"', 'name = "blog.example.com"\nbase_path = "../x"'
+    )
+    error = refused(local_cloud, "deploy")
+    assert "'domain.base_path': a '.' or '..' level can never be reached" in error["what"]
+    assert error["where"] == line_in_toml(local_cloud, 'base_path = "../x"')
+    assert "a path such as 'v1'" in error["hint"]
+
+
+def test_a_route_no_request_could_reach(local_cloud: LocalCloudEnv) -> None:
+    app = local_cloud.project / "app.py"
+    app.write_text(app.read_text().replace('@app.route("/health")', '@app.route("/../health")'))
+    error = refused(local_cloud, "deploy")
+    assert "route '/../health' (health): path part '..' can never be reached" in error["what"]
+    assert error["hint"]

@@ -121,6 +121,40 @@ def test_invalid_config_names_the_key_and_file(tmp_path: Path, text: str, messag
     assert str(tmp_path / "teal.toml") in info.value.render()
 
 
+@pytest.mark.parametrize(
+    ("base_path", "words"),
+    [
+        ("../x", "a '.' or '..' level can never be reached"),
+        ("v1/./x", "a '.' or '..' level can never be reached"),
+        ("..", "a '.' or '..' level can never be reached"),
+        ("v1//x", "levels of letters, digits and $-_.+!*'(), joined by '/'"),
+        ("caf\u00e9", "levels of letters, digits"),
+        ("a~b", "levels of letters, digits"),  # AWS's list has no '~'
+        ("a" * 301, "300 characters at most"),
+    ],
+)
+def test_a_base_path_api_gateway_refuses_or_no_request_reaches_is_refused(
+    tmp_path: Path, base_path: str, words: str
+) -> None:
+    text = f'[app]\nname = "blog"\n\n[domain]\nname = "a.example.com"\nbase_path = "{base_path}"\n'
+    with pytest.raises(ConfigError) as info:
+        load_project(write(tmp_path, text))
+    assert words in info.value.what and "'domain.base_path'" in info.value.what
+    assert info.value.where == f"{tmp_path / 'teal.toml'}:6"
+    assert info.value.hint is not None and "a path such as 'v1'" in info.value.hint
+    per_env = '[app]\nname = "blog"\n[env.prod.domain]\nname = "a.example.com"\n'
+    per_env += f'base_path = "{base_path}"\n'
+    with pytest.raises(ConfigError, match=r"'env\.prod\.domain\.base_path'"):
+        load_project(write(tmp_path, per_env))
+
+
+@pytest.mark.parametrize("base_path", ["", "v1", "/v1/", "shop/v2", "v1.2", "$a-_.+!*'()"])
+def test_base_paths_api_gateway_takes_are_kept(tmp_path: Path, base_path: str) -> None:
+    text = f'[app]\nname = "blog"\n[domain]\nname = "a.example.com"\nbase_path = "{base_path}"\n'
+    target = resolve_target(load_project(write(tmp_path, text)), environ={})
+    assert target.domain is not None and target.domain.base_path == base_path.strip("/")
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no teal\.toml"):
         load_project(tmp_path)

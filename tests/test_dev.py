@@ -49,6 +49,27 @@ def test_only_what_a_deploy_packages_or_reads_is_a_change(project: Path) -> None
     assert not relevant.file(None, "/elsewhere/app.py")
 
 
+def test_what_git_ignores_is_no_change_but_a_gitignore_that_counts_is(project: Path) -> None:
+    (project / ".gitignore").write_text("build/\n*.log\n")
+    for name in ("build/out.js", "lib/server.log", "lib/.gitignore", "env/.gitignore"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("x")
+    relevant = Relevant(make_target(project_dir=project))
+    changed = {
+        name
+        for name in (
+            ".gitignore",
+            "lib/.gitignore",
+            "env/.gitignore",  # a virtual environment's: never read
+            "build/out.js",
+            "lib/server.log",
+            "lib/util.py",
+        )
+        if relevant.file(None, str(project / name))
+    }
+    assert changed == {".gitignore", "lib/.gitignore", "lib/util.py"}
+
+
 def test_changes_saved_before_the_watcher_ran_are_found(project: Path) -> None:
     relevant = Relevant(make_target(project_dir=project))
     since = time.time()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -14,8 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from e2e import EXAMPLE_BLOG, LocalCloudEnv, Run, free_port
 from proxy_event_samples import proxy_event
+from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.paths import LocalPaths
 from teal.project.package import build_package
+from teal.project.vendor import LAMBDA_UNZIPPED_LIMIT
 from teal.runtime.errors import PackageError
 
 APP = """
@@ -56,7 +62,7 @@ def test_excludes_vcs_venvs_caches_tests(make_project: Callable[..., Path]) -> N
     (root / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / "stale.pyc").write_bytes(b"")
     names = set(build_package(root).files)
-    assert "app.py" in names and "teal.toml" in names
+    assert "app.py" in names and "teal.toml" not in names
     assert not any(
         n.split("/")[0] in {".git", "__pycache__", ".teal", "tests", "node_modules", "myenv"}
         for n in names
@@ -155,3 +161,81 @@ def test_a_teal_home_inside_the_project_is_never_deployed(tmp_path: Path) -> Non
     assert [a.name for a in archives] == [f"{first['code_sha256']}.zip"]
     with zipfile.ZipFile(archives[0]) as archive:
         assert not [n for n in archive.namelist() if n.startswith("state/")]
+
+
+def write_wheel(folder: Path, name: str, version: str) -> Path:
+    """A small pure-Python wheel, as a package index would serve it."""
+    files = {
+        f"{name}/__init__.py": b"SIZE = 'large'\n",
+        f"{name}-{version}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
+        f"{name}-{version}.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: teal-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = [f"{path},sha256={_digest(data)},{len(data)}" for path, data in sorted(files.items())]
+    files[f"{name}-{version}.dist-info/RECORD"] = (
+        "\n".join([*record, f"{name}-{version}.dist-info/RECORD,,"]) + "\n"
+    ).encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def grow_past_lambdas_limit(installed: Path) -> None:
+    """What a requirement that installs more than 250 MB leaves: a file that large,
+    sparse (the limit counts sizes, so no disk is spent on it)."""
+    with (installed / "weights.bin").open("wb") as handle:
+        handle.truncate(LAMBDA_UNZIPPED_LIMIT + 1024 * 1024)
+
+
+def test_requirements_over_lambdas_limit_are_refused_locally_as_on_aws(
+    tmp_path: Path, teal_cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same requirement, installed for the local cloud and vendored for Lambda: past
+    250 MB both refuse it with the same words (exit 2), and the local cloud is untouched."""
+    wheels = tmp_path / "wheels"
+    write_wheel(wheels, "bulky", "1.0")
+    project = tmp_path / "blog"
+    shutil.copytree(EXAMPLE_BLOG, project)
+    (project / "requirements.txt").write_text(f"--no-index\n--find-links {wheels}\nbulky==1.0\n")
+    runtimes, vendor = tmp_path / "runtimes", tmp_path / "cache"
+    cloud = LocalCloudEnv(tmp_path / "home", free_port(), project)
+    caches = {"TEAL_RUNTIMES_CACHE": str(runtimes), "XDG_CACHE_HOME": str(vendor)}
+    monkeypatch.setenv("TEAL_RUNTIMES_CACHE", str(runtimes))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(vendor))
+    monkeypatch.setenv("TEAL_HOME", str(cloud.home))
+
+    assert cloud.teal("routes", env=caches).code == 0  # installs it for the local cloud
+    exported = teal_cli("package", "--out", str(tmp_path / "out"), "--project", str(project))
+    assert exported.code == 0, exported.err  # vendors it for Lambda
+    [installed] = runtimes.glob("deps-*/bulky")
+    [vendored] = (vendor / "teal" / "vendor").glob("*/bulky")
+    grow_past_lambdas_limit(installed)
+    grow_past_lambdas_limit(vendored)
+
+    try:
+        local = cloud.teal("deploy", "--json", env=caches)
+    finally:
+        cloud.teal("local", "stop")  # none should have started: this is for a failure
+    aws = teal_cli("package", "--out", str(tmp_path / "out"), "--json", "--project", str(project))
+    assert local.code == aws.code == 2, local.err + aws.err
+    local_error, aws_error = local.json()["error"], aws.json()["error"]
+    assert local_error == aws_error
+    assert local_error["what"].startswith("the Lambda package would be 251.")
+    assert local_error["what"].endswith("MB unzipped, over Lambda's limit of 250 MB")
+    assert local_error["where"] == str(project / "requirements.txt")
+    assert "Lambda layer" in local_error["hint"]
+    state = LocalCloud(LocalPaths(cloud.home))
+    try:
+        assert state.list_stacks({}) == []  # nothing deployed
+    finally:
+        state.close()

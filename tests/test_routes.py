@@ -52,6 +52,10 @@ def test_compile_path_kinds() -> None:
         ("/posts/{1id}", "a variable is a whole part"),
         ("/{rest+}/more", "greedy variable {rest+} must be the last part"),
         ("/a/{id}/b/{id}", "variable {id} appears more than once"),
+        # clients resolve dot segments away (RFC 3986): no request could reach these
+        ("/../x", "path part '..' can never be reached"),
+        ("/posts/./x", "path part '.' can never be reached"),
+        ("/posts/..", "path part '..' can never be reached"),
     ],
 )
 def test_path_syntax_errors(path: str, message: str) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import textwrap
+import zipfile
 from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
@@ -14,9 +16,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from e2e import LocalCloudEnv, free_port, get
 from teal.cloud.local.functions.sandbox import lambda_trace_id
 from teal.cloud.local.functions.workers import FailureKind, InvocationError, WorkerManager
-from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
+from teal.cloud.local.model import LOCAL_REGION, FunctionSpec, HostSettings
 from teal.cloud.local.paths import LocalPaths
 from teal.project.package import build_package
 from test_gateway_support import make_function
@@ -90,11 +93,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def publish(paths: LocalPaths, project: Path, toml: str | None = None) -> tuple[str, str]:
+def publish(paths: LocalPaths, project: Path) -> tuple[str, str]:
     project.mkdir(parents=True, exist_ok=True)
     (project / "app.py").write_text(textwrap.dedent(APP))
-    if toml is not None:
-        (project / "teal.toml").write_text(textwrap.dedent(toml))
     package = build_package(project)
     target = paths.artifact(package.key)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -209,24 +210,17 @@ def test_region_and_credentials_follow_the_environments_aws_settings(
     config.write_text("[profile work]\nregion = ap-south-1\n")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    toml = """
-        [app]
-        name = "demo"
-
-        [aws]
-        region = "eu-west-1"
-        profile = "work"
-
-        [env.prod.aws]
-        profile = "work"
-    """
-    code = publish(paths, tmp_path / "app", toml)
+    code = publish(paths, tmp_path / "app")
 
     async def scenario() -> list[dict[str, Any]]:
         manager = WorkerManager(paths)
         answers = []
-        for tags in ({"teal:env": "dev"}, {"teal:env": "prod", "teal:extra": "2"}):
-            spec = spec_for(code, "env", tags=tags, name=f"t-env-{tags['teal:env']}")
+        # as a deploy of each env records them: [aws] region and profile, or the profile alone
+        for env, host in (
+            ("dev", HostSettings("eu-west-1", "work")),
+            ("prod", HostSettings(None, "work")),
+        ):
+            spec = spec_for(code, "env", host=host, name=f"t-env-{env}")
             answers.append(body(await manager.invoke(spec, event("/env"), "r")))
         await manager.close()
         return answers
@@ -239,6 +233,67 @@ def test_region_and_credentials_follow_the_environments_aws_settings(
         assert answer["AWS_ACCESS_KEY_ID"] == "AKIAWORK"
         assert answer["AWS_SECRET_ACCESS_KEY"] == "secret-work"
         assert answer["AWS_SESSION_TOKEN"] == "token-work"
+
+
+DEPLOYED_APP = """\
+import os
+import sys
+
+from teal import App
+
+app = App()
+
+
+@app.route("/settings")
+def settings(request):
+    names = ("AWS_REGION", "AWS_ACCESS_KEY_ID", "GREETING")
+    return {**{name: os.environ.get(name) for name in names}, "python": sys.executable}
+"""
+
+
+def test_a_deployed_function_runs_with_its_environments_settings_without_teal_toml_in_its_zip(
+    tmp_path: Path,
+) -> None:
+    """The zip carries no teal.toml, as the one Lambda gets does not: [app.environment]
+    reaches the function as its variables, and [aws] and [local] as the deploy recorded
+    them in the local cloud."""
+    interpreter = tmp_path / "bin" / "python-for-teal"
+    interpreter.parent.mkdir()
+    interpreter.symlink_to(sys.executable)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "app.py").write_text(DEPLOYED_APP)
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (project / "teal.toml").write_text(
+        f'[app]\nname = "settings"\nruntime = "{runtime}"\n'
+        '[app.environment]\nGREETING = "hello"\n'
+        '[aws]\nregion = "eu-west-1"\nprofile = "work"\n'
+        f'[local]\npython = "{interpreter}"\n'
+    )
+    (tmp_path / "credentials").write_text(
+        "[work]\naws_access_key_id = AKIAWORK\naws_secret_access_key = secret-work\n"
+    )
+    aws = {
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+    }
+    cloud = LocalCloudEnv(tmp_path / "home", free_port(), project)
+    try:
+        deployed = cloud.teal("deploy", "--json", env=aws)
+        assert deployed.code == 0, deployed.err
+        status, answer = get(deployed.json()["endpoint"] + "settings")
+    finally:
+        cloud.teal("local", "stop")
+    assert status == 200, answer
+    assert json.loads(answer) == {
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "AKIAWORK",
+        "GREETING": "hello",
+        "python": str(interpreter),
+    }
+    zipped = cloud.home / "artifacts" / "code" / f"{deployed.json()['code_sha256']}.zip"
+    with zipfile.ZipFile(zipped) as archive:
+        assert "app.py" in archive.namelist() and "teal.toml" not in archive.namelist()
 
 
 def out_of_memory_logged(paths: LocalPaths, request_id: str) -> bool:

@@ -43,8 +43,8 @@ from teal.ops.deploy import DeployReport, deploy
 from teal.ops.environments import find_environment
 from teal.ops.logs import LogFollower
 from teal.ops.oplog import current_user
-from teal.project.config import Target
-from teal.project.package import IGNORE_FILE, project_rules
+from teal.project.config import CONFIG_FILE, Target
+from teal.project.exclusions import GITIGNORE, IGNORE_FILE, PackageRules
 from teal.project.settings import teal_home
 from teal.rules.lambda_logs import LogLine, app_function
 from teal.runtime.errors import TealError, UserError
@@ -258,11 +258,12 @@ class DevLoop:
 
 
 class Relevant:
-    """What a deploy depends on: the files it packages (by the same rules: teal's defaults,
-    ``.tealignore``, ``[app] exclude``), ``teal.toml`` and ``.tealignore``; never
-    ``$TEAL_HOME``. Edits elsewhere (tests, a virtual environment) deploy nothing."""
+    """What a deploy depends on: the files it packages (by the same rules: ``.gitignore``
+    files, teal's defaults, ``.tealignore``, ``[app] exclude``), ``teal.toml`` and the
+    files that hold those rules; never ``$TEAL_HOME``. Edits elsewhere (tests, a virtual
+    environment, what git ignores) deploy nothing."""
 
-    ALWAYS = frozenset({"teal.toml", IGNORE_FILE})
+    ALWAYS = frozenset({CONFIG_FILE, IGNORE_FILE})
 
     def __init__(self, target: Target) -> None:
         self.root = target.project_dir.resolve()
@@ -275,16 +276,17 @@ class Relevant:
             return False
         if name in self.ALWAYS:
             return True
-        rules = project_rules(self.root, self.patterns)  # .tealignore may have changed
-        parts = name.split("/")
-        folders = ("/".join(parts[:i]) + "/" for i in range(1, len(parts)))
-        return not any(rules.match_file(f) for f in folders) and not rules.match_file(name)
+        rules = self._rules()  # .tealignore or a .gitignore may have changed
+        folder, _, base = name.rpartition("/")
+        if base == GITIGNORE:  # rules, which count where the walk reads them
+            return rules.folder_left_out(folder) is None
+        return rules.leaves_out(name) is None
 
     def changed_since(self, since: float) -> set[tuple[Any, str]]:
         """The relevant files written since ``since``, as the watcher would report them."""
         from watchfiles import Change
 
-        rules = project_rules(self.root, self.patterns)
+        rules = self._rules()
         found: set[tuple[Any, str]] = set()
         for folder, dirs, files in os.walk(self.root):
             dirs[:] = [d for d in dirs if self._enter(Path(folder) / d, rules)]
@@ -294,13 +296,12 @@ class Relevant:
                     found.add((Change.modified, path))
         return found
 
-    def _enter(self, folder: Path, rules: Any) -> bool:
+    def _rules(self) -> PackageRules:
+        return PackageRules(self.root, self.patterns)
+
+    def _enter(self, folder: Path, rules: PackageRules) -> bool:
         name = self._name(str(folder))
-        return (
-            name is not None
-            and not rules.match_file(name + "/")
-            and not (folder / "pyvenv.cfg").exists()
-        )
+        return name is not None and rules.check(name, is_dir=True) is None
 
     def _name(self, path: str) -> str | None:
         """The path inside the project, or None for what is not the project's."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -9,7 +10,8 @@ from rich.markup import escape
 
 from teal.cli.common import console, emit_json, load_target, progress, target_options
 from teal.ops.export import export
-from teal.project.package import project_files
+from teal.project.exclusions import Exclusion
+from teal.project.package import select_files
 from teal.project.settings import teal_home
 
 
@@ -26,8 +28,8 @@ from teal.project.settings import teal_home
     "--list",
     "list_files",
     is_flag=True,
-    help="Only list the project files that go into the code zip (after .tealignore and "
-    "[app] exclude), and write nothing.",
+    help="Only list the project files that go into the code zip, and those left out "
+    "(teal.toml, .gitignore, teal's defaults, .tealignore, [app] exclude), and write nothing.",
 )
 def package_command(
     *,
@@ -42,18 +44,22 @@ def package_command(
     """Write the environment's CloudFormation templates, code zip and a manifest, ready for
     `aws cloudformation package` and `aws cloudformation deploy` (no teal needed there).
 
-    Requirements are vendored for Lambda's platform, as a deploy to AWS does.
+    Requirements are vendored for Lambda's platform, as a deploy to AWS does. Both
+    forms say what of the project was left out of the zip, and by which rule.
     """
     _, target = load_target(project, env, extra, cloud)
     if list_files:
-        files = project_files(target.project_dir, (teal_home(),), target.exclude)
-        sizes = {name: path.stat().st_size for name, path in files.items()}
+        selected = select_files(target.project_dir, (teal_home(),), target.exclude)
+        sizes = {name: path.stat().st_size for name, path in selected.files.items()}
         if as_json:
-            emit_json({"files": [{"path": n, "bytes": b} for n, b in sorted(sizes.items())]})
+            files = [{"path": n, "bytes": b} for n, b in sorted(sizes.items())]
+            excluded = [item.to_json() for item in selected.excluded]
+            emit_json({"files": files, "excluded": excluded})
             return
         for name, size in sorted(sizes.items()):
             console.print(f"{size:>10,}  {escape(name)}")
         console.print(f"{len(sizes)} files, {sum(sizes.values()):,} bytes")
+        _print_excluded(selected.excluded)
         return
     exported = export(target, out or target.project_dir / "teal-package", progress)
     if as_json:
@@ -62,9 +68,20 @@ def package_command(
     console.print(f"[bold green]✔[/] {exported.stack}: wrote {escape(str(exported.out))}")
     for relative in (*exported.templates, *exported.artifacts, "manifest.json"):
         console.print(f"  {escape(relative)}")
+    _print_excluded(exported.excluded)
     console.print("deploy it without teal:")
     for command in exported.manifest["deploy"]:
         console.print(f"  (cd {escape(str(exported.out))} && {escape(command)})")
+
+
+def _print_excluded(excluded: Sequence[Exclusion]) -> None:
+    """What the zip leaves out, a folder once, with the rule that decided."""
+    if not excluded:
+        return
+    console.print(f"left out of the code zip ({len(excluded)}):")
+    width = max(len(item.path) for item in excluded)
+    for item in excluded:
+        console.print(f"  {escape(item.path.ljust(width))}  {escape(item.describe())}")
 
 
 def register(group: click.Group) -> None:

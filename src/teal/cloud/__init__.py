@@ -19,5 +19,8 @@ def open_cloud(target: Target) -> Cloud:
             target.aws_region, target.aws_profile, os.environ.get("AWS_ENDPOINT_URL")
         )
     from teal.cloud.local.cloud import LocalCloud
+    from teal.cloud.local.model import HostSettings
 
-    return LocalCloud()
+    # what runs the functions here: the code package does not carry teal.toml
+    host = HostSettings(target.aws_region, target.aws_profile, target.local_python)
+    return LocalCloud(host=host)

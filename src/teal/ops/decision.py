@@ -22,8 +22,14 @@ from teal.progress import Progress, quiet
 from teal.project.config import AutoReplace, Target
 from teal.project.loader import target_routes
 from teal.project.package import Package, build_package
-from teal.project.settings import teal_home
-from teal.project.vendor import check_unzipped_size, vendor_requirements
+from teal.project.runtimes import dependencies, find_interpreter, requirements_of
+from teal.project.settings import runtimes_cache, teal_home
+from teal.project.vendor import (
+    REQUIREMENTS_FILE,
+    check_unzipped_size,
+    folder_size,
+    vendor_requirements,
+)
 from teal.rules.labels import REST_API_OUTPUT
 from teal.runtime.errors import OperationError
 from teal.runtime.routes import RouteTable
@@ -107,18 +113,38 @@ def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepare
 def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
     """The code package; on AWS with ``requirements.txt`` vendored for Lambda's platform.
 
-    Locally, workers import the requirements installed beside teal, so nothing
-    is vendored; the size limit is checked on both, so what deploys locally fits.
-    teal's own state (a ``$TEAL_HOME`` inside the project) never travels.
+    Locally, workers import the requirements from the folder teal installed them
+    in for the runtime, so nothing is vendored, but Lambda's size limit counts
+    them as on AWS: the requirements alone, then the whole, with the same words,
+    so what deploys locally fits on Lambda. teal's own state (a ``$TEAL_HOME``
+    inside the project) never travels.
     """
-    vendored = None
-    if target.cloud == "aws":
-        vendored = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
-    package = build_package(
-        target.project_dir, vendored, exclude=(teal_home(), *also_exclude), patterns=target.exclude
-    )
-    check_unzipped_size(package.unzipped_size, where=str(target.project_dir))
+    on_aws = target.cloud == "aws"
+    if on_aws:
+        required = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
+    else:
+        required = installed_requirements(target)
+    size = folder_size(required) if required is not None else 0
+    check_unzipped_size(size, where=str(target.project_dir / REQUIREMENTS_FILE))
+    package = _build(target, required if on_aws else None, also_exclude)
+    unzipped = package.unzipped_size + (0 if on_aws else size)  # vendored: in the zip
+    check_unzipped_size(unzipped, where=str(target.project_dir))
     return package
+
+
+def _build(target: Target, vendored: Path | None, also_exclude: Sequence[Path]) -> Package:
+    held_out = (teal_home(), *also_exclude)
+    return build_package(target.project_dir, vendored, held_out, target.exclude)
+
+
+def installed_requirements(target: Target) -> Path | None:
+    """The folder the local workers import ``requirements.txt`` from (installed when the
+    app was read; installed now otherwise), or None when it names nothing."""
+    requirements = requirements_of(target.project_dir)
+    if requirements is None:
+        return None
+    interpreter = find_interpreter(target.runtime, target.local_python)
+    return dependencies(requirements, interpreter, runtimes_cache())
 
 
 def vendor_cache_dir() -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 from teal.ops.decision import package_for
 from teal.progress import Progress, quiet
 from teal.project.config import Target
+from teal.project.exclusions import Exclusion
 from teal.project.loader import target_routes
 from teal.runtime.errors import UserError
 from teal.template import ARTIFACT_BUCKET, synthesize
@@ -43,6 +44,7 @@ class Exported:
     templates: tuple[str, ...]  # paths relative to ``out``, the main template first
     artifacts: tuple[str, ...]
     manifest: dict[str, Any]
+    excluded: tuple[Exclusion, ...] = ()  # what of the project the code zip left out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class Exported:
             "templates": list(self.templates),
             "artifacts": list(self.artifacts),
             "manifest": MANIFEST,
+            "excluded": [item.to_json() for item in self.excluded],
         }
 
 
@@ -72,7 +75,7 @@ def export(target: Target, out: Path, progress: Progress = quiet) -> Exported:
     templates = (MAIN_TEMPLATE, *sorted(synthesized.nested))
     manifest = _manifest(target, files, templates, package.key)
     (out / MANIFEST).write_bytes(_json_bytes(manifest))
-    return Exported(out, target.environment, templates, (package.key,), manifest)
+    return Exported(out, target.environment, templates, (package.key,), manifest, package.excluded)
 
 
 def local_artifact_paths(template: Template) -> Template:

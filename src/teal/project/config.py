@@ -34,6 +34,7 @@ from pydantic_core import ErrorDetails
 
 from teal.project.resources_file import ExtraResources, read_resources_file
 from teal.project.tomllines import key_lines, line_of
+from teal.rules.apigateway import BASE_PATH_CHARACTERS, BASE_PATH_LIMIT, base_path_accepted
 from teal.rules.labels import (
     APP_TAG,
     ENV_TAG,
@@ -49,6 +50,7 @@ from teal.runtime.entry import (
     FUNCTION_VARIABLE,
 )
 from teal.runtime.errors import ConfigError
+from teal.runtime.routes import DOT_SEGMENTS
 
 CONFIG_FILE = "teal.toml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -372,6 +374,14 @@ class LocalSection(_Strict):
     python: str | None = None  # the interpreter for [app] runtime; default: found by version
 
 
+class _Refused(ValueError):
+    """A value a validator refuses, with what to write instead (the error's hint)."""
+
+    def __init__(self, what: str, hint: str) -> None:
+        super().__init__(what)
+        self.hint = hint
+
+
 class DomainSection(_Strict):
     name: str
     base_path: str = ""
@@ -390,9 +400,21 @@ class DomainSection(_Strict):
     @field_validator("base_path")
     @classmethod
     def _base_path(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9._~-]*(/[A-Za-z0-9._~-]+)*$", value.strip("/")):
-            raise ValueError("must be '' (the root) or a path such as 'v1'")
-        return value.strip("/")
+        path = value.strip("/")
+        hint = "write '' (the root) or a path such as 'v1' or 'shop/v2'"
+        if not base_path_accepted(path):
+            raise _Refused(
+                f"API Gateway takes levels of {BASE_PATH_CHARACTERS}, joined by '/', "
+                f"{BASE_PATH_LIMIT} characters at most",
+                hint,
+            )
+        if any(level in DOT_SEGMENTS for level in path.split("/")):
+            raise _Refused(
+                "a '.' or '..' level can never be reached: clients resolve them away before "
+                "they send a request",
+                hint,
+            )
+        return path
 
 
 class CorsSection(_Strict):
@@ -725,7 +747,14 @@ def _invalid_config(exc: ValidationError, path: Path, text: str) -> ConfigError:
         for number, problem in problems
     )
     where = f"{path}:{first}" if first else str(path)
-    return ConfigError(f"invalid configuration:\n{listed}", where=where)
+    hints = dict.fromkeys(_hint_of(e) for e in exc.errors())  # once each, in order
+    hint = "; ".join(h for h in hints if h) or None
+    return ConfigError(f"invalid configuration:\n{listed}", where=where, hint=hint)
+
+
+def _hint_of(error: ErrorDetails) -> str | None:
+    refused = (error.get("ctx") or {}).get("error")
+    return refused.hint if isinstance(refused, _Refused) else None
 
 
 def _describe_error(error: ErrorDetails) -> str:

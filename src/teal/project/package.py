@@ -4,12 +4,10 @@ A package holds the project's code plus teal's runtime shim, so the very same
 zip runs on Lambda and in the local cloud. Its SHA-256 is the artifact's
 identity: ``code/<sha256>.zip``.
 
-Which files go in follows gitignore's rules (with pathspec), in three layers,
-later lines winning as in a ``.gitignore``: teal's defaults (VCS folders,
-virtual environments, caches, tests, ``.env*`` secrets, editor leftovers),
-then the project's ``.tealignore``, then ``[app] exclude``. A ``!pattern``
-brings back what an earlier layer left out. Folders that hold teal's own
-state (a ``$TEAL_HOME`` inside the project) are never packaged.
+Which of the project's files go in is :mod:`teal.project.exclusions`' to say
+(``teal.toml`` never does, ``.gitignore`` files, teal's defaults,
+``.tealignore``, ``[app] exclude``); the package keeps what it left out and
+why, for ``teal package`` to show.
 """
 
 from __future__ import annotations
@@ -22,10 +20,10 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import Protocol
 
 from teal.project.cachedirs import built_once
+from teal.project.exclusions import DEFAULTS, TEALS_OWN, Exclusion, PackageRules, default_rules
 from teal.runtime.errors import PackageError
 
 TEAL_DIR = Path(__file__).resolve().parent.parent
@@ -38,42 +36,6 @@ def runtime_files() -> tuple[str, ...]:
     return ("__init__.py", "_version.py", *(f"runtime/{name}" for name in runtime))
 
 
-IGNORE_FILE = ".tealignore"
-DEFAULT_IGNORE = (
-    # version control, virtual environments, caches, build output
-    ".git/",
-    ".hg/",
-    ".svn/",
-    ".venv/",
-    "venv/",
-    ".tox/",
-    ".nox/",
-    "__pycache__/",
-    "*.py[cod]",
-    ".mypy_cache/",
-    ".pytest_cache/",
-    ".ruff_cache/",
-    ".hypothesis/",
-    "node_modules/",
-    ".teal/",
-    "/teal-package/",
-    # tests do not run on Lambda
-    "tests/",
-    "test/",
-    # secrets and local settings
-    ".env",
-    ".env.*",
-    ".envrc",
-    # editors and operating systems
-    ".idea/",
-    ".vscode/",
-    ".DS_Store",
-    "*~",
-    "*.swp",
-    "*.bak",
-    # teal's own files that Lambda does not need
-    IGNORE_FILE,
-)
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -83,11 +45,20 @@ class Package:
     sha256: str
     files: tuple[str, ...]
     unzipped_size: int = 0
+    excluded: tuple[Exclusion, ...] = ()  # what of the project was left out, and why
 
     @property
     def key(self) -> str:
         """The artifact key, content-addressed."""
         return f"code/{self.sha256}.zip"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The project's files that go into its package, and those left out."""
+
+    files: dict[str, Path]  # archive name -> file
+    excluded: tuple[Exclusion, ...]
 
 
 def build_package(
@@ -106,52 +77,45 @@ def build_package(
     entries: dict[str, Path] = {}
     if vendored is not None:
         top = vendored.resolve()
-        entries.update(_walk(top, top, default_rules(), frozenset()))
-    own = project_files(root, exclude, patterns)
-    if any(name.startswith("teal/") for name in own):
+        entries.update(_Walk(top, _vendored_exclusion).files(top, "", frozenset({str(top)})))
+    own = select_files(root, exclude, patterns)
+    if any(name.startswith("teal/") for name in own.files):
         raise PackageError(
             "the project has its own 'teal' package, which would hide teal's runtime",
             where=str(root / "teal"),
             hint="rename that folder",
         )
-    entries.update(own)
+    entries.update(own.files)
     entries.update(_runtime_entries())
     data = _zip(entries)
     unzipped = sum(path.stat().st_size for path in entries.values())
-    return Package(data, hashlib.sha256(data).hexdigest(), tuple(sorted(entries)), unzipped)
+    digest = hashlib.sha256(data).hexdigest()
+    return Package(data, digest, tuple(sorted(entries)), unzipped, own.excluded)
+
+
+def select_files(
+    project_dir: Path, exclude: Iterable[Path] = (), patterns: Sequence[str] = ()
+) -> Selection:
+    """What of the project goes into its package, and what is left out (a folder left
+    out is one entry: what it holds is not looked at)."""
+    rules = PackageRules(project_dir, patterns)
+    held_out = frozenset(os.path.realpath(folder) for folder in exclude)
+    walk = _Walk(rules.root, rules.check, held_out - {str(rules.root)})
+    files = dict(walk.files(rules.root, "", frozenset({str(rules.root)})))
+    return Selection(files, tuple(walk.left_out))
 
 
 def project_files(
     project_dir: Path, exclude: Iterable[Path] = (), patterns: Sequence[str] = ()
 ) -> dict[str, Path]:
     """Archive name -> file, for every file of the project that goes into its package."""
-    root = project_dir.resolve()
-    excluded = frozenset(folder.resolve() for folder in exclude) - {root}
-    return dict(_walk(root, root, project_rules(root, patterns), excluded))
+    return select_files(project_dir, exclude, patterns).files
 
 
-def default_rules() -> pathspec.GitIgnoreSpec:
-    return _rules(DEFAULT_IGNORE, "teal's default exclusions")
-
-
-def project_rules(project_dir: Path, patterns: Sequence[str] = ()) -> pathspec.GitIgnoreSpec:
-    """teal's defaults, then ``.tealignore``, then ``[app] exclude``: later lines win."""
-    ignore_file = project_dir / IGNORE_FILE
-    own = ignore_file.read_text(encoding="utf-8").splitlines() if ignore_file.is_file() else []
-    _rules(own, str(ignore_file))  # each layer alone first, so an error names its source
-    _rules(patterns, "teal.toml [app] exclude")
-    return _rules([*DEFAULT_IGNORE, *own, *patterns], "the exclusions")
-
-
-def _rules(lines: Iterable[str], source: str) -> pathspec.GitIgnoreSpec:
-    try:
-        return pathspec.GitIgnoreSpec.from_lines(lines)
-    except (ValueError, TypeError) as exc:  # pathspec's pattern errors are ValueErrors
-        raise PackageError(
-            f"invalid exclusion pattern: {exc}",
-            where=source,
-            hint="patterns follow .gitignore's syntax, e.g. 'tests/', '*.db', '!keep.db'",
-        ) from exc
+def _vendored_exclusion(name: str, *, is_dir: bool) -> Exclusion | None:
+    """Vendored requirements lose only what teal leaves out by default (caches, tests)."""
+    shown = name + "/" if is_dir else name
+    return Exclusion(shown, DEFAULTS) if default_rules().match_file(shown) else None
 
 
 def _runtime_entries() -> dict[str, Path]:
@@ -174,26 +138,45 @@ def runtime_shim(cache: Path) -> Path:
     return built_once(cache / f"shim-{digest.hexdigest()[:16]}", copy)
 
 
-def _walk(
-    root: Path, folder: Path, rules: pathspec.GitIgnoreSpec, seen: frozenset[Path]
-) -> Iterator[tuple[str, Path]]:
-    """``seen``: the folders walked into (a symlink loop), and those excluded from the start."""
-    real = folder.resolve()
-    if real in seen:
-        return
-    seen = seen | {real}
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        path = Path(entry.path)
-        name = path.relative_to(root).as_posix()
-        if entry.is_symlink():
-            _check_link(root, path)
-        if entry.is_dir():
-            # a folder left out is not entered, as git does: nothing inside comes back
-            if rules.match_file(name + "/") or (path / "pyvenv.cfg").exists():
+class _Decides(Protocol):
+    def __call__(self, name: str, *, is_dir: bool) -> Exclusion | None: ...
+
+
+class _Walk:
+    """A walk of a folder, keeping what ``decide`` keeps and noting what it leaves out;
+    folders in ``held_out`` (real paths) are left out wherever they sit."""
+
+    def __init__(self, root: Path, decide: _Decides, held_out: frozenset[str] = frozenset()):
+        self.root = root
+        self.decide = decide
+        self.held_out = held_out
+        self.left_out: list[Exclusion] = []
+
+    def files(self, folder: Path, prefix: str, seen: frozenset[str]) -> Iterator[tuple[str, Path]]:
+        """Archive name -> file under ``folder`` (named ``prefix``); ``seen``: the real
+        paths of the folders walked into, so a symlink loop ends."""
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            name = prefix + entry.name
+            is_dir = entry.is_dir()
+            if not is_dir and not entry.is_file():
+                continue  # a socket, a broken link: nothing to package
+            real = os.path.realpath(entry.path) if is_dir else ""
+            why = (
+                Exclusion(name + "/", TEALS_OWN)
+                if real in self.held_out
+                else self.decide(name, is_dir=is_dir)
+            )
+            if why is not None:
+                # a folder left out is not entered, as git does: nothing inside comes back
+                self.left_out.append(why)
                 continue
-            yield from _walk(root, path, rules, seen)
-        elif entry.is_file() and not rules.match_file(name):
-            yield name, path
+            path = Path(entry.path)
+            if entry.is_symlink():
+                _check_link(self.root, path)
+            if not is_dir:
+                yield name, path
+            elif real not in seen:
+                yield from self.files(path, name + "/", seen | {real})
 
 
 def _check_link(root: Path, link: Path) -> None:

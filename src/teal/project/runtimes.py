@@ -26,7 +26,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -322,16 +321,6 @@ def _top_level_names(distribution: metadata.Distribution) -> set[str]:
 
 def _normal(distribution: str) -> str:
     return re.sub(r"[-_.]+", "-", distribution).lower()
-
-
-def local_python(code_dir: Path) -> str | None:
-    """``[local] python`` of the teal.toml a code package carries, if it sets one."""
-    try:
-        with (code_dir / "teal.toml").open("rb") as config:
-            value = tomllib.load(config).get("local", {}).get("python")
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)

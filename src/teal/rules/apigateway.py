@@ -17,7 +17,13 @@ from typing import Generic, TypeVar
 from teal.runtime.routes import HTTP_METHODS, PathPart, PathSyntaxError, parse_part
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_]{1,128}$")
-BASE_PATH = re.compile(r"^[A-Za-z0-9._~-]*(/[A-Za-z0-9._~-]+)*$")
+# A base path (an API mapping's path) holds letters, digits and $-_.+!*'() in each of
+# its levels, joined by '/', at most 300 characters in all (AWS's developer guide:
+# "Use API mappings to connect API stages to a custom domain name for REST APIs").
+_BASE_PATH_LEVEL = r"[A-Za-z0-9$_.+!*'()-]+"
+BASE_PATH = re.compile(rf"^({_BASE_PATH_LEVEL}(/{_BASE_PATH_LEVEL})*)?$")
+BASE_PATH_LIMIT = 300
+BASE_PATH_CHARACTERS = "letters, digits and $-_.+!*'()"
 
 
 class Rule(Enum):
@@ -140,13 +146,18 @@ def normalize_base_path(base_path: str | None) -> str:
     path = (base_path or "").strip("/")
     if path == "(none)":
         path = ""
-    if not BASE_PATH.match(path):
+    if not base_path_accepted(path):
         raise ApiGatewayError(
             "BadRequestException",
             f"Invalid base path: {base_path!r}",
             Rule.INVALID_BASE_PATH,
         )
     return path
+
+
+def base_path_accepted(path: str) -> bool:
+    """Whether API Gateway takes ``path`` (no '/' around it; "" the root) as a base path."""
+    return len(path) <= BASE_PATH_LIMIT and BASE_PATH.match(path) is not None
 
 
 def check_new_base_path(existing: set[str], base_path: str) -> None:

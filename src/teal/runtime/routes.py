@@ -35,6 +35,9 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY
 URL_LENGTH_LIMIT = 10240  # characters of a regional API's request URL; not raisable
 RESOURCES_QUOTA = 300  # resources per REST API, by default
 
+# Parts no request can carry: clients resolve '.' and '..' away before they send one
+# (RFC 3986, "Remove Dot Segments"), so a path holding one could never be reached.
+DOT_SEGMENTS = frozenset({".", ".."})
 _STATIC_PART = re.compile(r"^[A-Za-z0-9._~:@!$&'()*,;=-]+$")
 _VARIABLE_PART = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -90,6 +93,12 @@ def compile_path(path: str) -> tuple[PathPart, ...]:
     if path == "/":
         return ()
     parts = tuple(parse_part(p) for p in path[1:].split("/"))
+    for part in parts:
+        if part.text in DOT_SEGMENTS:
+            raise PathSyntaxError(
+                f"path part {part.text!r} can never be reached: clients resolve '.' and '..' "
+                "away before they send a request; write the path without it"
+            )
     for part in parts[:-1]:
         if part.kind is PartKind.GREEDY:
             raise PathSyntaxError(f"greedy variable {part.text} must be the last part of the path")

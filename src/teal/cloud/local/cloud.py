@@ -61,6 +61,7 @@ from teal.cloud.local.model import (
     LOCAL_ARTIFACT_BUCKET,
     LOCAL_REGION,
     DomainRoute,
+    HostSettings,
 )
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.stacks.engine import Engine
@@ -176,13 +177,20 @@ class LocalCloud:
     # second (traffic.py): a second's numbers are on disk at most about a second later.
     traffic_timing = TrafficTiming(period_s=1, delay_s=1)
 
-    def __init__(self, paths: LocalPaths | None = None, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        paths: LocalPaths | None = None,
+        clock: Clock = utc_now,
+        host: HostSettings | None = None,
+    ) -> None:
+        """``host``: how this machine runs the functions this command deploys (the
+        project's settings); None for a command that reads no project."""
         self.paths = paths or LocalPaths.default()
         self.region = LOCAL_REGION
         self.account_id = LOCAL_ACCOUNT_ID
         self.clock = clock
         self.store = Store(self.paths)
-        self.engine = Engine(self.store, clock, self.region, self.account_id)
+        self.engine = Engine(self.store, clock, self.region, self.account_id, host)
         # what this command deals with, for ensure_serving: domains named, apps read
         self._domains_used: set[str] = set()
         self._apps_used: set[str] = set()

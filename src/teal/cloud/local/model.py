@@ -20,6 +20,22 @@ LOCAL_ARTIFACT_BUCKET = "teal-local-artifacts"
 
 
 @dataclass(frozen=True)
+class HostSettings:
+    """How this machine runs an environment's functions: the region its AWS SDK is
+    given, the profile whose credentials it gets, and the interpreter.
+
+    They come from the teal.toml of the deploy that wrote the function (``[aws]
+    region`` and ``profile``, ``[local] python``), through ``open_cloud``: the code
+    package does not carry teal.toml, as the zip Lambda gets does not. Lambda has no
+    such settings (a function runs in its stack's region, with its role).
+    """
+
+    aws_region: str | None = None
+    aws_profile: str | None = None
+    python: str | None = None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """A Lambda function's configuration, enough to start and call workers."""
 
@@ -35,20 +51,19 @@ class FunctionSpec:
     # SourceArn patterns of the AWS::Lambda::Permission resources that let
     # API Gateway invoke it; no match means API Gateway answers 500.
     invoke_source_arns: tuple[str, ...] = ()
-    # the tags of the stack that made it (CloudFormation puts them on the function too):
-    # teal:env and teal:extra say which environment's settings it runs with
-    tags: Mapping[str, str] = field(default_factory=dict)
     # LoggingConfig.LogGroup: a log group several functions share ("": the function's
     # own, /aws/lambda/<name>)
     log_group: str = ""
+    host: HostSettings = field(default_factory=HostSettings)  # the local cloud's own record
 
     @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
         """Workers are pooled per function *version*: same name, new code, new pool."""
         env = ",".join(f"{k}={v}" for k, v in sorted(self.variables.items()))
+        host = self.host
         return (
             f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:"
-            f"{self.log_group}:{env}"
+            f"{self.log_group}:{env}:{host.aws_region}:{host.aws_profile}:{host.python}"
         )
 
 

@@ -17,7 +17,7 @@ import dataclasses
 import sqlite3
 from typing import Any
 
-from teal.cloud.local.model import FunctionSpec
+from teal.cloud.local.model import FunctionSpec, HostSettings
 from teal.cloud.local.store import bump_generation, from_json, to_json
 
 
@@ -33,6 +33,8 @@ def _spec_from_json(text: str) -> FunctionSpec:
     data: dict[str, Any] = from_json(text)
     data["variables"] = data.pop("environment", {})
     data["invoke_source_arns"] = tuple(data.get("invoke_source_arns", ()))
+    data["host"] = HostSettings(**data.get("host", {}))  # none: written before it was kept
+    data.pop("tags", None)  # kept by earlier teals, which read settings from the package
     return FunctionSpec(**data)
 
 
@@ -44,13 +46,13 @@ def function_exists(conn: sqlite3.Connection, name: str) -> bool:
 
 
 def function_by_name(conn: sqlite3.Connection, name: str) -> FunctionSpec | None:
-    """The function as stored: without its invoke permissions or its stack's tags."""
+    """The function as stored: without its invoke permissions."""
     row = conn.execute("SELECT spec FROM functions WHERE name = ?", (name,)).fetchone()
     return None if row is None else _spec_from_json(row[0])
 
 
 def function_by_arn(conn: sqlite3.Connection, arn: str) -> FunctionSpec | None:
-    """The function as stored: without its invoke permissions or its stack's tags."""
+    """The function as stored: without its invoke permissions."""
     row = conn.execute("SELECT spec FROM functions WHERE arn = ?", (arn,)).fetchone()
     return None if row is None else _spec_from_json(row[0])
 

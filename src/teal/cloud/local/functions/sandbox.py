@@ -5,14 +5,15 @@
   stream...), then the function's own. ``_X_AMZN_TRACE_ID`` changes with each
   request (the worker sets it, see :func:`lambda_trace_id`).
 - **Region**: ``AWS_REGION`` is the one the function would run in on AWS: the
-  environment's ``[aws] region`` (its ``[env.<name>.aws]`` table first), read
-  from the teal.toml inside the code package with the environment's name from
-  the stack's tags; without one, the region of the user's AWS configuration,
-  as a deploy would use; without that either, the local cloud's own.
+  environment's ``[aws] region`` (its ``[env.<name>.aws]`` table first), as the
+  deploy that wrote the function recorded it (``FunctionSpec.host``: the code
+  package carries no teal.toml); without one, the region of the user's AWS
+  configuration, as a deploy would use; without that either, the local cloud's
+  own.
 - **Credentials**: as ``sam local`` does, the user's own, resolved here by
-  botocore's chain for the ``[aws] profile`` (variables, shared files, SSO...),
-  so a handler's boto3 clients reach real AWS services when the user has
-  credentials; none when there are none. Instance metadata is not asked: that
+  botocore's chain (variables, shared files, SSO...) for the ``[aws] profile``,
+  recorded the same way, so a handler's boto3 clients reach real AWS services
+  when the user has credentials; none when there are none. Instance metadata is not asked: that
   would be a network call on every machine that is not an EC2 instance.
 - **Code**: read-only, as Lambda's ``/var/task`` (file modes; see
   :func:`make_read_only`). A handler's write there fails with
@@ -40,9 +41,6 @@ from typing import Any
 
 from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
-from teal.project.config import load_project, resolve_target
-from teal.rules.labels import ENV_TAG, EXTRA_TAG
-from teal.runtime.errors import TealError
 
 OUT_OF_MEMORY = "Runtime.OutOfMemory"
 # The lines Lambda writes to the function's log when it ends an environment that
@@ -94,36 +92,6 @@ def remove_tmp(folder: Path) -> None:
 
 
 # ---------------------------------------------------------------- region and credentials
-
-
-@dataclass(frozen=True)
-class AwsSettings:
-    """The ``[aws]`` settings of the environment a function belongs to."""
-
-    region: str | None = None
-    profile: str | None = None
-
-
-def packaged_aws_settings(code_dir: Path, tags: Mapping[str, str]) -> AwsSettings:
-    """``[aws] region`` and ``profile`` of the function's environment, from the teal.toml
-    its package carries and the ``teal:env``/``teal:extra`` tags of its stack.
-
-    Code that is not a teal project (or whose teal.toml is not valid) has none.
-    """
-    if not (code_dir / "teal.toml").is_file():
-        return AwsSettings()
-    try:
-        project = load_project(code_dir)
-        target = resolve_target(
-            project,
-            env=tags.get(ENV_TAG) or None,
-            extra=tags.get(EXTRA_TAG) or "",
-            cloud="local",
-            environ={},
-        )
-    except TealError:
-        return AwsSettings()
-    return AwsSettings(target.aws_region, target.aws_profile)
 
 
 class UserCredentials:
@@ -185,11 +153,11 @@ class AwsIdentity:
     credentials: Mapping[str, str] = field(default_factory=dict)
 
 
-def aws_identity(code_dir: Path, spec: FunctionSpec, credentials: UserCredentials) -> AwsIdentity:
+def aws_identity(spec: FunctionSpec, credentials: UserCredentials) -> AwsIdentity:
     """Region and credentials for a worker of ``spec`` (may read files: call off the loop)."""
-    settings = packaged_aws_settings(code_dir, spec.tags)
-    region = settings.region or credentials.region(settings.profile) or LOCAL_REGION
-    return AwsIdentity(region, credentials.variables(settings.profile))
+    host = spec.host
+    region = host.aws_region or credentials.region(host.aws_profile) or LOCAL_REGION
+    return AwsIdentity(region, credentials.variables(host.aws_profile))
 
 
 # ---------------------------------------------------------------- variables

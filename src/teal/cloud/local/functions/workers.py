@@ -63,7 +63,7 @@ from teal.cloud.local.functions.sandbox import (
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
 from teal.processes import kill_group, resident_bytes
-from teal.project.runtimes import RuntimeWorld, local_python, runtime_world
+from teal.project.runtimes import RuntimeWorld, runtime_world
 from teal.project.settings import runtimes_cache
 from teal.runtime.errors import TealError
 
@@ -682,7 +682,7 @@ class WorkerManager:
         code_dir = await self._code_dir(pool.spec)
         world = await self._world(pool.spec, code_dir)
         # per start: credentials may have been refreshed since the last one
-        identity = await asyncio.to_thread(aws_identity, code_dir, pool.spec, self.credentials)
+        identity = await asyncio.to_thread(aws_identity, pool.spec, self.credentials)
         worker = await Worker.start(pool.spec, code_dir, self.paths, world, identity)
         pool.started += 1
         self.cold_starts_ms.append(worker.cold_start_ms)
@@ -710,7 +710,7 @@ class WorkerManager:
                 code_dir,
                 spec.runtime,
                 runtimes_cache(),
-                override=local_python(code_dir),
+                override=spec.host.python,
             )
         except TealError as exc:
             raise InvocationError(FailureKind.INIT, exc.render()) from exc

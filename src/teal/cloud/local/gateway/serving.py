@@ -1,8 +1,8 @@
 """The gateway's read side of the store: stages, functions, domains and a generation.
 
 Each table is read through the module that owns it (:mod:`teal.cloud.local.gateway.rest_apis`,
-:mod:`teal.cloud.local.functions.catalog`, :mod:`teal.cloud.local.stacks.stack_tables`);
-none of them loads the stack engine, which the gateway does not need.
+:mod:`teal.cloud.local.functions.catalog`); neither loads the stack engine, which the
+gateway does not need.
 
 The gateway polls :meth:`StoreServingState.generation` for every request and
 re-reads the rest only when it moved; every change that affects serving bumps
@@ -24,7 +24,6 @@ from teal.cloud.local.functions import catalog
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.model import DomainRoute, FunctionSpec, ServedStage
 from teal.cloud.local.paths import LocalPaths
-from teal.cloud.local.stacks import stack_tables
 from teal.cloud.local.store import CommitWatch, connect, migrate, read_generation
 
 
@@ -66,8 +65,7 @@ class StoreServingState:
         if spec is None:
             return None
         arns = catalog.gateway_source_arns(conn, spec.name)
-        tags = stack_tables.function_stack_tags(conn, spec.name)
-        return dataclasses.replace(spec, invoke_source_arns=arns, tags=tags)
+        return dataclasses.replace(spec, invoke_source_arns=arns)
 
     def domains(self) -> list[DomainRoute]:
         return rest_apis.domain_routes(self._conn())

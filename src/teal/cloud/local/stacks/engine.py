@@ -39,7 +39,7 @@ from teal.cloud.base import (
     StackRequest,
     StackResult,
 )
-from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION, HostSettings
 from teal.cloud.local.stacks.ledger import (
     STACK_TYPE,
     Clock,
@@ -125,13 +125,14 @@ class Engine:
         clock: Clock = utc_now,
         region: str = LOCAL_REGION,
         account_id: str = LOCAL_ACCOUNT_ID,
+        host: HostSettings | None = None,
     ) -> None:
         self.store = store
         self.region = region
         self.account_id = account_id
         self.ledger = Ledger(store, clock)
         self.provisioner = Provisioner(
-            self.ledger, providers(), self, region=region, account_id=account_id
+            self.ledger, providers(), self, region=region, account_id=account_id, host=host
         )
 
     # Reads, for LocalCloud ----------------------------------------------------

@@ -20,6 +20,7 @@ from typing import TypeVar
 from teal.cloud.base import (
     StackEvent,
 )
+from teal.cloud.local.model import HostSettings
 from teal.cloud.local.stacks import stack_tables
 from teal.cloud.local.stacks.intrinsics import ResolveError
 from teal.cloud.local.stacks.ledger import Ledger, write_row
@@ -66,12 +67,14 @@ class Provisioner:
         *,
         region: str,
         account_id: str,
+        host: HostSettings | None = None,
     ) -> None:
         self.ledger = ledger
         self.providers = providers
         self.children = children
         self.region = region
         self.account_id = account_id
+        self.host = host
 
     @property
     def store(self) -> Store:
@@ -207,6 +210,7 @@ class Provisioner:
             region=self.region,
             account_id=self.account_id,
             nested=NestedChildren(self.children, self.ledger, stack, sink),
+            host=self.host,
         )
 
     # Going back: restoring and deleting, past failures ------------------------

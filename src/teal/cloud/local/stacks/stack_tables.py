@@ -2,9 +2,8 @@
 
 The only module that reads or writes the ``stacks``, ``resources`` and
 ``events`` tables. The ledger (:mod:`teal.cloud.local.stacks.ledger`) records an
-operation's progress through it; the gateway (which tags a function's calls
-with its stack's tags) and the console read here too. It imports nothing but
-the store, so the gateway does not load the engine to read a stack's tags.
+operation's progress through it; the console reads here too. It imports
+nothing but the store, so a reader does not load the engine.
 
 Every function takes the caller's connection and writes in the caller's
 transaction; a read outside one borrows the store's connection under its lock
@@ -21,7 +20,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from teal.cloud.local.store import from_json, to_json
+from teal.cloud.local.store import to_json
 
 # Stacks ---------------------------------------------------------------------------
 
@@ -262,17 +261,6 @@ def make_current(conn: sqlite3.Connection, stack: str, logical_id: str, seq: int
 
 def delete_resource(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute("DELETE FROM resources WHERE seq = ?", (seq,))
-
-
-def function_stack_tags(conn: sqlite3.Connection, function_name: str) -> dict[str, str]:
-    """The tags of the stack whose current resource the Lambda function is (none when no
-    stack made it): the gateway passes them on with the function's calls."""
-    row = conn.execute(
-        "SELECT s.tags FROM resources r JOIN stacks s ON s.name = r.stack "
-        "WHERE r.type = 'AWS::Lambda::Function' AND r.physical_id = ? AND r.current = 1",
-        (function_name,),
-    ).fetchone()
-    return dict(from_json(row[0])) if row is not None else {}
 
 
 def tagged_functions(conn: sqlite3.Connection, tag: str, value: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from teal.cloud.local.model import HostSettings
 from teal.cloud.local.store import Store
 from teal.template.types import Template
 
@@ -66,6 +67,9 @@ class ResourceContext:
     region: str
     account_id: str
     nested: NestedStacks
+    # how this machine runs the functions, from the project of the command that applies;
+    # None: a command that read no project (one finishing a dead deploy, say)
+    host: HostSettings | None = None
 
     def physical_name(self, max_length: int = 64) -> str:
         """A generated name like CloudFormation's: ``<stack>-<LogicalId>-<RANDOM>``."""

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from teal.cloud.local.functions import catalog
-from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET, FunctionSpec
+from teal.cloud.local.model import LOCAL_ARTIFACT_BUCKET, FunctionSpec, HostSettings
 from teal.cloud.local.stacks.resources import (
     Properties,
     Provisioned,
@@ -87,21 +87,27 @@ class Function:
             )
         if catalog.function_exists(ctx.conn, name):
             raise ResourceFailed(f"{name} already exists")
-        spec = self._spec(ctx, name, props)
+        spec = self._spec(ctx, name, props, ctx.host or HostSettings())
         catalog.create_function(ctx.conn, spec)
         return Provisioned(name, {"Arn": spec.arn})
 
     def update(
         self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
     ) -> Provisioned:
-        spec = self._spec(ctx, current.physical_id, new)
+        host = ctx.host
+        if host is None:  # a command that read no project: the function keeps its own
+            stored = catalog.function_by_name(ctx.conn, current.physical_id)
+            host = stored.host if stored is not None else HostSettings()
+        spec = self._spec(ctx, current.physical_id, new, host)
         catalog.update_function(ctx.conn, spec)
         return Provisioned(current.physical_id, {"Arn": spec.arn})
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
         catalog.delete_function(ctx.conn, current.physical_id)
 
-    def _spec(self, ctx: ResourceContext, name: str, props: Properties) -> FunctionSpec:
+    def _spec(
+        self, ctx: ResourceContext, name: str, props: Properties, host: HostSettings
+    ) -> FunctionSpec:
         if props.get("PackageType", "Zip") != "Zip":
             raise ResourceFailed("Only PackageType Zip is supported by the local cloud")
         code_key = self._code_key(ctx, props.get("Code"))
@@ -119,6 +125,7 @@ class Function:
             timeout_s=optional_int(props, "Timeout", DEFAULT_TIMEOUT_S),
             variables={str(k): str(v) for k, v in environment.items()},
             log_group=_log_group(props.get("LoggingConfig")),
+            host=host,
         )
 
     def _code_key(self, ctx: ResourceContext, code: Any) -> str:
