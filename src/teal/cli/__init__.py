@@ -84,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except Interrupted:
         return EXIT_INTERRUPTED
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        # click turns a Ctrl-C into Abort: an interruption (what the command ran, an
+        # import, a lock, a history entry, was ended or released on the way out), not
+        # the "no" to a question that aborts a command
+        if _by_ctrl_c(abort):
+            err_console.print("interrupted (Ctrl-C)")
+            return _failed(args, EXIT_INTERRUPTED, "interrupted (Ctrl-C)", None, None)
         err_console.print("aborted")
         return _failed(args, EXIT_FAILED, "aborted", None, None)
     except click.ClickException as error:
@@ -96,10 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _by_ctrl_c(abort: click.exceptions.Abort) -> bool:
+    return isinstance(abort.__cause__ or abort.__context__, KeyboardInterrupt)
+
+
 def _failed(args: list[str], code: int, what: str, where: str | None, hint: str | None) -> int:
     """With --json, a failure is still one JSON object on stdout, for scripts."""
     if "--json" in args:
-        kind = "bad-input" if code == EXIT_BAD_INPUT else "failed"
+        kinds = {EXIT_BAD_INPUT: "bad-input", EXIT_INTERRUPTED: "interrupted"}
+        kind = kinds.get(code, "failed")
         error = {"kind": kind, "what": what, "where": where, "hint": hint}
         emit_json({"error": error, "exit_code": code})
     return code
