@@ -49,6 +49,14 @@ def test_only_what_a_deploy_packages_or_reads_is_a_change(project: Path) -> None
     assert not relevant.file(None, "/elsewhere/app.py")
 
 
+def test_a_symlink_loop_saved_in_the_project_is_no_change(project: Path) -> None:
+    """The deploy it would start refuses the loop by name; the watcher does not stop."""
+    relevant = Relevant(make_target(project_dir=project))
+    (project / "loop").symlink_to("loop")
+    assert not relevant.file(None, str(project / "loop"))
+    assert relevant.file(None, str(project / "app.py"))
+
+
 def test_changes_saved_before_the_watcher_ran_are_found(project: Path) -> None:
     relevant = Relevant(make_target(project_dir=project))
     since = time.time()

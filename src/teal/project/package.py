@@ -137,10 +137,23 @@ def default_rules() -> pathspec.GitIgnoreSpec:
 def project_rules(project_dir: Path, patterns: Sequence[str] = ()) -> pathspec.GitIgnoreSpec:
     """teal's defaults, then ``.tealignore``, then ``[app] exclude``: later lines win."""
     ignore_file = project_dir / IGNORE_FILE
-    own = ignore_file.read_text(encoding="utf-8").splitlines() if ignore_file.is_file() else []
+    own = _lines_of(ignore_file) if ignore_file.is_file() else []
     _rules(own, str(ignore_file))  # each layer alone first, so an error names its source
     _rules(patterns, "teal.toml [app] exclude")
     return _rules([*DEFAULT_IGNORE, *own, *patterns], "the exclusions")
+
+
+def _lines_of(ignore_file: Path) -> list[str]:
+    data = ignore_file.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PackageError(
+            f"{ignore_file.name} is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            where=f"{ignore_file}:{line}",
+            hint="save it as UTF-8 (your editor's encoding setting)",
+        ) from exc
 
 
 def _rules(lines: Iterable[str], source: str) -> pathspec.GitIgnoreSpec:
@@ -197,7 +210,15 @@ def _walk(
 
 
 def _check_link(root: Path, link: Path) -> None:
-    target = link.resolve()
+    try:
+        target = link.resolve()
+    except (RuntimeError, OSError) as exc:  # Python 3.11 and 3.12 say RuntimeError, later ELOOP
+        raise PackageError(
+            "symlink loop: the link leads back to itself and never reaches a file or folder",
+            where=str(link),
+            hint="remove the link, or point it at a file or folder (a package holds files, "
+            "and nothing could follow this link on Lambda)",
+        ) from exc
     if not target.is_relative_to(root):
         raise PackageError(
             f"symlink points outside the project, to {target}",
