@@ -96,10 +96,35 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         code = EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
-        return _failed(args, code, error.format_message(), None, None)
+        where, hint = _usage_where(error, args), _usage_hint(error)
+        return _failed(args, code, error.format_message(), where, hint)
     except click.exceptions.Exit as done:
         return done.exit_code
     return EXIT_OK
+
+
+def _usage_where(error: click.ClickException, args: list[str]) -> str:
+    """The flag or argument a usage error is about, else the command it was given to."""
+    if isinstance(error, click.BadParameter | click.MissingParameter):
+        if error.param_hint is not None:
+            hints = error.param_hint
+            return hints if isinstance(hints, str) else " / ".join(hints)
+        if error.param is not None:  # click quotes each name: '--env' / '-e'
+            return error.param.get_error_hint(error.ctx).replace("'", "")
+    if isinstance(error, click.NoSuchOption | click.BadOptionUsage):
+        return error.option_name
+    return _command_path(error, args)
+
+
+def _usage_hint(error: click.ClickException) -> str:
+    return f"run `{_command_path(error, [])} --help` for its options and arguments"
+
+
+def _command_path(error: click.ClickException, args: list[str]) -> str:
+    ctx = getattr(error, "ctx", None)
+    if ctx is not None:
+        return str(ctx.command_path)
+    return " ".join(["teal", *args[:1]])
 
 
 def _by_ctrl_c(abort: click.exceptions.Abort) -> bool:

@@ -691,6 +691,7 @@ def load_project(project_dir: Path | str = ".") -> Project:
     if not path.is_file():
         raise ConfigError(
             f"no {CONFIG_FILE} in {root}",
+            where=str(root),
             hint="run teal from your project folder, pass --project DIR, or create one with "
             "`teal init`",
         )
@@ -773,7 +774,11 @@ def _invalid_config(exc: ValidationError, path: Path, text: str) -> ConfigError:
         for number, problem in problems
     )
     where = f"{path}:{first}" if first else str(path)
-    return ConfigError(f"invalid configuration:\n{listed}", where=where)
+    return ConfigError(
+        f"invalid configuration:\n{listed}",
+        where=where,
+        hint="fix the keys at the lines listed",
+    )
 
 
 def _describe_error(error: ErrorDetails) -> str:
@@ -935,7 +940,16 @@ def resolve_target(
     overrides = config.env.get(env_name, EnvOverrides())
     chosen_cloud = cloud or environ.get("TEAL_CLOUD") or overrides.cloud or config.app.cloud
     if chosen_cloud not in ("local", "aws"):
-        raise ConfigError(f"unknown cloud {chosen_cloud!r}", hint="use 'local' or 'aws'")
+        where = (
+            "--cloud"
+            if cloud
+            else "TEAL_CLOUD"
+            if environ.get("TEAL_CLOUD")
+            else project.location(("env", env_name, "cloud"), ("app", "cloud"))
+        )
+        raise ConfigError(
+            f"unknown cloud {chosen_cloud!r}", where=where, hint="use 'local' or 'aws'"
+        )
     domain = overrides.domain or config.domain
     aws = overrides.aws or config.aws
     target = Target(
@@ -973,6 +987,7 @@ def resolve_target(
         raise ConfigError(
             f"environment name {target.environment!r} is longer than CloudFormation's "
             f"{STACK_NAME_LIMIT}-character stack name limit",
+            where=project.location(("app", "name")),
             hint="use a shorter app name, env or extra",
         )
     return target
@@ -1003,6 +1018,7 @@ def _check_name(what: str, value: str, pattern: re.Pattern[str], source: str) ->
     if not pattern.match(value) or len(value) > 32:
         raise ConfigError(
             f"invalid {what} {value!r} (from {source})",
+            where=source,
             hint=f"an {what} is at most 32 lowercase letters, digits and '-'",
         )
 

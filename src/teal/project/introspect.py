@@ -217,12 +217,15 @@ def _declared(value: Any) -> Any:
 
 
 def _handler_description(handler: Any) -> dict[str, Any]:
+    from teal.runtime.routes import defined_at
+
     return {
         "module": getattr(handler, "__module__", None),
         "qualname": getattr(handler, "__qualname__", None),
         "name": getattr(handler, "__name__", None),
         "callable": callable(handler),
         "repr": repr(handler),
+        "defined_at": defined_at(handler),
     }
 
 

@@ -139,7 +139,7 @@ def load_app(
             else 'give it routes, or set [app] api = "proxy" in teal.toml when it makes them '
             "later (the whole app is then served through / and /{proxy+})"
         )
-        raise AppLoadError(f"{entry} has no routes", hint=hint)
+        raise AppLoadError(f"{entry} has no routes", where=module_file(root, entry), hint=hint)
     if project is not None:
         functions = {*loaded.table.functions, *loaded.table.triggers.functions}
         check_function_tables(project, functions)
@@ -332,6 +332,8 @@ class HandlerRef:
         self.__qualname__ = str(description.get("qualname") or description.get("repr"))
         self.__name__ = str(description.get("name") or "handler")
         self._repr = str(description.get("repr"))
+        defined = description.get("defined_at")  # file:line, for errors naming the handler
+        self.teal_defined_at = defined if isinstance(defined, str) else None
 
     def __repr__(self) -> str:
         return self._repr

@@ -239,6 +239,11 @@ def _zip(entries: dict[str, Path]) -> bytes:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise PackageError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
+                raise PackageError(
+                    f"cannot read file: {exc.strerror}",
+                    where=str(path),
+                    hint="make it readable, or leave it out of the package (.tealignore, or "
+                    "[app] exclude in teal.toml)",
+                ) from exc
             archive.writestr(info, data)
     return buffer.getvalue()
