@@ -148,3 +148,57 @@ def test_a_route_no_request_could_reach(local_cloud: LocalCloudEnv) -> None:
     error = refused(local_cloud, "deploy")
     assert "route '/../health' (health): path part '..' can never be reached" in error["what"]
     assert error["hint"]
+
+
+# Every command that reads the project (its app, its files, its teal.toml).
+READING_COMMANDS = [["routes"], ["template"], ["package", "--out", "{out}"], ["deploy"]]
+
+
+def each_reading_command(cloud: LocalCloudEnv, *, packaging_only: bool = False) -> list[list[str]]:
+    out = str(cloud.project.parent / "package-out")
+    commands = [[part.format(out=out) for part in command] for command in READING_COMMANDS]
+    return [c for c in commands if not packaging_only or c[0] != "routes"]
+
+
+def test_a_requirements_file_that_is_not_utf8(local_cloud: LocalCloudEnv) -> None:
+    requirements = local_cloud.project / "requirements.txt"
+    requirements.write_bytes(b"# deps\ncaf\xe9==1.0\n")
+    for command in each_reading_command(local_cloud):
+        error = refused(local_cloud, *command)
+        assert error["what"] == (
+            "requirements.txt is not UTF-8 text: byte 0xe9 at line 2, column 4"
+        ), command
+        assert error["where"] == f"{requirements}:2"
+        assert "save it as UTF-8" in error["hint"]
+
+
+@pytest.mark.parametrize("loop", [{"self": "self"}, {"a": "b", "b": "a"}])
+def test_a_symlink_loop_in_the_project(local_cloud: LocalCloudEnv, loop: dict[str, str]) -> None:
+    for name, target in loop.items():
+        (local_cloud.project / name).symlink_to(target)
+    for command in each_reading_command(local_cloud, packaging_only=True):
+        error = refused(local_cloud, *command)
+        assert error["what"].startswith("symlink loop"), command
+        assert error["where"] == str(local_cloud.project / sorted(loop)[0])
+        assert "remove the link" in error["hint"]
+
+
+def test_an_ignore_file_that_is_not_utf8(local_cloud: LocalCloudEnv) -> None:
+    ignore = local_cloud.project / ".tealignore"
+    ignore.write_bytes(b"tests/\n\xff.db\n")
+    error = refused(local_cloud, "package", "--out", str(local_cloud.project.parent / "out"))
+    assert error["where"] == f"{ignore}:2"
+    assert "UTF-8" in error["what"] and "UTF-8" in error["hint"]
+
+
+def test_arrays_nested_100000_deep_in_teal_toml(local_cloud: LocalCloudEnv) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    edit_toml(local_cloud, 'BLOG_TITLE = "The teal blog"', f"DEEP = {deep}")
+    for command in each_reading_command(local_cloud):
+        error = refused(local_cloud, *command)
+        assert error["what"] == (
+            "a value nests arrays or tables too deeply for teal to read "
+            "(key 'app.environment.DEEP')"
+        ), command
+        assert error["where"] == line_in_toml(local_cloud, f"DEEP = {deep}")
+        assert error["hint"]

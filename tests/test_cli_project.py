@@ -65,7 +65,7 @@ def test_init_on_a_python_lambda_lacks_takes_the_newest_runtime_this_machine_has
 
     def find(runtime: str) -> object:
         if runtime not in found:
-            raise UserError(f"no {runtime}")
+            raise UserError(f"no {runtime}", where="PATH", hint="install it")
         return object()
 
     newer = SimpleNamespace(version_info=SimpleNamespace(major=3, minor=99))

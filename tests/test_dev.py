@@ -70,6 +70,14 @@ def test_what_git_ignores_is_no_change_but_a_gitignore_that_counts_is(project: P
     assert changed == {".gitignore", "lib/.gitignore", "lib/util.py"}
 
 
+def test_a_symlink_loop_saved_in_the_project_is_no_change(project: Path) -> None:
+    """The deploy it would start refuses the loop by name; the watcher does not stop."""
+    relevant = Relevant(make_target(project_dir=project))
+    (project / "loop").symlink_to("loop")
+    assert not relevant.file(None, str(project / "loop"))
+    assert relevant.file(None, str(project / "app.py"))
+
+
 def test_changes_saved_before_the_watcher_ran_are_found(project: Path) -> None:
     relevant = Relevant(make_target(project_dir=project))
     since = time.time()

@@ -307,6 +307,11 @@ def test_api_gateway_rules_name_the_framework_routes(
         "variables, {item_id} and {name}, under /items"
     ) in result.err
     assert 'or set [app] api = "proxy" in teal.toml' in result.err
+    line = CONFLICTING.splitlines().index('@app.get("/items/{name}/tags")') + 1
+    assert result.json()["error"]["where"] == (
+        f"{root / 'app.py'}:{line} (route '/items/{{name}}/tags' "
+        "(from FastAPI route GET /items/{name}/tags), handler app:tags)"
+    )
 
 
 def test_a_framework_missing_from_the_requirements_is_named(

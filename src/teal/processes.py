@@ -4,6 +4,8 @@ memory it holds, stopping it (or its whole process group).
 The one place teal asks about processes or signals a group, so it works
 wherever psutil does (Linux, macOS, ...), with or without ``/proc``. (A
 worker ends its own group itself: it runs with the standard library only.)
+Also how teal runs a command it must bound in time and clean up after
+(:func:`run_bounded`): the import of the user's app.
 
 A pid alone does not name a process for long (the kernel reuses pids), so a
 process is named by its pid and its start time wherever teal records one.
@@ -14,6 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import psutil
 
@@ -85,3 +91,58 @@ def kill_group(pgid: int) -> None:
     it is gone already (or is not ours to signal)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def run_bounded(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    output: Path,
+    timeout_s: float,
+    at_deadline: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> int | None:
+    """Run ``command`` in a process group of its own and end the whole group afterwards.
+
+    Its stdout and stderr go to the file ``output``, not to a pipe: a process
+    it starts in the background inherits the file, and nothing waits for the
+    end of a pipe that such a process keeps open. teal waits for the command
+    itself, at most ``timeout_s``; then (or when the command ended, or when
+    teal is interrupted) it SIGKILLs the group, so that nothing the command
+    started outlives the answer, and reaps the command. ``at_deadline`` runs
+    first when the command is still running at the deadline (to ask it where
+    it stands). The command's exit status (negative: the signal that ended
+    it), or None when the deadline passed.
+
+    The group is killed while the command is not yet reaped: until then its
+    pid, which is the group's id, cannot name another process.
+    """
+    with output.open("wb") as out:
+        child = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            cwd=cwd,
+            process_group=0,  # its own group: a terminal's Ctrl-C reaches teal alone
+        )
+    try:
+        ended = _ended(child.pid, timeout_s)
+        if not ended and at_deadline is not None:
+            at_deadline(child)
+    finally:
+        kill_group(child.pid)
+        child.wait()
+    return child.returncode if ended else None
+
+
+def _ended(pid: int, timeout_s: float) -> bool:
+    """Whether the child ``pid`` ended within ``timeout_s``; it is left unreaped."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.01)  # at most 10 ms after the end: polling costs nothing
+    return True

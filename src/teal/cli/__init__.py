@@ -84,22 +84,58 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except Interrupted:
         return EXIT_INTERRUPTED
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        # click turns a Ctrl-C into Abort: an interruption (what the command ran, an
+        # import, a lock, a history entry, was ended or released on the way out), not
+        # the "no" to a question that aborts a command
+        if _by_ctrl_c(abort):
+            err_console.print("interrupted (Ctrl-C)")
+            return _failed(args, EXIT_INTERRUPTED, "interrupted (Ctrl-C)", None, None)
         err_console.print("aborted")
         return _failed(args, EXIT_FAILED, "aborted", None, None)
     except click.ClickException as error:
         error.show()
         code = EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
-        return _failed(args, code, error.format_message(), None, None)
+        where, hint = _usage_where(error, args), _usage_hint(error)
+        return _failed(args, code, error.format_message(), where, hint)
     except click.exceptions.Exit as done:
         return done.exit_code
     return EXIT_OK
 
 
+def _usage_where(error: click.ClickException, args: list[str]) -> str:
+    """The flag or argument a usage error is about, else the command it was given to."""
+    if isinstance(error, click.BadParameter | click.MissingParameter):
+        if error.param_hint is not None:
+            hints = error.param_hint
+            return hints if isinstance(hints, str) else " / ".join(hints)
+        if error.param is not None:  # click quotes each name: '--env' / '-e'
+            return error.param.get_error_hint(error.ctx).replace("'", "")
+    if isinstance(error, click.NoSuchOption | click.BadOptionUsage):
+        return error.option_name
+    return _command_path(error, args)
+
+
+def _usage_hint(error: click.ClickException) -> str:
+    return f"run `{_command_path(error, [])} --help` for its options and arguments"
+
+
+def _command_path(error: click.ClickException, args: list[str]) -> str:
+    ctx = getattr(error, "ctx", None)
+    if ctx is not None:
+        return str(ctx.command_path)
+    return " ".join(["teal", *args[:1]])
+
+
+def _by_ctrl_c(abort: click.exceptions.Abort) -> bool:
+    return isinstance(abort.__cause__ or abort.__context__, KeyboardInterrupt)
+
+
 def _failed(args: list[str], code: int, what: str, where: str | None, hint: str | None) -> int:
     """With --json, a failure is still one JSON object on stdout, for scripts."""
     if "--json" in args:
-        kind = "bad-input" if code == EXIT_BAD_INPUT else "failed"
+        kinds = {EXIT_BAD_INPUT: "bad-input", EXIT_INTERRUPTED: "interrupted"}
+        kind = kinds.get(code, "failed")
         error = {"kind": kind, "what": what, "where": where, "hint": hint}
         emit_json({"error": error, "exit_code": code})
     return code

@@ -375,6 +375,7 @@ def delete(
         if not is_interactive():
             raise UserError(
                 f"deleting {target.environment} needs confirmation",
+                where="--yes",
                 hint="pass --yes when there is no terminal",
             )
         click.confirm(

@@ -304,8 +304,12 @@ class Relevant:
         return name is not None and rules.check(name, is_dir=True) is None
 
     def _name(self, path: str) -> str | None:
-        """The path inside the project, or None for what is not the project's."""
-        resolved = Path(path).resolve()
+        """The path inside the project, or None for what is not the project's (or a symlink
+        loop, which the deploy it would start refuses by name)."""
+        try:
+            resolved = Path(path).resolve()
+        except (RuntimeError, OSError):  # a symlink loop: RuntimeError before Python 3.13
+            return None
         if resolved.is_relative_to(self.home):
             return None
         try:

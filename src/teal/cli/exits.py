@@ -1,8 +1,8 @@
 """teal's exit codes, decided here alone.
 
 0 done; 1 an operation ran and failed; 2 bad input (nothing was changed
-anywhere); 130 a watch stopped by Ctrl-C, as a shell reports an interrupted
-command. A command never picks a number: it raises teal's errors (a
+anywhere); 130 stopped by Ctrl-C (a watch, or any command), as a shell reports
+an interrupted command. A command never picks a number: it raises teal's errors (a
 :class:`UserError` is 2, an :class:`OperationError` 1), or one of the two
 signals below, and :func:`teal.cli.main` turns that into the code.
 """

@@ -66,10 +66,11 @@ def read_event(source: str) -> Any:
     """The event from a file or stdin: JSON, else bad input (exit 2)."""
     where = "stdin" if source == "-" else source
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    except OSError as exc:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text ({exc.reason})"
         raise UserError(
-            f"cannot read the event: {exc.strerror or exc}",
+            f"cannot read the event: {reason or exc}",
             where=where,
             hint="give a JSON file, or - to read it from stdin",
         ) from exc

@@ -116,6 +116,9 @@ def _write_templates(synthesized: Synthesized, stack: str, out: Path) -> list[Pa
     return written
 
 
+_TEMPLATE_FILES = "give a file written by `teal template --out DIR` or `teal template --json`"
+
+
 def read_templates(path: Path) -> StoredTemplates:
     """A template written by ``teal template --out`` (nested ones beside it) or ``--json``."""
     try:
@@ -124,14 +127,16 @@ def read_templates(path: Path) -> StoredTemplates:
         raise UserError(
             f"cannot read a template: {exc}",
             where=str(path),
-            hint="give a file written by `teal template --out DIR` or `teal template --json`",
+            hint=_TEMPLATE_FILES,
         ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("template", data), dict):
-        raise UserError("not a CloudFormation template", where=str(path))
+        raise UserError("not a CloudFormation template", where=str(path), hint=_TEMPLATE_FILES)
     by_key: dict[str, Any] = data.get("nested", {}) if "template" in data else {}
     main: dict[str, Any] = data.get("template", data)
     if "Resources" not in main:
-        raise UserError("not a CloudFormation template (no Resources)", where=str(path))
+        raise UserError(
+            "not a CloudFormation template (no Resources)", where=str(path), hint=_TEMPLATE_FILES
+        )
     nested = {}
     for logical_id, key in nested_keys(main).items():
         nested[logical_id] = by_key[key] if key in by_key else _read_nested(path.parent / key)
@@ -145,7 +150,12 @@ def _read_nested(path: Path) -> dict[str, Any]:
             where=str(path),
             hint="keep the templates/ folder that `teal template --out DIR` wrote beside it",
         )
-    nested: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        nested: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(
+            f"cannot read a template: {exc}", where=str(path), hint=_TEMPLATE_FILES
+        ) from exc
     return nested
 
 

@@ -157,6 +157,7 @@ def resolve_switch_target(base: Target, name: str) -> Target:
     if name.startswith(base.app + "-"):
         raise UserError(
             f"{name} is not an environment of env {base.env!r}",
+            where="--to",
             hint="switch within one env: pass --env to choose it",
         )
     return replace(base, extra=name)

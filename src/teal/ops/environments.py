@@ -96,10 +96,16 @@ def find_environment(cloud: Cloud, target: Target) -> Environment:
         )
         raise UserError(
             f"environment {target.environment} does not exist in the {target.cloud} cloud",
+            where=target.environment,
             hint=f"deploy it first: teal deploy{flags}",
         )
     if stack.tags.get(APP_TAG) != target.app:
-        raise UserError(f"stack {stack.name} does not belong to app {target.app}")
+        raise UserError(
+            f"stack {stack.name} does not belong to app {target.app}",
+            where=stack.name,
+            hint="another app's stack has this environment's name: leave it alone, and give "
+            "this app another name ([app] name) or environment (--env, --extra)",
+        )
     return Environment.from_stack(stack)
 
 

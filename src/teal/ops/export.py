@@ -108,7 +108,9 @@ def _artifact_key_of(url: Any) -> str:
 def _claim(out: Path) -> None:
     """An empty folder, or one a previous ``teal package`` wrote (cleared); else refuse."""
     if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file, not a folder", hint="give --out a folder")
+        raise UserError(
+            f"{out} is a file, not a folder", where=str(out), hint="give --out a folder"
+        )
     if out.is_dir() and any(out.iterdir()):
         if not (out / MANIFEST).is_file():
             raise UserError(

@@ -72,6 +72,7 @@ def lambda_name(cloud: Cloud, target: Target, function: str) -> str:
     if stack is None:
         raise UserError(
             f"environment {target.environment} does not exist in the {target.cloud} cloud",
+            where=target.environment,
             hint="deploy it first: teal deploy",
         )
     meta = stack.template.get("Metadata", {}).get(METADATA_KEY, {})

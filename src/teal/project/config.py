@@ -713,21 +713,70 @@ def load_project(project_dir: Path | str = ".") -> Project:
     if not path.is_file():
         raise ConfigError(
             f"no {CONFIG_FILE} in {root}",
+            where=str(root),
             hint="run teal from your project folder, pass --project DIR, or create one with "
             "`teal init`",
         )
+    text = _config_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("not UTF-8 text", where=str(path)) from exc
+        found = re.search(r"\(at line (\d+)", str(exc))
+        raise ConfigError(
+            f"not valid TOML: {exc}",
+            where=f"{path}:{found.group(1)}" if found else str(path),
+            hint="fix the syntax there (TOML's rules: https://toml.io); quote strings, and "
+            "write tables as [name] headers",
+        ) from exc
+    except RecursionError as exc:  # tomllib reads nested arrays and tables recursively
+        raise _too_deep(path, text) from exc
     try:
         config = ConfigFile.model_validate(raw)
     except ValidationError as exc:
         raise _invalid_config(exc, path, text) from exc
+    except RecursionError as exc:
+        raise _too_deep(path, text) from exc
     return Project(root, config, text)
+
+
+def _config_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}",
+            where=f"{path}:{line}",
+            hint="save teal.toml as UTF-8 (your editor's encoding setting): TOML files are "
+            "UTF-8 by definition",
+        ) from exc
+
+
+NESTING_NOTICED = 32  # opening brackets in a row that mark where a too-deep value starts
+
+
+def _too_deep(path: Path, text: str) -> ConfigError:
+    """A value nested deeper than Python's stack lets a reader follow, at its line and key
+    when a run of opening brackets shows where it starts."""
+    found = re.search(rf"[\[{{](?:\s*[\[{{]){{{NESTING_NOTICED - 1}}}", text)
+    where, key = str(path), ""
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        where = f"{path}:{line}"
+        lines = key_lines(text)
+        above = [k for k, at in lines.items() if at <= line]
+        if above:
+            nearest = max(above, key=lambda k: (lines[k], len(k)))
+            while nearest and isinstance(nearest[-1], int):  # the key, not its array's item
+                nearest = nearest[:-1]
+            key = f" (key '{'.'.join(str(part) for part in nearest)}')"
+    return ConfigError(
+        f"a value nests arrays or tables too deeply for teal to read{key}",
+        where=where,
+        hint="no setting of teal.toml nests more than a few levels: look for a run of "
+        "'[' or '{' on that line, and remove the extra ones",
+    )
 
 
 def variables_size(variables: Mapping[str, str]) -> int:
@@ -748,7 +797,7 @@ def _invalid_config(exc: ValidationError, path: Path, text: str) -> ConfigError:
     )
     where = f"{path}:{first}" if first else str(path)
     hints = dict.fromkeys(_hint_of(e) for e in exc.errors())  # once each, in order
-    hint = "; ".join(h for h in hints if h) or None
+    hint = "; ".join(h for h in hints if h) or "fix the keys at the lines listed"
     return ConfigError(f"invalid configuration:\n{listed}", where=where, hint=hint)
 
 
@@ -916,7 +965,16 @@ def resolve_target(
     overrides = config.env.get(env_name, EnvOverrides())
     chosen_cloud = cloud or environ.get("TEAL_CLOUD") or overrides.cloud or config.app.cloud
     if chosen_cloud not in ("local", "aws"):
-        raise ConfigError(f"unknown cloud {chosen_cloud!r}", hint="use 'local' or 'aws'")
+        where = (
+            "--cloud"
+            if cloud
+            else "TEAL_CLOUD"
+            if environ.get("TEAL_CLOUD")
+            else project.location(("env", env_name, "cloud"), ("app", "cloud"))
+        )
+        raise ConfigError(
+            f"unknown cloud {chosen_cloud!r}", where=where, hint="use 'local' or 'aws'"
+        )
     domain = overrides.domain or config.domain
     aws = overrides.aws or config.aws
     target = Target(
@@ -954,6 +1012,7 @@ def resolve_target(
         raise ConfigError(
             f"environment name {target.environment!r} is longer than CloudFormation's "
             f"{STACK_NAME_LIMIT}-character stack name limit",
+            where=project.location(("app", "name")),
             hint="use a shorter app name, env or extra",
         )
     return target
@@ -984,6 +1043,7 @@ def _check_name(what: str, value: str, pattern: re.Pattern[str], source: str) ->
     if not pattern.match(value) or len(value) > 32:
         raise ConfigError(
             f"invalid {what} {value!r} (from {source})",
+            where=source,
             hint=f"an {what} is at most 32 lowercase letters, digits and '-'",
         )
 

@@ -156,7 +156,7 @@ class PackageRules:
         """``patterns`` are ``[app] exclude``'s lines."""
         self.root = project_dir.resolve()
         ignore_file = self.root / IGNORE_FILE
-        own = ignore_file.read_text(encoding="utf-8").splitlines() if ignore_file.is_file() else []
+        own = _lines_of(ignore_file) if ignore_file.is_file() else []
         self._fixed = (
             _Layer(APP_EXCLUDE, "", strict_rules(patterns, APP_EXCLUDE)),
             _Layer(IGNORE_FILE, "", strict_rules(own, str(ignore_file))),
@@ -202,6 +202,20 @@ class PackageRules:
             own = _read_gitignore(self.root, folder + "/" if folder else "")
             chain = self._chains[folder] = (own, *above) if own is not None else above
         return chain
+
+
+def _lines_of(ignore_file: Path) -> list[str]:
+    """A .tealignore's lines; one that is not UTF-8 is refused at the line it breaks on."""
+    data = ignore_file.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PackageError(
+            f"{ignore_file.name} is not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            where=f"{ignore_file}:{line}",
+            hint="save it as UTF-8 (your editor's encoding setting)",
+        ) from exc
 
 
 def _read_gitignore(root: Path, base: str) -> _Layer | None:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from teal.runtime.routes import PartKind, PathSyntaxError, parse_part
+from teal.runtime.routes import PartKind, PathSyntaxError, defined_at, parse_part
 
 Route = dict[str, Any]
 GREEDY_NAME = "proxy"
@@ -96,6 +96,7 @@ def describe(handler: Any) -> dict[str, Any]:
         "name": getattr(target, "__name__", None) or type(target).__name__,
         "callable": True,
         "repr": repr(target),
+        "defined_at": defined_at(handler),
     }
 
 

@@ -8,6 +8,14 @@ to a JSON file: what kind of app the entry names (``kind``: a teal App, an
 ASGI or a WSGI app) and its routes, or what went wrong and where. Whatever
 the app prints goes to stderr; stdout is left alone.
 
+What the loader cannot otherwise learn it finds in a second file: the
+stacks :mod:`faulthandler` writes when the import crashes (a segfault) or
+when the loader, at its deadline, asks with SIGUSR1 where a slow import
+stands. An ``os._exit()`` at import is recorded with its line before it
+ends the process. Once the answer is written the process ends at once
+(``os._exit``): a thread the app started cannot keep it alive, and the
+loader then ends whatever else the app started (see teal.processes).
+
 A framework's routes are read by :mod:`framework_routes`, loaded from beside
 this file: when they cannot be read (an app of a framework teal does not
 know, a bare callable), ``routes`` is null and ``unreadable`` says why.
@@ -17,25 +25,81 @@ Standard library only (and the shim's ``teal.runtime.app``): it runs beside the 
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from types import FrameType, ModuleType
+from typing import Any, NoReturn
 
 FRAMEWORK_ROUTES = Path(__file__).resolve().with_name("framework_routes.py")
 
 
-def main(argv: list[str]) -> int:
-    result_file, entry, *paths = argv
+def main(argv: list[str]) -> NoReturn:
+    result_file, stacks_file, entry, *paths = argv
     sys.path[:1] = paths  # drop this script's own folder, put the app's world first
-    with open(result_file, "w", encoding="utf-8") as out:
-        json.dump(introspect(entry), out)
-    return 0
+    me = os.getpid()
+    with open(stacks_file, "w", encoding="utf-8") as stacks:
+        faulthandler.enable(stacks, all_threads=True)  # a crash: where each thread was
+        faulthandler.register(signal.SIGUSR1, stacks, all_threads=True)  # the loader asks
+        with _exits_recorded(result_file, me):
+            found = introspect(entry)
+        if os.getpid() == me:  # not a copy of this process the app forked
+            write_answer(result_file, found)
+        _leave()
+
+
+def write_answer(result_file: str, found: dict[str, Any]) -> None:
+    """Whole or not at all: the loader reads a missing file as a process that ended."""
+    partial = f"{result_file}.part"
+    with open(partial, "w", encoding="utf-8") as out:
+        json.dump(found, out)
+    os.replace(partial, result_file)
+
+
+@contextlib.contextmanager
+def _exits_recorded(result_file: str, me: int) -> Iterator[None]:
+    """``os._exit()`` during the import writes where it was called, then exits."""
+    real_exit = os._exit
+
+    def exit_recorded(status: int) -> NoReturn:
+        if os.getpid() == me:
+            caller: FrameType | None = sys._getframe(1)
+            write_answer(
+                result_file,
+                {
+                    "error": "exit",
+                    "call": "os._exit",
+                    "code": repr(status),
+                    "frames": _stack(caller),
+                },
+            )
+        real_exit(status)
+
+    os._exit = exit_recorded
+    try:
+        yield
+    finally:
+        os._exit = real_exit
+
+
+def _leave() -> NoReturn:
+    """End now, with what the app printed flushed: C's buffers too, which os._exit skips."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    os._exit(0)
 
 
 def introspect(entry: str) -> dict[str, Any]:
@@ -45,8 +109,6 @@ def introspect(entry: str) -> dict[str, Any]:
     sys.stdout = sys.stderr
     try:
         module = importlib.import_module(module_name)
-    except KeyboardInterrupt:
-        raise
     except SyntaxError as exc:
         return {"error": "syntax", "message": exc.msg, "file": exc.filename, "line": exc.lineno}
     except SystemExit as exc:
@@ -138,6 +200,10 @@ def _frames(exc: BaseException) -> list[list[Any]]:
     return [[f.filename, f.lineno] for f in traceback.extract_tb(exc.__traceback__)]
 
 
+def _stack(frame: FrameType | None) -> list[list[Any]]:
+    return [[f.filename, f.lineno] for f in traceback.extract_stack(frame)]
+
+
 def _declared(value: Any) -> Any:
     """``cors=``/``authorizer=`` as JSON: plain values as they are, teal's configs as their
     JSON, anything else as its repr (for the error naming it)."""
@@ -151,12 +217,15 @@ def _declared(value: Any) -> Any:
 
 
 def _handler_description(handler: Any) -> dict[str, Any]:
+    from teal.runtime.routes import defined_at
+
     return {
         "module": getattr(handler, "__module__", None),
         "qualname": getattr(handler, "__qualname__", None),
         "name": getattr(handler, "__name__", None),
         "callable": callable(handler),
         "repr": repr(handler),
+        "defined_at": defined_at(handler),
     }
 
 
@@ -216,4 +285,4 @@ def _spec(spec: Any) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

@@ -23,12 +23,7 @@ read gets the greedy resource too, and a warning that says so.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import subprocess
-import sys
-import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +37,7 @@ from teal.project.config import (
     check_queue_tables,
     load_project,
 )
+from teal.project.importing import IMPORTED_AS, deepest_user_frame, import_app, module_file
 from teal.project.package import runtime_shim
 from teal.project.runtimes import RuntimeWorld, runtime_world
 from teal.project.settings import runtimes_cache
@@ -60,8 +56,6 @@ from teal.runtime.triggers import QueueSpec, ScheduleSpec, TriggerSpecs
 
 # Warnings for the user (the CLI prints them on stderr; see teal.cli.common).
 warnings_log = logging.getLogger("teal.warnings")
-INTROSPECT = Path(__file__).resolve().with_name("introspect.py")
-IMPORT_TIMEOUT_S = 300.0
 FRAMEWORK_FUNCTION = "app"  # the one function that serves a framework's app
 PROXY_PATHS = ("/", "/{proxy+}")
 FRAMEWORK_NAMES = {
@@ -134,7 +128,7 @@ def load_app(
     world = runtime_world(
         root, runtime, runtimes_cache(), override=python, progress=progress, extra=(root, shim)
     )
-    found = _introspect(world, entry)
+    found = import_app(world, entry, root)
     routes = _routes_or_raise(found, root, entry, world)
     project = load_project(root) if (root / CONFIG_FILE).is_file() else None
     api: ApiMode = project.config.app.api if project is not None else "routes"
@@ -146,7 +140,7 @@ def load_app(
             else 'give it routes, or set [app] api = "proxy" in teal.toml when it makes them '
             "later (the whole app is then served through / and /{proxy+})"
         )
-        raise AppLoadError(f"{entry} has no routes", hint=hint)
+        raise AppLoadError(f"{entry} has no routes", where=module_file(root, entry), hint=hint)
     if project is not None:
         functions = {*loaded.table.functions, *loaded.table.triggers.functions}
         check_function_tables(project, functions)
@@ -258,48 +252,6 @@ def _framework_table(routes: list[dict[str, Any]], name: str) -> RouteTable:
         raise
 
 
-def _introspect(world: RuntimeWorld, entry: str) -> dict[str, Any]:
-    """Run the import in the runtime's world; what the child found, as JSON."""
-    with tempfile.TemporaryDirectory(prefix="teal-introspect-") as scratch:
-        result = Path(scratch) / "routes.json"
-        command = world.command(INTROSPECT, str(result), entry, *map(str, world.paths))
-        try:
-            done = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                cwd=world.paths[0],
-                timeout=IMPORT_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise AppLoadError(
-                f"importing the app took more than {IMPORT_TIMEOUT_S:g} s",
-                hint="Lambda allows 10 s for a function's start: move slow work out of "
-                "module level",
-            ) from exc
-        # the app's output is for the user, never a result: stderr
-        sys.stderr.write((done.stdout + done.stderr).decode("utf-8", "replace"))
-        sys.stderr.flush()
-        if not result.is_file():
-            raise AppLoadError(
-                f"importing the app ended its process (exit status {done.returncode})",
-                where=str(world.paths[0]),
-                hint="see the output above; something at module level ended the interpreter",
-            )
-        found: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
-        return found
-
-
-# What the user is told about how teal imports the app: it is true of both
-# clouds, where each function imports the module before its first request.
-_IMPORTED_AS = (
-    "teal imports your module to read its routes as each deployed function does before its "
-    "first request: with the runtime's Python, your code, requirements.txt and the "
-    "runtime's SDK, nothing else"
-)
-
-
 def _routes_or_raise(
     found: dict[str, Any], root: Path, entry: str, world: RuntimeWorld
 ) -> list[dict[str, Any]] | None:
@@ -310,14 +262,25 @@ def _routes_or_raise(
             return routes
         case "syntax":
             where = f"{found['file']}:{found['line']}" if found.get("file") else module_name
-            raise AppLoadError(f"syntax error: {found['message']}", where=where)
-        case "exit":
-            where = _deepest_user_frame(found["frames"], root, world.paths[1:])
             raise AppLoadError(
-                f"the app exited during import (SystemExit: {found['code']})",
+                f"syntax error: {found['message']}",
                 where=where,
-                hint=f"do not call sys.exit() or exit() at module level (found at {where}); "
-                f"{_IMPORTED_AS}, and an exit there stops the function",
+                hint=f"fix the line named (Python cannot compile it); {IMPORTED_AS}",
+            )
+        case "exit":
+            where = deepest_user_frame(
+                found["frames"], root, world.paths[1:], module_file(root, entry)
+            )
+            if found.get("call") == "os._exit":
+                what, call = f"the app called os._exit({found['code']}) during import", "os._exit()"
+            else:
+                what = f"the app exited during import (SystemExit: {found['code']})"
+                call = "sys.exit() or exit()"
+            raise AppLoadError(
+                what,
+                where=where,
+                hint=f"do not call {call} at module level (found at {where}); "
+                f"{IMPORTED_AS}, and an exit there stops the function",
             )
         case "not-an-app":
             raise AppLoadError(
@@ -340,28 +303,26 @@ def _raised_error(
             where="teal.toml [app] entry",
             hint=f"check that {module_name.replace('.', '/')}.py exists, or fix 'entry'",
         )
-    where = _deepest_user_frame(found["frames"], root, world.paths[1:])
-    hint = f"fix the error at {where} (the deepest line of your code); {_IMPORTED_AS}"
+    where = deepest_user_frame(
+        found["frames"], root, world.paths[1:], module_file(root, module_name)
+    )
+    hint = f"fix the error at {where} (the deepest line of your code); {IMPORTED_AS}"
+    if found["type"] == "KeyboardInterrupt":
+        # teal's own Ctrl-C never reaches the import: it runs in a process group of its own
+        return AppLoadError(
+            "the app raised KeyboardInterrupt during import",
+            where=where,
+            hint=f"the app's own code raised it, or a signal the app sent itself, not a "
+            f"Ctrl-C (teal's never reaches the import): fix {where}; {IMPORTED_AS}",
+        )
     if missing:
         hint = (
             f"add {missing.split('.')[0]} to requirements.txt (Lambda has only your code, "
-            f"your requirements and the runtime's SDK); {_IMPORTED_AS}"
+            f"your requirements and the runtime's SDK); {IMPORTED_AS}"
         )
     return AppLoadError(
         f"importing the app failed: {found['type']}: {found['message']}", where=where, hint=hint
     )
-
-
-def _deepest_user_frame(frames: list[list[Any]], root: Path, others: Sequence[Path]) -> str:
-    """``file:line`` of the deepest frame in the project, outside installed packages."""
-    mine = [
-        (str(file), line)
-        for file, line in frames
-        if Path(str(file)).is_relative_to(root)
-        and "site-packages" not in Path(str(file)).parts
-        and not any(Path(str(file)).is_relative_to(other) for other in others)
-    ]
-    return f"{mine[-1][0]}:{mine[-1][1]}" if mine else str(root)
 
 
 class HandlerRef:
@@ -372,6 +333,8 @@ class HandlerRef:
         self.__qualname__ = str(description.get("qualname") or description.get("repr"))
         self.__name__ = str(description.get("name") or "handler")
         self._repr = str(description.get("repr"))
+        defined = description.get("defined_at")  # file:line, for errors naming the handler
+        self.teal_defined_at = defined if isinstance(defined, str) else None
 
     def __repr__(self) -> str:
         return self._repr

@@ -157,7 +157,11 @@ class _Walk:
         paths of the folders walked into, so a symlink loop ends."""
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             name = prefix + entry.name
-            is_dir = entry.is_dir()
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # a link that never ends (ELOOP): say so, by its name
+                _check_link(self.root, Path(entry.path))
+                raise
             if not is_dir and not entry.is_file():
                 continue  # a socket, a broken link: nothing to package
             real = os.path.realpath(entry.path) if is_dir else ""
@@ -180,7 +184,15 @@ class _Walk:
 
 
 def _check_link(root: Path, link: Path) -> None:
-    target = link.resolve()
+    try:
+        target = link.resolve()
+    except (RuntimeError, OSError) as exc:  # Python 3.11 and 3.12 say RuntimeError, later ELOOP
+        raise PackageError(
+            "symlink loop: the link leads back to itself and never reaches a file or folder",
+            where=str(link),
+            hint="remove the link, or point it at a file or folder (a package holds files, "
+            "and nothing could follow this link on Lambda)",
+        ) from exc
     if not target.is_relative_to(root):
         raise PackageError(
             f"symlink points outside the project, to {target}",
@@ -201,6 +213,11 @@ def _zip(entries: dict[str, Path]) -> bytes:
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                raise PackageError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
+                raise PackageError(
+                    f"cannot read file: {exc.strerror}",
+                    where=str(path),
+                    hint="make it readable, or leave it out of the package (.tealignore, or "
+                    "[app] exclude in teal.toml)",
+                ) from exc
             archive.writestr(info, data)
     return buffer.getvalue()

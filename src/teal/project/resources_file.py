@@ -49,6 +49,12 @@ class ExtraResources:
         return {name: str(body.get("Type")) for name, body in self.resources.items()}
 
 
+_YAML_HINT = "fix the template at the line named (YAML's indentation, or a tag's spelling)"
+_SHAPE_HINT = (
+    "write Resources (and Outputs) as mappings of logical id to body, as CloudFormation does"
+)
+
+
 def read_resources_file(root: Path, name: str, configured_at: str) -> ExtraResources:
     """Read and check the template ``name`` (relative to the project); ConfigError if bad."""
     path = (root / name).resolve()
@@ -61,7 +67,11 @@ def read_resources_file(root: Path, name: str, configured_at: str) -> ExtraResou
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read it: {exc}", where=str(path)) from exc
+        raise ConfigError(
+            f"cannot read it: {exc}",
+            where=str(path),
+            hint="make it a readable UTF-8 file (YAML or JSON), or fix [resources] template",
+        ) from exc
     loaded, lines = _parse(text, path)
     return _checked(loaded, lines, path)
 
@@ -72,16 +82,22 @@ def _parse(text: str, path: Path) -> tuple[Any, dict[str, int]]:
         try:
             return json.loads(text), {}
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"not valid JSON: {exc}", where=f"{path}:{exc.lineno}") from exc
+            raise ConfigError(
+                f"not valid JSON: {exc}",
+                where=f"{path}:{exc.lineno}",
+                hint="fix the JSON at that line (a missing comma or quote, say)",
+            ) from exc
     # cfn-lint's loader knows CloudFormation's short tags; imported only for a YAML file
     from cfnlint.decode.cfn_yaml import CfnParseError, loads
 
     try:
         nodes = loads(text, str(path))
     except CfnParseError as exc:
-        raise ConfigError(f"not valid CloudFormation YAML: {exc}", where=str(path)) from exc
+        raise ConfigError(
+            f"not valid CloudFormation YAML: {exc}", where=str(path), hint=_YAML_HINT
+        ) from exc
     except Exception as exc:  # the YAML library's own errors carry their position
-        raise ConfigError(f"not valid YAML: {exc}", where=str(path)) from exc
+        raise ConfigError(f"not valid YAML: {exc}", where=str(path), hint=_YAML_HINT) from exc
     return json.loads(json.dumps(nodes)), _node_lines(nodes)
 
 
@@ -102,7 +118,11 @@ def _node_lines(nodes: Any) -> dict[str, int]:
 
 def _checked(loaded: Any, lines: dict[str, int], path: Path) -> ExtraResources:
     if not isinstance(loaded, dict):
-        raise ConfigError("a CloudFormation template is a mapping of sections", where=str(path))
+        raise ConfigError(
+            "a CloudFormation template is a mapping of sections",
+            where=str(path),
+            hint=_SHAPE_HINT,
+        )
     extra = sorted(set(loaded) - SECTIONS)
     if extra:
         raise ConfigError(
@@ -114,10 +134,10 @@ def _checked(loaded: Any, lines: dict[str, int], path: Path) -> ExtraResources:
         )
     resources = loaded.get("Resources")
     if not isinstance(resources, dict) or not resources:
-        raise ConfigError("the template has no Resources", where=str(path))
+        raise ConfigError("the template has no Resources", where=str(path), hint=_SHAPE_HINT)
     outputs = loaded.get("Outputs") or {}
     if not isinstance(outputs, dict):
-        raise ConfigError("Outputs must be a mapping", where=str(path))
+        raise ConfigError("Outputs must be a mapping", where=str(path), hint=_SHAPE_HINT)
     found = ExtraResources(path, resources, outputs, lines)
     for logical_id, body in resources.items():
         _check_resource(found, logical_id, body)
@@ -132,10 +152,15 @@ def _check_resource(found: ExtraResources, logical_id: str, body: Any) -> None:
         raise ConfigError(
             f"resource {logical_id!r}: CloudFormation takes logical ids of letters and digits",
             where=where,
+            hint="rename it with letters and digits only, e.g. 'PostsTable'",
         )
     kind = body.get("Type") if isinstance(body, dict) else None
     if not isinstance(kind, str):
-        raise ConfigError(f"resource {logical_id} has no Type", where=where)
+        raise ConfigError(
+            f"resource {logical_id} has no Type",
+            where=where,
+            hint="give it a Type such as AWS::DynamoDB::Table",
+        )
     if not is_known_type(kind):
         raise ConfigError(
             f"resource {logical_id}: {kind} is not a resource type AWS CloudFormation has",
@@ -150,9 +175,14 @@ def _check_output(found: ExtraResources, name: str, body: Any) -> None:
         raise ConfigError(
             f"output {name!r}: CloudFormation takes output names of letters and digits",
             where=where,
+            hint="rename it with letters and digits only, e.g. 'TableName'",
         )
     if not isinstance(body, dict) or "Value" not in body:
-        raise ConfigError(f"output {name} has no Value", where=where)
+        raise ConfigError(
+            f"output {name} has no Value",
+            where=where,
+            hint="give it a Value, e.g. Value: !Ref PostsTable",
+        )
     if "Export" in body:
         raise ConfigError(
             f"output {name} has an Export: an environment's outputs reach its functions as "

@@ -195,8 +195,29 @@ def requirements_of(project_dir: Path) -> Path | None:
     path = project_dir / REQUIREMENTS_FILE
     if not path.is_file():
         return None
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return path if any(lines) else None
+    return path if names_requirements(read_requirements(path)) else None
+
+
+def names_requirements(text: str) -> bool:
+    return any(line.split("#", 1)[0].strip() for line in text.splitlines())
+
+
+def read_requirements(path: Path) -> str:
+    """The requirements file's text, read as UTF-8 whatever this machine's locale is:
+    PackageError naming the line of the first byte that is not."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PackageError(
+            f"{path.name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
+            f"column {column}",
+            where=f"{path}:{line}",
+            hint="save it as UTF-8 (your editor's encoding setting): teal reads it as UTF-8 "
+            "on every machine, so that it installs the same everywhere",
+        ) from exc
 
 
 def dependencies(
@@ -209,7 +230,7 @@ def dependencies(
     them the first time (a cached folder is reused by every function and deploy)."""
     if requirements is None:
         return None
-    text = requirements.read_text()
+    text = read_requirements(requirements)
     key = hashlib.sha256(f"{interpreter.version}\0{text}".encode()).hexdigest()[:24]
     final = cache / f"deps-{interpreter.minor}-{key}"
     if not (final / COMPLETE).is_file():

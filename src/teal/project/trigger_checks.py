@@ -21,6 +21,7 @@ from typing import Any
 
 from teal.rules.schedule_expressions import ScheduleError, parse_schedule
 from teal.runtime.errors import UserError
+from teal.runtime.routes import Problem, route_place
 from teal.runtime.triggers import (
     QueueConsumer,
     QueueSpec,
@@ -40,26 +41,35 @@ MAX_BATCH_WINDOW_S = 300
 
 
 class TriggerError(UserError):
-    """The app's schedules or queue consumers break a rule; carries every problem found."""
+    """The app's schedules or queue consumers break a rule; carries every problem found, and
+    is where the first one is (its declaration and handler)."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, where: str) -> None:
         what = "invalid schedules or queue consumers:\n" + "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            what, hint="fix the @app.schedule and @app.on_sqs_message declarations listed above"
+            what,
+            where=where,
+            hint="fix the @app.schedule and @app.on_sqs_message declarations listed above",
         )
         self.problems = problems
 
 
 def build_triggers(specs: TriggerSpecs) -> Triggers:
     """Check the declarations; raise :class:`TriggerError` listing every problem."""
-    problems: list[str] = []
-    schedules = [s for s in (_schedule(spec, problems) for spec in specs.schedules) if s]
-    consumers = [c for c in (_consumer(spec, problems) for spec in specs.queues) if c]
-    problems += _one_handler_per_kind(schedules, "schedule", lambda s: s.expression)
-    problems += _one_handler_per_kind(consumers, "queue", lambda c: c.queue)
-    if problems:
-        raise TriggerError(problems)
+    found: list[Problem] = []
+    schedules = [s for s in (_schedule(spec, found) for spec in specs.schedules) if s]
+    consumers = [c for c in (_consumer(spec, found) for spec in specs.queues) if c]
+    found += _one_handler_per_kind(schedules, "schedule", lambda s: s.expression)
+    found += _one_handler_per_kind(consumers, "queue", lambda c: c.queue)
+    if found:
+        raise TriggerError([problem for problem, _ in found], where=found[0][1])
     return Triggers(tuple(schedules), tuple(consumers))
+
+
+def _place(kind: str, subject: Any, handler: Any) -> str:
+    return route_place(
+        f"{kind} {subject if isinstance(subject, str) else repr(subject)!r}", handler
+    )
 
 
 def _label(kind: str, subject: str, handler: Any) -> str:
@@ -79,25 +89,29 @@ def _function(spec: ScheduleSpec | QueueSpec, label: str, problems: list[str]) -
     return str(function)
 
 
-def _schedule(spec: ScheduleSpec, problems: list[str]) -> Schedule | None:
+def _schedule(spec: ScheduleSpec, found: list[Problem]) -> Schedule | None:
     label = _label("schedule", str(spec.expression), spec.handler)
-    before = len(problems)
+    problems: list[str] = []
     function = _function(spec, label, problems)
     try:
         parse_schedule(spec.expression)
     except ScheduleError as error:
         problems.append(f"{label}: EventBridge refuses it: {error}")
-    if len(problems) > before:
+    if problems:
+        place = _place("schedule", spec.expression, spec.handler)
+        found += [(problem, place) for problem in problems]
         return None
     return Schedule(function, spec.expression.strip(), spec.handler)
 
 
-def _consumer(spec: QueueSpec, problems: list[str]) -> QueueConsumer | None:
+def _consumer(spec: QueueSpec, found: list[Problem]) -> QueueConsumer | None:
     label = _label("queue", str(spec.queue), spec.handler)
-    before = len(problems)
+    problems: list[str] = []
     function = _function(spec, label, problems)
     problems += [f"{label}: {problem}" for problem in _queue_problems(spec)]
-    if len(problems) > before:
+    if problems:
+        place = _place("queue", spec.queue, spec.handler)
+        found += [(problem, place) for problem in problems]
         return None
     return QueueConsumer(
         function, spec.queue, spec.handler, spec.batch_size, spec.batch_window, spec.shared
@@ -146,22 +160,29 @@ def _whole(value: Any) -> bool:
 
 def _one_handler_per_kind(
     triggers: list[Schedule] | list[QueueConsumer], kind: str, subject: Callable[[Any], str]
-) -> list[str]:
+) -> list[Problem]:
     """A function runs one handler per kind of event, whichever schedule or queue sent it."""
     first: dict[str, Any] = {}
     seen: set[tuple[str, str]] = set()
-    problems: list[str] = []
+    problems: list[Problem] = []
     for trigger in triggers:
+        place = _place(kind, subject(trigger), trigger.handler)
         known = first.setdefault(trigger.function, trigger.handler)
         if _name(known) != _name(trigger.handler):
             problems.append(
-                f"function {trigger.function!r} has two {kind} handlers, "
-                f"{_name(known)} and {_name(trigger.handler)}: a function runs one handler for "
-                f"every {kind} it has, so give one of them a function of its own (function=...)"
+                (
+                    f"function {trigger.function!r} has two {kind} handlers, "
+                    f"{_name(known)} and {_name(trigger.handler)}: a function runs one handler "
+                    f"for every {kind} it has, so give one of them a function of its own "
+                    "(function=...)",
+                    place,
+                )
             )
         key = (trigger.function, subject(trigger))
         if key in seen:
-            problems.append(f"function {trigger.function!r}: {kind} {key[1]!r} declared twice")
+            problems.append(
+                (f"function {trigger.function!r}: {kind} {key[1]!r} declared twice", place)
+            )
         seen.add(key)
     return problems
 

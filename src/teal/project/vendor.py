@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from teal.project.cachedirs import built_once
+from teal.project.runtimes import names_requirements, read_requirements
 from teal.runtime.errors import PackageError
 
 REQUIREMENTS_FILE = "requirements.txt"
@@ -165,13 +166,12 @@ def check_unzipped_size(size: int, *, where: str) -> None:
 
 
 def _has_requirements(requirements: Path) -> bool:
-    lines = (line.split("#", 1)[0].strip() for line in requirements.read_text().splitlines())
-    return any(lines)
+    return names_requirements(read_requirements(requirements))
 
 
 def _cache_key(requirements: Path, runtime: str, pip_args: Sequence[str]) -> str:
     digest = hashlib.sha256()
-    for part in (PLATFORM, runtime, *pip_args, requirements.read_text()):
+    for part in (PLATFORM, runtime, *pip_args, read_requirements(requirements)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:32]

@@ -27,7 +27,15 @@ class TealError(Exception):
 
 
 class UserError(TealError):
-    """Bad input (config, routes, arguments, handler code): nothing was changed."""
+    """Bad input (config, routes, arguments, handler code): nothing was changed.
+
+    Bad input always says where it is (a file and line, a key of teal.toml, a
+    route and its handler, a flag or variable) and what to do about it: both
+    are required, so an error that lacks one does not type-check.
+    """
+
+    def __init__(self, what: str, *, where: str, hint: str) -> None:
+        super().__init__(what, where=where, hint=hint)
 
 
 class ConfigError(UserError):
@@ -35,11 +43,18 @@ class ConfigError(UserError):
 
 
 class RouteError(UserError):
-    """The app's route table breaks a rule; carries every problem found."""
+    """The app's route table breaks a rule; carries every problem found, and is where the
+    first one is (its route and handler, at the handler's file and line when known)."""
 
-    def __init__(self, problems: list[str], *, where: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        *,
+        where: str,
+        hint: str = "fix the @app.route declarations listed above",
+    ) -> None:
         what = "invalid routes:\n" + "\n".join(f"  - {p}" for p in problems)
-        super().__init__(what, where=where, hint="fix the @app.route declarations listed above")
+        super().__init__(what, where=where, hint=hint)
         self.problems = problems
 
 

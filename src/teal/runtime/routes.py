@@ -371,25 +371,72 @@ class RouteSpec:
     api_key_required: Any = False  # a bool, when valid
 
 
+# A problem found in the declarations, and where it is (see :func:`route_place`).
+Problem = tuple[str, str]
+
+
 def build_route_table(
     specs: Iterable[RouteSpec], authorizers: Iterable[LambdaAuthorizer] = ()
 ) -> RouteTable:
-    """Validate declared routes and authorizers; raise ``RouteError`` listing every problem."""
+    """Validate declared routes and authorizers; raise ``RouteError`` listing every problem,
+    placed at the first one's route and handler."""
     specs = list(specs)
-    problems: list[str] = []
+    found: list[Problem] = []
     routes: list[Route] = []
     for spec in specs:
+        problems: list[str] = []
         route = _check_spec(spec, problems)
+        found += [(problem, _spec_place(spec)) for problem in problems]
         if route is not None:
             routes.append(route)
-    problems.extend(_check_conflicts(routes))
-    known = _check_authorizers(specs, list(authorizers), problems)
-    if problems:
+    found += _check_conflicts(routes)
+    known = _check_authorizers(specs, list(authorizers), found)
+    if found:
         from teal.runtime.errors import RouteError
 
-        raise RouteError(problems)
+        raise RouteError([problem for problem, _ in found], where=found[0][1])
     used = {r.authorizer for r in routes}
     return RouteTable(routes, {name: a for name, a in known.items() if name in used})
+
+
+def handler_reference(handler: Any) -> str:
+    """``module:qualname``, as the user would look the handler up."""
+    module = getattr(handler, "__module__", None) or "?"
+    return f"{module}:{getattr(handler, '__qualname__', None) or repr(handler)}"
+
+
+def defined_at(handler: Any) -> str | None:
+    """``file:line`` where a handler is defined (its first decorator's line), when its code
+    says so, or when teal's reading of the app recorded it (``teal_defined_at``)."""
+    recorded = getattr(handler, "teal_defined_at", None)
+    if isinstance(recorded, str):
+        return recorded
+    for _ in range(32):  # through decorators that say what they wrap (functools.wraps)
+        inner = getattr(handler, "__wrapped__", None)
+        if inner is None:
+            break
+        handler = inner
+    code = getattr(handler, "__code__", None)
+    filename, line = getattr(code, "co_filename", None), getattr(code, "co_firstlineno", None)
+    return f"{filename}:{line}" if isinstance(filename, str) and isinstance(line, int) else None
+
+
+def route_place(subject: str, handler: Any) -> str:
+    """Where a declaration is: ``app.py:12 (route '/posts', handler app:list_posts)``,
+    without the file and line when they are unknown."""
+    named = f"{subject}, handler {handler_reference(handler)}"
+    at = defined_at(handler)
+    return f"{at} ({named})" if at else named
+
+
+def _spec_place(spec: RouteSpec) -> str:
+    path = spec.path if isinstance(spec.path, str) else repr(spec.path)
+    subject = f"route {path!r}" + (f" (from {spec.source})" if spec.source else "")
+    return route_place(subject, spec.handler)
+
+
+def _route_place(route: Route) -> str:
+    return route_place(f"route {route.label}", route.handler)
 
 
 def _spec_label(spec: RouteSpec) -> str:
@@ -495,53 +542,75 @@ def _check_access(label: str, spec: RouteSpec, problems: list[str]) -> None:
 
 
 def _check_authorizers(
-    specs: list[RouteSpec], declared: list[LambdaAuthorizer], problems: list[str]
+    specs: list[RouteSpec], declared: list[LambdaAuthorizer], found: list[Problem]
 ) -> dict[str, Authorizer]:
     """Every authorizer by name: declared ones and the routes' Cognito ones, each valid,
     one definition per name, every name a route uses known."""
     known: dict[str, Authorizer] = {}
+    users = {id(s.authorizer): s for s in specs}  # a Cognito authorizer: the route naming it
     for authorizer in [*declared, *(s.authorizer for s in specs)]:
         if not isinstance(authorizer, LambdaAuthorizer | CognitoAuthorizer):
             continue
+        place = _authorizer_place(authorizer, users.get(id(authorizer)))
         first = known.setdefault(authorizer.name, authorizer)
         if first is authorizer:
-            problems.extend(authorizer_problems(authorizer))
+            found += [(problem, place) for problem in authorizer_problems(authorizer)]
         elif first != authorizer:
-            problems.append(
-                f"authorizer {authorizer.name!r} is defined twice, differently; "
-                "give each authorizer a name of its own"
+            found.append(
+                (
+                    f"authorizer {authorizer.name!r} is defined twice, differently; "
+                    "give each authorizer a name of its own",
+                    place,
+                )
             )
     for spec in specs:
         name = spec.authorizer
         if isinstance(name, str) and name != IAM and name not in known:
-            problems.append(
-                f"{_spec_label(spec)}: no authorizer named {name!r}; declare it with "
-                f"@app.authorizer({name!r}), or use a CognitoAuthorizer or {IAM!r}"
+            found.append(
+                (
+                    f"{_spec_label(spec)}: no authorizer named {name!r}; declare it with "
+                    f"@app.authorizer({name!r}), or use a CognitoAuthorizer or {IAM!r}",
+                    _spec_place(spec),
+                )
             )
-    problems.extend(_authorizer_function_clashes(specs, declared))
+    found += _authorizer_function_clashes(specs, declared)
     return known
+
+
+def _authorizer_place(authorizer: Authorizer, user: RouteSpec | None) -> str:
+    """A Lambda authorizer's handler, or the route that declares a Cognito authorizer."""
+    if isinstance(authorizer, LambdaAuthorizer):
+        return route_place(f"authorizer {authorizer.name!r}", authorizer.handler)
+    return _spec_place(user) if user is not None else f"authorizer {authorizer.name!r}"
 
 
 def _authorizer_function_clashes(
     specs: list[RouteSpec], declared: list[LambdaAuthorizer]
-) -> list[str]:
+) -> list[Problem]:
     """A Lambda authorizer runs in a function of its own: no route's, no other authorizer's."""
     route_functions = {s.function or _default_function_name(s.handler) for s in specs}
-    problems: list[str] = []
+    problems: list[Problem] = []
     seen: dict[str, str] = {}
     for authorizer in declared:
         function = authorizer.function
+        place = _authorizer_place(authorizer, None)
         if not _FUNCTION_NAME.match(function):
             problems.append(
-                f"authorizer {authorizer.name!r}: function name {function!r} must start with a "
-                "letter and hold at most 40 letters, digits, '-' or '_'"
+                (
+                    f"authorizer {authorizer.name!r}: function name {function!r} must start "
+                    "with a letter and hold at most 40 letters, digits, '-' or '_'",
+                    place,
+                )
             )
         if function in route_functions or seen.setdefault(function, authorizer.name) != (
             authorizer.name
         ):
             problems.append(
-                f"authorizer {authorizer.name!r}: function {function!r} serves something else "
-                "too; an authorizer runs in a function of its own (pass function='...')"
+                (
+                    f"authorizer {authorizer.name!r}: function {function!r} serves something "
+                    "else too; an authorizer runs in a function of its own (pass function='...')",
+                    place,
+                )
             )
     return problems
 
@@ -551,26 +620,29 @@ def _default_function_name(handler: Any) -> str:
     return name.replace("<", "").replace(">", "") or "handler"
 
 
-def _check_conflicts(routes: list[Route]) -> list[str]:
-    problems: list[str] = []
+def _check_conflicts(routes: list[Route]) -> list[Problem]:
+    problems: list[Problem] = []
     seen: dict[tuple[str, str], Route] = {}
     for route in routes:
         for method in route.methods:
             other = seen.setdefault((route.path, method), route)
             if other is not route:
                 problems.append(
-                    f"duplicate route {method} {route.path}: declared by "
-                    f"{other.handler_name} and {route.handler_name}"
+                    (
+                        f"duplicate route {method} {route.path}: declared by "
+                        f"{other.handler_name} and {route.handler_name}",
+                        _route_place(route),
+                    )
                 )
     problems.extend(_check_sibling_variables(routes))
     problems.extend(_check_function_kinds(routes))
     return problems
 
 
-def _check_sibling_variables(routes: list[Route]) -> list[str]:
+def _check_sibling_variables(routes: list[Route]) -> list[Problem]:
     """API Gateway allows one variable child per resource (greedy or not)."""
     first_at: dict[str, tuple[str, Route]] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     reported: set[tuple[str, str]] = set()
     for route in routes:
         parent = "/"
@@ -580,23 +652,30 @@ def _check_sibling_variables(routes: list[Route]) -> list[str]:
                 if known[0] != part.text and (parent, part.text) not in reported:
                     reported.add((parent, part.text))
                     problems.append(
-                        f"routes {known[1].label} and {route.label} put two different "
-                        f"variables, {known[0]} and {part.text}, under {parent}: API Gateway "
-                        "allows only one variable path part per parent; use the same name in both"
+                        (
+                            f"routes {known[1].label} and {route.label} put two different "
+                            f"variables, {known[0]} and {part.text}, under {parent}: API "
+                            "Gateway allows only one variable path part per parent; use the "
+                            "same name in both",
+                            _route_place(route),
+                        )
                     )
             parent = _child_path(parent, part.text)
     return problems
 
 
-def _check_function_kinds(routes: list[Route]) -> list[str]:
+def _check_function_kinds(routes: list[Route]) -> list[Problem]:
     """Routes sharing a function must agree on raw mode (one Lambda, one calling style)."""
     raw_by_function: dict[str, bool] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for route in routes:
         known = raw_by_function.setdefault(route.function, route.raw)
         if known != route.raw:
             problems.append(
-                f"route {route.path!r}: function {route.function!r} mixes raw=True and raw=False "
-                "handlers; give the raw handlers a function of their own"
+                (
+                    f"route {route.path!r}: function {route.function!r} mixes raw=True and "
+                    "raw=False handlers; give the raw handlers a function of their own",
+                    _route_place(route),
+                )
             )
     return problems

@@ -105,7 +105,10 @@ def _choose_page(
     return max(loads, default=0) + 1
 
 
-def check_page_limits(page: int, resources: int, parameters: int, outputs: int) -> None:
+def check_page_limits(
+    page: int, resources: int, parameters: int, outputs: int, *, where: str
+) -> None:
+    """``where``: the page, named by the first route path it holds."""
     for what, count, limit in (
         ("resources", resources, TEMPLATE_RESOURCE_LIMIT),
         ("parameters", parameters, TEMPLATE_PARAMETER_LIMIT),
@@ -115,5 +118,6 @@ def check_page_limits(page: int, resources: int, parameters: int, outputs: int) 
             raise TemplateLimitError(
                 f"nested stack page {page} would hold {count} {what}; CloudFormation allows "
                 f"{limit}",
+                where=where,
                 hint="group routes into fewer functions with @app.route(..., function=...)",
             )

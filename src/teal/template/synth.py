@@ -438,7 +438,10 @@ def _page_template(
         for n in members
         if n.path in exported
     }
-    check_page_limits(number, len(resources), len(inputs), len(outputs))
+    where = (
+        f"API page {number} (routes from {members[0].path})" if members else f"API page {number}"
+    )
+    check_page_limits(number, len(resources), len(inputs), len(outputs), where=where)
     template: Template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"teal API page {number}",

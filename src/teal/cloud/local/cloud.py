@@ -467,7 +467,11 @@ class LocalCloud:
     def _queue_arn(self, stack: str, logical_id: str) -> str:
         row = self.engine.live_rows(stack).get(logical_id)
         if row is None or row.type != "AWS::SQS::Queue":
-            raise UserError(f"stack {stack} has no queue {logical_id}", where=stack)
+            raise UserError(
+                f"stack {stack} has no queue {logical_id}",
+                where=stack,
+                hint="deploy the environment whose app declares the queue first",
+            )
         return str(row.attributes["Arn"])
 
     def invoke_function(self, name: str, event: Any) -> Invocation:

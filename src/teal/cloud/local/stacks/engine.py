@@ -83,6 +83,7 @@ def check_stack_name(name: str) -> None:
             "constraint: Member must satisfy regular expression pattern: "
             "[a-zA-Z][-a-zA-Z0-9]* and be at most 128 characters",
             where=name,
+            hint="name stacks with a letter, then letters, digits and '-'",
         )
 
 

@@ -33,7 +33,7 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 class TemplateError(UserError):
     """The template uses something the local cloud does not support, or is malformed."""
 
-    def __init__(self, what: str, *, where: str | None = None) -> None:
+    def __init__(self, what: str, *, where: str) -> None:
         super().__init__(
             f"Template format error: {what}",
             where=where,
@@ -179,7 +179,7 @@ def _call(name: str, args: Any, scope: Scope) -> Any:
             return _select(resolve(args, scope))
         case "Fn::Split":
             return _split(resolve(args, scope))
-    raise TemplateError(f"unsupported intrinsic function {name}")
+    raise TemplateError(f"unsupported intrinsic function {name}", where=name)
 
 
 def _sub(args: Any, scope: Scope) -> str:

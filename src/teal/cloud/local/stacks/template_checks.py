@@ -50,7 +50,11 @@ class ParsedTemplate:
         """Given values over defaults; CloudFormation's messages for missing or unknown ones."""
         unknown = sorted(set(given) - set(self.parameters))
         if unknown:
-            raise UserError(f"Parameters: {unknown} do not exist in the template", where=where)
+            raise UserError(
+                f"Parameters: {unknown} do not exist in the template",
+                where=where,
+                hint="pass only the parameters the template declares",
+            )
         values: dict[str, str] = {}
         missing: list[str] = []
         for name, spec in self.parameters.items():
@@ -60,10 +64,18 @@ class ParsedTemplate:
                 continue
             allowed = spec.get("AllowedValues")
             if allowed is not None and str(value) not in [str(a) for a in allowed]:
-                raise UserError(f"Parameter '{name}' must be one of AllowedValues", where=where)
+                raise UserError(
+                    f"Parameter '{name}' must be one of AllowedValues",
+                    where=where,
+                    hint=f"give {name} one of {[str(a) for a in allowed]}",
+                )
             values[name] = str(value)
         if missing:
-            raise UserError(f"Parameters: {missing} must have values", where=where)
+            raise UserError(
+                f"Parameters: {missing} must have values",
+                where=where,
+                hint="pass a value for each, or give them a Default in the template",
+            )
         return values
 
 
