@@ -13,6 +13,7 @@ from conftest import EXAMPLE_BLOG, run_teal_subprocess
 from runtime_here import RUNTIME
 from teal import __version__
 from teal.cli import project
+from teal.project.config import load_project
 from teal.runtime.errors import UserError
 
 
@@ -72,6 +73,25 @@ def test_init_on_a_python_lambda_lacks_takes_the_newest_runtime_this_machine_has
     monkeypatch.setattr(project, "sys", newer)
     monkeypatch.setattr(project, "find_interpreter", find)
     assert project.runtime_for_a_new_app() == expected
+
+
+@pytest.mark.parametrize("template", sorted(project.TEMPLATES))
+def test_init_shows_the_domain_section_commented_out_and_valid_once_uncommented(
+    tmp_path: Path, teal_cli: Callable[..., Any], template: str
+) -> None:
+    """The blue-green story needs a [domain]: each new app shows one to fill in."""
+    assert teal_cli("init", str(tmp_path / "x"), "--template", template).code == 0
+    toml = tmp_path / "x" / "teal.toml"
+    assert load_project(tmp_path / "x").config.domain is None  # nothing served by default
+    lines = toml.read_text().splitlines()
+    assert "# [domain]" in lines
+    uncommented = [
+        line[2:] if line.startswith(("# [domain]", "# name =", "# base_path =")) else line
+        for line in lines
+    ]
+    toml.write_text("\n".join(uncommented) + "\n")
+    domain = load_project(tmp_path / "x").config.domain
+    assert domain is not None and (domain.name, domain.base_path) == ("api.example.com", "")
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path, teal_cli: Callable[..., Any]) -> None:

@@ -230,6 +230,20 @@ def test_teal_invoke_returns_the_result_and_the_log_tail(blog: LocalCloudEnv) ->
     assert "ZeroDivisionError: division by zero" in failed["logs"]
 
 
+def test_teal_invoke_sends_the_path_and_method_asked_for(blog: LocalCloudEnv) -> None:
+    shown = blog.teal_ok("invoke", "posts", "--path", "/posts/1?x=y", "--json").json()
+    assert json.loads(shown["result"]["body"])["title"] == "Hello, teal"  # GET /posts/{id}
+    deleted = blog.teal_ok("invoke", "posts", "--path", "/posts/1", "--method", "delete", "--json")
+    assert json.loads(deleted.json()["result"]["body"])["id"] == "1"  # DELETE's answer
+
+    elsewhere = blog.teal("invoke", "posts", "--path", "/health")
+    assert elsewhere.code == 2
+    assert "served by function 'health', not 'posts'" in elsewhere.err
+    assert "teal invoke health --path /health" in elsewhere.err
+    both = blog.teal("invoke", "posts", "--path", "/posts", "--event", "-")
+    assert both.code == 2 and "--event" in both.err
+
+
 def test_teal_invoke_reports_a_failed_invocation_with_exit_1(blog: LocalCloudEnv) -> None:
     timed_out = blog.teal("invoke", "slow", "--json")
     assert timed_out.code == 1

@@ -17,7 +17,7 @@ from teal.cli.common import console, emit_json, err_console, load_target, progre
 from teal.cli.exits import Reported
 from teal.cloud import open_cloud
 from teal.ops.environments import Environment, find_environment
-from teal.ops.invoke import InvokeReport, invoke, sample_request
+from teal.ops.invoke import InvokeReport, SampleRequest, invoke, sample_request
 from teal.project.config import Target
 from teal.project.loader import target_routes
 from teal.runtime.errors import UserError
@@ -34,6 +34,22 @@ from teal.runtime.errors import UserError
     help="The event, as JSON, from FILE or from stdin (-). Default: a sample API Gateway "
     "proxy request for one of the function's routes.",
 )
+@click.option(
+    "--path",
+    "request_path",
+    metavar="PATH",
+    default=None,
+    help="Make the sample request for PATH (after the stage, a query string allowed: "
+    "'/posts/42?draft=1'); it must be one of FUNCTION's routes.",
+)
+@click.option(
+    "--method",
+    "request_method",
+    metavar="METHOD",
+    default=None,
+    help="The sample request's method (GET by default with --path; without it, the "
+    "function's first route that takes METHOD).",
+)
 def invoke_command(
     *,
     function: str,
@@ -43,16 +59,26 @@ def invoke_command(
     cloud: str | None,
     as_json: bool,
     event_from: str | None,
+    request_path: str | None,
+    request_method: str | None,
 ) -> None:
     """Invoke FUNCTION once, synchronously, as Lambda's Invoke does: print its result,
     its error if it failed, or the 5xx a proxy request was answered with (exit 1 for
     both), and its log lines."""
+    if event_from is not None and (request_path or request_method) is not None:
+        raise UserError(
+            "--path and --method shape the sample request, which --event replaces",
+            where="--event",
+            hint="put the path and method in the event's path and httpMethod, or drop --event",
+        )
     _, target = load_target(project, env, extra, cloud)
     event = read_event(event_from) if event_from is not None else None
     the_cloud = open_cloud(target)
     environment = find_environment(the_cloud, target)
     if event is None:
-        event = sample_event(target, environment, environment.endpoint(the_cloud), function)
+        table = target_routes(target, progress)
+        sample = sample_request(table, function, path=request_path, method=request_method)
+        event = sample_event(target, environment, environment.endpoint(the_cloud), sample)
     report = invoke(the_cloud, target, function, event)
     if as_json:
         emit_json(report.to_json())
@@ -83,14 +109,12 @@ def read_event(source: str) -> Any:
 
 
 def sample_event(
-    target: Target, environment: Environment, endpoint: str | None, function: str
+    target: Target, environment: Environment, endpoint: str | None, sample: SampleRequest
 ) -> dict[str, Any]:
-    """A proxy event for one of the function's routes, as API Gateway would send it."""
+    """The proxy event API Gateway would send for the sample request."""
     # the local gateway's own event builder: the sample is what API Gateway sends
     from teal.rules.proxy_events import IncomingRequest, RequestSource, build_proxy_event
 
-    table = target_routes(target, progress)
-    sample = sample_request(table, function)
     host = urlsplit(endpoint).netloc if endpoint else "localhost"
     stage = environment.stage or target.stage
     source = RequestSource(
@@ -103,8 +127,9 @@ def sample_event(
         path_parameters=sample.path_parameters,
     )
     headers = (("Host", host), ("User-Agent", "teal-invoke"), ("Accept", "*/*"))
-    request = IncomingRequest(sample.method, "", headers, b"")
-    progress(f"event: a sample {sample.method} {sample.path} (route {sample.resource_path})")
+    request = IncomingRequest(sample.method, sample.query, headers, b"")
+    shown = sample.path + (f"?{sample.query}" if sample.query else "")
+    progress(f"event: a sample {sample.method} {shown} (route {sample.resource_path})")
     return build_proxy_event(request, source, request_id=str(uuid.uuid4()), now=time.time())
 
 

@@ -25,7 +25,8 @@ from teal.project.runtimes import find_interpreter, runtime_version
 from teal.runtime.errors import UserError
 from teal.runtime.routes import RouteTable, quota_warnings
 
-# What `teal init --template NAME` writes (src/teal/cli/init_template/NAME/).
+# What `teal init --template NAME` writes: src/teal/cli/init_template/NAME/'s files,
+# and the teal.toml all templates share (init_template/teal.toml).
 TEMPLATES = {
     "teal": ("teal.toml", "app.py"),
     "fastapi": ("teal.toml", "app.py", "requirements.txt"),
@@ -53,10 +54,11 @@ def init(directory: Path, name: str | None, template: str) -> None:
                 f"{file} already exists", where=str(directory), hint="init an empty folder"
             )
     directory.mkdir(parents=True, exist_ok=True)
-    source = resources.files("teal.cli") / "init_template" / template
+    templates = resources.files("teal.cli") / "init_template"
     runtime = runtime_for_a_new_app()
     for file in files:
-        text = (source / file).read_text(encoding="utf-8")
+        own = templates / template / file
+        text = (own if own.is_file() else templates / file).read_text(encoding="utf-8")
         text = text.replace("{name}", app_name).replace("{runtime}", runtime)
         (directory / file).write_text(text, encoding="utf-8")
     err_console.print(f"created {template} app [bold]{app_name}[/] in {directory} ({runtime})")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from teal.cloud.base import Cloud, Invocation
 from teal.project.config import Target
 from teal.runtime.errors import UserError
-from teal.runtime.routes import RouteTable
+from teal.runtime.routes import MatchKind, Route, RouteTable
 from teal.template.synth import METADATA_KEY
 
 _VARIABLE = re.compile(r"\{([^}+]+)(\+?)\}")
@@ -29,6 +30,7 @@ class SampleRequest:
     resource_path: str  # the route's template: /posts/{id}
     path: str  # with sample values: /posts/1
     path_parameters: dict[str, str]
+    query: str = ""  # as sent, without its '?'
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,16 @@ def invoke(cloud: Cloud, target: Target, function: str, event: Any) -> InvokeRep
     return InvokeReport(function, cloud.invoke_function(name, event), event)
 
 
-def sample_request(table: RouteTable, function: str) -> SampleRequest:
-    """A request for one of the function's routes: a GET if it has one, the route with
-    the fewest path variables first; variables get sample values."""
+# what a request can carry; ANY is a route's wildcard, never a request's method
+REQUEST_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def sample_request(
+    table: RouteTable, function: str, *, path: str | None = None, method: str | None = None
+) -> SampleRequest:
+    """The request the default event stands for: ``path`` (and ``method``, GET by
+    default) as the user asked, checked against the routes as API Gateway would route
+    it; else a sample of one of the function's routes, of ``method`` when given."""
     routes = table.functions.get(function)
     if not routes:
         raise UserError(
@@ -103,8 +112,37 @@ def sample_request(table: RouteTable, function: str) -> SampleRequest:
             where=function,
             hint="teal routes lists the app's functions",
         )
-    candidates = [(r, m) for r in routes for m in r.methods]
-    route, method = min(
+    verb = _request_method(method) if method is not None else None
+    if path is not None:
+        return _request_for_path(table, function, path, verb or "GET")
+    return _sample_of(routes, function, verb)
+
+
+def _request_method(method: str) -> str:
+    verb = method.upper()
+    if verb not in REQUEST_METHODS:
+        raise UserError(
+            f"{method!r} is not a request method",
+            where="--method",
+            hint=f"one of {', '.join(REQUEST_METHODS)}",
+        )
+    return verb
+
+
+def _sample_of(routes: list[Route], function: str, method: str | None) -> SampleRequest:
+    """A GET if the function has one (or ``method``), the route with the fewest path
+    variables first; variables get sample values."""
+    candidates = [
+        (r, m) for r in routes for m in r.methods if method is None or m in (method, "ANY")
+    ]
+    if not candidates:
+        served = ", ".join(sorted({m for r in routes for m in r.methods}))
+        raise UserError(
+            f"function {function!r} has no {method} route",
+            where="--method",
+            hint=f"its routes take {served}",
+        )
+    route, route_method = min(
         candidates,
         key=lambda pair: (pair[1] not in ("GET", "ANY"), pair[0].path.count("{"), pair[0].path),
     )
@@ -116,4 +154,40 @@ def sample_request(table: RouteTable, function: str) -> SampleRequest:
         return value
 
     path = _VARIABLE.sub(sample, route.path)
-    return SampleRequest("GET" if method == "ANY" else method, route.path, path, parameters)
+    verb = method or ("GET" if route_method == "ANY" else route_method)
+    return SampleRequest(verb, route.path, path, parameters)
+
+
+def _request_for_path(table: RouteTable, function: str, given: str, method: str) -> SampleRequest:
+    """The request for ``given`` (a path after the stage, a query string allowed), if
+    API Gateway would send it to ``function``."""
+    parts = urlsplit(given)
+    if not parts.path.startswith("/") or parts.scheme or parts.netloc:
+        raise UserError(
+            f"{given!r} is not a path",
+            where="--path",
+            hint="give the path after the stage, e.g. --path /posts/1 or --path '/posts?limit=2'",
+        )
+    found = table.tree.match(parts.path, method)
+    if found.kind is MatchKind.NONE or found.node is None:
+        raise UserError(
+            f"no route of the app matches {parts.path}",
+            where="--path",
+            hint=f"teal routes lists the app's routes (the paths of {function!r}: "
+            f"{', '.join(sorted({r.path for r in table.functions[function]}))})",
+        )
+    route = found.target
+    if route is None:
+        raise UserError(
+            f"{parts.path} has no {method} route",
+            where="--method",
+            hint=f"its methods: {', '.join(sorted(found.node.methods))}",
+        )
+    if route.function != function:
+        raise UserError(
+            f"{method} {parts.path} is served by function {route.function!r}, not {function!r}",
+            where="--path",
+            hint=f"teal invoke {route.function} --path {given}"
+            + (f" --method {method}" if method != "GET" else ""),
+        )
+    return SampleRequest(method, route.path, parts.path, dict(found.params), parts.query)
