@@ -86,7 +86,7 @@ def check(
     if not report.ok and as_json:
         raise Reported  # the JSON above already says what failed
     if not report.ok:
-        raise bluegreen.ChecksFailed(report.environment, report.results)
+        raise bluegreen.ChecksFailed(target, report.results)
 
 
 def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -217,7 +217,7 @@ def _switch_domain(
                 target, to_name, the_cloud, watch=watch, live=activity.update, **shared
             )
     _print_switch(report, as_json)
-    _end_by_watch(report, as_json)
+    _end_by_watch(report, bluegreen.resolve_switch_target(target, report.to), as_json)
 
 
 def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
@@ -250,8 +250,9 @@ def _print_watch(watch: WatchReport) -> None:
         warn(err_console, f"{watch.reason}: the switch stays, unjudged")
 
 
-def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
-    """Exit 1 when the watch switched back, 130 when Ctrl-C stopped it."""
+def _end_by_watch(report: bluegreen.SwitchReport, watched: Target, as_json: bool) -> None:
+    """Exit 1 when the watch switched back, 130 when Ctrl-C stopped it; ``watched`` is the
+    environment the switch went to."""
     watch = report.watch
     if watch is None or watch.verdict == "held":
         return
@@ -265,7 +266,8 @@ def _end_by_watch(report: bluegreen.SwitchReport, as_json: bool) -> None:
     raise OperationError(
         f"switched {report.domain} back to {report.from_}: {watch.reason}",
         where=report.domain,
-        hint=f"see what {report.to} logged (teal logs), fix it, deploy it and switch again",
+        hint=f"see what {report.to} logged (teal logs{watched.flags}), fix it, deploy it "
+        f"(teal deploy{watched.flags}) and switch again",
     )
 
 

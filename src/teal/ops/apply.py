@@ -25,7 +25,7 @@ from teal.cloud.base import (
     StackResult,
     StageRef,
 )
-from teal.ops.checks import health_check, wait_until_healthy
+from teal.ops.checks import checks_for, health_check, run_checks, wait_until_healthy
 from teal.ops.crashpoints import crash_point
 from teal.ops.decision import Decision, Prepared
 from teal.ops.environments import (
@@ -260,6 +260,7 @@ class Applier:
                 where=target.environment,
                 hint="fix the app and deploy again; the next deploy continues from here",
             )
+        self._run_checks(new_endpoint)
         with self.run_.operation.lock(domain_lock_key(target.domain.name)):
             # Read again: a switch may have moved the domain since the pipeline's read.
             state = read_domain(cloud, target.app, target.domain)
@@ -269,6 +270,27 @@ class Applier:
                 progress(f"switched {target.domain.name} to the new API {new_api}")
             else:
                 progress(f"{target.domain.name} was switched meanwhile: left as it is")
+
+    def _run_checks(self, new_endpoint: str) -> None:
+        """Every [[checks]] against the new API, as before any switch: the re-point is one."""
+        checks, _ = checks_for(self.target.checks, self.prepared.table)
+        results = run_checks(new_endpoint, checks)
+        for result in results:
+            verdict = "ok" if result.ok else "FAILED"
+            self.run_.progress(
+                f"check {result.check.method} {result.check.path}: {verdict} ({result.detail})"
+            )
+        failed = [r for r in results if not r.ok]
+        if failed:
+            listed = "\n".join(f"  - {r.check.method} {r.check.path}: {r.detail}" for r in failed)
+            flags = self.target.flags
+            raise DeployFailed(
+                f"{len(failed)} of {len(results)} check(s) failed on the new API; the domain "
+                f"still serves the old API, which keeps running beside it:\n{listed}",
+                where=self.target.environment,
+                hint=f"see what it logged (teal logs{flags}), fix the app and deploy again "
+                f"(teal deploy{flags}); the next deploy continues from here",
+            )
 
     def _watch_new_api(self) -> None:
         """Watch the new API's traffic since the re-point, under the domain's lock; on a

@@ -65,13 +65,14 @@ warnings_log = logging.getLogger("teal.warnings")
 
 
 class ChecksFailed(OperationError):
-    def __init__(self, environment: str, results: Sequence[CheckResult]) -> None:
+    def __init__(self, checked: Target, results: Sequence[CheckResult]) -> None:
         failed = [r for r in results if not r.ok]
         lines = "\n".join(f"  - {r.check.method} {r.check.path}: {r.detail}" for r in failed)
         super().__init__(
-            f"{len(failed)} of {len(results)} check(s) failed on {environment}:\n{lines}",
-            where=environment,
-            hint="fix the environment and deploy it again, or look at `teal logs`",
+            f"{len(failed)} of {len(results)} check(s) failed on {checked.environment}:\n{lines}",
+            where=checked.environment,
+            hint=f"see what it logged (teal logs{checked.flags}), fix it and deploy it again "
+            f"(teal deploy{checked.flags})",
         )
         self.results = tuple(results)
 
@@ -432,7 +433,7 @@ def _run_switch_checks(
         verdict = "ok" if result.ok else "FAILED"
         progress(f"check {result.check.method} {result.check.path}: {verdict} ({result.detail})")
     if not report.ok:
-        raise ChecksFailed(report.environment, report.results)
+        raise ChecksFailed(goal, report.results)
     return report
 
 

@@ -91,13 +91,10 @@ def environments(cloud: Cloud, app: str) -> list[Environment]:
 def find_environment(cloud: Cloud, target: Target) -> Environment:
     stack = cloud.describe_stack(target.environment)
     if stack is None:
-        flags = (f" --env {target.env}" if target.env != "dev" else "") + (
-            f" --extra {target.extra}" if target.extra else ""
-        )
         raise UserError(
             f"environment {target.environment} does not exist in the {target.cloud} cloud",
             where=target.environment,
-            hint=f"deploy it first: teal deploy{flags}",
+            hint=f"deploy it first: teal deploy{target.flags}",
         )
     if stack.tags.get(APP_TAG) != target.app:
         raise UserError(

@@ -141,7 +141,7 @@ def _verify_or_remove(
         f"the domain did not answer from {goal.environment} with the header "
         f"{PREVIEW_HEADER}: {value} ({result.url}: {result.detail}); the preview was removed",
         where=state.spec.name,
-        hint=f"check the environment with teal check --extra {goal.extra or ''}".rstrip(),
+        hint=f"check the environment with teal check{goal.flags}",
     )
 
 
@@ -176,7 +176,7 @@ def check_preview(target: Target, cloud: Cloud, table: RouteTable | None) -> Che
             f"{target.environment} is not previewed on {spec.name}"
             + (f" ({current.environment} is)" if current and current.environment else ""),
             where=spec.name,
-            hint=f"preview it first: teal preview --to {target.extra or 'base'}",
+            hint=f"preview it first: teal preview{target.env_flag} --to {target.extra or 'base'}",
         )
     cloud.ensure_serving()
     state = read_domain(cloud, target.app, spec)

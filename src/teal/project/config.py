@@ -109,6 +109,7 @@ VARIABLES_SIZE_LIMIT = 4096  # bytes, measured by Lambda on the variables as com
 # [app] binary_media_types when the project sets none: the list AWS Chalice uses by
 # default, which covers what web apps commonly send and serve as bytes (archives,
 # audio, images, video), leaving JSON, text, forms and multipart as text.
+DEFAULT_ENV = "dev"  # the env a command means without --env or TEAL_ENV
 DEFAULT_BINARY_MEDIA_TYPES = (
     "application/octet-stream",
     "application/x-tar",
@@ -646,6 +647,18 @@ class Target:
         return "-".join(p for p in (self.app, self.env, self.extra) if p)
 
     @property
+    def flags(self) -> str:
+        """The flags that name this environment to a teal command (`` --env prod --extra 2``;
+        empty for the default env), for hints that must reach this environment."""
+        return self.env_flag + (f" --extra {self.extra}" if self.extra else "")
+
+    @property
+    def env_flag(self) -> str:
+        """`` --env NAME`` unless the env is the default: what names the env (and so its
+        domain) to ``switch``, ``rollback`` and ``preview``."""
+        return f" --env {self.env}" if self.env != DEFAULT_ENV else ""
+
+    @property
     def stage(self) -> str:
         """The API Gateway stage: the env name, in the characters stages allow."""
         return self.env.replace("-", "_")
@@ -955,7 +968,7 @@ def resolve_target(
 ) -> Target:
     """The environment named by flags, then TEAL_* variables, then defaults."""
     environ = os.environ if environ is None else environ
-    env_name = env or environ.get("TEAL_ENV") or "dev"
+    env_name = env or environ.get("TEAL_ENV") or DEFAULT_ENV
     extra_name = extra if extra is not None else environ.get("TEAL_EXTRA")
     extra_name = extra_name or None
     _check_name("env", env_name, NAME_PATTERN, "--env" if env else "TEAL_ENV")
