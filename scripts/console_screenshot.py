@@ -1,4 +1,4 @@
-"""Take the README's picture of the web console: docs/console.png.
+"""Take the picture of the web console on its documentation page: docs/console.png.
 
     python scripts/console_screenshot.py [--out docs/console.png]
 

@@ -6,8 +6,8 @@ cents. The custom-domain part (switch, rollback) also needs
 ``TEAL_AWS_E2E_DOMAIN`` (a name you control) and ``TEAL_AWS_E2E_CERT`` (an ACM
 certificate for it in the region); ``TEAL_AWS_E2E_ZONE`` adds the Route 53
 record; the domain's stack is removed at the end. Region and credentials come
-from the usual places (``AWS_PROFILE``, ``AWS_REGION``...). See the README's
-AWS section.
+from the usual places (``AWS_PROFILE``, ``AWS_REGION``...). See docs/aws.md
+("Running the end-to-end suite on your account").
 
     TEAL_AWS_E2E=1 AWS_PROFILE=sandbox AWS_REGION=eu-west-1 \\
         pytest tests/test_aws_e2e.py -v

@@ -222,7 +222,7 @@ def test_teal_invoke_returns_the_result_and_the_log_tail(blog: LocalCloudEnv) ->
         timeout=120,
         check=False,
     )
-    assert given.returncode == 1, given.stderr  # the README's promise: a failure exits 1
+    assert given.returncode == 1, given.stderr  # docs/debugging.md's promise: exit 1
     failed = json.loads(given.stdout)
     assert failed["result"]["statusCode"] == 500  # teal's runtime answered for the handler
     assert (failed["failed"], failed["error"]) == (True, None)

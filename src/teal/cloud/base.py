@@ -468,7 +468,7 @@ class TrafficTiming:
     The numbers come per period of ``period_s`` seconds, and a period's may
     arrive up to ``delay_s`` seconds after it ended. A watch reads them once a
     period, and is at least as long as one period plus twice the delay, so that
-    most of what it judges has arrived (README, "Safer switches").
+    most of what it judges has arrived (docs/safer-switches.md).
     """
 
     period_s: int

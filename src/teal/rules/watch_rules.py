@@ -1,7 +1,7 @@
 """The rules a watched switch is judged by, wherever the judging runs.
 
 A watch reads the new live environment's traffic since the switch and
-switches back when a limit is breached (the README's "Safer switches" states
+switches back when a limit is breached (docs/safer-switches.md states
 the rules for users):
 
 - **error rate**: the 5xx answers in percent of the requests, judged against
