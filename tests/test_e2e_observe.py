@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -260,6 +261,27 @@ def test_teal_invoke_reports_a_failed_invocation_with_exit_1(blog: LocalCloudEnv
 
 
 # ---------------------------------------------------------------- teal status
+
+
+def test_teal_status_fits_a_narrow_terminal_and_wide_shows_every_column(
+    blog: LocalCloudEnv,
+) -> None:
+    url = endpoint(blog)
+    blog.teal_ok("deploy", "--extra", "2")
+    blog.teal_ok("switch", "--to", "2")
+    narrow = blog.teal("status", env={"COLUMNS": "100"})
+    assert narrow.code == 0, narrow.err
+    lines = narrow.out.splitlines()
+    assert max(len(line) for line in lines) <= 100, narrow.out
+    assert f"  {url}" in lines  # the endpoint whole, on a line of its own
+    assert re.search(r"updated (just now|\d+ s ago)", narrow.out), narrow.out
+    assert re.search(r"switch blog-dev → blog-dev-2 ", narrow.out), narrow.out
+
+    wide = blog.teal("status", "--wide", env={"COLUMNS": "100"})
+    assert wide.code == 0, wide.err
+    assert re.search(r"environment +status +live +endpoint +updated", wide.out), wide.out
+    assert url in wide.out
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", wide.out), wide.out
 
 
 def test_teal_status_shows_the_traffic_of_the_last_five_minutes(blog: LocalCloudEnv) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from teal.cli.common import (
     console,
@@ -22,7 +21,7 @@ from teal.cli.common import (
 )
 from teal.cli.exits import Interrupted, Reported
 from teal.cli.output import Activity, warn
-from teal.cloud.base import Traffic
+from teal.cli.status_view import print_status
 from teal.ops import bluegreen, preview
 from teal.ops.oplog import current_user
 from teal.ops.watch import check_watch_length, watch_limits
@@ -404,8 +403,20 @@ def delete(
 
 @click.command()
 @target_options
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Tables with every column and full local times, however narrow the terminal "
+    "(by default status fits the terminal, times relative: '3 min ago').",
+)
 def status(
-    *, project: Path, env: str | None, extra: str | None, cloud: str | None, as_json: bool
+    *,
+    project: Path,
+    env: str | None,
+    extra: str | None,
+    cloud: str | None,
+    as_json: bool,
+    wide: bool,
 ) -> None:
     """Every environment of the app, which one each domain serves, and the history."""
     loaded, target = load_target(project, env, extra, cloud)
@@ -415,7 +426,7 @@ def status(
     if as_json:
         emit_json(report.to_json())
     else:
-        _print_status(report)
+        print_status(report, console, wide=wide)
 
 
 def configured_domains(project: Project, target: Target) -> list[DomainSpec]:
@@ -428,85 +439,6 @@ def configured_domains(project: Project, target: Target) -> list[DomainSpec]:
         if other.domain is not None:
             specs.setdefault(other.domain.name, other.domain)
     return list(specs.values())
-
-
-def _print_status(report: bluegreen.StatusReport) -> None:
-    envs = Table(
-        "environment", "status", "live", "endpoint", "updated", "code", "last 5 min", box=None
-    )
-    for row in report.environments:
-        e = row.to_json()
-        envs.add_row(
-            e["name"],
-            e["status"],
-            "●" if e["live"] else "",
-            e["endpoint"] or "-",
-            e["updated_at"] or "-",
-            (e["code_sha256"] or "-")[:12],
-            _traffic_cell(row.traffic),
-        )
-    console.print(envs if report.environments else "no environments deployed")
-    for d in report.domains:
-        console.print(
-            f"domain {d.name}: {d.url or '-'} serves {d.live or 'nothing'} "
-            f"(previous: {d.previous or '-'})"
-        )
-        if d.preview is not None:
-            console.print(
-                f"  previews {d.preview.environment or d.preview.rule.api_id} for requests "
-                f"with {d.preview.header}"
-            )
-    for lock in report.locks:
-        state = f"stale: {lock.stale}" if lock.stale else "held"
-        console.print(f"lock {lock.held.key}: {escape(lock.held.owner.describe())} ({state})")
-    if report.history:
-        history = Table("time", "user", "action", "environment", "from", "to", "result", box=None)
-        for entry in report.history[-15:]:
-            h = entry.to_json()
-            history.add_row(
-                h["time"],
-                h["user"],
-                h["action"],
-                h["environment"],
-                str(h["from"] or "-"),
-                str(h["to"] or "-"),
-                _result(h),
-            )
-        console.print(history)
-
-
-def _traffic_cell(traffic: Traffic | None) -> str:
-    """``120 req, 2 5xx, p50 12 ms, p99 80 ms``, or ``-``."""
-    if traffic is None:
-        return "-"
-    if not traffic.requests:
-        return "no requests"
-    latency = (
-        f", p50 {traffic.p50_ms:.0f} ms, p99 {traffic.p99_ms:.0f} ms"
-        if traffic.p50_ms is not None and traffic.p99_ms is not None
-        else ""
-    )
-    return f"{traffic.requests} req, {traffic.errors} 5xx{latency}"
-
-
-def _result(entry: dict[str, Any]) -> str:
-    """A history entry's outcome in a word or two: a deploy's stack status, a skip."""
-    if entry["state"] == "started":
-        return "running"
-    if entry["state"] == "interrupted":
-        return "INTERRUPTED (its process died)"
-    if entry.get("failed") or entry["state"] == "failed":
-        return f"FAILED ({entry.get('status') or entry.get('error')})"
-    if entry["action"] == "unlock":
-        return "lock released" + (" (stale)" if entry.get("automatic") else "")
-    watch = entry.get("watch")
-    if isinstance(watch, dict):
-        return f"watch: {watch.get('verdict')} ({watch.get('reason')})"
-    if entry["action"] == "preview":
-        return f"{entry.get('header')}" + (" ended" if entry.get("to") is None else "")
-    if entry.get("checks_skipped"):
-        return "checks skipped"
-    return str(entry.get("status") or "")
 
 
 def register(group: click.Group) -> None:

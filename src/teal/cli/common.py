@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 # `--json` leaves exactly one JSON object on stdout.
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-if not console.is_terminal:
+if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
     # Piped into a file or another program: tables keep whole URLs on one line
     # (they only grow as wide as their content) instead of folding at 80 columns.
     console.width = 240
