@@ -93,7 +93,7 @@ def raw(event, context):
         return {{"statusCode": 200, "bogus": True}}
     return {{
         "statusCode": 201,
-        "headers": {{"X-One": "1", "Set-Cookie": "dropped=1"}},
+        "headers": {{"X-One": "1", "Set-Cookie": "c=3"}},
         "multiValueHeaders": {{"Set-Cookie": ["a=1", "b=2"]}},
         "body": "raw body",
     }}
