@@ -11,8 +11,10 @@ from corpus import (
     DOMAIN_BASE,
     DOMAIN_NAME,
     GATEWAY_RESPONSES_DOC,
+    GO_SAMPLE,
     GREEDY,
     KNOWN_ISSUES_DOC,
+    LAMBDA_ERRORS_DOC,
     MAIN,
     MULTI_VALUE_DOC,
     PROXY_DOC,
@@ -445,7 +447,6 @@ for name, value in (
     ("Upgrade", "websocket"),
     ("WWW-Authenticate", "Basic"),
     ("Expect", "100-continue"),
-    ("Connection", "keep-alive"),
 ):
     case(
         name=f"request-header-dropped-{name.lower()}",  # issue item: hop-by-hop headers
@@ -456,6 +457,14 @@ for name, value in (
         event={"body": "{}"},
         absent=(f"headers.{name}", f"multiValueHeaders.{name}"),
     )
+case(
+    name="request-header-dropped-connection",
+    kind="headers",
+    source=proxy_event_recording("invocation-payload-without-trailing-slash"),
+    api=MAIN,
+    sent=Sent("/items", headers=(("Connection", "keep-alive"),)),
+    absent=("headers.Connection", "multiValueHeaders.Connection"),
+)
 case(
     name="request-header-dropped-transfer-encoding",
     kind="headers",
@@ -709,10 +718,113 @@ for label, returned, key in (
 answer(
     "function-error-is-502",
     {"__raise__": "boom"},
-    source=PROXY_DOC,
+    source=LAMBDA_ERRORS_DOC,
     status=502,
     kind="errors",
     answer_body=b'{"message": "Internal server error"}',
+)
+
+# ---------------------------------------------------------------- more of AWS's samples
+
+case(
+    name="sample-greedy-post-with-json-body",
+    source=GO_SAMPLE,
+    api=GREEDY,
+    sent=Sent(
+        "/hello/world",
+        method="POST",
+        query="name=me",
+        headers=(("Content-Type", "application/json"), ("headerName", "headerValue")),
+        body=b'{\r\n\t"a": 1\r\n}',
+    ),
+    event={
+        "resource": "/{proxy+}",
+        "path": "/hello/world",
+        "httpMethod": "POST",
+        "pathParameters": {"proxy": "hello/world"},
+        "queryStringParameters": {"name": "me"},
+        "multiValueQueryStringParameters": {"name": ["me"]},
+        "headers.Content-Type": "application/json",
+        "headers.headerName": "headerValue",
+        "multiValueHeaders.headerName": ["headerValue"],
+        "body": '{\r\n\t"a": 1\r\n}',
+        "isBase64Encoded": False,
+        "requestContext.resourcePath": "/{proxy+}",
+        "requestContext.httpMethod": "POST",
+    },
+)
+case(
+    name="sample-lowercase-header-name-kept",
+    kind="headers",
+    source=GO_SAMPLE,
+    api=MAIN,
+    sent=Sent("/items", headers=(("cache-control", "no-cache"),)),
+    event={"headers.cache-control": "no-cache", "multiValueHeaders.cache-control": ["no-cache"]},
+    absent=("headers.Cache-Control",),
+)
+case(
+    name="sample-context-path-is-stage-and-path",
+    source=SAM_SAMPLE,
+    api=MAIN,
+    sent=Sent("/items/42", headers=(UA,)),
+    event={
+        "requestContext.path": "/dev/items/42",
+        "requestContext.resourcePath": "/items/{id}",
+        "requestContext.stage": "dev",
+        "requestContext.protocol": "HTTP/1.1",
+        "requestContext.identity.sourceIp": "127.0.0.1",
+        "requestContext.identity.userAgent": "corpus-client/1.0",
+        "requestContext.identity.accessKey": None,
+        "requestContext.identity.cognitoIdentityId": None,
+    },
+    absent=("requestContext.identity.apiKey", "requestContext.identity.apiKeyId"),
+)
+case(
+    name="sample-upgrade-insecure-requests-passes",
+    kind="headers",
+    source=SAM_SAMPLE,
+    api=MAIN,
+    sent=Sent("/items", headers=(("Upgrade-Insecure-Requests", "1"),)),
+    event={"headers.Upgrade-Insecure-Requests": "1"},
+)
+case(
+    name="sample-accept-language-passes",
+    kind="headers",
+    source=SAM_SAMPLE,
+    api=MAIN,
+    sent=Sent("/items", headers=(("Accept-Language", "en-US,en;q=0.8"),)),
+    event={"multiValueHeaders.Accept-Language": ["en-US,en;q=0.8"]},
+)
+for verb in ("PUT", "DELETE"):
+    case(
+        name=f"verb-picks-the-method-{verb.lower()}",
+        kind="routing",
+        source=PROXY_DOC,
+        api=MAIN,
+        sent=Sent("/items/7", method=verb, body=b"x" if verb == "PUT" else b""),
+        event={"httpMethod": verb, "resource": "/items/{id}", "pathParameters": {"id": "7"}},
+    )
+for status in (204, 302, 404, 500, 503):
+    answer(
+        f"function-status-{status}-passes-through",
+        {"statusCode": status, "headers": {"X-From": "function"}, "body": ""},
+        source=PROXY_DOC,
+        status=status,
+        answer_headers={"X-From": ["function"]},
+    )
+answer(
+    "redirect-location-header",
+    {"statusCode": 301, "headers": {"Location": "https://example.com/new"}},
+    source=PROXY_DOC,
+    status=301,
+    answer_headers={"Location": ["https://example.com/new"]},
+)
+answer(
+    "content-type-from-the-function-wins",
+    {"statusCode": 200, "headers": {"Content-Type": "text/html"}, "body": "<p>hi</p>"},
+    source=PROXY_DOC,
+    answer_headers={"Content-Type": ["text/html"]},
+    answer_body=b"<p>hi</p>",
 )
 
 EVENT_CASES = [c for c in CASES if c.is_event_case]

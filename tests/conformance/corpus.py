@@ -67,8 +67,14 @@ GATEWAY_RESPONSES_DOC = Source(
 )
 SAM_SAMPLE = Source(
     AWS_SAMPLE,
-    "aws/aws-sam-cli samcli/lib/generated_sample_events/events/apigateway/aws-proxy.json "
+    "aws/aws-sam-cli samcli/lib/generated_sample_events/events/apigateway/AwsProxy.json "
     "(sam local generate-event apigateway aws-proxy)",
+)
+GO_SAMPLE = Source(AWS_SAMPLE, "aws/aws-lambda-go events/testdata/apigw-request.json")
+LAMBDA_ERRORS_DOC = Source(
+    AWS_DOC,
+    "https://repost.aws/knowledge-center/malformed-502-api-gateway (a proxy function that "
+    "fails or answers in another format gets 502)",
 )
 _LOCALSTACK = "localstack/localstack tests/aws/services/apigateway/"
 
