@@ -16,6 +16,7 @@ from corpus import (
     KNOWN_ISSUES_DOC,
     LAMBDA_ERRORS_DOC,
     MAIN,
+    MEASURED,
     MULTI_VALUE_DOC,
     PROXY_DOC,
     PROXY_RESOURCE_DOC,
@@ -398,7 +399,7 @@ case(
 case(
     name="leading-double-slash-collapses-in-path-only",  # issue item: slashes
     kind="encoding",
-    source=proxy_event_recording("invocation-payload-without-trailing-slash"),
+    source=MEASURED,
     api=GREEDY,
     sent=Sent("//test-path"),
     event={
@@ -410,7 +411,7 @@ case(
 case(
     name="inner-double-slash-kept-in-greedy-parameter",  # issue item: slashes
     kind="encoding",
-    source=proxy_event_recording("invocation-payload-with-path-encoded-email"),
+    source=MEASURED,
     api=GREEDY,
     sent=Sent("/a//b"),
     event={"path": "/a//b", "pathParameters": {"proxy": "a//b"}},
@@ -531,7 +532,7 @@ for label, content_type, binary in (
     case(
         name=f"request-body-{label}",
         kind="binary",
-        source=BINARY_DOC,
+        source=MEASURED if label == "wildcard-type-ignored" else BINARY_DOC,
         api=MAIN,
         sent=Sent("/upload", method="POST", headers=(("Content-Type", content_type),), body=body),
         event={
@@ -683,7 +684,7 @@ answer(
 answer(
     "base64-text-for-a-wildcard-type-accept",  # issue item: binary media types
     {"statusCode": 200, "body": "dGVzdC1kYXRh", "isBase64Encoded": True},
-    source=BINARY_DOC,
+    source=MEASURED,
     answer_body=b"dGVzdC1kYXRh",
     headers=(("Accept", "random/test"),),
     kind="binary",
