@@ -27,6 +27,7 @@ from teal.cloud.local.model import (
     LOCAL_REGION,
     DomainRoute,
     FunctionSpec,
+    HostSettings,
     RouteIntegration,
     ServedStage,
 )
@@ -93,7 +94,7 @@ def raw(event, context):
         return {{"statusCode": 200, "bogus": True}}
     return {{
         "statusCode": 201,
-        "headers": {{"X-One": "1", "Set-Cookie": "dropped=1"}},
+        "headers": {{"X-One": "1", "Set-Cookie": "c=3"}},
         "multiValueHeaders": {{"Set-Cookie": ["a=1", "b=2"]}},
         "body": "raw body",
     }}
@@ -323,6 +324,7 @@ def _stage_from(data: dict[str, Any]) -> ServedStage:
 
 def _function_from(data: dict[str, Any]) -> FunctionSpec:
     data["invoke_source_arns"] = tuple(data["invoke_source_arns"])
+    data["host"] = HostSettings(**data.get("host", {}))
     return FunctionSpec(**data)
 
 

@@ -13,6 +13,7 @@ from teal.rules.proxy_events import (
     IncomingRequest,
     MalformedProxyResponse,
     RequestSource,
+    UndecodableProxyBody,
     build_proxy_event,
     first_accepted,
     is_binary,
@@ -124,7 +125,8 @@ def test_bodies_of_the_apis_binary_media_types_travel_base64_and_others_as_text(
         ("image/png", ["IMAGE/PNG"], True),
         ("image/png", ["image/*"], True),
         ("image/png", ["*/*"], True),
-        ("image/png", ["*/png"], True),
+        ("image/png", ["*/png"], False),  # AWS honours no wildcard type before a subtype
+        ("random/test", ["*/test"], False),
         ("image/png", ["image/jpeg", "audio/*"], False),
         ("image/*", ["image/png"], False),  # a wildcard is the list's, not the request's
         ("", ["*/*"], False),  # no media type matches nothing
@@ -184,14 +186,20 @@ def test_proxy_response_merges_headers_as_api_gateway_does() -> None:
     response = parse_proxy_response(
         {
             "statusCode": 201,
-            "headers": {"X-One": "1", "Set-Cookie": "dropped"},
+            "headers": {"X-One": "1", "set-cookie": "c=3"},
             "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
             "body": base64.b64encode(b"\x00\x01").decode(),
             "isBase64Encoded": True,
         }
     )
     assert response.status == 201
-    assert response.headers == (("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-One", "1"))
+    # a name in both maps keeps every value, in multiValueHeaders' spelling
+    assert response.headers == (
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("X-One", "1"),
+        ("Set-Cookie", "c=3"),
+    )
     assert response.body == b"\x00\x01"
 
 
@@ -204,9 +212,18 @@ def test_proxy_response_merges_headers_as_api_gateway_does() -> None:
         {"statusCode": "abc"},
         {"statusCode": 200, "body": {"not": "a string"}},
         {"statusCode": 200, "headers": ["x"]},
-        {"statusCode": 200, "body": "%%%", "isBase64Encoded": True},
     ],
 )
 def test_malformed_proxy_responses_are_refused(result: object) -> None:
     with pytest.raises(MalformedProxyResponse):
         parse_proxy_response(result)
+
+
+def test_a_body_that_is_not_base64_is_refused_apart_when_it_is_decoded() -> None:
+    with pytest.raises(UndecodableProxyBody):
+        parse_proxy_response({"statusCode": 200, "body": "%%%", "isBase64Encoded": True})
+
+
+def test_a_response_without_a_status_is_200() -> None:
+    assert parse_proxy_response({}).status == 200
+    assert parse_proxy_response({"headers": {"A": "1"}}).headers == (("A", "1"),)

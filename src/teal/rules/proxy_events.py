@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 PROXY_RESPONSE_KEYS = frozenset(
     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
@@ -37,13 +37,17 @@ class RequestSource:
     api_id: str
     stage: str
     resource_path: str  # the matched resource's path template, e.g. /posts/{id}
-    path: str  # the event's `path`
+    path: str  # the event's `path`, percent-encoded as the client sent it
     context_path: str  # requestContext.path: with the stage prefix, or the domain's full path
     domain_name: str
-    path_parameters: Mapping[str, str] = field(default_factory=dict)
+    path_parameters: Mapping[str, str] = field(default_factory=dict)  # still percent-encoded
     stage_variables: Mapping[str, str] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()  # the stage's deployment's list
     account_id: str = SAMPLE_ACCOUNT_ID  # the API's account
+    deployment_id: str = ""  # the deployment the stage serves
+    # the first label of the domain AWS would answer on: the API id on its own endpoint
+    # (``{api}.execute-api...``); without one, the first label of ``domain_name``
+    domain_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,9 @@ def build_proxy_event(
 ) -> dict[str, Any]:
     """The format 1.0 proxy event API Gateway would send for this request.
 
-    Header names keep the client's case, as REST APIs pass them; API Gateway's
-    own ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` headers are added.
+    Header names keep the client's case, as REST APIs pass them; the headers API
+    Gateway keeps for itself (:data:`DROPPED_REQUEST_HEADERS`) are left out, and its
+    own ``X-Forwarded-*`` and ``X-Amzn-Trace-Id`` added.
     """
     headers, multi_headers, lowered = _header_maps(_with_gateway_headers(request, trace_id))
     query, multi_query = _query_maps(request.query_string) if request.query_string else ({}, {})
@@ -101,6 +106,7 @@ def _request_context(
     now: float,
     user_agent: str | None,
 ) -> dict[str, Any]:
+    domain_prefix = source.domain_prefix or source.domain_name.split(".", 1)[0].split(":", 1)[0]
     return {
         "resourceId": resource_id(source.api_id, source.resource_path),
         "resourcePath": source.resource_path,
@@ -111,11 +117,12 @@ def _request_context(
         "accountId": source.account_id,
         "protocol": request.protocol,
         "stage": source.stage,
-        "domainPrefix": source.domain_name.split(".", 1)[0].split(":", 1)[0],
+        "domainPrefix": domain_prefix,
         "requestTimeEpoch": int(now * 1000),
         "requestId": request_id,
         "identity": _identity(request.source_ip, user_agent),
         "domainName": source.domain_name,
+        "deploymentId": source.deployment_id,
         "apiId": source.api_id,
     }
 
@@ -125,7 +132,8 @@ def add_access(
 ) -> None:
     """What the authorizer and the API key check found, into the event's ``requestContext``:
     the authorizer's ``principalId`` and context (or a Cognito token's claims) as
-    ``authorizer``, the API key and an IAM caller's access key in ``identity``."""
+    ``authorizer``, the API key (``apiKey``, ``apiKeyId``: present only where a key was
+    checked) and an IAM caller's access key in ``identity``."""
     context = event["requestContext"]
     if authorizer is not None:
         context["authorizer"] = dict(authorizer)
@@ -133,6 +141,8 @@ def add_access(
 
 
 def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
+    # an open method's identity, as AWS's events show it: no apiKey, apiKeyId or clientCert
+    # (the API key check adds the first two; a client certificate needs mutual TLS)
     unset = (
         "cognitoIdentityPoolId",
         "accountId",
@@ -144,9 +154,6 @@ def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
         "cognitoAuthenticationProvider",
         "userArn",
         "user",
-        "apiKey",
-        "apiKeyId",
-        "clientCert",
     )
     identity: dict[str, Any] = dict.fromkeys(unset)
     identity["sourceIp"] = source_ip
@@ -172,6 +179,24 @@ def _extended_request_id(request_id: str) -> str:
 
 _FORWARDED_HEADERS = frozenset({"x-forwarded-proto", "x-forwarded-port"})
 _GATEWAY_HEADERS = _FORWARDED_HEADERS | {"x-amzn-trace-id"}
+# Request headers API Gateway never hands to an integration, a proxy one included
+# (docs/api-gateway.md, "Request headers"): the connection's own, and the body's length.
+DROPPED_REQUEST_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "content-md5",
+        "expect",
+        "max-forwards",
+        "proxy-authenticate",
+        "server",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "www-authenticate",
+    }
+)
 
 
 def _with_gateway_headers(request: IncomingRequest, trace_id: str | None) -> list[tuple[str, str]]:
@@ -182,7 +207,7 @@ def _with_gateway_headers(request: IncomingRequest, trace_id: str | None) -> lis
     forwarded: list[int] = []
     for name, value in request.headers:
         lowered = name.lower()
-        if lowered in ours:
+        if lowered in ours or lowered in DROPPED_REQUEST_HEADERS:
             continue
         if lowered == "x-forwarded-for":
             forwarded.append(len(pairs))
@@ -235,8 +260,9 @@ def first_accepted(accept: str | None) -> str:
 
 
 def is_binary(media: str, binary_media_types: Sequence[str]) -> bool:
-    """Whether a media type matches the API's binaryMediaTypes, where ``*`` stands for
-    any type or subtype (``image/*``, ``*/*``). No media type matches nothing."""
+    """Whether a media type matches the API's binaryMediaTypes, as API Gateway matches:
+    an exact type, ``type/*`` for any subtype of that type, ``*/*`` for every type; a
+    listed ``*/subtype`` matches nothing. No media type matches nothing."""
     return _is_binary(media, tuple(binary_media_types))
 
 
@@ -247,7 +273,11 @@ def _is_binary(media: str, binary_media_types: tuple[str, ...]) -> bool:
         return False
     for listed in binary_media_types:
         listed_kind, _, listed_subtype = listed.lower().partition("/")
-        if listed_kind in ("*", kind) and listed_subtype in ("*", subtype):
+        if listed_kind == "*":
+            if listed_subtype == "*":
+                return True
+            continue  # AWS honours no wildcard type before a named subtype
+        if listed_kind == kind and listed_subtype in ("*", subtype):
             return True
     return False
 
@@ -265,9 +295,31 @@ def encode_request_body(
     return body.decode("utf-8", errors="replace"), False
 
 
-def decode_path_parameters(params: Mapping[str, str]) -> dict[str, str]:
-    """Path parameters as API Gateway hands them over: percent-decoded."""
-    return {name: unquote(value) for name, value in params.items()}
+def event_path(path: str) -> str:
+    """The event's ``path`` for a request path (inside the stage, or a domain's whole
+    path): as sent, percent-encoding kept, but slashes before the first segment
+    collapsed to one (``//x`` is ``/x``; ``requestContext.path`` keeps them)."""
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
+def path_parameters(resource_path: str, path: str) -> dict[str, str]:
+    """The values of a resource's variables in a request path it matched, as API Gateway
+    hands them over: percent-encoded as sent. A variable takes one segment; a greedy
+    one (``{proxy+}``) the rest, inner empty segments (``a//b``) kept and a trailing
+    slash left out. Empty segments before it are skipped, as routing skips them."""
+    parts = [part for part in resource_path.split("/") if part]
+    values: dict[str, str] = {}
+    rest = path
+    for part in parts:
+        rest = rest.lstrip("/")
+        if part.startswith("{") and part.endswith("+}"):
+            values[part[1:-2]] = rest.rstrip("/")
+            break
+        segment, _, rest = rest.partition("/")
+        rest = "/" + rest
+        if part.startswith("{") and part.endswith("}"):
+            values[part[1:-1]] = segment
+    return values
 
 
 @dataclass(frozen=True)
@@ -283,13 +335,19 @@ class MalformedProxyResponse(ValueError):
     """The function returned something API Gateway would answer 502 for."""
 
 
+class UndecodableProxyBody(ValueError):
+    """A body marked ``isBase64Encoded`` that is not base64, when API Gateway decodes it:
+    API Gateway answers 500 (not 502) for it."""
+
+
 def parse_proxy_response(result: Any, *, binary_accepted: bool = True) -> ProxyResponse:
     """Check a proxy response as API Gateway does; raise :class:`MalformedProxyResponse`.
 
-    A body marked ``isBase64Encoded`` is decoded to bytes only when
-    ``binary_accepted`` (the request's first Accept type is one of the API's
-    binary media types, see :func:`is_binary`); otherwise the client gets the
-    base64 text as it is, as from API Gateway.
+    Every key may be left out: no ``statusCode`` is 200. A body marked
+    ``isBase64Encoded`` is decoded to bytes only when ``binary_accepted`` (the
+    request's first Accept type is one of the API's binary media types, see
+    :func:`is_binary`), and raises :class:`UndecodableProxyBody` when it is not
+    base64; otherwise the client gets the base64 text as it is, as from API Gateway.
     """
     if not isinstance(result, dict):
         raise MalformedProxyResponse(f"the response is a {type(result).__name__}, not an object")
@@ -305,6 +363,8 @@ def parse_proxy_response(result: Any, *, binary_accepted: bool = True) -> ProxyR
 
 
 def _status_of(value: Any) -> int:
+    if value is None:
+        return 200  # AWS answers 200 for a response without a status
     if isinstance(value, bool):
         raise MalformedProxyResponse("statusCode must be a number")
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
@@ -323,22 +383,27 @@ def _scalar(value: Any, where: str) -> str:
 
 
 def _merged_headers(headers: Any, multi: Any) -> tuple[tuple[str, str], ...]:
-    """multiValueHeaders first; a `headers` entry whose name is there already is dropped."""
+    """multiValueHeaders' values, then each ``headers`` value: one whose name is in
+    multiValueHeaders too (in any case) is added to that name's values, in its
+    spelling, unless that very value is there already."""
     if headers is not None and not isinstance(headers, dict):
         raise MalformedProxyResponse("headers must be an object")
     if multi is not None and not isinstance(multi, dict):
         raise MalformedProxyResponse("multiValueHeaders must be an object")
     merged: list[tuple[str, str]] = []
+    spelling: dict[str, str] = {}  # lowercased name -> multiValueHeaders' spelling
     for name, values in (multi or {}).items():
         if not isinstance(values, list):
             raise MalformedProxyResponse(f"multiValueHeaders[{name!r}] must be a list")
         where = f"multiValueHeaders[{name!r}]"
         merged.extend(_header(name, _scalar(v, where), where) for v in values)
-    taken = {name.lower() for name in (multi or {})}
+        spelling.setdefault(name.lower(), name)
     for name, value in (headers or {}).items():
-        if name.lower() not in taken:
-            where = f"headers[{name!r}]"
-            merged.append(_header(name, _scalar(value, where), where))
+        where = f"headers[{name!r}]"
+        spelled = spelling.get(name.lower()) or name
+        header = _header(spelled, _scalar(value, where), where)
+        if header not in merged:
+            merged.append(header)
     return tuple(merged)
 
 
@@ -361,5 +426,5 @@ def _body_of(body: Any, decode: bool) -> bytes:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise MalformedProxyResponse(f"body is not valid base64: {exc}") from exc
+            raise UndecodableProxyBody(f"body is not valid base64: {exc}") from exc
     return body.encode("utf-8")

@@ -21,9 +21,14 @@ import sys
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
-from teal.runtime.exchange import FrameworkRequest, internal_error, proxy_response, read_event
+from teal.runtime.exchange import (
+    FrameworkRequest,
+    internal_error,
+    proxy_response,
+    read_event,
+    wire_path,
+)
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -63,9 +68,10 @@ class AsgiAdapter:
             "http_version": request.http_version,
             "method": request.method,
             "scheme": request.scheme,
-            # the path holds the root path, as servers give it since ASGI 2.x made it so
+            # the path holds the root path, as servers give it since ASGI 2.x made it so;
+            # decoded once, where raw_path is the path as the client sent it
             "path": full_path,
-            "raw_path": quote(full_path, safe="/:@!$&'()*+,;=-._~").encode("ascii"),
+            "raw_path": wire_path(request.raw_root_path + request.raw_path),
             "root_path": request.root_path,
             "query_string": request.query_string.encode("ascii"),
             "headers": [

@@ -21,6 +21,12 @@ the function by one of three roads, and the event says which:
   resource matched (``resource`` filled with ``pathParameters``) is the end
   of it, so the base path is what comes before.
 
+**Encoding.** API Gateway passes ``path`` and ``pathParameters`` as the client
+sent them, percent-encoded (``/users/a%2Bb``): a server decodes the path once
+before an app sees it, so the adapters do (ASGI's ``path``, WSGI's
+``PATH_INFO``), and keep the encoded form where the specs want it (ASGI's
+``raw_path``).
+
 Standard library only: this module ships inside Lambda packages.
 """
 
@@ -32,7 +38,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, unquote_to_bytes, urlencode
 
 # Set on every function by the local cloud's workers (teal.cloud.local.functions.workers):
 # the function runs locally, where an API's endpoint has the longer prefix.
@@ -50,12 +56,14 @@ class FrameworkRequest:
     host: str  # the Host the client used, with its port when it gave one
     server: tuple[str, int]
     client: tuple[str, int] | None
-    root_path: str  # where the app is mounted: "" or "/dev", "/v1", ...
+    root_path: str  # where the app is mounted: "" or "/dev", "/v1", ... (decoded)
     path: str  # the path inside the app, decoded, starting with "/"
     query_string: str  # percent-encoded, without "?"
     headers: tuple[tuple[str, str], ...]  # each value on its own, names as sent
     body: bytes
     http_version: str  # "1.1"
+    raw_root_path: str = ""  # root_path as the client sent it, percent-encoded
+    raw_path: str = "/"  # path as the client sent it, percent-encoded
 
     def header(self, name: str) -> str | None:
         """The first value of a header, whatever the case of its name."""
@@ -68,7 +76,7 @@ def read_event(event: Mapping[str, Any]) -> FrameworkRequest:
     context: Mapping[str, Any] = event.get("requestContext") or {}
     headers = _header_pairs(event)
     scheme, host, server = _origin(headers, context)
-    root_path, path = mount_point(event, local=LOCAL_CLOUD_VARIABLE in os.environ)
+    raw_root, raw_path = mount_point(event, local=LOCAL_CLOUD_VARIABLE in os.environ)
     identity: Mapping[str, Any] = context.get("identity") or {}
     source_ip = identity.get("sourceIp")
     protocol = str(context.get("protocol") or "HTTP/1.1")
@@ -78,13 +86,27 @@ def read_event(event: Mapping[str, Any]) -> FrameworkRequest:
         host=host,
         server=server,
         client=(str(source_ip), 0) if source_ip else None,
-        root_path=root_path,
-        path=path,
+        root_path=unquote(raw_root),
+        path=unquote(raw_path),
         query_string=_query_string(event),
         headers=headers,
         body=_body(event),
         http_version=protocol.rpartition("/")[2] or "1.1",
+        raw_root_path=raw_root,
+        raw_path=raw_path,
     )
+
+
+def wire_path(raw: str) -> bytes:
+    """A percent-encoded path as bytes on the wire: its escapes kept, anything that is
+    not ASCII (a client's raw UTF-8, say) escaped."""
+    return quote(raw, safe="/:@!$&'()*+,;=-._~%").encode("ascii")
+
+
+def latin1_path(raw: str) -> str:
+    """A percent-encoded path decoded once into a WSGI "native string" (PEP 3333): each
+    byte one latin-1 character, whatever the bytes are."""
+    return unquote_to_bytes(raw).decode("latin-1")
 
 
 def _header_pairs(event: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -118,17 +140,28 @@ def _has_port(host: str) -> bool:
 
 
 def mount_point(event: Mapping[str, Any], *, local: bool) -> tuple[str, str]:
-    """(root path, path inside the app) of the request (see the module's notes)."""
+    """(root path, path inside the app) of the request, both still percent-encoded as the
+    event holds them (see the module's notes)."""
     path = str(event.get("path") or "/")
     context: Mapping[str, Any] = event.get("requestContext") or {}
     stage = str(context.get("stage") or "")
     context_path = str(context.get("path") or path)
-    if stage and context_path == f"/{stage}{path}":  # the API's own endpoint
+    if stage and _after_stage(context_path, stage) == path:  # the API's own endpoint
         if local and context.get("apiId"):
             return LOCAL_ENDPOINT_PREFIX.format(api_id=context["apiId"], stage=stage), path
         return f"/{stage}", path
     base = _base_path(path, event)
     return base, path[len(base) :] or "/"
+
+
+def _after_stage(context_path: str, stage: str) -> str | None:
+    """What follows ``/{stage}`` in the context's path, as the event's ``path`` has it:
+    API Gateway collapses the slashes that start it there (``/dev//x`` has path ``/x``)."""
+    prefix = f"/{stage}"
+    if not context_path.startswith(prefix + "/"):
+        return None
+    rest = context_path[len(prefix) :]
+    return "/" + rest.lstrip("/") if rest.startswith("//") else rest
 
 
 def _base_path(path: str, event: Mapping[str, Any]) -> str:

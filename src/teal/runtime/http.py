@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 JSON_TYPE = "application/json"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -42,7 +43,11 @@ class Headers(Mapping[str, str]):
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request, built from an API Gateway proxy event."""
+    """One HTTP request, built from an API Gateway proxy event.
+
+    ``path`` and ``path_params`` are decoded once (``/users/a%2Bb`` is ``/users/a+b``),
+    as web frameworks hand them over; the event keeps them as the client sent them.
+    """
 
     method: str
     path: str
@@ -75,8 +80,11 @@ class Request:
         single_query: Mapping[str, str] = event.get("queryStringParameters") or {}
         return cls(
             method=str(event.get("httpMethod", "GET")),
-            path=str(event.get("path", "/")),
-            path_params=dict(event.get("pathParameters") or {}),
+            path=unquote(str(event.get("path", "/"))),
+            path_params={
+                name: unquote(str(value))
+                for name, value in (event.get("pathParameters") or {}).items()
+            },
             query=dict(single_query),
             query_all={k: list(v) for k, v in multi_query.items()},
             headers=Headers(event.get("headers") or {}),

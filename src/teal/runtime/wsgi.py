@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from teal.runtime.exchange import FrameworkRequest, internal_error, proxy_response, read_event
+from teal.runtime.exchange import (
+    FrameworkRequest,
+    internal_error,
+    latin1_path,
+    proxy_response,
+    read_event,
+)
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -61,8 +67,9 @@ def environ(request: FrameworkRequest, event: Mapping[str, Any], context: Any) -
     """The WSGI environ of a request (PEP 3333)."""
     env: dict[str, Any] = {
         "REQUEST_METHOD": request.method,
-        "SCRIPT_NAME": _native(request.root_path),
-        "PATH_INFO": _native(request.path),
+        # decoded once, byte for byte, as a server decodes the request line
+        "SCRIPT_NAME": latin1_path(request.raw_root_path),
+        "PATH_INFO": latin1_path(request.raw_path),
         "QUERY_STRING": request.query_string,
         "SERVER_NAME": request.server[0],
         "SERVER_PORT": str(request.server[1]),

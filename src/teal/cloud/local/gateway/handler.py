@@ -113,12 +113,14 @@ from teal.rules.proxy_events import (
     IncomingRequest,
     MalformedProxyResponse,
     RequestSource,
+    UndecodableProxyBody,
     add_access,
     build_proxy_event,
-    decode_path_parameters,
+    event_path,
     first_accepted,
     is_binary,
     parse_proxy_response,
+    path_parameters,
 )
 from teal.runtime.routes import Match, MatchKind, PathSyntaxError, PathTree
 
@@ -236,6 +238,7 @@ class StageTarget:
     event_path: str
     context_path: str
     domain_name: str
+    domain_prefix: str  # requestContext.domainPrefix: the API id on the API's own endpoint
 
 
 @dataclass(frozen=True)
@@ -501,7 +504,7 @@ class Gateway:
                 "function %s not invoked for request %s: body over 6 MB", spec.name, request_id
             )
             return _error(REQUEST_TOO_LONG, request_id), spec.name
-        source = _request_source(served, target, match.node.path, match.params)
+        source = _request_source(served, target, match.node.path)
         incoming = _incoming(request, request.body)
         now = self.clock()
         trace_id = trace_id_of(request, now)
@@ -576,7 +579,7 @@ class Gateway:
     def _authorizer_event(self, routed: _Routed) -> dict[str, Any]:
         """The request as its integration would get it (what a REQUEST authorizer reads)."""
         served, target, request = routed.served, routed.target, routed.request
-        source = _request_source(served, target, routed.route.resource_path, routed.match.params)
+        source = _request_source(served, target, routed.route.resource_path)
         incoming = _incoming(request, b"")
         return build_proxy_event(incoming, source, request_id=routed.request_id, now=self.clock())
 
@@ -619,6 +622,9 @@ class Gateway:
         except MalformedProxyResponse as exc:
             log.info("malformed proxy response from %s: %s", spec.name, exc)
             return _error(BAD_GATEWAY, request_id)
+        except UndecodableProxyBody as exc:
+            log.info("proxy response from %s: %s", spec.name, exc)
+            return _error(INTERNAL_ERROR, request_id)
         headers = list(proxy.headers)
         if not any(name.lower() == "content-type" for name, _ in headers):
             headers.append(("Content-Type", "application/json"))
@@ -710,21 +716,22 @@ def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None
     return done
 
 
-def _request_source(
-    served: ServedStage, target: StageTarget, resource_path: str, params: Mapping[str, str]
-) -> RequestSource:
-    """Where a request came in, as its proxy event describes it."""
+def _request_source(served: ServedStage, target: StageTarget, resource_path: str) -> RequestSource:
+    """Where a request came in, as its proxy event describes it: paths and path
+    parameters percent-encoded as the client sent them, as API Gateway passes them."""
     return RequestSource(
         api_id=target.api_id,
         stage=target.stage,
         resource_path=resource_path,
-        path=unquote(target.event_path),
-        context_path=unquote(target.context_path),
+        path=event_path(target.event_path),
+        context_path=target.context_path,
         domain_name=target.domain_name,
-        path_parameters=decode_path_parameters(params),
+        path_parameters=path_parameters(resource_path, target.path),
         stage_variables=served.stage_variables,
         binary_media_types=served.binary_media_types,
         account_id=LOCAL_ACCOUNT_ID,
+        deployment_id=served.deployment_id,
+        domain_prefix=target.domain_prefix,
     )
 
 
@@ -750,6 +757,11 @@ def _lambda_error(exc: InvocationError) -> dict[str, str]:
     return {"type": exc.kind.value, "message": exc.message}
 
 
+def _first_label(domain_name: str) -> str:
+    """A custom domain's ``domainPrefix``: its first label."""
+    return domain_name.split(".", 1)[0]
+
+
 def _through_rule(domain: DomainRoute, request: GatewayRequest) -> StageTarget | None:
     """Apply a domain's routing rules, by priority, before its mappings (routing mode
     ROUTING_RULE_THEN_BASE_PATH_MAPPING): the first whose conditions all hold."""
@@ -764,7 +776,9 @@ def _through_rule(domain: DomainRoute, request: GatewayRequest) -> StageTarget |
         if prefix is None:
             continue
         inner = (path[len(prefix) :] or "/") if rule.strip_base_path else path
-        return StageTarget(rule.api_id, rule.stage, inner, path, path, domain.name)
+        return StageTarget(
+            rule.api_id, rule.stage, inner, path, path, domain.name, _first_label(domain.name)
+        )
     return None
 
 
@@ -776,7 +790,7 @@ def _through_mapping(domain: DomainRoute, path: str) -> StageTarget | None:
             continue
         api_id, stage = domain.mappings[base]
         inner = path[len(prefix) :] or "/"
-        return StageTarget(api_id, stage, inner, path, path, domain.name)
+        return StageTarget(api_id, stage, inner, path, path, domain.name, _first_label(domain.name))
     return None
 
 
@@ -789,7 +803,7 @@ def _api_target(path: str, host: str) -> StageTarget | None:
         return None
     api_id, stage = parts[0], parts[1]
     inner = "/" + (parts[3] if len(parts) > 3 else "")
-    return StageTarget(api_id, stage, inner, inner, f"/{stage}{inner}", host)
+    return StageTarget(api_id, stage, inner, inner, f"/{stage}{inner}", host, api_id)
 
 
 def _not_found(path: str, port: int) -> GatewayResponse:

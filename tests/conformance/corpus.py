@@ -1,0 +1,189 @@
+"""The conformance corpus's vocabulary: where a fact comes from, the APIs the cases are
+sent to, and a case (what the client sends, what the Lambda returns) -> (what AWS put in
+the event, what AWS answered).
+
+Every case names its public source, of one of three kinds (:data:`SOURCE_KINDS`): an
+AWS document, an AWS sample event, or an event or answer captured from a real API
+Gateway and published with a test suite validated against AWS. The cases restate
+those facts in this project's own words and data; no file is copied. The few rules
+measured on AWS that nothing public shows are marked :data:`UNSOURCED` (see
+docs/api-gateway.md, "Unknown").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+AWS_DOC = "aws-doc"  # an AWS document says so
+AWS_SAMPLE = "aws-sample"  # an event AWS publishes as a sample
+CAPTURED = "captured"  # recorded from a real API Gateway, published with an AWS-validated suite
+SOURCE_KINDS = (AWS_DOC, AWS_SAMPLE, CAPTURED)
+# a rule measured against AWS that no public recording or document shows: kept as a case
+# (the stricter local choice), said so in docs/api-gateway.md, and not counted as sourced
+UNSOURCED = "unsourced"
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str
+    where: str  # a URL, or repository and path (and the recording's key)
+
+
+# ------------------------------------------------------------------ the sources
+
+PROXY_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "set-up-lambda-proxy-integrations.html (input and output format of a Lambda function "
+    "for proxy integration)",
+)
+MULTI_VALUE_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "set-up-lambda-proxy-integrations.html#apigateway-multivalue-headers-and-parameters",
+)
+PROXY_RESOURCE_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-set-up-simple-proxy.html (a proxy resource {proxy+}, the ANY method)",
+)
+KNOWN_ISSUES_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-known-issues.html (REST APIs: headers dropped before the integration)",
+)
+BINARY_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-payload-encodings.html and lambda-proxy-binary-media.html",
+)
+CONTEXT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-mapping-template-reference.html#context-variable-reference "
+    "($context.domainName, domainPrefix, deploymentId, path)",
+)
+GATEWAY_RESPONSES_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "supported-gateway-response-types.html (MISSING_AUTHENTICATION_TOKEN 403)",
+)
+SAM_SAMPLE = Source(
+    AWS_SAMPLE,
+    "aws/aws-sam-cli samcli/lib/generated_sample_events/events/apigateway/AwsProxy.json "
+    "(sam local generate-event apigateway aws-proxy)",
+)
+GO_SAMPLE = Source(AWS_SAMPLE, "aws/aws-lambda-go events/testdata/apigw-request.json")
+LAMBDA_ERRORS_DOC = Source(
+    AWS_DOC,
+    "https://repost.aws/knowledge-center/malformed-502-api-gateway (a proxy function that "
+    "fails or answers in another format gets 502)",
+)
+_LOCALSTACK = "localstack/localstack tests/aws/services/apigateway/"
+
+
+MEASURED = Source(UNSOURCED, "docs/api-gateway.md, 'Unknown: no public recording or document'")
+
+
+def recorded(suite_file: str, key: str) -> Source:
+    """An answer LocalStack's AWS-validated suite recorded against real API Gateway."""
+    return Source(CAPTURED, f"{_LOCALSTACK}{suite_file} [{key}]")
+
+
+def proxy_event_recording(key: str) -> Source:
+    return recorded("test_apigateway_lambda.snapshot.json, test_lambda_aws_proxy_integration", key)
+
+
+def response_format_recording(key: str) -> Source:
+    return recorded(
+        "test_apigateway_lambda.py, test_aws_proxy_response_payload_format_validation", key
+    )
+
+
+# ------------------------------------------------------------------ the APIs
+
+
+@dataclass(frozen=True)
+class ApiShape:
+    """An API the corpus is sent to: its resources' methods, stage and binary media types."""
+
+    api_id: str
+    stage: str
+    methods: tuple[tuple[str, str], ...]  # (resource path, verb or ANY)
+    binary_media_types: tuple[str, ...] = ()
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
+
+
+# the API of the recordings above: one greedy resource at the root, any method, stage "test"
+GREEDY = ApiShape("greedyapi", "test", (("/{proxy+}", "ANY"),))
+MAIN = ApiShape(
+    "mainapi",
+    "dev",
+    (
+        ("/", "GET"),
+        ("/items", "GET"),
+        ("/items", "POST"),
+        ("/items/new", "GET"),
+        ("/items/{id}", "GET"),
+        ("/items/{id}", "PUT"),
+        ("/items/{id}", "DELETE"),
+        ("/api/user/{email}", "GET"),
+        ("/files/{path+}", "ANY"),
+        ("/upload", "POST"),
+        ("/answer", "ANY"),
+    ),
+    # a type with a wildcard subtype, an exact type, and a wildcard *type*, which AWS ignores
+    binary_media_types=("image/*", "application/octet-stream", "*/test"),
+    stage_variables={"flavour": "plain"},
+)
+APIS = (GREEDY, MAIN)
+# a custom domain in front of MAIN, under the base path "v1"
+DOMAIN_NAME = "shop.example.com"
+DOMAIN_BASE = "v1"
+
+
+# ------------------------------------------------------------------ a case
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The client's request. ``path`` is inside the stage (or after the domain's host),
+    exactly as on the wire."""
+
+    path: str
+    method: str = "GET"
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    via_domain: bool = False  # through DOMAIN_NAME instead of the API's own endpoint
+    chunked: bool = False  # the body in chunks (Transfer-Encoding: chunked)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request and what AWS did with it.
+
+    An *event* case (``returns`` None) checks the event the Lambda got: ``event`` maps a
+    dotted path (``requestContext.path``, ``headers.Accept``) to the value AWS put there,
+    ``absent`` lists paths AWS left out. An *answer* case sets ``returns`` (what the
+    Lambda returns) and checks the client's answer: ``status``, ``answer_headers`` (each
+    name's values, in order), ``answer_body``.
+    """
+
+    name: str
+    source: Source
+    api: ApiShape
+    sent: Sent
+    event: Mapping[str, Any] = field(default_factory=dict)
+    absent: tuple[str, ...] = ()
+    returns: Any = None
+    status: int = 200
+    answer_headers: Mapping[str, list[str]] = field(default_factory=dict)
+    answer_body: bytes | None = None
+    kind: str = "event"  # event, encoding, headers, routing, response, binary, errors
+
+    @property
+    def is_event_case(self) -> bool:
+        return self.returns is None and self.status == 200
