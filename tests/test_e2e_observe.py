@@ -155,6 +155,9 @@ def test_a_print_and_a_traceback_are_in_teal_logs_with_function_and_request_id(
     assert failure["function"] == "boom"
     assert failure["message"].rstrip().endswith("ZeroDivisionError: division by zero")
     assert 'app.py", line' in failure["message"]  # the traceback whole, in one event
+    # the frame names the project's own file, the one to open, not the running copy
+    assert f'File "{blog.project.resolve()}/app.py", line' in failure["message"]
+    assert not re.search(r"/code/[0-9a-f]{64}/app\.py", failure["message"])
 
     text = blog.teal_ok("logs", "boom")
     assert "1 failed invocation" in text.err and "ZeroDivisionError" in text.err  # named first
@@ -319,6 +322,7 @@ def test_teal_dev_serves_reloads_and_shows_requests_with_their_tracebacks(
         assert request["ms"] > 0
         traceback = json.loads(lines.wait_for(lambda text: "Traceback" in text, timeout=10))
         assert traceback["event"] == "log" and traceback["function"] == "boom"
+        assert f'File "{blog.project.resolve()}/app.py", line' in traceback["message"]
 
         blog.edit_app('VERSION = "1"', 'VERSION = "2"')
         saved = time.monotonic()

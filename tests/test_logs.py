@@ -17,7 +17,7 @@ from teal.ops.logs import (
     parse_since,
     read_logs,
 )
-from teal.rules.lambda_logs import Assembler, LogEvent, function_of
+from teal.rules.lambda_logs import Assembler, LogEvent, SourceMap, function_of
 from teal.runtime.errors import UserError
 
 ENV = "blog-dev"
@@ -303,3 +303,21 @@ def test_a_follower_keeps_a_traceback_until_it_is_whole() -> None:
         "\n".join(TRACEBACK),
         f"END RequestId: {R1}",
     ]
+
+
+def test_a_tracebacks_frames_name_the_projects_files_where_they_ran() -> None:
+    sources = SourceMap("/home/me/blog", frozenset({"app.py", "lib/store.py"}))
+    local = "/home/me/.local/share/teal/code/" + "ab12" * 16
+    message = (
+        "Traceback (most recent call last):\n"
+        f'  File "{local}/app.py", line 12, in boom\n'
+        '  File "/var/task/lib/store.py", line 3, in read\n'
+        '  File "/var/task/fastapi/routing.py", line 9, in run\n'
+        '  File "/var/task/teal_runtime/entry.py", line 40, in handler\n'
+        "ZeroDivisionError: division by zero"
+    )
+    mapped = sources.apply(message).splitlines()
+    assert mapped[1] == '  File "/home/me/blog/app.py", line 12, in boom'
+    assert mapped[2] == '  File "/home/me/blog/lib/store.py", line 3, in read'
+    # a requirement and teal's runtime are not the project's: where they ran
+    assert mapped[3:5] == message.splitlines()[3:5]

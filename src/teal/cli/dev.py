@@ -45,6 +45,7 @@ from teal.ops.logs import LogFollower
 from teal.ops.oplog import current_user
 from teal.project.config import CONFIG_FILE, Target
 from teal.project.exclusions import GITIGNORE, IGNORE_FILE, PackageRules
+from teal.project.package import project_sources
 from teal.project.settings import teal_home
 from teal.rules.lambda_logs import LogLine, app_function
 from teal.runtime.errors import TealError, UserError
@@ -156,7 +157,12 @@ class DevLoop:
         # hold a few requests from just before)
         self.started = time.time()
         self.feed = RequestFeed(LocalPaths.default())  # the gateway's, which serves the cloud's
-        self.follower = LogFollower(cloud, target.environment, int(self.started * 1000))
+        self.follower = LogFollower(
+            cloud,
+            target.environment,
+            int(self.started * 1000),
+            sources=project_sources(target.project_dir, target.exclude),
+        )
 
     def deploy(self, saved_at: float | None = None) -> None:
         """Deploy the project; a failure is printed and the loop goes on (the previous

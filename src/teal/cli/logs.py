@@ -14,7 +14,14 @@ from teal.cli.common import console, emit_json, err_console, load_target, target
 from teal.cli.output import warn
 from teal.cloud import open_cloud
 from teal.ops.environments import find_environment
-from teal.ops.logs import LogsReport, Pause, follow_logs, parse_since, read_logs
+from teal.ops.logs import (
+    LogsReport,
+    Pause,
+    follow_logs,
+    parse_since,
+    read_logs,
+)
+from teal.project.package import project_sources
 from teal.rules.lambda_logs import LogLine
 
 DEFAULT_SINCE = "10m"
@@ -57,16 +64,21 @@ def logs_command(
     since_ms = parse_since(since, int(time.time() * 1000))
     the_cloud = open_cloud(target)
     environment = find_environment(the_cloud, target)
+    sources = project_sources(target.project_dir, target.exclude)
     if follow:
         pause = LOCAL_PAUSE if target.cloud == "local" else AWS_PAUSE
-        lines = follow_logs(the_cloud, environment.name, since_ms, function=function, pause=pause)
+        lines = follow_logs(
+            the_cloud, environment.name, since_ms, function=function, sources=sources, pause=pause
+        )
         try:
             for line in lines:
                 _print_followed(line, as_json)
         except KeyboardInterrupt:
             return  # Ctrl-C is how a follow ends
         return
-    report = read_logs(the_cloud, environment.name, since_ms, function=function, limit=limit)
+    report = read_logs(
+        the_cloud, environment.name, since_ms, function=function, limit=limit, sources=sources
+    )
     if as_json:
         emit_json(report.to_json())
     else:

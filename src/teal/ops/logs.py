@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from teal.cloud.base import Cloud, LogQuery
-from teal.rules.lambda_logs import Assembler, LogEvent, LogLine, assemble
+from teal.rules.lambda_logs import Assembler, LogEvent, LogLine, SourceMap, assemble
 from teal.runtime.errors import UserError
 from teal.template.functions import environment_log_group
 
@@ -83,11 +83,12 @@ def read_logs(
     *,
     function: str | None = None,
     limit: int | None = None,
+    sources: SourceMap | None = None,
 ) -> LogsReport:
     """The environment's lines since ``since_ms``: the last ``limit`` of them."""
     group = environment_log_group(environment)
     pages = (page.events for page in cloud.read_logs(LogQuery(group, since_ms)))
-    lines = assemble(environment, pages, function=function, limit=limit)
+    lines = assemble(environment, pages, function=function, limit=limit, sources=sources)
     return LogsReport(environment, group, since_ms, tuple(lines))
 
 
@@ -136,13 +137,19 @@ class LogFollower:
     """Reads an environment's new lines, one :meth:`poll` at a time (see :class:`Cursor`)."""
 
     def __init__(
-        self, cloud: Cloud, environment: str, since_ms: int, *, function: str | None = None
+        self,
+        cloud: Cloud,
+        environment: str,
+        since_ms: int,
+        *,
+        function: str | None = None,
+        sources: SourceMap | None = None,
     ) -> None:
         self.cloud = cloud
         self.group = environment_log_group(environment)
         self.function = function
         self.cursor = Cursor(since_ms)
-        self._assembler = Assembler(environment)
+        self._assembler = Assembler(environment, sources)
         self._times: dict[str, int] = {}
 
     def poll(self) -> list[LogLine]:
@@ -163,12 +170,13 @@ def follow_logs(
     since_ms: int,
     *,
     function: str | None = None,
+    sources: SourceMap | None = None,
     pause: Pause = Pause(),
     sleep: Callable[[float], None] = time.sleep,
     keep_going: Callable[[], bool] = lambda: True,
 ) -> Iterator[LogLine]:
     """The environment's lines since ``since_ms``, then each new one as it comes."""
-    follower = LogFollower(cloud, environment, since_ms, function=function)
+    follower = LogFollower(cloud, environment, since_ms, function=function, sources=sources)
     delay: float | None = None
     while keep_going():
         lines = follower.poll()

@@ -24,7 +24,8 @@ from typing import Protocol
 
 from teal.project.cachedirs import built_once
 from teal.project.exclusions import DEFAULTS, TEALS_OWN, Exclusion, PackageRules, default_rules
-from teal.runtime.errors import PackageError
+from teal.rules.lambda_logs import SourceMap
+from teal.runtime.errors import PackageError, UserError
 
 TEAL_DIR = Path(__file__).resolve().parent.parent
 
@@ -103,6 +104,17 @@ def select_files(
     walk = _Walk(rules.root, rules.check, held_out - {str(rules.root)})
     files = dict(walk.files(rules.root, "", frozenset({str(rules.root)})))
     return Selection(files, tuple(walk.left_out))
+
+
+def project_sources(project_dir: Path, exclude: Sequence[str] = ()) -> SourceMap | None:
+    """The project's packaged files, for tracebacks that name them where they ran; None
+    when the project cannot be read now (the lines then keep the paths they ran from:
+    reading logs must not fail for a symlink loop saved a moment ago)."""
+    try:
+        files = select_files(project_dir, patterns=exclude).files
+    except (UserError, OSError):
+        return None
+    return SourceMap(str(project_dir.resolve()), frozenset(files))
 
 
 def project_files(

@@ -110,6 +110,30 @@ def _lambda_name(stream: str, group: str) -> str:
     return name or group.rsplit("/", 1)[-1]
 
 
+# ---------------------------------------------------------------- the project's files
+
+# Where the code runs from: /var/task on Lambda, a folder per code hash in the local
+# cloud's home. A traceback names the copy there; the user edits the project's file.
+_CODE_FILE = re.compile(r'File "(?:/var/task|[^"]*/code/[0-9a-f]{64})/(?P<name>[^"]+)"')
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Turns the paths of a traceback's frames in the running copy of the code into
+    the project's own paths: only for the files the project packaged (a vendored
+    requirement, teal's runtime, keep the path they ran from)."""
+
+    project_dir: str
+    files: frozenset[str]  # the package's names of the project's files: "app.py", "lib/x.py"
+
+    def apply(self, message: str) -> str:
+        def to_project(found: re.Match[str]) -> str:
+            name = found.group("name")
+            return f'File "{self.project_dir}/{name}"' if name in self.files else found.group(0)
+
+        return _CODE_FILE.sub(to_project, message) if 'File "' in message else message
+
+
 # ---------------------------------------------------------------- assembling lines
 
 
@@ -124,8 +148,9 @@ class _Stream:
 class Assembler:
     """Turns events (oldest first, as read) into lines with requests and whole tracebacks."""
 
-    def __init__(self, environment: str) -> None:
+    def __init__(self, environment: str, sources: SourceMap | None = None) -> None:
         self.environment = environment
+        self.sources = sources
         self._streams: dict[str, _Stream] = {}
         self._ready: list[LogLine] = []
 
@@ -150,8 +175,9 @@ class Assembler:
         stream = self._streams.setdefault(event.stream, _Stream())
         function, name = function_of(self.environment, event.stream, event.group)
         request_id = self._request_of(stream, event.message)
+        message = self.sources.apply(event.message) if self.sources else event.message
         line = LogLine(
-            event.timestamp_ms, function, name, request_id, event.message, event.stream, event.id
+            event.timestamp_ms, function, name, request_id, message, event.stream, event.id
         )
         if self._continues_traceback(stream, line):
             stream.traceback.append(line)
@@ -237,10 +263,11 @@ def assemble(
     *,
     function: str | None = None,
     limit: int | None = None,
+    sources: SourceMap | None = None,
 ) -> list[LogLine]:
     """The lines of ``pages`` (read oldest first), of one function or all: the last
-    ``limit`` of them."""
-    assembler = Assembler(environment)
+    ``limit`` of them, their tracebacks naming the project's files (``sources``)."""
+    assembler = Assembler(environment, sources)
     for events in pages:
         assembler.add(events)
     lines = [line for line in assembler.take() if function in (None, line.function)]

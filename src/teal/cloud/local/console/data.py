@@ -36,6 +36,7 @@ from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.projects import last_plan, project_of
 from teal.cloud.local.stacks import stack_tables
 from teal.cloud.local.stacks.ledger import Ledger
+from teal.project.package import project_sources
 from teal.rules.labels import (
     APP_TAG,
     ENV_TAG,
@@ -384,7 +385,9 @@ class ConsoleReader:
         since_ms = int(((time.time() if now is None else now) - LOGS_SINCE_S) * 1000)
         query = LogQuery(environment_log_group(environment), since_ms)
         pages = (page.events for page in self.cloud.read_logs(query))
-        lines = assemble(environment, pages, function=function, limit=LOG_LINES)
+        root = self.project_root(environment)
+        sources = project_sources(root) if root is not None else None
+        lines = assemble(environment, pages, function=function, limit=LOG_LINES, sources=sources)
         return FunctionLogs(environment, function, since_ms, tuple(requests_of(lines)))
 
     def _stacks(self) -> list[StackFacts]:
