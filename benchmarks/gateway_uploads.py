@@ -27,20 +27,17 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-from loopback import free_port
+from loopback import free_port, teal_json
 
 TEAL_TOML = """
 [app]
@@ -62,14 +59,6 @@ def upload(request):
 
 MB = 1024 * 1024
 PIECE = 64 * 1024  # what a slow client writes at a time
-
-
-def teal(env: dict[str, str], project: Path, *args: str) -> Any:
-    command = [sys.executable, "-m", "teal", *args, "--project", str(project), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"teal {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
-    return json.loads(done.stdout)
 
 
 def peak_rss(pid: int) -> int:
@@ -175,14 +164,14 @@ def main() -> int:
         try:
             run(args, project, env)
         finally:
-            teal(env, project, "local", "stop")
+            teal_json(env, project, "local", "stop")
     return 0
 
 
 def run(args: argparse.Namespace, project: Path, env: dict[str, str]) -> None:
-    deployed = teal(env, project, "deploy")
+    deployed = teal_json(env, project, "deploy")
     url = deployed["endpoint"]
-    status = teal(env, project, "local", "status")
+    status = teal_json(env, project, "local", "status")
     gateway = psutil.Process(int(status["pid"]))
     asyncio.run(uploads(url, 1, 1024, 0.0))  # a worker started, the route's state read
     print(f"{'idle, before the loads':<38} RSS      {settle(gateway, 1.0) / MB:7.1f} MB")

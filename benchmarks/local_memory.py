@@ -18,7 +18,6 @@ function.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loopback import free_port
+from loopback import free_port, teal_json
 
 TEAL_TOML = """
 [app]
@@ -60,14 +59,6 @@ def app_source(functions: int, version: str) -> str:
     return f'from teal import App\n\nVERSION = "{version}"\napp = App()\n\n\n{routes}'
 
 
-def teal(env: dict[str, str], project: Path, *args: str) -> Any:
-    command = [sys.executable, "-m", "teal", *args, "--project", str(project), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"teal {' '.join(args)} failed:\n{done.stderr}{done.stdout}")
-    return json.loads(done.stdout)
-
-
 def burst(url: str, functions: int, connections: int, seconds: float, work: Path) -> float:
     script = work / "rotate.lua"
     script.write_text(ROTATE_LUA.format(functions=functions))
@@ -78,7 +69,7 @@ def burst(url: str, functions: int, connections: int, seconds: float, work: Path
 
 
 def snapshot(env: dict[str, str], project: Path) -> dict[str, Any]:
-    status = teal(env, project, "local", "status")
+    status = teal_json(env, project, "local", "status")
     by_env: dict[str, int] = {}
     for worker in status["workers"]:
         environment = worker["function"].rsplit("-", 1)[0]
@@ -115,20 +106,20 @@ def main() -> int:
         try:
             run(args, work, project, env)
         finally:
-            teal(env, project, "local", "stop")
+            teal_json(env, project, "local", "stop")
     return 0
 
 
 def run(args: argparse.Namespace, work: Path, project: Path, env: dict[str, str]) -> None:
     (project / "app.py").write_text(app_source(args.functions, "1"))
-    base = teal(env, project, "deploy")
+    base = teal_json(env, project, "deploy")
     (project / "app.py").write_text(app_source(args.functions, "2"))
-    extra = teal(env, project, "deploy", "--extra", "2")
+    extra = teal_json(env, project, "deploy", "--extra", "2")
     domain_url = base["domain"]["url"]
     show("deployed (base live, extra 2)", snapshot(env, project))
     rps = burst(domain_url, args.functions, args.connections, args.seconds, work)
     show(f"after a c{args.connections} burst ({rps:.0f} req/s)", snapshot(env, project))
-    teal(env, project, "switch", "--to", "2")
+    teal_json(env, project, "switch", "--to", "2")
     switched = time.monotonic()
     rps = burst(domain_url, args.functions, args.connections, args.seconds, work)
     show(f"switched, same burst ({rps:.0f} req/s)", snapshot(env, project))

@@ -88,6 +88,20 @@ def function_resources(
     return resources
 
 
+def lambda_trust_policy() -> dict[str, Any]:
+    """The trust policy of a role only Lambda may take on (a fresh copy each call)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": LAMBDA_PRINCIPAL},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
 def _role(log_group: str) -> Resource:
     log_arn = (
         f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{log_group}:*"
@@ -95,16 +109,7 @@ def _role(log_group: str) -> Resource:
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": LAMBDA_PRINCIPAL},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            "AssumeRolePolicyDocument": lambda_trust_policy(),
             "Policies": [
                 {
                     "PolicyName": "own-logs",

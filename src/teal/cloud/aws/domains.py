@@ -32,6 +32,7 @@ from teal.project.config import DomainSpec
 from teal.rules.apigateway import MAPPINGS_ONLY, duplicate_base_path
 from teal.rules.labels import APP_TAG, DOMAIN_TAG
 from teal.runtime.errors import ConfigError, OperationError
+from teal.template.functions import lambda_trust_policy
 from teal.template.types import Template
 
 if TYPE_CHECKING:
@@ -103,16 +104,7 @@ def watch_guard_resources(domain: str) -> dict[str, object]:
         "WatchGuardRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                },
+                "AssumeRolePolicyDocument": lambda_trust_policy(),
                 "ManagedPolicyArns": [
                     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
                 ],
