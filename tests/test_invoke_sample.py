@@ -4,10 +4,10 @@ routes, or the path and method the user names, routed as API Gateway routes them
 from __future__ import annotations
 
 import pytest
-from tests.test_template_support import table_of
 
 from teal.ops.invoke import SampleRequest, sample_request
 from teal.runtime.errors import UserError
+from test_template_support import table_of
 
 TABLE = table_of(
     [
