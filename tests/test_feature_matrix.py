@@ -15,8 +15,10 @@ same facts as the current one. cfn-lint: ``test_feature_matrix_lint.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,11 +29,15 @@ from feature_matrix import (
     WHEEL_NAME,
     Feature,
     Matrix,
+    Synthesis,
     combinable,
     matrix_in,
     pairs,
     replacement_gaps,
 )
+from teal.project.resources_file import ExtraResources
+from teal.runtime.errors import ConfigError
+from teal.template import synthesize
 from template_facts import Fact
 
 BASE_ROUTE = re.compile(r"/base\b")  # the base project's route, in a subject or a value
@@ -153,6 +159,39 @@ def yields(fact: Fact, feature: Feature, other: Feature, both: frozenset[Fact]) 
         and any(f[:-1] == (subject, *path) and f[-1] != value for f in both)
         for rule in PRECEDENCE
     )
+
+
+def test_no_resource_of_the_users_gives_way_to_one_of_teals(matrix: Matrix) -> None:
+    """[resources] beside every feature: a user's resource named as any resource teal
+    writes into the main template (the base project's, and those each feature
+    brings, wherever synthesis adds them) is refused, never silently replaced."""
+    base = matrix.synthesis()
+    checked = {"base": (base, set(base.synthesized.template["Resources"]))}
+    for feature in FEATURES:
+        if feature.name != "resources" and combinable(feature, BY_NAME["resources"]):
+            alone = matrix.synthesis(feature)
+            brought = set(alone.synthesized.template["Resources"]) - checked["base"][1]
+            checked[feature.name] = (alone, brought)
+    assert sum(len(ids) for _, ids in checked.values()) > 50
+    taken = {
+        (name, logical_id): answer
+        for name, (alone, ids) in checked.items()
+        for logical_id in sorted(ids)
+        if f"resource {logical_id} has a logical id teal uses"
+        not in (answer := _refusal(alone, logical_id) or "")
+    }
+    assert taken == {}, "teal's resources replaced the user's without a word"
+
+
+def _refusal(alone: Synthesis, logical_id: str) -> str | None:
+    """What synthesis says of the project with a user's resource named ``logical_id``."""
+    extra = ExtraResources(Path("resources.yaml"), {logical_id: {"Type": "AWS::SNS::Topic"}})
+    target = dataclasses.replace(alone.target, extra_resources=extra)
+    try:
+        synthesize(alone.table, target, alone.package.key)
+    except ConfigError as refused:
+        return refused.what
+    return None
 
 
 def _listed(facts: frozenset[Fact] | set[Fact]) -> str:
