@@ -55,6 +55,7 @@ USER_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdE
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 # paths on top of the base: past the main template's budget (synth.MAIN_BUDGET)
 PAGE_SPLIT_ITEMS = 150
+SHARED_QUEUE = "arn:aws:sqs:us-east-1:123456789012:shop-audit"
 WHEEL_NAME = "tealmatrixlib"  # the requirement of the requirements feature, a local wheel
 
 AppKind = Literal["flask", "fastapi"]
@@ -159,6 +160,10 @@ Resources:
       KeySchema:
         - AttributeName: id
           KeyType: HASH
+  Inbox:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 120
 Outputs:
   PostsTable:
     Value: !Ref Posts
@@ -253,10 +258,22 @@ FEATURES: tuple[Feature, ...] = (
         'cors=CORSConfig("https://docs.example.com"))(ok)',
     ),
     Feature(
+        "route-cors-off",
+        "@app.route('/internal', cors=False)",
+        code='app.route("/internal", methods=["GET"], function="internal", cors=False)(ok)',
+    ),
+    Feature(
         "lambda-authorizer",
         "@app.authorizer('token') on /private",
         code='app.authorizer("token", function="check_token")(on_event)\n'
         'app.route("/private", methods=["GET"], function="private", authorizer="token")(ok)',
+    ),
+    Feature(
+        "request-authorizer",
+        "@app.authorizer('tenant', type='REQUEST', identity_sources=[...]) on /tenants",
+        code='app.authorizer("tenant", type="REQUEST", '
+        'identity_sources=["method.request.header.X-Tenant"], function="check_tenant")(on_event)\n'
+        'app.route("/tenants", methods=["GET"], function="tenants", authorizer="tenant")(ok)',
     ),
     Feature(
         "cognito-authorizer",
@@ -285,6 +302,18 @@ FEATURES: tuple[Feature, ...] = (
         "@app.on_sqs_message(queue='jobs'), [queues.jobs] max_receive_count",
         {"queues": {"jobs": {"max_receive_count": 3}}},
         code='app.on_sqs_message(queue="jobs", batch_size=5, function="work")(on_event)',
+    ),
+    Feature(
+        "shared-queue-consumer",
+        "@app.on_sqs_message(queue=<an SQS queue's ARN>, shared=True)",
+        code=f'app.on_sqs_message(queue="{SHARED_QUEUE}", shared=True, function="audit")(on_event)',
+    ),
+    Feature(
+        "resources-queue-consumer",
+        "@app.on_sqs_message(queue='Inbox'), Inbox an AWS::SQS::Queue of [resources]",
+        {"resources": {"template": "resources.yaml"}},
+        code='app.on_sqs_message(queue="Inbox", function="inbox")(on_event)',
+        files={"resources.yaml": RESOURCES_YAML},
     ),
     Feature(
         "resources",

@@ -63,7 +63,7 @@ def named(facts: frozenset[Fact], subject: str) -> set[Fact]:
 
 
 def test_the_catalogue_pairs_every_feature_with_every_other_it_can_meet() -> None:
-    assert len(FEATURES) == len(BY_NAME) == 29
+    assert len(FEATURES) == len(BY_NAME) == 33
     frameworks = [f for f in FEATURES if f.app is not None]
     with_code = [f for f in FEATURES if f.code]
     unpaired = len(frameworks) * len(with_code) + len(frameworks) * (len(frameworks) - 1) // 2
@@ -139,6 +139,24 @@ def test_a_replacement_behind_the_domain_keeps_every_feature(
     assert replacement_gaps(result) == set()
 
 
+def test_every_precedence_decides_a_pair(matrix: Matrix) -> None:
+    """A rule of PRECEDENCE that excuses no lost fact would excuse a bug one day."""
+    idle = []
+    for rule in PRECEDENCE:
+        winner = BY_NAME[rule.winner]
+        losers = FEATURES if rule.loser == "*" else (BY_NAME[rule.loser],)
+        used = any(
+            yields(fact, loser, winner, both)
+            for loser in losers
+            if loser != winner and combinable(loser, winner)
+            for both in [matrix.facts(frozenset({loser.name, winner.name}))]
+            for fact in expected(matrix, loser, winner) - both
+        )
+        if not used:
+            idle.append(rule)
+    assert idle == []
+
+
 def expected(matrix: Matrix, feature: Feature, other: Feature) -> frozenset[Fact]:
     """The feature's fingerprint, less what it says of the base's route when the other
     feature's app takes the place of the base's."""
@@ -171,6 +189,8 @@ def test_no_resource_of_the_users_gives_way_to_one_of_teals(matrix: Matrix) -> N
         if feature.name != "resources" and combinable(feature, BY_NAME["resources"]):
             alone = matrix.synthesis(feature)
             brought = set(alone.synthesized.template["Resources"]) - checked["base"][1]
+            if alone.target.extra_resources is not None:
+                brought -= set(alone.target.extra_resources.resources)  # the user's own
             checked[feature.name] = (alone, brought)
     assert sum(len(ids) for _, ids in checked.values()) > 50
     taken = {
@@ -185,7 +205,11 @@ def test_no_resource_of_the_users_gives_way_to_one_of_teals(matrix: Matrix) -> N
 
 def _refusal(alone: Synthesis, logical_id: str) -> str | None:
     """What synthesis says of the project with a user's resource named ``logical_id``."""
-    extra = ExtraResources(Path("resources.yaml"), {logical_id: {"Type": "AWS::SNS::Topic"}})
+    theirs = alone.target.extra_resources
+    extra = ExtraResources(
+        Path("resources.yaml"),
+        {**(theirs.resources if theirs else {}), logical_id: {"Type": "AWS::SNS::Topic"}},
+    )
     target = dataclasses.replace(alone.target, extra_resources=extra)
     try:
         synthesize(alone.table, target, alone.package.key)
