@@ -387,6 +387,11 @@ PRECEDENCE = (
 )
 
 
+def full_app() -> tuple[Feature, ...]:
+    """Every feature a teal App can have, at once (all but the frameworks' apps)."""
+    return tuple(feature for feature in FEATURES if feature.app is None)
+
+
 def pairs() -> Iterator[tuple[Feature, Feature]]:
     """Every pair of features one project can declare together."""
     for first, second in itertools.combinations(FEATURES, 2):
