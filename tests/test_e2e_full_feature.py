@@ -10,7 +10,9 @@ an API key, a schedule, consumers of a teal queue and of a [resources] queue,
 domain with a base path, and an env's overrides (``--env prod``). What the local
 cloud does not emulate (layers, VPC, IAM policies, reserved concurrency) is
 checked to deploy and to be named by the deploy; the template's side of every
-feature, alone and in pairs, is :mod:`test_feature_matrix`'s.
+feature, alone and in pairs, is :mod:`test_feature_matrix`'s. Then a manual
+switch of the domain to a parallel copy (``--extra green``), under a steady
+client too. The tests run in order on one deployment (versions 1, 2, 3).
 """
 
 from __future__ import annotations
@@ -204,6 +206,14 @@ class Deployed:
     endpoint: str
     domain: str
     key: str
+    environment: str = ENVIRONMENT
+
+    def key_of(self, environment: str) -> str:
+        """The API key ``teal status`` gives for one of the app's environments."""
+        rows = self.teal("status", "--json")["environments"]
+        assert isinstance(rows, list)
+        (row,) = [row for row in rows if row["name"] == environment]
+        return str(row["api_key"]["value"])
 
     def teal(self, *args: str) -> dict[str, object]:
         done = self.cloud.teal(*args, env=PROD)
@@ -253,7 +263,7 @@ def answer(url: str, method: str = "GET", headers: dict[str, str] | None = None)
     return json.loads(body)
 
 
-def check_every_feature(full: Deployed, base: str, version: str) -> None:
+def check_every_feature(full: Deployed, base: str, version: str, key: str = "") -> None:
     """Each feature, by what it does, at ``base`` (the stage's URL or the domain's)."""
     assert answer(base + "health") == {"version": version, "lib": "1.0"}
     # variables: [app.environment], [functions.app.environment], [env.prod], [resources]
@@ -266,7 +276,7 @@ def check_every_feature(full: Deployed, base: str, version: str) -> None:
     assert (status, body) == (202, b"raw github")
     assert answer(base + "files/a/b.txt") == {"path": "a/b.txt"}
     check_cors(base)
-    check_access(full, base)
+    check_access(base, key or full.key)
     # binary media types: the PNG's bytes travel both ways as they are
     png = {"Content-Type": "image/png", "Accept": "image/png"}
     status, _, body = send_bytes(base + "echo", PNG, png)
@@ -289,7 +299,7 @@ def check_cors(base: str) -> None:
     assert status == 401 and cors_of(headers)["access-control-allow-origin"] == APP_ORIGIN
 
 
-def check_access(full: Deployed, base: str) -> None:
+def check_access(base: str, key: str) -> None:
     assert send(base + "private")[0] == 401
     assert send(base + "private", headers={"Authorization": "deny"})[0] == 403
     assert answer(base + "private", headers={"Authorization": "allow"}) == {"user": "ann"}
@@ -304,7 +314,7 @@ def check_access(full: Deployed, base: str) -> None:
     }
     assert answer(base + "admin", headers=signed) == {"key": "AKIDEXAMPLE"}
     assert send(base + "metered")[0] == 403
-    assert answer(base + "metered", headers={"x-api-key": full.key}) == {"metered": True}
+    assert answer(base + "metered", headers={"x-api-key": key}) == {"metered": True}
 
 
 def send_bytes(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -321,22 +331,25 @@ def send_bytes(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dic
         connection.close()
 
 
-def logged(cloud: LocalCloudEnv, function: str, prefix: str) -> list[str]:
+def logged(
+    cloud: LocalCloudEnv, function: str, prefix: str, environment: str = ENVIRONMENT
+) -> list[str]:
     """The function's lines starting with ``prefix``, in either generation of its name
     (a replaced API's functions, schedules' and consumers' too, take a ``-g1`` suffix)."""
-    names = (f"{ENVIRONMENT}-{function}", f"{ENVIRONMENT}-{function}-g1")
-    return [line for name in names for line in log_lines(cloud, name, prefix, ENVIRONMENT)]
+    names = (f"{environment}-{function}", f"{environment}-{function}-g1")
+    return [line for name in names for line in log_lines(cloud, name, prefix, environment)]
 
 
-def check_triggers(full: Deployed, word: str) -> None:
+def check_triggers(full: Deployed, word: str, extra: str | None = None) -> None:
     """The schedule fires again, and a message reaches each queue's consumer."""
-    cloud = full.cloud
-    ticks = len(logged(cloud, "tick", "TICK"))
-    assert wait_for(lambda: len(logged(cloud, "tick", "TICK")) > ticks, 20)
-    full.teal("send", "jobs", f"job-{word}")
-    full.teal("send", "Inbox", f"mail-{word}")
-    assert wait_for(lambda: bool(logged(cloud, "work", f"GOT job-{word}")), 15)
-    assert wait_for(lambda: bool(logged(cloud, "inbox", f"INBOX mail-{word}")), 15)
+    cloud, where = full.cloud, f"{ENVIRONMENT}-{extra}" if extra else ENVIRONMENT
+    flags = ("--extra", extra) if extra else ()
+    ticks = len(logged(cloud, "tick", "TICK", where))
+    assert wait_for(lambda: len(logged(cloud, "tick", "TICK", where)) > ticks, 20)
+    full.teal("send", "jobs", f"job-{word}", *flags)
+    full.teal("send", "Inbox", f"mail-{word}", *flags)
+    assert wait_for(lambda: bool(logged(cloud, "work", f"GOT job-{word}", where)), 15)
+    assert wait_for(lambda: bool(logged(cloud, "inbox", f"INBOX mail-{word}", where)), 15)
 
 
 def test_every_feature_answers_on_the_stage_and_through_the_domain(full: Deployed) -> None:
@@ -361,3 +374,18 @@ def test_a_replacement_behind_the_domain_fails_no_request_and_keeps_every_featur
     check_every_feature(full, full.domain, "2")
     check_every_feature(full, str(report["endpoint"]), "2")
     check_triggers(full, "after")
+
+
+def test_a_manual_switch_to_a_parallel_copy_fails_no_request_and_keeps_every_feature(
+    full: Deployed,
+) -> None:
+    full.cloud.edit_app('VERSION = "2"', 'VERSION = "3"')
+    with SteadyClient(full.domain + "health") as client:
+        green = full.teal("deploy", "--extra", "green", "--json")
+        green_key = full.key_of(f"{ENVIRONMENT}-green")
+        check_every_feature(full, str(green["endpoint"]), "3", green_key)
+        switched = full.teal("switch", "--to", "green", "--json")
+    assert (switched["from"], switched["to"]) == (ENVIRONMENT, f"{ENVIRONMENT}-green")
+    assert client.sent > 0 and client.failures == []
+    check_every_feature(full, full.domain, "3", green_key)
+    check_triggers(full, "green", extra="green")
