@@ -118,15 +118,15 @@ def synthesize(
             resources, function, target, table.triggers, gen=gen, shared_variables=shared_variables
         )
     resources.update(stack_queues.queue_resources(table.triggers, target))
-    if target.extra_resources is not None:
-        merge_resources(target.extra_resources, resources)
+    extra = target.extra_resources
+    extra_count = len(extra.resources) if extra is not None else 0
     nodes = [n for n in table.tree.nodes() if resource_count(n) > 0]
     earlier = previous_pages(previous, rest_api_logical_id)
     api_size = sum(resource_count(n) for n in nodes)
     nested: dict[str, Template] = {}
     by_id: dict[str, Template] = {}
     pages: dict[str, int] = {}
-    if earlier or len(resources) + api_size > MAIN_BUDGET:
+    if earlier or len(resources) + extra_count + api_size > MAIN_BUDGET:
         pages = assign_pages(nodes, earlier)
         by_id, nested, stacks = _pages(nodes, pages, rest_api_logical_id, table.authorizers)
         resources.update(stacks)
@@ -146,6 +146,9 @@ def synthesize(
         resources.update(
             api_key_resources(target, rest_api_logical_id, stage_id(rest_api_logical_id))
         )
+    if extra is not None:
+        # last, once every logical id of teal's is known: none may replace one of the user's
+        merge_resources(extra, resources)
     if len(resources) > TEMPLATE_RESOURCE_LIMIT:
         raise TemplateLimitError(
             f"the main template would hold {len(resources)} resources; CloudFormation allows "
