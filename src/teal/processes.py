@@ -85,3 +85,28 @@ def kill_group(pgid: int) -> None:
     it is gone already (or is not ours to signal)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def end_group_led_by(pid: int, started: float | None) -> bool:
+    """SIGKILL the process group the process ``pid`` (started at ``started``) leads, and
+    whatever is left of it when that process is gone; whether a group was signalled.
+
+    A group keeps its id while any member runs, so the kernel gives its number to no
+    new process meanwhile; a process that holds the number with another start time
+    leads a group of its own, which is left alone.
+    """
+    if is_running(pid) and not is_running(pid, started):
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9, the number itself for one this system has no name for."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)

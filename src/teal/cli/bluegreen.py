@@ -14,6 +14,7 @@ from teal.cli.common import (
     console,
     emit_json,
     err_console,
+    gateway_sentence,
     is_interactive,
     load_target,
     progress,
@@ -450,6 +451,9 @@ def _print_status(report: bluegreen.StatusReport) -> None:
                 f"  previews {d.preview.environment or d.preview.rule.api_id} for requests "
                 f"with {d.preview.header}"
             )
+    gateway = report.gateway
+    if gateway is not None and (gateway.state != "serving" or gateway.restarts):
+        console.print(escape(gateway_sentence(gateway.to_json())))
     for lock in report.locks:
         state = f"stale: {lock.stale}" if lock.stale else "held"
         console.print(f"lock {lock.held.key}: {escape(lock.held.owner.describe())} ({state})")
