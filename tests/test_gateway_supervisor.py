@@ -26,7 +26,7 @@ from teal.cloud.local.gateway.lifecycle import (
     stop_gateway,
 )
 from teal.cloud.local.gateway.own_endpoints import read_token
-from teal.cloud.local.gateway.supervision import read_supervision
+from teal.cloud.local.gateway.supervision import Supervision, read_supervision
 from teal.cloud.local.gateway.supervisor import RESTART_PAUSES_S, Supervisor
 from teal.cloud.local.model import DomainRoute
 from teal.cloud.local.paths import LocalPaths
@@ -242,3 +242,19 @@ def test_a_domain_port_of_the_state_is_the_same_after_a_restart(cloud: Cloud) ->
     assert get(domain_port, "/hello")[0] == 200
     kill_gateway(pid)
     assert get(domain_port, "/hello", timeout=30)[0] == 200
+
+
+def test_a_gateway_its_supervisor_starts_for_the_first_time_is_starting_not_down(
+    tmp_path: Path,
+) -> None:
+    """Only a gateway that served once and died is down; the first one is on its way."""
+    paths = LocalPaths(tmp_path / "home")
+    paths.home.mkdir()
+    for written, said in (("starting", "starting"), ("restarting", "restarting")):
+        supervisor = Supervision(os.getpid(), None, free_port(), written, None)
+        paths.supervisor_state.write_text(json.dumps(supervisor.to_json()))
+        status = gateway_status(paths)
+        assert (status.running, status.state) == (False, said)
+        assert status.health().to_json()["state"] == said
+    paths.supervisor_state.unlink()
+    assert gateway_status(paths).state == "stopped"

@@ -146,6 +146,8 @@ def gateway_sentence(gateway: Mapping[str, Any]) -> str:
     if gateway["state"] == "serving":
         serving = f"local gateway: serving at {gateway['url']} (pid {gateway['pid']})"
         return f"{serving}; {restarted}" if restarted else serving
+    if gateway["state"] == "starting":
+        return "local gateway: starting (another teal command started it just now)"
     if gateway["state"] == "restarting":
         since = gateway.get("down_since")
         down = f"DOWN since {since} ({last['reason']})" if since and last else "DOWN"

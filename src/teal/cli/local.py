@@ -43,7 +43,7 @@ def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:
         "uptime_s": None if uptime is None else round(uptime, 1),
         "home": str(paths.home),
         "log": str(log_file(paths)),
-        # state (serving, restarting, stopped), restarts, last_restart, down_since
+        # state (serving, starting, restarting, stopped), restarts, last_restart, down_since
         **status.health().to_json(),
         "supervisor_pid": supervision.pid if supervision is not None else None,
     }
@@ -119,7 +119,7 @@ def _print_status(payload: dict[str, Any]) -> None:
         )
         if payload["restarts"]:
             console.print(escape(gateway_sentence(payload)))
-    elif payload["state"] == "restarting":
+    elif payload["state"] in ("starting", "restarting"):
         console.print(escape(gateway_sentence(payload)))
     else:
         console.print("local gateway: not running (teal local start)")

@@ -460,7 +460,8 @@ class ServingHealth:
     gateway, which its supervisor starts again when it dies. (AWS runs API Gateway
     itself: a cloud like it has nothing to report.)"""
 
-    state: Literal["serving", "restarting", "stopped"]  # restarting: down, coming back
+    # starting: teal just started it; restarting: it died, its supervisor starts it again
+    state: Literal["serving", "starting", "restarting", "stopped"]
     url: str | None
     pid: int | None
     restarts: int  # since it was started (teal local start, or a command needing it)

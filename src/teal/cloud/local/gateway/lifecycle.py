@@ -28,6 +28,7 @@ from teal.cloud.base import ServingHealth
 from teal.cloud.local.gateway.own_endpoints import HEALTH_PATH, SERVICE, token_headers
 from teal.cloud.local.gateway.supervision import (
     GATEWAY_MODULE,
+    STATE_STARTING,
     Supervision,
     running_supervision,
 )
@@ -85,11 +86,15 @@ class GatewayStatus:
         return sum(w.rss_bytes for w in self.workers)
 
     @property
-    def state(self) -> Literal["serving", "restarting", "stopped"]:
-        """``serving``; ``restarting`` (down, its supervisor starts it again); ``stopped``."""
+    def state(self) -> Literal["serving", "starting", "restarting", "stopped"]:
+        """``serving``; ``starting`` (a command started it, it does not answer yet);
+        ``restarting`` (it died, its supervisor starts it again); ``stopped``."""
         if self.running:
             return "serving"
-        return "restarting" if self.supervision is not None else "stopped"
+        if self.supervision is None:
+            return "stopped"
+        first = self.supervision.state == STATE_STARTING  # written before it ever served
+        return "starting" if first else "restarting"
 
     def health(self) -> ServingHealth:
         """What ``teal status`` says of the gateway, restarts included."""
