@@ -519,7 +519,7 @@ class Synthesis:
                 yield f"replacement page {key}", page
 
 
-Introspect = Callable[[RuntimeWorld, str], dict[str, Any]]
+Introspect = Callable[[RuntimeWorld, str, Path], dict[str, Any]]
 
 
 @contextmanager
@@ -530,10 +530,10 @@ def matrix_in(folder: Path) -> Iterator[Matrix]:
     wheels = folder / "wheels"
     wheels.mkdir()
     wheel(wheels, WHEEL_NAME, "1.0")
-    found = Matrix(folder / "shop", wheels, loader._introspect)
+    found = Matrix(folder / "shop", wheels, loader.import_app)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
-        patch.setattr(loader, "_introspect", found.introspect)
+        patch.setattr(loader, "import_app", found.introspect)
         yield found
 
 
@@ -542,7 +542,7 @@ class Matrix:
 
     Every project is written into the same folder, so that what the app's
     import reports is a function of the files alone: the loader's child
-    import (:func:`teal.project.loader._introspect`) is run once for each
+    import (:func:`teal.project.importing.import_app`) is run once for each
     distinct app module and requirements, and its answer reused for the
     projects that only differ in teal.toml; everything else runs each time.
     """
@@ -554,7 +554,7 @@ class Matrix:
         self._imports: dict[tuple[str, ...], dict[str, Any]] = {}
         self.imports_run = 0
 
-    def introspect(self, world: RuntimeWorld, entry: str) -> dict[str, Any]:
+    def introspect(self, world: RuntimeWorld, entry: str, root: Path) -> dict[str, Any]:
         """The loader's import of the app, once per app module and installed requirements."""
         key = (
             entry,
@@ -563,7 +563,7 @@ class Matrix:
         )
         if key not in self._imports:
             self.imports_run += 1
-            self._imports[key] = self._introspect(world, entry)
+            self._imports[key] = self._introspect(world, entry, root)
         return json.loads(json.dumps(self._imports[key]))  # a copy: the loader's own
 
     def synthesis(self, *features: Feature) -> Synthesis:

@@ -27,7 +27,8 @@ from teal.cloud.local.gateway.http_server import (
     KEEP_ALIVE_S,
     HttpListener,
 )
-from teal.cloud.local.gateway.main import bind, event_loop_factory
+from teal.cloud.local.gateway.main import event_loop_factory
+from teal.cloud.local.gateway.supervision import bind
 from teal.runtime.routes import URL_LENGTH_LIMIT
 from test_gateway_support import free_port
 

@@ -79,12 +79,23 @@ def test_a_killed_gateway_and_worker_recover(cloud: Cloud) -> None:
     status, body = get(cloud.port, api("/sleep"))
     assert status == 200 and json.loads(body)["pid"] != worker_pid
 
-    # kill -9 the gateway: the state file goes stale, the next start replaces it
+    # kill -9 the gateway: its supervisor starts another, which the next command finds
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not is_running(pid))
-    assert not gateway_status(cloud.paths).running
     new_pid = cloud.start()
     assert new_pid != pid
+    assert get(cloud.port, api("/hello"))[0] == 200
+
+    # kill -9 the supervisor and its gateway: the state files go stale, the next start
+    # replaces them
+    supervision = gateway_status(cloud.paths).supervision
+    assert supervision is not None
+    for process in (supervision.pid, new_pid):
+        os.kill(process, signal.SIGKILL)
+    wait_for(lambda: not is_running(supervision.pid) and not is_running(new_pid))
+    assert gateway_status(cloud.paths).state == "stopped"
+    newest = cloud.start()
+    assert newest not in (pid, new_pid)
     assert get(cloud.port, api("/hello"))[0] == 200
 
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,17 +66,37 @@ def test_start_status_stop(teal_local: Local) -> None:
     assert teal_local.json("status")["running"] is False
 
 
-def test_status_after_a_killed_gateway_reports_it_stopped_and_start_recovers(
-    teal_local: Local,
-) -> None:
-    pid = teal_local.json("start")["pid"]
-    assert isinstance(pid, int)
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while is_running(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert teal_local.json("status")["running"] is False
-    assert teal_local.json("start")["pid"] != pid
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_a_killed_gateway_is_reported_down_then_restarted(teal_local: Local) -> None:
+    started = teal_local.json("start")
+    pid = started["pid"]
+    assert isinstance(pid, int) and started["restarts"] == 0
+    supervisor = started["supervisor_pid"]
+    assert isinstance(supervisor, int) and supervisor != pid
+    os.kill(supervisor, signal.SIGSTOP)  # hold the restart, to see the gateway down
+    try:
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not is_running(pid))
+        down = teal_local.json("status")
+        assert (down["running"], down["state"]) == (False, "restarting")
+        assert down["restarts"] == 0  # its supervisor, stopped, did not see it die yet
+        text = teal_local.run("status").stdout
+        assert "local gateway: DOWN; its supervisor is starting it again" in text
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    wait_for(lambda: teal_local.json("status")["state"] == "serving")
+    status = teal_local.json("status")
+    assert status["pid"] != pid and status["supervisor_pid"] == supervisor
+    assert status["restarts"] == 1
+    assert status["last_restart"]["reason"] == "killed by signal 9 (SIGKILL)"
+    assert "restarted once, last at" in teal_local.run("status").stdout
+    assert teal_local.json("start")["pid"] == status["pid"]  # found, not started again
 
 
 def test_reset_needs_yes_without_a_terminal_and_empties_the_home(teal_local: Local) -> None:
@@ -134,3 +154,51 @@ def test_status_shows_the_workers_and_the_memory_they_and_the_gateway_hold(
     text = local_cloud.teal_ok("local", "status").out
     assert "workers: 1 (0 busy)" in text
     assert f"{worker['function']} {worker['version']}  pid {worker['pid']}  idle" in text
+
+
+def test_the_domain_serves_again_after_kill_9_and_teal_status_says_so(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    deployed = local_cloud.teal_ok("deploy", "--json").json()
+    health = deployed["domain"]["url"] + "health"
+    assert get(health)[0] == 200
+    before = local_cloud.teal_ok("status", "--json").json()["gateway"]
+    assert (before["state"], before["restarts"], before["last_restart"]) == ("serving", 0, None)
+    pid = local_cloud.teal_ok("local", "status", "--json").json()["pid"]
+    os.kill(pid, signal.SIGKILL)
+    # no teal command until the domain answers again: the supervisor alone brings it back
+    wait_for(lambda: _answers(health))
+    gateway = local_cloud.teal_ok("status", "--json").json()["gateway"]
+    assert gateway["state"] == "serving" and gateway["pid"] != pid
+    assert gateway["restarts"] == 1
+    assert gateway["last_restart"]["reason"] == "killed by signal 9 (SIGKILL)"
+    assert "local gateway: serving" in local_cloud.teal_ok("status").out
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(url, timeout=5)[0] == 200
+    except OSError:
+        return False
+
+
+def test_teal_status_says_when_the_gateway_is_down_and_when_it_is_stopped(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    local_cloud.teal_ok("deploy", "--json")
+    local = local_cloud.teal_ok("local", "status", "--json").json()
+    pid, supervisor = local["pid"], local["supervisor_pid"]
+    os.kill(supervisor, signal.SIGSTOP)  # hold the restart, to see the gateway down
+    try:
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not is_running(pid))
+        down = local_cloud.teal_ok("status", "--json").json()["gateway"]
+        assert (down["state"], down["pid"]) == ("restarting", None)
+        assert "local gateway: DOWN" in local_cloud.teal_ok("status").out
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    wait_for(lambda: local_cloud.teal_ok("status", "--json").json()["gateway"]["restarts"] == 1)
+    local_cloud.teal_ok("local", "stop")
+    stopped = local_cloud.teal_ok("status", "--json").json()["gateway"]
+    assert (stopped["state"], stopped["restarts"]) == ("stopped", 0)
+    assert "local gateway: not running" in local_cloud.teal_ok("status").out

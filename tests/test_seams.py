@@ -19,7 +19,12 @@ from test_layering import module_files, within
 # teal): it ends its own process group itself.
 WORKER = "teal.cloud.local.functions.worker_main"
 # Processes of their own whose main returns the process's exit status.
-PROCESS_MAINS = {WORKER, "teal.project.introspect", "teal.cloud.local.gateway.main"}
+PROCESS_MAINS = {
+    WORKER,
+    "teal.project.introspect",
+    "teal.cloud.local.gateway.main",
+    "teal.cloud.local.gateway.supervisor",
+}
 
 
 def nodes() -> Iterator[tuple[str, ast.AST]]:

@@ -146,3 +146,28 @@ def _ended(pid: int, timeout_s: float) -> bool:
         time.sleep(min(pause, left))
         pause = min(pause * 2, 0.01)  # at most 10 ms after the end: polling costs nothing
     return True
+
+
+def end_group_led_by(pid: int, started: float | None) -> bool:
+    """SIGKILL the process group the process ``pid`` (started at ``started``) leads, and
+    whatever is left of it when that process is gone; whether a group was signalled.
+
+    A group keeps its id while any member runs, so the kernel gives its number to no
+    new process meanwhile; a process that holds the number with another start time
+    leads a group of its own, which is left alone.
+    """
+    if is_running(pid) and not is_running(pid, started):
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9, the number itself for one this system has no name for."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -145,3 +145,27 @@ def open_watched_cloud(target: Target) -> Cloud:
     for sentence in orphaned_watches(cloud, target.app):
         _warnings.warning(sentence)
     return cloud
+
+
+def gateway_sentence(gateway: Mapping[str, Any]) -> str:
+    """The local gateway in a sentence, from its JSON (``ServingHealth.to_json``): down,
+    or restarted (how often, when last and why), or serving."""
+    last = gateway.get("last_restart")
+    restarts = int(gateway.get("restarts") or 0)
+    restarted = ""
+    if restarts and last:
+        times = "once" if restarts == 1 else f"{restarts} times"
+        restarted = f"restarted {times}, last at {last['time']} ({last['reason']})"
+    if gateway["state"] == "serving":
+        serving = f"local gateway: serving at {gateway['url']} (pid {gateway['pid']})"
+        return f"{serving}; {restarted}" if restarted else serving
+    if gateway["state"] == "starting":
+        return "local gateway: starting (another teal command started it just now)"
+    if gateway["state"] == "restarting":
+        since = gateway.get("down_since")
+        down = f"DOWN since {since} ({last['reason']})" if since and last else "DOWN"
+        return (
+            f"local gateway: {down}; its supervisor is starting it again: the domains "
+            "answer once it is back"
+        )
+    return "local gateway: not running: nothing serves the domains (teal local start)"

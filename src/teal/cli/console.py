@@ -29,7 +29,8 @@ from teal.runtime.errors import OperationError
 def console_command(open_browser: bool, as_json: bool) -> None:
     """Print the URL of the web console: apps, environments, domains, traffic, logs, switch
     and rollback. It starts the local gateway if needed; the URL holds the gateway's token,
-    which every console request needs (a new one each time the gateway starts)."""
+    which every console request needs (a new one each time teal starts the gateway; its
+    supervisor's restarts keep it)."""
     paths = LocalPaths.default()
     status = ensure_gateway(paths, gateway_port())
     url = console_url(paths, status.port) if status.port is not None else None

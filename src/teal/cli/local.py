@@ -13,6 +13,7 @@ from teal.cli.common import (
     console,
     emit_json,
     err_console,
+    gateway_sentence,
     is_interactive,
     json_option,
 )
@@ -33,6 +34,7 @@ from teal.runtime.errors import UserError
 
 def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:
     uptime = status.uptime_s(time.time())
+    supervision = status.supervision
     return {
         "running": status.running,
         "url": status.url,
@@ -41,6 +43,9 @@ def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:
         "uptime_s": None if uptime is None else round(uptime, 1),
         "home": str(paths.home),
         "log": str(log_file(paths)),
+        # state (serving, starting, restarting, stopped), restarts, last_restart, down_since
+        **status.health().to_json(),
+        "supervisor_pid": supervision.pid if supervision is not None else None,
     }
 
 
@@ -112,6 +117,10 @@ def _print_status(payload: dict[str, Any]) -> None:
             f"local gateway at {payload['url']} (pid {payload['pid']}, "
             f"up {payload['uptime_s']:.0f}s)"
         )
+        if payload["restarts"]:
+            console.print(escape(gateway_sentence(payload)))
+    elif payload["state"] in ("starting", "restarting"):
+        console.print(escape(gateway_sentence(payload)))
     else:
         console.print("local gateway: not running (teal local start)")
     console.print(f"state: {escape(payload['home'])}")

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from teal.cli.common import gateway_sentence
 from teal.cloud.base import Traffic
 from teal.ops import bluegreen
 
@@ -49,6 +50,9 @@ def print_status(
                 f"with {d.preview.header}",
                 markup=False,
             )
+    gateway = report.gateway
+    if gateway is not None and (gateway.state != "serving" or gateway.restarts):
+        out.print(gateway_sentence(gateway.to_json()), markup=False)
     for lock in report.locks:
         state = f"stale: {lock.stale}" if lock.stale else "held"
         out.print(f"lock {lock.held.key}: {escape(lock.held.owner.describe())} ({state})")

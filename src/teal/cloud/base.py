@@ -461,6 +461,39 @@ class Traffic:
         }
 
 
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ServingHealth:
+    """Whether the process that serves a cloud's APIs and domains runs: the local cloud's
+    gateway, which its supervisor starts again when it dies. (AWS runs API Gateway
+    itself: a cloud like it has nothing to report.)"""
+
+    # starting: teal just started it; restarting: it died, its supervisor starts it again
+    state: Literal["serving", "starting", "restarting", "stopped"]
+    url: str | None
+    pid: int | None
+    restarts: int  # since it was started (teal local start, or a command needing it)
+    last_restart_at: datetime | None
+    last_restart_reason: str | None  # how the gateway before it ended
+    down_since: datetime | None  # while restarting
+
+    def to_json(self) -> dict[str, Any]:
+        last = None
+        if self.last_restart_at is not None:
+            last = {"time": _iso(self.last_restart_at), "reason": self.last_restart_reason}
+        return {
+            "state": self.state,
+            "url": self.url,
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "last_restart": last,
+            "down_since": _iso(self.down_since),
+        }
+
+
 @dataclass(frozen=True)
 class TrafficTiming:
     """How a cloud's traffic numbers arrive, which a watch must allow for.
@@ -671,6 +704,10 @@ class Cloud(Protocol):
 
     # Make the cloud ready to serve (the local cloud starts its gateway).
     def ensure_serving(self) -> None: ...
+    def serving_health(self) -> ServingHealth | None:
+        """Whether the cloud's own serving process runs, and its restarts; None where the
+        cloud runs that itself (AWS). Starts nothing."""
+        ...
 
     # What functions do.
     def read_logs(self, query: LogQuery) -> Iterator[LogPage]:

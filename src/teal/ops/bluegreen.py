@@ -27,6 +27,7 @@ from teal.cloud.base import (
     EventSink,
     HeldLock,
     HistoryEntry,
+    ServingHealth,
     StageRef,
     Traffic,
     last_domain_move,
@@ -711,6 +712,8 @@ class StatusReport:
     domains: tuple[DomainRow, ...]
     history: tuple[HistoryEntry, ...]
     locks: tuple[LockRow, ...]
+    # what serves the domains, where teal runs it (the local gateway); None on AWS
+    gateway: ServingHealth | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -720,11 +723,13 @@ class StatusReport:
             "domains": [row.to_json() for row in self.domains],
             "history": [entry.to_json() for entry in self.history],
             "locks": [row.to_json() for row in self.locks],
+            "gateway": self.gateway.to_json() if self.gateway is not None else None,
         }
 
 
 def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> StatusReport:
-    """Every environment of the app, every domain, the history and the locks held."""
+    """Every environment of the app, every domain, the history, the locks held, and
+    whether what serves the domains runs (the local gateway)."""
     history = cloud.read_history(target.app)
     domain_rows = tuple(_domain_row(cloud, target.app, spec, history) for spec in domains)
     live_names = {row.live for row in domain_rows if row.live}
@@ -755,6 +760,7 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
         domain_rows,
         tuple(_as_seen(entry, locks) for entry in history),
         locks,
+        cloud.serving_health(),
     )
 
 

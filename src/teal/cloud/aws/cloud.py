@@ -41,6 +41,7 @@ from teal.cloud.base import (
     PlanSummary,
     RoutingRule,
     SentMessage,
+    ServingHealth,
     StackRequest,
     StackResult,
     StageRef,
@@ -243,6 +244,10 @@ class AwsCloud:
 
     def ensure_serving(self) -> None:
         """AWS serves by itself."""
+
+    def serving_health(self) -> ServingHealth | None:
+        """API Gateway is AWS's to keep up: nothing of teal's serves."""
+        return None
 
     # What functions do.
 

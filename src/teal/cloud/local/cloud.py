@@ -42,6 +42,7 @@ from teal.cloud.base import (
     PlanSummary,
     RoutingRule,
     SentMessage,
+    ServingHealth,
     StackEvent,
     StackRequest,
     StackResult,
@@ -53,7 +54,7 @@ from teal.cloud.base import (
 from teal.cloud.local import oplog_tables, projects
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.gateway import rest_apis
-from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway
+from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway, gateway_status
 from teal.cloud.local.gateway.own_endpoints import INVOKE_PREFIX, token_headers
 from teal.cloud.local.gateway.traffic import read_traffic, read_traffic_since
 from teal.cloud.local.model import (
@@ -437,6 +438,10 @@ class LocalCloud:
         for unbound in status.unbound_domains:
             if self._deals_with(unbound.domain):
                 raise DomainNotServed(unbound)
+
+    def serving_health(self) -> ServingHealth:
+        """The gateway: serving, being restarted by its supervisor, or stopped."""
+        return gateway_status(self.paths).health()
 
     # What functions do ----------------------------------------------------------
 

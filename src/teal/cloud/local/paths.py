@@ -79,6 +79,16 @@ class LocalPaths:
         """The running gateway's pid, port and start time (JSON)."""
         return self.home / "gateway.json"
 
+    @property
+    def supervisor_state(self) -> Path:
+        """The gateway's supervisor: its pid, and the gateway's restarts (JSON)."""
+        return self.home / "supervisor.json"
+
+    @property
+    def worker_records(self) -> Path:
+        """One small file per running worker process, naming the gateway that started it."""
+        return self.home / "workers"
+
 
 def refuse_dangerous_home(paths: LocalPaths) -> None:
     """A reset of a home that is ``/`` or the user's own would wipe far more than teal's."""

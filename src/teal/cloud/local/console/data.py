@@ -30,6 +30,7 @@ from teal.cloud.base import (
 )
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.gateway import rest_apis
+from teal.cloud.local.gateway.supervision import Supervision, read_supervision
 from teal.cloud.local.gateway.traffic import read_traffic
 from teal.cloud.local.model import DomainRoute, RouteIntegration, ServingState
 from teal.cloud.local.paths import LocalPaths
@@ -355,6 +356,12 @@ class ConsoleReader:
     def close(self) -> None:
         if self._cloud is not None:
             self._cloud.close()
+
+    def restarts(self) -> Supervision | None:
+        """The supervisor's account of the gateway, once it restarted it (how often, when
+        last and why); None while it never had to."""
+        found = read_supervision(self.paths)
+        return found if found is not None and found.restarts else None
 
     def apps(self, now: float | None = None) -> list[AppView]:
         stacks = self._stacks()

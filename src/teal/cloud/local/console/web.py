@@ -31,6 +31,7 @@ from teal.cloud.local.console.auth import (
 )
 from teal.cloud.local.console.data import AppView, ConsoleReader
 from teal.cloud.local.gateway.handler import CONSOLE_PATH, GatewayRequest, GatewayResponse
+from teal.cloud.local.gateway.supervision import Supervision
 from teal.cloud.local.model import ServingState
 from teal.cloud.local.paths import LocalPaths
 
@@ -119,7 +120,7 @@ class Console:
         self.reader = ConsoleReader(paths, port, state)
         self.jobs = jobs or Jobs(paths, port)
         self.routes = _routes()
-        self.templates = _templates(auth)
+        self.templates = _templates(auth, self.reader.restarts)
 
     # ------------------------------------------------------------ requests
 
@@ -287,7 +288,7 @@ def _static(name: str) -> GatewayResponse:
 # ---------------------------------------------------------------- templates
 
 
-def _templates(auth: ConsoleAuth) -> jinja2.Environment:
+def _templates(auth: ConsoleAuth, restarts: Callable[[], Supervision | None]) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("teal.cloud.local.console", "templates"),
         autoescape=True,
@@ -301,6 +302,7 @@ def _templates(auth: ConsoleAuth) -> jinja2.Environment:
         csrf_token=auth.csrf_token,
         live_every_ms=LIVE_EVERY_MS,
         actions=ACTIONS,
+        gateway_restarts=restarts,  # every page says it when the gateway was restarted
     )
     environment.filters.update(
         q=lambda text: quote(str(text), safe=""),

@@ -60,6 +60,7 @@ from teal.cloud.local.functions.sandbox import (
     private_tmp,
     remove_tmp,
 )
+from teal.cloud.local.functions.worker_records import Owner, forget_worker, record_worker
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
 from teal.processes import kill_group, resident_bytes
@@ -329,6 +330,8 @@ class Worker:
         channel: _Channel,
         log: LogStream,
         tmp: Path | None = None,
+        *,
+        record: LocalPaths | None = None,
     ):
         self.spec = spec
         self.transport = transport
@@ -336,6 +339,7 @@ class Worker:
         self.pid: int = transport.get_pid()
         self.log = log
         self.tmp = tmp  # its private /tmp, removed once it has exited
+        self.record = record  # the home whose worker records name it, until it has exited
         self.out_of_memory = False
         self._memory_limit = memory_limit_bytes(spec)
         self._request_id = ""
@@ -356,8 +360,15 @@ class Worker:
         paths: LocalPaths,
         world: RuntimeWorld,
         identity: AwsIdentity | None = None,
+        *,
+        owner: Owner | None = None,
     ) -> Worker:
-        """Start a worker and wait until its handler is imported (the cold start)."""
+        """Start a worker and wait until its handler is imported (the cold start).
+
+        With an ``owner`` (the gateway), the worker is recorded under ``paths`` the
+        moment it exists (:mod:`.worker_records`). A start that fails or is cancelled
+        on the way ends the worker: no process outlives a start nobody got a worker of.
+        """
         log = LogStream.create(paths, spec.name, spec.log_group)
         tmp = private_tmp(paths)
         started = time.perf_counter()
@@ -378,9 +389,17 @@ class Worker:
         except BaseException:
             remove_tmp(tmp)
             raise
+        if owner is not None:
+            record_worker(paths, transport.get_pid(), owner)
         yield_to_the_gateway(transport.get_pid())
-        worker = cls(spec, transport, channel, log, tmp)
-        await worker._await_ready(max(INIT_TIMEOUT_S, float(spec.timeout_s)))
+        worker = cls(
+            spec, transport, channel, log, tmp, record=paths if owner is not None else None
+        )
+        try:
+            await worker._await_ready(max(INIT_TIMEOUT_S, float(spec.timeout_s)))
+        except BaseException:
+            worker.end_unless_reaped()
+            raise
         worker.cold_start_ms = (time.perf_counter() - started) * 1000
         return worker
 
@@ -494,10 +513,14 @@ class Worker:
     _memory_timer: asyncio.TimerHandle | None = None
 
     def _exited(self, _: object) -> None:
-        """Its /tmp goes with it, whichever way it ended (off the loop: it may be large)."""
+        """Its /tmp and its record go with it, whichever way it ended (/tmp off the loop:
+        it may be large)."""
         tmp, self.tmp = self.tmp, None
         if tmp is not None:
             self.channel.loop.run_in_executor(None, remove_tmp, tmp)
+        record, self.record = self.record, None
+        if record is not None:
+            forget_worker(record, self.pid)
 
     def _note(self, *events: str) -> None:
         """Events of Lambda's own in the worker's log (it cannot write them: it was killed)."""
@@ -516,6 +539,13 @@ class Worker:
     def _kill_group(self) -> None:
         """SIGKILL the worker's process group: the worker and what its handler started."""
         kill_group(self.pid)
+
+    def end_unless_reaped(self) -> None:
+        """End the worker at once, where waiting is not possible (a cancelled start, the
+        gateway's last moments); nothing once its exit was collected, as its pid may
+        name another process by then."""
+        if self.transport.get_returncode() is None:
+            self._abandon()
 
     async def kill(self) -> None:
         self.retired = True
@@ -560,6 +590,9 @@ class Pool:
     idle: list[Worker] = field(default_factory=list)
     running: set[Worker] = field(default_factory=set)  # serving a request now
     started: int = 0
+    # invocations under way (waiting for a slot, starting a worker, or running): while
+    # any is, the pool stays the manager's, so the worker it gets is known and reaped
+    users: int = 0
     slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -622,7 +655,8 @@ class WorkerManager:
     change of the serving state and every few seconds):
 
     - the workers of a version no longer deployed: idle ones at once, busy ones
-      once their request is over;
+      once their request is over (and one that was starting, once it served the
+      request it was started for: its pool stays known while a request uses it);
     - any worker idle for :data:`STANDBY_IDLE_S`: the workers of an environment
       nobody calls any more (the one a switch left, an endpoint not used
       lately) are gone within a minute, and so are a burst's extra workers;
@@ -648,6 +682,8 @@ class WorkerManager:
         self._preparing = _OnceAtATime()
         self.credentials = UserCredentials()
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
+        self.owner = Owner.this_process()  # names the workers' records
+        self._closed = False
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
         """Run the function for one event on a warm worker, or a new one.
@@ -663,16 +699,27 @@ class WorkerManager:
         pool = self._pools.get(spec.version_key)
         if pool is None:
             pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)
-        async with pool.slots:
-            worker = await self._take_worker(pool)
-            pool.running.add(worker)
-            try:
-                return await worker.invoke(event_json, request_id, trace_header(event))
-            finally:
-                worker.last_used = self.clock()
-                pool.running.discard(worker)
-                if worker.alive:
-                    pool.idle.append(worker)
+        pool.users += 1
+        try:
+            async with pool.slots:
+                return await self._invoke_in(pool, event_json, request_id, trace_header(event))
+        finally:
+            pool.users -= 1
+
+    async def _invoke_in(
+        self, pool: Pool, event_json: bytes, request_id: str, trace_id: str | None
+    ) -> Any:
+        worker = await self._take_worker(pool)
+        pool.running.add(worker)
+        try:
+            return await worker.invoke(event_json, request_id, trace_id)
+        finally:
+            worker.last_used = self.clock()
+            pool.running.discard(worker)
+            if worker.alive and self._closed:
+                worker.end_unless_reaped()  # the manager closed meanwhile: nobody would end it
+            elif worker.alive:
+                pool.idle.append(worker)
 
     async def _take_worker(self, pool: Pool) -> Worker:
         while pool.idle:
@@ -683,7 +730,9 @@ class WorkerManager:
         world = await self._world(pool.spec, code_dir)
         # per start: credentials may have been refreshed since the last one
         identity = await asyncio.to_thread(aws_identity, pool.spec, self.credentials)
-        worker = await Worker.start(pool.spec, code_dir, self.paths, world, identity)
+        worker = await Worker.start(
+            pool.spec, code_dir, self.paths, world, identity, owner=self.owner
+        )
         pool.started += 1
         self.cold_starts_ms.append(worker.cold_start_ms)
         return worker
@@ -760,13 +809,15 @@ class WorkerManager:
                 continue
             stopping.extend(pool.idle)
             pool.idle = []
-            if not pool.running:
+            if not pool.users:  # one still in use keeps the worker it gets, to reap later
                 del self._pools[key]
         await asyncio.gather(*(w.close() for w in stopping))
         return len(stopping)
 
     async def close(self) -> None:
-        """Stop every worker at shutdown: idle ones, and busy ones mid-request too."""
+        """Stop every worker at shutdown: idle ones, and busy ones mid-request too; one
+        still starting is ended when its start is cancelled, or as it comes back."""
+        self._closed = True
         busy = [worker for pool in self._pools.values() for worker in pool.running]
         await self.reap(lambda _spec: False)
         await asyncio.gather(*(worker.kill() for worker in busy))

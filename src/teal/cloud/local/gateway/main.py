@@ -1,4 +1,6 @@
-"""The gateway process: ``python -m teal.cloud.local.gateway.main --home DIR --port N``.
+"""The gateway process: ``python -m teal.cloud.local.gateway.main --home DIR --port N``,
+run by its supervisor (:mod:`teal.cloud.local.gateway.supervisor`, which starts
+a new one if it dies), or alone.
 
 One process serves the main port and one port per custom domain, all on
 127.0.0.1, with teal's own HTTP/1.1 server
@@ -12,7 +14,12 @@ answers, and on SIGTERM/SIGINT stops its listeners and workers and
 removes that file. Its health answer lists the workers and the memory of
 the gateway and its workers, for ``teal local status``. It makes the token
 that guards its own endpoints, the web console's included, as it starts
-(:mod:`teal.cloud.local.gateway.own_endpoints`).
+(:mod:`teal.cloud.local.gateway.own_endpoints`), or takes it from its
+supervisor, which gives every gateway it starts the same one. Under a
+supervisor it serves the listening sockets it inherits (the same ports, and
+the connections waiting in them) and hands the supervisor a copy of each
+one it binds. As it starts, it ends the workers that gateways gone before it
+left behind (:mod:`teal.cloud.local.functions.worker_records`).
 
 A domain port another program holds is logged once and tried again with a
 growing pause (quietly); its health answer lists such domains
@@ -39,10 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from teal.cloud.local.console import ConsoleMount
+from teal.cloud.local.functions.worker_records import end_orphaned_workers
 from teal.cloud.local.functions.workers import WorkerManager
 from teal.cloud.local.gateway.handler import Gateway
 from teal.cloud.local.gateway.http_server import BODY_MEMORY_BYTES, BodyMemory, HttpListener
 from teal.cloud.local.gateway.own_endpoints import SERVICE, new_token, write_token
+from teal.cloud.local.gateway.supervision import HOST, CannotListen, SupervisorLink, bind
 from teal.cloud.local.gateway.traffic import RequestRecorder, TrafficWriter
 from teal.cloud.local.gateway.watch_judge import JUDGE_EVERY_S, judge_watches
 from teal.cloud.local.model import FunctionSpec, ServingState
@@ -54,39 +63,11 @@ from teal.runtime.errors import OperationError
 
 log = logging.getLogger("teal.local.gateway")
 
-HOST = "127.0.0.1"
 POLL_S = 0.25
 REAP_EVERY_S = 5.0  # how often idle workers are checked against the rule (see WorkerManager)
 RETRY_FIRST_S = 1.0  # a domain port that could not be bound: the first pause before a retry
 RETRY_MAX_S = 8.0  # ... doubling up to this
 BODY_MEMORY_VARIABLE = "TEAL_LOCAL_BODY_MEMORY"  # tests and benchmarks only: bytes of bodies
-
-
-class CannotListen(OperationError):
-    """A port could not be bound; ``reason`` is the system's word for why."""
-
-    def __init__(self, port: int, reason: str) -> None:
-        super().__init__(
-            f"cannot listen on {HOST}:{port}: {reason}",
-            where="local gateway",
-            hint="another program uses this port; set TEAL_LOCAL_PORT to a free one",
-        )
-        self.reason = reason
-
-
-def bind(port: int) -> socket.socket:
-    """A listening socket on loopback, or :class:`CannotListen`."""
-    # proto given explicitly: asyncio turns Nagle off only on sockets marked as TCP
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((HOST, port))
-    except OSError as exc:
-        sock.close()
-        raise CannotListen(port, exc.strerror or str(exc)) from exc
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 @dataclass
@@ -110,8 +91,10 @@ class GatewayServer:
         gateway: Gateway,
         workers: WorkerManager,
         port: int,
+        *,
         traffic: TrafficWriter | None = None,
         judge: Callable[[], object] | None = None,
+        link: SupervisorLink | None = None,
     ) -> None:
         self.gateway = gateway
         self.workers = workers
@@ -119,6 +102,7 @@ class GatewayServer:
         self.traffic = traffic
         self.judge = judge  # the watches whose command is gone (watch_judge)
         self.bodies = BodyMemory(body_memory_limit())  # one room for every listener's bodies
+        self.link = link  # to the supervisor, when there is one
         self._listeners: dict[int, HttpListener] = {}
         self._unbound: dict[int, Unbound] = {}
         self._stop = asyncio.Event()
@@ -130,18 +114,34 @@ class GatewayServer:
         self._stop.set()
 
     async def _listen(self, port: int) -> None:
-        listener = HttpListener(self.gateway, bind(port), bodies=self.bodies)
+        listener = HttpListener(self.gateway, self._socket(port), bodies=self.bodies)
         try:
             await listener.start()
         except OSError as exc:
             raise CannotListen(port, exc.strerror or str(exc)) from exc
         self._listeners[port] = listener
 
-    def _close(self, port: int) -> None:
+    def _socket(self, port: int) -> socket.socket:
+        """The socket the supervisor handed over for the port, or a new one it gets a
+        copy of (so the port outlives this process)."""
+        if self.link is None:
+            return bind(port)
+        inherited = self.link.take(port)
+        if inherited is not None:
+            return inherited
+        sock = bind(port)
+        self.link.hold(port, sock)
+        return sock
+
+    def _close(self, port: int, *, for_good: bool = True) -> None:
         """Stop listening at once; the requests the port took are answered in the
         background (a blue-green switch or a domain's removal fails none of them, and
-        neither the state's poll nor a health call waits for the slowest)."""
+        neither the state's poll nor a health call waits for the slowest). A port
+        closed ``for_good`` is let go by the supervisor first; at shutdown the
+        supervisor keeps its copies (it closes them itself when it stops)."""
         listener = self._listeners.pop(port)
+        if for_good and self.link is not None:
+            self.link.drop(port)
         listener.stop_accepting()
         task = asyncio.get_running_loop().create_task(listener.close())
         self._draining.add(task)
@@ -237,6 +237,8 @@ class GatewayServer:
         # domains first: once the main port answers health, every domain port listens
         await self._sync_domain_ports()
         await self._listen(self.port)
+        if self.link is not None:
+            self.link.release_unused()  # domains that went while no gateway served
         on_ready()
         last_reap = last_judged = time.monotonic()
         while not self._stop.is_set():
@@ -254,7 +256,7 @@ class GatewayServer:
                 last_judged = time.monotonic()
                 await self._judge_watches(self.judge)
         for port in list(self._listeners):  # all stop accepting at once
-            self._close(port)
+            self._close(port, for_good=False)
         await asyncio.gather(*self._draining)
         self._flush_traffic(final=True)
         await self.workers.close()
@@ -296,13 +298,16 @@ def load_serving_state(paths: LocalPaths, factory: str | None) -> ServingState:
     return make(paths)
 
 
-def write_state(paths: LocalPaths, port: int, started_at: float) -> None:
+def write_state(
+    paths: LocalPaths, port: int, started_at: float, supervisor_pid: int | None
+) -> None:
     record = {
         "pid": os.getpid(),
         "port": port,
         "url": f"http://{HOST}:{port}",
         "started_at": started_at,
         "home": str(paths.home),
+        "supervisor_pid": supervisor_pid,
     }
     scratch = paths.gateway_state.with_name(f".gateway-{os.getpid()}.json")
     scratch.write_text(json.dumps(record))
@@ -319,8 +324,13 @@ def remove_state(paths: LocalPaths) -> None:
         paths.gateway_state.unlink(missing_ok=True)
 
 
-async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None:
+async def serve(
+    paths: LocalPaths, port: int, serving_state: str | None, link: SupervisorLink | None = None
+) -> None:
     started_at = time.time()
+    ended = end_orphaned_workers(paths)
+    if ended:
+        log.info("ended %d worker(s) a gateway gone before this one left", len(ended))
     state = load_serving_state(paths, serving_state)
     workers = WorkerManager(paths)
     identity = {
@@ -333,8 +343,9 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
     recorder = RequestRecorder()
     # the token guards every /_teal/ endpoint (the console's pages too); it is written
     # once the main port is ours, before gateway.json names this process, so the command
-    # that started the gateway finds it (and a gateway that lost the port writes none)
-    token = new_token()
+    # that started the gateway finds it (and a gateway that lost the port writes none);
+    # a supervisor gives each gateway it starts the same one: it stays valid
+    token = link.token() if link is not None else new_token()
     console = ConsoleMount(paths, port, state, token)
     gateway = Gateway(
         state,
@@ -346,7 +357,8 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
         console=console.handle,
     )
     judge = None if serving_state is not None else partial(judge_watches, Store(paths), paths)
-    server = GatewayServer(gateway, workers, port, TrafficWriter(paths, recorder), judge)
+    traffic = TrafficWriter(paths, recorder)
+    server = GatewayServer(gateway, workers, port, traffic=traffic, judge=judge, link=link)
     gateway.on_change = server.schedule_reap
     # a health call (every ensure_gateway makes one) returns only once the listeners
     # match the state, so a command that just created a domain can rely on its port,
@@ -366,7 +378,9 @@ async def serve(paths: LocalPaths, port: int, serving_state: str | None) -> None
 
     def ready() -> None:
         write_token(paths, token)
-        write_state(paths, port, started_at)
+        write_state(paths, port, started_at, os.getppid() if link is not None else None)
+        if link is not None:
+            link.ready()
 
     try:
         await server.run(ready)
@@ -394,13 +408,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--serving-state", default=None, help="module:factory (tests)")
+    parser.add_argument("--link", type=int, default=None, help="the supervisor's socket")
+    parser.add_argument(
+        "--listener", action="append", default=[], help="PORT:FD, a socket inherited"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     paths = LocalPaths(args.home)
     private_home(paths.home)
+    link = None
+    if args.link is not None:
+        link = SupervisorLink.from_arguments(args.link, args.listener)
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            runner.run(serve(paths, args.port, args.serving_state))
+            runner.run(serve(paths, args.port, args.serving_state, link))
     except OperationError as error:
         print(f"local gateway: {error.what}", file=sys.stderr)  # one line: starters quote it
         return 1

@@ -8,9 +8,10 @@ DNS-rebound name. What the endpoints do is worth guarding: ``invoke`` runs
 any function with the developer's own AWS credentials, past authorizers and
 API keys; ``health`` names the home folder, the pid and the workers.
 
-So the gateway makes a random token when it starts and keeps it in
-``$TEAL_HOME/gateway.token`` (0600, in the owner-only home), where teal's
-commands read it; every call must
+So the gateway makes a random token when it starts (under a supervisor, the
+supervisor makes it once and gives it to every gateway it starts, so it stays
+valid across restarts) and keeps it in ``$TEAL_HOME/gateway.token`` (0600, in
+the owner-only home), where teal's commands read it; every call must
 
 - come from loopback, to a loopback ``Host`` (``127.0.0.1:<port>`` or
   ``localhost:<port>``), so a rebound name is refused;
