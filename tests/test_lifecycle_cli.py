@@ -202,3 +202,15 @@ def test_teal_status_says_when_the_gateway_is_down_and_when_it_is_stopped(
     stopped = local_cloud.teal_ok("status", "--json").json()["gateway"]
     assert (stopped["state"], stopped["restarts"]) == ("stopped", 0)
     assert "local gateway: not running" in local_cloud.teal_ok("status").out
+
+
+def test_the_deploy_that_starts_the_gateway_says_so_once(local_cloud: LocalCloudEnv) -> None:
+    started = f"started the local gateway in the background at http://127.0.0.1:{local_cloud.port}"
+    first = local_cloud.teal_ok("deploy")
+    assert first.err.count(started) == 1, first.err
+    assert f"log: {local_cloud.home / 'gateway.log'}" in first.err.replace("\n", " ")
+    assert "teal local stop ends it" in first.err.replace("\n", " ")
+    again = local_cloud.teal_ok("deploy")
+    assert "started the local gateway" not in again.err  # it was running: nothing to say
+    shown = local_cloud.teal_ok("local", "status").out
+    assert f"log: {local_cloud.home / 'gateway.log'}" in shown

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from teal.progress import notices
 from teal.project.config import Project, Target, load_project, resolve_target
 from teal.project.settings import gateway_port
 
@@ -44,9 +45,19 @@ class _WarningsOnStderr(logging.Handler):
         err_console.print(f"[bold yellow]warning:[/] {escape(record.getMessage())}")
 
 
+class _NoticesOnStderr(logging.Handler):
+    """What the layers below tell the user once (:data:`teal.progress.notices`)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[bold]»[/] {escape(record.getMessage())}")
+
+
 _warnings = logging.getLogger("teal.warnings")
 _warnings.addHandler(_WarningsOnStderr())
 _warnings.propagate = False
+notices.addHandler(_NoticesOnStderr())
+notices.setLevel(logging.INFO)
+notices.propagate = False
 
 
 def load_target(

@@ -124,6 +124,7 @@ def _print_status(payload: dict[str, Any]) -> None:
     else:
         console.print("local gateway: not running (teal local start)")
     console.print(f"state: {escape(payload['home'])}")
+    console.print(f"log: {escape(payload['log'])}")
     if not payload["apis"]:
         console.print("  no APIs (deploy an app: teal deploy)")
     for api in payload["apis"]:

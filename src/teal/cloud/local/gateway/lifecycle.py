@@ -35,6 +35,7 @@ from teal.cloud.local.gateway.supervision import (
 from teal.cloud.local.paths import LocalPaths
 from teal.cloud.local.store import private_home
 from teal.processes import command_line, is_running, stop
+from teal.progress import notices
 from teal.runtime.errors import OperationError
 
 START_TIMEOUT_S = 15.0
@@ -208,7 +209,15 @@ def ensure_gateway(
     if running is not None:
         return running
     process = _spawn(paths, port, serving_state)
-    return _await_ready(paths, process, port, timeout_s)
+    started = _await_ready(paths, process, port, timeout_s)
+    if process.poll() is not None:
+        return started  # another command's gateway won the port: it said so itself
+    notices.info(
+        f"started the local gateway in the background at http://127.0.0.1:{port} (log: "
+        f"{log_file(paths)}); it keeps serving after this command: teal local status shows "
+        "it, teal local stop ends it"
+    )
+    return started
 
 
 def _await_supervised(paths: LocalPaths, timeout_s: float) -> GatewayStatus | None:
