@@ -13,6 +13,7 @@ import pytest
 from teal.cloud.base import StackRequest
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.gateway.serving import StoreServingState
+from teal.cloud.local.model import HostSettings
 from teal.cloud.local.paths import LocalPaths
 from test_local_engine_support import Events, blog_request
 
@@ -80,12 +81,19 @@ def test_an_update_that_clears_the_list_leaves_it_as_aws_does(
     assert served_types(cloud, api_id) == ("image/png",)
 
 
-def test_a_function_carries_the_tags_of_the_stack_that_made_it(cloud: LocalCloud) -> None:
-    outputs = cloud.apply_stack(blog_request(cloud), Events()).outputs
-    state = StoreServingState(cloud.paths)
+def test_a_function_carries_the_host_settings_of_the_deploy_that_made_it(tmp_path: Path) -> None:
+    """The region, profile and Python a worker gets come from the deploy that wrote the
+    function (its teal.toml), recorded with it: the zip carries no teal.toml to read."""
+    host = HostSettings("eu-west-1", "work", None)
+    local = LocalCloud(LocalPaths(tmp_path / "home"), host=host)
     try:
-        spec = state.function_by_arn(outputs["FunctionArn"])
+        outputs = local.apply_stack(blog_request(local), Events()).outputs
+        state = StoreServingState(local.paths)
+        try:
+            spec = state.function_by_arn(outputs["FunctionArn"])
+        finally:
+            state.close()
     finally:
-        state.close()
+        local.close()
     assert spec is not None
-    assert dict(spec.tags) == {"teal:app": "blog", "teal:env": "dev"}
+    assert spec.host == host
