@@ -28,6 +28,7 @@ from e2e import LocalCloudEnv, SteadyClient, free_port
 from framework_projects import cloud_for
 
 MISSING_TOKEN = (403, b'{"message":"Missing Authentication Token"}')
+ORIGIN = "https://app.example.com"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01"
 
 
@@ -49,9 +50,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def call(url: str, method: str = "GET", body: Any = None, accept: str | None = None) -> Answer:
+def call(
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    accept: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if accept is not None:  # API Gateway decodes a binary answer for an Accept that asks
         request.add_header("Accept", accept)
     if data is not None:
@@ -153,6 +160,22 @@ def check_fastapi_routes(base: str) -> None:
         assert call(base + page).status == 200, page
     assert (call(base + "nowhere").status, call(base + "nowhere").body) == MISSING_TOKEN
     assert (call(base + "posts/3/nope").status, call(base + "posts/3/nope").body) == MISSING_TOKEN
+    check_fastapi_preflights(base)
+
+
+def check_fastapi_preflights(base: str) -> None:
+    """CORSMiddleware answers the browser's preflights: they reach the app."""
+    for path in ("health", "posts", "posts/3"):
+        preflight = call(
+            base + path,
+            "OPTIONS",
+            headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status == 200, (path, preflight.body)
+        assert preflight.headers["access-control-allow-origin"] == ORIGIN
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+    simple = call(base + "health", headers={"Origin": ORIGIN})
+    assert simple.headers["access-control-allow-origin"] == ORIGIN
 
 
 def test_fastapi_lifespan_starts_once_per_worker(fastapi_cloud: LocalCloudEnv) -> None:

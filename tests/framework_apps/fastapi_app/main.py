@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 VERSION = "1"
+ORIGIN = "https://app.example.com"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01"
 STARTS: list[int] = []  # one entry per lifespan startup in this process
 
@@ -21,6 +23,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
 
 
 app = FastAPI(lifespan=lifespan)
+# the app answers its own preflights (teal's [cors] is not set)
+app.add_middleware(CORSMiddleware, allow_origins=[ORIGIN], allow_methods=["*"])
 posts = APIRouter(prefix="/posts")
 users = APIRouter(prefix="/users")
 
