@@ -20,7 +20,12 @@ from corpus import (
     MULTI_VALUE_DOC,
     PROXY_DOC,
     PROXY_RESOURCE_DOC,
+    ROOTED,
+    ROUTING_GREEDY_ROOT,
+    ROUTING_SIBLINGS,
     SAM_SAMPLE,
+    SIBLINGS,
+    UNMATCHED_IS_403,
     Case,
     Sent,
     proxy_event_recording,
@@ -347,11 +352,58 @@ for what, path in (
         kind="errors",
         source=GATEWAY_RESPONSES_DOC,
         api=MAIN,
-        sent=Sent(path, method="DELETE" if what == "method-the-resource-lacks" else "GET"),
+        # PATCH: neither /items/new nor its variable sibling /items/{id} has it
+        sent=Sent(path, method="PATCH" if what == "method-the-resource-lacks" else "GET"),
         status=403,
         answer_headers={"x-amzn-ErrorType": ["MissingAuthenticationTokenException"]},
         answer_body=b'{"message":"Missing Authentication Token"}',
     )
+
+# ---------------------------------------------------------------- routing on the method
+
+# API Gateway resolves the path and the method together: the most specific resource with
+# the verb (or ANY) wins; a static resource without it yields to a sibling or ancestor
+for api, verb, path, resource, params in (
+    (SIBLINGS, "GET", "/users/me", "/users/{userId}", {"userId": "me"}),
+    (SIBLINGS, "PATCH", "/users/me", "/users/me", None),
+    (SIBLINGS, "GET", "/users/abc123", "/users/{userId}", {"userId": "abc123"}),
+    (SIBLINGS, "POST", "/roles/provision", "/roles/provision", None),
+    (SIBLINGS, "GET", "/roles/provision", "/roles/{roleId}", {"roleId": "provision"}),
+    (SIBLINGS, "GET", "/things/real", "/things/real", None),
+    (MAIN, "DELETE", "/items/new", "/items/{id}", {"id": "new"}),  # /items/new has GET only
+    (SIBLINGS, "POST", "/things/real", "/things/{proxy+}", {"proxy": "real"}),
+    (ROOTED, "GET", "/jobs/reboot", "/jobs/{operation_type}", {"operation_type": "reboot"}),
+    (ROOTED, "GET", "/jobs", "/{proxy+}", {"proxy": "jobs"}),
+    (ROOTED, "POST", "/jobs/reboot", "/{proxy+}", {"proxy": "jobs/reboot"}),
+    (ROOTED, "GET", "/cors_only", "/{proxy+}", {"proxy": "cors_only"}),
+    (ROOTED, "POST", "/users", "/{proxy+}", {"proxy": "users"}),  # beside GET /users
+    (ROOTED, "GET", "/users", "/users", None),
+    (ROOTED, "OPTIONS", "/test", "/{proxy+}", {"proxy": "test"}),  # beside POST /test
+    (ROOTED, "DELETE", "/test/any", "/test/any", None),
+):
+    case(
+        name=f"method-routing-{api.api_id[:-3]}-{verb.lower()}{path.replace('/', '-')}",
+        kind="routing",
+        source=ROUTING_GREEDY_ROOT if api is ROOTED else ROUTING_SIBLINGS,
+        api=api,
+        sent=Sent(path, method=verb, body=b"x" if verb in ("POST", "PATCH") else b""),
+        event={
+            "resource": resource,
+            "requestContext.resourcePath": resource,
+            "httpMethod": verb,
+            "pathParameters": params,
+        },
+    )
+case(
+    name="method-routing-no-resource-has-the-verb",
+    kind="routing",
+    source=UNMATCHED_IS_403,
+    api=SIBLINGS,
+    sent=Sent("/users/me", method="POST", body=b"x"),
+    status=403,
+    answer_headers={"x-amzn-ErrorType": ["MissingAuthenticationTokenException"]},
+    answer_body=b'{"message":"Missing Authentication Token"}',
+)
 
 # ---------------------------------------------------------------- encoding and slashes
 

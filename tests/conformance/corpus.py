@@ -19,7 +19,10 @@ from typing import Any
 AWS_DOC = "aws-doc"  # an AWS document says so
 AWS_SAMPLE = "aws-sample"  # an event AWS publishes as a sample
 CAPTURED = "captured"  # recorded from a real API Gateway, published with an AWS-validated suite
-SOURCE_KINDS = (AWS_DOC, AWS_SAMPLE, CAPTURED)
+# measured on a real API Gateway and published with the API's definition, the requests and
+# AWS's answers (a public thread of an emulator's maintainers, the measurement reproducible)
+REPORTED = "reported"
+SOURCE_KINDS = (AWS_DOC, AWS_SAMPLE, CAPTURED, REPORTED)
 # a rule measured against AWS that no public recording or document shows: kept as a case
 # (the stricter local choice), said so in docs/api-gateway.md, and not counted as sourced
 UNSOURCED = "unsourced"
@@ -84,6 +87,25 @@ LAMBDA_ERRORS_DOC = Source(
 _LOCALSTACK = "localstack/localstack tests/aws/services/apigateway/"
 
 
+ROUTING_SIBLINGS = Source(
+    REPORTED,
+    "https://github.com/floci-io/floci/pull/3399 (REST API measured in us-west-2: "
+    "/users/{userId} GET beside /users/me PATCH, /roles/{roleId} GET beside "
+    "/roles/provision POST, /things/{proxy+} beside /things/real GET)",
+)
+ROUTING_GREEDY_ROOT = Source(
+    REPORTED,
+    "https://github.com/ministackorg/ministack/pull/1423 (REST API measured in "
+    "eu-central-1: /{proxy+} ANY, /jobs without methods, /jobs/{operation_type} GET, "
+    "/cors_only OPTIONS)",
+)
+UNMATCHED_IS_403 = Source(
+    REPORTED,
+    "https://github.com/floci-io/floci/pull/3547 (a verb no resource of the path has: 403 "
+    "Missing Authentication Token, measured in us-west-2)",
+)
+
+
 MEASURED = Source(UNSOURCED, "docs/api-gateway.md, 'Unknown: no public recording or document'")
 
 
@@ -138,7 +160,33 @@ MAIN = ApiShape(
     binary_media_types=("image/*", "application/octet-stream", "*/test"),
     stage_variables={"flavour": "plain"},
 )
-APIS = (GREEDY, MAIN)
+# resources whose method sets differ beside a variable or greedy sibling (a reported tree)
+SIBLINGS = ApiShape(
+    "siblingsapi",
+    "dev",
+    (
+        ("/users/{userId}", "GET"),
+        ("/users/me", "PATCH"),
+        ("/roles/provision", "POST"),
+        ("/roles/{roleId}", "GET"),
+        ("/things/real", "GET"),
+        ("/things/{proxy+}", "ANY"),
+    ),
+)
+# a greedy resource at the root with any method, and resources that lack some verbs
+ROOTED = ApiShape(
+    "rootedapi",
+    "dev",
+    (
+        ("/{proxy+}", "ANY"),
+        ("/jobs/{operation_type}", "GET"),
+        ("/cors_only", "OPTIONS"),
+        ("/users", "GET"),
+        ("/test", "POST"),
+        ("/test/any", "ANY"),
+    ),
+)
+APIS = (GREEDY, MAIN, SIBLINGS, ROOTED)
 # a custom domain in front of MAIN, under the base path "v1"
 DOMAIN_NAME = "shop.example.com"
 DOMAIN_BASE = "v1"
