@@ -28,6 +28,7 @@ from teal.cloud.local.model import (
     DomainRoute,
     FunctionSpec,
     HostSettings,
+    MockAnswer,
     RouteIntegration,
     ServedStage,
 )
@@ -316,8 +317,15 @@ class FakeServingState:
         scratch.replace(target)
 
 
+def _route_from(data: dict[str, Any]) -> RouteIntegration:
+    mock = data.pop("mock", None)
+    if mock is not None:
+        mock = MockAnswer(mock["status"], tuple((k, v) for k, v in mock["headers"]))
+    return RouteIntegration(**data, mock=mock)
+
+
 def _stage_from(data: dict[str, Any]) -> ServedStage:
-    routes = tuple(RouteIntegration(**r) for r in data.pop("routes"))
+    routes = tuple(_route_from(r) for r in data.pop("routes"))
     types = tuple(data.pop("binary_media_types", ()))
     return ServedStage(routes=routes, binary_media_types=types, **data)
 

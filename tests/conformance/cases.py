@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from corpus import (
     BINARY_DOC,
     CONTEXT_DOC,
+    CURL_OF_A_REST_API,
     DOMAIN_BASE,
     DOMAIN_NAME,
     GATEWAY_RESPONSES_DOC,
@@ -18,6 +20,7 @@ from corpus import (
     MAIN,
     MEASURED,
     MULTI_VALUE_DOC,
+    PREFLIGHT_HEADERS,
     PROXY_DOC,
     PROXY_RESOURCE_DOC,
     ROOTED,
@@ -878,6 +881,59 @@ answer(
     source=PROXY_DOC,
     answer_headers={"Content-Type": ["text/html"]},
     answer_body=b"<p>hi</p>",
+)
+
+# ---------------------------------------------------------------- API Gateway's own headers
+
+APIGW_ID = r"[A-Za-z0-9+/]{15}="  # the request's extendedRequestId
+NEW_ROOT = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}"
+FULL_TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+answer(
+    "proxy-answer-carries-apigw-id-and-a-new-trace",
+    {"statusCode": 200, "body": "ok"},
+    source=CURL_OF_A_REST_API,
+    kind="headers",
+    answer_patterns={"x-amz-apigw-id": APIGW_ID, "X-Amzn-Trace-Id": NEW_ROOT + ";Sampled=0"},
+)
+answer(
+    "proxy-answer-echoes-a-full-trace-header",  # issue item: response headers
+    {"statusCode": 200, "body": "ok"},
+    source=MEASURED,
+    kind="headers",
+    headers=(("X-Amzn-Trace-Id", FULL_TRACE),),
+    answer_patterns={"X-Amzn-Trace-Id": re.escape(FULL_TRACE), "x-amz-apigw-id": APIGW_ID},
+)
+answer(
+    "proxy-answer-completes-a-root-only-trace-with-a-parent",
+    {"statusCode": 200, "body": "ok"},
+    source=MEASURED,
+    kind="headers",
+    headers=(("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"),),
+    answer_patterns={
+        "X-Amzn-Trace-Id": r"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=[0-9a-f]{16}"
+    },
+)
+answer(
+    "function-error-has-no-trace-header",
+    {"__raise__": "boom"},
+    source=LAMBDA_ERRORS_DOC,
+    status=502,
+    kind="headers",
+    answer_headers={"X-Amzn-Trace-Id": []},
+)
+case(
+    name="mock-preflight-answers-with-its-headers-and-apigw-id",
+    kind="cors",
+    source=CURL_OF_A_REST_API,
+    api=MAIN,
+    sent=Sent(
+        "/items",
+        method="OPTIONS",
+        headers=(("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "POST")),
+    ),
+    answer_headers={name: [value] for name, value in PREFLIGHT_HEADERS},
+    answer_patterns={"x-amz-apigw-id": APIGW_ID},
+    answer_body=b"",
 )
 
 EVENT_CASES = [c for c in CASES if c.is_event_case]
