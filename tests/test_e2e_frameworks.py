@@ -11,7 +11,9 @@ client sees no failed request.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
+import random
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -125,6 +127,7 @@ def test_fastapi_app_answers_through_the_endpoint_and_the_domain(
             "/session",
             "/posts",
             "/posts/{post_id}",
+            "/uploads",
             "/users/{user_id}/avatar",
             "/users/{user_id}/files/{path+}",
             "/static/{proxy+}",
@@ -161,6 +164,32 @@ def check_fastapi_routes(base: str) -> None:
     assert (call(base + "nowhere").status, call(base + "nowhere").body) == MISSING_TOKEN
     assert (call(base + "posts/3/nope").status, call(base + "posts/3/nope").body) == MISSING_TOKEN
     check_fastapi_preflights(base)
+    check_fastapi_binary_upload(base)
+
+
+def check_fastapi_binary_upload(base: str) -> None:
+    """A multipart upload of random bytes reaches the app intact (the API lists
+    multipart/form-data among its binary media types)."""
+    data = random.Random(7).randbytes(3000)
+    boundary = "teal-upload-boundary"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="blob.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        base + "uploads",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        files = json.loads(response.read())["files"]
+    assert files == [{"size": 3000, "sha256": hashlib.sha256(data).hexdigest()}]
 
 
 def check_fastapi_preflights(base: str) -> None:

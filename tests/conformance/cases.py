@@ -596,6 +596,28 @@ for label, content_type, binary in (
         },
     )
 
+# a multipart upload of random bytes under a listed multipart/form-data: the event carries
+# the body in base64, and every adapter hands the app the same bytes
+UPLOAD = (
+    b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="r.bin"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+    + bytes((i * 7919 + 13) % 256 for i in range(3000))
+    + b"\r\n--b0undary--\r\n"
+)
+case(
+    name="multipart-upload-of-random-bytes-arrives-intact",  # issue item: binary uploads
+    kind="binary",
+    source=BINARY_DOC,
+    api=MAIN,
+    sent=Sent(
+        "/upload",
+        method="POST",
+        headers=(("Content-Type", "multipart/form-data; boundary=b0undary"),),
+        body=UPLOAD,
+    ),
+    event={"isBase64Encoded": True, "body": base64.b64encode(UPLOAD).decode()},
+)
+
 # ---------------------------------------------------------------- response mapping
 
 

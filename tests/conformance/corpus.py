@@ -171,7 +171,7 @@ MAIN = ApiShape(
         ("/answer", "ANY"),
     ),
     # a type with a wildcard subtype, an exact type, and a wildcard *type*, which AWS ignores
-    binary_media_types=("image/*", "application/octet-stream", "*/test"),
+    binary_media_types=("image/*", "application/octet-stream", "multipart/form-data", "*/test"),
     stage_variables={"flavour": "plain"},
     preflights={"/items": PREFLIGHT_HEADERS},
 )
