@@ -105,6 +105,47 @@ CURL_OF_A_REST_API = Source(
     "README (a curl of a deployed REST API: the answer's x-amzn-requestid, x-amz-apigw-id "
     "and x-amzn-trace-id Root=...;Sampled=0)",
 )
+AUTHORIZER_INPUT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-lambda-authorizer-input.html (TOKEN and REQUEST authorizer input)",
+)
+AUTHORIZER_OUTPUT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-lambda-authorizer-output.html (principalId, policy, context as strings)",
+)
+AUTHORIZER_API_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html (identity "
+    "sources missing or not matching the validation expression: 401 without a call)",
+)
+AUTHORIZER_ANSWERS = Source(
+    REPORTED,
+    "https://loige.co/debugging-custom-apigateway-authorizers/ (the answers API Gateway "
+    "sent for a deny, no allow, an Unauthorized error, a failing authorizer)",
+)
+USAGE_PLANS_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-api-usage-plans.html (x-api-key; a missing or unknown key: 403 Forbidden)",
+)
+IAM_CONTEXT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-mapping-template-reference.html ($context.identity.accessKey; "
+    "MISSING_AUTHENTICATION_TOKEN for an unsigned request to an AWS_IAM method)",
+)
+LIMITS_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html (payload "
+    "10 MB) and supported-gateway-response-types.html (REQUEST_TOO_LARGE 413)",
+)
+EVENT_OVER_6MB = Source(
+    REPORTED,
+    "https://github.com/koki-develop/lgtm-generator/issues/10 (an event over Lambda's 6 MB: "
+    "413 Request Too Long, BadRequestException)",
+)
 UNMATCHED_IS_403 = Source(
     REPORTED,
     "https://github.com/floci-io/floci/pull/3547 (a verb no resource of the path has: 403 "
@@ -144,6 +185,23 @@ class ApiShape:
     stage_variables: Mapping[str, str] = field(default_factory=dict)
     # resources whose OPTIONS is a MOCK integration answering with these fixed headers
     preflights: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # (path, verb) -> who may call it: (AuthorizationType, authorizer id, ApiKeyRequired)
+    access: Mapping[tuple[str, str], tuple[str, str | None, bool]] = field(default_factory=dict)
+    authorizers: tuple[Authorizer, ...] = ()
+    api_keys: Mapping[str, str] = field(default_factory=dict)  # value -> key id
+    # gateway response type -> the headers it adds (DEFAULT_4XX, DEFAULT_5XX)
+    gateway_responses: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda authorizer of an API; the corpus's function answers as its authorizer."""
+
+    id: str
+    type: str  # TOKEN or REQUEST
+    identity_sources: tuple[str, ...]
+    ttl_s: int = 0
+    validation: str | None = None
 
 
 # what a MOCK preflight of MAIN answers with (as teal writes them for a CORS route)
@@ -201,7 +259,48 @@ ROOTED = ApiShape(
         ("/test/any", "ANY"),
     ),
 )
-APIS = (GREEDY, MAIN, SIBLINGS, ROOTED)
+# methods behind Lambda authorizers, an API key, IAM; API Gateway's own errors carry CORS
+ORIGIN = "https://app.example.com"
+API_KEY, API_KEY_ID = "corpus-key-0123456789abcdefghij", "corpuskeyid"
+GUARDED = ApiShape(
+    "guardedapi",
+    "dev",
+    (
+        ("/tok", "GET"),
+        ("/val", "GET"),
+        ("/req", "GET"),
+        ("/key", "GET"),
+        ("/both", "GET"),
+        ("/iam", "GET"),
+        ("/open", "GET"),
+    ),
+    access={
+        ("/tok", "GET"): ("CUSTOM", "tok", False),
+        ("/val", "GET"): ("CUSTOM", "val", False),
+        ("/req", "GET"): ("CUSTOM", "req", False),
+        ("/key", "GET"): ("NONE", None, True),
+        ("/both", "GET"): ("CUSTOM", "tok", True),
+        ("/iam", "GET"): ("AWS_IAM", None, False),
+    },
+    authorizers=(
+        Authorizer("tok", "TOKEN", ("method.request.header.Authorization",)),
+        Authorizer(
+            "val", "TOKEN", ("method.request.header.Authorization",), validation="^Bearer [a-z]+$"
+        ),
+        Authorizer(
+            "req",
+            "REQUEST",
+            ("method.request.header.X-Team", "method.request.querystring.q"),
+            ttl_s=300,
+        ),
+    ),
+    api_keys={API_KEY: API_KEY_ID},
+    gateway_responses={
+        "DEFAULT_4XX": (("Access-Control-Allow-Origin", ORIGIN),),
+        "DEFAULT_5XX": (("Access-Control-Allow-Origin", ORIGIN),),
+    },
+)
+APIS = (GREEDY, MAIN, SIBLINGS, ROOTED, GUARDED)
 # a custom domain in front of MAIN, under the base path "v1"
 DOMAIN_NAME = "shop.example.com"
 DOMAIN_BASE = "v1"
@@ -247,7 +346,9 @@ class Case:
     answer_body: bytes | None = None
     # a header whose one value has a form rather than a value (ids made per request)
     answer_patterns: Mapping[str, str] = field(default_factory=dict)
-    kind: str = "event"  # event, encoding, headers, routing, response, binary, errors
+    # event, encoding, headers, routing, response, binary, errors, authorizers, api-keys,
+    # cors, limits
+    kind: str = "event"
 
     @property
     def is_event_case(self) -> bool:
