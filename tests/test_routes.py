@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -288,6 +289,31 @@ def test_cli_routes_reports_bad_routes_with_exit_2(
     assert result.code == 2  # type: ignore[attr-defined]
     assert "{id} and {slug}" in result.err  # type: ignore[attr-defined]
     assert result.out == ""  # type: ignore[attr-defined]
+
+
+def test_cli_routes_warns_where_a_catch_all_takes_a_verb_a_route_lacks(
+    make_project: Callable[..., Path], teal_cli: Callable[..., object]
+) -> None:
+    root = make_project(
+        """
+        from teal import App
+        app = App()
+
+        @app.route("/users")
+        def users(request):
+            return []
+
+        @app.route("/{proxy+}", methods=["ANY"])
+        def everything_else(request):
+            return {}
+        """
+    )
+    result = teal_cli("routes", "--project", str(root), "--json")
+    assert result.code == 0  # type: ignore[attr-defined]
+    warnings = json.loads(result.out)["warnings"]  # type: ignore[attr-defined]
+    assert [w.split(":")[0] for w in warnings] == [
+        "POST|PUT|PATCH|DELETE /users reach /{proxy+}, not /users (GET only)"
+    ]
 
 
 def test_resources_past_api_gateways_quota_are_a_warning_not_an_error() -> None:
