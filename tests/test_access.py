@@ -309,6 +309,44 @@ def test_api_gateway_answers_preflights_only_where_the_framework_has_no_options(
     }
 
 
+def test_a_framework_app_answers_its_own_preflights_where_teal_has_no_cors() -> None:
+    """A FastAPI app's CORSMiddleware answers preflights: without teal's CORS each of its
+    resources gets an OPTIONS method to the app (API Gateway would answer 403), and the
+    app's function may be called for it."""
+    from teal.project.loader import _framework_table
+    from teal.template import synthesize
+    from test_template_support import CODE_KEY, make_target
+
+    handler = {"module": "app", "qualname": "v", "name": "v", "repr": "v", "callable": True}
+    routes = [
+        {"path": "/", "methods": ["GET"], "source": "r0", "handler": handler},
+        {"path": "/items", "methods": ["GET", "HEAD"], "source": "r1", "handler": handler},
+        {"path": "/flask", "methods": ["GET", "OPTIONS"], "source": "r2", "handler": handler},
+        {"path": "/any", "methods": ["ANY"], "source": "r3", "handler": handler},
+    ]
+    resources = synthesize(_framework_table(routes, "Framework"), make_target(), CODE_KEY).template[
+        "Resources"
+    ]
+    verbs: dict[str, list[str]] = {}
+    for method in resources.values():
+        if method["Type"] == "AWS::ApiGateway::Method":
+            properties = method["Properties"]
+            assert properties["Integration"]["Type"] == "AWS_PROXY"
+            assert properties["AuthorizationType"] == "NONE"
+            resource = properties["ResourceId"]
+            verbs.setdefault(json.dumps(resource), []).append(properties["HttpMethod"])
+    assert sorted(sorted(v) for v in verbs.values()) == [
+        ["ANY"],
+        ["GET", "HEAD", "OPTIONS"],
+        ["GET", "OPTIONS"],
+        ["GET", "OPTIONS"],
+    ]
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert [p["Properties"]["SourceArn"]["Fn::Sub"].rsplit("}/", 1)[1] for p in permissions] == [
+        "*/*"
+    ]
+
+
 # ---------------------------------------------------------------- gateway responses
 
 

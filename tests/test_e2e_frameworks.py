@@ -11,7 +11,9 @@ client sees no failed request.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
+import random
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from e2e import LocalCloudEnv, SteadyClient, free_port
 from framework_projects import cloud_for
 
 MISSING_TOKEN = (403, b'{"message":"Missing Authentication Token"}')
+ORIGIN = "https://app.example.com"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01"
 
 
@@ -49,9 +52,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def call(url: str, method: str = "GET", body: Any = None, accept: str | None = None) -> Answer:
+def call(
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    accept: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if accept is not None:  # API Gateway decodes a binary answer for an Accept that asks
         request.add_header("Accept", accept)
     if data is not None:
@@ -118,6 +127,7 @@ def test_fastapi_app_answers_through_the_endpoint_and_the_domain(
             "/session",
             "/posts",
             "/posts/{post_id}",
+            "/uploads",
             "/users/{user_id}/avatar",
             "/users/{user_id}/files/{path+}",
             "/static/{proxy+}",
@@ -153,6 +163,48 @@ def check_fastapi_routes(base: str) -> None:
         assert call(base + page).status == 200, page
     assert (call(base + "nowhere").status, call(base + "nowhere").body) == MISSING_TOKEN
     assert (call(base + "posts/3/nope").status, call(base + "posts/3/nope").body) == MISSING_TOKEN
+    check_fastapi_preflights(base)
+    check_fastapi_binary_upload(base)
+
+
+def check_fastapi_binary_upload(base: str) -> None:
+    """A multipart upload of random bytes reaches the app intact (the API lists
+    multipart/form-data among its binary media types)."""
+    data = random.Random(7).randbytes(3000)
+    boundary = "teal-upload-boundary"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="blob.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        base + "uploads",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        files = json.loads(response.read())["files"]
+    assert files == [{"size": 3000, "sha256": hashlib.sha256(data).hexdigest()}]
+
+
+def check_fastapi_preflights(base: str) -> None:
+    """CORSMiddleware answers the browser's preflights: they reach the app."""
+    for path in ("health", "posts", "posts/3"):
+        preflight = call(
+            base + path,
+            "OPTIONS",
+            headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status == 200, (path, preflight.body)
+        assert preflight.headers["access-control-allow-origin"] == ORIGIN
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+    simple = call(base + "health", headers={"Origin": ORIGIN})
+    assert simple.headers["access-control-allow-origin"] == ORIGIN
 
 
 def test_fastapi_lifespan_starts_once_per_worker(fastapi_cloud: LocalCloudEnv) -> None:

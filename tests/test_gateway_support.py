@@ -25,9 +25,12 @@ from teal.cloud.local.gateway.lifecycle import ensure_gateway, stop_gateway
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,
+    AuthorizerSpec,
     DomainRoute,
     FunctionSpec,
+    GatewayResponseSpec,
     HostSettings,
+    MockAnswer,
     RouteIntegration,
     ServedStage,
 )
@@ -246,6 +249,8 @@ class FakeServingState:
     stages: dict[tuple[str, str], ServedStage] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     domain_routes: dict[str, DomainRoute] = field(default_factory=dict)
+    # (api id, stage, key value) -> the id of a key a usage plan of the stage holds
+    api_keys: dict[tuple[str, str, str], str] = field(default_factory=dict)
     counter: int = 0
 
     def generation(self) -> int:
@@ -260,7 +265,14 @@ class FakeServingState:
     def domains(self) -> list[DomainRoute]:
         return list(self.domain_routes.values())
 
+    def api_key(self, api_id: str, stage_name: str, value: str) -> str | None:
+        return self.api_keys.get((api_id, stage_name, value))
+
     # -- writing, as the control plane would
+
+    def put_api_key(self, api_id: str, stage_name: str, value: str, key_id: str) -> None:
+        self.api_keys[(api_id, stage_name, value)] = key_id
+        self.counter += 1
 
     def put_function(self, spec: FunctionSpec) -> None:
         self.functions[spec.arn] = spec
@@ -307,6 +319,7 @@ class FakeServingState:
             "stages": [asdict(s) for s in self.stages.values()],
             "functions": [asdict(f) for f in self.functions.values()],
             "domains": [asdict(d) for d in self.domain_routes.values()],
+            "api_keys": [[*where, key_id] for where, key_id in self.api_keys.items()],
         }
 
     def save(self, paths: LocalPaths) -> None:
@@ -316,8 +329,25 @@ class FakeServingState:
         scratch.replace(target)
 
 
+def _route_from(data: dict[str, Any]) -> RouteIntegration:
+    mock = data.pop("mock", None)
+    if mock is not None:
+        mock = MockAnswer(mock["status"], tuple((k, v) for k, v in mock["headers"]))
+    return RouteIntegration(**data, mock=mock)
+
+
 def _stage_from(data: dict[str, Any]) -> ServedStage:
-    routes = tuple(RouteIntegration(**r) for r in data.pop("routes"))
+    routes = tuple(_route_from(r) for r in data.pop("routes"))
+    data["authorizers"] = {
+        key: AuthorizerSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+        for key, spec in data.get("authorizers", {}).items()
+    }
+    data["gateway_responses"] = {
+        key: GatewayResponseSpec(
+            spec["type"], spec["status"], tuple((k, v) for k, v in spec["headers"])
+        )
+        for key, spec in data.get("gateway_responses", {}).items()
+    }
     types = tuple(data.pop("binary_media_types", ()))
     return ServedStage(routes=routes, binary_media_types=types, **data)
 
@@ -357,6 +387,8 @@ class JsonServingState:
                 state.functions[f["arn"]] = _function_from(f)
             for d in data["domains"]:
                 state.domain_routes[d["name"]] = _domain_from(d)
+            for api_id, stage_name, value, key_id in data.get("api_keys", []):
+                state.api_keys[(api_id, stage_name, value)] = key_id
             self._state, self._stamp = state, stamp
         return self._state
 
@@ -371,6 +403,9 @@ class JsonServingState:
 
     def domains(self) -> list[DomainRoute]:
         return self._current().domains()
+
+    def api_key(self, api_id: str, stage_name: str, value: str) -> str | None:
+        return self._current().api_key(api_id, stage_name, value)
 
 
 # ---------------------------------------------------------------- a gateway process

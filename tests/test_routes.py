@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,6 +194,80 @@ def test_matching_follows_api_gateway_precedence(
     assert dict(found.params) == params
 
 
+def _tree_of(methods: list[tuple[str, str]]) -> App:
+    app = App()
+    for path, verb in methods:
+        app.route(path, methods=[verb])(handler)
+    return app
+
+
+# two trees measured on real API Gateway (see docs/api-gateway.md, "Routing")
+SIBLINGS = [
+    ("/users/{userId}", "GET"),
+    ("/users/me", "PATCH"),
+    ("/roles/provision", "POST"),
+    ("/roles/{roleId}", "GET"),
+    ("/things/real", "GET"),
+    ("/things/{proxy+}", "ANY"),
+]
+UNDER_A_GREEDY_ROOT = [
+    ("/{proxy+}", "ANY"),
+    ("/jobs/{operation_type}", "GET"),
+    ("/cors_only", "OPTIONS"),
+    ("/users", "GET"),
+    ("/test", "POST"),
+    ("/test/any", "ANY"),
+]
+
+
+@pytest.mark.parametrize(
+    ("tree", "method", "path", "resource"),
+    [
+        (SIBLINGS, "GET", "/users/me", "/users/{userId}"),
+        (SIBLINGS, "PATCH", "/users/me", "/users/me"),
+        (SIBLINGS, "POST", "/users/me", None),
+        (SIBLINGS, "POST", "/roles/provision", "/roles/provision"),
+        (SIBLINGS, "GET", "/roles/provision", "/roles/{roleId}"),
+        (SIBLINGS, "GET", "/things/real", "/things/real"),
+        (SIBLINGS, "POST", "/things/real", "/things/{proxy+}"),
+        (UNDER_A_GREEDY_ROOT, "GET", "/jobs/reboot", "/jobs/{operation_type}"),
+        (UNDER_A_GREEDY_ROOT, "GET", "/jobs", "/{proxy+}"),
+        (UNDER_A_GREEDY_ROOT, "POST", "/jobs/reboot", "/{proxy+}"),
+        (UNDER_A_GREEDY_ROOT, "GET", "/cors_only", "/{proxy+}"),
+        (UNDER_A_GREEDY_ROOT, "POST", "/users", "/{proxy+}"),
+        (UNDER_A_GREEDY_ROOT, "OPTIONS", "/test", "/{proxy+}"),
+        (UNDER_A_GREEDY_ROOT, "DELETE", "/test/any", "/test/any"),
+    ],
+)
+def test_matching_resolves_the_path_and_the_method_together(
+    tree: list[tuple[str, str]], method: str, path: str, resource: str | None
+) -> None:
+    found = _tree_of(tree).routes().tree.match(path, method)
+    if resource is None:
+        assert found.kind is MatchKind.PATH and found.target is None
+    else:
+        assert found.kind is MatchKind.FULL and found.node is not None
+        assert found.node.path == resource
+
+
+def test_a_warning_names_the_verbs_a_greedy_sibling_or_ancestor_takes() -> None:
+    from teal.runtime.routes import routing_warnings
+
+    warnings = routing_warnings(_tree_of(UNDER_A_GREEDY_ROOT).routes())
+    starts = [w.split(":", 1)[0] for w in warnings]
+    assert "POST|PUT|PATCH|DELETE /users reach /{proxy+}, not /users (GET only)" in starts
+    assert "GET|PUT|PATCH|DELETE /test reach /{proxy+}, not /test (POST only)" in starts
+    assert not any("/test/any reach" in w for w in warnings)  # ANY keeps every verb
+    siblings = [w.split(":", 1)[0] for w in routing_warnings(_tree_of(SIBLINGS).routes())]
+    assert "GET /users/me reach /users/{userId}, not /users/me (PATCH only)" in siblings
+    assert routing_warnings(matcher_free_table()) == []
+
+
+def matcher_free_table() -> RouteTable:
+    """Routes that each keep their verbs: nothing to warn about."""
+    return _tree_of([("/posts", "GET"), ("/posts/{id}", "GET"), ("/posts/new", "GET")]).routes()
+
+
 def test_cli_routes_reports_bad_routes_with_exit_2(
     make_project: Callable[..., Path], teal_cli: Callable[..., object]
 ) -> None:
@@ -214,6 +289,31 @@ def test_cli_routes_reports_bad_routes_with_exit_2(
     assert result.code == 2  # type: ignore[attr-defined]
     assert "{id} and {slug}" in result.err  # type: ignore[attr-defined]
     assert result.out == ""  # type: ignore[attr-defined]
+
+
+def test_cli_routes_warns_where_a_catch_all_takes_a_verb_a_route_lacks(
+    make_project: Callable[..., Path], teal_cli: Callable[..., object]
+) -> None:
+    root = make_project(
+        """
+        from teal import App
+        app = App()
+
+        @app.route("/users")
+        def users(request):
+            return []
+
+        @app.route("/{proxy+}", methods=["ANY"])
+        def everything_else(request):
+            return {}
+        """
+    )
+    result = teal_cli("routes", "--project", str(root), "--json")
+    assert result.code == 0  # type: ignore[attr-defined]
+    warnings = json.loads(result.out)["warnings"]  # type: ignore[attr-defined]
+    assert [w.split(":")[0] for w in warnings] == [
+        "POST|PUT|PATCH|DELETE /users reach /{proxy+}, not /users (GET only)"
+    ]
 
 
 def test_resources_past_api_gateways_quota_are_a_warning_not_an_error() -> None:

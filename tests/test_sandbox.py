@@ -19,7 +19,7 @@ import pytest
 from e2e import LocalCloudEnv, free_port, get
 from teal.cloud.local.functions.sandbox import lambda_trace_id
 from teal.cloud.local.functions.workers import FailureKind, InvocationError, WorkerManager
-from teal.cloud.local.model import LOCAL_REGION, FunctionSpec, HostSettings
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION, FunctionSpec, HostSettings
 from teal.cloud.local.paths import LocalPaths
 from teal.project.package import build_package
 from test_gateway_support import make_function
@@ -64,10 +64,11 @@ def env(event, context):
         "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME",
         "AWS_LAMBDA_LOG_STREAM_NAME", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
         "_X_AMZN_TRACE_ID", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "TMPDIR",
+        "TMPDIR", "AWS_LAMBDA_RUNTIME_API",
     ]
     found = {name: os.environ.get(name) for name in names}
     found["tempdir"] = tempfile.gettempdir()
+    found["arn"] = context.invoked_function_arn
     return {"statusCode": 200, "body": __import__("json").dumps(found)}
 
 
@@ -192,8 +193,11 @@ def test_workers_see_the_variables_lambda_sets_and_a_trace_id_per_request(
     assert first["_X_AMZN_TRACE_ID"].endswith(";Sampled=0")
     assert second["_X_AMZN_TRACE_ID"].startswith("Root=1-")
     assert second["_X_AMZN_TRACE_ID"] != first["_X_AMZN_TRACE_ID"]
-    # no credentials anywhere: none given, and nothing failed
-    assert first["AWS_ACCESS_KEY_ID"] is None and first["AWS_SESSION_TOKEN"] is None
+    # no credentials anywhere: set as on Lambda, to a value that is plainly no key
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        assert first[name] == "teal-local-no-credentials"
+    assert first["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
+    assert first["arn"] == f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:t-env"
 
 
 def test_region_and_credentials_follow_the_environments_aws_settings(
@@ -229,6 +233,9 @@ def test_region_and_credentials_follow_the_environments_aws_settings(
     assert dev["AWS_REGION"] == dev["AWS_DEFAULT_REGION"] == "eu-west-1"  # [aws] region
     # [env.prod.aws] names no region: the profile's, as a deploy of prod would use
     assert prod["AWS_REGION"] == "ap-south-1"
+    # the function's ARN is in the region it runs in, and in the local cloud's one account
+    assert dev["arn"] == f"arn:aws:lambda:eu-west-1:{LOCAL_ACCOUNT_ID}:function:t-env-dev"
+    assert prod["arn"] == f"arn:aws:lambda:ap-south-1:{LOCAL_ACCOUNT_ID}:function:t-env-prod"
     for answer in (dev, prod):
         assert answer["AWS_ACCESS_KEY_ID"] == "AKIAWORK"
         assert answer["AWS_SECRET_ACCESS_KEY"] == "secret-work"

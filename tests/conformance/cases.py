@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from corpus import (
+    API_KEY,
+    API_KEY_ID,
+    AUTHORIZER_ANSWERS,
+    AUTHORIZER_API_DOC,
+    AUTHORIZER_INPUT_DOC,
+    AUTHORIZER_OUTPUT_DOC,
     BINARY_DOC,
     CONTEXT_DOC,
+    CURL_OF_A_REST_API,
     DOMAIN_BASE,
     DOMAIN_NAME,
+    EVENT_OVER_6MB,
     GATEWAY_RESPONSES_DOC,
     GO_SAMPLE,
     GREEDY,
+    GUARDED,
+    IAM_CONTEXT_DOC,
     KNOWN_ISSUES_DOC,
     LAMBDA_ERRORS_DOC,
+    LIMITS_DOC,
     MAIN,
     MEASURED,
     MULTI_VALUE_DOC,
+    ORIGIN,
+    PREFLIGHT_HEADERS,
     PROXY_DOC,
     PROXY_RESOURCE_DOC,
+    ROOTED,
+    ROUTING_GREEDY_ROOT,
+    ROUTING_SIBLINGS,
     SAM_SAMPLE,
+    SIBLINGS,
+    UNMATCHED_IS_403,
+    USAGE_PLANS_DOC,
     Case,
     Sent,
     proxy_event_recording,
@@ -347,11 +367,58 @@ for what, path in (
         kind="errors",
         source=GATEWAY_RESPONSES_DOC,
         api=MAIN,
-        sent=Sent(path, method="DELETE" if what == "method-the-resource-lacks" else "GET"),
+        # PATCH: neither /items/new nor its variable sibling /items/{id} has it
+        sent=Sent(path, method="PATCH" if what == "method-the-resource-lacks" else "GET"),
         status=403,
         answer_headers={"x-amzn-ErrorType": ["MissingAuthenticationTokenException"]},
         answer_body=b'{"message":"Missing Authentication Token"}',
     )
+
+# ---------------------------------------------------------------- routing on the method
+
+# API Gateway resolves the path and the method together: the most specific resource with
+# the verb (or ANY) wins; a static resource without it yields to a sibling or ancestor
+for api, verb, path, resource, params in (
+    (SIBLINGS, "GET", "/users/me", "/users/{userId}", {"userId": "me"}),
+    (SIBLINGS, "PATCH", "/users/me", "/users/me", None),
+    (SIBLINGS, "GET", "/users/abc123", "/users/{userId}", {"userId": "abc123"}),
+    (SIBLINGS, "POST", "/roles/provision", "/roles/provision", None),
+    (SIBLINGS, "GET", "/roles/provision", "/roles/{roleId}", {"roleId": "provision"}),
+    (SIBLINGS, "GET", "/things/real", "/things/real", None),
+    (MAIN, "DELETE", "/items/new", "/items/{id}", {"id": "new"}),  # /items/new has GET only
+    (SIBLINGS, "POST", "/things/real", "/things/{proxy+}", {"proxy": "real"}),
+    (ROOTED, "GET", "/jobs/reboot", "/jobs/{operation_type}", {"operation_type": "reboot"}),
+    (ROOTED, "GET", "/jobs", "/{proxy+}", {"proxy": "jobs"}),
+    (ROOTED, "POST", "/jobs/reboot", "/{proxy+}", {"proxy": "jobs/reboot"}),
+    (ROOTED, "GET", "/cors_only", "/{proxy+}", {"proxy": "cors_only"}),
+    (ROOTED, "POST", "/users", "/{proxy+}", {"proxy": "users"}),  # beside GET /users
+    (ROOTED, "GET", "/users", "/users", None),
+    (ROOTED, "OPTIONS", "/test", "/{proxy+}", {"proxy": "test"}),  # beside POST /test
+    (ROOTED, "DELETE", "/test/any", "/test/any", None),
+):
+    case(
+        name=f"method-routing-{api.api_id[:-3]}-{verb.lower()}{path.replace('/', '-')}",
+        kind="routing",
+        source=ROUTING_GREEDY_ROOT if api is ROOTED else ROUTING_SIBLINGS,
+        api=api,
+        sent=Sent(path, method=verb, body=b"x" if verb in ("POST", "PATCH") else b""),
+        event={
+            "resource": resource,
+            "requestContext.resourcePath": resource,
+            "httpMethod": verb,
+            "pathParameters": params,
+        },
+    )
+case(
+    name="method-routing-no-resource-has-the-verb",
+    kind="routing",
+    source=UNMATCHED_IS_403,
+    api=SIBLINGS,
+    sent=Sent("/users/me", method="POST", body=b"x"),
+    status=403,
+    answer_headers={"x-amzn-ErrorType": ["MissingAuthenticationTokenException"]},
+    answer_body=b'{"message":"Missing Authentication Token"}',
+)
 
 # ---------------------------------------------------------------- encoding and slashes
 
@@ -540,6 +607,28 @@ for label, content_type, binary in (
             "body": base64.b64encode(body).decode() if binary else body.decode(),
         },
     )
+
+# a multipart upload of random bytes under a listed multipart/form-data: the event carries
+# the body in base64, and every adapter hands the app the same bytes
+UPLOAD = (
+    b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="r.bin"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+    + bytes((i * 7919 + 13) % 256 for i in range(3000))
+    + b"\r\n--b0undary--\r\n"
+)
+case(
+    name="multipart-upload-of-random-bytes-arrives-intact",  # issue item: binary uploads
+    kind="binary",
+    source=BINARY_DOC,
+    api=MAIN,
+    sent=Sent(
+        "/upload",
+        method="POST",
+        headers=(("Content-Type", "multipart/form-data; boundary=b0undary"),),
+        body=UPLOAD,
+    ),
+    event={"isBase64Encoded": True, "body": base64.b64encode(UPLOAD).decode()},
+)
 
 # ---------------------------------------------------------------- response mapping
 
@@ -826,6 +915,364 @@ answer(
     source=PROXY_DOC,
     answer_headers={"Content-Type": ["text/html"]},
     answer_body=b"<p>hi</p>",
+)
+
+# ---------------------------------------------------------------- API Gateway's own headers
+
+APIGW_ID = r"[A-Za-z0-9+/]{15}="  # the request's extendedRequestId
+NEW_ROOT = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}"
+FULL_TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+answer(
+    "proxy-answer-carries-apigw-id-and-a-new-trace",
+    {"statusCode": 200, "body": "ok"},
+    source=CURL_OF_A_REST_API,
+    kind="headers",
+    answer_patterns={"x-amz-apigw-id": APIGW_ID, "X-Amzn-Trace-Id": NEW_ROOT + ";Sampled=0"},
+)
+answer(
+    "proxy-answer-echoes-a-full-trace-header",  # issue item: response headers
+    {"statusCode": 200, "body": "ok"},
+    source=MEASURED,
+    kind="headers",
+    headers=(("X-Amzn-Trace-Id", FULL_TRACE),),
+    answer_patterns={"X-Amzn-Trace-Id": re.escape(FULL_TRACE), "x-amz-apigw-id": APIGW_ID},
+)
+answer(
+    "proxy-answer-completes-a-root-only-trace-with-a-parent",
+    {"statusCode": 200, "body": "ok"},
+    source=MEASURED,
+    kind="headers",
+    headers=(("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"),),
+    answer_patterns={
+        "X-Amzn-Trace-Id": r"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=[0-9a-f]{16}"
+    },
+)
+answer(
+    "function-error-has-no-trace-header",
+    {"__raise__": "boom"},
+    source=LAMBDA_ERRORS_DOC,
+    status=502,
+    kind="headers",
+    answer_headers={"X-Amzn-Trace-Id": []},
+)
+case(
+    name="mock-preflight-answers-with-its-headers-and-apigw-id",
+    kind="cors",
+    source=CURL_OF_A_REST_API,
+    api=MAIN,
+    sent=Sent(
+        "/items",
+        method="OPTIONS",
+        headers=(("Origin", "https://app.example.com"), ("Access-Control-Request-Method", "POST")),
+    ),
+    answer_headers={name: [value] for name, value in PREFLIGHT_HEADERS},
+    answer_patterns={"x-amz-apigw-id": APIGW_ID},
+    answer_body=b"",
+)
+
+# ---------------------------------------------------------------- authorizers and API keys
+
+CORS_ON_ERRORS = {"Access-Control-Allow-Origin": [ORIGIN]}  # the API's DEFAULT_4XX/5XX
+UNAUTHORIZED = (401, "UnauthorizedException", b'{"message":"Unauthorized"}')
+EXPLICIT_DENY = (
+    403,
+    "AccessDeniedException",
+    b'{"Message":"User is not authorized to access this resource with an explicit deny"}',
+)
+NO_ALLOW = (
+    403,
+    "AccessDeniedException",
+    b'{"Message":"User is not authorized to access this resource"}',
+)
+AUTHORIZER_FAILED = (500, "AuthorizerConfigurationException", b'{"message":null}')
+FORBIDDEN = (403, "ForbiddenException", b'{"message":"Forbidden"}')
+MISSING_TOKEN = (
+    403,
+    "MissingAuthenticationTokenException",
+    b'{"message":"Missing Authentication Token"}',
+)
+
+
+def refused(
+    name: str,
+    path: str,
+    answer: tuple[int, str, bytes],
+    *,
+    source: Any,
+    headers: tuple[tuple[str, str], ...] = (),
+    query: str = "",
+    kind: str = "authorizers",
+) -> None:
+    status, error_type, body = answer
+    case(
+        name=name,
+        kind=kind,
+        source=source,
+        api=GUARDED,
+        sent=Sent(path, query=query, headers=headers),
+        status=status,
+        answer_headers={"x-amzn-ErrorType": [error_type], **CORS_ON_ERRORS},
+        answer_body=body,
+    )
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("Authorization", token),)
+
+
+refused(
+    "token-authorizer-without-the-header-is-401", "/tok", UNAUTHORIZED, source=AUTHORIZER_API_DOC
+)
+refused(
+    "token-authorizer-empty-header-is-401",
+    "/tok",
+    UNAUTHORIZED,
+    source=AUTHORIZER_API_DOC,
+    headers=bearer(""),
+)
+refused(
+    "token-authorizer-explicit-deny",
+    "/tok",
+    EXPLICIT_DENY,
+    source=AUTHORIZER_ANSWERS,
+    headers=bearer("deny"),
+)
+refused(
+    "token-authorizer-no-statement-allows",
+    "/tok",
+    NO_ALLOW,
+    source=AUTHORIZER_ANSWERS,
+    headers=bearer("other"),
+)
+refused(
+    "token-authorizer-raises-unauthorized",
+    "/tok",
+    UNAUTHORIZED,
+    source=AUTHORIZER_ANSWERS,
+    headers=bearer("unauthorized"),
+)
+refused(
+    "token-authorizer-fails",
+    "/tok",
+    AUTHORIZER_FAILED,
+    source=AUTHORIZER_ANSWERS,
+    headers=bearer("boom"),
+)
+refused(
+    "token-authorizer-answers-no-policy",
+    "/tok",
+    AUTHORIZER_FAILED,
+    source=AUTHORIZER_OUTPUT_DOC,
+    headers=bearer("junk"),
+)
+refused(
+    "token-not-matching-the-validation-expression-is-401",
+    "/val",
+    UNAUTHORIZED,
+    source=AUTHORIZER_API_DOC,
+    headers=bearer("allow"),
+)
+refused(
+    "request-authorizer-missing-identity-source-is-401",
+    "/req",
+    UNAUTHORIZED,
+    source=AUTHORIZER_API_DOC,
+    headers=(("X-Team", "blue"),),  # the query string's q is missing
+)
+refused(
+    "request-authorizer-explicit-deny",
+    "/req",
+    EXPLICIT_DENY,
+    source=AUTHORIZER_ANSWERS,
+    headers=(("X-Team", "red"),),
+    query="q=1",
+)
+case(
+    name="token-authorizer-allows-and-its-context-reaches-the-event",
+    kind="authorizers",
+    source=AUTHORIZER_OUTPUT_DOC,
+    api=GUARDED,
+    sent=Sent("/tok", headers=bearer("allow")),
+    event={
+        "requestContext.authorizer.principalId": "user-1",
+        # context values reach the integration as strings
+        "requestContext.authorizer.user": "u1",
+        "requestContext.authorizer.n": "7",
+        "requestContext.authorizer.ok": "true",
+        "headers.Authorization": "allow",
+    },
+)
+case(
+    name="token-authorizer-event-names-the-method",
+    kind="authorizers",
+    source=AUTHORIZER_INPUT_DOC,
+    api=GUARDED,
+    sent=Sent("/tok", headers=bearer("allow")),
+    event={
+        "requestContext.authorizer.type": "TOKEN",
+        "requestContext.authorizer.methodArn": (
+            "arn:aws:execute-api:us-east-1:000000000000:guardedapi/dev/GET/tok"
+        ),
+    },
+)
+case(
+    name="token-matching-the-validation-expression-reaches-the-authorizer",
+    kind="authorizers",
+    source=AUTHORIZER_API_DOC,
+    api=GUARDED,
+    sent=Sent("/val", headers=bearer("Bearer abc")),
+    event={"requestContext.authorizer.principalId": "user-1", "resource": "/val"},
+)
+case(
+    name="request-authorizer-gets-the-request-without-its-body",
+    kind="authorizers",
+    source=AUTHORIZER_INPUT_DOC,
+    api=GUARDED,
+    sent=Sent("/req", query="q=1", headers=(("X-Team", "blue"),)),
+    event={
+        "requestContext.authorizer.type": "REQUEST",
+        "requestContext.authorizer.sawBody": "false",
+        "requestContext.authorizer.principalId": "user-1",
+    },
+)
+refused("api-key-missing-is-403", "/key", FORBIDDEN, source=USAGE_PLANS_DOC, kind="api-keys")
+refused(
+    "api-key-unknown-is-403",
+    "/key",
+    FORBIDDEN,
+    source=USAGE_PLANS_DOC,
+    headers=(("x-api-key", "not-a-key-of-this-stage"),),
+    kind="api-keys",
+)
+case(
+    name="api-key-accepted-and-named-in-the-identity",
+    kind="api-keys",
+    source=GO_SAMPLE,
+    api=GUARDED,
+    sent=Sent("/key", headers=(("x-api-key", API_KEY),)),
+    event={
+        "requestContext.identity.apiKey": API_KEY,
+        "requestContext.identity.apiKeyId": API_KEY_ID,
+        "headers.x-api-key": API_KEY,
+    },
+)
+refused(
+    "authorizer-decides-before-the-api-key",
+    "/both",
+    UNAUTHORIZED,
+    source=USAGE_PLANS_DOC,
+    kind="api-keys",
+)
+refused(
+    "allowed-by-the-authorizer-still-needs-the-key",
+    "/both",
+    FORBIDDEN,
+    source=USAGE_PLANS_DOC,
+    headers=bearer("allow"),
+    kind="api-keys",
+)
+case(
+    name="authorizer-and-api-key-both-pass",
+    kind="api-keys",
+    source=USAGE_PLANS_DOC,
+    api=GUARDED,
+    sent=Sent("/both", headers=(*bearer("allow"), ("x-api-key", API_KEY))),
+    event={
+        "requestContext.authorizer.principalId": "user-1",
+        "requestContext.identity.apiKeyId": API_KEY_ID,
+    },
+)
+refused("iam-method-unsigned-is-missing-token", "/iam", MISSING_TOKEN, source=IAM_CONTEXT_DOC)
+case(
+    name="iam-method-signed-names-the-access-key",
+    kind="authorizers",
+    source=IAM_CONTEXT_DOC,
+    api=GUARDED,
+    sent=Sent(
+        "/iam",
+        headers=bearer(
+            "AWS4-HMAC-SHA256 Credential=AKIDCORPUSEXAMPLE/20240101/us-east-1/execute-api/"
+            "aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64
+        ),
+    ),
+    event={"requestContext.identity.accessKey": "AKIDCORPUSEXAMPLE"},
+)
+case(
+    name="open-method-beside-guarded-ones-has-no-authorizer",
+    kind="authorizers",
+    source=SAM_SAMPLE,
+    api=GUARDED,
+    sent=Sent("/open", headers=(UA,)),
+    event={"requestContext.identity": {**OPEN_IDENTITY, "sourceIp": "127.0.0.1"}},
+    absent=("requestContext.authorizer.principalId", "requestContext.identity.apiKey"),
+)
+
+# ---------------------------------------------------------------- CORS on API Gateway's answers
+
+refused(
+    "missing-token-carries-the-default-4xx-headers",
+    "/nowhere",
+    MISSING_TOKEN,
+    source=GATEWAY_RESPONSES_DOC,
+    kind="cors",
+)
+case(
+    name="mock-preflight-is-the-same-for-any-origin",
+    kind="cors",
+    source=CURL_OF_A_REST_API,
+    api=MAIN,
+    sent=Sent("/items", method="OPTIONS", headers=(("Origin", "https://elsewhere.example"),)),
+    answer_headers={name: [value] for name, value in PREFLIGHT_HEADERS},
+    answer_body=b"",
+)
+case(
+    name="no-preflight-on-a-resource-without-options",
+    kind="cors",
+    source=UNMATCHED_IS_403,
+    api=MAIN,
+    sent=Sent("/items/new", method="OPTIONS", headers=(("Origin", ORIGIN),)),
+    status=403,
+    answer_headers={"x-amzn-ErrorType": ["MissingAuthenticationTokenException"]},
+)
+
+# ---------------------------------------------------------------- limits
+
+case(
+    name="body-over-10-mb-is-413",
+    kind="limits",
+    source=LIMITS_DOC,
+    api=MAIN,
+    sent=Sent("/upload", method="POST", body=b"x" * (10 * 1024 * 1024 + 1)),
+    status=413,
+    answer_body=b'{"message": "Request Too Long"}',
+)
+case(
+    name="event-over-6-mb-is-413-and-the-function-does-not-run",
+    kind="limits",
+    source=EVENT_OVER_6MB,
+    api=MAIN,
+    sent=Sent(
+        "/upload",
+        method="POST",
+        headers=(("Content-Type", "text/plain"),),
+        body=b"y" * (6 * 1024 * 1024 + 1),
+    ),
+    status=413,
+    answer_headers={"x-amzn-ErrorType": ["BadRequestException"]},
+    answer_body=b'{"message": "Request Too Long"}',
+)
+case(
+    name="body-just-under-6-mb-of-event-reaches-the-function",
+    kind="limits",
+    source=EVENT_OVER_6MB,
+    api=MAIN,
+    sent=Sent(
+        "/upload",
+        method="POST",
+        headers=(("Content-Type", "text/plain"),),
+        body=b"z" * (5 * 1024 * 1024),
+    ),
+    event={"isBase64Encoded": False, "resource": "/upload"},
 )
 
 EVENT_CASES = [c for c in CASES if c.is_event_case]

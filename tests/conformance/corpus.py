@@ -19,7 +19,10 @@ from typing import Any
 AWS_DOC = "aws-doc"  # an AWS document says so
 AWS_SAMPLE = "aws-sample"  # an event AWS publishes as a sample
 CAPTURED = "captured"  # recorded from a real API Gateway, published with an AWS-validated suite
-SOURCE_KINDS = (AWS_DOC, AWS_SAMPLE, CAPTURED)
+# measured on a real API Gateway and published with the API's definition, the requests and
+# AWS's answers (a public thread of an emulator's maintainers, the measurement reproducible)
+REPORTED = "reported"
+SOURCE_KINDS = (AWS_DOC, AWS_SAMPLE, CAPTURED, REPORTED)
 # a rule measured against AWS that no public recording or document shows: kept as a case
 # (the stricter local choice), said so in docs/api-gateway.md, and not counted as sourced
 UNSOURCED = "unsourced"
@@ -84,6 +87,72 @@ LAMBDA_ERRORS_DOC = Source(
 _LOCALSTACK = "localstack/localstack tests/aws/services/apigateway/"
 
 
+ROUTING_SIBLINGS = Source(
+    REPORTED,
+    "https://github.com/floci-io/floci/pull/3399 (REST API measured in us-west-2: "
+    "/users/{userId} GET beside /users/me PATCH, /roles/{roleId} GET beside "
+    "/roles/provision POST, /things/{proxy+} beside /things/real GET)",
+)
+ROUTING_GREEDY_ROOT = Source(
+    REPORTED,
+    "https://github.com/ministackorg/ministack/pull/1423 (REST API measured in "
+    "eu-central-1: /{proxy+} ANY, /jobs without methods, /jobs/{operation_type} GET, "
+    "/cors_only OPTIONS)",
+)
+CURL_OF_A_REST_API = Source(
+    REPORTED,
+    "https://github.com/jrfoehn/aws-api_gateway_dynamic_headers_integration_response "
+    "README (a curl of a deployed REST API: the answer's x-amzn-requestid, x-amz-apigw-id "
+    "and x-amzn-trace-id Root=...;Sampled=0)",
+)
+AUTHORIZER_INPUT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-lambda-authorizer-input.html (TOKEN and REQUEST authorizer input)",
+)
+AUTHORIZER_OUTPUT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-lambda-authorizer-output.html (principalId, policy, context as strings)",
+)
+AUTHORIZER_API_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html (identity "
+    "sources missing or not matching the validation expression: 401 without a call)",
+)
+AUTHORIZER_ANSWERS = Source(
+    REPORTED,
+    "https://loige.co/debugging-custom-apigateway-authorizers/ (the answers API Gateway "
+    "sent for a deny, no allow, an Unauthorized error, a failing authorizer)",
+)
+USAGE_PLANS_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-api-usage-plans.html (x-api-key; a missing or unknown key: 403 Forbidden)",
+)
+IAM_CONTEXT_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "api-gateway-mapping-template-reference.html ($context.identity.accessKey; "
+    "MISSING_AUTHENTICATION_TOKEN for an unsigned request to an AWS_IAM method)",
+)
+LIMITS_DOC = Source(
+    AWS_DOC,
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html (payload "
+    "10 MB) and supported-gateway-response-types.html (REQUEST_TOO_LARGE 413)",
+)
+EVENT_OVER_6MB = Source(
+    REPORTED,
+    "https://github.com/koki-develop/lgtm-generator/issues/10 (an event over Lambda's 6 MB: "
+    "413 Request Too Long, BadRequestException)",
+)
+UNMATCHED_IS_403 = Source(
+    REPORTED,
+    "https://github.com/floci-io/floci/pull/3547 (a verb no resource of the path has: 403 "
+    "Missing Authentication Token, measured in us-west-2)",
+)
+
+
 MEASURED = Source(UNSOURCED, "docs/api-gateway.md, 'Unknown: no public recording or document'")
 
 
@@ -114,8 +183,33 @@ class ApiShape:
     methods: tuple[tuple[str, str], ...]  # (resource path, verb or ANY)
     binary_media_types: tuple[str, ...] = ()
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    # resources whose OPTIONS is a MOCK integration answering with these fixed headers
+    preflights: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # (path, verb) -> who may call it: (AuthorizationType, authorizer id, ApiKeyRequired)
+    access: Mapping[tuple[str, str], tuple[str, str | None, bool]] = field(default_factory=dict)
+    authorizers: tuple[Authorizer, ...] = ()
+    api_keys: Mapping[str, str] = field(default_factory=dict)  # value -> key id
+    # gateway response type -> the headers it adds (DEFAULT_4XX, DEFAULT_5XX)
+    gateway_responses: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda authorizer of an API; the corpus's function answers as its authorizer."""
+
+    id: str
+    type: str  # TOKEN or REQUEST
+    identity_sources: tuple[str, ...]
+    ttl_s: int = 0
+    validation: str | None = None
+
+
+# what a MOCK preflight of MAIN answers with (as teal writes them for a CORS route)
+PREFLIGHT_HEADERS = (
+    ("Access-Control-Allow-Origin", "https://app.example.com"),
+    ("Access-Control-Allow-Methods", "GET,OPTIONS,POST"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+)
 # the API of the recordings above: one greedy resource at the root, any method, stage "test"
 GREEDY = ApiShape("greedyapi", "test", (("/{proxy+}", "ANY"),))
 MAIN = ApiShape(
@@ -135,10 +229,78 @@ MAIN = ApiShape(
         ("/answer", "ANY"),
     ),
     # a type with a wildcard subtype, an exact type, and a wildcard *type*, which AWS ignores
-    binary_media_types=("image/*", "application/octet-stream", "*/test"),
+    binary_media_types=("image/*", "application/octet-stream", "multipart/form-data", "*/test"),
     stage_variables={"flavour": "plain"},
+    preflights={"/items": PREFLIGHT_HEADERS},
 )
-APIS = (GREEDY, MAIN)
+# resources whose method sets differ beside a variable or greedy sibling (a reported tree)
+SIBLINGS = ApiShape(
+    "siblingsapi",
+    "dev",
+    (
+        ("/users/{userId}", "GET"),
+        ("/users/me", "PATCH"),
+        ("/roles/provision", "POST"),
+        ("/roles/{roleId}", "GET"),
+        ("/things/real", "GET"),
+        ("/things/{proxy+}", "ANY"),
+    ),
+)
+# a greedy resource at the root with any method, and resources that lack some verbs
+ROOTED = ApiShape(
+    "rootedapi",
+    "dev",
+    (
+        ("/{proxy+}", "ANY"),
+        ("/jobs/{operation_type}", "GET"),
+        ("/cors_only", "OPTIONS"),
+        ("/users", "GET"),
+        ("/test", "POST"),
+        ("/test/any", "ANY"),
+    ),
+)
+# methods behind Lambda authorizers, an API key, IAM; API Gateway's own errors carry CORS
+ORIGIN = "https://app.example.com"
+API_KEY, API_KEY_ID = "corpus-key-0123456789abcdefghij", "corpuskeyid"
+GUARDED = ApiShape(
+    "guardedapi",
+    "dev",
+    (
+        ("/tok", "GET"),
+        ("/val", "GET"),
+        ("/req", "GET"),
+        ("/key", "GET"),
+        ("/both", "GET"),
+        ("/iam", "GET"),
+        ("/open", "GET"),
+    ),
+    access={
+        ("/tok", "GET"): ("CUSTOM", "tok", False),
+        ("/val", "GET"): ("CUSTOM", "val", False),
+        ("/req", "GET"): ("CUSTOM", "req", False),
+        ("/key", "GET"): ("NONE", None, True),
+        ("/both", "GET"): ("CUSTOM", "tok", True),
+        ("/iam", "GET"): ("AWS_IAM", None, False),
+    },
+    authorizers=(
+        Authorizer("tok", "TOKEN", ("method.request.header.Authorization",)),
+        Authorizer(
+            "val", "TOKEN", ("method.request.header.Authorization",), validation="^Bearer [a-z]+$"
+        ),
+        Authorizer(
+            "req",
+            "REQUEST",
+            ("method.request.header.X-Team", "method.request.querystring.q"),
+            ttl_s=300,
+        ),
+    ),
+    api_keys={API_KEY: API_KEY_ID},
+    gateway_responses={
+        "DEFAULT_4XX": (("Access-Control-Allow-Origin", ORIGIN),),
+        "DEFAULT_5XX": (("Access-Control-Allow-Origin", ORIGIN),),
+    },
+)
+APIS = (GREEDY, MAIN, SIBLINGS, ROOTED, GUARDED)
 # a custom domain in front of MAIN, under the base path "v1"
 DOMAIN_NAME = "shop.example.com"
 DOMAIN_BASE = "v1"
@@ -182,8 +344,13 @@ class Case:
     status: int = 200
     answer_headers: Mapping[str, list[str]] = field(default_factory=dict)
     answer_body: bytes | None = None
-    kind: str = "event"  # event, encoding, headers, routing, response, binary, errors
+    # a header whose one value has a form rather than a value (ids made per request)
+    answer_patterns: Mapping[str, str] = field(default_factory=dict)
+    # event, encoding, headers, routing, response, binary, errors, authorizers, api-keys,
+    # cors, limits
+    kind: str = "event"
 
     @property
     def is_event_case(self) -> bool:
-        return self.returns is None and self.status == 200
+        answer_checked = self.answer_headers or self.answer_patterns or self.answer_body
+        return self.returns is None and self.status == 200 and not answer_checked

@@ -23,7 +23,7 @@ from teal.project.config import AppSection, Runtime, load_project
 from teal.project.loader import LoadedApp, load_app
 from teal.project.runtimes import find_interpreter, runtime_version
 from teal.runtime.errors import UserError
-from teal.runtime.routes import RouteTable, quota_warnings
+from teal.runtime.routes import RouteTable, quota_warnings, routing_warnings
 
 # What `teal init --template NAME` writes: src/teal/cli/init_template/NAME/'s files,
 # and the teal.toml all templates share (init_template/teal.toml).
@@ -117,7 +117,7 @@ def routes(project: Path, as_json: bool) -> None:
                 "api": read.api,
                 "routes": routes_as_json(read.table),
                 "notes": list(read.notes),
-                "warnings": quota_warnings(read.table),
+                "warnings": [*quota_warnings(read.table), *routing_warnings(read.table)],
             }
         )
     else:

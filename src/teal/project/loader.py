@@ -51,6 +51,7 @@ from teal.runtime.routes import (
     RouteTable,
     build_route_table,
     quota_warnings,
+    routing_warnings,
 )
 from teal.runtime.triggers import QueueSpec, ScheduleSpec, TriggerSpecs
 
@@ -145,7 +146,11 @@ def load_app(
         functions = {*loaded.table.functions, *loaded.table.triggers.functions}
         check_function_tables(project, functions)
         check_queue_tables(project, {c.queue for c in loaded.table.triggers.consumers})
-    for warning in [*loaded.notes, *quota_warnings(loaded.table)]:
+    for warning in [
+        *loaded.notes,
+        *quota_warnings(loaded.table),
+        *routing_warnings(loaded.table),
+    ]:
         warnings_log.warning("%s", warning)
     return loaded
 

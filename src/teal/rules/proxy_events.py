@@ -111,7 +111,7 @@ def _request_context(
         "resourceId": resource_id(source.api_id, source.resource_path),
         "resourcePath": source.resource_path,
         "httpMethod": request.method,
-        "extendedRequestId": _extended_request_id(request_id),
+        "extendedRequestId": extended_request_id(request_id),
         "requestTime": _request_time(int(now)),
         "path": source.context_path,
         "accountId": source.account_id,
@@ -172,8 +172,9 @@ def _request_time(epoch_s: int) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_s))
 
 
-def _extended_request_id(request_id: str) -> str:
-    """16 characters of base64 ending in ``=``, like API Gateway's, from the request id."""
+def extended_request_id(request_id: str) -> str:
+    """16 characters of base64 ending in ``=``, like API Gateway's, from the request id: the
+    event's ``extendedRequestId`` and the answer's ``x-amz-apigw-id``."""
     return base64.b64encode(request_id.encode()[-11:].rjust(11, b"0")).decode("ascii")
 
 

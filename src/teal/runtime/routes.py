@@ -218,11 +218,16 @@ class PathTree(Generic[T]):
         return self.root.walk()
 
     def match(self, path: str, method: str) -> Match[T]:
-        """Find the resource API Gateway would pick for a request path.
+        """Find the resource and method API Gateway would pick for a request.
 
-        Static parts win over a variable; a greedy variable takes one or more
-        remaining segments. ``ANY`` serves a verb the resource lacks. Answers are
-        remembered (up to :data:`MATCHES_KEPT` of them) until the tree changes.
+        API Gateway resolves the path and the method together: the most
+        specific resource that has the method (or ``ANY``) wins, static parts
+        before a variable, a variable before a greedy one, deeper resources
+        before their ancestors. A static resource without the verb yields to a
+        variable or greedy sibling or ancestor that has it (``POST /users``
+        beside ``GET /users`` and ``ANY /{proxy+}`` reaches ``/{proxy+}``).
+        Answers are remembered (up to :data:`MATCHES_KEPT` of them) until the
+        tree changes.
         """
         key = (path, method)
         known = self._matches.get(key)
@@ -234,13 +239,20 @@ class PathTree(Generic[T]):
 
     def _match(self, path: str, method: str) -> Match[T]:
         segments = [s for s in path.split("/") if s] if path not in ("", "/") else []
-        found = _match_segments(self.root, segments)
+        verb = method.upper()
+        found = _match_segments(
+            self.root, segments, lambda n: verb in n.methods or "ANY" in n.methods
+        )
+        if found is not None:
+            node, params = found
+            for key in (verb, "ANY"):
+                if key in node.methods:
+                    return Match(MatchKind.FULL, node, node.methods[key], key, params)
+        # no resource on the way has the method: say which resource the path reaches
+        found = _match_segments(self.root, segments, lambda n: bool(n.methods))
         if found is None:
             return Match(MatchKind.NONE)
         node, params = found
-        for key in (method.upper(), "ANY"):
-            if key in node.methods:
-                return Match(MatchKind.FULL, node, node.methods[key], key, params)
         return Match(MatchKind.PATH, node, None, None, params)
 
 
@@ -265,12 +277,16 @@ class _Attempt(Generic[T]):
     partial: Found[T] | None = None  # the static child's match, if any
 
 
-def _match_segments(root: Node[T], segments: list[str]) -> Found[T] | None:
-    """Depth-first match preferring static parts; a resource with methods beats one without.
+def _match_segments(
+    root: Node[T], segments: list[str], serves: Callable[[Node[T]], bool]
+) -> Found[T] | None:
+    """Depth-first match preferring static parts; a resource that ``serves`` beats one
+    that does not.
 
     At each level the static child is tried first; its match wins when its
-    resource has methods, else the variable child's match wins when it has
-    methods (or when the static child matched nothing). A greedy variable
+    resource serves, else the variable child's match wins when it serves (or
+    when the static child matched nothing). A match that serves is found
+    whenever one exists. A greedy variable
     takes all remaining segments. The search keeps its own stack, so a request
     path may be as deep as API Gateway allows.
     """
@@ -289,7 +305,7 @@ def _match_segments(root: Node[T], segments: list[str]) -> Found[T] | None:
                 stack.append(_Attempt(static, attempt.depth + 1, attempt.params))
         elif attempt.next == _TRY_VARIABLE:
             attempt.next, attempt.partial = _CHOOSE, result
-            if result is not None and result[0].methods:
+            if result is not None and serves(result[0]):
                 stack.pop()
                 continue
             child = _variable_attempt(attempt, segments)
@@ -300,7 +316,7 @@ def _match_segments(root: Node[T], segments: list[str]) -> Found[T] | None:
                 stack.pop()
         else:  # _CHOOSE between the variable child's match (in result) and the static one's
             found = result
-            if found is None or not (found[0].methods or attempt.partial is None):
+            if found is None or not (serves(found[0]) or attempt.partial is None):
                 result = attempt.partial
             stack.pop()
     return result
@@ -473,6 +489,51 @@ def quota_warnings(table: RouteTable) -> list[str]:
         "'Resources per API'), so a deploy to AWS fails until then; the local cloud does not "
         "enforce it"
     ]
+
+
+# The verbs whose routing a warning follows (HEAD and OPTIONS go where GET and the
+# preflights go, and would only repeat the same lines).
+_WARNED_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def routing_warnings(table: RouteTable) -> list[str]:
+    """Where a verb a route lacks goes to another route's handler: API Gateway sends it to
+    the nearest resource that has the verb (a variable or greedy sibling or ancestor), not
+    to a 403. Framework routes that meet another framework route are left out: the app
+    routes those requests itself."""
+    warnings = []
+    for node in table.tree.nodes():
+        if not node.methods or "ANY" in node.methods:
+            continue
+        path = _sample_request_path(node)
+        elsewhere: dict[str, list[str]] = {}
+        for verb in _WARNED_VERBS:
+            if verb in node.methods:
+                continue
+            found = table.tree.match(path, verb)
+            if found.node is None or found.target is None or found.node is node:
+                continue
+            if not _both_framework_routes(node, found.target):
+                elsewhere.setdefault(found.node.path, []).append(verb)
+        for other, verbs in elsewhere.items():
+            warnings.append(
+                f"{'|'.join(verbs)} {node.path} reach {other}, not {node.path} "
+                f"({'|'.join(sorted(node.methods))} only): API Gateway sends a verb a resource "
+                "lacks to the nearest resource that has it; add the verbs to the route to "
+                "keep them there"
+            )
+    return warnings
+
+
+def _sample_request_path(node: Node[T]) -> str:
+    """A request path that reaches ``node`` (its variables given a value)."""
+    parts = compile_path(node.path) if node.part is not None else []
+    values = ["teal-sample" if p.is_variable else p.text for p in parts]
+    return "/" + "/".join(values)
+
+
+def _both_framework_routes(node: Node[Route], target: Route) -> bool:
+    return all(r.source is not None for r in [*node.methods.values(), target])
 
 
 def _check_spec(spec: RouteSpec, problems: list[str]) -> Route | None:

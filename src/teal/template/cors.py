@@ -6,6 +6,12 @@
   methods) and never calls a function. Where the app declares ``OPTIONS``
   itself (a teal route, or a framework route such as each of Flask's rules),
   the app answers the preflight, and the runtime adds the headers.
+- **A framework's own preflights.** A framework app (FastAPI, Flask, Django...)
+  answers ``OPTIONS`` itself where teal's CORS is not asked for (its CORS
+  middleware answers the preflight, or the framework its own 405): each of
+  its resources gets an ``OPTIONS`` method to the app's function
+  (:func:`with_app_options`). Without it, API Gateway would answer the
+  browser's preflight with 403 and the app would never see it.
 - **Gateway responses.** ``DEFAULT_4XX`` and ``DEFAULT_5XX`` carry the
   origin's headers on every answer API Gateway makes itself (403 Missing
   Authentication Token, 401 from an authorizer, 502 when a function fails...),
@@ -39,6 +45,28 @@ def with_effective_cors(table: RouteTable, app_cors: CORSConfig | None) -> Route
         return table
     routes = [dataclasses.replace(r, cors=effective_cors(r.cors, app_cors)) for r in table.routes]
     return dataclasses.replace(table, routes=routes)
+
+
+def with_app_options(table: RouteTable) -> RouteTable:
+    """The table with ``OPTIONS`` added to each framework route without CORS config (run
+    after :func:`with_effective_cors`), so the app answers its own preflights; the same
+    table when there is none to add."""
+    routes = [
+        dataclasses.replace(r, methods=tuple(sorted([*r.methods, "OPTIONS"])))
+        if _app_answers_options(r)
+        else r
+        for r in table.routes
+    ]
+    if routes == list(table.routes):
+        return table
+    return dataclasses.replace(table, routes=routes)
+
+
+def _app_answers_options(route: Route) -> bool:
+    """A framework's route (it has a ``source``) that neither takes OPTIONS already (an
+    ``ANY`` or a Flask rule does) nor has a MOCK preflight from teal's CORS."""
+    has_options = "OPTIONS" in route.methods or "ANY" in route.methods
+    return route.source is not None and not has_options and route.cors is None
 
 
 def preflight_cors(node: Node[Route]) -> CORSConfig | None:

@@ -36,7 +36,13 @@ from teal.template.auth import (
     method_access,
     needs_api_key,
 )
-from teal.template.cors import cors_facts, gateway_cors, gateway_responses, with_effective_cors
+from teal.template.cors import (
+    cors_facts,
+    gateway_cors,
+    gateway_responses,
+    with_app_options,
+    with_effective_cors,
+)
 from teal.template.function_options import extend_function
 from teal.template.names import (
     REST_API_BASE,
@@ -99,7 +105,7 @@ def synthesize(
             where=target.entry,
             hint="add at least one @app.route",
         )
-    table = with_effective_cors(table, target.cors)
+    table = with_app_options(with_effective_cors(table, target.cors))
     gen = generation(rest_api_logical_id)
     resources: dict[str, Any] = fn_resources.environment_resources(target)
     by_function = table.functions

@@ -1,5 +1,6 @@
 """A FastAPI shop: posts and users routers, static files, a lifespan."""
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,9 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 VERSION = "1"
+ORIGIN = "https://app.example.com"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01"
 STARTS: list[int] = []  # one entry per lifespan startup in this process
 
@@ -21,6 +24,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
 
 
 app = FastAPI(lifespan=lifespan)
+# the app answers its own preflights (teal's [cors] is not set)
+app.add_middleware(CORSMiddleware, allow_origins=[ORIGIN], allow_methods=["*"])
 posts = APIRouter(prefix="/posts")
 users = APIRouter(prefix="/users")
 
@@ -74,6 +79,19 @@ def avatar(user_id: int) -> Response:
 @users.get("/{user_id}/files/{path:path}")
 def user_file(user_id: int, path: str) -> dict[str, Any]:
     return {"user": user_id, "path": path}
+
+
+@app.post("/uploads")
+async def upload(request: Request) -> dict[str, Any]:
+    """A multipart upload, read from the raw body: each part's size and digest."""
+    body = await request.body()
+    boundary = request.headers["content-type"].split("boundary=", 1)[1].encode()
+    files = []
+    for part in body.split(b"--" + boundary)[1:-1]:
+        _, _, content = part.partition(b"\r\n\r\n")
+        content = content.removesuffix(b"\r\n")
+        files.append({"size": len(content), "sha256": hashlib.sha256(content).hexdigest()})
+    return {"files": files}
 
 
 app.include_router(posts)

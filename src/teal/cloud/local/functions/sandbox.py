@@ -10,11 +10,18 @@
   package carries no teal.toml); without one, the region of the user's AWS
   configuration, as a deploy would use; without that either, the local cloud's
   own.
+- **Identity**: ``context.invoked_function_arn`` is the function's ARN in that
+  region and in the local cloud's one account (:data:`LOCAL_ACCOUNT_ID`, the
+  ``accountId`` of every ARN and event the local cloud makes).
 - **Credentials**: as ``sam local`` does, the user's own, resolved here by
   botocore's chain (variables, shared files, SSO...) for the ``[aws] profile``,
   recorded the same way, so a handler's boto3 clients reach real AWS services
-  when the user has credentials; none when there are none. Instance metadata is not asked: that
-  would be a network call on every machine that is not an EC2 instance.
+  when the user has credentials. Lambda always sets the three variables: with
+  no credentials to pass they hold :data:`NO_CREDENTIALS` (AWS refuses a call
+  signed with it). Instance metadata is not asked: that would be a network
+  call on every machine that is not an EC2 instance.
+- **Runtime API**: ``AWS_LAMBDA_RUNTIME_API`` is Lambda's (``127.0.0.1:9001``);
+  locally nothing answers there (the worker is the runtime).
 - **Code**: read-only, as Lambda's ``/var/task`` (file modes; see
   :func:`make_read_only`). A handler's write there fails with
   ``PermissionError`` (EACCES) where Lambda's fails with ``OSError`` EROFS.
@@ -39,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from teal.cloud.local.model import LOCAL_REGION, FunctionSpec
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION, FunctionSpec
 from teal.cloud.local.paths import LocalPaths
 
 OUT_OF_MEMORY = "Runtime.OutOfMemory"
@@ -48,6 +55,11 @@ OUT_OF_MEMORY = "Runtime.OutOfMemory"
 OUT_OF_MEMORY_LOG = "RequestId: {request_id} Error: Runtime exited with error: signal: killed\n"
 OUT_OF_MEMORY_LOG += OUT_OF_MEMORY
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT")
+# What the credential variables hold when the user has no credentials: set, as on Lambda,
+# and plainly not a key (docs/local-cloud.md says so).
+NO_CREDENTIALS = "teal-local-no-credentials"
+# Lambda's runtime API address, as every execution environment has it.
+RUNTIME_API = "127.0.0.1:9001"
 _CREDENTIAL_VARIABLES = {
     "access_key": "AWS_ACCESS_KEY_ID",
     "secret_key": "AWS_SECRET_ACCESS_KEY",
@@ -174,7 +186,9 @@ def lambda_variables(
 ) -> dict[str, str]:
     """The variables a Lambda execution environment sees, then the function's own."""
     env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
-    env.update(identity.credentials)
+    env.update(
+        identity.credentials or dict.fromkeys(_CREDENTIAL_VARIABLES.values(), NO_CREDENTIALS)
+    )
     env.update(
         {
             "AWS_REGION": identity.region,
@@ -190,13 +204,20 @@ def lambda_variables(
             "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent),
             "_HANDLER": spec.handler,
             "TZ": ":UTC",
-            "TEAL_LOCAL_FUNCTION_ARN": spec.arn,
+            "AWS_LAMBDA_RUNTIME_API": RUNTIME_API,
+            "TEAL_LOCAL_FUNCTION_ARN": function_arn(spec.name, identity.region),
         }
     )
     if tmp is not None:
         env["TMPDIR"] = str(tmp)
     env.update(spec.variables)
     return env
+
+
+def function_arn(name: str, region: str) -> str:
+    """A function's ARN as its handler's context shows it: the region it runs in, and the
+    local cloud's account."""
+    return f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{name}"
 
 
 def lambda_trace_id(trace_header: str | None) -> str:

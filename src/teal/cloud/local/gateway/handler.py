@@ -117,6 +117,7 @@ from teal.rules.proxy_events import (
     add_access,
     build_proxy_event,
     event_path,
+    extended_request_id,
     first_accepted,
     is_binary,
     parse_proxy_response,
@@ -197,6 +198,15 @@ def random_request_id() -> str:
 def new_trace_id(now: float) -> str:
     """An X-Ray trace id, the ``Root`` API Gateway puts in ``X-Amzn-Trace-Id``."""
     return f"Root=1-{int(now):08x}-{random.getrandbits(96):024x}"
+
+
+def answer_trace_id(sent: str | None, started: str) -> str:
+    """The ``X-Amzn-Trace-Id`` of a proxy answer: a client's header with a root and a
+    parent as it was sent, a root-only one completed with a parent (the segment API
+    Gateway would record), else the trace API Gateway started, not sampled."""
+    if sent and "Root=" in sent:
+        return sent if "Parent=" in sent else f"{sent};Parent={random.getrandbits(64):016x}"
+    return f"{started};Sampled=0"
 
 
 def trace_id_of(request: GatewayRequest, now: float) -> str:
@@ -516,7 +526,11 @@ class Gateway:
         binary_accepted = is_binary(
             first_accepted(request.header("accept")), source.binary_media_types
         )
-        return await self._integrate(spec, event, request_id, binary_accepted), spec.name
+        own = (
+            ("x-amz-apigw-id", extended_request_id(request_id)),
+            ("X-Amzn-Trace-Id", answer_trace_id(request.header("x-amzn-trace-id"), trace_id)),
+        )
+        return await self._integrate(spec, event, request_id, binary_accepted, own), spec.name
 
     def _permitted(
         self, view: _View, spec: FunctionSpec, target: StageTarget, verb: str, resource: str
@@ -596,8 +610,10 @@ class Gateway:
         event: dict[str, Any],
         request_id: str,
         binary_accepted: bool,
+        own_headers: tuple[tuple[str, str], ...] = (),
     ) -> GatewayResponse:
-        """Call the function; the integration timeout does not stop it (as on AWS).
+        """Call the function; the integration timeout does not stop it (as on AWS). A
+        proxy answer carries ``own_headers`` (API Gateway's id and trace of the request).
 
         Lambda gives the invocation a request id of its own, distinct from API
         Gateway's ``requestId`` in the event.
@@ -629,6 +645,7 @@ class Gateway:
         if not any(name.lower() == "content-type" for name, _ in headers):
             headers.append(("Content-Type", "application/json"))
         headers.append(("x-amzn-RequestId", request_id))
+        headers.extend(own_headers)
         return GatewayResponse(proxy.status, tuple(headers), proxy.body)
 
     async def _invoke(self, view: _View, name: str, request: GatewayRequest) -> GatewayResponse:
@@ -873,4 +890,5 @@ def _mock_answer(mock: MockAnswer, request_id: str) -> GatewayResponse:
     headers = [("Content-Type", "application/json"), *mock.headers]
     if request_id:
         headers.append(("x-amzn-RequestId", request_id))
+        headers.append(("x-amz-apigw-id", extended_request_id(request_id)))
     return GatewayResponse(mock.status, tuple(headers), b"")
