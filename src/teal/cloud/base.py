@@ -633,6 +633,11 @@ class Cloud(Protocol):
         """Every custom domain the cloud has, by name."""
         ...
 
+    def delete_domain(self, name: str, on_event: EventSink) -> None:
+        """Remove the domain itself (on AWS its stack, with the DNS record); a missing one
+        is fine. Only called once the domain maps nothing."""
+        ...
+
     # Routing rules of custom domains (teal preview), evaluated before the mappings.
     def allow_routing_rules(self, domain: str) -> None:
         """Set the domain's routing mode to rules first, then base path mappings (a domain

@@ -14,17 +14,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from teal.cloud.base import BasePathMapping, Cloud, DomainInfo, RoutingRule
+from teal.cloud.base import BasePathMapping, Cloud, DomainInfo, EventSink, RoutingRule
 from teal.ops.environments import (
     ApiHolder,
     DomainState,
     Pointing,
     api_holders,
     is_preview_rule,
+    shared_domain_lock_key,
 )
+from teal.ops.oplog import OperationLock
+from teal.progress import Progress
 from teal.project.config import DomainSpec
 from teal.rules.labels import APP_TAG
-from teal.runtime.errors import UserError
+from teal.runtime.errors import OperationError, UserError
 
 TEAL_ENDPOINT_TYPE = "REGIONAL"  # every domain teal makes
 
@@ -168,3 +171,60 @@ def _refuse_other_settings(app: str, spec: DomainSpec, info: DomainInfo) -> None
             where="teal.toml [domain] name",
             hint="use a regional domain name of its own for this app",
         )
+
+
+# -- deleting a domain -----------------------------------------------------------
+
+# How long an operation waits for another app's step on a domain they share (making,
+# updating or deleting the domain itself: moments locally, a small stack update on AWS).
+SHARED_STEP_WAIT_S = 600.0
+
+
+def delete_domain(
+    cloud: Cloud,
+    name: str,
+    *,
+    app: str,
+    user: str,
+    progress: Progress,
+    on_event: EventSink,
+) -> DomainInfo:
+    """Remove a domain that maps nothing any more (``teal domain delete``).
+
+    Deleting an environment removes its mapping only: the domain is the apps' in
+    common and goes only by this, under its shared lock, once no app maps it.
+    """
+    with OperationLock(
+        cloud,
+        shared_domain_lock_key(name),
+        "domain delete",
+        user,
+        app=app,
+        progress=progress,
+        wait_s=SHARED_STEP_WAIT_S,
+    ):
+        info = cloud.get_domain(name)
+        if info is None:
+            raise UserError(
+                f"there is no custom domain {name}",
+                where=name,
+                hint="see the domains there are: teal domains",
+            )
+        view = view_domain(cloud, info)
+        if view.mappings:
+            held = ", ".join(f"{m.shown_path} ({_served_by(m)})" for m in view.mappings)
+            raise OperationError(
+                f"{name} still maps {held}; nothing was changed",
+                where=name,
+                hint="delete (or switch away) every environment the domain maps first: "
+                "teal delete --force in each app's project",
+            )
+        progress(f"deleting the domain {name}")
+        cloud.delete_domain(name, on_event)
+        return info
+
+
+def _served_by(row: MappingRow) -> str:
+    if row.holder is None:
+        return f"API {row.api_id}"
+    return f"app {row.holder.app}, environment {row.holder.environment}"

@@ -1,8 +1,9 @@
 """Deployed environments and the domain mappings that point at them, read through the Cloud.
 
 Shared by deploy and blue-green: which environment is live on a domain, whose
-API a mapping points at, which one a domain previews, and the lock that
-serializes every change of a mapping or a preview.
+API a mapping points at, which one a domain previews, and the locks that
+serialize every change of a mapping or a preview (one per base path) and of
+the domain itself.
 
 A preview (``teal preview``): requests to the domain that carry
 ``teal-preview: <value>`` go to the previewed environment; every other request
@@ -183,8 +184,18 @@ def point_domain(cloud: Cloud, state: DomainState, api_id: str, stage: str) -> N
     cloud.ensure_serving()  # locally: a new domain's listener is up before we return
 
 
-def domain_lock_key(domain: str) -> str:
-    return f"domain:{domain}"
+def domain_lock_key(spec: DomainSpec) -> str:
+    """The lock of one app's mapping of a domain (and its preview rule): ``domain:<name>``
+    for the root, ``domain:<name>/<base path>`` under one. Apps that share a domain map
+    base paths of their own, so one app's switch (or watch) never waits for another's."""
+    path = spec.base_path.strip("/")
+    return f"domain:{spec.name}/{path}" if path else f"domain:{spec.name}"
+
+
+def shared_domain_lock_key(name: str) -> str:
+    """The lock of what the apps sharing a domain have in common: creating (or updating)
+    the domain itself, and deleting it. Held for moments; taken after the mapping's."""
+    return f"domain-itself:{name}"
 
 
 class MappedApiRemoval(OperationError):

@@ -197,6 +197,10 @@ class AwsCloud:
         with translated("apigateway"):
             return self._domains.all()
 
+    def delete_domain(self, name: str, on_event: EventSink) -> None:
+        with translated(name):
+            self._domains.delete(name, on_event)
+
     # Routing rules of custom domains.
 
     def allow_routing_rules(self, domain: str) -> None:

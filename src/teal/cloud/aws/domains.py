@@ -26,6 +26,7 @@ from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
     BasePathMapping,
     DomainInfo,
+    EventSink,
     NoUpdates,
     StackEvent,
     StackRequest,
@@ -248,6 +249,18 @@ class Domains:
         for page in self._apigw.get_paginator("get_domain_names").paginate():
             found.extend(self._info(item["domainName"], item) for item in page.get("items", []))
         return sorted(found, key=lambda info: info.name)
+
+    def delete(self, name: str, on_event: EventSink) -> None:
+        """Delete the domain's stack (the DomainName, its alias record, its watch guard)."""
+        if self._stacks.tags(domain_stack_name(name)) is None:
+            if self.get(name) is not None:
+                raise OperationError(
+                    f"{name} was not made by teal (it has no stack {domain_stack_name(name)})",
+                    where=name,
+                    hint="delete it where it was made (the API Gateway console, or its stack)",
+                )
+            return
+        self._stacks.delete(domain_stack_name(name), on_event)
 
     def mappings(self, domain: str) -> list[BasePathMapping]:
         """The domain's base path mappings, from GetBasePathMappings."""

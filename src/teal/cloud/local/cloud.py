@@ -373,6 +373,10 @@ class LocalCloud:
         with self.store.transaction() as conn:
             return rest_apis.domain_mappings(conn, domain)
 
+    def delete_domain(self, name: str, on_event: EventSink) -> None:
+        with self.store.transaction() as conn:
+            rest_apis.delete_domain(conn, name)
+
     # Routing rules ------------------------------------------------------------
 
     def allow_routing_rules(self, domain: str) -> None:

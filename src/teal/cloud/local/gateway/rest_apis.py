@@ -635,6 +635,14 @@ def complete_domain_settings(
     return replace(record, settings=merged)
 
 
+def delete_domain(conn: sqlite3.Connection, name: str) -> None:
+    """The domain goes, with its routing rules (the caller made sure it maps nothing)."""
+    conn.execute("DELETE FROM routing_rules WHERE domain = ?", (name,))
+    conn.execute("DELETE FROM mappings WHERE domain = ?", (name,))
+    conn.execute("DELETE FROM domains WHERE name = ?", (name,))
+    bump_generation(conn)
+
+
 def domain_mappings(conn: sqlite3.Connection, domain: str) -> list[BasePathMapping]:
     rows = conn.execute(
         "SELECT domain, base_path, api_id, stage FROM mappings WHERE domain = ? ORDER BY base_path",
