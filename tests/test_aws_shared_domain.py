@@ -8,11 +8,12 @@ import json
 import pytest
 
 from aws_fakes import aws_env, moto, moto_clients, moto_cloud, moto_endpoint  # noqa: F401
-from teal.cloud.aws import AwsCloud
+from teal.cloud.aws import AwsCloud, domain_stack_name
 from teal.cloud.base import BasePathMapping
 from teal.ops.domains import DomainConflict, refuse_conflicts, view_domains
 from teal.ops.environments import Pointing, read_domain
 from teal.project.config import DomainSpec
+from teal.runtime.errors import OperationError
 
 DOMAIN = "api.example.test"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/one"
@@ -109,3 +110,22 @@ def test_every_mapping_of_the_domain_is_listed_with_its_app(
         ("/blog", "blog", "blog-prod"),
         ("/shop", "shop", "shop-prod"),
     ]
+
+
+def test_deleting_a_domain_deletes_its_stack_and_refuses_one_teal_did_not_make(
+    moto_cloud: AwsCloud,  # noqa: F811
+) -> None:
+    shared_domain(moto_cloud)
+    with pytest.raises(OperationError, match="was not made by teal"):
+        moto_cloud.delete_domain(DOMAIN, lambda _event: None)
+    cfn = moto_cloud.clients.cloudformation
+    cfn.create_stack(
+        StackName=domain_stack_name(DOMAIN),
+        TemplateBody=json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}),
+        Tags=[{"Key": "teal:app", "Value": "blog"}, {"Key": "teal:domain", "Value": DOMAIN}],
+    )
+    moto_cloud.delete_domain(DOMAIN, lambda _event: None)
+    stacks = cfn.describe_stacks()["Stacks"]
+    live = [s["StackName"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
+    assert domain_stack_name(DOMAIN) not in live
+    moto_cloud.delete_domain("nothing.example.test", lambda _event: None)  # nothing to do
