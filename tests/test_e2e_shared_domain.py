@@ -49,6 +49,8 @@ def test_a_taken_base_path_is_refused_and_the_holder_is_unchanged(
     blog, shop = apps["blog"], apps["shop"]
     blog.teal_ok("deploy")
     shop.teal_ok("deploy")
+    shop.teal_ok("deploy", "--extra", "2")
+    shop.teal_ok("preview", "--to", "2")
     before = shop.teal_ok("status", "--json").json()
     _sees_who_serves_what(blog)
 
@@ -101,11 +103,15 @@ def test_contradicting_domain_settings_are_refused(
 def _sees_who_serves_what(blog: LocalCloudEnv) -> None:
     """Each app's status lists every base path of its domain; teal domains lists them all."""
     (domain,) = blog.teal_ok("status", "--json").json()["domains"]
-    rows = [(m["base_path"], m["app"], m["environment"]) for m in domain["mappings"]]
-    assert rows == [("/blog", "blog", "blog-dev"), ("/shop", "shop", "shop-dev")]
+    rows = [(m["base_path"], m["app"], m["environment"], m["preview"]) for m in domain["mappings"]]
+    assert rows == [
+        ("/blog", "blog", "blog-dev", None),
+        ("/shop", "shop", "shop-dev", "shop-dev-2"),  # shop previews its copy
+    ]
     assert all(m["api_id"] and m["stage"] == "dev" for m in domain["mappings"])
     text = blog.teal_ok("status").out
     assert "/shop → shop-dev (app shop, API" in text and "/blog → blog-dev (app blog" in text
+    assert "previews shop-dev-2" in text
     (listed,) = blog.teal_ok("domains", "--json").json()["domains"]
     assert listed["name"] == DOMAIN and listed["apps"] == ["blog", "shop"]
     assert listed["mappings"] == domain["mappings"]
