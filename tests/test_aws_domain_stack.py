@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from botocore.stub import ANY
 
 from aws_fakes import (  # noqa: F401
@@ -20,7 +19,6 @@ from aws_fakes import (  # noqa: F401
     stubbed,
 )
 from teal.project.config import DomainSpec
-from teal.runtime.errors import OperationError
 
 DOMAIN = "api.example.com"
 STACK = "teal-domain-api-example-com"
@@ -95,10 +93,13 @@ def test_an_unchanged_domain_is_left_alone(stubbed: StubbedCloud) -> None:  # no
     s.done()
 
 
-def test_a_domain_of_another_app_is_refused(stubbed: StubbedCloud) -> None:  # noqa: F811
-    stubbed.cfn.add_response(
-        "describe_stacks", stacks(stack(STACK, "CREATE_COMPLETE", tags={"teal:app": "shop"}))
-    )
-    with pytest.raises(OperationError, match="belongs to app 'shop'"):
-        stubbed.cloud.ensure_domain(DomainSpec(DOMAIN, certificate_arn=CERT), TAGS)
+def test_a_domain_another_app_made_is_shared_and_left_as_it_is(
+    stubbed: StubbedCloud,  # noqa: F811
+) -> None:
+    maker = {"teal:app": "shop"}
+    stubbed.cfn.add_response("describe_stacks", stacks(stack(STACK, "CREATE_COMPLETE", tags=maker)))
+    # no change set: the app that made the domain keeps its stack (and its tag)
+    info = stubbed.cloud.ensure_domain(DomainSpec(DOMAIN, "v1", certificate_arn=CERT), TAGS)
+    assert info.tags == maker
+    assert info.url == "https://api.example.com/v1/"
     stubbed.done()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
@@ -38,6 +39,7 @@ from teal.cloud.local.console.data import (
     as_seen,
     requests_of,
 )
+from teal.cloud.local.console.web import _templates
 from teal.cloud.local.gateway.handler import Gateway, GatewayRequest, GatewayResponse
 from teal.cloud.local.gateway.own_endpoints import new_token, read_token, token_file, write_token
 from teal.cloud.local.model import DomainRoute, RouteIntegration
@@ -325,6 +327,29 @@ def test_an_app_shows_its_environments_which_one_is_live_and_its_domain() -> Non
         "blog-dev",
         "http://127.0.0.1:4511/",
     )
+
+
+def test_apps_sharing_a_domain_each_show_it_with_every_base_path() -> None:
+    """blog made the domain and maps /blog; shop maps /shop on it."""
+    shop = stack("shop-dev", "orange")
+    shop = replace(shop, tags={**shop.tags, "teal:app": "shop"})
+    route = DomainRoute(
+        "api.example.test", 4511, {"blog": ("blue", "dev"), "shop": ("orange", "dev")}
+    )
+    views = app_views([stack("blog-dev", "blue"), shop], [DomainFacts(route, "blog")], {}, {}, PORT)
+    blog_view, shop_view = views
+    assert [(v.name, v.domains[0].live) for v in views] == [
+        ("blog", "blog-dev"),
+        ("shop", "shop-dev"),
+    ]
+    assert [(m.base_path, m.app, m.environment) for m in shop_view.domains[0].mappings] == [
+        ("/blog", "blog", "blog-dev"),
+        ("/shop", "shop", "shop-dev"),
+    ]
+    assert blog_view.domains[0].mappings == shop_view.domains[0].mappings
+    page = _templates(SimpleNamespace(base="/c", csrf_token="t"))  # type: ignore[arg-type]
+    html = page.get_template("app_live.html").render(app=shop_view)
+    assert "/blog → blog-dev (app blog)" in html and "/shop → shop-dev</li>" in html
 
 
 def test_the_route_table_sets_the_environments_side_by_side() -> None:

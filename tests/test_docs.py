@@ -143,7 +143,7 @@ def test_the_commands_table_names_every_command_and_only_real_options(
         assert words is not None
         commands = (
             [[words[1], sub] for sub in words[2].split("/")]
-            if words[1] == "local"
+            if words[1] in ("local", "domain")
             else [[words[1]]]
         )
         for command in commands:

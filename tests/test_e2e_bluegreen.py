@@ -64,6 +64,13 @@ def test_manual_flow_with_zero_failed_requests(local_cloud: LocalCloudEnv) -> No
     status = local_cloud.teal_ok("status", "--json").json()
     assert [e["name"] for e in status["environments"]] == ["blog-dev-2"]
     assert status["environments"][0]["live"] is True
+    (mapping,) = status["domains"][0].pop("mappings")
+    assert (mapping["base_path"], mapping["app"], mapping["environment"]) == (
+        "/",
+        "blog",
+        "blog-dev-2",
+    )
+    assert mapping["api_id"] in status["environments"][0]["endpoint"]
     assert status["domains"] == [
         {
             "name": "blog.example.com",

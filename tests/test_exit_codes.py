@@ -62,6 +62,9 @@ CASES = [
     case(2, "local", "local", "nowhere"),
     case(2, "no such option", "console", "--cloud", "aws", "--json"),
     case(2, "invalid value for '--cloud'", "status", "--cloud", "nowhere", "--json"),
+    case(2, "invalid value for '--cloud'", "domains", "--cloud", "nowhere", "--json"),
+    case(2, "no custom domain", "domain", "delete", "nope.example.test", "--yes", "--json"),
+    case(1, "still maps /", "domain", "delete", "blog.example.com", "--yes", "--json"),
     case(2, "invalid env", "unlock", "--env", "?", "--json"),
     case(2, "is a file", "package", "--out", "{project}/app.py", "--json"),
     case(1, "live", "delete", "--yes", "--json"),  # the live one: refused

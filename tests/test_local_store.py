@@ -114,6 +114,7 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
         conn.execute(f"DROP TABLE {table}")  # version 5's
     conn.execute("DROP TABLE routing_rules")  # version 6's
     conn.execute("ALTER TABLE domains DROP COLUMN routing_mode")
+    conn.execute("ALTER TABLE domains DROP COLUMN settings")  # version 7's
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -92,6 +93,28 @@ def test_a_live_holder_on_this_host_keeps_its_lock(cloud: Cloud) -> None:
     with (
         pytest.raises(LockHeld, match="deploy by bob"),
         OperationLock(cloud, "blog-dev", "deploy", "ana", app="blog"),
+    ):
+        pass
+    assert cloud.list_locks()[0].owner.same_holder(alive)
+
+
+def test_a_shared_step_waits_for_a_live_holder_instead_of_refusing(cloud: Cloud) -> None:
+    """Another app makes the domain they share: the lock is taken once it is given back,
+    and only a holder that keeps it past the wait is refused."""
+    alive = holder(pid=1, process_started=start_time(1), app="shop")
+    key = "domain-itself:api.example.test"
+    cloud.acquire_lock(key, alive)
+    threading.Timer(0.6, cloud.release_lock, (key, alive)).start()
+    said: list[str] = []
+    with OperationLock(cloud, key, "deploy", "ana", app="blog", progress=said.append, wait_s=30):
+        [held] = cloud.list_locks()
+        assert held.owner.user == "ana"
+    assert said == [f"waiting for {key}: {alive.describe()}"]
+
+    cloud.acquire_lock(key, alive)
+    with (
+        pytest.raises(LockHeld, match="deploy by bob"),
+        OperationLock(cloud, key, "deploy", "ana", app="blog", wait_s=0.5),
     ):
         pass
     assert cloud.list_locks()[0].owner.same_holder(alive)

@@ -210,6 +210,7 @@ def test_a_version_5_state_migrates_its_domains_to_routing_by_mappings_only(
     conn = sqlite3.connect(paths.database, isolation_level=None)
     conn.execute("DROP TABLE routing_rules")
     conn.execute("ALTER TABLE domains DROP COLUMN routing_mode")
+    conn.execute("ALTER TABLE domains DROP COLUMN settings")  # version 7's
     conn.execute("INSERT INTO domains (name, port, tags) VALUES (?, 4600, '{}')", (DOMAIN,))
     conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     conn.close()

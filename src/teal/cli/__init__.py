@@ -49,6 +49,7 @@ def _register_optional() -> None:
         "local",
         "deploy",
         "bluegreen",
+        "domains",
         "package",
         "send",
         "logs",

@@ -168,10 +168,10 @@ def unlock(
     if for_domain:
         if target.domain is None:
             raise click.UsageError("no [domain] is configured")
-        keys = [domain_lock_key(target.domain.name)]
+        keys = [domain_lock_key(target.domain)]
     else:
         domains = configured_domains(loaded, target)
-        keys = [target.environment, *(domain_lock_key(d.name) for d in domains)]
+        keys = [target.environment, *(domain_lock_key(d) for d in domains)]
     found = oplog.unlock(
         open_cloud(target),
         target.app,

@@ -21,6 +21,7 @@ from rich.table import Table
 from teal.cli.common import gateway_sentence
 from teal.cloud.base import Traffic
 from teal.ops import bluegreen
+from teal.ops.domains import MappingRow
 
 HISTORY_SHOWN = 15  # the last entries; --json has them all
 
@@ -50,6 +51,7 @@ def print_status(
                 f"with {d.preview.header}",
                 markup=False,
             )
+        print_mappings(d.mappings, out)
     gateway = report.gateway
     if gateway is not None and (gateway.state != "serving" or gateway.restarts):
         out.print(gateway_sentence(gateway.to_json()), markup=False)
@@ -71,6 +73,24 @@ def print_status(
         out.print(
             f"  {h['time']}  {h['action']} {moved}  {h['result']} ({h['user']})", markup=False
         )
+
+
+def print_mappings(rows: Sequence[MappingRow], out: Console) -> None:
+    """Every base path of a domain and whom it serves, one line each."""
+    width = max((len(m.shown_path) for m in rows), default=0)
+    for m in rows:
+        out.print(f"  {m.shown_path:<{width}} → {mapping_target(m)}", markup=False)
+
+
+def mapping_target(m: MappingRow) -> str:
+    """``blog-dev (app blog, API abc123, stage dev), previews blog-dev-2``."""
+    api = f"API {m.api_id}, stage {m.stage}"
+    served = (
+        f"{m.holder.environment} (app {m.holder.app}, {api})"
+        if m.holder
+        else f"{api} (no teal environment holds it)"
+    )
+    return served + (f", previews {m.preview}" if m.preview else "")
 
 
 ENVIRONMENT_COLUMNS = ("environment", "status", "live", "endpoint", "updated", "code", "last 5 min")

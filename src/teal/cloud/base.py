@@ -140,6 +140,11 @@ class DomainInfo:
     # its routing mode lets routing rules route (before the mappings, or alone): a domain
     # that never had one routes by base path mappings only, and has no preview to read
     rules_route: bool = False
+    # What the domain was made with, compared with a new app's [domain] before it shares it
+    # (None: not known, as for a domain made before teal recorded it).
+    certificate_arn: str | None = None
+    hosted_zone: str | None = None
+    endpoint_type: str | None = None  # REGIONAL (teal's) or EDGE
 
 
 @dataclass(frozen=True)
@@ -651,6 +656,19 @@ class Cloud(Protocol):
     def delete_mapping(self, domain: str, base_path: str) -> None: ...
     def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
         """Every base path mapping, of any domain, that points at the API."""
+        ...
+
+    def list_mappings(self, domain: str) -> list[BasePathMapping]:
+        """Every base path mapping of the domain, by base path (none for a missing domain)."""
+        ...
+
+    def list_domains(self) -> list[DomainInfo]:
+        """Every custom domain the cloud has, by name."""
+        ...
+
+    def delete_domain(self, name: str, on_event: EventSink) -> None:
+        """Remove the domain itself (on AWS its stack, with the DNS record); a missing one
+        is fine. Only called once the domain maps nothing."""
         ...
 
     # Routing rules of custom domains (teal preview), evaluated before the mappings.

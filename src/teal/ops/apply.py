@@ -261,7 +261,7 @@ class Applier:
                 hint="fix the app and deploy again; the next deploy continues from here",
             )
         self._run_checks(new_endpoint)
-        with self.run_.operation.lock(domain_lock_key(target.domain.name)):
+        with self.run_.operation.lock(domain_lock_key(target.domain)):
             # Read again: a switch may have moved the domain since the pipeline's read.
             state = read_domain(cloud, target.app, target.domain)
             if state.mapping is not None and state.mapping.api_id == self.prepared.serving_api_id:
@@ -302,7 +302,7 @@ class Applier:
             progress("no watch: the domain was not moved to the new API")
             return
         limits = replacement_watch(target)
-        with self.run_.operation.lock(domain_lock_key(target.domain.name)):
+        with self.run_.operation.lock(domain_lock_key(target.domain)):
             state = read_domain(cloud, target.app, target.domain)
             if state.mapping is None or state.mapping.api_id != new_api:
                 progress(f"no watch: {target.domain.name} was switched meanwhile")

@@ -24,6 +24,7 @@ from teal.cloud.base import (
     ApiKeyInfo,
     Cloud,
     DeployedStack,
+    DomainInfo,
     EventSink,
     HeldLock,
     HistoryEntry,
@@ -35,6 +36,7 @@ from teal.cloud.base import (
 )
 from teal.ops.checks import CheckResult, checks_for, health_check, run_check, run_checks
 from teal.ops.crashpoints import crash_point
+from teal.ops.domains import MappingRow, view_domain
 from teal.ops.environments import (
     DomainState,
     Environment,
@@ -201,7 +203,7 @@ def switch(
         check_watch_length(watch, cloud.traffic_timing, cloud.name)
     how = _Switching(cloud, spec, base.app, skip_checks, table, progress)
     operation = Operation(cloud, goal, action, user, progress)
-    with operation.lock(domain_lock_key(spec.name)):
+    with operation.lock(domain_lock_key(spec)):
         if watch is not None:
             _refuse_watch_without_way_back(how, goal)
         report, switched_at = _switch_locked(how, operation, goal)
@@ -383,7 +385,7 @@ def _guard(
         host=socket.gethostname(),
         pid=pid,
         process_started=started,
-        lock_key=domain_lock_key(how.spec.name),
+        lock_key=domain_lock_key(how.spec),
     )
 
 
@@ -497,7 +499,7 @@ def rollback(
     spec = domain_of(base)
     how = _Switching(cloud, spec, base.app, skip_checks, table, progress)
     operation = Operation(cloud, base, "rollback", user, progress)
-    with operation.lock(domain_lock_key(spec.name)):
+    with operation.lock(domain_lock_key(spec)):
         settle_interrupted(cloud, base.app, spec)
         last = last_domain_move(cloud.read_history(base.app), spec.name)
         goal_name = rollback_target(last)
@@ -619,7 +621,7 @@ def _delete_stack(
         return
     refuse_removing_mapped_apis(cloud, name, StackApis(stack.template, stack.outputs), None)
     progress(f"deleting {name}")
-    unused = _artifacts_only_used_by(cloud, app, stack)
+    unused = _artifacts_only_used_by(cloud, stack)
     cloud.delete_stack(name, on_event)
     crash_point("delete:deleted")
     for key in sorted(unused):
@@ -632,20 +634,20 @@ def _domain_lock(operation: Operation, target: Target) -> AbstractContextManager
     """The domain's lock too, so that no switch lands between the live check and the delete."""
     if target.domain is None:
         return nullcontext()
-    return operation.lock(domain_lock_key(target.domain.name))
+    return operation.lock(domain_lock_key(target.domain))
 
 
-def _artifacts_only_used_by(cloud: Cloud, app: str, stack: DeployedStack) -> set[str]:
-    """Artifacts of the stack that no other environment of the app uses.
+def _artifacts_only_used_by(cloud: Cloud, stack: DeployedStack) -> set[str]:
+    """Artifacts of the stack that no other environment, of any app, uses.
 
-    Code zips are content-addressed and carry the app's own teal.toml, so two
-    environments with the same code share one zip: it stays while either lives.
+    Code zips are content-addressed and carry no teal.toml, so two environments
+    with the same code share one zip, even two apps' (copies of one project,
+    say): it stays while either lives.
     """
     mine = artifact_keys(stack.template)
-    for other in environments(cloud, app):
-        if other.name != stack.name and mine:
-            found = cloud.describe_stack(other.name)
-            mine -= artifact_keys(found.template) if found else set()
+    for other in cloud.list_stacks({}):
+        if other.name != stack.name and APP_TAG in other.tags and mine:
+            mine -= artifact_keys(other.template)
     return mine
 
 
@@ -684,6 +686,8 @@ class DomainRow:
     live: str | None
     previous: str | None
     preview: Preview | None = None
+    # every base path of the domain and whom it serves: this app's and the other apps'
+    mappings: tuple[MappingRow, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -692,6 +696,7 @@ class DomainRow:
             "live": self.live,
             "previous": self.previous,
             "preview": self.preview.to_json() if self.preview else None,
+            "mappings": [m.to_json() for m in self.mappings],
         }
 
 
@@ -747,7 +752,7 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
         )
         for e in found
     )
-    keys = [target.environment, *(domain_lock_key(spec.name) for spec in domains)]
+    keys = [target.environment, *(domain_lock_key(spec) for spec in domains)]
     when = now()
     locks = tuple(
         LockRow(held, stale_reason(held.owner, when))
@@ -792,7 +797,17 @@ def _domain_row(
         state.live,
         rollback_target(last_domain_move(history, spec.name)),
         _shown_preview(cloud, app, spec) if state.info else None,
+        _shown_mappings(cloud, state.info) if state.info else (),
     )
+
+
+def _shown_mappings(cloud: Cloud, info: DomainInfo) -> tuple[MappingRow, ...]:
+    """Who serves what on the domain, for status: a view, so a failed read is said."""
+    try:
+        return view_domain(cloud, info).mappings
+    except OperationError as error:
+        warnings_log.warning("the mappings of %s could not be read: %s", info.name, error.what)
+        return ()
 
 
 def _shown_preview(cloud: Cloud, app: str, spec: DomainSpec) -> Preview | None:

@@ -1,7 +1,8 @@
 """Steps 1-6 of deploy: what is known before anything changes, and what to do.
 
 :func:`prepare` loads the app, packages it, reads the deployed stack and the
-domain's mapping once, synthesizes and analyzes (``teal plan`` stops there);
+domain's mapping once (refusing a base path or domain settings another app
+holds: :mod:`teal.ops.domains`), synthesizes and analyzes (``teal plan`` stops there);
 :func:`decide` turns the verdict and the policy into a :class:`Decision`, or
 refuses before anything is touched.
 """
@@ -16,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 
 from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack, PlanSummary
+from teal.ops.domains import refuse_conflicts
 from teal.ops.environments import DomainState, read_domain
 from teal.plan.analysis import Plan, Verdict, build_plan
 from teal.progress import Progress, quiet
@@ -104,6 +106,8 @@ def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepare
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE
     deployed = None if failed_create else found
     domain = read_domain(cloud, target.app, target.domain) if target.domain else None
+    if domain is not None:  # a shared domain: another app's base path or settings
+        refuse_conflicts(cloud, target.app, domain)
     plan = build_plan(table, target, package.key, deployed)
     return Prepared(
         target, table, package, deployed, found if failed_create else None, domain, plan

@@ -48,7 +48,14 @@ from teal.ops.decision import (
     decide,
     prepare,
 )
-from teal.ops.environments import Pointing, domain_lock_key, point_domain, read_domain
+from teal.ops.domains import SHARED_STEP_WAIT_S
+from teal.ops.environments import (
+    Pointing,
+    domain_lock_key,
+    point_domain,
+    read_domain,
+    shared_domain_lock_key,
+)
 from teal.ops.oplog import Operation
 from teal.plan.analysis import Verdict
 from teal.progress import Progress, quiet
@@ -221,9 +228,11 @@ def _follow_domain(prepared: Prepared, applied: Applied, run: Run) -> DomainRepo
     if state is None or applied.api_id != prepared.current_api_id:
         state = read_domain(cloud, target.app, spec)  # a new API: who is live may have moved
     if target.extra is None and state.pointing in (Pointing.NOTHING, Pointing.DANGLING):
-        with run.operation.lock(domain_lock_key(spec.name)):
+        with run.operation.lock(domain_lock_key(spec)):
             crash_point("deploy:domain-locked")
-            cloud.ensure_domain(spec, {APP_TAG: target.app})
+            # the domain itself is the apps' in common: another app may be making it
+            with run.operation.lock(shared_domain_lock_key(spec.name), wait_s=SHARED_STEP_WAIT_S):
+                cloud.ensure_domain(spec, {APP_TAG: target.app})
             state = read_domain(cloud, target.app, spec)
             if state.pointing in (Pointing.NOTHING, Pointing.DANGLING):
                 point_domain(cloud, state, applied.api_id, target.stage)

@@ -1,8 +1,9 @@
 """Deployed environments and the domain mappings that point at them, read through the Cloud.
 
 Shared by deploy and blue-green: which environment is live on a domain, whose
-API a mapping points at, which one a domain previews, and the lock that
-serializes every change of a mapping or a preview.
+API a mapping points at, which one a domain previews, and the locks that
+serialize every change of a mapping or a preview (one per base path) and of
+the domain itself.
 
 A preview (``teal preview``): requests to the domain that carry
 ``teal-preview: <value>`` go to the previewed environment; every other request
@@ -106,13 +107,34 @@ def find_environment(cloud: Cloud, target: Target) -> Environment:
     return Environment.from_stack(stack)
 
 
+@dataclass(frozen=True)
+class ApiHolder:
+    """The environment (and its app) whose stack holds an API."""
+
+    app: str
+    environment: str
+
+
+def api_holders(cloud: Cloud) -> dict[str, ApiHolder]:
+    """Every API an environment of any app holds (its own, and a retiring one), by id."""
+    holders: dict[str, ApiHolder] = {}
+    for stack in cloud.list_stacks({}):
+        app = stack.tags.get(APP_TAG)
+        if app is None:
+            continue
+        env = Environment.from_stack(stack)
+        for api_id in env.api_ids:
+            holders[api_id] = ApiHolder(app, env.name)
+    return holders
+
+
 class Pointing(Enum):
     """What a domain's mapping points at, seen from one app."""
 
     NOTHING = "nothing"  # no mapping
     OURS = "ours"  # an environment of this app
-    DANGLING = "dangling"  # an API that no longer exists, on this app's domain
-    FOREIGN = "foreign"  # someone else's API: never touched
+    DANGLING = "dangling"  # an API no environment holds any more, on a domain this app made
+    FOREIGN = "foreign"  # another app's API, or one teal does not know: never touched
 
 
 @dataclass(frozen=True)
@@ -145,8 +167,11 @@ def read_domain(cloud: Cloud, app: str, spec: DomainSpec) -> DomainState:
     live = next((e.name for e in environments(cloud, app) if mapping.api_id in e.api_ids), None)
     if live is not None:
         return DomainState(spec, info, mapping, live, Pointing.OURS)
+    # a shared domain: the app that made it does not own the other apps' base paths
     ours = info is not None and info.tags.get(APP_TAG) == app
-    return DomainState(spec, info, mapping, None, Pointing.DANGLING if ours else Pointing.FOREIGN)
+    dangling = ours and mapping.api_id not in api_holders(cloud)
+    pointing = Pointing.DANGLING if dangling else Pointing.FOREIGN
+    return DomainState(spec, info, mapping, None, pointing)
 
 
 def point_domain(cloud: Cloud, state: DomainState, api_id: str, stage: str) -> None:
@@ -159,8 +184,18 @@ def point_domain(cloud: Cloud, state: DomainState, api_id: str, stage: str) -> N
     cloud.ensure_serving()  # locally: a new domain's listener is up before we return
 
 
-def domain_lock_key(domain: str) -> str:
-    return f"domain:{domain}"
+def domain_lock_key(spec: DomainSpec) -> str:
+    """The lock of one app's mapping of a domain (and its preview rule): ``domain:<name>``
+    for the root, ``domain:<name>/<base path>`` under one. Apps that share a domain map
+    base paths of their own, so one app's switch (or watch) never waits for another's."""
+    path = spec.base_path.strip("/")
+    return f"domain:{spec.name}/{path}" if path else f"domain:{spec.name}"
+
+
+def shared_domain_lock_key(name: str) -> str:
+    """The lock of what the apps sharing a domain have in common: creating (or updating)
+    the domain itself, and deleting it. Held for moments; taken after the mapping's."""
+    return f"domain-itself:{name}"
 
 
 class MappedApiRemoval(OperationError):

@@ -19,6 +19,7 @@ import getpass
 import os
 import socket
 import threading
+import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -72,11 +73,16 @@ def stale_reason(owner: LockOwner, when: datetime) -> str | None:
     return None
 
 
+WAIT_POLL_S = 0.25  # how often a waiting operation tries a live holder's lock again
+
+
 class OperationLock:
     """Holds ``key``'s lock for the ``with`` block, renewing its lease meanwhile.
 
     A stale lock (see :func:`stale_reason`) is broken on the way in, with one
-    line of progress and a history entry; a live one raises :class:`LockHeld`.
+    line of progress and a history entry; a live one raises :class:`LockHeld`,
+    at once or, with ``wait_s``, once it has been held that long (a step that
+    apps share lasts moments: waiting beats refusing).
     """
 
     def __init__(
@@ -91,9 +97,11 @@ class OperationLock:
         operation_id: str | None = None,
         lease_s: float = DEFAULT_LEASE_S,
         domain: DomainSpec | None = None,
+        wait_s: float = 0.0,
     ) -> None:
         self.cloud = cloud
         self.key = key
+        self.wait_s = wait_s
         self.app = app
         self.domain = domain  # what an interrupted entry's effect is read from
         self.progress = progress
@@ -115,7 +123,7 @@ class OperationLock:
 
     def __enter__(self) -> OperationLock:
         try:
-            self._acquire()
+            self._acquire_within(self.wait_s)
             self._renewer = threading.Thread(
                 target=self._renew, name=f"lease {self.key}", daemon=True
             )
@@ -132,6 +140,22 @@ class OperationLock:
                 self.cloud.release_lock(self.key, self.owner)
             raise
         return self
+
+    def _acquire_within(self, wait_s: float) -> None:
+        """Take the lock; while a live holder has it, try again until ``wait_s`` passed."""
+        deadline = time.monotonic() + wait_s
+        said = False
+        while True:
+            try:
+                self._acquire()
+                return
+            except LockHeld as held:
+                if time.monotonic() >= deadline:
+                    raise
+                if not said:
+                    self.progress(f"waiting for {self.key}: {held.owner.describe()}")
+                    said = True
+            time.sleep(WAIT_POLL_S)
 
     def _acquire(self) -> None:
         try:
@@ -304,7 +328,9 @@ class Operation:
         self.id = new_id()
         self.entry: HistoryEntry | None = None
 
-    def lock(self, key: str) -> OperationLock:
+    def lock(self, key: str, *, wait_s: float = 0.0) -> OperationLock:
+        """``key``'s lock for this operation (``wait_s``: how long a live holder is
+        waited for before :class:`LockHeld`)."""
         return OperationLock(
             self.cloud,
             key,
@@ -314,6 +340,7 @@ class Operation:
             progress=self.progress,
             operation_id=self.id,
             domain=self.target.domain,
+            wait_s=wait_s,
         )
 
     @contextmanager

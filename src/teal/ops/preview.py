@@ -84,7 +84,7 @@ def preview(
     spec = domain_of(base)
     goal = resolve_switch_target(base, to_name)
     operation = Operation(cloud, goal, "preview", user, progress)
-    with operation.lock(domain_lock_key(spec.name)):
+    with operation.lock(domain_lock_key(spec)):
         environment = switchable(cloud, goal)
         state = our_domain(cloud, base.app, spec)
         if state.live == environment.name:
@@ -149,7 +149,7 @@ def end_preview(base: Target, cloud: Cloud, *, user: str, progress: Progress) ->
     """Remove the domain's preview: every request follows the mapping again."""
     spec = domain_of(base)
     operation = Operation(cloud, base, "preview", user, progress)
-    with operation.lock(domain_lock_key(spec.name)):
+    with operation.lock(domain_lock_key(spec)):
         state = read_domain(cloud, base.app, spec)
         found = find_previews(cloud, base.app, spec)
         if not found:

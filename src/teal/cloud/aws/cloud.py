@@ -190,6 +190,18 @@ class AwsCloud:
         with translated(api_id):
             return self._domains.mappings_of_api(api_id)
 
+    def list_mappings(self, domain: str) -> list[BasePathMapping]:
+        with translated(domain):
+            return self._domains.mappings(domain)
+
+    def list_domains(self) -> list[DomainInfo]:
+        with translated("apigateway"):
+            return self._domains.all()
+
+    def delete_domain(self, name: str, on_event: EventSink) -> None:
+        with translated(name):
+            self._domains.delete(name, on_event)
+
     # Routing rules of custom domains.
 
     def allow_routing_rules(self, domain: str) -> None:

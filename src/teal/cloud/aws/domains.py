@@ -4,8 +4,10 @@ The domain (``AWS::ApiGateway::DomainName``, regional, with the ACM
 certificate, plus a Route 53 alias when a hosted zone is given) lives in its
 own stack ``teal-domain-<name>``, owned by no environment, so deleting an
 environment never takes the domain down. Its ``teal:app`` tag says which app
-owns it. Which environment is live is the base path mapping, changed by
-teal with API Gateway's API: ``update_base_path_mapping`` re-points it in one
+made it; other apps share it, one base path mapping each, and leave its stack
+as that app made it (their settings were checked against it before). Which
+environment is live is the base path mapping, changed by teal with API
+Gateway's API: ``update_base_path_mapping`` re-points it in one
 call, with no gap.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +26,7 @@ from teal.cloud.aws.stacks import Stacks
 from teal.cloud.base import (
     BasePathMapping,
     DomainInfo,
+    EventSink,
     NoUpdates,
     StackEvent,
     StackRequest,
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
 ROOT_BASE_PATH = "(none)"  # how API Gateway spells the root mapping
 WATCH_GUARD_OUTPUT = "WatchGuardFunctionArn"
+HOSTED_ZONE_OUTPUT = "HostedZone"  # the zone of the alias record, for apps sharing the domain
 WATCH_GUARD_RUNTIME = "python3.12"
 
 
@@ -78,15 +82,18 @@ def domain_template(spec: DomainSpec) -> Template:
             },
         }
     resources.update(watch_guard_resources(spec.name))
+    outputs: dict[str, object] = {
+        "DomainName": {"Value": {"Ref": "DomainName"}},
+        "RegionalDomainName": {"Value": {"Fn::GetAtt": ["DomainName", "RegionalDomainName"]}},
+        WATCH_GUARD_OUTPUT: {"Value": {"Fn::GetAtt": ["WatchGuardFunction", "Arn"]}},
+    }
+    if spec.hosted_zone:
+        outputs[HOSTED_ZONE_OUTPUT] = {"Value": spec.hosted_zone.rstrip(".")}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"teal custom domain {spec.name}",
         "Resources": resources,
-        "Outputs": {
-            "DomainName": {"Value": {"Ref": "DomainName"}},
-            "RegionalDomainName": {"Value": {"Fn::GetAtt": ["DomainName", "RegionalDomainName"]}},
-            WATCH_GUARD_OUTPUT: {"Value": {"Fn::GetAtt": ["WatchGuardFunction", "Arn"]}},
-        },
+        "Outputs": outputs,
     }
 
 
@@ -170,7 +177,8 @@ class Domains:
     def ensure(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
         stack = domain_stack_name(spec.name)
         current = self._stacks.tags(stack)
-        _check_owner(spec.name, current, tags)
+        if _made_by_another_app(current, tags):  # shared: its maker's stack stays as it is
+            return DomainInfo(spec.name, domain_url(spec.name, spec.base_path), dict(current or {}))
         if spec.certificate_arn is None:
             if current is None:
                 raise ConfigError(
@@ -207,10 +215,65 @@ class Domains:
             if error_code(error) == "NotFoundException":
                 return None
             raise
-        stack_tags = self._stacks.tags(domain_stack_name(name))
-        tags = stack_tags if stack_tags is not None else dict(response.get("tags", {}))
+        return self._info(name, response)
+
+    def _info(self, name: str, response: Mapping[str, Any]) -> DomainInfo:
+        stack = self._stacks.tags_and_outputs(domain_stack_name(name))
+        tags = stack[0] if stack is not None else dict(response.get("tags", {}))
+        outputs = stack[1] if stack is not None else {}
         mode = response.get("routingMode", MAPPINGS_ONLY)
-        return DomainInfo(name, domain_url(name), tags, rules_route=mode != MAPPINGS_ONLY)
+        types = response.get("endpointConfiguration", {}).get("types") or [None]
+        return DomainInfo(
+            name,
+            domain_url(name),
+            tags,
+            rules_route=mode != MAPPINGS_ONLY,
+            certificate_arn=response.get("regionalCertificateArn")
+            or response.get("certificateArn"),
+            hosted_zone=outputs.get(HOSTED_ZONE_OUTPUT),
+            endpoint_type=types[0],
+        )
+
+    def all(self) -> list[DomainInfo]:
+        """Every custom domain of the account and region (a page of calls, plus one
+        describe_stacks per domain for teal's own settings)."""
+        found: list[DomainInfo] = []
+        for page in self._apigw.get_paginator("get_domain_names").paginate():
+            found.extend(self._info(item["domainName"], item) for item in page.get("items", []))
+        return sorted(found, key=lambda info: info.name)
+
+    def delete(self, name: str, on_event: EventSink) -> None:
+        """Delete the domain's stack (the DomainName, its alias record, its watch guard)."""
+        if self._stacks.tags(domain_stack_name(name)) is None:
+            if self.get(name) is not None:
+                raise OperationError(
+                    f"{name} was not made by teal (it has no stack {domain_stack_name(name)})",
+                    where=name,
+                    hint="delete it where it was made (the API Gateway console, or its stack)",
+                )
+            return
+        self._stacks.delete(domain_stack_name(name), on_event)
+
+    def mappings(self, domain: str) -> list[BasePathMapping]:
+        """The domain's base path mappings, from GetBasePathMappings."""
+        found: list[BasePathMapping] = []
+        pages = self._apigw.get_paginator("get_base_path_mappings").paginate(domainName=domain)
+        try:
+            for page in pages:
+                found.extend(
+                    BasePathMapping(
+                        domain,
+                        _from_api_base_path(m.get("basePath", "")),
+                        m.get("restApiId", ""),
+                        m.get("stage", ""),
+                    )
+                    for m in page.get("items", [])
+                )
+        except ClientError as error:
+            if error_code(error) == "NotFoundException":
+                return []
+            raise
+        return sorted(found, key=lambda mapping: mapping.base_path)
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
         try:
@@ -287,16 +350,10 @@ class Domains:
         return found
 
 
-def _check_owner(name: str, current: Mapping[str, str] | None, tags: Mapping[str, str]) -> None:
+def _made_by_another_app(current: Mapping[str, str] | None, tags: Mapping[str, str]) -> bool:
     if current is None or APP_TAG not in tags:
-        return
-    owner = current.get(APP_TAG)
-    if owner != tags[APP_TAG]:
-        raise OperationError(
-            f"domain {name} belongs to app {owner!r}, not {tags[APP_TAG]!r}",
-            where=domain_stack_name(name),
-            hint="use another domain name, or delete it from the app that owns it",
-        )
+        return False
+    return current.get(APP_TAG) not in (None, tags[APP_TAG])
 
 
 def _api_base_path(base_path: str) -> str:

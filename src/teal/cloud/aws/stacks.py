@@ -98,6 +98,11 @@ class Stacks:
         raw = self._raw(name)
         return None if raw is None else _tags(raw)
 
+    def tags_and_outputs(self, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
+        """The stack's tags and outputs from one describe_stacks call (None: no stack)."""
+        raw = self._raw(name)
+        return None if raw is None else (_tags(raw), _outputs(raw))
+
     # Changing.
 
     def change_set_for(self, request: StackRequest) -> ChangeSet:

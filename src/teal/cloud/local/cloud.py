@@ -299,10 +299,15 @@ class LocalCloud:
 
     def ensure_domain(self, spec: DomainSpec, tags: Mapping[str, str]) -> DomainInfo:
         self._domains_used.add(spec.name)
+        settings = domain_settings(spec)
         with self.store.transaction() as conn:
-            record = rest_apis.get_domain(conn, spec.name) or rest_apis.create_domain(
-                conn, spec.name, dict(tags), domain_ports(gateway_port() + 1)
-            )
+            found = rest_apis.get_domain(conn, spec.name)
+            if found is None:  # the first app makes it; the apps that share it keep its tags
+                record = rest_apis.create_domain(
+                    conn, spec.name, dict(tags), domain_ports(gateway_port() + 1), settings
+                )
+            else:
+                record = rest_apis.complete_domain_settings(conn, found, settings)
         return self._domain_info(record, spec.base_path)
 
     def get_domain(self, name: str) -> DomainInfo | None:
@@ -311,11 +316,24 @@ class LocalCloud:
             record = rest_apis.get_domain(conn, name)
         return None if record is None else self._domain_info(record, "")
 
+    def list_domains(self) -> list[DomainInfo]:
+        with self.store.transaction() as conn:
+            records = rest_apis.all_domains(conn)
+        return [self._domain_info(record, "") for record in records]
+
     @staticmethod
     def _domain_info(record: rest_apis.DomainRecord, base_path: str) -> DomainInfo:
         path = normalize_base_path(base_path)
         url = f"http://127.0.0.1:{record.port}/" + (f"{path}/" if path else "")
-        return DomainInfo(record.name, url, record.tags, record.routing_mode != MAPPINGS_ONLY)
+        return DomainInfo(
+            record.name,
+            url,
+            record.tags,
+            record.routing_mode != MAPPINGS_ONLY,
+            certificate_arn=record.settings.get("certificate_arn"),
+            hosted_zone=record.settings.get("hosted_zone"),
+            endpoint_type=record.settings.get("endpoint_type"),
+        )
 
     def get_mapping(self, domain: str, base_path: str) -> BasePathMapping | None:
         self._domains_used.add(domain)
@@ -351,6 +369,14 @@ class LocalCloud:
     def mappings_of_api(self, api_id: str) -> list[BasePathMapping]:
         with self.store.transaction() as conn:
             return rest_apis.mappings_to_api(conn, api_id)
+
+    def list_mappings(self, domain: str) -> list[BasePathMapping]:
+        with self.store.transaction() as conn:
+            return rest_apis.domain_mappings(conn, domain)
+
+    def delete_domain(self, name: str, on_event: EventSink) -> None:
+        with self.store.transaction() as conn:
+            rest_apis.delete_domain(conn, name)
 
     # Routing rules ------------------------------------------------------------
 
@@ -559,3 +585,10 @@ if TYPE_CHECKING:
     def _conforms(cloud: LocalCloud) -> Cloud:
         """mypy checks here that LocalCloud implements every method of the Cloud seam."""
         return cloud
+
+
+def domain_settings(spec: DomainSpec) -> dict[str, str]:
+    """What a domain is made with, as API Gateway would keep it: every teal domain is
+    regional; a certificate and a hosted zone when [domain] names them."""
+    given = {"certificate_arn": spec.certificate_arn, "hosted_zone": spec.hosted_zone}
+    return {"endpoint_type": "REGIONAL"} | {k: v for k, v in given.items() if v}

@@ -33,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.runtime.errors import UserError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -197,6 +197,12 @@ CREATE TABLE routing_rules (id TEXT PRIMARY KEY, domain TEXT NOT NULL, priority 
                             UNIQUE (domain, priority));
 """
 
+# Version 7: what each domain was made with ({"certificate_arn", "hosted_zone",
+# "endpoint_type"}), which an app that shares the domain must not contradict.
+_SCHEMA_V7 = """
+ALTER TABLE domains ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -207,6 +213,7 @@ MIGRATIONS: dict[int, Migration] = {
     4: _SCHEMA_V4,
     5: _SCHEMA_V5,
     6: _SCHEMA_V6,
+    7: _SCHEMA_V7,
 }
 
 

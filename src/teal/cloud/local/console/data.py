@@ -136,13 +136,25 @@ class EnvironmentView:
 
 
 @dataclass(frozen=True)
+class MappingView:
+    """A base path of a domain and whom it serves, whichever app that is."""
+
+    base_path: str  # "/" for the root, "/shop" under one
+    app: str | None  # None: no environment holds the API
+    environment: str | None
+    api_id: str
+
+
+@dataclass(frozen=True)
 class DomainView:
     name: str
     url: str
     base_paths: tuple[str, ...]
-    live: str | None  # the environment the domain serves (at its root mapping, or first)
+    live: str | None  # the environment of this app the domain serves (its first base path)
     previous: str | None  # where a rollback goes: the one served before the last switch
     preview: str | None = None  # the environment its teal-preview routing rule serves
+    # every base path, the other apps' sharing the domain too
+    mappings: tuple[MappingView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,10 +226,11 @@ def app_views(
     for app in apps:
         own = tuple(e for e in envs if e.app == app)
         history = tuple(histories.get(app, ()))
+        # a domain the app made, or one it shares with the app that made it
         served = tuple(
-            _domain_view(d.route, own, history)
+            _domain_view(d.route, own, history, envs)
             for d in domains
-            if d.app == app or (d.app is None and _serves_any(d.route, own))
+            if d.app == app or _serves_any(d.route, own)
         )
         views.append(AppView(app, own, served, history))
     return views
@@ -281,21 +294,36 @@ def _serves_any(route: DomainRoute, environments: Iterable[EnvironmentView]) -> 
 
 
 def _domain_view(
-    route: DomainRoute, environments: Sequence[EnvironmentView], history: Sequence[HistoryEntry]
+    route: DomainRoute,
+    environments: Sequence[EnvironmentView],
+    history: Sequence[HistoryEntry],
+    everyone: Sequence[EnvironmentView],
 ) -> DomainView:
+    """The domain as one app sees it (``environments``: the app's own; ``everyone``:
+    every app's, to say who serves the other base paths)."""
     bases = sorted(route.mappings)
-    live = None
-    if bases:
-        api_id, _ = route.mappings[bases[0]]
-        live = next((e.name for e in environments if api_id in e.api_ids), None)
+    served = (
+        e.name for base in bases for e in environments if route.mappings[base][0] in e.api_ids
+    )
     previewed = (e.name for r in route.rules for e in environments if r.api_id in e.api_ids)
     return DomainView(
         route.name,
         f"http://127.0.0.1:{route.port}/",
         tuple(bases),
-        live,
+        next(served, None),
         rollback_target(last_domain_move(history, route.name)),
         next(previewed, None),
+        tuple(_mapping_view(base, route.mappings[base][0], everyone) for base in bases),
+    )
+
+
+def _mapping_view(base_path: str, api_id: str, everyone: Sequence[EnvironmentView]) -> MappingView:
+    holder = next((e for e in everyone if api_id in e.api_ids), None)
+    return MappingView(
+        f"/{base_path}" if base_path else "/",
+        holder.app if holder else None,
+        holder.name if holder else None,
+        api_id,
     )
 
 

@@ -13,9 +13,9 @@ import re
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from teal.cloud.base import BasePathMapping, RoutingRule
@@ -583,26 +583,72 @@ class DomainRecord:
     port: int
     tags: dict[str, str]
     routing_mode: str = MAPPINGS_ONLY
+    # what the domain was made with: certificate_arn, hosted_zone, endpoint_type
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+_DOMAIN_COLUMNS = "name, port, tags, routing_mode, settings"
+
+
+def _domain_record(row: Sequence[Any]) -> DomainRecord:
+    return DomainRecord(row[0], row[1], from_json(row[2]), row[3], from_json(row[4]) or {})
 
 
 def get_domain(conn: sqlite3.Connection, name: str) -> DomainRecord | None:
-    row = conn.execute(
-        "SELECT name, port, tags, routing_mode FROM domains WHERE name = ?", (name,)
-    ).fetchone()
-    return None if row is None else DomainRecord(row[0], row[1], from_json(row[2]), row[3])
+    row = conn.execute(f"SELECT {_DOMAIN_COLUMNS} FROM domains WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _domain_record(row)
+
+
+def all_domains(conn: sqlite3.Connection) -> list[DomainRecord]:
+    rows = conn.execute(f"SELECT {_DOMAIN_COLUMNS} FROM domains ORDER BY name")
+    return [_domain_record(row) for row in rows]
 
 
 def create_domain(
-    conn: sqlite3.Connection, name: str, tags: dict[str, str], free_ports: Iterable[int]
+    conn: sqlite3.Connection,
+    name: str,
+    tags: dict[str, str],
+    free_ports: Iterable[int],
+    settings: Mapping[str, str] | None = None,
 ) -> DomainRecord:
     """A new domain on the first of ``free_ports`` no other domain holds; it never changes."""
     taken = {row[0] for row in conn.execute("SELECT port FROM domains")}
     port = next(p for p in free_ports if p not in taken)
+    kept = dict(settings or {})
     conn.execute(
-        "INSERT INTO domains (name, port, tags) VALUES (?, ?, ?)", (name, port, to_json(tags))
+        "INSERT INTO domains (name, port, tags, settings) VALUES (?, ?, ?, ?)",
+        (name, port, to_json(tags), to_json(kept)),
     )
     bump_generation(conn)
-    return DomainRecord(name, port, tags)
+    return DomainRecord(name, port, tags, MAPPINGS_ONLY, kept)
+
+
+def complete_domain_settings(
+    conn: sqlite3.Connection, record: DomainRecord, settings: Mapping[str, str]
+) -> DomainRecord:
+    """Give the domain the settings it has none of yet (as a domain's stack gains a DNS
+    record); a setting it has stays."""
+    merged = {**settings, **record.settings}
+    if merged == record.settings:
+        return record
+    conn.execute("UPDATE domains SET settings = ? WHERE name = ?", (to_json(merged), record.name))
+    return replace(record, settings=merged)
+
+
+def delete_domain(conn: sqlite3.Connection, name: str) -> None:
+    """The domain goes, with its routing rules (the caller made sure it maps nothing)."""
+    conn.execute("DELETE FROM routing_rules WHERE domain = ?", (name,))
+    conn.execute("DELETE FROM mappings WHERE domain = ?", (name,))
+    conn.execute("DELETE FROM domains WHERE name = ?", (name,))
+    bump_generation(conn)
+
+
+def domain_mappings(conn: sqlite3.Connection, domain: str) -> list[BasePathMapping]:
+    rows = conn.execute(
+        "SELECT domain, base_path, api_id, stage FROM mappings WHERE domain = ? ORDER BY base_path",
+        (domain,),
+    )
+    return [BasePathMapping(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def _require_domain(conn: sqlite3.Connection, domain: str) -> None:
