@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from teal.cloud.base import Cloud
-    from teal.project.config import Target
+    from teal.project.config import Project, Target
 
 
 def open_cloud(target: Target) -> Cloud:
@@ -24,3 +24,15 @@ def open_cloud(target: Target) -> Cloud:
     # what runs the functions here: the code package does not carry teal.toml
     host = HostSettings(target.aws_region, target.aws_profile, target.local_python)
     return LocalCloud(host=host)
+
+
+def aws_deploy_policy(
+    project: Project, region: str | None, account: str | None
+) -> tuple[dict[str, Any], list[str], str]:
+    """The IAM policy that deploys ``project`` on AWS: the document, the lines that say
+    what each statement is for (and why where it is "*"), and the region it names."""
+    from teal.cloud.aws.policy import deploy_policy, project_scope, text_lines
+
+    scope = project_scope(project, region, account)
+    policy = deploy_policy(scope)
+    return policy.document(), list(text_lines(policy)), scope.region
