@@ -7,13 +7,23 @@ hook on the clients teal builds, and compared with the policy's table both ways.
 S3, API Gateway's mappings, SQS, CloudWatch and its Logs are a moto server;
 CloudFormation is the fake that keeps teal's templates (``aws_cfn_fake``); routing
 rules and Lambda's Invoke, which moto does not run, answer from botocore's Stubber.
+
+Then the CLI life cycle runs as an IAM user holding only the policy, with moto's IAM
+enforcement on: every call moto serves is authorized (S3's and SQS's against their
+resources; moto names no resource of API Gateway, Logs and CloudWatch, so theirs are
+checked by action), and taking one action out makes a named step fail. What moto
+does not serve under enforcement stays out of that run: CloudFormation is the fake
+(CloudFormation's own calls as the caller are not checked), routing rules, Invoke and
+the watch's alarms are the first test's only.
 """
 
 from __future__ import annotations
 
 import ast
 import io
-from collections.abc import Callable
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +34,7 @@ import pytest
 from botocore import xform_name
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from moto.iam import access_control
 
 from aws_cfn_fake import FakeCloudFormation
 from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa: F401
@@ -258,3 +269,210 @@ def test_every_operation_teals_code_names_is_in_the_policy_table() -> None:
     own_role = {"get_base_path_mapping", "update_base_path_mapping"}
     # sts:GetCallerIdentity proves the credentials: AWS answers it whatever the policy says
     assert called - table - own_role == {"get_caller_identity"}
+
+
+# --- the life cycle as an IAM user holding only the policy --------------------------------
+
+# AWS answers sts:GetCallerIdentity whatever a policy says; moto asks for a grant.
+ANSWERED_TO_EVERYONE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}],
+}
+ADMIN = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def user_keys(iam: Any, name: str, documents: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """A user holding exactly ``documents`` (managed policies), and its access key."""
+    iam.create_user(UserName=name)
+    for policy_name, document in documents.items():
+        arn = iam.create_policy(
+            PolicyName=f"{name}-{policy_name}", PolicyDocument=json.dumps(document)
+        )["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+# The services whose requests moto authorizes against the resource "*" (it names no
+# resource of theirs): a statement of theirs is checked for its actions only.
+MOTO_NAMES_NO_RESOURCE = ("apigateway", "logs", "cloudwatch", "lambda", "cloudformation")
+
+
+def in_motos_words(statement: dict[str, Any]) -> dict[str, Any]:
+    """moto authorizes a request by its operation's name (s3:HeadBucket,
+    apigateway:GetBasePathMapping), where IAM has its own words (s3:ListBucket,
+    apigateway:GET): each action of the statement becomes the operations teal calls
+    with it, as the policy's table says."""
+    operations: dict[str, set[str]] = {}
+    for (_, operation), call in TEAL_CALLS.items():
+        prefix = call.action.split(":")[0]
+        operations.setdefault(call.action, {call.action}).add(f"{prefix}:{operation}")
+    actions = {a for action in statement["Action"] for a in operations.get(action, {action})}
+    service = statement["Action"][0].split(":")[0]
+    resource = "*" if service in MOTO_NAMES_NO_RESOURCE else statement["Resource"]
+    return {**statement, "Action": sorted(actions), "Resource": resource}
+
+
+def split(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """teal's own calls and CloudFormation's, as two managed policies (each under
+    IAM's 6,144 characters)."""
+    parts: dict[str, dict[str, Any]] = {}
+    for statement in policy["Statement"]:
+        kind = "teal" if statement["Sid"].startswith("Teal") else "stacks"
+        parts.setdefault(kind, {"Version": "2012-10-17", "Statement": []})
+        parts[kind]["Statement"].append(in_motos_words(statement))
+    return parts
+
+
+def authorize_every_call(endpoint: str, on: bool) -> None:
+    """moto's IAM enforcement, for the requests after this one (off: as before)."""
+    body = b"0" if on else b"inf"
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "text/plain"},  # moto reads the count from the raw body
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+
+
+@pytest.fixture
+def enforced(
+    moto: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Run the next commands as a user holding the given policy, moto checking each call."""
+    iam = boto3.Session(region_name=REGION).client("iam", endpoint_url=moto)
+    admin = user_keys(iam, "harness", {"all": ADMIN})
+    harness = boto3.Session(
+        aws_access_key_id=admin[0], aws_secret_access_key=admin[1], region_name=REGION
+    )
+    iam = harness.client("iam", endpoint_url=moto)  # users are made with auth on
+    fake = FakeCloudFormation(
+        harness.client("apigateway", endpoint_url=moto),
+        harness.client("s3", endpoint_url=moto),
+        harness.client("sqs", endpoint_url=moto),
+    )
+    users = iter(range(100))
+
+    def as_user_holding(policy: dict[str, Any]) -> None:
+        documents = {**split(policy), "sts": ANSWERED_TO_EVERYONE}
+        key, secret = user_keys(iam, f"deployer{next(users)}", documents)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+    def from_settings(
+        cls: type[AwsCloud], region: str | None, profile: str | None, url: str | None = None
+    ) -> AwsCloud:
+        clients = open_session(region, profile, url)
+        fake.attach(clients.cloudformation)
+        return cls(clients, sleep=no_sleep, poll=FAST_POLL)
+
+    monkeypatch.setattr(AwsCloud, "from_settings", classmethod(from_settings))
+    for module in (checks, bluegreen):
+        monkeypatch.setattr(module, "run_check", passing_check)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    signed = access_control.IAMRequestBase._create_aws_request
+    monkeypatch.setattr(
+        access_control.IAMRequestBase, "_create_aws_request", lambda r: bodiless(r, signed)
+    )
+    authorize_every_call(moto, True)
+    try:
+        yield as_user_holding
+    finally:
+        authorize_every_call(moto, False)
+
+
+def bodiless(request: Any, signed: Callable[[Any], Any]) -> Any:
+    """moto re-signs a request without a body (API Gateway's GETs) with its parsed
+    parameters as the payload, so no signature matches: re-sign it with none."""
+    remade = signed(request)
+    if request._method in ("GET", "HEAD", "DELETE") and not request._body:
+        remade.data = b""
+    return remade
+
+
+def enforced_life_cycle(root: Path, teal: Callable[..., Run]) -> list[str]:
+    """The CLI life cycle; the commands that failed, with their errors."""
+    failed: list[str] = []
+    for args in (
+        ("deploy", "--yes", "--json"),
+        ("deploy", "--extra", "2", "--yes", "--json"),
+        ("switch", "--to", "2", "--skip-checks", "--no-watch", "--json"),
+        ("rollback", "--json"),
+        ("plan", "--json"),
+        ("status", "--json"),
+        ("logs", "--json"),
+        ("send", "jobs", "hello", "--json"),
+        ("unlock", "--json"),
+        ("delete", "--extra", "2", "--yes", "--json"),
+        ("delete", "--force", "--yes", "--json"),
+    ):
+        run = teal(*args, "--project", str(root))
+        if run.code != 0:
+            failed.append(f"teal {' '.join(args)}: {run.err.strip().splitlines()[-2:]}")
+    return failed
+
+
+def test_a_user_holding_only_the_policy_runs_the_life_cycle(
+    enforced: Callable[[dict[str, Any]], None],
+    tmp_path: Path,
+    teal_cli: Callable[..., Run],
+) -> None:
+    root = tmp_path / "shop"
+    root.mkdir()
+    (root / "teal.toml").write_text(TOML)
+    (root / "app.py").write_text(APP)
+    policy = deploy_policy(Scope("shop", REGION, "123456789012", domains=(DOMAIN,)))
+    enforced(policy.document())
+    assert enforced_life_cycle(root, teal_cli) == []
+
+
+@pytest.mark.parametrize(
+    ("taken", "first_failure"),
+    [
+        ("s3:DeleteObject", "teal deploy --yes --json"),  # the lock's release
+        ("apigateway:PATCH", "teal switch --to 2"),  # the mapping's re-point
+        ("sqs:SendMessage", "teal send jobs hello"),
+    ],
+)
+def test_without_one_action_a_named_step_fails(
+    enforced: Callable[[dict[str, Any]], None],
+    tmp_path: Path,
+    teal_cli: Callable[..., Run],
+    taken: str,
+    first_failure: str,
+) -> None:
+    root = tmp_path / "shop"
+    root.mkdir()
+    (root / "teal.toml").write_text(TOML)
+    (root / "app.py").write_text(APP)
+    document = deploy_policy(Scope("shop", REGION, "123456789012", domains=(DOMAIN,))).document()
+    for statement in document["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != taken] or [
+            "sts:GetCallerIdentity"
+        ]
+    enforced(document)
+    failed = enforced_life_cycle(root, teal_cli)
+    assert failed and failed[0].startswith(first_failure), failed
+
+
+def test_another_apps_policy_does_not_deploy_this_app(
+    enforced: Callable[[dict[str, Any]], None],
+    tmp_path: Path,
+    teal_cli: Callable[..., Run],
+) -> None:
+    """The resources are scoped (moto matches S3's and SQS's): the policy of app `other`
+    lets no deploy of `shop` take its lock."""
+    root = tmp_path / "shop"
+    root.mkdir()
+    (root / "teal.toml").write_text(TOML)
+    (root / "app.py").write_text(APP)
+    enforced(deploy_policy(Scope("other", REGION, "123456789012", domains=(DOMAIN,))).document())
+    run = teal_cli("deploy", "--yes", "--json", "--project", str(root))
+    assert run.code == 1
+    assert "AWS refused PutObject: AccessDenied" in run.json()["error"]["what"]
