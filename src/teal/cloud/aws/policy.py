@@ -230,6 +230,7 @@ class Scope:
         """The ARNs of one scope of :data:`TEAL_CALLS`."""
         gateway = self.arn("apigateway", "", account=False).removesuffix(":")
         bucket = f"arn:{self.partition}:s3:::{self.bucket}"
+        any_account = f"arn:{self.partition}:apigateway:{self.region}:*:"
         found: dict[str, list[str]] = {
             "stacks": [self.arn("cloudformation", f"stack/{n}/*") for n in self.stack_names()],
             "bucket": [bucket],
@@ -250,11 +251,11 @@ class Scope:
                     f"{gateway}:/domainnames/{d}/basepathmappings/*",
                 )
             ],
-            "rules-read": [self.arn("apigateway", "/domainnames/*/routingrules")],
+            # a rule's ARN may name the account or not, and IAM may authorize on the
+            # domain's ARN or the rule's: both, within the domain (or every domain, to read)
+            "rules-read": [f"{any_account}/domainnames/*"],
             "rules": [
-                self.arn("apigateway", f"/domainnames/{d}/routingrules{tail}")
-                for d in self.domains
-                for tail in ("", "/*")
+                f"{any_account}/domainnames/{d}{tail}" for d in self.domains for tail in ("", "/*")
             ],
             "functions": [self.arn("lambda", f"function:{self.app}-*")],
             "log-groups": [self.arn("logs", f"log-group:{environment_log_group(self.app)}-*")],
