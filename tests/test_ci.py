@@ -202,3 +202,47 @@ def test_the_policy_is_scoped_to_the_app(tmp_path: Path, teal_cli: Callable[...,
     assert "#   resource *: CloudWatch's metric reads take no resource" in text.out
     document = text.out[text.out.index("\n{") :]
     assert json.loads(document) == shown.json()["policy"]
+
+
+def test_blue_green_deploys_the_idle_side_and_switches_to_it(
+    tmp_path: Path, teal_cli: Callable[..., Run]
+) -> None:
+    import subprocess
+    import sys
+
+    root = project(tmp_path)
+    made = teal_cli("ci", "init", "github", "--project", str(root), "--blue-green", "2")
+    assert made.code == 0, made.err
+    steps = workflow_of(root)["jobs"]["deploy"]["steps"]
+    idle, deploy, switch = steps[-3:]
+    assert idle["id"] == "idle"
+    to = "${{ steps.idle.outputs.to }}"
+    assert f"teal deploy --extra {to} --yes" in deploy["run"]
+    assert switch["run"] == f"teal switch --to {to}"
+    assert "teal status --json" in documented_commands()
+    # the step's script picks the side the domain does not serve
+    script = idle["run"].split("<<'PY'\n", 1)[1].rsplit("PY", 1)[0]
+    for live, side in (("shop-dev-2", "to=base"), ("shop-dev", "to=2"), (None, "to=2")):
+        status = {"domains": [{"name": "api.example.com", "live": live}]}
+        (tmp_path / "status.json").write_text(json.dumps(status))
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.stdout.strip() == side, (live, done.stderr)
+
+
+def test_blue_green_needs_a_domain_and_a_good_extra(
+    tmp_path: Path, teal_cli: Callable[..., Run]
+) -> None:
+    root = project(tmp_path)
+    bad = teal_cli("ci", "init", "github", "--project", str(root), "--blue-green", "?", "--json")
+    assert bad.code == 2 and bad.json()["error"]["where"] == "--blue-green"
+    (root / "teal.toml").write_text(TOML.split("[domain]", maxsplit=1)[0])
+    (root / "resources.yaml").unlink()
+    none = teal_cli("ci", "init", "github", "--project", str(root), "--blue-green", "2", "--json")
+    assert none.code == 2 and none.json()["error"]["where"] == "teal.toml [domain]"
+    assert not (root / ".github").exists()

@@ -40,6 +40,26 @@ for kind, changes in plan["changes"].items():
 PY"""
 
 
+# Blue-green: which of the two environments the domain does not serve (status's JSON).
+_IDLE = """\
+teal status --json > status.json
+python - >> "$GITHUB_OUTPUT" <<'PY'
+import json
+domains = json.load(open("status.json"))["domains"]
+live = {row["name"]: row["live"] for row in domains}.get("DOMAIN")
+print("to=base" if live == "COPY" else "to=EXTRA")
+PY"""
+
+
+@dataclass(frozen=True)
+class BlueGreen:
+    """Deploy the environment the domain does not serve, then switch to it."""
+
+    domain: str
+    extra: str  # the copy's extra; the other side is the env itself ("base")
+    copy: str  # the copy's environment name
+
+
 @dataclass(frozen=True)
 class WorkflowSettings:
     app: str
@@ -48,12 +68,41 @@ class WorkflowSettings:
     region: str
     teal_version: str
     python: str
+    blue_green: BlueGreen | None = None
+
+
+def _indented(text: str, spaces: int = 10) -> str:
+    return "\n".join(" " * spaces + line for line in text.splitlines())
+
+
+def _deploy_steps(blue_green: BlueGreen | None) -> str:
+    """`teal deploy --yes`; blue-green: the idle side, then `teal switch --to` it (watched
+    as [deploy] watch says)."""
+    if blue_green is None:
+        return """\
+      - name: teal deploy
+        run: teal deploy --yes
+"""
+    idle = _IDLE.replace("DOMAIN", blue_green.domain).replace("COPY", blue_green.copy)
+    idle = idle.replace("EXTRA", blue_green.extra)
+    to = "${{ steps.idle.outputs.to }}"
+    return f"""\
+      - name: the environment the domain does not serve
+        id: idle
+        run: |
+{_indented(idle)}
+      - name: teal deploy
+        run: |
+          if [ "{to}" = base ]; then teal deploy --yes; else teal deploy --extra {to} --yes; fi
+      - name: teal switch
+        run: teal switch --to {to}
+"""
 
 
 def github_workflow(settings: WorkflowSettings) -> str:
     """The workflow's text (YAML)."""
     s = settings
-    summary = "\n".join(f"          {line}" for line in _SUMMARY.splitlines())
+    summary = _indented(_SUMMARY)
     setup = f"""\
       - uses: {CHECKOUT}
       - uses: {SETUP_PYTHON}
@@ -106,6 +155,4 @@ jobs:
       group: teal-deploy-{s.app}-{s.env}
       cancel-in-progress: false
     steps:
-{setup}      - name: teal deploy
-        run: teal deploy --yes
-"""
+{setup}{_deploy_steps(s.blue_green)}"""
