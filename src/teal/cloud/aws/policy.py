@@ -418,13 +418,13 @@ def _made_resources(scope: Scope, service: str) -> tuple[tuple[str, ...], str | 
             f"arn:{scope.partition}:s3:::{scope.bucket}/code/*",
             f"arn:{scope.partition}:s3:::{scope.bucket}/templates/*",
         ],
-        "route53": [
-            f"arn:{scope.partition}:route53:::hostedzone/*",
-            f"arn:{scope.partition}:route53:::change/*",
-        ],
     }
     if service in named:
         return tuple(named[service]), None
+    if service == "route53":
+        zones = f"arn:{scope.partition}:route53:::hostedzone/*"
+        why = "teal.toml names the hosted zone, not its id, which its ARN holds"
+        return (zones, f"arn:{scope.partition}:route53:::change/*"), why
     if service == "apigateway":
         paths = ["/restapis", "/restapis/*", "/apikeys", "/apikeys/*", "/usageplans"]
         paths += ["/usageplans/*", "/tags/*"]
