@@ -66,11 +66,15 @@ class PendingChangeSet:
 class FakeCloudFormation:
     """CloudFormation's API for one client, answered from memory (see module docstring)."""
 
-    def __init__(self, apigateway: APIGatewayClient, s3: S3Client, sqs: Any = None) -> None:
+    def __init__(
+        self, apigateway: APIGatewayClient, s3: S3Client, sqs: Any = None, iam: Any = None
+    ) -> None:
         # Clients of their own, so what the fake does is not counted as teal's calls.
         self._apigw = apigateway
         self._s3 = s3
         self._sqs = sqs
+        self._iam = iam  # given: roles and OIDC providers are made in moto's IAM
+        self._arns: dict[tuple[str, str], str] = {}
         self.stacks: list[FakeStack] = []
         self._change_sets: dict[str, PendingChangeSet] = {}
         self._ids = itertools.count(1)
@@ -259,6 +263,23 @@ class FakeCloudFormation:
             return str(props["DomainName"])
         if kind == "AWS::CloudFormation::Stack":
             return self._nested_stack(stack, logical_id, keys[logical_id]).stack_id
+        if kind == "AWS::IAM::Role" and self._iam is not None:
+            name = f"{stack.name}-{logical_id}"[:64]
+            trust = self._resolved(stack, props["AssumeRolePolicyDocument"])
+            role = self._iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+            for policy in props.get("Policies", []):
+                self._iam.put_role_policy(
+                    RoleName=name,
+                    PolicyName=policy["PolicyName"],
+                    PolicyDocument=json.dumps(self._resolved(stack, policy["PolicyDocument"])),
+                )
+            self._arns[(stack.stack_id, logical_id)] = str(role["Role"]["Arn"])
+            return name
+        if kind == "AWS::IAM::OIDCProvider" and self._iam is not None:
+            made = self._iam.create_open_id_connect_provider(
+                Url=props["Url"], ClientIDList=props.get("ClientIdList", []), ThumbprintList=[]
+            )
+            return str(made["OpenIDConnectProviderArn"])
         if kind == "AWS::SQS::Queue" and self._sqs is not None:
             name = f"{stack.name}-{logical_id}-{next(self._ids):04d}"
             return str(self._sqs.create_queue(QueueName=name)["QueueUrl"])
@@ -294,6 +315,8 @@ class FakeCloudFormation:
             return stack.physical.get(value["Ref"], value["Ref"])
         if "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
+            if (stack.stack_id, logical_id) in self._arns and attribute == "Arn":
+                return self._arns[(stack.stack_id, logical_id)]
             return f"{stack.physical.get(logical_id, logical_id)}.{attribute}"
         if "Fn::Sub" in value:
             pseudo = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com"}
@@ -301,6 +324,16 @@ class FakeCloudFormation:
                 lambda m: pseudo.get(m[1]) or stack.physical.get(m[1], m[1]), value["Fn::Sub"]
             )
         return json.dumps(value)
+
+    def _resolved(self, stack: FakeStack, value: Any) -> Any:
+        """A policy document with its references resolved, all the way down."""
+        if isinstance(value, dict):
+            if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::Sub"):
+                return self._value(stack, value)
+            return {key: self._resolved(stack, item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._resolved(stack, item) for item in value]
+        return value
 
     # Helpers.
 

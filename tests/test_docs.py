@@ -87,9 +87,12 @@ def help_of(teal_cli: Callable[..., Any], command: list[str]) -> str:
     return str(shown.out)
 
 
+GROUPS = ("local", "domain", "aws", "ci")  # commands of two words: `local start`, `aws policy`
+
+
 def command_of(words: list[str]) -> list[str]:
     """`local start` is a command of the `local` group; every other is one word."""
-    return words[:2] if words[0] == "local" else words[:1]
+    return words[:2] if words[0] in GROUPS else words[:1]
 
 
 def options_in(text: str) -> set[str]:
@@ -142,9 +145,7 @@ def test_the_commands_table_names_every_command_and_only_real_options(
         words = re.match(r"\| `teal ([a-z]+)(?: ([a-z/]+))?", row)
         assert words is not None
         commands = (
-            [[words[1], sub] for sub in words[2].split("/")]
-            if words[1] in ("local", "domain")
-            else [[words[1]]]
+            [[words[1], sub] for sub in words[2].split("/")] if words[1] in GROUPS else [[words[1]]]
         )
         for command in commands:
             text = help_of(teal_cli, command)

@@ -61,6 +61,8 @@ CASES = [
     case(2, "local cloud", "dev", "--cloud", "aws"),
     case(2, "local", "local", "nowhere"),
     case(2, "no such option", "console", "--cloud", "aws", "--json"),
+    case(2, "account id", "aws", "policy", "--account", "12", "--json"),
+    case(2, "'gitlab' is not 'github'", "ci", "init", "gitlab", "--json"),
     case(2, "invalid value for '--cloud'", "status", "--cloud", "nowhere", "--json"),
     case(2, "invalid value for '--cloud'", "domains", "--cloud", "nowhere", "--json"),
     case(2, "no custom domain", "domain", "delete", "nope.example.test", "--yes", "--json"),

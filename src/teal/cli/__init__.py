@@ -56,6 +56,8 @@ def _register_optional() -> None:
         "invoke",
         "dev",
         "console",
+        "aws",
+        "ci",
     ):
         try:
             module = importlib.import_module(f"teal.cli.{name}")

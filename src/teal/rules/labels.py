@@ -13,6 +13,8 @@ ENV_TAG = "teal:env"
 EXTRA_TAG = "teal:extra"
 ENVIRONMENT_TAG = "teal:environment"
 DOMAIN_TAG = "teal:domain"  # a domain's own stack, which shares the app tag but is no environment
+BOOTSTRAP_TAG = "teal:bootstrap"  # the app's CI stack (deploy role): no app tag, no environment
+DEPLOY_ROLE_OUTPUT = "DeployRoleArn"  # the bootstrap stack's role, for CI to assume
 RESERVED_TAG_PREFIXES = ("aws:", "teal:")  # AWS's and teal's: a user's tag takes neither
 
 REST_API_OUTPUT = "RestApiId"

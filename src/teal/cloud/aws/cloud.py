@@ -106,6 +106,11 @@ class AwsCloud:
     def artifact_bucket(self) -> str:
         return self._bucket.name
 
+    def ensure_artifact_bucket(self) -> None:
+        """Make the bucket (private, encrypted, versioned) unless it exists."""
+        with translated(self._bucket.name):
+            self._bucket.ensure()
+
     def has_artifact(self, key: str) -> bool:
         with translated(key):
             return self._bucket.has(key)
