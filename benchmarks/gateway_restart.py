@@ -27,15 +27,14 @@ import re
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from keepalive_load import Load
+from loopback import Sandbox as BaseSandbox
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,33 +44,7 @@ WARM_S = 3.0  # load before the first kill: every worker warm
 BETWEEN_KILLS_S = 12.0  # more than the supervisor's STABLE_S: each restart is immediate
 
 
-@dataclass
-class Sandbox:
-    project: Path
-    home: Path
-    port: int
-
-    def teal(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TEAL_")}
-        env.update(TEAL_HOME=str(self.home), TEAL_LOCAL_PORT=str(self.port))
-        if cache := os.environ.get("TEAL_RUNTIMES_CACHE"):
-            env["TEAL_RUNTIMES_CACHE"] = cache
-        return subprocess.run(
-            [sys.executable, "-m", "teal", *args, "--project", str(self.project)],
-            capture_output=True,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-            check=False,
-        )
-
-    def teal_json(self, *args: str) -> Any:
-        run = self.teal(*args, "--json")
-        if run.returncode != 0:
-            raise SystemExit(f"teal {' '.join(args)} failed:\n{run.stderr}")
-        return json.loads(run.stdout)
-
+class Sandbox(BaseSandbox):
     def gateway_pid(self) -> int:
         """The gateway's pid, read from gateway.json: asking teal could start one."""
         record = json.loads((self.home / "gateway.json").read_text())

@@ -23,20 +23,16 @@ It prints the figures and asserts nothing (tests/test_worker_ownership.py does).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 from keepalive_load import Load
+from loopback import Sandbox as BaseSandbox
 from loopback import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,33 +41,7 @@ PATHS = ("/health", "/posts")
 WORKER_SCRIPT = "worker_main.py"
 
 
-@dataclass
-class Sandbox:
-    project: Path
-    home: Path
-    port: int
-
-    def teal(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TEAL_")}
-        env.update(TEAL_HOME=str(self.home), TEAL_LOCAL_PORT=str(self.port))
-        if cache := os.environ.get("TEAL_RUNTIMES_CACHE"):
-            env["TEAL_RUNTIMES_CACHE"] = cache
-        return subprocess.run(
-            [sys.executable, "-m", "teal", *args, "--project", str(self.project)],
-            capture_output=True,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-            check=False,
-        )
-
-    def teal_json(self, *args: str) -> Any:
-        run = self.teal(*args, "--json")
-        if run.returncode != 0:
-            raise SystemExit(f"teal {' '.join(args)} failed:\n{run.stderr}")
-        return json.loads(run.stdout)
-
+class Sandbox(BaseSandbox):
     def set_version(self, version: int) -> None:
         app = self.project / "app.py"
         text = re.sub(r'^VERSION = ".*"$', f'VERSION = "{version}"', app.read_text(), flags=re.M)
