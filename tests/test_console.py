@@ -347,7 +347,7 @@ def test_apps_sharing_a_domain_each_show_it_with_every_base_path() -> None:
         ("/shop", "shop", "shop-dev"),
     ]
     assert blog_view.domains[0].mappings == shop_view.domains[0].mappings
-    page = _templates(SimpleNamespace(base="/c", csrf_token="t"))  # type: ignore[arg-type]
+    page = _templates(SimpleNamespace(base="/c", csrf_token="t"), lambda: None)  # type: ignore[arg-type]
     html = page.get_template("app_live.html").render(app=shop_view)
     assert "/blog → blog-dev (app blog)" in html and "/shop → shop-dev</li>" in html
 
