@@ -10,10 +10,10 @@ import click
 from rich.markup import escape
 
 from teal.cli.common import (
+    confirm_deletion,
     console,
     emit_json,
     err_console,
-    is_interactive,
     load_target,
     open_watched_cloud,
     progress,
@@ -373,17 +373,11 @@ def delete(
     """Delete an environment's stack (refuses the live one unless --force)."""
     _, target = load_target(project, env, extra, cloud)
     if not yes:
-        if not is_interactive():
-            raise UserError(
-                f"deleting {target.environment} needs confirmation",
-                where="--yes",
-                hint="pass --yes when there is no terminal",
-            )
-        click.confirm(
+        confirm_deletion(
             f"Delete {target.environment} from the {target.cloud} cloud?",
-            default=False,
-            abort=True,
-            err=True,
+            refusal=f"deleting {target.environment} needs confirmation",
+            where="--yes",
+            hint="pass --yes when there is no terminal",
         )
     the_cloud = open_watched_cloud(target)
     with Activity(err_console) as activity:

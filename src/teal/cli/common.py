@@ -17,6 +17,7 @@ from rich.markup import escape
 from teal.progress import notices
 from teal.project.config import Project, Target, load_project, resolve_target
 from teal.project.settings import gateway_port
+from teal.runtime.errors import UserError
 
 if TYPE_CHECKING:
     from teal.cloud.base import Cloud
@@ -133,6 +134,14 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def confirm_deletion(question: str, *, refusal: str, where: str, hint: str) -> None:
+    """Ask ``question`` at a terminal (no: the command ends, nothing changed); without
+    one, refuse as bad input, since nobody can answer (``--yes`` says yes up front)."""
+    if not is_interactive():
+        raise UserError(refusal, where=where, hint=hint)
+    click.confirm(question, default=False, abort=True, err=True)
 
 
 def accepts_project(func: F) -> F:

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from teal.cli.common import (
+    confirm_deletion,
     console,
     emit_json,
     err_console,
-    is_interactive,
     load_target,
     open_watched_cloud,
     target_options,
@@ -19,7 +19,6 @@ from teal.cli.output import Activity
 from teal.cli.status_view import print_mappings
 from teal.ops.domains import delete_domain, view_domains
 from teal.ops.oplog import current_user
-from teal.runtime.errors import UserError
 
 
 @click.command()
@@ -67,13 +66,12 @@ def delete_command(
     app maps a base path of it."""
     _, target = load_target(project, env, extra, cloud)
     if not yes:
-        if not is_interactive():
-            raise UserError(
-                f"deleting the domain {name} needs confirmation",
-                where="--yes",
-                hint="pass --yes when there is no terminal",
-            )
-        click.confirm(f"Delete the domain {name}?", default=False, abort=True, err=True)
+        confirm_deletion(
+            f"Delete the domain {name}?",
+            refusal=f"deleting the domain {name} needs confirmation",
+            where="--yes",
+            hint="pass --yes when there is no terminal",
+        )
     the_cloud = open_watched_cloud(target)
     with Activity(err_console) as activity:
         delete_domain(

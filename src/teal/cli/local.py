@@ -10,11 +10,11 @@ from rich.markup import escape
 
 from teal.cli.common import (
     accepts_project,
+    confirm_deletion,
     console,
     emit_json,
     err_console,
     gateway_sentence,
-    is_interactive,
     json_option,
 )
 from teal.cloud.local import (
@@ -29,7 +29,6 @@ from teal.cloud.local import (
     stop_gateway,
 )
 from teal.project.settings import gateway_port
-from teal.runtime.errors import UserError
 
 
 def _status_json(status: GatewayStatus, paths: LocalPaths) -> dict[str, Any]:
@@ -168,13 +167,12 @@ def reset(yes: bool, as_json: bool) -> None:
     paths = LocalPaths.default()
     refuse_dangerous_home(paths)
     if not yes:
-        if not is_interactive():
-            raise UserError(
-                f"reset deletes everything under {paths.home}",
-                where="teal local reset",
-                hint="pass --yes to confirm without a terminal",
-            )
-        click.confirm(f"Delete everything under {paths.home}?", abort=True, err=True)
+        confirm_deletion(
+            f"Delete everything under {paths.home}?",
+            refusal=f"reset deletes everything under {paths.home}",
+            where="teal local reset",
+            hint="pass --yes to confirm without a terminal",
+        )
     stopped, removed = reset_home(paths)
     if as_json:
         emit_json(

@@ -34,9 +34,7 @@ def print_status(
     environments = [_environment_cells(row, when) for row in report.environments]
     if not environments:
         out.print("no environments deployed")
-    elif wide or _fits(ENVIRONMENT_COLUMNS, environments, out):
-        _print_table(ENVIRONMENT_COLUMNS, environments, out)
-    else:
+    elif not _printed_as_table(ENVIRONMENT_COLUMNS, environments, out, wide=wide):
         for cells in environments:
             _print_environment_block(dict(zip(ENVIRONMENT_COLUMNS, cells, strict=True)), out)
     for d in report.domains:
@@ -61,8 +59,7 @@ def print_status(
     history = [_history_cells(entry.to_json(), when) for entry in report.history[-HISTORY_SHOWN:]]
     if not history:
         return
-    if wide or _fits(HISTORY_COLUMNS, history, out):
-        _print_table(HISTORY_COLUMNS, history, out)
+    if _printed_as_table(HISTORY_COLUMNS, history, out, wide=wide):
         return
     out.print("history:")
     for cells in history:
@@ -132,10 +129,6 @@ def _history_cells(h: dict[str, Any], when: Callable[[str], str]) -> tuple[str, 
     )
 
 
-def _fits(columns: Sequence[str], rows: Sequence[Sequence[str]], out: Console) -> bool:
-    return _natural_width(_table(columns, rows), out) <= out.width
-
-
 def _natural_width(table: Table, out: Console) -> int:
     """The width the table takes with no cell wrapped or cut."""
     return Measurement.get(out, out.options.update(width=1_000_000), table).maximum
@@ -148,14 +141,19 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     return table
 
 
-def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], out: Console) -> None:
-    """The table at its natural width, wider than the terminal if it must (--wide): the
-    terminal wraps its lines rather than rich cutting its cells."""
+def _printed_as_table(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], out: Console, *, wide: bool
+) -> bool:
+    """Print the table when it fits at its natural width, or (``wide``) whatever the
+    width, as wide as it must be: the terminal then wraps its lines rather than rich
+    cutting its cells. Whether it was printed."""
     table = _table(columns, rows)
     natural = _natural_width(table, out)
     if natural <= out.width:
         out.print(table)
-        return
+        return True
+    if not wide:
+        return False
     roomy = Console(
         file=out.file,
         width=natural,
@@ -165,6 +163,7 @@ def _print_table(columns: Sequence[str], rows: Sequence[Sequence[str]], out: Con
         no_color=out.no_color,
     )
     roomy.print(table)
+    return True
 
 
 def ago(iso: str, now: datetime) -> str:
