@@ -36,10 +36,11 @@ import pytest
 
 from teal.cli.common import load_target
 from teal.cloud.aws.domains import domain_template
+from teal.cloud.aws.policy import deploy_policy, handler_actions, project_scope, resource_types
 from teal.cloud.base import StackRequest
 from teal.ops.decision import package_for
 from teal.project import loader
-from teal.project.config import Target
+from teal.project.config import Target, load_project
 from teal.project.package import Package
 from teal.project.runtimes import RuntimeWorld
 from teal.runtime.routes import RouteTable
@@ -618,6 +619,35 @@ def facts_of(result: Synthesis) -> set[Fact]:
         found |= Facts("domain ", result.domain, {}).facts()
     if target.domain is not None:
         found.add(("domain", "serves", target.domain.name, target.domain.base_path))
+    return found | _policy_facts(result)
+
+
+POLICY_REGION, POLICY_ACCOUNT = "eu-west-1", "123456789012"
+
+
+def _policy_facts(result: Synthesis) -> set[Fact]:
+    """What ``teal aws policy`` grants a deploy identity for this project, against what its
+    stacks hold: each resource type with every action CloudFormation's handlers of the
+    type call, and each layer its functions use ("NOT covered": a deploy would fail)."""
+    scope = project_scope(load_project(result.target.project_dir), POLICY_REGION, POLICY_ACCOUNT)
+    policy = deploy_policy(scope)
+    granted, known = policy.actions(), set(resource_types(scope))
+    kinds = {
+        str(resource["Type"])
+        for _, template in result.templates()
+        for resource in template.get("Resources", {}).values()
+    }
+    found: set[Fact] = set()
+    for kind in kinds:
+        covered = kind in known and handler_actions(kind, scope.in_vpc) <= granted
+        found.add(("deploy policy", kind, "covered" if covered else "NOT covered"))
+    layers = {layer for f in result.target.functions.values() for layer in f.layers}
+    for layer in layers:
+        reads = any(
+            "lambda:GetLayerVersion" in statement.actions and layer in statement.resources
+            for statement in policy.statements
+        )
+        found.add(("deploy policy", "layer", layer, "covered" if reads else "NOT covered"))
     return found
 
 

@@ -139,6 +139,22 @@ def test_a_replacement_behind_the_domain_keeps_every_feature(
     assert replacement_gaps(result) == set()
 
 
+def test_the_deploy_policy_covers_what_every_pair_deploys(matrix: Matrix) -> None:
+    """`teal aws policy` of a project grants what CloudFormation needs for every resource
+    its stacks hold, and the layers its functions use, whatever features meet."""
+    combinations = [frozenset({f.name}) for f in FEATURES]
+    combinations += [frozenset({first.name, second.name}) for first, second in PAIRS]
+    lacking = {
+        (" + ".join(sorted(names)), *fact[1:])
+        for names in combinations
+        for fact in matrix.facts(names)
+        if fact[0] == "deploy policy" and fact[-1] != "covered"
+    }
+    assert not lacking, _listed(lacking)
+    covered = {fact[1] for fact in matrix.facts(frozenset()) if fact[0] == "deploy policy"}
+    assert "AWS::Lambda::Function" in covered  # the facts are there to be judged
+
+
 def test_every_precedence_decides_a_pair(matrix: Matrix) -> None:
     """A rule of PRECEDENCE that excuses no lost fact would excuse a bug one day."""
     idle = []
