@@ -28,7 +28,7 @@ from teal.runtime.access import allowed_methods, effective_cors, with_cors_heade
 ORIGIN = "https://app.example.com"
 POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_Pool1"
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1"
-ARN = method_arn("abc123", "dev", "GET", "/orders/7")
+ARN = method_arn("us-east-1", "abc123", "dev", "GET", "/orders/7")
 
 
 # ---------------------------------------------------------------- CORS

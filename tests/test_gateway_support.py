@@ -262,6 +262,9 @@ class FakeServingState:
     def function_by_arn(self, arn: str) -> FunctionSpec | None:
         return self.functions.get(arn)
 
+    def function_named(self, name: str) -> FunctionSpec | None:
+        return next((f for f in self.functions.values() if f.name == name), None)
+
     def domains(self) -> list[DomainRoute]:
         return list(self.domain_routes.values())
 
@@ -400,6 +403,9 @@ class JsonServingState:
 
     def function_by_arn(self, arn: str) -> FunctionSpec | None:
         return self._current().function_by_arn(arn)
+
+    def function_named(self, name: str) -> FunctionSpec | None:
+        return self._current().function_named(name)
 
     def domains(self) -> list[DomainRoute]:
         return self._current().domains()

@@ -41,7 +41,7 @@ def test_every_change_is_stored_as_rows_another_process_reads_back(
     store: Store, paths: LocalPaths
 ) -> None:
     with store.transaction() as conn:
-        api_id, root = rest_apis.create_api(conn, "blog")
+        api_id, root = rest_apis.create_api(conn, "blog", "us-east-1")
         posts = rest_apis.create_resource(conn, api_id, root, "posts")
         post = rest_apis.create_resource(conn, api_id, posts, "{id}")
         comments = rest_apis.create_resource(conn, api_id, post, "comments")
@@ -68,7 +68,7 @@ def test_a_change_undone_with_its_savepoint_is_not_kept_in_memory(store: Store) 
             raise RuntimeError("the operation failed after its change")
 
     with store.transaction() as conn:
-        api_id, root = rest_apis.create_api(conn, "blog")
+        api_id, root = rest_apis.create_api(conn, "blog", "us-east-1")
         rest_apis.create_resource(conn, api_id, root, "kept")
         with pytest.raises(RuntimeError):
             failing_change(api_id, root)
@@ -80,7 +80,7 @@ def test_a_change_undone_with_its_savepoint_is_not_kept_in_memory(store: Store) 
 
 def test_a_refused_change_leaves_the_api_as_it_was(store: Store) -> None:
     with store.transaction() as conn:
-        api_id, root = rest_apis.create_api(conn, "blog")
+        api_id, root = rest_apis.create_api(conn, "blog", "us-east-1")
         rest_apis.create_resource(conn, api_id, root, "{id}")
         with pytest.raises(ApiGatewayError, match="sibling"):
             rest_apis.create_resource(conn, api_id, root, "{slug}")
@@ -102,7 +102,7 @@ def test_the_service_does_not_import_the_resource_providers() -> None:
 
 def test_a_method_checked_by_an_authorizer_names_one_of_its_apis(store: Store) -> None:
     with store.transaction() as conn:
-        api_id, root = rest_apis.create_api(conn, "shop")
+        api_id, root = rest_apis.create_api(conn, "shop", "us-east-1")
         secured = {**PAYLOAD, "authorization": "CUSTOM", "authorizer_id": "nope"}
         with pytest.raises(ApiGatewayError, match="Invalid authorizer ID specified"):
             rest_apis.put_method(conn, api_id, root, "GET", secured)
@@ -113,7 +113,7 @@ def test_a_method_checked_by_an_authorizer_names_one_of_its_apis(store: Store) -
 
 def test_a_deployment_snapshots_access_and_keys_act_at_once(store: Store) -> None:
     with store.transaction() as conn:
-        api_id, root = rest_apis.create_api(conn, "shop")
+        api_id, root = rest_apis.create_api(conn, "shop", "us-east-1")
         rest_apis.put_method(conn, api_id, root, "GET", {**PAYLOAD, "api_key_required": True})
         headers = [["Access-Control-Allow-Origin", "*"]]
         rest_apis.put_gateway_response(

@@ -600,8 +600,12 @@ class Cloud(Protocol):
     """What teal needs from a cloud. Implemented by ``local`` and ``aws``."""
 
     name: str
-    region: str
     account_id: str
+
+    @property
+    def region(self) -> str:
+        """The region the cloud makes new stacks in."""
+        ...
 
     # Artifacts: content-addressed keys such as ``code/<sha256>.zip``.
     @property

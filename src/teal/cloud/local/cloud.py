@@ -12,6 +12,7 @@ there, naming the domain and the port; other domains do not concern it.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import socket
@@ -53,6 +54,7 @@ from teal.cloud.base import (
 )
 from teal.cloud.local import oplog_tables, projects
 from teal.cloud.local.functions.log_files import LocalLogs
+from teal.cloud.local.functions.sandbox import configured_region
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway, gateway_status
 from teal.cloud.local.gateway.own_endpoints import INVOKE_PREFIX, token_headers
@@ -178,6 +180,15 @@ class LocalCloud:
     # second (traffic.py): a second's numbers are on disk at most about a second later.
     traffic_timing = TrafficTiming(period_s=1, delay_s=1)
 
+    @functools.cached_property
+    def region(self) -> str:
+        """Where this command's new stacks are made: the region a deploy to AWS would
+        use (``[aws] region``, else the profile's), so the ARNs a function, an
+        authorizer or an event sees match what AWS would give them there. The workers
+        give a function's SDK the same region (see the sandbox)."""
+        host = self._host or HostSettings()
+        return host.aws_region or configured_region(host.aws_profile) or LOCAL_REGION
+
     def __init__(
         self,
         paths: LocalPaths | None = None,
@@ -187,11 +198,11 @@ class LocalCloud:
         """``host``: how this machine runs the functions this command deploys (the
         project's settings); None for a command that reads no project."""
         self.paths = paths or LocalPaths.default()
-        self.region = LOCAL_REGION
+        self._host = host
         self.account_id = LOCAL_ACCOUNT_ID
         self.clock = clock
         self.store = Store(self.paths)
-        self.engine = Engine(self.store, clock, self.region, self.account_id, host)
+        self.engine = Engine(self.store, clock, lambda: self.region, self.account_id, host)
         # what this command deals with, for ensure_serving: domains named, apps read
         self._domains_used: set[str] = set()
         self._apps_used: set[str] = set()

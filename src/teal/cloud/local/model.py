@@ -130,6 +130,7 @@ class ServedStage:
     binary_media_types: tuple[str, ...] = ()
     authorizers: Mapping[str, AuthorizerSpec] = field(default_factory=dict)  # by id
     gateway_responses: Mapping[str, GatewayResponseSpec] = field(default_factory=dict)  # by type
+    region: str = LOCAL_REGION  # the RestApi's (its stack's): execute-api ARNs carry it
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,10 @@ class ServingState(Protocol):
 
     def stage(self, api_id: str, stage_name: str) -> ServedStage | None: ...
     def function_by_arn(self, arn: str) -> FunctionSpec | None: ...
+    def function_named(self, name: str) -> FunctionSpec | None:
+        """A function by its name (unique in the account, whatever its ARN's region)."""
+        ...
+
     def domains(self) -> list[DomainRoute]: ...
     def api_key(self, api_id: str, stage_name: str, value: str) -> str | None:
         """The id of an enabled API key with this value that a usage plan of the stage

@@ -33,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.runtime.errors import UserError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -203,6 +203,13 @@ _SCHEMA_V7 = """
 ALTER TABLE domains ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
 """
 
+# Version 8: the region a RestApi lives in (its stack's), which the ARNs API Gateway
+# evaluates permissions and authorizer policies against carry. Older APIs were made
+# when every local stack was in us-east-1.
+_SCHEMA_V8 = """
+ALTER TABLE rest_apis ADD COLUMN region TEXT NOT NULL DEFAULT 'us-east-1';
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -214,6 +221,7 @@ MIGRATIONS: dict[int, Migration] = {
     5: _SCHEMA_V5,
     6: _SCHEMA_V6,
     7: _SCHEMA_V7,
+    8: _SCHEMA_V8,
 }
 
 

@@ -57,6 +57,12 @@ def function_by_arn(conn: sqlite3.Connection, arn: str) -> FunctionSpec | None:
     return None if row is None else _spec_from_json(row[0])
 
 
+def function_named(conn: sqlite3.Connection, name: str) -> FunctionSpec | None:
+    """The function as stored, by its name."""
+    row = conn.execute("SELECT spec FROM functions WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _spec_from_json(row[0])
+
+
 def create_function(conn: sqlite3.Connection, spec: FunctionSpec) -> None:
     conn.execute(
         "INSERT INTO functions (name, arn, spec) VALUES (?, ?, ?)",

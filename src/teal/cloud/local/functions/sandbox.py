@@ -141,6 +141,11 @@ class UserCredentials:
             return self._found[profile]
 
 
+def configured_region(profile: str | None) -> str | None:
+    """The region the user's AWS configuration names for ``profile``, if any."""
+    return UserCredentials().region(profile)
+
+
 def _botocore_session(profile: str | None) -> Any:
     import botocore.session
 

@@ -26,7 +26,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl
 
-from teal.cloud.local.model import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from teal.cloud.local.model import LOCAL_ACCOUNT_ID
 
 # API Gateway's own answers, byte for byte (docs/api-gateway.md has their sources):
 # note the capital M of the access denied bodies, and the null of a broken authorizer.
@@ -59,20 +59,20 @@ class Effect(Enum):
     IMPLICIT_DENY = "implicit deny"
 
 
-def method_arn(api_id: str, stage: str, verb: str, path: str) -> str:
+def execute_api_arn(region: str, api_id: str) -> str:
+    """The ARN of a RestApi as execute-api permissions and policies name it (the
+    stage, verb and path, or ``authorizers/<id>``, follow it)."""
+    return f"arn:aws:execute-api:{region}:{LOCAL_ACCOUNT_ID}:{api_id}"
+
+
+def method_arn(region: str, api_id: str, stage: str, verb: str, path: str) -> str:
     """The ARN an authorizer's policy is evaluated against, for a request path."""
-    return (
-        f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:"
-        f"{api_id}/{stage}/{verb}/{path.lstrip('/')}"
-    )
+    return f"{execute_api_arn(region, api_id)}/{stage}/{verb}/{path.lstrip('/')}"
 
 
-def authorizer_source_arn(api_id: str, authorizer_id: str) -> str:
+def authorizer_source_arn(region: str, api_id: str, authorizer_id: str) -> str:
     """The ARN API Gateway invokes an authorizer's function as (its permission's scope)."""
-    return (
-        f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:"
-        f"{api_id}/authorizers/{authorizer_id}"
-    )
+    return f"{execute_api_arn(region, api_id)}/authorizers/{authorizer_id}"
 
 
 # ---------------------------------------------------------------- Lambda authorizers

@@ -183,9 +183,9 @@ class Guard:
     ) -> AuthorizerAnswer | Refusal:
         """Run the authorizer's function; its answer (cached), or API Gateway's refusal."""
         function = self.function(spec.function_arn) if spec.function_arn else None
-        api_id = call.served.api_id
+        served = call.served
         if function is None or not self.may_invoke(
-            function, authorizer_source_arn(api_id, spec.id)
+            function, authorizer_source_arn(served.region, served.api_id, spec.id)
         ):
             log.info("authorizer %s: its function is missing or may not be invoked", spec.name)
             return AUTHORIZER_ERROR

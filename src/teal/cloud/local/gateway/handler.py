@@ -86,7 +86,12 @@ from teal.cloud.local.functions.workers import (
     event_too_large,
 )
 from teal.cloud.local.gateway import authorizers
-from teal.cloud.local.gateway.authorizers import FORBIDDEN, MISSING_TOKEN, method_arn
+from teal.cloud.local.gateway.authorizers import (
+    FORBIDDEN,
+    MISSING_TOKEN,
+    execute_api_arn,
+    method_arn,
+)
 from teal.cloud.local.gateway.guard import Access, Call, Guard
 from teal.cloud.local.gateway.own_endpoints import (
     HEALTH_PATH,
@@ -506,7 +511,9 @@ class Gateway:
                 return checked, ""
             access = checked
         spec = self._function(view, route.function_arn) if route.function_arn else None
-        if spec is None or not self._permitted(view, spec, target, request.method, match.node.path):
+        source_arn = execute_api_arn(served.region, served.api_id)
+        source_arn = f"{source_arn}/{target.stage}/{request.method}{match.node.path}"
+        if spec is None or not self._permitted(view, spec, source_arn):
             # API Gateway may not invoke the function: AWS answers as for any internal error
             return _error(INTERNAL_ERROR, request_id), ""
         if request.body_dropped:  # Lambda refuses the event: the function does not run
@@ -532,13 +539,8 @@ class Gateway:
         )
         return await self._integrate(spec, event, request_id, binary_accepted, own), spec.name
 
-    def _permitted(
-        self, view: _View, spec: FunctionSpec, target: StageTarget, verb: str, resource: str
-    ) -> bool:
-        method_arn = (
-            f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:"
-            f"{target.api_id}/{target.stage}/{verb}{resource}"
-        )
+    def _permitted(self, view: _View, spec: FunctionSpec, method_arn: str) -> bool:
+        """Whether a permission of ``spec`` lets API Gateway invoke it as ``method_arn``."""
         key = (spec.arn, method_arn)
         known = view.permitted.get(key)
         if known is None:
@@ -558,7 +560,7 @@ class Gateway:
         call = Call(
             routed.served,
             routed.route,
-            method_arn(target.api_id, target.stage, request.method, path),
+            method_arn(routed.served.region, target.api_id, target.stage, request.method, path),
             {name.lower(): value for name, value in request.headers},
             request.query_string,
             lambda: self._authorizer_event(routed),
@@ -651,9 +653,9 @@ class Gateway:
     async def _invoke(self, view: _View, name: str, request: GatewayRequest) -> GatewayResponse:
         """One invocation with the given event, as Lambda's Invoke (RequestResponse) runs it:
         no integration timeout (the function's own applies), the result or the error."""
-        arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
-        spec = self._function(view, arn)
+        spec = self.state.function_named(name)
         if spec is None:
+            arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
             return _json_response(404, {"message": f"Function not found: {arn}"}, "")
         event: Any = None
         if not request.body_dropped:

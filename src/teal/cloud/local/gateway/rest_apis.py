@@ -66,14 +66,14 @@ def function_arn_of_uri(uri: str | None) -> str | None:
 
 
 def create_api(
-    conn: sqlite3.Connection, name: str, binary_media_types: Sequence[str] = ()
+    conn: sqlite3.Connection, name: str, region: str, binary_media_types: Sequence[str] = ()
 ) -> tuple[str, str]:
-    """A new RestApi; returns (api id, root resource id)."""
+    """A new RestApi in ``region``; returns (api id, root resource id)."""
     api_id, root_id = random_id(), random_id()
     conn.execute(
-        "INSERT INTO rest_apis (id, name, root_id, model_tag, binary_media_types) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (api_id, name, root_id, uuid.uuid4().hex, to_json(list(binary_media_types))),
+        "INSERT INTO rest_apis (id, name, root_id, model_tag, binary_media_types, region) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (api_id, name, root_id, uuid.uuid4().hex, to_json(list(binary_media_types)), region),
     )
     conn.execute(
         "INSERT INTO api_resources (api_id, id, parent_id, part) VALUES (?, ?, NULL, NULL)",
@@ -518,8 +518,8 @@ def delete_stage(conn: sqlite3.Connection, api_id: str, name: str) -> None:
 def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStage | None:
     row = conn.execute(
         "SELECT s.deployment_id, s.variables, d.routes, d.binary_media_types, d.authorizers, "
-        "d.gateway_responses FROM stages s JOIN deployments d ON d.id = s.deployment_id "
-        "WHERE s.api_id = ? AND s.name = ?",
+        "d.gateway_responses, a.region FROM stages s JOIN deployments d ON d.id = s.deployment_id "
+        "JOIN rest_apis a ON a.id = s.api_id WHERE s.api_id = ? AND s.name = ?",
         (api_id, name),
     ).fetchone()
     if row is None:
@@ -543,6 +543,7 @@ def served_stage(conn: sqlite3.Connection, api_id: str, name: str) -> ServedStag
         tuple(from_json(row["binary_media_types"])),
         authorizers,
         responses,
+        row["region"],
     )
 
 

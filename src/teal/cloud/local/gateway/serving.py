@@ -67,6 +67,10 @@ class StoreServingState:
         arns = catalog.gateway_source_arns(conn, spec.name)
         return dataclasses.replace(spec, invoke_source_arns=arns)
 
+    def function_named(self, name: str) -> FunctionSpec | None:
+        spec = catalog.function_named(self._conn(), name)
+        return None if spec is None else self.function_by_arn(spec.arn)
+
     def domains(self) -> list[DomainRoute]:
         return rest_apis.domain_routes(self._conn())
 

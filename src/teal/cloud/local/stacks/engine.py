@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 from teal.cloud.base import (
     CREATE_COMPLETE,
@@ -124,16 +125,18 @@ class Engine:
         self,
         store: Store,
         clock: Clock = utc_now,
-        region: str = LOCAL_REGION,
+        region: Callable[[], str] = lambda: LOCAL_REGION,
         account_id: str = LOCAL_ACCOUNT_ID,
         host: HostSettings | None = None,
     ) -> None:
+        """``region``: where a new stack is made (asked only then: it may read the
+        user's AWS configuration); a stack keeps its region, as on AWS."""
         self.store = store
         self.region = region
         self.account_id = account_id
         self.ledger = Ledger(store, clock)
         self.provisioner = Provisioner(
-            self.ledger, providers(), self, region=region, account_id=account_id, host=host
+            self.ledger, providers(), self, account_id=account_id, host=host
         )
 
     # Reads, for LocalCloud ----------------------------------------------------
@@ -183,7 +186,7 @@ class Engine:
 
     def _create(self, desired: Desired, sink: Sink, parent: str | None) -> StackResult:
         name = desired.name
-        record = self.ledger.begin_create(desired, self._new_stack_id(name), parent, sink)
+        record = self.ledger.begin_create(desired, self._new_stack_id(name, parent), parent, sink)
         try:
             outputs = ForwardRun(self.provisioner, record, desired, sink, {}).forward()
         except ForwardFailure as failure:
@@ -193,8 +196,11 @@ class Engine:
         self.ledger.finish(name, CREATE_COMPLETE, sink, outputs=outputs)
         return StackResult(name, CREATE_COMPLETE, outputs, tuple(sink.events))
 
-    def _new_stack_id(self, name: str) -> str:
-        return f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
+    def _new_stack_id(self, name: str, parent: str | None) -> str:
+        """A new stack's ARN: in the project's region, or its parent's for a child stack."""
+        owner = self.ledger.stack(parent) if parent is not None else None
+        region = owner.region if owner is not None else self.region()
+        return f"arn:aws:cloudformation:{region}:{self.account_id}:stack/{name}/{uuid.uuid4()}"
 
     def _update(
         self, stack: StackRecord, desired: Desired, sink: Sink, *, defer_cleanup: bool

@@ -65,14 +65,12 @@ class Provisioner:
         providers: Mapping[str, ResourceProvider],
         children: ChildStacks,
         *,
-        region: str,
         account_id: str,
         host: HostSettings | None = None,
     ) -> None:
         self.ledger = ledger
         self.providers = providers
         self.children = children
-        self.region = region
         self.account_id = account_id
         self.host = host
 
@@ -207,7 +205,7 @@ class Provisioner:
             store=self.store,
             stack_name=stack.name,
             logical_id=logical_id,
-            region=self.region,
+            region=stack.region,
             account_id=self.account_id,
             nested=NestedChildren(self.children, self.ledger, stack, sink),
             host=self.host,

@@ -109,6 +109,12 @@ class StackRecord:
     previous: Previous | None
     updated_at: datetime
 
+    @property
+    def region(self) -> str:
+        """The region the stack was created in (its ARN's): a stack never moves, and
+        every ARN its resources get carries this region."""
+        return self.stack_id.split(":")[3]
+
     @classmethod
     def from_db(cls, row: sqlite3.Row) -> StackRecord:
         previous = from_json(row["previous"])

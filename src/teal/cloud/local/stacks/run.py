@@ -203,7 +203,7 @@ class ForwardRun:
         if name in self.parameters:
             return self.parameters[name]
         pseudo = {
-            "AWS::Region": self.provisioner.region,
+            "AWS::Region": self.stack.region,
             "AWS::AccountId": self.provisioner.account_id,
             "AWS::StackName": self.stack.name,
             "AWS::StackId": self.stack.stack_id,

@@ -22,14 +22,18 @@ from teal.cloud.local.triggers.queues import Message
 SENDER_ID = "AIDAIENQZJOLO23YVJ4VO"  # the sender AWS reports for a message (a fixed id)
 
 
-def scheduled_event(
-    rule_arn: str,
-    when: datetime,
-    *,
-    region: str = LOCAL_REGION,
-    account_id: str = LOCAL_ACCOUNT_ID,
-) -> dict[str, Any]:
+def arn_region_account(arn: str) -> tuple[str, str]:
+    """The region and account an ARN names (``arn:aws:<service>:<region>:<account>:...``):
+    an event says where its source lives, which is where the stack made it."""
+    parts = arn.split(":")
+    if len(parts) < 6 or not parts[3]:
+        return LOCAL_REGION, LOCAL_ACCOUNT_ID
+    return parts[3], parts[4] or LOCAL_ACCOUNT_ID
+
+
+def scheduled_event(rule_arn: str, when: datetime) -> dict[str, Any]:
     """EventBridge's event for a rule's schedule firing at ``when``."""
+    region, account_id = arn_region_account(rule_arn)
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -43,10 +47,9 @@ def scheduled_event(
     }
 
 
-def sqs_event(
-    queue_arn: str, messages: Sequence[Message], *, region: str = LOCAL_REGION
-) -> dict[str, Any]:
+def sqs_event(queue_arn: str, messages: Sequence[Message]) -> dict[str, Any]:
     """Lambda's event for a batch of messages from one queue."""
+    region, _ = arn_region_account(queue_arn)
     return {"Records": [_record(queue_arn, message, region) for message in messages]}
 
 

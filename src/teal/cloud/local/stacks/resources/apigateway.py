@@ -57,7 +57,7 @@ class RestApi:
 
     def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
         name, types = require_str(props, "Name"), _binary_media_types(props)
-        api_id, root_id = service.create_api(ctx.conn, name, types)
+        api_id, root_id = service.create_api(ctx.conn, name, ctx.region, types)
         return Provisioned(api_id, {"RootResourceId": root_id, "RestApiId": api_id})
 
     def update(
