@@ -5,8 +5,10 @@ APIGatewayRestResolver and FastAPI through Mangum, each as a raw handler on
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
+import random
 import textwrap
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,7 +95,9 @@ def hog():
 """
 
 FASTAPI_APP = """
-from fastapi import FastAPI, Request
+import hashlib
+
+from fastapi import FastAPI, Request, UploadFile
 from fastapi.responses import Response
 from mangum import Mangum
 
@@ -114,6 +118,12 @@ async def echo(request: Request) -> Response:
     data = await request.body()
     media = request.headers.get("content-type", "application/octet-stream")
     return Response(content=data, media_type=media)
+
+
+@api.post("/uploads")
+async def uploads(file: UploadFile) -> dict[str, object]:
+    data = await file.read()
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 @api.get("/items/{item_id}")
@@ -225,7 +235,11 @@ def test_powertools_sees_the_event_api_gateway_would_send(local_cloud: LocalClou
 
 def test_fastapi_through_mangum_round_trips_bytes_and_routes(local_cloud: LocalCloudEnv) -> None:
     write_project(
-        local_cloud.project, "fa", FASTAPI_APP, "fastapi\nmangum\n", '["application/octet-stream"]'
+        local_cloud.project,
+        "fa",
+        FASTAPI_APP,
+        "fastapi\nmangum\npython-multipart\n",
+        '["application/octet-stream", "multipart/form-data"]',
     )
     endpoint = deploy(local_cloud)
 
@@ -239,3 +253,20 @@ def test_fastapi_through_mangum_round_trips_bytes_and_routes(local_cloud: LocalC
     png = {"Content-Type": "image/png", "Accept": "image/png"}
     status, _, body = send(endpoint + "echo", "POST", PNG, png)
     assert status == 200 and body != PNG
+    # a multipart upload of random bytes, its type listed: base64 in, intact in the app
+    data = random.Random(3).randbytes(3000)
+    boundary = "fidelity-boundary"
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    multipart = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    status, _, body = send(endpoint + "uploads", "POST", form, multipart)
+    assert (status, json.loads(body)) == (
+        200,
+        {"size": 3000, "sha256": hashlib.sha256(data).hexdigest()},
+    )
