@@ -265,9 +265,11 @@ def test_rotation_removes_every_conflict() -> None:
     assert body["action"] == "update"
     assert body["api"]["logical_id"] == "RestApi1" and body["api"]["replace"] is True
     assert body["api"]["reasons"][0]["rule"] == SIBLING
-    assert {"logical_id": "RestApi1", "type": "AWS::ApiGateway::RestApi"} in body["changes"][
-        "added"
-    ]
+    assert {
+        "logical_id": "RestApi1",
+        "type": "AWS::ApiGateway::RestApi",
+        "reason": "the API will be created",
+    } in body["changes"]["added"]
 
 
 def test_plan_without_deployed_stack_is_a_create() -> None:

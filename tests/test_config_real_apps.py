@@ -3,6 +3,7 @@ tags, queues and the [resources] template; bad input is exit 2, naming the line.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -276,3 +277,53 @@ def test_bad_input_is_exit_2_before_anything_is_made(
     run = teal_cli("template", "--project", str(root))
     assert run.code == 2, run.err
     assert message in run.err
+
+
+NEXT_GENERATION = [
+    # the next API and what it owns, named as a replacement names them (RestApi1, ...G1)
+    ("resource", "RestApi1"),
+    ("resource", "StageG1"),
+    ("resource", "UsagePlanKeyG2"),
+    ("resource", "ApiPage1G1"),
+    ("resource", "GatewayResponseDefault4XXG1"),
+    ("resource", "Deployment5d5119921d72"),
+    ("resource", "FnHome3a7f5d9bG1"),
+    ("resource", "FnHome3a7f5d9bRoleG1"),
+    ("resource", "MethodRootGet8a5edab2G1"),
+    ("output", "RetiringRestApiId"),
+    ("output", "FnHome3a7f5d9bName"),
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), NEXT_GENERATION, ids=[n for _, n in NEXT_GENERATION])
+def test_a_name_teal_gives_its_own_in_a_later_generation_is_refused_when_read(
+    make_project: Any, teal_cli: Any, kind: str, name: str
+) -> None:
+    """Not first when the API is replaced (where the current generation's ids did not
+    hold it), but by every command that reads the project: exit 2, the line, a way out."""
+    resources = (
+        f"Resources:\n  {name}:\n    Type: AWS::SNS::Topic\n"
+        if kind == "resource"
+        else f"Resources:\n  Alerts:\n    Type: AWS::SNS::Topic\nOutputs:\n  {name}:\n"
+        "    Value: !Ref Alerts\n"
+    )
+    toml = '[app]\nname = "demo"\nruntime = "python3.11"\n\n[resources]\ntemplate = "r.yaml"\n'
+    root = make_project('from teal import App\napp = App()\napp.route("/")(print)\n', toml)
+    (root / "r.yaml").write_text(resources)
+    run = teal_cli("template", "--project", str(root), "--json")
+    assert run.code == 2, run.out
+    line = 3 if kind == "resource" else 6  # where its body starts, as for every resource
+    assert f"r.yaml:{line}" in run.err
+    assert f"{kind} {name} is named as" in run.err and "rename" in run.err
+
+
+def test_a_resource_outside_teals_names_is_kept(make_project: Any, teal_cli: Any) -> None:
+    """The families are teal's names only: ids a user writes stay theirs."""
+    ids = ("Posts", "RestApiCache", "Stage2Bucket", "FunctionsTable", "Results", "Queue")
+    body = "".join(f"  {i}:\n    Type: AWS::SNS::Topic\n" for i in ids)
+    toml = '[app]\nname = "demo"\nruntime = "python3.11"\n\n[resources]\ntemplate = "r.yaml"\n'
+    root = make_project('from teal import App\napp = App()\napp.route("/")(print)\n', toml)
+    (root / "r.yaml").write_text("Resources:\n" + body)
+    run = teal_cli("template", "--project", str(root), "--json")
+    assert run.code == 0, run.err
+    assert set(ids) <= set(json.loads(run.out)["template"]["Resources"])

@@ -22,6 +22,7 @@ import shutil
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -222,9 +223,8 @@ class Deployed:
         return answer
 
 
-@pytest.fixture(scope="module")
-def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    root = tmp_path_factory.mktemp("full")
+def write_full_project(root: Path) -> Path:
+    """The full app's project under ``root`` (its requirement's wheel beside it)."""
     wheels = root / "wheels"
     wheels.mkdir()
     wheel(wheels, WHEEL_NAME, "1.0")
@@ -234,6 +234,13 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     (project / "teal.toml").write_text(textwrap.dedent(TOML))
     (project / "resources.yaml").write_text(RESOURCES)
     (project / "requirements.txt").write_text(f"--find-links {wheels}\n{WHEEL_NAME}==1.0\n")
+    return project
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    root = tmp_path_factory.mktemp("full")
+    project = write_full_project(root)
     cloud = LocalCloudEnv(root / "teal-home", free_port(), project)
     try:
         deployed = cloud.teal("deploy", "--json", env=PROD)

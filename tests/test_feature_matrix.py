@@ -36,6 +36,7 @@ from feature_matrix import (
     replacement_gaps,
 )
 from teal.project.resources_file import ExtraResources
+from teal.rules.labels import TEAL_LOGICAL_ID
 from teal.runtime.errors import ConfigError
 from teal.template import synthesize
 from template_facts import Fact
@@ -236,3 +237,24 @@ def _refusal(alone: Synthesis, logical_id: str) -> str | None:
 
 def _listed(facts: frozenset[Fact] | set[Fact]) -> str:
     return "\n".join(f"  {fact}" for fact in sorted(facts)[:40])
+
+
+def test_every_id_teal_writes_in_any_generation_is_refused_when_resources_are_read(
+    matrix: Matrix,
+) -> None:
+    """Each logical id of the main template, for each feature, under the API's first three
+    generations, falls in :data:`teal.rules.labels.TEAL_LOGICAL_ID`: a [resources] template
+    naming one is refused as it is read, not when a replacement first writes it."""
+    outside: set[tuple[str, str]] = set()
+    for feature in FEATURES:
+        alone = matrix.synthesis(feature)
+        extra = alone.target.extra_resources
+        theirs = set(extra.resources) if extra is not None else set()
+        for rest_api in ("RestApi", "RestApi1", "RestApi2"):
+            template = synthesize(alone.table, alone.target, alone.package.key, rest_api).template
+            outside |= {
+                (feature.name, logical_id)
+                for logical_id in set(template["Resources"]) - theirs
+                if not TEAL_LOGICAL_ID.fullmatch(logical_id)
+            }
+    assert outside == set()

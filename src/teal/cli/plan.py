@@ -310,6 +310,8 @@ def _action_words(plan: Plan) -> str:
 def _print_changes(mark: str, items: tuple[ResourceChange, ...]) -> None:
     for change in items[:LISTED_CHANGES]:
         console.print(f"    {mark} {escape(change.logical_id)} [dim]{escape(change.type)}[/]")
+        if change.reason:
+            console.print(f"        [dim]{escape(change.reason)}[/]")
     if len(items) > LISTED_CHANGES:
         console.print(f"    ... and {len(items) - LISTED_CHANGES} more (--json lists all)")
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from teal.plan.access_notes import access_notes
 from teal.plan.explain import explain
+from teal.plan.reasons import Reasons, Side
 from teal.project.config import Target
 from teal.rules.apigateway import ApiGatewayError, ApiModel, Rule
 from teal.rules.schemas import create_only_properties
@@ -75,9 +76,11 @@ class Reason:
 class ResourceChange:
     logical_id: str  # "Id" in the main stack, "Page/Id" in a nested one
     type: str
+    reason: str = field(default="", compare=False)  # why, in the app's words (plan.reasons)
 
     def to_json(self) -> dict[str, str]:
-        return {"logical_id": self.logical_id, "type": self.type}
+        found = {"logical_id": self.logical_id, "type": self.type}
+        return found | ({"reason": self.reason} if self.reason else {})
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def analyze(
     """Simulate updating ``deployed`` (None: nothing deployed) to ``new``."""
     new_reader = StackReader(new, new_nested)
     if deployed is None:
-        added = tuple(_change(r) for r in _sorted(new_reader.resources().values()))
+        flat = new_reader.resources()
+        why = Reasons(Side({}, None), Side(flat, new), frozenset(), lambda *_: False)
+        added = tuple(_change(r, why.added(r.ident)) for r in _sorted(flat.values()))
         return Verdict(False, (), ResourceChanges("create", added=added))
     old_reader = StackReader(deployed, deployed_nested)
     before = old_reader.resources()
@@ -127,7 +132,8 @@ def analyze(
     diff = _Diff(old_reader, new_reader, before, after)
     reasons = _Simulation(before, after, diff.replaced).run()
     same_stack = old_reader.outputs() == new_reader.outputs() and _tags(deployed) == _tags(new)
-    changes = diff.changes(same_stack)
+    why = Reasons(Side(before, deployed), Side(after, new), diff.replaced, diff.differs)
+    changes = diff.changes(same_stack, why)
     notes = access_notes(
         before,
         after,
@@ -145,8 +151,8 @@ def _tags(template: Template) -> Any:
     return meta.get("tags", {}) if isinstance(meta, dict) else {}
 
 
-def _change(resource: FlatResource) -> ResourceChange:
-    return ResourceChange(resource.ident, resource.type)
+def _change(resource: FlatResource, reason: str = "") -> ResourceChange:
+    return ResourceChange(resource.ident, resource.type, reason)
 
 
 def _sorted(resources: Any) -> list[FlatResource]:
@@ -218,7 +224,7 @@ class _Diff:
             return None
         return (i for name in names for i in new.referenced(name) if i in self.after)
 
-    def _differs(self, old: FlatResource, new: FlatResource, name: str) -> bool:
+    def differs(self, old: FlatResource, new: FlatResource, name: str) -> bool:
         """A different value, or the same reference to a resource that gets replaced."""
         return self._value_differs(old, new, name) or self._points_at_replaced(new, name)
 
@@ -241,18 +247,23 @@ class _Diff:
             return any(
                 i in self.after and self.is_replaced(i) for ids in new.idents.values() for i in ids
             )
-        return any(self._differs(old, new, n) for n in set(old.raw) | set(new.raw))
+        return any(self.differs(old, new, n) for n in set(old.raw) | set(new.raw))
 
-    def changes(self, same_outputs: bool) -> ResourceChanges:
+    def changes(self, same_outputs: bool, why: Reasons) -> ResourceChanges:
         added, modified, replaced = [], [], []
         for resource in _sorted(self.after.values()):
-            if resource.ident not in self.before:
-                added.append(_change(resource))
-            elif resource.ident in self.replaced:
-                replaced.append(_change(resource))
-            elif self.is_modified(resource.ident):
-                modified.append(_change(resource))
-        removed = [_change(r) for r in _sorted(self.before.values()) if r.ident not in self.after]
+            ident = resource.ident
+            if ident not in self.before:
+                added.append(_change(resource, why.added(ident)))
+            elif ident in self.replaced:
+                replaced.append(_change(resource, why.replaced_one(ident)))
+            elif self.is_modified(ident):
+                modified.append(_change(resource, why.modified(ident)))
+        removed = [
+            _change(r, why.removed(r.ident))
+            for r in _sorted(self.before.values())
+            if r.ident not in self.after
+        ]
         changed = added or modified or replaced or removed or not same_outputs
         return ResourceChanges(
             "update" if changed else "noop",

@@ -6,7 +6,9 @@ The file is a CloudFormation template of its own: ``Resources`` (and
 them. What teal cannot merge into an environment's stack is refused here,
 with the line of the file it is on: a section other than ``Resources``,
 ``Outputs``, ``Description`` and ``Metadata``, a resource type AWS does not
-have, a logical id CloudFormation would refuse.
+have, a logical id CloudFormation would refuse, and a name teal gives its own
+resources or outputs in any generation of the API (``RestApi1``, ``StageG1``...),
+which would otherwise surface only when an API is replaced.
 
 It is read with teal.toml (so every problem is known before any work), and
 synthesis (:mod:`teal.template.resources`) merges it.
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from teal.rules.labels import TEAL_LOGICAL_ID, TEAL_OUTPUTS
 from teal.rules.schemas import is_known_type
 from teal.runtime.errors import ConfigError
 
@@ -154,6 +157,15 @@ def _check_resource(found: ExtraResources, logical_id: str, body: Any) -> None:
             where=where,
             hint="rename it with letters and digits only, e.g. 'PostsTable'",
         )
+    if TEAL_LOGICAL_ID.fullmatch(logical_id):
+        raise ConfigError(
+            f"resource {logical_id} is named as teal names its own resources (its API, "
+            "stage, deployments, functions and their roles, routes, queues, in this or a "
+            "later generation of the API): it would clash with one of them, at the latest "
+            "when the API is replaced",
+            where=where,
+            hint="rename it in your template after what it holds, e.g. 'Posts' or 'UploadsBucket'",
+        )
     kind = body.get("Type") if isinstance(body, dict) else None
     if not isinstance(kind, str):
         raise ConfigError(
@@ -176,6 +188,13 @@ def _check_output(found: ExtraResources, name: str, body: Any) -> None:
             f"output {name!r}: CloudFormation takes output names of letters and digits",
             where=where,
             hint="rename it with letters and digits only, e.g. 'TableName'",
+        )
+    if name in TEAL_OUTPUTS or (name.startswith("Fn") and TEAL_LOGICAL_ID.fullmatch(name)):
+        raise ConfigError(
+            f"output {name} is named as one of the outputs teal gives the stack (now, or "
+            "while the API is replaced)",
+            where=where,
+            hint="rename the output, e.g. after the resource it names",
         )
     if not isinstance(body, dict) or "Value" not in body:
         raise ConfigError(
