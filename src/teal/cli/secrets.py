@@ -16,7 +16,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from teal.cli.common import console, emit_json, json_option
+from teal.cli.common import accepts_project, console, emit_json, json_option
 from teal.cloud.local import LocalPaths, remove_secret, secret_refs, secrets_file, set_secret
 from teal.ops.secret_refs import referenced
 from teal.project.config import CONFIG_FILE, load_project, resolve_target
@@ -44,6 +44,7 @@ def secrets() -> None:
     help="Read the value from this file.",
 )
 @json_option
+@accepts_project
 def set_command(ref: str, value: str | None, from_file: Path | None, as_json: bool) -> None:
     """Keep VALUE as REF's (ssm:/NAME or secret:NAME); '-' reads it from standard input.
 
@@ -170,6 +171,7 @@ def _place(key: tuple[str, ...], env: str | None) -> str:
 @secrets.command(name="rm")
 @click.argument("ref")
 @json_option
+@accepts_project
 def rm_command(ref: str, as_json: bool) -> None:
     """Forget REF's value (ssm:/NAME or secret:NAME)."""
     reference = parse_ref(ref, where="REF")
