@@ -148,11 +148,11 @@ def test_the_template_names_references_and_grants_their_arns_alone(tmp_path: Pat
     }
     roles = {logical: r for logical, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     policies = {
-        name: [
+        name: next(
             p["PolicyDocument"]["Statement"]
             for p in role["Properties"]["Policies"]
             if p["PolicyName"] == "teal-secrets"
-        ][0]
+        )
         for name, role in roles.items()
     }
 
@@ -260,7 +260,8 @@ def direct_invoke(project: Path, variables: dict[str, str], endpoint: str) -> An
 
 
 def test_on_moto_the_deploy_checks_the_references_and_the_function_reads_them(
-    moto: str, tmp_path: Path
+    moto: str,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     root = write_project(
         tmp_path / "vault", TOML.replace('runtime = "python3.11"', 'cloud = "aws"')
