@@ -382,3 +382,25 @@ def test_no_value_is_written_anywhere_but_the_store(vault: LocalCloudEnv, tmp_pa
                 assert not any(v in data for v in values), path
     assert searched > 10
     assert db_url.encode() in (vault.home / "secrets.json").read_bytes()
+
+
+class NothingHeld:
+    """A cloud that holds none of the references (the seam's one method the check uses)."""
+
+    name = "local"
+
+    def missing_references(self, references: list[secrets.Reference]) -> list[str]:
+        return [reference.ref for reference in references]
+
+
+def test_a_missing_reference_is_placed_at_the_table_that_wins(tmp_path: Path) -> None:
+    toml = (
+        '[app]\nname = "vault"\n\n[app.environment]\nDB_URL = { ssm = "/vault/db-url" }\n\n'
+        '[env.prod.environment]\nDB_URL = { ssm = "/vault/prod-db-url" }\n'
+    )
+    root = write_project(tmp_path / "p", toml)
+    target = resolve_target(load_project(root), env="prod", environ={})
+    with pytest.raises(ConfigError) as refused:
+        refuse_missing_references(NothingHeld(), target)  # type: ignore[arg-type]
+    assert "ssm:/vault/prod-db-url" in refused.value.what
+    assert refused.value.where == f"{root / 'teal.toml'}:8"

@@ -52,7 +52,9 @@ def _missing(
 ) -> ConfigError:
     project = load_project(target.project_dir)
     variable = key[-1]
-    where = project.location(("env", target.env, *key), key, ("env", target.env, *key[1:]))
+    # an env's own table wins over the file's: [env.X.environment], [env.X.functions...]
+    scoped = ("env", target.env, *(key[1:] if key[0] == "app" else key))
+    where = project.location(scoped, key)
     others = f" ({count - 1} more missing)" if count > 1 else ""
     if cloud == "local":
         what = (
