@@ -230,6 +230,18 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "app-environment", "[app.environment]", {"app": {"environment": {"LOG_LEVEL": "debug"}}}
     ),
+    Feature(
+        "secret-references",
+        "[app.environment] values from Parameter Store and Secrets Manager",
+        {
+            "app": {
+                "environment": {
+                    "DB_URL": {"ssm": "/shop/db-url"},
+                    "API_TOKEN": {"secret": "shop/api", "key": "token"},
+                }
+            }
+        },
+    ),
     Feature("function-layers", "[functions.app] layers", _main(layers=[LAYER])),
     Feature(
         "function-reserved-concurrency",

@@ -91,6 +91,16 @@ def full_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     return tmp_path / "shop", target
 
 
+def hold_the_referenced_values(endpoint: str) -> None:
+    """The parameter and the secret the secret-references feature names: a deploy checks
+    that they exist before it changes anything."""
+    session = boto3.Session(region_name="us-east-1")
+    ssm = session.client("ssm", endpoint_url=endpoint)
+    ssm.put_parameter(Name="/shop/db-url", Value="postgres://shop", Type="SecureString")
+    secrets = session.client("secretsmanager", endpoint_url=endpoint)
+    secrets.create_secret(Name="shop/api", SecretString='{"token": "t0ken"}')
+
+
 def test_the_full_app_reaches_cloudformation_as_synthesized_and_a_replacement_keeps_it(
     moto: str,  # noqa: F811
     full_project: tuple[Path, Target],
@@ -106,6 +116,7 @@ def test_the_full_app_reaches_cloudformation_as_synthesized_and_a_replacement_ke
     monkeypatch.setattr(checks, "run_check", answered)
     monkeypatch.setattr(bluegreen, "run_check", answered)
     cloud, apigateway = faked_cloud(moto)
+    hold_the_referenced_values(moto)
     expected, key = synthesized_facts(target)
     assert ("template", "API methods in nested stacks", "yes") in expected
 

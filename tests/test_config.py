@@ -296,6 +296,7 @@ def test_function_tables_must_name_functions_of_the_app(tmp_path: Path) -> None:
 
 def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None:
     """The reserved TEAL_* names and the measured size follow what synthesis writes."""
+    from teal.cloud.local.functions.secrets_store import ValuesPipe
     from teal.cloud.local.functions.workers import LogStream, worker_environment
     from teal.cloud.local.model import FunctionSpec
     from teal.project.config import TEAL_VARIABLES, variables_size
@@ -303,6 +304,7 @@ def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None
     from test_template_support import CODE_KEY, table_of
 
     toml = '[app]\nname = "blog"\n[cors]\nallow_origins = ["https://app.example.com"]\n'
+    toml += '[app.environment]\nDB_URL = { ssm = "/blog/db-url" }\n'
     target = resolve_target(load_project(write(tmp_path, toml)), environ={})
     (function,) = [
         r
@@ -319,6 +321,7 @@ def test_teal_knows_every_variable_it_sets_on_a_function(tmp_path: Path) -> None
     )
     log = LogStream("/aws/lambda/x", "stream", tmp_path / "log")
     local = worker_environment(spec, tmp_path, log)
+    local.update(ValuesPipe({}).variables)  # how a worker learns where its values come from
     assert {n for n in [*variables, *local] if n.startswith("TEAL_")} == TEAL_VARIABLES
 
 

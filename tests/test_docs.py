@@ -87,7 +87,13 @@ def help_of(teal_cli: Callable[..., Any], command: list[str]) -> str:
     return str(shown.out)
 
 
-GROUPS = ("local", "domain", "aws", "ci")  # commands of two words: `local start`, `aws policy`
+GROUPS = (
+    "local",
+    "domain",
+    "aws",
+    "ci",
+    "secrets",
+)  # commands of two words: `local start`, `aws policy`
 
 
 def command_of(words: list[str]) -> list[str]:

@@ -68,7 +68,7 @@ def health(request):
 
 @app.route("/settings", function="app")
 def settings(request):
-    names = ("LOG_LEVEL", "FEATURE_FLAG", "STAGE", "PostsTable")
+    names = ("LOG_LEVEL", "FEATURE_FLAG", "STAGE", "PostsTable", "DB_URL")
     return {{name: os.environ.get(name) for name in names}}
 
 
@@ -150,6 +150,7 @@ tags = {{ team = "blue" }}
 
 [app.environment]
 LOG_LEVEL = "debug"
+DB_URL = {{ ssm = "/full/db-url" }}
 
 [functions.app]
 memory = 1024
@@ -243,6 +244,7 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     project = write_full_project(root)
     cloud = LocalCloudEnv(root / "teal-home", free_port(), project)
     try:
+        cloud.teal_ok("secrets", "set", "ssm:/full/db-url", "postgres://full")
         deployed = cloud.teal("deploy", "--json", env=PROD)
         assert deployed.code == 0, deployed.err
         # what the local cloud does not emulate, it says, once
@@ -273,10 +275,16 @@ def answer(url: str, method: str = "GET", headers: dict[str, str] | None = None)
 def check_every_feature(full: Deployed, base: str, version: str, key: str = "") -> None:
     """Each feature, by what it does, at ``base`` (the stage's URL or the domain's)."""
     assert answer(base + "health") == {"version": version, "lib": "1.0"}
-    # variables: [app.environment], [functions.app.environment], [env.prod], [resources]
+    # variables: [app.environment] (a value, and a parameter's), [functions.app.environment],
+    # [env.prod], [resources]
     variables = answer(base + "settings")
     assert isinstance(variables, dict) and variables.pop("PostsTable")
-    assert variables == {"LOG_LEVEL": "debug", "FEATURE_FLAG": "on", "STAGE": "prod"}
+    assert variables == {
+        "LOG_LEVEL": "debug",
+        "FEATURE_FLAG": "on",
+        "STAGE": "prod",
+        "DB_URL": "postgres://full",
+    }
     # routes: a teal route, a raw one, a greedy one
     assert answer(base + "posts/7") == {"post": "7"}
     status, _, body = send(base + "hooks/github", "POST")

@@ -60,6 +60,7 @@ CASES = [
     case(2, "no queue", "send", "nope", "hello", "--json"),
     case(2, "local cloud", "dev", "--cloud", "aws"),
     case(2, "local", "local", "nowhere"),
+    case(2, "is not a reference", "secrets", "set", "blog/db-url", "v", "--json"),
     case(2, "no such option", "console", "--cloud", "aws", "--json"),
     case(2, "account id", "aws", "policy", "--account", "12", "--json"),
     case(2, "'gitlab' is not 'github'", "ci", "init", "gitlab", "--json"),

@@ -58,6 +58,7 @@ def _register_optional() -> None:
         "console",
         "aws",
         "ci",
+        "secrets",
     ):
         try:
             module = importlib.import_module(f"teal.cli.{name}")

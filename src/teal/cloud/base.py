@@ -20,6 +20,7 @@ from teal.project.config import DomainSpec, Target
 from teal.rules.lambda_logs import LogEvent
 from teal.rules.watch_rules import WatchGuard
 from teal.runtime.errors import OperationError, UserError
+from teal.runtime.secrets import Reference
 from teal.template.synth import ARTIFACT_BUCKET
 from teal.template.types import Template
 
@@ -742,6 +743,11 @@ class Cloud(Protocol):
         """Invoke the function once, synchronously, and wait for its answer.
 
         Raises :class:`FunctionNotFound` when no function has that name."""
+        ...
+
+    def missing_references(self, references: Sequence[Reference]) -> list[str]:
+        """Of teal.toml's references, those the cloud surely does not hold, as ``ssm:NAME``
+        or ``secret:NAME`` (from metadata: never a value)."""
         ...
 
     # What a deploy and a plan leave for the cloud's own console (the local cloud's web

@@ -19,6 +19,7 @@ from pathlib import Path
 from teal.cloud.base import ROLLBACK_COMPLETE, Cloud, DeployedStack, PlanSummary
 from teal.ops.domains import refuse_conflicts
 from teal.ops.environments import DomainState, read_domain
+from teal.ops.secret_refs import refuse_missing_references
 from teal.plan.analysis import Plan, Verdict, build_plan
 from teal.progress import Progress, quiet
 from teal.project.config import AutoReplace, Target
@@ -101,6 +102,7 @@ class ReplacementRefused(OperationError):
 def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepared:
     """Steps 1-5: load, package, read, synthesize, analyze. Changes nothing."""
     table = target_routes(target, progress)
+    refuse_missing_references(cloud, target)  # before packaging: a refusal is quick
     package = package_for(target)
     found = _read_stack(cloud, target)
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE

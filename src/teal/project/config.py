@@ -33,6 +33,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from teal.project.resources_file import ExtraResources, read_resources_file
+from teal.project.secret_refs import REFERENCE_FORMS, ReferenceTable, VariableValue
 from teal.project.tomllines import key_lines, line_of
 from teal.rules.apigateway import BASE_PATH_CHARACTERS, BASE_PATH_LIMIT, base_path_accepted
 from teal.rules.labels import (
@@ -51,6 +52,12 @@ from teal.runtime.entry import (
 )
 from teal.runtime.errors import ConfigError
 from teal.runtime.routes import DOT_SEGMENTS
+from teal.runtime.secrets import (
+    REFERENCES_VARIABLE,
+    SOURCE_VARIABLE,
+    Reference,
+    encode_references,
+)
 
 CONFIG_FILE = "teal.toml"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -101,6 +108,8 @@ TEAL_VARIABLES = frozenset(
         FUNCTION_VARIABLE,
         ENVIRONMENT_VARIABLE,
         CORS_VARIABLE,
+        REFERENCES_VARIABLE,
+        SOURCE_VARIABLE,
         "TEAL_LOCAL_FUNCTION_ARN",
     }
 )
@@ -147,7 +156,8 @@ def _variable_name(name: str) -> str:
 
 
 VariableName = Annotated[str, AfterValidator(_variable_name)]
-Variables = dict[VariableName, str]
+# a value, or a reference to Parameter Store or Secrets Manager (project/secret_refs.py)
+Variables = dict[VariableName, VariableValue]
 
 
 def _media_types(values: list[str]) -> list[str]:
@@ -624,7 +634,8 @@ class Target:
     runtime: str
     memory: int
     timeout: int
-    variables: Mapping[str, str] = field(default_factory=dict)  # [app.environment], env's merged
+    # [app.environment], env's merged: values, and references (fetched at cold start)
+    variables: Mapping[str, str | ReferenceTable] = field(default_factory=dict)
     functions: Mapping[str, FunctionSettings] = field(default_factory=dict)
     domain: DomainSpec | None = None
     auto_replace: AutoReplace = "auto"
@@ -670,9 +681,20 @@ class Target:
         large, so that synthesis (and so plan and deploy) stops before any change.
         """
         own = self.functions.get(function, FunctionSettings())
-        variables = {**self.variables, **own.variables}
+        merged = {**self.variables, **own.variables}
+        variables = {name: value for name, value in merged.items() if isinstance(value, str)}
         self._check_variables_size(function, variables)
         return own.memory or self.memory, own.timeout or self.timeout, variables
+
+    def function_references(self, function: str) -> dict[str, Reference]:
+        """The function's variables whose values teal's runtime fetches at cold start."""
+        own = self.functions.get(function, FunctionSettings())
+        merged = {**self.variables, **own.variables}
+        return {
+            name: value.reference()
+            for name, value in merged.items()
+            if isinstance(value, ReferenceTable)
+        }
 
     def function_policies(self, function: str) -> tuple[PolicyStatement | str, ...]:
         """What a function's role gets beyond its own logs: [app] policies, then its own."""
@@ -688,6 +710,9 @@ class Target:
         }
         if self.cors is not None:  # the runtime adds [cors]'s headers to the answers
             variables[CORS_VARIABLE] = json.dumps(self.cors.to_json(), separators=(",", ":"))
+        references = self.function_references(function)
+        if references:  # names only: the runtime fetches the values (runtime/secrets.py)
+            variables[REFERENCES_VARIABLE] = encode_references(references)
         return variables
 
     def _check_variables_size(self, function: str, variables: Mapping[str, str]) -> None:
@@ -846,6 +871,8 @@ def _readable_loc(loc: Sequence[str | int]) -> list[str | int]:
             continue
         if part in POLICY_FORMS and index and isinstance(loc[index - 1], int):
             continue
+        if part in REFERENCE_FORMS and index > 1 and loc[index - 2] == "environment":
+            continue
         kept.append(part)
     return kept
 
@@ -906,9 +933,15 @@ def _unwrap(annotation: Any) -> Any:
         if origin is Annotated:
             annotation = get_args(annotation)[0]
         elif origin in (Union, types.UnionType):
-            annotation = next(a for a in get_args(annotation) if a is not type(None))
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            # a value that may be a table (a variable's reference) has that table's keys
+            annotation = next((a for a in members if _is_table(_unwrap(a))), members[0])
         else:
             return annotation
+
+
+def _is_table(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def check_function_tables(project: Project, functions: Collection[str]) -> None:

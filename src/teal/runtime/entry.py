@@ -30,6 +30,7 @@ from teal.runtime.app import App
 from teal.runtime.frameworks import Served, framework_handler
 from teal.runtime.http import Request, to_proxy_response
 from teal.runtime.routes import Route
+from teal.runtime.secrets import load_once, redact
 from teal.runtime.triggers import TriggerKind, event_kind
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
@@ -105,7 +106,7 @@ def invoke(dispatch: Dispatch, event: Mapping[str, Any], context: Any) -> dict[s
         answer = call(Request.from_event(event, context))
         response = _stamped(to_proxy_response(answer, _name_of(call)))
     except Exception:
-        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(redact(traceback.format_exc()))  # a value may be in the message
         response = _error(500, "Internal server error")
     return _with_cors(response, event, route.cors)
 
@@ -180,6 +181,7 @@ def run_trigger(kind: TriggerKind, event: Mapping[str, Any], context: Any) -> An
 
 def handler(event: Mapping[str, Any], context: Any) -> Any:
     """Lambda entry point."""
+    load_once()  # the values of teal.toml's references, before the app is imported
     framework = _framework_app()
     if framework is not None:
         return _with_cors(_stamped(framework(event, context)), event, None)

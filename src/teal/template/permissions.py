@@ -21,6 +21,7 @@ from typing import Any
 
 from teal.project.config import STACK_REFERENCE, PolicyStatement, Target
 from teal.runtime.errors import ConfigError
+from teal.template.secrets import function_kms_keys, secrets_policy
 
 USER_POLICY = "teal-policies"  # the inline policy holding teal.toml's statements
 QUEUE_POLICY = "queue-consumer"
@@ -48,6 +49,11 @@ def grant(
     inline: list[Any] = properties["Policies"]
     if statements:
         inline.append(_document(USER_POLICY, statements))
+    secrets = secrets_policy(
+        target.function_references(function), function_kms_keys(target, function)
+    )
+    if secrets is not None:  # what teal's runtime fetches at cold start, and only that
+        inline.append(secrets)
     if queue_arns:
         consumer = {
             "Effect": "Allow",

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from teal.cloud.aws import queues
+from teal.cloud.aws import queues, secret_checks
 from teal.cloud.aws.artifacts import ArtifactBucket, Progress, bucket_name
 from teal.cloud.aws.changesets import ChangeSets
 from teal.cloud.aws.domains import Domains
@@ -51,6 +51,7 @@ from teal.project.config import DomainSpec
 from teal.rules.apigateway import stage_endpoint
 from teal.rules.labels import DOMAIN_TAG
 from teal.rules.watch_rules import WatchGuard
+from teal.runtime.secrets import Reference
 
 # How often a running stack operation is polled: soon at first, then every 10 s.
 STACK_POLL = Backoff(first=2.0, factor=1.5, cap=10.0)
@@ -280,6 +281,9 @@ class AwsCloud:
     def invoke_function(self, name: str, event: Any) -> Invocation:
         with translated(name):
             return self._functions.invoke(name, event)
+
+    def missing_references(self, references: Sequence[Reference]) -> list[str]:
+        return secret_checks.missing_references(self.clients, references)
 
     def record_project(self, environment: str, env: str, root: Path) -> None:
         """Nothing: AWS's console runs no command of teal's."""

@@ -136,6 +136,9 @@ TEAL_CALLS: Mapping[tuple[str, str], Call] = {
     ("lambda", "Invoke"): Call("lambda:InvokeFunction", "functions"),
     ("logs", "FilterLogEvents"): Call("logs:FilterLogEvents", "log-groups"),
     ("sqs", "SendMessage"): Call("sqs:SendMessage", "queues"),
+    # Before a deploy: the parameters and secrets teal.toml refers to exist (metadata only).
+    ("ssm", "DescribeParameters"): Call("ssm:DescribeParameters", "parameters-read"),
+    ("secretsmanager", "DescribeSecret"): Call("secretsmanager:DescribeSecret", "secrets-read"),
     # Watches: the traffic, and the alarms that guard a watched switch.
     ("cloudwatch", "GetMetricData"): Call("cloudwatch:GetMetricData", "metrics"),
     ("cloudwatch", "PutMetricAlarm"): Call("cloudwatch:PutMetricAlarm", "alarms"),
@@ -145,6 +148,7 @@ TEAL_CALLS: Mapping[tuple[str, str], Call] = {
 # Actions IAM authorizes only on "*", and why.
 _ONLY_ANY: Mapping[str, str] = {
     "cloudwatch:GetMetricData": "CloudWatch's metric reads take no resource",
+    "ssm:DescribeParameters": "Parameter Store's DescribeParameters takes no resource",
     "route53:ListHostedZones": "listing hosted zones takes no resource",
     "ec2:DescribeSecurityGroups": "EC2's Describe calls take no resource",
     "ec2:DescribeSubnets": "EC2's Describe calls take no resource",
@@ -266,6 +270,8 @@ class Scope:
             "functions": [self.arn("lambda", f"function:{self.app}-*")],
             "log-groups": [self.arn("logs", f"log-group:{environment_log_group(self.app)}-*")],
             "queues": [self.arn("sqs", f"{self.app}-*")],
+            "parameters-read": [ANY],
+            "secrets-read": [self.arn("secretsmanager", "secret:*")],
             "metrics": [ANY],
             "alarms": [
                 self.arn("cloudwatch", f"alarm:{watch_alarm_prefix(d)}*") for d in self.domains
@@ -293,6 +299,8 @@ _OWN_PURPOSE = {
     "functions": "teal invoke",
     "log-groups": "teal logs",
     "queues": "teal send",
+    "parameters-read": "before a deploy: the parameters teal.toml refers to exist",
+    "secrets-read": "before a deploy: the secrets teal.toml refers to exist",
     "metrics": "teal switch --watch: read the traffic of the watched stage",
     "alarms": "the alarms that guard a watched switch",
 }

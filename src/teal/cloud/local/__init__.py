@@ -18,6 +18,7 @@ over the ``store``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from teal.cloud.local.gateway.lifecycle import (
@@ -44,6 +45,34 @@ def console_url(paths: LocalPaths, port: int) -> str | None:
         if token is None
         else f"http://127.0.0.1:{port}{CONSOLE_PATH}/?{TOKEN_PARAMETER}={token}"
     )
+
+
+def set_secret(paths: LocalPaths, ref: str, value: str) -> bool:
+    """Keep a value in the local secrets store (True: it is new); see ``secrets_store``."""
+    from teal.cloud.local.functions.secrets_store import set_value
+
+    return set_value(paths, ref, value)
+
+
+def remove_secret(paths: LocalPaths, ref: str) -> bool:
+    """Forget a value of the local secrets store (False: it held none)."""
+    from teal.cloud.local.functions.secrets_store import remove_value
+
+    return remove_value(paths, ref)
+
+
+def secret_refs(paths: LocalPaths) -> list[str]:
+    """The references the local secrets store holds values for; never a value."""
+    from teal.cloud.local.functions.secrets_store import stored_refs
+
+    return stored_refs(paths)
+
+
+def secrets_file(paths: LocalPaths) -> Path:
+    """Where the local secrets store keeps its values (owner-only)."""
+    from teal.cloud.local.functions.secrets_store import store_path
+
+    return store_path(paths)
 
 
 def reset_home(paths: LocalPaths) -> tuple[GatewayStatus, int]:
@@ -77,6 +106,10 @@ __all__ = [
     "log_file",
     "overview",
     "refuse_dangerous_home",
+    "remove_secret",
     "reset_home",
+    "secret_refs",
+    "secrets_file",
+    "set_secret",
     "stop_gateway",
 ]

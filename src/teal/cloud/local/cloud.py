@@ -55,6 +55,7 @@ from teal.cloud.base import (
 from teal.cloud.local import oplog_tables, projects
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.functions.sandbox import configured_region
+from teal.cloud.local.functions.secrets_store import missing_refs
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway, gateway_status
 from teal.cloud.local.gateway.own_endpoints import INVOKE_PREFIX, token_headers
@@ -86,6 +87,7 @@ from teal.rules.apigateway import (
 from teal.rules.labels import APP_TAG
 from teal.rules.watch_rules import WatchGuard
 from teal.runtime.errors import OperationError, UserError
+from teal.runtime.secrets import Reference
 
 INVOKE_TIMEOUT_S = 960.0  # Lambda's longest function timeout (15 minutes), and a margin
 
@@ -484,6 +486,10 @@ class LocalCloud:
 
     def read_logs(self, query: LogQuery) -> Iterator[LogPage]:
         return self.logs.read(query)
+
+    def missing_references(self, references: Sequence[Reference]) -> list[str]:
+        """Those the local secrets store (``teal secrets set``) holds no value for."""
+        return missing_refs(self.paths, [r.ref for r in references])
 
     def record_project(self, environment: str, env: str, root: Path) -> None:
         projects.remember_project(self.paths, environment, env, root)

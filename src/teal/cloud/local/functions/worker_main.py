@@ -244,10 +244,19 @@ def encode_frame(message: Any) -> bytes:
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
     return {
-        "errorMessage": str(exc),
+        "errorMessage": _redacted(str(exc)),
         "errorType": type(exc).__name__,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": [_redacted(line) for line in traceback.format_tb(exc.__traceback__)],
     }
+
+
+def _redacted(text: str) -> str:
+    """``text`` without the values teal's runtime fetched for the function, when it did
+    (its module, the function's own copy, is loaded then; this script imports nothing of
+    the function's before ``sys.path`` is set)."""
+    secrets = sys.modules.get("teal.runtime.secrets")
+    redact: Callable[[str], str] | None = getattr(secrets, "redact", None)
+    return redact(text) if redact is not None else text
 
 
 def _load_handler(spec: str) -> Callable[[Any, Any], Any]:
@@ -477,7 +486,7 @@ def drop_root_write_override() -> None:
 def _unhandled(exc: BaseException) -> str:
     """An unhandled error as Lambda's runtime logs it: one event, the traceback whole."""
     trace = "".join(traceback.format_exception(exc)).rstrip("\n")
-    return f"[ERROR] {type(exc).__name__}: {exc}\n{trace}"
+    return _redacted(f"[ERROR] {type(exc).__name__}: {exc}\n{trace}")
 
 
 def _end_group() -> None:

@@ -60,6 +60,12 @@ from teal.cloud.local.functions.sandbox import (
     private_tmp,
     remove_tmp,
 )
+from teal.cloud.local.functions.secrets_store import (
+    SecretsReader,
+    Stamp,
+    ValuesPipe,
+    references_of,
+)
 from teal.cloud.local.functions.worker_records import Owner, forget_worker, record_worker
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
@@ -349,6 +355,7 @@ class Worker:
         self.retired = False  # killed or abandoned: never handed out again
         self.timed_out = False
         self.last_used = time.monotonic()  # its manager's clock stamps it after each request
+        self.secrets_stamp: Stamp = ()  # the generations of the values it was given
         # a write transport (uvloop's is not a subclass of asyncio's: no isinstance)
         self._stdin = cast(asyncio.WriteTransport, transport.get_pipe_transport(0))
 
@@ -362,6 +369,7 @@ class Worker:
         identity: AwsIdentity | None = None,
         *,
         owner: Owner | None = None,
+        values: ValuesPipe | None = None,
     ) -> Worker:
         """Start a worker and wait until its handler is imported (the cold start).
 
@@ -372,6 +380,8 @@ class Worker:
         log = LogStream.create(paths, spec.name, spec.log_group)
         tmp = private_tmp(paths)
         started = time.perf_counter()
+        env = worker_environment(spec, code_dir, log, tmp, identity)
+        env.update(values.variables if values is not None else {})
         try:
             with log.file.open("ab") as log_file:
                 # its own process group: whatever the handler starts goes when the worker goes
@@ -382,13 +392,18 @@ class Worker:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=log_file,
-                    env=worker_environment(spec, code_dir, log, tmp, identity),
+                    env=env,
                     cwd=code_dir,
                     start_new_session=True,
+                    pass_fds=(values.read_fd,) if values is not None else (),
                 )
         except BaseException:
             remove_tmp(tmp)
+            if values is not None:
+                values.discard()
             raise
+        if values is not None:
+            values.hand_over()
         if owner is not None:
             record_worker(paths, transport.get_pid(), owner)
         yield_to_the_gateway(transport.get_pid())
@@ -657,6 +672,8 @@ class WorkerManager:
     - the workers of a version no longer deployed: idle ones at once, busy ones
       once their request is over (and one that was starting, once it served the
       request it was started for: its pool stays known while a request uses it);
+    - the workers started with values of the local secrets store that changed
+      since (and, at the next request, a warm one found so is not used);
     - any worker idle for :data:`STANDBY_IDLE_S`: the workers of an environment
       nobody calls any more (the one a switch left, an endpoint not used
       lately) are gone within a minute, and so are a burst's extra workers;
@@ -681,9 +698,11 @@ class WorkerManager:
         self._worlds: dict[tuple[str, str], RuntimeWorld] = {}
         self._preparing = _OnceAtATime()
         self.credentials = UserCredentials()
+        self.secrets = SecretsReader(paths)  # the local secrets store, read when it changed
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
         self.owner = Owner.this_process()  # names the workers' records
         self._closed = False
+        self._leaving: set[asyncio.Task[None]] = set()
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any:
         """Run the function for one event on a warm worker, or a new one.
@@ -722,20 +741,42 @@ class WorkerManager:
                 pool.idle.append(worker)
 
     async def _take_worker(self, pool: Pool) -> Worker:
+        references = references_of(pool.spec)
+        stamp = self.secrets.stamp(references.values()) if references else ()
         while pool.idle:
             worker = pool.idle.pop()  # the most recently used is the warmest
-            if worker.alive:
+            if worker.alive and worker.secrets_stamp == stamp:
                 return worker
+            if worker.alive:  # a value it uses changed since it started
+                self._retire(worker)
         code_dir = await self._code_dir(pool.spec)
         world = await self._world(pool.spec, code_dir)
         # per start: credentials may have been refreshed since the last one
         identity = await asyncio.to_thread(aws_identity, pool.spec, self.credentials)
+        values = ValuesPipe(self.secrets.values(references.values())) if references else None
         worker = await Worker.start(
-            pool.spec, code_dir, self.paths, world, identity, owner=self.owner
+            pool.spec, code_dir, self.paths, world, identity, owner=self.owner, values=values
         )
+        worker.secrets_stamp = stamp
         pool.started += 1
         self.cold_starts_ms.append(worker.cold_start_ms)
         return worker
+
+    def _retire(self, worker: Worker) -> None:
+        """Let a worker whose values changed leave, without holding up the request."""
+        task = asyncio.get_running_loop().create_task(worker.close())
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
+
+    def _stale(self, pool: Pool) -> list[Worker]:
+        """The pool's idle workers started with values that changed since, taken out."""
+        references = references_of(pool.spec)
+        if not references:
+            return []
+        stamp = self.secrets.stamp(references.values())
+        stale = [w for w in pool.idle if w.secrets_stamp != stamp]
+        pool.idle = [w for w in pool.idle if w.secrets_stamp == stamp]
+        return stale
 
     async def _world(self, spec: FunctionSpec, code_dir: Path) -> RuntimeWorld:
         """What the code runs on: the runtime's Python, its requirements, the SDK.
@@ -805,6 +846,7 @@ class WorkerManager:
         stopping: list[Worker] = []
         for key, pool in list(self._pools.items()):
             if is_current(pool.spec):
+                stopping.extend(self._stale(pool))
                 stopping.extend(_idle_too_long(pool, now, keep_one=is_live(pool.spec)))
                 continue
             stopping.extend(pool.idle)
