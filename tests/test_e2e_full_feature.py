@@ -224,15 +224,25 @@ class Deployed:
         return answer
 
 
-def write_full_project(root: Path) -> Path:
-    """The full app's project under ``root`` (its requirement's wheel beside it)."""
+# Lines of teal.toml the last release could not read (tests/fixtures/last_release.py): the
+# project it deployed had none of them.
+AFTER_THE_LAST_RELEASE = ('DB_URL = { ssm = "/full/db-url" }\n',)
+
+
+def write_full_project(root: Path, *, as_the_last_release: bool = False) -> Path:
+    """The full app's project under ``root`` (its requirement's wheel beside it); with
+    ``as_the_last_release``, in the words the last release read."""
     wheels = root / "wheels"
     wheels.mkdir()
     wheel(wheels, WHEEL_NAME, "1.0")
     project = root / "full"
     project.mkdir()
     (project / "app.py").write_text(textwrap.dedent(APP))
-    (project / "teal.toml").write_text(textwrap.dedent(TOML))
+    toml = textwrap.dedent(TOML)
+    for line in AFTER_THE_LAST_RELEASE if as_the_last_release else ():
+        assert line in toml, line
+        toml = toml.replace(line, "")
+    (project / "teal.toml").write_text(toml)
     (project / "resources.yaml").write_text(RESOURCES)
     (project / "requirements.txt").write_text(f"--find-links {wheels}\n{WHEEL_NAME}==1.0\n")
     return project
@@ -272,8 +282,16 @@ def answer(url: str, method: str = "GET", headers: dict[str, str] | None = None)
     return json.loads(body)
 
 
-def check_every_feature(full: Deployed, base: str, version: str, key: str = "") -> None:
-    """Each feature, by what it does, at ``base`` (the stage's URL or the domain's)."""
+def check_every_feature(
+    full: Deployed,
+    base: str,
+    version: str,
+    key: str = "",
+    *,
+    db_url: str | None = "postgres://full",
+) -> None:
+    """Each feature, by what it does, at ``base`` (the stage's URL or the domain's);
+    ``db_url``: the parameter's value the app sees (None: a project without it)."""
     assert answer(base + "health") == {"version": version, "lib": "1.0"}
     # variables: [app.environment] (a value, and a parameter's), [functions.app.environment],
     # [env.prod], [resources]
@@ -283,7 +301,7 @@ def check_every_feature(full: Deployed, base: str, version: str, key: str = "") 
         "LOG_LEVEL": "debug",
         "FEATURE_FLAG": "on",
         "STAGE": "prod",
-        "DB_URL": "postgres://full",
+        "DB_URL": db_url,
     }
     # routes: a teal route, a raw one, a greedy one
     assert answer(base + "posts/7") == {"post": "7"}

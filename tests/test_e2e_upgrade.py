@@ -84,7 +84,7 @@ def deploy_as_the_last_release(project: Path) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def upgrade(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     root = tmp_path_factory.mktemp("upgrade")
-    project = write_full_project(root)
+    project = write_full_project(root, as_the_last_release=True)
     cloud = LocalCloudEnv(root / "teal-home", free_port(), project)
     try:
         with pytest.MonkeyPatch.context() as patch:
@@ -102,8 +102,8 @@ def upgrade(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
 
 def test_the_last_releases_template_deploys_and_answers(upgrade: Deployed) -> None:
     """The fixture stands for a working deploy: every request feature answers."""
-    check_every_feature(upgrade, upgrade.endpoint, "1")
-    check_every_feature(upgrade, upgrade.domain, "1")
+    check_every_feature(upgrade, upgrade.endpoint, "1", db_url=None)
+    check_every_feature(upgrade, upgrade.domain, "1", db_url=None)
 
 
 def test_teal_plan_explains_every_difference_from_the_last_release(upgrade: Deployed) -> None:
@@ -164,8 +164,8 @@ def _variables_changed(before: dict[str, Any], after: dict[str, Any]) -> set[str
 def test_this_teal_deploys_over_it_and_no_feature_is_lost(upgrade: Deployed) -> None:
     report = upgrade.teal("deploy", "--json")
     assert report["api_replaced"] is False and report["endpoint"] == upgrade.endpoint
-    check_every_feature(upgrade, upgrade.endpoint, "1")
-    check_every_feature(upgrade, upgrade.domain, "1")
+    check_every_feature(upgrade, upgrade.endpoint, "1", db_url=None)
+    check_every_feature(upgrade, upgrade.domain, "1", db_url=None)
     # what the last release dropped now runs: the schedule and both consumers
     check_triggers(upgrade, "upgraded")
     again = upgrade.teal("plan", "--json")
