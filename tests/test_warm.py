@@ -13,7 +13,7 @@ from typing import Any
 from e2e import LocalCloudEnv, get
 
 KILLED = -9  # the CLI killed itself at a crash point, as kill -9 would
-SLOW_ROUTE = '''
+SLOW_ROUTE = """
 
 @app.route("/slow", function="posts")
 def slow(request):
@@ -21,8 +21,8 @@ def slow(request):
 
     time.sleep(1.0)
     return {"slow": True}
-'''
-COUNTING_HOME = '''
+"""
+COUNTING_HOME = """
 
 HOME_CALLS = []
 
@@ -31,7 +31,7 @@ HOME_CALLS = []
 def home(request):
     HOME_CALLS.append(1)
     return {"calls": len(HOME_CALLS), "pid": os.getpid()}
-'''
+"""
 
 
 def workers_of(cloud: LocalCloudEnv) -> Counter[str]:
@@ -98,8 +98,7 @@ def test_the_target_is_warmed_to_the_peak_the_live_environment_reached(
     local_cloud.teal_ok("deploy", "--extra", "2")
     answers: list[int] = []
     burst = [
-        threading.Thread(target=lambda: answers.append(get(domain + "slow")[0]))
-        for _ in range(4)
+        threading.Thread(target=lambda: answers.append(get(domain + "slow")[0])) for _ in range(4)
     ]
     for thread in burst:
         thread.start()
