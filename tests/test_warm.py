@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from e2e import LocalCloudEnv, get
+from e2e import LocalCloudEnv, get, rename_id_to_post_id
 
 KILLED = -9  # the CLI killed itself at a crash point, as kill -9 would
 SLOW_ROUTE = """
@@ -155,3 +155,28 @@ def test_an_app_that_fails_to_start_stops_the_switch_and_live_keeps_serving(
     status = local_cloud.teal_ok("status", "--json").json()
     assert status["domains"][0]["live"] == "blog-dev"
     assert [h["action"] for h in status["history"]] == ["deploy", "deploy"]
+
+
+def test_a_replacements_re_point_warms_the_new_functions_first(
+    local_cloud: LocalCloudEnv,
+) -> None:
+    fix_warm(local_cloud, "posts", 2)
+    local_cloud.teal_ok("deploy")
+    rename_id_to_post_id(local_cloud)  # an update in place would fail: the API is replaced
+
+    replaced = local_cloud.teal_ok("deploy", "--json").json()
+
+    assert replaced["api_replaced"] is True
+    assert replaced["warmed"]["posts"] == 2
+    new_posts = [name for name in workers_of(local_cloud) if name.startswith("blog-dev-posts-")]
+    assert [workers_of(local_cloud)[name] for name in new_posts] == [2]
+
+
+def test_no_warm_re_points_a_replacement_cold(local_cloud: LocalCloudEnv) -> None:
+    local_cloud.teal_ok("deploy")
+    rename_id_to_post_id(local_cloud)
+
+    replaced = local_cloud.teal_ok("deploy", "--no-warm", "--json").json()
+
+    assert replaced["api_replaced"] is True
+    assert (replaced["warmed"], replaced["warm_seconds"]) == (None, None)

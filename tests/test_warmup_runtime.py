@@ -42,13 +42,13 @@ def home(request):
     CALLS.append(1)
     return "home"
 """
+# the event as teal sends it (written out: its shape is a contract with deployed runtimes)
 RUN = """
 import json, sys, time
 from teal.runtime.entry import handler
-from teal.runtime.warmup import warm_up_event
 
 started = time.monotonic()
-answer = handler(warm_up_event({hold_s}), None)
+answer = handler({{"teal-warm-up": {{"hold_s": {hold_s}}}}}, None)
 held = time.monotonic() - started
 app = sys.modules["{module}"]
 print(json.dumps({{"answer": answer, "held": held, "started": getattr(app, "STARTED", None),
@@ -62,7 +62,7 @@ def warm_up(tmp_path: Path, source: str, hold_s: float = 0.0) -> dict[str, Any]:
         **os.environ,
         "TEAL_ENTRY": "subject:app",
         "AWS_LAMBDA_LOG_STREAM_NAME": "2026/05/01/[$LATEST]0123abcd",
-        "PYTHONPATH": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join((str(tmp_path), os.environ.get("PYTHONPATH", ""))),
     }
     script = RUN.format(hold_s=hold_s, module="subject")
     done = subprocess.run(
@@ -92,11 +92,10 @@ def test_the_warm_up_holds_its_environment_as_long_as_asked(tmp_path: Path) -> N
 
 def test_an_app_that_fails_to_import_fails_the_warm_up(tmp_path: Path) -> None:
     (tmp_path / "subject.py").write_text('raise RuntimeError("DATABASE_URL is not set")\n')
-    env = {**os.environ, "TEAL_ENTRY": "subject:app", "PYTHONPATH": str(tmp_path)}
+    path = os.pathsep.join((str(tmp_path), os.environ.get("PYTHONPATH", "")))
+    env = {**os.environ, "TEAL_ENTRY": "subject:app", "PYTHONPATH": path}
     script = (
-        "from teal.runtime.entry import handler\n"
-        "from teal.runtime.warmup import warm_up_event\n"
-        "handler(warm_up_event(), None)\n"
+        'from teal.runtime.entry import handler\nhandler({"teal-warm-up": {"hold_s": 0}}, None)\n'
     )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False

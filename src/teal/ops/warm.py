@@ -151,8 +151,8 @@ def warm_environment(
     for p, r in zip(planned, results, strict=True):
         if r.ready < p.concurrency:
             warnings_log.warning(
-                "%s: %d of %d execution environments warmed (its reserved concurrency or the "
-                "account's may be lower)",
+                "%s: %d of %d execution environments warmed (its concurrency is capped lower: "
+                "its reserved concurrency, the account's, or the local pool's)",
                 p.function,
                 r.ready,
                 p.concurrency,
