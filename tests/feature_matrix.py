@@ -249,6 +249,11 @@ FEATURES: tuple[Feature, ...] = (
         _main(reserved_concurrency=5),
     ),
     Feature(
+        "function-warm",
+        "[functions.app] warm (execution environments readied before a switch)",
+        _main(warm=3),
+    ),
+    Feature(
         "function-vpc",
         "[functions.app.vpc] subnets, security_groups",
         _main(vpc={"subnets": ["subnet-0abc1234"], "security_groups": ["sg-0abc1234"]}),

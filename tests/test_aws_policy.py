@@ -6,7 +6,8 @@ hook on the clients teal builds, and compared with the policy's table both ways.
 
 S3, API Gateway's mappings, SQS, CloudWatch and its Logs are a moto server;
 CloudFormation is the fake that keeps teal's templates (``aws_cfn_fake``); routing
-rules and Lambda's Invoke, which moto does not run, answer from botocore's Stubber.
+rules and Lambda's Invoke, which moto does not run, answer from botocore's Stubber
+(the warm-ups of switches and re-points, from a handler in the client's place).
 
 Then the CLI life cycle runs as an IAM user holding only the policy, with moto's IAM
 enforcement on: every call moto serves is authorized (S3's and SQS's against their
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -32,6 +34,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore import xform_name
+from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.iam import access_control
@@ -108,6 +111,20 @@ class CallLog:
         self.calls.add((model.service_model.service_name, model.name))
 
 
+def answering_warm_ups(clients: AwsClients) -> AwsClients:
+    """Lambda's answer to each warm-up, which moto cannot run: a new execution environment
+    for each (what teal's runtime answers, :mod:`teal.runtime.warmup`)."""
+    made = itertools.count()
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = json.dumps({"warmed": True, "environment": f"[$LATEST]{next(made):032x}"})
+        payload = _payload(body.encode())
+        return AWSResponse("", 200, {}, None), {"StatusCode": 200, "Payload": payload}
+
+    clients.lambda_.meta.events.register("before-call.lambda.Invoke", answer)
+    return clients
+
+
 def clients_of(clients: AwsClients) -> list[Any]:
     return [
         clients.cloudformation,
@@ -134,7 +151,7 @@ def recorded(
     def from_settings(
         cls: type[AwsCloud], region: str | None, profile: str | None, url: str | None = None
     ) -> AwsCloud:
-        clients = open_session(region, profile, url)
+        clients = answering_warm_ups(open_session(region, profile, url))
         fake.attach(clients.cloudformation)
         for client in clients_of(clients):
             log.attach(client)
@@ -372,7 +389,7 @@ def enforced(
     def from_settings(
         cls: type[AwsCloud], region: str | None, profile: str | None, url: str | None = None
     ) -> AwsCloud:
-        clients = open_session(region, profile, url)
+        clients = answering_warm_ups(open_session(region, profile, url))
         fake.attach(clients.cloudformation)
         return cls(clients, sleep=no_sleep, poll=FAST_POLL)
 

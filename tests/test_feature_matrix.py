@@ -64,7 +64,7 @@ def named(facts: frozenset[Fact], subject: str) -> set[Fact]:
 
 
 def test_the_catalogue_pairs_every_feature_with_every_other_it_can_meet() -> None:
-    assert len(FEATURES) == len(BY_NAME) == 34
+    assert len(FEATURES) == len(BY_NAME) == 35
     frameworks = [f for f in FEATURES if f.app is not None]
     with_code = [f for f in FEATURES if f.code]
     unpaired = len(frameworks) * len(with_code) + len(frameworks) * (len(frameworks) - 1) // 2
@@ -102,6 +102,7 @@ def test_the_fingerprints_hold_what_each_feature_means(matrix: Matrix) -> None:
         "function-memory-timeout"
     )
     assert ("stack tag", "team", "blue") in matrix.fingerprint("tags")
+    assert ("metadata", "warm", "app", "3") in matrix.fingerprint("function-warm")
     assert ("package", "holds", WHEEL_NAME) in matrix.fingerprint("requirements")
     assert ("template", "API methods in nested stacks", "yes") in matrix.fingerprint("page-split")
     assert any(

@@ -121,6 +121,13 @@ def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | N
 )
 @click.option("--no-watch", is_flag=True, help="Do not watch, whatever [deploy] watch says.")
 @click.option(
+    "--no-warm",
+    is_flag=True,
+    help="Move traffic without warming the target first (by default each of its functions "
+    "gets ready the execution environments the live one has been using: [functions.NAME] "
+    "warm, else its peak of the last hour, 1 to 50).",
+)
+@click.option(
     "--max-error-rate",
     type=click.FloatRange(0, 100),
     metavar="PCT",
@@ -146,9 +153,15 @@ def switch(
     no_watch: bool,
     max_error_rate: float | None,
     max_p99_ms: float | None,
+    no_warm: bool,
 ) -> None:
-    """Point the custom domain at another environment: checks, one atomic mapping update,
-    then a request through the domain (switching back by itself if that fails).
+    """Point the custom domain at another environment: warm it, checks, one atomic mapping
+    update, then a request through the domain (switching back by itself if that fails).
+
+    Warming readies each function of the target before any request reaches it: as many
+    execution environments as the live environment has been using, each having imported
+    the app and run its startup (no handler runs). A function that fails to start stops
+    the switch (exit 1); the domain keeps serving what it served.
 
     With a watch, teal then reads the new environment's traffic and switches back (exit 1)
     when its error rate or p99 breaches the limits. Ctrl-C stops the watch and keeps the
@@ -162,12 +175,21 @@ def switch(
         limits = watch_limits(
             target.watch, seconds=watch_for, max_error_rate=max_error_rate, max_p99_ms=max_p99_ms
         )
-    _switch_domain(target, to_name, skip_checks=skip_checks, as_json=as_json, watch=limits)
+    _switch_domain(
+        target, to_name, skip_checks=skip_checks, as_json=as_json, watch=limits, warm=not no_warm
+    )
 
 
 @click.command()
 @target_options
 @click.option("--skip-checks", is_flag=True, help="Switch back without running the checks.")
+@click.option(
+    "--no-warm",
+    is_flag=True,
+    help="Move traffic without warming the target first (by default each of its functions "
+    "gets ready the execution environments the live one has been using: [functions.NAME] "
+    "warm, else its peak of the last hour, 1 to 50).",
+)
 def rollback(
     *,
     project: Path,
@@ -176,10 +198,12 @@ def rollback(
     cloud: str | None,
     as_json: bool,
     skip_checks: bool,
+    no_warm: bool,
 ) -> None:
-    """Point the custom domain back at the environment it served before the last switch."""
+    """Point the custom domain back at the environment it served before the last switch
+    (warmed first, as teal switch warms its target)."""
     _, target = load_target(project, env, extra, cloud)
-    _switch_domain(target, None, skip_checks=skip_checks, as_json=as_json)
+    _switch_domain(target, None, skip_checks=skip_checks, as_json=as_json, warm=not no_warm)
 
 
 class _SwitchKwargs(TypedDict):
@@ -196,6 +220,7 @@ def _switch_domain(
     skip_checks: bool,
     as_json: bool,
     watch: WatchLimits | None = None,
+    warm: bool = True,
 ) -> None:
     """A switch to ``to_name``, or (None) a rollback to where the domain was before."""
     the_cloud = open_watched_cloud(target)
@@ -210,10 +235,10 @@ def _switch_domain(
             "table": _table_or_none(target),
         }
         if to_name is None:
-            report = bluegreen.rollback(target, the_cloud, **shared)
+            report = bluegreen.rollback(target, the_cloud, warm=warm, **shared)
         else:
             report = bluegreen.switch(
-                target, to_name, the_cloud, watch=watch, live=activity.update, **shared
+                target, to_name, the_cloud, watch=watch, live=activity.update, warm=warm, **shared
             )
     _print_switch(report, as_json)
     _end_by_watch(report, bluegreen.resolve_switch_target(target, report.to), as_json)
@@ -231,6 +256,8 @@ def _print_switch(report: bluegreen.SwitchReport, as_json: bool) -> None:
         f"{mark} {verb} {report.domain} → {report.to}{back} (was {report.from_ or 'unmapped'})"
     )
     console.print(f"  url: {escape(report.url)}")
+    if report.warmed is not None:
+        console.print(f"  warmed: {escape(report.warmed.line())}")
     if report.preview_ended:
         console.print(f"  the preview of {report.to} ended: every request reaches it now")
     if report.watch is not None:

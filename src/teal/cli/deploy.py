@@ -45,6 +45,12 @@ from teal.ops.oplog import current_user
     help="Apply an unsafe in-place update anyway, to see CloudFormation fail and roll back.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Print every stack event.")
+@click.option(
+    "--no-warm",
+    is_flag=True,
+    help="When the API is replaced behind the domain, re-point it without warming the new "
+    "functions first (by default each gets ready what the live one has been using).",
+)
 def deploy_command(
     *,
     project: Path,
@@ -56,6 +62,7 @@ def deploy_command(
     no_auto_replace: bool,
     force_update: bool,
     verbose: bool,
+    no_warm: bool,
 ) -> None:
     """Deploy the environment: create or update its stack, replacing the API when an
     in-place update would fail (automated blue-green), and keep the custom domain on
@@ -75,6 +82,7 @@ def deploy_command(
             progress=activity.step,
             user=current_user(),
             live=activity.update,
+            warm=not no_warm,
         )
     summary = plan_summary(
         "teal deploy", report.decision.value, report.verdict, notes=report.verdict.notes
@@ -98,6 +106,8 @@ def _print_report(report: DeployReport) -> None:
         console.print(
             f"  domain:   {report.domain.name} → {escape(report.domain.url)} (serves {live})"
         )
+    if report.warmed is not None:
+        console.print(f"  warmed:   {escape(report.warmed.line())}")
     if report.watch is not None:
         figures = report.watch.result.figures
         console.print(

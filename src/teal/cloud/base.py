@@ -394,6 +394,17 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class Warmed:
+    """What warming one function did (:meth:`Cloud.warm_function`): how many of its
+    execution environments ran the warm-up and are ready, or why the warm-up failed."""
+
+    function_name: str
+    asked: int
+    ready: int
+    error: FunctionError | None = None
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     """What a plan said of an environment, as ``teal plan`` prints it."""
 
@@ -748,6 +759,20 @@ class Cloud(Protocol):
     def missing_references(self, references: Sequence[Reference]) -> list[str]:
         """Of teal.toml's references, those the cloud surely does not hold, as ``ssm:NAME``
         or ``secret:NAME`` (from metadata: never a value)."""
+        ...
+
+    # Warming a function before traffic moves to it (teal.ops.warm).
+    def warm_function(self, name: str, concurrency: int) -> Warmed:
+        """Have ``concurrency`` execution environments of the function run the warm-up
+        event (:mod:`teal.runtime.warmup`: the app imported, its startup run, no handler
+        called), so that each is ready before traffic comes. A warm-up that fails (the
+        app does not import) is answered, not raised; a missing function raises
+        :class:`FunctionNotFound`."""
+        ...
+
+    def peak_concurrency(self, names: Sequence[str], window_s: int) -> dict[str, int]:
+        """Each function's highest count of invocations running at once over the last
+        ``window_s`` seconds (0 when it did not run), with a fixed number of calls."""
         ...
 
     # What a deploy and a plan leave for the cloud's own console (the local cloud's web

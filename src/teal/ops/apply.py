@@ -37,6 +37,7 @@ from teal.ops.environments import (
     refuse_removing_mapped_apis,
 )
 from teal.ops.oplog import Operation
+from teal.ops.warm import WarmReport, warm_environment
 from teal.ops.watch import check_watch_length, watch_traffic
 from teal.progress import Progress, quiet
 from teal.project.config import Target
@@ -124,7 +125,10 @@ def _replace_behind_domain(prepared: Prepared) -> tuple[Step, ...]:
         step
         for step in (
             Step(StepKind.SIDE_BY_SIDE, first),
-            Step(StepKind.REPOINT, f"check the new API, then re-point {domain} to it in one call"),
+            Step(
+                StepKind.REPOINT,
+                f"warm and check the new API, then re-point {domain} to it in one call",
+            ),
             watching,
             Step(StepKind.REMOVE_OLD_API, "remove the old API"),
         )
@@ -145,6 +149,7 @@ class Run:
     progress: Progress
     operation: Operation
     live: Progress = quiet  # a watch's figures as they come
+    warm: bool = True  # warm the new functions before a re-point moves traffic to them
 
 
 class SwitchedBack(DeployFailed):
@@ -165,6 +170,7 @@ class Applied:
     endpoint: str | None
     previous_endpoint: str | None
     watch: WatchReport | None = None  # the watch after the re-point, if one ran
+    warmed: WarmReport | None = None  # warming the new functions before the re-point
 
 
 def apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
@@ -200,6 +206,7 @@ class Applier:
         self.previous_endpoint = self._endpoint_of(serving)
         self.repointed_at: float | None = None  # when the domain moved (epoch seconds)
         self.watch: WatchReport | None = None
+        self.warmed: WarmReport | None = None
 
     def run(self, step: Step) -> None:
         match step.kind:
@@ -229,7 +236,9 @@ class Applier:
     def applied(self) -> Applied:
         api_id = self.outputs.get(REST_API_OUTPUT)
         endpoint = self._endpoint_of(api_id)
-        return Applied(self.status, api_id, endpoint, self.previous_endpoint, self.watch)
+        return Applied(
+            self.status, api_id, endpoint, self.previous_endpoint, self.watch, self.warmed
+        )
 
     def _apply(self, template: Template) -> None:
         """Apply one template, after the guard: no API that a domain maps is deleted."""
@@ -251,6 +260,15 @@ class Applier:
         new_api = self.outputs[REST_API_OUTPUT]
         new_endpoint = self._endpoint_of(new_api)
         assert new_endpoint is not None
+        if self.run_.warm:  # before the checks too: they would be its first cold starts
+            deployed = self.prepared.deployed
+            self.warmed = warm_environment(
+                cloud,
+                target,
+                self.chosen.template,
+                deployed.template if deployed else None,
+                progress,
+            )
         progress(f"checking the new API at {new_endpoint}")
         health = wait_until_healthy(new_endpoint, health_check(target.checks, self.prepared.table))
         if not health.ok:

@@ -52,6 +52,7 @@ from teal.ops.environments import (
 )
 from teal.ops.oplog import Operation, locks_of, now, stale_reason
 from teal.ops.settle import settle_interrupted
+from teal.ops.warm import WarmReport, warm_environment
 from teal.ops.watch import check_watch_length, watch_traffic
 from teal.processes import this_process
 from teal.progress import Progress, quiet
@@ -130,6 +131,7 @@ class SwitchReport:
     changed: bool
     watch: WatchReport | None = None  # what the watch after the switch saw, if one ran
     preview_ended: bool = False  # the switch went to the previewed environment
+    warmed: WarmReport | None = None  # what warming the target did (None: not warmed)
 
     @property
     def switched_back(self) -> bool:
@@ -145,6 +147,11 @@ class SwitchReport:
             "checks_skipped": self.checks_skipped,
             "checks": self.checks.to_json() if self.checks else None,
             "preview_ended": self.preview_ended,
+            **(
+                self.warmed.to_json()
+                if self.warmed is not None
+                else {"warmed": None, "warm_seconds": None}
+            ),
             **({"watch": self.watch.to_json()} if self.watch is not None else {}),
         }
 
@@ -177,6 +184,7 @@ class _Switching:
     skip_checks: bool
     table: RouteTable | None
     progress: Progress
+    warm: bool = True  # warm the target's functions before the mapping moves (teal.ops.warm)
 
 
 def switch(
@@ -191,8 +199,9 @@ def switch(
     action: Action = "switch",
     watch: WatchLimits | None = None,
     live: Progress = quiet,
+    warm: bool = True,
 ) -> SwitchReport:
-    """Point the domain at another environment: checks, one atomic update, verify.
+    """Point the domain at another environment: warm it, checks, one atomic update, verify.
 
     With ``watch``, then watch the new environment's traffic (``live`` hears the
     figures) and, on a breach, switch back the way :func:`rollback` does.
@@ -201,7 +210,7 @@ def switch(
     goal = resolve_switch_target(base, to_name)
     if watch is not None:
         check_watch_length(watch, cloud.traffic_timing, cloud.name)
-    how = _Switching(cloud, spec, base.app, skip_checks, table, progress)
+    how = _Switching(cloud, spec, base.app, skip_checks, table, progress, warm)
     operation = Operation(cloud, goal, action, user, progress)
     with operation.lock(domain_lock_key(spec)):
         if watch is not None:
@@ -225,6 +234,7 @@ def _switch_locked(
             spec.name, state.url, state.live, environment.name, None, how.skip_checks, False
         )
         return report, time.time()
+    warmed = _warm_target(how, goal, state) if how.warm else None
     checks = None if how.skip_checks else _run_switch_checks(goal, cloud, how.table, progress)
     assert environment.api_id is not None and environment.stage is not None
     details = {"domain": spec.name, "checks_skipped": how.skip_checks, **(reason or {})}
@@ -240,7 +250,21 @@ def _switch_locked(
     report = SwitchReport(
         spec.name, state.url, state.live, environment.name, checks, how.skip_checks, True
     )
-    return replace(report, preview_ended=ended), switched_at
+    return replace(report, preview_ended=ended, warmed=warmed), switched_at
+
+
+def _warm_target(how: _Switching, goal: Target, state: DomainState) -> WarmReport:
+    """Ready the target's functions to what the live environment has been using, before
+    any request reaches them (a failure stops the switch: the domain stays as it is)."""
+    target = how.cloud.describe_stack(goal.environment)
+    live = how.cloud.describe_stack(state.live) if state.live else None
+    return warm_environment(
+        how.cloud,
+        goal,
+        target.template if target else None,
+        live.template if live else None,
+        how.progress,
+    )
 
 
 def _end_preview_of(how: _Switching, environment: Environment, user: str) -> bool:
@@ -323,8 +347,8 @@ def _watched(
         progress,
     )
     watched = WatchReport(result, limits, "switched-back")
-    try:
-        _switch_locked(how, back, back.target, {"watch": watched.to_json()})
+    try:  # no warming: the environment served the domain moments ago, and time counts
+        _switch_locked(replace(how, warm=False), back, back.target, {"watch": watched.to_json()})
     except TealError as failed:
         kept = WatchReport(result, limits, "held", note=f"switching back failed: {failed.what}")
         operation.amend({"watch": kept.to_json()})
@@ -489,15 +513,17 @@ def rollback(
     user: str,
     progress: Progress,
     table: RouteTable | None = None,
+    warm: bool = True,
 ) -> SwitchReport:
-    """Switch the domain back to the environment it served before the last switch.
+    """Switch the domain back to the environment it served before the last switch
+    (warmed first, as a switch's target: its environments may have gone since).
 
     The history is read under the domain's lock, after any interrupted move is settled
     against the mapping (:mod:`teal.ops.settle`): a switch or rollback killed half-way
     counts for what it did, not for what it meant to do.
     """
     spec = domain_of(base)
-    how = _Switching(cloud, spec, base.app, skip_checks, table, progress)
+    how = _Switching(cloud, spec, base.app, skip_checks, table, progress, warm)
     operation = Operation(cloud, base, "rollback", user, progress)
     with operation.lock(domain_lock_key(spec)):
         settle_interrupted(cloud, base.app, spec)

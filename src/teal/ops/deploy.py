@@ -57,6 +57,7 @@ from teal.ops.environments import (
     shared_domain_lock_key,
 )
 from teal.ops.oplog import Operation
+from teal.ops.warm import WarmReport
 from teal.plan.analysis import Verdict
 from teal.progress import Progress, quiet
 from teal.project.config import Target
@@ -87,6 +88,7 @@ class DeployReport:
     verdict: Verdict
     seconds: float
     watch: WatchReport | None = None  # [deploy] watch after a replacement's re-point
+    warmed: WarmReport | None = None  # warming the new functions before that re-point
 
     @property
     def api_replaced(self) -> bool:
@@ -106,6 +108,11 @@ class DeployReport:
             "code_sha256": self.code_sha256,
             "reasons": [r.to_json() for r in self.verdict.reasons],
             "seconds": round(self.seconds, 3),
+            **(
+                self.warmed.to_json()
+                if self.warmed is not None
+                else {"warmed": None, "warm_seconds": None}
+            ),
             **({"watch": self.watch.to_json()} if self.watch is not None else {}),
         }
 
@@ -119,12 +126,14 @@ def deploy(
     progress: Progress,
     user: str,
     live: Progress = quiet,
+    warm: bool = True,
 ) -> DeployReport:
     """Run the whole pipeline for one environment (see the module docstring); ``live``
-    hears the figures of a watch after a replacement's re-point."""
+    hears the figures of a watch after a replacement's re-point, which ``warm`` lets
+    warm the new functions first (:mod:`teal.ops.warm`)."""
     started = time.monotonic()
     operation = Operation(cloud, target, "deploy", user, progress)
-    run = Run(cloud, on_event, progress, operation, live)
+    run = Run(cloud, on_event, progress, operation, live, warm)
     with operation.lock(target.environment):
         crash_point("deploy:locked")
         prepared = prepare(target, cloud, progress)
@@ -156,6 +165,7 @@ def deploy(
                 verdict=prepared.verdict,
                 seconds=time.monotonic() - started,
                 watch=applied.watch,
+                warmed=applied.warmed,
             )
             operation.end(
                 "done",

@@ -298,6 +298,14 @@ def _layers(values: list[str]) -> list[str]:
     return values
 
 
+# The most execution environments a switch warms per function (``warm``, or the live
+# environment's peak): each warm-up counts against the account's concurrency, which all
+# functions of a region share (1000 by default, far less on a new account), and runs the
+# app's startup, which may open connections to its database; past 50 the first burst's
+# own scaling does the rest. Locally the pool's cap (10 workers at once) bounds it too.
+MAX_WARM = 50
+
+
 class FunctionSettings(_Strict):
     """``[functions.<name>]``: settings of one Lambda function."""
 
@@ -308,6 +316,8 @@ class FunctionSettings(_Strict):
     layers: Annotated[list[str], AfterValidator(_layers)] = Field(default_factory=list)
     reserved_concurrency: int | None = Field(default=None, ge=0)
     vpc: VpcSettings | None = None
+    # execution environments to warm before a switch (0: none); default: the live peak
+    warm: int | None = Field(default=None, ge=0, le=MAX_WARM)
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from teal.runtime.entry import ENTRY_VARIABLE, FUNCTION_VARIABLE, load_app
+from teal.runtime.warmup import answer_warm_up, is_warm_up
 
 _authorizer: Callable[[Any, Any], Any] | None = None
 
@@ -31,10 +32,16 @@ def find_authorizer(entry: str, function: str) -> Callable[[Any, Any], Any]:
     raise LookupError(f"{entry} declares no @app.authorizer running in function {function!r}")
 
 
-def handler(event: Mapping[str, Any], context: Any) -> Any:
-    """Lambda entry point of an authorizer function."""
+def _current_authorizer() -> Callable[[Any, Any], Any]:
     global _authorizer
     if _authorizer is None:
         entry = os.environ.get(ENTRY_VARIABLE, "app:app")
         _authorizer = find_authorizer(entry, os.environ.get(FUNCTION_VARIABLE, ""))
-    return _authorizer(event, context)
+    return _authorizer
+
+
+def handler(event: Mapping[str, Any], context: Any) -> Any:
+    """Lambda entry point of an authorizer function."""
+    if is_warm_up(event):  # teal readying the environment: the authorizer does not run
+        return answer_warm_up(event, _current_authorizer)
+    return _current_authorizer()(event, context)

@@ -32,6 +32,7 @@ from teal.runtime.http import Request, to_proxy_response
 from teal.runtime.routes import Route
 from teal.runtime.secrets import load_once, redact
 from teal.runtime.triggers import TriggerKind, event_kind
+from teal.runtime.warmup import answer_warm_up, is_warm_up
 
 ENTRY_VARIABLE = "TEAL_ENTRY"
 FUNCTION_VARIABLE = "TEAL_FUNCTION"
@@ -179,9 +180,18 @@ def run_trigger(kind: TriggerKind, event: Mapping[str, Any], context: Any) -> An
     return call(event, context)
 
 
+def prepare() -> None:
+    """What the first request of an execution environment does before its handler: the
+    app's import, and its framework's startup (an ASGI app's lifespan) or its dispatch."""
+    if _framework_app() is None:
+        _current_dispatch()
+
+
 def handler(event: Mapping[str, Any], context: Any) -> Any:
     """Lambda entry point."""
     load_once()  # the values of teal.toml's references, before the app is imported
+    if is_warm_up(event):  # teal readying the environment: no handler runs
+        return answer_warm_up(event, prepare)
     framework = _framework_app()
     if framework is not None:
         return _with_cors(_stamped(framework(event, context)), event, None)

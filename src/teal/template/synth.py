@@ -67,6 +67,7 @@ from teal.template.types import Template
 ARTIFACT_BUCKET = "ArtifactBucket"
 METADATA_KEY = "teal"
 METADATA_VERSION = 1
+WARM_KEY = "warm"  # of the metadata: [functions.NAME] warm, by function
 # Room kept in the main template for the RestApi, Deployment, Stage and pages.
 MAIN_BUDGET = 450
 
@@ -351,7 +352,16 @@ def _metadata(
         "extra_resources": sorted(target.extra_resources.resources)
         if target.extra_resources is not None
         else [],
+        **_fixed_warm(target),
     }
+
+
+def _fixed_warm(target: Target) -> dict[str, Any]:
+    """``[functions.NAME] warm``, kept with the environment: a switch to it warms those
+    functions so, the others to the live peak (teal.ops.warm). The key also says that the
+    environment's runtime knows the warm-up event: one deployed before has none."""
+    fixed = {n: s.warm for n, s in sorted(target.functions.items()) if s.warm is not None}
+    return {WARM_KEY: fixed}
 
 
 def artifact_key(template: Template) -> str:

@@ -23,6 +23,7 @@ from teal.cloud.aws.retry import Backoff, Retrier, Sleep
 from teal.cloud.aws.routing import RoutingRules
 from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
+from teal.cloud.aws.warming import Warming
 from teal.cloud.aws.watch_alarms import WatchAlarms
 from teal.cloud.base import (
     ApiKeyInfo,
@@ -46,6 +47,7 @@ from teal.cloud.base import (
     StackResult,
     StageRef,
     Traffic,
+    Warmed,
 )
 from teal.project.config import DomainSpec
 from teal.rules.apigateway import stage_endpoint
@@ -91,6 +93,7 @@ class AwsCloud:
         self._history = S3History(clients.s3, self._bucket, retry)
         self._logs = CloudWatchLogs(clients.logs)
         self._functions = Functions(clients.lambda_, retry)
+        self._warming = Warming(clients.lambda_)
         self._metrics = Metrics(clients.cloudwatch, retry)
         self._alarms = WatchAlarms(clients.cloudwatch, retry)
 
@@ -284,6 +287,14 @@ class AwsCloud:
 
     def missing_references(self, references: Sequence[Reference]) -> list[str]:
         return secret_checks.missing_references(self.clients, references)
+
+    def warm_function(self, name: str, concurrency: int) -> Warmed:
+        with translated(name):
+            return self._warming.warm(name, concurrency)
+
+    def peak_concurrency(self, names: Sequence[str], window_s: int) -> dict[str, int]:
+        with translated("cloudwatch"):
+            return self._metrics.peak_concurrency(names, window_s)
 
     def record_project(self, environment: str, env: str, root: Path) -> None:
         """Nothing: AWS's console runs no command of teal's."""

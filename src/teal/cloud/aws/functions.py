@@ -48,7 +48,7 @@ class Functions:
             function_name=name,
             request_id=request_id,
             result=None if failed else payload,
-            error=_error(payload, failed) if failed else None,
+            error=function_error(payload, failed) if failed else None,
             duration_ms=duration_ms,
             logs=logs,
         )
@@ -61,7 +61,7 @@ def _decoded(data: bytes) -> Any:
         return data.decode("utf-8", "replace")
 
 
-def _error(payload: Any, kind: str) -> FunctionError:
+def function_error(payload: Any, kind: str) -> FunctionError:
     """Lambda's error payload: ``{"errorType", "errorMessage", "stackTrace"}``."""
     if isinstance(payload, dict):
         return FunctionError(

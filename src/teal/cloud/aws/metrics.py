@@ -16,6 +16,10 @@ larger is the safe side for a watch's limit).
 API Gateway publishes these metrics per minute, and a minute's numbers often
 arrive a minute or two after it ended (CloudWatch's "late data"): what a
 watch allows for (:data:`CLOUDWATCH_TIMING`).
+
+Lambda's ``ConcurrentExecutions`` per function name (the Maximum of each
+minute) says how many execution environments a live environment has been
+using: a switch warms its target to the peak (:meth:`Metrics.peak_concurrency`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 NAMESPACE = "AWS/ApiGateway"
+LAMBDA_NAMESPACE = "AWS/Lambda"
 QUERIES_PER_CALL = 500
 _STATISTICS = (("n", "Count", "SampleCount"), ("e", "5XXError", "Sum"))
 _PERCENTILES = (("p", "p50"), ("q", "p99"))
@@ -53,6 +58,21 @@ class Metrics:
         end = (now or datetime.now(UTC)).replace(microsecond=0)
         period = max(60, math.ceil(window_s / 60) * 60)  # CloudWatch's periods: whole minutes
         return self._read(stages, end - timedelta(seconds=period), end, period, window_s)
+
+    def peak_concurrency(
+        self, names: Sequence[str], window_s: int, now: datetime | None = None
+    ) -> dict[str, int]:
+        """Each function's highest ``ConcurrentExecutions`` (``AWS/Lambda``, per
+        ``FunctionName``, the Maximum of each minute) over the last ``window_s`` seconds:
+        one query per function, 500 to a call."""
+        end = (now or datetime.now(UTC)).replace(microsecond=0)
+        start = end - timedelta(seconds=max(60, window_s))
+        values: dict[str, float] = {}
+        for first in range(0, len(names), QUERIES_PER_CALL):
+            batch = names[first : first + QUERIES_PER_CALL]
+            queries = [_concurrency_query(i, name) for i, name in enumerate(batch, first)]
+            values.update(self._values(queries, start, end))
+        return {name: int(values.get(f"c{i}", 0)) for i, name in enumerate(names)}
 
     def traffic_since(
         self, stages: Sequence[StageRef], since: datetime, now: datetime | None = None
@@ -94,6 +114,20 @@ class Metrics:
             for key, values in points.items()
             if values
         }
+
+
+def _concurrency_query(index: int, name: str) -> dict[str, Any]:
+    dimensions = [{"Name": "FunctionName", "Value": name}]
+    metric = {"Namespace": LAMBDA_NAMESPACE, "MetricName": "ConcurrentExecutions"}
+    return {
+        "Id": f"c{index}",  # not a summed key: the largest of the minutes' maxima
+        "MetricStat": {
+            "Metric": {**metric, "Dimensions": dimensions},
+            "Period": 60,
+            "Stat": "Maximum",
+        },
+        "ReturnData": True,
+    }
 
 
 def _next_minute(when: datetime) -> datetime:

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 # botocore's own retries for throttling and transient errors; teal's Retrier
 # adds a longer budget on top for the polling loops.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+# Connections per client: as many as the warm-ups a switch sends one function at once
+# (teal.project.config.MAX_WARM); botocore keeps 10, and drops the connections beyond.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=50)
 
 LOGIN_HINT = (
     "configure credentials (aws configure, aws sso login, AWS_PROFILE or "

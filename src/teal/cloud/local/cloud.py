@@ -50,6 +50,7 @@ from teal.cloud.base import (
     StageRef,
     Traffic,
     TrafficTiming,
+    Warmed,
     reported,
 )
 from teal.cloud.local import oplog_tables, projects
@@ -58,8 +59,12 @@ from teal.cloud.local.functions.sandbox import configured_region
 from teal.cloud.local.functions.secrets_store import missing_refs
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.lifecycle import UnboundDomain, ensure_gateway, gateway_status
-from teal.cloud.local.gateway.own_endpoints import INVOKE_PREFIX, token_headers
-from teal.cloud.local.gateway.traffic import read_traffic, read_traffic_since
+from teal.cloud.local.gateway.own_endpoints import INVOKE_PREFIX, WARM_PREFIX, token_headers
+from teal.cloud.local.gateway.traffic import (
+    read_peak_concurrency,
+    read_traffic,
+    read_traffic_since,
+)
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
     LOCAL_ARTIFACT_BUCKET,
@@ -550,6 +555,36 @@ class LocalCloud:
             duration_ms=report[1] if report else float(body.get("duration_ms") or 0.0),
             logs=logs,
         )
+
+    def warm_function(self, name: str, concurrency: int) -> Warmed:
+        """Through the gateway's warm endpoint: the pool of workers that serve the requests
+        starts what it lacks of ``concurrency`` (at most its cap of workers at once). The
+        gateway runs already (:meth:`ensure_serving`): functions are warmed from threads."""
+        answer = _post_json(
+            gateway_port(),
+            f"{WARM_PREFIX}{name}",
+            {"concurrency": concurrency},
+            token_headers(self.paths),
+        )
+        if answer.status == 404:
+            raise FunctionNotFound(
+                f"function {name} is not deployed in the local cloud",
+                where=name,
+                hint="deploy the environment first (teal deploy), or check the name",
+            )
+        if answer.status != 200:
+            raise OperationError(f"warming {name} failed: {answer.body.get('message')}")
+        error = answer.body.get("error")
+        return Warmed(
+            function_name=name,
+            asked=concurrency,
+            ready=int(answer.body.get("ready") or 0),
+            error=FunctionError(str(error["type"]), str(error["message"])) if error else None,
+        )
+
+    def peak_concurrency(self, names: Sequence[str], window_s: int) -> dict[str, int]:
+        """From the gateway's counts (no gateway needs to run to read them)."""
+        return read_peak_concurrency(self.paths, names, window_s)
 
     def traffic(self, stages: Sequence[StageRef], window_s: int) -> list[Traffic]:
         """From the gateway's traffic numbers (no gateway needs to run to read them)."""

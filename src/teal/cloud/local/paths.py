@@ -65,6 +65,11 @@ class LocalPaths:
         return self.home / "traffic.jsonl"
 
     @property
+    def concurrency(self) -> Path:
+        """The gateway's peak count of invocations at once, per function and second."""
+        return self.home / "concurrency.jsonl"
+
+    @property
     def requests(self) -> Path:
         """The gateway's request lines, appended in batches while someone reads them."""
         return self.home / "requests.jsonl"

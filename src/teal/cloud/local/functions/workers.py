@@ -73,6 +73,7 @@ from teal.processes import kill_group, resident_bytes
 from teal.project.runtimes import RuntimeWorld, runtime_world
 from teal.project.settings import runtimes_cache
 from teal.runtime.errors import TealError
+from teal.runtime.warmup import warm_up_event
 
 T = TypeVar("T")
 BOOTSTRAP = Path(__file__).with_name("worker_main.py")
@@ -608,6 +609,8 @@ class Pool:
     # invocations under way (waiting for a slot, starting a worker, or running): while
     # any is, the pool stays the manager's, so the worker it gets is known and reaped
     users: int = 0
+    # the most requests running at once since the peaks were last taken (warm-ups aside)
+    peak: int = 0
     slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -715,9 +718,7 @@ class WorkerManager:
         event_json = encode_event(event)
         if len(event_json) > MAX_EVENT_BYTES:
             raise event_too_large(len(event_json))
-        pool = self._pools.get(spec.version_key)
-        if pool is None:
-            pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)
+        pool = self._pool(spec)
         pool.users += 1
         try:
             async with pool.slots:
@@ -725,11 +726,18 @@ class WorkerManager:
         finally:
             pool.users -= 1
 
+    def _pool(self, spec: FunctionSpec) -> Pool:
+        pool = self._pools.get(spec.version_key)
+        if pool is None:
+            pool = self._pools[spec.version_key] = Pool(spec, self.concurrency)
+        return pool
+
     async def _invoke_in(
         self, pool: Pool, event_json: bytes, request_id: str, trace_id: str | None
     ) -> Any:
         worker = await self._take_worker(pool)
         pool.running.add(worker)
+        pool.peak = max(pool.peak, len(pool.running))
         try:
             return await worker.invoke(event_json, request_id, trace_id)
         finally:
@@ -749,6 +757,11 @@ class WorkerManager:
                 return worker
             if worker.alive:  # a value it uses changed since it started
                 self._retire(worker)
+        return await self._start_worker(pool)
+
+    async def _start_worker(self, pool: Pool) -> Worker:
+        references = references_of(pool.spec)
+        stamp = self.secrets.stamp(references.values()) if references else ()
         code_dir = await self._code_dir(pool.spec)
         world = await self._world(pool.spec, code_dir)
         # per start: credentials may have been refreshed since the last one
@@ -813,6 +826,58 @@ class WorkerManager:
             )
             self._code_dirs[spec.code_sha256] = known
         return known
+
+    async def warm(self, spec: FunctionSpec, concurrency: int) -> int:
+        """Make the function's pool hold ``concurrency`` ready workers (at most its
+        capacity) before traffic comes: start what it lacks, at once, each running the
+        warm-up event (the app's import and its startup; no handler). How many it holds.
+
+        A warm-up that fails raises its :class:`InvocationError`, and the workers
+        started for it leave. Warm-ups take the pool's slots, so the cap holds, but
+        are no requests: they leave the peak of requests at once alone."""
+        pool = self._pool(spec)
+        wanted = min(concurrency, pool.capacity)
+        ready = sum(1 for worker in pool.idle if worker.alive) + len(pool.running)
+        pool.users += 1
+        try:
+            started = await asyncio.gather(
+                *(self._warm_one(pool) for _ in range(max(0, wanted - ready))),
+                return_exceptions=True,
+            )
+        finally:
+            pool.users -= 1
+        workers = [w for w in started if isinstance(w, Worker)]
+        failed = [e for e in started if isinstance(e, BaseException)]
+        if failed or self._closed:
+            await asyncio.gather(*(worker.close() for worker in workers))
+            if failed:
+                raise failed[0]
+            return 0
+        for worker in workers:
+            worker.last_used = self.clock()
+            pool.idle.append(worker)
+        return min(wanted, ready + len(workers))
+
+    async def _warm_one(self, pool: Pool) -> Worker:
+        async with pool.slots:
+            worker = await self._start_worker(pool)
+            try:
+                await worker.invoke(encode_event(warm_up_event()), str(uuid.uuid4()))
+            except BaseException:
+                worker.end_unless_reaped()
+                raise
+            return worker
+
+    def take_peaks(self) -> dict[str, int]:
+        """Each function's most requests at once since the last call (those running now
+        count in the next span too), by function name; the gateway writes them down."""
+        peaks: dict[str, int] = {}
+        for pool in self._pools.values():
+            if pool.peak:
+                name = pool.spec.name
+                peaks[name] = max(peaks.get(name, 0), pool.peak)
+            pool.peak = len(pool.running)
+        return peaks
 
     def stats(self) -> list[PoolStats]:
         return [

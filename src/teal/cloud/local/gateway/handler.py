@@ -45,7 +45,9 @@ Under ``/_teal/`` on the main port (and never through an API or a domain's
 port) the gateway answers for itself: ``/_teal/health``, and
 ``POST /_teal/invoke/<function name>`` with an event as the body, which runs
 the function once through the same workers as the requests (``teal invoke``)
-and answers as Lambda's Invoke would: the result, or the error. The web
+and answers as Lambda's Invoke would: the result, or the error; and
+``POST /_teal/warm/<function name>`` with ``{"concurrency": N}``, which starts
+the workers a switch wants ready (:meth:`Invoker.warm`). The web
 console's pages are under ``/_teal/console`` (:mod:`teal.cloud.local.console`,
 handed in by the gateway process as ``console``). Every one of them answers
 only the holder of the gateway's token, from loopback, at a loopback Host and
@@ -99,6 +101,7 @@ from teal.cloud.local.gateway.own_endpoints import (
     OWN_PREFIX,
     SERVICE,
     TOKEN_HEADER,
+    WARM_PREFIX,
     OwnEndpointsAuth,
 )
 from teal.cloud.local.gateway.traffic import RequestRecorder
@@ -230,6 +233,10 @@ class Invoker(Protocol):
 
     async def invoke(self, spec: FunctionSpec, event: Any, request_id: str) -> Any: ...
 
+    async def warm(self, spec: FunctionSpec, concurrency: int) -> int:
+        """Ready ``concurrency`` execution environments of the function; how many are."""
+        ...
+
 
 # AWS's own bodies, byte for byte (note the spacing differs between them); those of
 # authorizers, API keys and the missing token are in teal.cloud.local.gateway.authorizers.
@@ -288,6 +295,14 @@ class _View:
     def domain_named(self, host: str) -> DomainRoute | None:
         name = host.rsplit(":", 1)[0].lower() if not host.endswith("]") else host.lower()
         return next((d for d in self.domains if d.name.lower() == name), None)
+
+
+def _concurrency_of(body: bytes | None) -> int | None:
+    try:
+        asked = json.loads(body or b"{}").get("concurrency")
+    except (ValueError, AttributeError):
+        return None
+    return asked if isinstance(asked, int) and not isinstance(asked, bool) and asked >= 1 else None
 
 
 class Gateway:
@@ -444,6 +459,8 @@ class Gateway:
             return self._health(view, request_id, details)
         if request.path.startswith(INVOKE_PREFIX) and request.method == "POST":
             return await self._invoke(view, request.path[len(INVOKE_PREFIX) :], request)
+        if request.path.startswith(WARM_PREFIX) and request.method == "POST":
+            return await self._warm(view, request.path[len(WARM_PREFIX) :], request)
         return _json_response(404, {"message": f"no teal endpoint at {request.path}"}, "")
 
     def _own_refusal(self, request: GatewayRequest) -> str | None:
@@ -681,6 +698,23 @@ class Gateway:
             except InvocationError as exc:
                 answer["error"] = _lambda_error(exc)
         answer["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return _json_response(200, answer, "")
+
+    async def _warm(self, view: _View, name: str, request: GatewayRequest) -> GatewayResponse:
+        """Ready the function's workers before a switch (``{"concurrency": N}``): how many
+        are ready, or the warm-up's error (the app failed to import, say)."""
+        arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
+        spec = self._function(view, arn)
+        if spec is None:
+            return _json_response(404, {"message": f"Function not found: {arn}"}, "")
+        asked = _concurrency_of(request.body)
+        if asked is None:
+            return _json_response(400, {"message": "concurrency: a whole number >= 1"}, "")
+        answer: dict[str, Any] = {"function": spec.name, "asked": asked, "ready": 0, "error": None}
+        try:
+            answer["ready"] = await self.invoker.warm(spec, asked)
+        except InvocationError as exc:
+            answer["error"] = _lambda_error(exc)
         return _json_response(200, answer, "")
 
     async def _call_within(self, invocation: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

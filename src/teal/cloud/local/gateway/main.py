@@ -357,7 +357,7 @@ async def serve(
         console=console.handle,
     )
     judge = None if serving_state is not None else partial(judge_watches, Store(paths), paths)
-    traffic = TrafficWriter(paths, recorder)
+    traffic = TrafficWriter(paths, recorder, peaks=workers.take_peaks)
     server = GatewayServer(gateway, workers, port, traffic=traffic, judge=judge, link=link)
     gateway.on_change = server.schedule_reap
     # a health call (every ensure_gateway makes one) returns only once the listeners

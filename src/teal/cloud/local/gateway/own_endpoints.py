@@ -6,7 +6,7 @@ machine, and every page open in a browser can send requests to it (a
 ``text/plain`` POST or a form needs no permission), or read them through a
 DNS-rebound name. What the endpoints do is worth guarding: ``invoke`` runs
 any function with the developer's own AWS credentials, past authorizers and
-API keys; ``health`` names the home folder, the pid and the workers.
+API keys (``warm`` starts its workers); ``health`` names the home folder, the pid and the workers.
 
 So the gateway makes a random token when it starts (under a supervisor, the
 supervisor makes it once and gives it to every gateway it starts, so it stays
@@ -43,6 +43,7 @@ SERVICE = "teal-local-gateway"  # what the gateway calls itself in its answers
 OWN_PREFIX = "/_teal/"  # the gateway's own endpoints, on the main port only
 HEALTH_PATH = "/_teal/health"
 INVOKE_PREFIX = "/_teal/invoke/"  # + a function's name: one invocation (teal invoke)
+WARM_PREFIX = "/_teal/warm/"  # + a function's name: ready workers before a switch
 TOKEN_FILE = "gateway.token"
 TOKEN_HEADER = "x-teal-token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")

@@ -17,7 +17,12 @@ latencies (in C) into a histogram, and writes, off the request path:
   the batch is taken, not when a request is answered, loses no request
   answered just after a reader asked.
 
-Both files are append-only and move aside to ``*.1.jsonl`` past a size, so
+- ``concurrency.jsonl``: per function, once a second, the most invocations
+  that ran at once (the workers' pools count them), the local counterpart of
+  Lambda's ``ConcurrentExecutions``; a switch warms its target to the peak
+  the live environment reached (:func:`read_peak_concurrency`).
+
+The files are append-only and move aside to ``*.1.jsonl`` past a size, so
 they stay small whatever the traffic.
 """
 
@@ -29,7 +34,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,12 +215,15 @@ class TrafficWriter:
         paths: LocalPaths,
         recorder: RequestRecorder,
         clock: Callable[[], float] = time.time,
+        *,
+        peaks: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self.paths = paths
         self.recorder = recorder
         self.clock = clock
+        self.peaks = peaks  # the workers' most invocations at once, taken once a second
         self._tallies: dict[tuple[str, str], _Tally] = {}
-        self._last_write = clock()
+        self._last_write = self._last_peaks = clock()
 
     def flush(self, *, final: bool = False) -> None:
         """Write the request lines when wanted; the traffic lines once a second."""
@@ -231,6 +239,15 @@ class TrafficWriter:
         now = self.clock()
         if self._tallies and (final or now - self._last_write >= TRAFFIC_EVERY_S):
             self._write_traffic(now)
+        if self.peaks is not None and (final or now - self._last_peaks >= TRAFFIC_EVERY_S):
+            self._write_peaks(now, self.peaks())
+
+    def _write_peaks(self, now: float, peaks: Mapping[str, int]) -> None:
+        self._last_peaks = now
+        if peaks:
+            t = round(now, 3)
+            lines = (json.dumps({"t": t, "fn": name, "c": n}) for name, n in sorted(peaks.items()))
+            _append(self.paths.concurrency, lines)
 
     def _write_traffic(self, now: float) -> None:
         tallies, self._tallies = self._tallies, {}
@@ -288,6 +305,19 @@ def read_traffic(
     """Each stage's traffic over the last ``window_s`` seconds, from the traffic files."""
     since = (time.time() if now is None else now) - window_s
     return _read(paths, stages, since, window_s)
+
+
+def read_peak_concurrency(
+    paths: LocalPaths, names: Sequence[str], window_s: int, now: float | None = None
+) -> dict[str, int]:
+    """Each function's most invocations at once over the last ``window_s`` seconds."""
+    since = (time.time() if now is None else now) - window_s
+    peaks = dict.fromkeys(names, 0)
+    for record in _records(paths.concurrency, since):
+        name = str(record.get("fn"))
+        if name in peaks:
+            peaks[name] = max(peaks[name], int(record.get("c") or 0))
+    return peaks
 
 
 def read_traffic_since(
