@@ -17,32 +17,67 @@ live domain.
 feature's fingerprint is what it adds to the base project's facts, derived,
 never written by hand.
 
+A preview (``teal preview``) is a routing rule on the custom domain, made at
+run time and in no template; its feature declares the domain and marks the
+environment previewed. Its fingerprint (:func:`preview_facts`) is the rule
+:func:`teal.ops.environments.preview_rule` builds from the stack's outputs as
+the command reads them once the template is deployed (:func:`deployed_as`): the
+stage and API its action invokes, its header and whether ``--to`` reads the
+header's value back as this environment, its base path, its priority, whether
+``teal preview`` finds it again as this environment's preview; and whether the
+deploy policy grants every call a preview makes (recorded from
+:class:`teal.cloud.aws.routing.RoutingRules`) on the domain it touches. So
+every pair with the preview checks that the other feature (a page split, an
+extra environment, an env's overrides, a framework's app) leaves a rule that
+still reaches the right API and stage, and a replacement's rule the next API.
+
 The template does not depend on the cloud; the requirements feature deploys
 to AWS (``[app] cloud = "aws"``), where they are vendored into the package.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 
 from teal.cli.common import load_target
 from teal.cloud.aws.domains import domain_template
-from teal.cloud.aws.policy import deploy_policy, handler_actions, project_scope, resource_types
-from teal.cloud.base import StackRequest
+from teal.cloud.aws.policy import (
+    TEAL_CALLS,
+    deploy_policy,
+    handler_actions,
+    project_scope,
+    resource_types,
+)
+from teal.cloud.aws.retry import Retrier
+from teal.cloud.aws.routing import RoutingRules
+from teal.cloud.base import DeployedStack, RoutingRule, StackRequest
+from teal.ops.bluegreen import resolve_switch_target
 from teal.ops.decision import package_for
+from teal.ops.environments import (
+    PREVIEW_HEADER,
+    Environment,
+    free_priority,
+    header_value,
+    is_preview_rule,
+    preview_rule,
+)
 from teal.project import loader
-from teal.project.config import Target, load_project
+from teal.project.config import DomainSpec, Target, load_project
 from teal.project.package import Package
 from teal.project.runtimes import RuntimeWorld
+from teal.rules.apigateway import RULES_THEN_MAPPINGS
 from teal.runtime.routes import RouteTable
 from teal.template import Synthesized, next_rest_api_logical_id, synthesize
 from teal.template.combine import combine_for_switch
@@ -74,6 +109,7 @@ class Feature:
     app: AppKind | None = None  # a framework's app in place of the teal App
     env: str | None = None
     extra: str | None = None
+    preview: bool = False  # `teal preview` of the environment on its domain (see PREVIEW)
 
     @property
     def replaces_app(self) -> bool:
@@ -356,6 +392,12 @@ FEATURES: tuple[Feature, ...] = (
         "[domain] name, base_path, certificate_arn",
         {"domain": {"name": "api.example.com", "base_path": "v1", "certificate_arn": CERTIFICATE}},
     ),
+    Feature(
+        "preview",
+        "teal preview --to <the environment> on the [domain] (a routing rule, made at run time)",
+        {"domain": {"name": "api.example.com", "base_path": "v1", "certificate_arn": CERTIFICATE}},
+        preview=True,
+    ),
     Feature("extra-environment", "--extra pr7 (a parallel copy)", extra="pr7"),
     Feature(
         "env-overrides",
@@ -520,6 +562,7 @@ class Synthesis:
     # a replacement behind the live domain: the next API's templates, and the union
     replacement: Synthesized | None = None
     side_by_side: dict[str, Any] | None = None
+    previewed: bool = False  # the environment is previewed on its domain: PREVIEW
 
     def templates(self, replacement_pages: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every template a deploy of this project applies, named (the next API's pages
@@ -599,7 +642,10 @@ class Matrix:
         )
         union = combine_for_switch(synthesized.template, replacement.template)
         domain = domain_template(target.domain)
-        return Synthesis(target, table, package, synthesized, request, domain, replacement, union)
+        previewed = any(f.preview for f in features)
+        return Synthesis(
+            target, table, package, synthesized, request, domain, replacement, union, previewed
+        )
 
     @functools.cache  # noqa: B019 (one Matrix per test session)
     def facts(self, names: frozenset[str]) -> frozenset[Fact]:
@@ -636,6 +682,8 @@ def facts_of(result: Synthesis) -> set[Fact]:
         found |= Facts("domain ", result.domain, {}).facts()
     if target.domain is not None:
         found.add(("domain", "serves", target.domain.name, target.domain.base_path))
+    if result.previewed:
+        found |= preview_facts(result, result.synthesized, REST_API_BASE)
     return found | _policy_facts(result)
 
 
@@ -675,6 +723,9 @@ def replacement_gaps(result: Synthesis) -> set[Fact]:
     current = _template_facts(result.synthesized, result, REST_API_BASE)
     rotated = next_rest_api_logical_id(REST_API_BASE)
     following = _template_facts(result.replacement, result, rotated, generation="-g1")
+    if result.previewed:
+        current |= preview_facts(result, result.synthesized, REST_API_BASE)
+        following |= preview_facts(result, result.replacement, rotated)
     return current ^ following
 
 
@@ -697,3 +748,164 @@ def _words(result: Synthesis) -> Callable[[str], str]:
     return lambda value: value.replace(result.package.key, "{code}").replace(
         result.target.environment, "{environment}"
     )
+
+
+# ---------------------------------------------------------------- previews
+
+
+def preview_facts(result: Synthesis, synthesized: Synthesized, rest_api: str) -> set[Fact]:
+    """The routing rule ``teal preview --to <this environment>`` makes on the domain, read
+    the way the command reads it, from the stack's outputs once the template is deployed
+    (:func:`deployed_as`), and the deploy policy's grants for every AWS call a preview
+    makes (:func:`preview_calls`).
+
+    The rule is no part of any template, so what a preview keeps beside another feature
+    is whether the template still lets it work: the rule sends to a stage of the API
+    this synthesis names (``{rest api}``: after a replacement, the next one), under the
+    base path, with a header whose value ``--to`` reads back as this environment, and
+    ``teal preview`` finds it again as the preview of this environment."""
+    target, spec = result.target, result.target.domain
+    assert spec is not None, "a preview needs a domain: the preview feature declares one"
+    environment = Environment.from_stack(deployed_as(result, synthesized))
+    assert environment.api_id is not None and environment.stage is not None
+    base = replace(target, extra=None)
+    goal = resolve_switch_target(base, target.extra or "base")
+    rule = preview_rule(
+        spec, environment.api_id, environment.stage, header_value(goal), free_priority(())
+    )
+    words = _words(result)
+    (header, value), *others = rule.headers
+    named = resolve_switch_target(base, value).environment
+    reads_back = is_preview_rule(rule, spec) and rule.api_id in environment.api_ids
+    found: set[Fact] = {
+        ("preview rule", "sends to", _stage_of(synthesized.template, rule, rest_api)),
+        ("preview rule", "header", header, "--to names", words(named)),
+        ("preview rule", "other headers", str(len(others))),
+        ("preview rule", "base paths", *(rule.base_paths or ("none",))),
+        ("preview rule", "strips the base path", str(rule.strip_base_path)),
+        ("preview rule", "priority", str(rule.priority)),
+        ("preview rule", "read back as the preview of", words(environment.name), str(reads_back)),
+    }
+    return found | _preview_policy_facts(result, spec.name)
+
+
+def deployed_as(result: Synthesis, synthesized: Synthesized) -> DeployedStack:
+    """The stack as the cloud would describe it after the deploy: its outputs hold what
+    CloudFormation answers for them (a stage's Ref is its name; any other resource's
+    physical id is written ``<logical id>``)."""
+    resources = synthesized.template.get("Resources", {})
+
+    def answered(value: Any) -> str | None:
+        if isinstance(value, str):
+            return value
+        ref = value.get("Ref") if isinstance(value, dict) else None
+        if ref not in resources:
+            return None  # a Sub or an attribute: not what a preview reads
+        body = resources[ref]
+        if body["Type"] == "AWS::ApiGateway::Stage":
+            return str(body["Properties"]["StageName"])
+        return f"<{ref}>"
+
+    outputs = {
+        name: found
+        for name, output in synthesized.template.get("Outputs", {}).items()
+        if (found := answered(output["Value"])) is not None
+    }
+    return DeployedStack(
+        result.target.environment,
+        "CREATE_COMPLETE",
+        synthesized.template,
+        outputs,
+        result.request.tags,
+        nested_templates=synthesized.nested_by_logical_id,
+    )
+
+
+def _stage_of(template: dict[str, Any], rule: RoutingRule, rest_api: str) -> str:
+    """Which of the template's stages the rule's action invokes."""
+    for body in template.get("Resources", {}).values():
+        props = body.get("Properties", {})
+        if (
+            body["Type"] == "AWS::ApiGateway::Stage"
+            and props.get("StageName") == rule.stage
+            and f"<{props.get('RestApiId', {}).get('Ref')}>" == rule.api_id
+        ):
+            api = props["RestApiId"]["Ref"]
+            return f"the stage of {'{rest api}' if api == rest_api else api}"
+    return f"no stage of the template ({rule.api_id} {rule.stage})"
+
+
+def _preview_policy_facts(result: Synthesis, domain: str) -> set[Fact]:
+    """Whether `teal aws policy` grants each AWS call a preview makes, on what it touches."""
+    scope = project_scope(load_project(result.target.project_dir), POLICY_REGION, POLICY_ACCOUNT)
+    policy = deploy_policy(scope)
+    found: set[Fact] = set()
+    for service, operation, touched in preview_calls(domain):
+        call = TEAL_CALLS.get((service, operation))
+        covered = call is not None and any(
+            call.action in statement.actions
+            and any(fnmatch.fnmatchcase(touched, granted) for granted in statement.resources)
+            for statement in policy.statements
+        )
+        verdict = "covered" if covered else "NOT covered"
+        found.add(("deploy policy", "preview", f"{service} {operation}", verdict))
+    return found
+
+
+PREVIEW_DOMAIN_ARN = "arn:aws:apigateway:{region}::/domainnames"  # API Gateway's form
+
+
+@functools.cache
+def preview_calls(domain: str) -> tuple[tuple[str, str, str], ...]:
+    """Every AWS call a preview's routing code makes, each with the ARN it touches:
+    :class:`teal.cloud.aws.routing.RoutingRules` run through its steps (the routing mode,
+    a rule made, listed and deleted, and the deletion guard's look-up of the rules that
+    send to an API), with botocore's Stubber answering and its hook recording."""
+    session = botocore.session.get_session()
+    made = [
+        session.create_client(
+            service,
+            region_name=POLICY_REGION,
+            aws_access_key_id="matrix",
+            aws_secret_access_key="matrix",
+        )
+        for service in ("apigateway", "apigatewayv2")
+    ]
+    gateway, v2 = made
+    calls: list[tuple[str, str, str]] = []
+    collection = PREVIEW_DOMAIN_ARN.format(region=POLICY_REGION)
+
+    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
+        named = params.get("DomainName") or params.get("domainName")
+        touched = f"{collection}/{named}" if named else collection
+        if "RoutingRuleId" in params:
+            touched += f"/routingrules/{params['RoutingRuleId']}"
+        calls.append((model.service_model.service_name, model.name, touched))
+
+    for client in made:
+        client.meta.events.register_first("before-parameter-build", seen)
+    rule = preview_rule(DomainSpec(domain, "v1", CERTIFICATE), "a1", "dev", "pr7", 100)
+    answer = {
+        "Actions": [{"InvokeApi": {"ApiId": "a1", "Stage": "dev", "StripBasePath": True}}],
+        "Conditions": [
+            {"MatchHeaders": {"AnyOf": [{"Header": PREVIEW_HEADER, "ValueGlob": "pr7"}]}}
+        ],
+        "Priority": 100,
+        "RoutingRuleId": "r1",
+    }
+    with Stubber(gateway) as gateway_answers, Stubber(v2) as v2_answers:
+        gateway_answers.add_response("get_domain_name", {"domainName": domain})
+        gateway_answers.add_response("update_domain_name", {"domainName": domain})
+        mode = {"domainName": domain, "routingMode": RULES_THEN_MAPPINGS}
+        gateway_answers.add_response("get_domain_names", {"items": [mode]})
+        v2_answers.add_response("create_routing_rule", answer)
+        for _ in range(2):
+            v2_answers.add_response("list_routing_rules", {"RoutingRules": [answer]})
+        v2_answers.add_response("delete_routing_rule", {})
+        rules = RoutingRules(gateway, v2, Retrier())
+        rules.allow(domain)
+        made_rule = rules.create(domain, rule)
+        assert rules.of_domain(domain) == [made_rule]
+        assert rules.of_api("a1") == [(domain, made_rule)]
+        rules.delete(domain, made_rule.id)
+    return tuple(calls)

@@ -11,19 +11,33 @@ stack's tags; a blue-green replacement behind the domain must change the
 routes it was asked to change and nothing else, and leave the domain mapped
 to the new API. moto runs no function behind an execute-api URL: the new
 API's health check is answered for it (and the URL asked is checked).
+
+The fake makes every resource of a type moto serves real in moto
+(:class:`aws_cfn_fake.MotoServices`), so after each deploy every resource the
+stacks declare (the environment's, its nested pages', the domain's) is asked
+of moto by its physical id, with the describe or get call of its type
+(:data:`FOUND_BY`); a type moto cannot describe is listed in
+:data:`NOT_IN_MOTO` with the reason, and a type in neither table fails the
+test, so a new resource type forces a decision. The replacement keeps a
+counterpart of each resource of every type, each found in moto too.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from aws_cfn_fake import FakeCloudFormation
+from aws_cfn_fake import FakeCloudFormation, FakeStack, MotoServices
 from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa: F401
-from feature_matrix import WHEEL_NAME, full_app, project_of
+from feature_matrix import LAYER, SHARED_QUEUE, WHEEL_NAME, full_app, project_of
 from teal.cli.common import load_target
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.session import open_session
@@ -43,13 +57,162 @@ def ignore(_: object) -> None:
     return None
 
 
-def faked_cloud(endpoint: str) -> tuple[AwsCloud, Any]:
+@dataclass(frozen=True)
+class Moto:
+    """The fake's own clients on the moto server (not teal's: nothing here is teal's call)."""
+
+    apigateway: Any
+    s3: Any
+    sqs: Any
+    iam: Any
+    services: MotoServices
+
+
+def moto_clients_at(endpoint: str) -> Moto:
+    own = open_session("us-east-1", None, endpoint)
+    session = boto3.Session(region_name="us-east-1")
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+    services = MotoServices(own.lambda_, own.logs, client("events"), client("dynamodb"))
+    return Moto(own.apigateway, own.s3, client("sqs"), client("iam"), services)
+
+
+def faked_cloud(endpoint: str) -> tuple[AwsCloud, Moto, FakeCloudFormation]:
     clients = open_session("us-east-1", None, endpoint)
     cloud = AwsCloud(clients, sleep=no_sleep, poll=FAST_POLL)
-    own = open_session("us-east-1", None, endpoint)
-    sqs = boto3.Session(region_name="us-east-1").client("sqs", endpoint_url=endpoint)
-    FakeCloudFormation(own.apigateway, own.s3, sqs).attach(clients.cloudformation)
-    return cloud, own.apigateway
+    found = moto_clients_at(endpoint)
+    fake = FakeCloudFormation(found.apigateway, found.s3, found.sqs, found.iam, found.services)
+    fake.attach(clients.cloudformation)
+    return cloud, found, fake
+
+
+def what_the_app_expects(found: Moto) -> None:
+    """What the app names and does not make: the shared queue, and version 3 of the layer."""
+    found.sqs.create_queue(QueueName=SHARED_QUEUE.rsplit(":", 1)[1])
+    name, version = LAYER.split(":")[-2:]
+    for _ in range(int(version)):
+        found.services.lambda_.publish_layer_version(
+            LayerName=name, Content={"ZipFile": b"PK\x05\x06" + b"\x00" * 18}
+        )
+
+
+# ---------------------------------------------------------------- every resource, in moto
+
+Props = dict[str, Any]
+# How moto is asked for a resource of each type: by its physical id, the describe or get
+# call of the type; properties (resolved as CloudFormation resolved them) name the API,
+# function or usage plan a sub-resource belongs to.
+FOUND_BY: dict[str, Callable[[Moto, str, Props], object]] = {
+    "AWS::ApiGateway::RestApi": lambda m, pid, p: m.apigateway.get_rest_api(restApiId=pid),
+    "AWS::ApiGateway::Resource": lambda m, pid, p: m.apigateway.get_resource(
+        restApiId=p["RestApiId"], resourceId=pid
+    ),
+    # a method's physical id is CloudFormation's own name: API Gateway knows it by its
+    # resource and verb
+    "AWS::ApiGateway::Method": lambda m, pid, p: m.apigateway.get_method(
+        restApiId=p["RestApiId"], resourceId=p["ResourceId"], httpMethod=p["HttpMethod"]
+    ),
+    "AWS::ApiGateway::Authorizer": lambda m, pid, p: m.apigateway.get_authorizer(
+        restApiId=p["RestApiId"], authorizerId=pid
+    ),
+    # likewise a gateway response: API Gateway knows it by its type
+    "AWS::ApiGateway::GatewayResponse": lambda m, pid, p: m.apigateway.get_gateway_response(
+        restApiId=p["RestApiId"], responseType=p["ResponseType"]
+    ),
+    "AWS::ApiGateway::Deployment": lambda m, pid, p: m.apigateway.get_deployment(
+        restApiId=p["RestApiId"], deploymentId=pid
+    ),
+    "AWS::ApiGateway::Stage": lambda m, pid, p: m.apigateway.get_stage(
+        restApiId=p["RestApiId"], stageName=pid
+    ),
+    "AWS::ApiGateway::ApiKey": lambda m, pid, p: m.apigateway.get_api_key(apiKey=pid),
+    "AWS::ApiGateway::UsagePlan": lambda m, pid, p: m.apigateway.get_usage_plan(usagePlanId=pid),
+    "AWS::ApiGateway::UsagePlanKey": lambda m, pid, p: m.apigateway.get_usage_plan_key(
+        usagePlanId=p["UsagePlanId"], keyId=pid
+    ),
+    "AWS::ApiGateway::DomainName": lambda m, pid, p: m.apigateway.get_domain_name(domainName=pid),
+    "AWS::IAM::Role": lambda m, pid, p: m.iam.get_role(RoleName=pid),
+    "AWS::Lambda::Function": lambda m, pid, p: m.services.lambda_.get_function(FunctionName=pid),
+    "AWS::Lambda::Permission": lambda m, pid, p: _statement(m, p["FunctionName"], pid),
+    "AWS::Lambda::EventSourceMapping": lambda m, pid, p: (
+        m.services.lambda_.get_event_source_mapping(UUID=pid)
+    ),
+    "AWS::Events::Rule": lambda m, pid, p: m.services.events.describe_rule(Name=pid),
+    "AWS::Logs::LogGroup": lambda m, pid, p: _log_group(m, pid),
+    "AWS::SQS::Queue": lambda m, pid, p: m.sqs.get_queue_attributes(QueueUrl=pid),
+    "AWS::DynamoDB::Table": lambda m, pid, p: m.services.dynamodb.describe_table(TableName=pid),
+}
+# Types the stacks declare that moto cannot be asked for, and why.
+NOT_IN_MOTO = {
+    "AWS::CloudFormation::Stack": "a nested page is a stack of the fake CloudFormation (moto's "
+    "does not model API Gateway), not moto's; every resource in it is asked of moto here",
+}
+
+
+def _statement(found: Moto, function: str, statement_id: str) -> dict[str, Any]:
+    policy = json.loads(found.services.lambda_.get_policy(FunctionName=function)["Policy"])
+    (statement,) = [s for s in policy["Statement"] if s["Sid"] == statement_id]
+    return dict(statement)
+
+
+def _log_group(found: Moto, name: str) -> dict[str, Any]:
+    groups = found.services.logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    (group,) = [g for g in groups if g["logGroupName"] == name]
+    return dict(group)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One resource a live stack declares, and whether moto has it."""
+
+    stack: str
+    logical_id: str
+    kind: str
+    physical: str
+    in_moto: bool | None  # None: a type of NOT_IN_MOTO
+
+
+def declared_resources(fake: FakeCloudFormation, found: Moto) -> Iterator[Declared]:
+    """Every resource of every live stack (the environment's, its pages', the domain's),
+    asked of moto by its physical id."""
+    for stack in fake.stacks:
+        if stack.status == "DELETE_COMPLETE":
+            continue
+        for logical_id, body in stack.template.get("Resources", {}).items():
+            kind, physical = body["Type"], stack.physical[logical_id]
+            yield Declared(
+                stack.name,
+                logical_id,
+                kind,
+                physical,
+                _in_moto(fake, found, stack, kind, physical, body),
+            )
+
+
+def _in_moto(
+    fake: FakeCloudFormation, found: Moto, stack: FakeStack, kind: str, physical: str, body: Props
+) -> bool | None:
+    if kind in NOT_IN_MOTO:
+        return None
+    assert kind in FOUND_BY, (
+        f"{stack.name}/{kind}: a resource type neither asked of moto (FOUND_BY) nor "
+        "listed with a reason (NOT_IN_MOTO)"
+    )
+    try:
+        FOUND_BY[kind](found, physical, fake.value(stack, body.get("Properties", {})))
+    except (ClientError, ValueError):  # ValueError: an answer without the statement or group
+        return False
+    return True
+
+
+def every_resource_in_moto(fake: FakeCloudFormation, found: Moto) -> Counter[str]:
+    """The resources of each type the live stacks declare, each found in moto."""
+    declared = list(declared_resources(fake, found))
+    missing = [d for d in declared if d.in_moto is False]
+    assert missing == [], "declared, but not in moto:\n" + "\n".join(map(str, missing[:20]))
+    return Counter(d.kind for d in declared)
 
 
 def deployed_facts(stack: DeployedStack, target: Target, code_key: str) -> set[Fact]:
@@ -115,8 +278,10 @@ def test_the_full_app_reaches_cloudformation_as_synthesized_and_a_replacement_ke
 
     monkeypatch.setattr(checks, "run_check", answered)
     monkeypatch.setattr(bluegreen, "run_check", answered)
-    cloud, apigateway = faked_cloud(moto)
+    cloud, served, fake = faked_cloud(moto)
+    what_the_app_expects(served)
     hold_the_referenced_values(moto)
+    apigateway = served.apigateway
     expected, key = synthesized_facts(target)
     assert ("template", "API methods in nested stacks", "yes") in expected
 
@@ -128,6 +293,8 @@ def test_the_full_app_reaches_cloudformation_as_synthesized_and_a_replacement_ke
     api_id = stack.outputs["RestApiId"]
     (mapping,) = apigateway.get_base_path_mappings(domainName="api.example.com")["items"]
     assert (mapping["basePath"], mapping["restApiId"]) == ("v1", api_id)
+    kinds = every_resource_in_moto(fake, served)
+    assert set(kinds) - set(NOT_IN_MOTO) == set(FOUND_BY)  # no row of the tables is idle
 
     # a route renamed: the API is replaced behind the domain, and only that route changes
     app = root / "app.py"
@@ -146,3 +313,7 @@ def test_the_full_app_reaches_cloudformation_as_synthesized_and_a_replacement_ke
     (mapping,) = apigateway.get_base_path_mappings(domainName="api.example.com")["items"]
     assert mapping["restApiId"] == after.outputs["RestApiId"] != api_id
     assert asked and all(url.startswith(after.outputs["Endpoint"]) for url in asked)
+    # every resource of every type has its counterpart after the replacement, in moto
+    assert every_resource_in_moto(fake, served) == kinds
+    with pytest.raises(ClientError):  # and the retired API is gone
+        apigateway.get_rest_api(restApiId=api_id)

@@ -10,7 +10,8 @@ project can declare, the project with both must hold both fingerprints and
 lack what either takes away, except where one feature's value of a property
 wins over the other's by a rule of :data:`feature_matrix.PRECEDENCE`; behind
 a custom domain, the next API's generation (a replacement) must hold the
-same facts as the current one. cfn-lint: ``test_feature_matrix_lint.py``.
+same facts as the current one, a preview's rule included (it sends to the
+next API's stage). cfn-lint: ``test_feature_matrix_lint.py``.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def named(facts: frozenset[Fact], subject: str) -> set[Fact]:
 
 
 def test_the_catalogue_pairs_every_feature_with_every_other_it_can_meet() -> None:
-    assert len(FEATURES) == len(BY_NAME) == 35
+    assert len(FEATURES) == len(BY_NAME) == 36
     frameworks = [f for f in FEATURES if f.app is not None]
     with_code = [f for f in FEATURES if f.code]
     unpaired = len(frameworks) * len(with_code) + len(frameworks) * (len(frameworks) - 1) // 2
@@ -110,6 +111,13 @@ def test_the_fingerprints_hold_what_each_feature_means(matrix: Matrix) -> None:
         for fact in matrix.fingerprint("page-split")
     )
     assert ("Method /private GET", "AuthorizationType", "CUSTOM") not in matrix.base_facts()
+
+    preview = matrix.fingerprint("preview")
+    assert ("preview rule", "sends to", "the stage of {rest api}") in preview
+    assert ("preview rule", "base paths", "v1") in preview
+    assert ("preview rule", "header", "teal-preview", "--to names", "{environment}") in preview
+    assert ("deploy policy", "preview", "apigatewayv2 CreateRoutingRule", "covered") in preview
+    assert not named(matrix.base_facts(), "preview rule")
 
 
 # ---------------------------------------------------------------- every pair
