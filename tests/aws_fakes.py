@@ -8,6 +8,8 @@ botocore's Stubber with responses shaped like real ones.
 from __future__ import annotations
 
 import functools
+import io
+import itertools
 import json
 import socket
 import urllib.request
@@ -17,6 +19,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
@@ -283,3 +287,22 @@ def described_change_set(
 
 def template_body(template: dict[str, Any]) -> str:
     return json.dumps(template)
+
+
+def payload_of(data: bytes) -> StreamingBody:
+    """Lambda's Invoke ``Payload``, as botocore hands it over."""
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def answering_warm_ups(clients: AwsClients) -> AwsClients:
+    """Lambda's answer to each warm-up, which moto cannot run: a new execution environment
+    for each (what teal's runtime answers, :mod:`teal.runtime.warmup`)."""
+    made = itertools.count()
+
+    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = json.dumps({"warmed": True, "environment": f"[$LATEST]{next(made):032x}"})
+        payload = payload_of(body.encode())
+        return AWSResponse("", 200, {}, None), {"StatusCode": 200, "Payload": payload}
+
+    clients.lambda_.meta.events.register("before-call.lambda.Invoke", answer)
+    return clients

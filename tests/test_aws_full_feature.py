@@ -36,7 +36,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from aws_cfn_fake import FakeCloudFormation, FakeStack, MotoServices
-from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa: F401
+from aws_fakes import (  # noqa: F401
+    FAST_POLL,
+    answering_warm_ups,
+    aws_env,
+    moto,
+    moto_endpoint,
+    no_sleep,
+)
 from feature_matrix import LAYER, SHARED_QUEUE, WHEEL_NAME, full_app, project_of
 from teal.cli.common import load_target
 from teal.cloud.aws import AwsCloud
@@ -80,7 +87,9 @@ def moto_clients_at(endpoint: str) -> Moto:
 
 
 def faked_cloud(endpoint: str) -> tuple[AwsCloud, Moto, FakeCloudFormation]:
-    clients = open_session("us-east-1", None, endpoint)
+    # moto runs no function: Lambda's answers to the warm-ups of a re-point, as teal's
+    # runtime gives them
+    clients = answering_warm_ups(open_session("us-east-1", None, endpoint))
     cloud = AwsCloud(clients, sleep=no_sleep, poll=FAST_POLL)
     found = moto_clients_at(endpoint)
     fake = FakeCloudFormation(found.apigateway, found.s3, found.sqs, found.iam, found.services)

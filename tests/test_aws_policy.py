@@ -21,8 +21,6 @@ the watch's alarms are the first test's only.
 from __future__ import annotations
 
 import ast
-import io
-import itertools
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -34,13 +32,19 @@ import boto3
 import botocore.session
 import pytest
 from botocore import xform_name
-from botocore.awsrequest import AWSResponse
-from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.iam import access_control
 
 from aws_cfn_fake import FakeCloudFormation
-from aws_fakes import FAST_POLL, aws_env, moto, moto_endpoint, no_sleep  # noqa: F401
+from aws_fakes import (  # noqa: F401
+    FAST_POLL,
+    answering_warm_ups,
+    aws_env,
+    moto,
+    moto_endpoint,
+    no_sleep,
+    payload_of,
+)
 from e2e import REPO, Run
 from runtime_here import RUNTIME
 from teal.cloud.aws import AwsCloud, queues
@@ -109,20 +113,6 @@ class CallLog:
 
     def _seen(self, model: Any, **_: Any) -> None:
         self.calls.add((model.service_model.service_name, model.name))
-
-
-def answering_warm_ups(clients: AwsClients) -> AwsClients:
-    """Lambda's answer to each warm-up, which moto cannot run: a new execution environment
-    for each (what teal's runtime answers, :mod:`teal.runtime.warmup`)."""
-    made = itertools.count()
-
-    def answer(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        body = json.dumps({"warmed": True, "environment": f"[$LATEST]{next(made):032x}"})
-        payload = _payload(body.encode())
-        return AWSResponse("", 200, {}, None), {"StatusCode": 200, "Payload": payload}
-
-    clients.lambda_.meta.events.register("before-call.lambda.Invoke", answer)
-    return clients
 
 
 def clients_of(clients: AwsClients) -> list[Any]:
@@ -219,7 +209,7 @@ def preview_invoke_and_watch(cloud: AwsCloud) -> None:
         assert cloud.list_routing_rules(DOMAIN)[0].id == "r1"
         cloud.delete_routing_rule(DOMAIN, "r1")
     with Stubber(clients.lambda_) as functions:
-        functions.add_response("invoke", {"StatusCode": 200, "Payload": _payload(b"{}")})
+        functions.add_response("invoke", {"StatusCode": 200, "Payload": payload_of(b"{}")})
         cloud.invoke_function("shop-dev-item", {})
     now = datetime.now(UTC)
     cloud.traffic_since([StageRef("a1", "shop-dev-2", "dev")], now - timedelta(minutes=5))
@@ -237,10 +227,6 @@ def preview_invoke_and_watch(cloud: AwsCloud) -> None:
     )
     cloud.guard_watch(DomainSpec(DOMAIN, "", CERTIFICATE), guard)
     cloud.unguard_watch(guard)
-
-
-def _payload(data: bytes) -> StreamingBody:
-    return StreamingBody(io.BytesIO(data), len(data))
 
 
 def test_the_policy_grants_what_the_life_cycle_calls_and_nothing_more(

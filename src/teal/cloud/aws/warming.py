@@ -73,7 +73,10 @@ def invoke_warm_up(
             ) from error
         raise
     data = answer["Payload"].read()
-    result: Any = json.loads(data) if data else None
+    try:
+        result: Any = json.loads(data) if data else None
+    except ValueError:  # not teal's runtime answering (an older package, another handler)
+        return WarmUp(None, FunctionError("NotTealsRuntime", f"answered {data[:200]!r}"))
     failed = answer.get("FunctionError")
     if failed:
         return WarmUp(None, function_error(result, failed))
