@@ -184,6 +184,7 @@ def plan_command(
     report: ChangeSetReport | None = None
     steps: tuple[Step, ...] = ()
     resume = False
+    dependencies: str | None = None
     if against is not None:
         target, table, code_key = _load(project, env, extra, cloud, as_json)
         plan = build_plan(table, target, code_key, read_templates(against))
@@ -197,6 +198,7 @@ def plan_command(
         decision = decide(prepared, ReplacePolicy("auto"))
         steps = apply_steps(prepared, decision)
         resume = prepared.resuming
+        dependencies = prepared.package.dependencies
         summary = plan_summary(
             "teal plan",
             decision.value,  # what deploy would do, in the words teal deploy reports it
@@ -210,6 +212,7 @@ def plan_command(
         "against": str(against) if against else None,
         "resume": resume,
         "steps": [step.to_json() for step in steps],
+        "dependencies": dependencies,
     }
     if report is not None:
         body |= {"change_set": report.to_json(), "change_set_note": report.note}
@@ -217,6 +220,8 @@ def plan_command(
         emit_json(body)
     else:
         print_plan(plan)
+        if dependencies is not None:
+            console.print(f"  dependencies: {escape(dependencies)}")
         print_steps(steps, resume)
         if report is not None:
             print_change_set(report)

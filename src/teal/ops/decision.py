@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -22,9 +22,10 @@ from teal.ops.environments import DomainState, read_domain
 from teal.plan.analysis import Plan, Verdict, build_plan
 from teal.progress import Progress, quiet
 from teal.project.config import AutoReplace, Target
+from teal.project.dependencies import read_dependencies, requirements_file, target_choice
 from teal.project.loader import target_routes
 from teal.project.package import Package, build_package
-from teal.project.runtimes import dependencies, find_interpreter, requirements_of
+from teal.project.runtimes import dependencies, find_interpreter
 from teal.project.settings import runtimes_cache, teal_home
 from teal.project.vendor import (
     REQUIREMENTS_FILE,
@@ -124,16 +125,21 @@ def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
     inside the project) never travels.
     """
     on_aws = target.cloud == "aws"
+    needed = read_dependencies(target.project_dir, target_choice(target))
     if on_aws:
-        required = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
+        source = requirements_file(needed, vendor_cache_dir()) if needed is not None else None
+        required = vendor_requirements(
+            target.project_dir, target.runtime, vendor_cache_dir(), requirements=source
+        )
     else:
         required = installed_requirements(target)
     size = folder_size(required) if required is not None else 0
-    check_unzipped_size(size, where=str(target.project_dir / REQUIREMENTS_FILE))
+    where = needed.path if needed is not None else target.project_dir / REQUIREMENTS_FILE
+    check_unzipped_size(size, where=str(where))
     package = _build(target, required if on_aws else None, also_exclude)
     unzipped = package.unzipped_size + (0 if on_aws else size)  # vendored: in the zip
     check_unzipped_size(unzipped, where=str(target.project_dir))
-    return package
+    return replace(package, dependencies=needed.describe() if needed is not None else None)
 
 
 def _build(target: Target, vendored: Path | None, also_exclude: Sequence[Path]) -> Package:
@@ -142,13 +148,14 @@ def _build(target: Target, vendored: Path | None, also_exclude: Sequence[Path]) 
 
 
 def installed_requirements(target: Target) -> Path | None:
-    """The folder the local workers import ``requirements.txt`` from (installed when the
+    """The folder the local workers import the dependencies from (installed when the
     app was read; installed now otherwise), or None when it names nothing."""
-    requirements = requirements_of(target.project_dir)
-    if requirements is None:
+    needed = read_dependencies(target.project_dir, target_choice(target))
+    if needed is None:
         return None
     interpreter = find_interpreter(target.runtime, target.local_python)
-    return dependencies(requirements, interpreter, runtimes_cache())
+    requirements = requirements_file(needed, runtimes_cache())
+    return dependencies(requirements, interpreter, runtimes_cache(), label=needed.source)
 
 
 def vendor_cache_dir() -> Path:

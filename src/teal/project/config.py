@@ -61,6 +61,8 @@ AutoReplace = Literal["auto", "prompt", "never"]
 # For an ASGI or WSGI app: a resource per route of the framework's table, or one greedy
 # resource (/ and /{proxy+}) for the whole app (teal.project.loader).
 ApiMode = Literal["routes", "proxy"]
+Architecture = Literal["x86_64", "arm64"]  # Lambda's Architectures
+DependencySource = Literal["uv.lock", "pyproject.toml", "requirements.txt"]
 STACK_NAME_LIMIT = 128
 
 # Lambda's rules for environment variables ("Working with Lambda environment
@@ -298,6 +300,7 @@ class FunctionSettings(_Strict):
     layers: Annotated[list[str], AfterValidator(_layers)] = Field(default_factory=list)
     reserved_concurrency: int | None = Field(default=None, ge=0)
     vpc: VpcSettings | None = None
+    architecture: Architecture | None = None  # over [app] architecture
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:
@@ -345,6 +348,10 @@ class AppSection(_Strict):
     api: ApiMode = "routes"
     policies: list[Policy] = Field(default_factory=list)  # every function's role
     tags: Tags = Field(default_factory=dict)  # the stack's: CloudFormation tags its resources
+    # where the dependencies come from when the project has several sources
+    dependencies: DependencySource | None = None
+    optional_dependencies: list[str] = Field(default_factory=list)  # pyproject.toml's groups
+    architecture: Architecture = "x86_64"
 
     @field_validator("name")
     @classmethod
@@ -640,6 +647,14 @@ class Target:
     queues: Mapping[str, QueueSettings] = field(default_factory=dict)  # [queues.NAME]
     extra_resources: ExtraResources | None = None  # [resources] template, read
     watch: WatchSettings = WatchSettings()  # [deploy] watch, max_error_rate, max_p99_ms
+    dependencies: DependencySource | None = None  # [app] dependencies
+    optional_dependencies: tuple[str, ...] = ()  # [app] optional_dependencies
+    architecture: Architecture = "x86_64"  # [app] architecture
+
+    def architecture_of(self, function: str) -> Architecture:
+        """The function's own architecture, else the app's."""
+        own = self.functions.get(function, FunctionSettings()).architecture
+        return own or self.architecture
 
     @property
     def environment(self) -> str:
@@ -1020,6 +1035,9 @@ def resolve_target(
         queues=dict(config.queues),
         extra_resources=_extra_resources(project),
         watch=_watch_settings(project, env_name, overrides.deploy or config.deploy),
+        dependencies=config.app.dependencies,
+        optional_dependencies=tuple(config.app.optional_dependencies),
+        architecture=config.app.architecture,
     )
     if len(target.environment) > STACK_NAME_LIMIT:
         raise ConfigError(

@@ -47,6 +47,7 @@ class Package:
     files: tuple[str, ...]
     unzipped_size: int = 0
     excluded: tuple[Exclusion, ...] = ()  # what of the project was left out, and why
+    dependencies: str | None = None  # where the dependencies come from, in a few words
 
     @property
     def key(self) -> str:

@@ -97,13 +97,16 @@ def vendor_requirements(
     *,
     runner: PipRunner = run_pip,
     pip_args: Sequence[str] = (),
+    requirements: Path | None = None,
 ) -> Path | None:
     """Install the project's requirements for Lambda; the folder to zip, or None if none.
 
-    ``pip_args`` are passed to pip as they are (for instance ``--no-index
-    --find-links DIR`` for an offline wheel folder).
+    ``requirements`` is the file the project's dependency source gives
+    (:mod:`teal.project.dependencies`; the project's ``requirements.txt`` when
+    not given). ``pip_args`` are passed to pip as they are (for instance
+    ``--no-index --find-links DIR`` for an offline wheel folder).
     """
-    requirements = project_dir / REQUIREMENTS_FILE
+    requirements = requirements or project_dir / REQUIREMENTS_FILE
     if not requirements.is_file() or not _has_requirements(requirements):
         return None
     final = cache_dir / f"{runtime}-{_cache_key(requirements, runtime, pip_args)}"

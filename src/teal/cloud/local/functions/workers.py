@@ -64,8 +64,8 @@ from teal.cloud.local.functions.worker_records import Owner, forget_worker, reco
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
 from teal.processes import kill_group, resident_bytes
-from teal.project.runtimes import RuntimeWorld, runtime_world
-from teal.project.settings import runtimes_cache
+from teal.project.dependencies import choice_of, local_world
+from teal.project.runtimes import RuntimeWorld
 from teal.runtime.errors import TealError
 
 T = TypeVar("T")
@@ -754,12 +754,9 @@ class WorkerManager:
 
     async def _new_world(self, spec: FunctionSpec, code_dir: Path) -> RuntimeWorld:
         try:
+            choice = choice_of(spec.host.dependencies, spec.host.optional_dependencies)
             return await asyncio.to_thread(
-                runtime_world,
-                code_dir,
-                spec.runtime,
-                runtimes_cache(),
-                override=spec.host.python,
+                local_world, code_dir, spec.runtime, choice, override=spec.host.python
             )
         except TealError as exc:
             raise InvocationError(FailureKind.INIT, exc.render()) from exc
