@@ -23,6 +23,7 @@ to AWS (``[app] cloud = "aws"``), where they are vendored into the package.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import itertools
 import json
@@ -38,10 +39,11 @@ from teal.cli.common import load_target
 from teal.cloud.aws.domains import domain_template
 from teal.cloud.aws.policy import deploy_policy, handler_actions, project_scope, resource_types
 from teal.cloud.base import StackRequest
-from teal.ops.decision import package_for
+from teal.ops.decision import package_for, with_layers
 from teal.project import loader
 from teal.project.config import Target, load_project
-from teal.project.package import Package
+from teal.project.layers import LayerPackage, elf_machine
+from teal.project.package import Package, vendored_files
 from teal.project.runtimes import RuntimeWorld
 from teal.runtime.routes import RouteTable
 from teal.template import Synthesized, next_rest_api_logical_id, synthesize
@@ -573,6 +575,7 @@ class Matrix:
         _, target = load_target(self.folder, project.env, project.extra, None)
         table = loader.target_routes(target)
         package = package_for(target)
+        target = with_layers(target, package)  # as prepare() does
         synthesized = synthesize(table, target, package.key)
         request = StackRequest.of_environment(target, synthesized.template, BUCKET)
         if target.domain is None:
@@ -613,13 +616,29 @@ def facts_of(result: Synthesis) -> set[Fact]:
     words = _words(result)
     found |= {("stack tag", key, words(value)) for key, value in request.tags.items()}
     found |= {("stack parameter", key, words(value)) for key, value in request.parameters.items()}
-    # what travels in the package beside the project's own files (vendored requirements)
+    # what travels in the package (the project's own files and teal's runtime), and in
+    # the dependency layer of each architecture (its packages, and their machine)
     found |= {("package", "holds", path.split("/")[0]) for path in result.package.files}
+    found |= {fact for layer in result.package.layers for fact in _layer_facts(layer)}
     if result.domain is not None:
         found |= Facts("domain ", result.domain, {}).facts()
     if target.domain is not None:
         found.add(("domain", "serves", target.domain.name, target.domain.base_path))
     return found | _policy_facts(result)
+
+
+def _layer_facts(layer: LayerPackage) -> set[Fact]:
+    """The packages of a dependency layer (its zip on AWS, the installed folder locally),
+    and the machine of each compiled extension in it."""
+    files = vendored_files(layer.folder)
+    found: set[Fact] = {
+        ("dependency layer", layer.architecture, "holds", name.split("/")[0])
+        for name in files
+        if not name.startswith(".")
+    }
+    machines = {elf_machine(path) for path in files.values()} - {None}
+    found |= {("dependency layer", layer.architecture, "ELF machine", str(m)) for m in machines}
+    return found
 
 
 POLICY_REGION, POLICY_ACCOUNT = "eu-west-1", "123456789012"
@@ -642,12 +661,20 @@ def _policy_facts(result: Synthesis) -> set[Fact]:
         covered = kind in known and handler_actions(kind, scope.in_vpc) <= granted
         found.add(("deploy policy", kind, "covered" if covered else "NOT covered"))
     layers = {layer for f in result.target.functions.values() for layer in f.layers}
+    layers |= {  # the dependency layers, by the ARN of a version of theirs
+        f"arn:aws:lambda:{POLICY_REGION}:{POLICY_ACCOUNT}:layer:{resource['Properties']['LayerName']}:1"
+        for _, template in result.templates()
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::Lambda::LayerVersion"
+    }
     for layer in layers:
         reads = any(
-            "lambda:GetLayerVersion" in statement.actions and layer in statement.resources
+            "lambda:GetLayerVersion" in statement.actions
+            and any(fnmatch.fnmatchcase(layer, granted) for granted in statement.resources)
             for statement in policy.statements
         )
-        found.add(("deploy policy", "layer", layer, "covered" if reads else "NOT covered"))
+        named = layer.replace(result.target.environment, "{environment}")
+        found.add(("deploy policy", "layer", named, "covered" if reads else "NOT covered"))
     return found
 
 
@@ -665,6 +692,8 @@ def _template_facts(
     synthesized: Synthesized, result: Synthesis, rest_api: str, generation: str = ""
 ) -> set[Fact]:
     replace = [(result.package.key, "{code}"), (result.target.environment, "{environment}")]
+    # a layer's key is a hash of the pins: what it holds are the "dependency layer" facts
+    replace += [(layer.key, "{dependency layer zip}") for layer in result.package.layers]
     if generation:
         replace.append((generation, ""))
     return Facts(

@@ -101,7 +101,15 @@ def test_the_fingerprints_hold_what_each_feature_means(matrix: Matrix) -> None:
         "function-memory-timeout"
     )
     assert ("stack tag", "team", "blue") in matrix.fingerprint("tags")
-    assert ("package", "holds", WHEEL_NAME) in matrix.fingerprint("requirements")
+    requirements = matrix.fingerprint("requirements")
+    assert ("dependency layer", "x86_64", "holds", WHEEL_NAME) in requirements
+    assert ("package", "holds", WHEEL_NAME) not in requirements  # the code zip: code only
+    assert (
+        "Function {environment}-app",
+        "Layers",
+        "[]",
+        '<LayerVersion ["x86_64"]>',
+    ) in requirements
     assert ("template", "API methods in nested stacks", "yes") in matrix.fingerprint("page-split")
     assert any(
         fact[:2] == ("Method /catalog/g0/item0 GET", "Type")

@@ -27,7 +27,15 @@ from teal.cli.common import (
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.ops.apply import Step, apply_steps
-from teal.ops.decision import Prepared, ReplacePolicy, decide, package_for, plan_summary, prepare
+from teal.ops.decision import (
+    Prepared,
+    ReplacePolicy,
+    decide,
+    package_for,
+    plan_summary,
+    prepare,
+    with_layers,
+)
 from teal.plan.analysis import Plan, ResourceChange, build_plan
 from teal.plan.changeset import ChangeSetReport, compare_change_set
 from teal.project.config import Target
@@ -44,7 +52,8 @@ def _load(
 ) -> tuple[Target, RouteTable, str]:
     _, target = load_target(project, env, extra, cloud)
     table = target_routes(target, progress)
-    return target, table, package_for(target).key
+    package = package_for(target)
+    return with_layers(target, package), table, package.key
 
 
 @click.command(name="template")

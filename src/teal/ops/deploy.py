@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from teal.cloud.base import Cloud, EventSink, StackFailed
@@ -87,6 +87,7 @@ class DeployReport:
     verdict: Verdict
     seconds: float
     watch: WatchReport | None = None  # [deploy] watch after a replacement's re-point
+    uploaded: Mapping[str, int] = field(default_factory=dict)  # artifact key -> bytes sent
 
     @property
     def api_replaced(self) -> bool:
@@ -106,6 +107,8 @@ class DeployReport:
             "code_sha256": self.code_sha256,
             "reasons": [r.to_json() for r in self.verdict.reasons],
             "seconds": round(self.seconds, 3),
+            "uploaded": dict(sorted(self.uploaded.items())),
+            "uploaded_bytes": sum(self.uploaded.values()),
             **({"watch": self.watch.to_json()} if self.watch is not None else {}),
         }
 
@@ -156,6 +159,7 @@ def deploy(
                 verdict=prepared.verdict,
                 seconds=time.monotonic() - started,
                 watch=applied.watch,
+                uploaded=applied.uploaded,
             )
             operation.end(
                 "done",

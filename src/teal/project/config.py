@@ -650,6 +650,9 @@ class Target:
     dependencies: DependencySource | None = None  # [app] dependencies
     optional_dependencies: tuple[str, ...] = ()  # [app] optional_dependencies
     architecture: Architecture = "x86_64"  # [app] architecture
+    # the dependency layer of each architecture, (architecture, artifact key): set once
+    # the project is packaged (ops.decision.package_for)
+    dependency_layers: tuple[tuple[str, str], ...] = ()
 
     def architecture_of(self, function: str) -> Architecture:
         """The function's own architecture, else the app's."""
