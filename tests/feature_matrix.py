@@ -17,8 +17,12 @@ live domain.
 feature's fingerprint is what it adds to the base project's facts, derived,
 never written by hand.
 
-The template does not depend on the cloud; the requirements feature deploys
-to AWS (``[app] cloud = "aws"``), where they are vendored into the package.
+The template does not depend on the cloud; the requirements and uv.lock
+features deploy to AWS (``[app] cloud = "aws"``), where the dependencies are
+vendored into the dependency layer, whose packages (and the machine of each
+compiled extension) are facts of their own. A uv.lock project never meets a
+requirements.txt (a framework's app brings one): a project has one source of
+dependencies unless teal.toml names one.
 """
 
 from __future__ import annotations
@@ -76,6 +80,12 @@ class Feature:
     app: AppKind | None = None  # a framework's app in place of the teal App
     env: str | None = None
     extra: str | None = None
+    locked: bool = False  # its dependencies come from uv.lock (files holding {wheels})
+
+    @property
+    def writes_requirements(self) -> bool:
+        """It adds lines to requirements.txt (a framework's app brings its framework)."""
+        return bool(self.requirements) or self.app is not None
 
     @property
     def replaces_app(self) -> bool:
@@ -88,8 +98,14 @@ class Feature:
 
 def combinable(first: Feature, second: Feature) -> bool:
     """Whether one project can declare both: a framework's app has none of a teal
-    App's decorators, and a project has one app."""
+    App's decorators, a project has one app, and one source of dependencies (a
+    uv.lock beside a requirements.txt is refused unless teal.toml chooses one, and
+    the other would then be left out)."""
     if first.app is not None and second.app is not None:
+        return False
+    if (first.locked and second.writes_requirements) or (
+        second.locked and first.writes_requirements
+    ):
         return False
     framework, other = (first, second) if first.app is not None else (second, first)
     return framework.app is None or not other.code
@@ -179,6 +195,44 @@ for number in range({PAGE_SPLIT_ITEMS}):
         methods=["GET", "DELETE"],
         function=f"catalog{{number % 3}}",
     )(ok)
+"""
+
+# a project locked with uv (``uv lock --offline`` against the folder of the matrix's
+# wheel wrote this lock): {wheels} is that folder
+PYPROJECT = f"""\
+[project]
+name = "shop"
+version = "1.0"
+requires-python = ">=3.11"
+dependencies = ["{WHEEL_NAME}==1.0"]
+
+[tool.uv]
+find-links = ["{{wheels}}"]
+no-index = true
+"""
+UV_LOCK = f"""\
+version = 1
+revision = 5
+requires-python = ">=3.11"
+
+[[package]]
+name = "shop"
+version = "1.0"
+source = {{ virtual = "." }}
+dependencies = [
+    {{ name = "{WHEEL_NAME}" }},
+]
+
+[package.metadata]
+requires-dist = [{{ name = "{WHEEL_NAME}", specifier = "==1.0" }}]
+
+[[package]]
+name = "{WHEEL_NAME}"
+version = "1.0"
+source = {{ registry = "{{wheels}}" }}
+wheels = [
+    {{ path = "{{wheels}}/{WHEEL_NAME}-1.0-py3-none-any.whl" }},
+]
 """
 
 READ_POSTS = {
@@ -332,10 +386,19 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "requirements",
-        'requirements.txt, vendored for Lambda ([app] cloud = "aws")',
+        'requirements.txt, vendored for Lambda into the dependency layer ([app] cloud = "aws")',
         {"app": {"cloud": "aws"}},
         requirements=(f"{WHEEL_NAME}==1.0",),
     ),
+    Feature(
+        "uv-lock",
+        "pyproject.toml and its uv.lock, the locked versions in the dependency layer "
+        '([app] cloud = "aws")',
+        {"app": {"cloud": "aws"}},
+        files={"pyproject.toml": PYPROJECT, "uv.lock": UV_LOCK},
+        locked=True,
+    ),
+    Feature("arm64", '[app] architecture = "arm64"', {"app": {"architecture": "arm64"}}),
     Feature(
         "custom-domain",
         "[domain] name, base_path, certificate_arn",
@@ -355,6 +418,9 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 BY_NAME = {feature.name: feature for feature in FEATURES}
+LOCK_EXCLUDES = sum(1 for f in FEATURES if f.writes_requirements) * sum(
+    1 for f in FEATURES if f.locked
+)  # the pairs of a locked project and one with a requirements.txt
 
 
 @dataclass(frozen=True)
@@ -368,6 +434,18 @@ class Precedence:
 
 
 PRECEDENCE = (
+    Precedence(
+        "arm64",
+        "*",
+        ("CompatibleArchitectures", "[]"),
+        "the dependency layer is built for the functions' architecture",
+    ),
+    Precedence(
+        "arm64",
+        "*",
+        ("architecture",),
+        "the dependency layer holds wheels of the functions' architecture",
+    ),
     Precedence(
         "app-cors",
         "route-cors",
@@ -391,8 +469,9 @@ PRECEDENCE = (
 
 
 def full_app() -> tuple[Feature, ...]:
-    """Every feature a teal App can have, at once (all but the frameworks' apps)."""
-    return tuple(feature for feature in FEATURES if feature.app is None)
+    """Every feature a teal App can have, at once (all but the frameworks' apps, and
+    the uv.lock project's: its dependencies come from requirements.txt)."""
+    return tuple(feature for feature in FEATURES if feature.app is None and not feature.locked)
 
 
 def pairs() -> Iterator[tuple[Feature, Feature]]:
@@ -437,7 +516,9 @@ def project_of(features: tuple[Feature, ...], wheels: Path) -> ProjectFiles:
         source = "\n".join([TEAL_APP, *(f.code for f in features if f.code)]) + "\n"
     files = {"teal.toml": to_toml(toml), "app.py": source}
     for feature in features:
-        files.update(feature.files)
+        files.update(
+            {name: text.replace("{wheels}", str(wheels)) for name, text in feature.files.items()}
+        )
     if requirements:
         if any(r.startswith(WHEEL_NAME) for r in requirements):
             requirements.insert(0, f"--find-links {wheels}")
@@ -632,12 +713,13 @@ def _layer_facts(layer: LayerPackage) -> set[Fact]:
     and the machine of each compiled extension in it."""
     files = vendored_files(layer.folder)
     found: set[Fact] = {
-        ("dependency layer", layer.architecture, "holds", name.split("/")[0])
+        ("dependency layer", "holds", name.split("/")[0])
         for name in files
         if not name.startswith(".")
     }
+    found.add(("dependency layer", "architecture", layer.architecture))
     machines = {elf_machine(path) for path in files.values()} - {None}
-    found |= {("dependency layer", layer.architecture, "ELF machine", str(m)) for m in machines}
+    found |= {("dependency layer", "ELF machine", str(machine)) for machine in machines}
     return found
 
 

@@ -58,8 +58,10 @@ class _Scope:
 
 
 def _other(kind: str, logical_id: str, props: dict[str, Any]) -> str:
-    if kind == "AWS::Lambda::LayerVersion":  # the dependency layer: one per API generation
-        return f"LayerVersion {canonical(props.get('CompatibleArchitectures'))}"
+    if kind == "AWS::Lambda::LayerVersion":
+        # the dependency layer: one per API generation and architecture (the projects
+        # read into facts have one architecture; its value is a fact of the layer's)
+        return "LayerVersion"
     return f"{kind} {logical_id}"
 
 

@@ -29,7 +29,7 @@ from teal.project.dependencies import (
     requirements_file,
     target_choice,
 )
-from teal.project.layers import LayerPackage, layer_key, layer_zip
+from teal.project.layers import LayerPackage, cached_zip, layer_key, layer_zip
 from teal.project.loader import target_routes
 from teal.project.package import Package, build_package, vendored_files
 from teal.project.runtimes import dependencies, find_interpreter
@@ -179,7 +179,8 @@ def _layer(target: Target, needed: Dependencies, architecture: str) -> LayerPack
     assert vendored is not None  # there are dependencies
     files = vendored_files(vendored)
     size = sum(path.stat().st_size for path in files.values())
-    return LayerPackage(architecture, key, layer_zip(files), size, vendored)
+    zipped = cached_zip(vendor_cache_dir() / key, lambda: layer_zip(files))
+    return LayerPackage(architecture, key, zipped, size, vendored)
 
 
 def _say_local_architecture(architecture: str) -> None:

@@ -22,7 +22,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +77,19 @@ def layer_zip(entries: dict[str, Path]) -> bytes:
             info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()
+
+
+def cached_zip(path: Path, build: Callable[[], bytes]) -> bytes:
+    """The zip at ``path``, built and kept there the first time: zipping a layer of
+    tens of MB took a second of every deploy, although its key says it is the same."""
+    if path.is_file():
+        return path.read_bytes()
+    data = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_bytes(data)
+    staging.replace(path)  # whole or not at all, for a reader in another process
+    return data
 
 
 def check_architecture(folder: Path, architecture: str) -> None:

@@ -28,8 +28,8 @@ def layer_resources(target: Target, gen: str) -> dict[str, Resource]:
         layer_logical_id(architecture, gen): {
             "Type": "AWS::Lambda::LayerVersion",
             "Properties": {
-                "LayerName": layer_name(target.environment, architecture),
-                "Description": f"dependencies of {target.environment} ({architecture})",
+                "LayerName": layer_name(target.environment),
+                "Description": f"dependencies of {target.environment}",
                 "Content": {"S3Bucket": {"Ref": "ArtifactBucket"}, "S3Key": key},
                 "CompatibleRuntimes": [target.runtime],
                 "CompatibleArchitectures": [architecture],
@@ -39,10 +39,10 @@ def layer_resources(target: Target, gen: str) -> dict[str, Resource]:
     }
 
 
-def layer_name(environment: str, architecture: str) -> str:
-    """``<environment>-dependencies`` (``-arm64`` after it): every generation's version is
-    a version of this layer, and the deploy policy grants ``<app>-*`` layers only."""
-    return f"{environment}-dependencies{'-arm64' if architecture == 'arm64' else ''}"
+def layer_name(environment: str) -> str:
+    """``<environment>-dependencies``: every generation's and architecture's version is a
+    version of this one layer, and the deploy policy grants ``<app>-*`` layers only."""
+    return f"{environment}-dependencies"
 
 
 def function_properties(target: Target, function: str, gen: str) -> dict[str, Any]:
