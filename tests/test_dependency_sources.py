@@ -5,6 +5,7 @@ locked versions (wheels from a folder the tests write: no network)."""
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 from pathlib import Path
 
@@ -141,3 +142,22 @@ def test_plan_refuses_two_sources_with_exit_2_and_changes_nothing(pinned: LocalC
     assert refused.code == 2, refused.err
     assert "more than one source of dependencies: uv.lock, requirements.txt" in refused.err
     assert 'dependencies = "uv.lock"' in refused.err
+
+
+def test_locally_another_architecture_runs_on_this_machines_and_teal_says_so_once(
+    pinned: LocalCloudEnv,
+) -> None:
+    here = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+    other = "x86_64" if here == "arm64" else "arm64"
+    toml = pinned.project / "teal.toml"
+    toml.write_text(toml.read_text() + f'architecture = "{other}"\n')
+    try:
+        planned = pinned.teal_ok("plan")
+        endpoint = pinned.teal_ok("deploy", "--json").json()["endpoint"]
+        status, body = get(endpoint + "version")
+    finally:
+        pinned.teal("local", "stop")
+
+    said = f"the local cloud runs the {other} functions on this machine's architecture ({here})"
+    assert planned.err.count(said) == 1, planned.err
+    assert status == 200 and json.loads(body) == {"version": "1.0"}, body

@@ -131,6 +131,8 @@ def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
     """
     needed = read_dependencies(target.project_dir, target_choice(target))
     check_layer_count(target.functions, needed is not None, where=LAYERS_WHERE)
+    if target.cloud != "aws":
+        _say_local_architecture(architectures(target))
     package = _build(target, None, also_exclude)
     layers = tuple(
         _layer(target, needed, architecture)
@@ -167,7 +169,6 @@ def _layer(target: Target, needed: Dependencies, architecture: str) -> LayerPack
     if target.cloud != "aws":
         installed = installed_requirements(target)
         assert installed is not None  # there are dependencies
-        _say_local_architecture(architecture)
         return LayerPackage(architecture, key, None, folder_size(installed), installed)
     vendored = vendor_requirements(
         target.project_dir,
@@ -183,15 +184,17 @@ def _layer(target: Target, needed: Dependencies, architecture: str) -> LayerPack
     return LayerPackage(architecture, key, zipped, size, vendored)
 
 
-def _say_local_architecture(architecture: str) -> None:
+def _say_local_architecture(wanted: Sequence[str]) -> None:
+    """Once a command: the local cloud runs every function on this machine's architecture."""
     here = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
-    if architecture != here:
-        notices.warning(
+    other = [architecture for architecture in wanted if architecture != here]
+    if other:
+        notices.info(
             "the local cloud runs the %s functions on this machine's architecture (%s), "
-            "with dependencies installed for it; on AWS they run on %s",
-            architecture,
+            "with their dependencies installed for it; on AWS they run on %s",
+            " and ".join(other),
             here,
-            architecture,
+            " and ".join(other),
         )
 
 

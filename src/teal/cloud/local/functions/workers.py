@@ -678,7 +678,7 @@ class WorkerManager:
         self.clock = clock
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
-        self._worlds: dict[tuple[str, str], RuntimeWorld] = {}
+        self._worlds: dict[tuple[str | None, ...], RuntimeWorld] = {}
         self._preparing = _OnceAtATime()
         self.credentials = UserCredentials()
         self.cold_starts_ms: deque[float] = deque(maxlen=100)  # the latest, for reports
@@ -745,7 +745,8 @@ class WorkerManager:
         out once for the cold starts that need it at the same time (a burst on a
         new version starts many): each took a second of the gateway's threads.
         """
-        key = (spec.runtime, spec.code_sha256)
+        host = spec.host  # the dependency source it chose is part of what it runs on
+        key = (spec.runtime, spec.code_sha256, host.dependencies, *host.optional_dependencies)
         world = self._worlds.get(key)
         if world is None:
             world = await self._preparing.run(key, lambda: self._new_world(spec, code_dir))
