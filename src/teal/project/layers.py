@@ -46,10 +46,6 @@ class LayerPackage:
     unzipped_size: int
     folder: Path  # the installed dependencies: for sizes and the report
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest() if self.data is not None else ""
-
 
 def layer_key(pins_digest: str, runtime: str, architecture: str) -> str:
     """The layer's artifact key, from what makes it what it is (and nothing else)."""

@@ -16,15 +16,16 @@ packages with their sizes, so the fix is plain.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from teal.project import config
 from teal.project.config import FunctionSettings
 from teal.runtime.errors import PackageError
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024
-LAYERS_LIMIT = 5
+LAYERS_LIMIT = config.LAYERS_LIMIT  # the dependency layer and [functions.NAME] layers
 SHOWN = 5  # the largest packages an error names
 _MB = 1024 * 1024
 YOUR_CODE = "your code"
@@ -87,10 +88,6 @@ def check_layer_count(
                 hint=f"list at most {LAYERS_LIMIT - ours} layers there, or move one "
                 "layer's packages into the project's dependencies",
             )
-
-
-def total(parts: Iterable[Part]) -> int:
-    return sum(part.size for part in parts)
 
 
 def _folder_size(folder: Path) -> int:
