@@ -31,8 +31,12 @@ every pair with the preview checks that the other feature (a page split, an
 extra environment, an env's overrides, a framework's app) leaves a rule that
 still reaches the right API and stage, and a replacement's rule the next API.
 
-The template does not depend on the cloud; the requirements feature deploys
-to AWS (``[app] cloud = "aws"``), where they are vendored into the package.
+The template does not depend on the cloud; the requirements and uv.lock
+features deploy to AWS (``[app] cloud = "aws"``), where the dependencies are
+vendored into the dependency layer, whose packages (and the machine of each
+compiled extension) are facts of their own. A uv.lock project never meets a
+requirements.txt (a framework's app brings one): a project has one source of
+dependencies unless teal.toml names one.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ from teal.cloud.aws.retry import Retrier
 from teal.cloud.aws.routing import RoutingRules
 from teal.cloud.base import DeployedStack, RoutingRule, StackRequest
 from teal.ops.bluegreen import resolve_switch_target
-from teal.ops.decision import package_for
+from teal.ops.decision import package_for, with_layers
 from teal.ops.environments import (
     PREVIEW_HEADER,
     Environment,
@@ -75,7 +79,8 @@ from teal.ops.environments import (
 )
 from teal.project import loader
 from teal.project.config import DomainSpec, Target, load_project
-from teal.project.package import Package
+from teal.project.layers import LayerPackage, elf_machine
+from teal.project.package import Package, vendored_files
 from teal.project.runtimes import RuntimeWorld
 from teal.rules.apigateway import RULES_THEN_MAPPINGS
 from teal.runtime.routes import RouteTable
@@ -110,6 +115,12 @@ class Feature:
     env: str | None = None
     extra: str | None = None
     preview: bool = False  # `teal preview` of the environment on its domain (see PREVIEW)
+    locked: bool = False  # its dependencies come from uv.lock (files holding {wheels})
+
+    @property
+    def writes_requirements(self) -> bool:
+        """It adds lines to requirements.txt (a framework's app brings its framework)."""
+        return bool(self.requirements) or self.app is not None
 
     @property
     def replaces_app(self) -> bool:
@@ -122,8 +133,14 @@ class Feature:
 
 def combinable(first: Feature, second: Feature) -> bool:
     """Whether one project can declare both: a framework's app has none of a teal
-    App's decorators, and a project has one app."""
+    App's decorators, a project has one app, and one source of dependencies (a
+    uv.lock beside a requirements.txt is refused unless teal.toml chooses one, and
+    the other would then be left out)."""
     if first.app is not None and second.app is not None:
+        return False
+    if (first.locked and second.writes_requirements) or (
+        second.locked and first.writes_requirements
+    ):
         return False
     framework, other = (first, second) if first.app is not None else (second, first)
     return framework.app is None or not other.code
@@ -213,6 +230,44 @@ for number in range({PAGE_SPLIT_ITEMS}):
         methods=["GET", "DELETE"],
         function=f"catalog{{number % 3}}",
     )(ok)
+"""
+
+# a project locked with uv (``uv lock --offline`` against the folder of the matrix's
+# wheel wrote this lock): {wheels} is that folder
+PYPROJECT = f"""\
+[project]
+name = "shop"
+version = "1.0"
+requires-python = ">=3.11"
+dependencies = ["{WHEEL_NAME}==1.0"]
+
+[tool.uv]
+find-links = ["{{wheels}}"]
+no-index = true
+"""
+UV_LOCK = f"""\
+version = 1
+revision = 5
+requires-python = ">=3.11"
+
+[[package]]
+name = "shop"
+version = "1.0"
+source = {{ virtual = "." }}
+dependencies = [
+    {{ name = "{WHEEL_NAME}" }},
+]
+
+[package.metadata]
+requires-dist = [{{ name = "{WHEEL_NAME}", specifier = "==1.0" }}]
+
+[[package]]
+name = "{WHEEL_NAME}"
+version = "1.0"
+source = {{ registry = "{{wheels}}" }}
+wheels = [
+    {{ path = "{{wheels}}/{WHEEL_NAME}-1.0-py3-none-any.whl" }},
+]
 """
 
 READ_POSTS = {
@@ -383,10 +438,19 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "requirements",
-        'requirements.txt, vendored for Lambda ([app] cloud = "aws")',
+        'requirements.txt, vendored for Lambda into the dependency layer ([app] cloud = "aws")',
         {"app": {"cloud": "aws"}},
         requirements=(f"{WHEEL_NAME}==1.0",),
     ),
+    Feature(
+        "uv-lock",
+        "pyproject.toml and its uv.lock, the locked versions in the dependency layer "
+        '([app] cloud = "aws")',
+        {"app": {"cloud": "aws"}},
+        files={"pyproject.toml": PYPROJECT, "uv.lock": UV_LOCK},
+        locked=True,
+    ),
+    Feature("arm64", '[app] architecture = "arm64"', {"app": {"architecture": "arm64"}}),
     Feature(
         "custom-domain",
         "[domain] name, base_path, certificate_arn",
@@ -412,6 +476,9 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 BY_NAME = {feature.name: feature for feature in FEATURES}
+LOCK_EXCLUDES = sum(1 for f in FEATURES if f.writes_requirements) * sum(
+    1 for f in FEATURES if f.locked
+)  # the pairs of a locked project and one with a requirements.txt
 
 
 @dataclass(frozen=True)
@@ -425,6 +492,18 @@ class Precedence:
 
 
 PRECEDENCE = (
+    Precedence(
+        "arm64",
+        "*",
+        ("CompatibleArchitectures", "[]"),
+        "the dependency layer is built for the functions' architecture",
+    ),
+    Precedence(
+        "arm64",
+        "*",
+        ("architecture",),
+        "the dependency layer holds wheels of the functions' architecture",
+    ),
     Precedence(
         "app-cors",
         "route-cors",
@@ -448,8 +527,9 @@ PRECEDENCE = (
 
 
 def full_app() -> tuple[Feature, ...]:
-    """Every feature a teal App can have, at once (all but the frameworks' apps)."""
-    return tuple(feature for feature in FEATURES if feature.app is None)
+    """Every feature a teal App can have, at once (all but the frameworks' apps, and
+    the uv.lock project's: its dependencies come from requirements.txt)."""
+    return tuple(feature for feature in FEATURES if feature.app is None and not feature.locked)
 
 
 def pairs() -> Iterator[tuple[Feature, Feature]]:
@@ -494,7 +574,9 @@ def project_of(features: tuple[Feature, ...], wheels: Path) -> ProjectFiles:
         source = "\n".join([TEAL_APP, *(f.code for f in features if f.code)]) + "\n"
     files = {"teal.toml": to_toml(toml), "app.py": source}
     for feature in features:
-        files.update(feature.files)
+        files.update(
+            {name: text.replace("{wheels}", str(wheels)) for name, text in feature.files.items()}
+        )
     if requirements:
         if any(r.startswith(WHEEL_NAME) for r in requirements):
             requirements.insert(0, f"--find-links {wheels}")
@@ -633,6 +715,7 @@ class Matrix:
         _, target = load_target(self.folder, project.env, project.extra, None)
         table = loader.target_routes(target)
         package = package_for(target)
+        target = with_layers(target, package)  # as prepare() does
         synthesized = synthesize(table, target, package.key)
         request = StackRequest.of_environment(target, synthesized.template, BUCKET)
         if target.domain is None:
@@ -676,8 +759,10 @@ def facts_of(result: Synthesis) -> set[Fact]:
     words = _words(result)
     found |= {("stack tag", key, words(value)) for key, value in request.tags.items()}
     found |= {("stack parameter", key, words(value)) for key, value in request.parameters.items()}
-    # what travels in the package beside the project's own files (vendored requirements)
+    # what travels in the package (the project's own files and teal's runtime), and in
+    # the dependency layer of each architecture (its packages, and their machine)
     found |= {("package", "holds", path.split("/")[0]) for path in result.package.files}
+    found |= {fact for layer in result.package.layers for fact in _layer_facts(layer)}
     if result.domain is not None:
         found |= Facts("domain ", result.domain, {}).facts()
     if target.domain is not None:
@@ -685,6 +770,21 @@ def facts_of(result: Synthesis) -> set[Fact]:
     if result.previewed:
         found |= preview_facts(result, result.synthesized, REST_API_BASE)
     return found | _policy_facts(result)
+
+
+def _layer_facts(layer: LayerPackage) -> set[Fact]:
+    """The packages of a dependency layer (its zip on AWS, the installed folder locally),
+    and the machine of each compiled extension in it."""
+    files = vendored_files(layer.folder)
+    found: set[Fact] = {
+        ("dependency layer", "holds", name.split("/")[0])
+        for name in files
+        if not name.startswith(".")
+    }
+    found.add(("dependency layer", "architecture", layer.architecture))
+    machines = {elf_machine(path) for path in files.values()} - {None}
+    found |= {("dependency layer", "ELF machine", str(machine)) for machine in machines}
+    return found
 
 
 POLICY_REGION, POLICY_ACCOUNT = "eu-west-1", "123456789012"
@@ -707,12 +807,20 @@ def _policy_facts(result: Synthesis) -> set[Fact]:
         covered = kind in known and handler_actions(kind, scope.in_vpc) <= granted
         found.add(("deploy policy", kind, "covered" if covered else "NOT covered"))
     layers = {layer for f in result.target.functions.values() for layer in f.layers}
+    layers |= {  # the dependency layers, by the ARN of a version of theirs
+        f"arn:aws:lambda:{POLICY_REGION}:{POLICY_ACCOUNT}:layer:{resource['Properties']['LayerName']}:1"
+        for _, template in result.templates()
+        for resource in template.get("Resources", {}).values()
+        if resource["Type"] == "AWS::Lambda::LayerVersion"
+    }
     for layer in layers:
         reads = any(
-            "lambda:GetLayerVersion" in statement.actions and layer in statement.resources
+            "lambda:GetLayerVersion" in statement.actions
+            and any(fnmatch.fnmatchcase(layer, granted) for granted in statement.resources)
             for statement in policy.statements
         )
-        found.add(("deploy policy", "layer", layer, "covered" if reads else "NOT covered"))
+        named = layer.replace(result.target.environment, "{environment}")
+        found.add(("deploy policy", "layer", named, "covered" if reads else "NOT covered"))
     return found
 
 
@@ -733,6 +841,8 @@ def _template_facts(
     synthesized: Synthesized, result: Synthesis, rest_api: str, generation: str = ""
 ) -> set[Fact]:
     replace = [(result.package.key, "{code}"), (result.target.environment, "{environment}")]
+    # a layer's key is a hash of the pins: what it holds are the "dependency layer" facts
+    replace += [(layer.key, "{dependency layer zip}") for layer in result.package.layers]
     if generation:
         replace.append((generation, ""))
     return Facts(

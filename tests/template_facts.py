@@ -57,6 +57,14 @@ class _Scope:
         return found
 
 
+def _other(kind: str, logical_id: str, props: dict[str, Any]) -> str:
+    if kind == "AWS::Lambda::LayerVersion":
+        # the dependency layer: one per API generation and architecture (the projects
+        # read into facts have one architecture; its value is a fact of the layer's)
+        return "LayerVersion"
+    return f"{kind} {logical_id}"
+
+
 class Facts:
     """Reads one stack's template (and its pages) into facts.
 
@@ -192,7 +200,7 @@ class Facts:
             ):
                 return short  # one of each per API
             case _:
-                return f"{kind} {logical_id}"
+                return _other(kind, logical_id, props)
 
     def _path_of(self, scope: _Scope, parent: Any, part: str | None = None) -> str:
         where = self.resolve(scope, parent)

@@ -51,7 +51,7 @@ from teal.cloud.aws.session import open_session
 from teal.cloud.base import DeployedStack
 from teal.ops import bluegreen, checks
 from teal.ops.checks import CheckResult
-from teal.ops.decision import ReplacePolicy, package_for
+from teal.ops.decision import ReplacePolicy, package_for, with_layers
 from teal.ops.deploy import deploy
 from teal.project.config import Check, Target
 from teal.project.loader import target_routes
@@ -236,7 +236,8 @@ def deployed_facts(stack: DeployedStack, target: Target, code_key: str) -> set[F
 
 
 def synthesized_facts(target: Target) -> tuple[set[Fact], str]:
-    key = package_for(target).key
+    package = package_for(target)
+    target, key = with_layers(target, package), package.key  # as prepare() does
     synthesized = synthesize(target_routes(target), target, key)
     facts = Facts(
         "",

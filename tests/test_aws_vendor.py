@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from teal.project.size_limits import check_unzipped, parts_of
 from teal.project.vendor import (
-    LAMBDA_UNZIPPED_LIMIT,
     PipResult,
     pip_command,
     vendor_requirements,
 )
 from teal.runtime.errors import PackageError, UserError
 
+MB = 1024 * 1024
 NO_WHEEL = """\
 ERROR: Could not find a version that satisfies the requirement psycopg2==2.9.9 (from versions: none)
 ERROR: No matching distribution found for psycopg2==2.9.9
@@ -111,11 +112,28 @@ def test_other_pip_failures_show_pips_words(tmp_path: Path) -> None:
         vendor_requirements(folder, "python3.12", tmp_path / "cache", runner=pip)
 
 
-def test_vendored_dependencies_over_250_mb_are_refused(tmp_path: Path) -> None:
-    pip = FakePip(file_size=LAMBDA_UNZIPPED_LIMIT + 1)
-    folder = project(tmp_path, "tensorflow\n")
-    with pytest.raises(PackageError, match="over Lambda's limit of 250 MB"):
-        vendor_requirements(folder, "python3.12", tmp_path / "cache", runner=pip)
+def test_over_250_mb_the_five_largest_packages_are_named(tmp_path: Path) -> None:
+    """Measured on the installed folder, sparse files making the sizes: the total, the
+    limit, the five largest with their sizes (the app's own code counted with them)."""
+    installed = tmp_path / "installed"
+    for number, megabytes in enumerate((120, 60, 40, 15, 10, 2)):
+        (installed / f"pkg{number}").mkdir(parents=True)
+        with (installed / f"pkg{number}" / "data.bin").open("wb") as handle:
+            handle.truncate(megabytes * MB)
+    parts = parts_of(installed)
+    check_unzipped(3 * MB, parts, where="uv.lock")  # 250 MB: at the limit, not over
+
+    with pytest.raises(PackageError) as refused:
+        check_unzipped(4 * MB, parts, where="uv.lock")
+
+    what = refused.value.what
+    assert what.startswith("the function and its layers would be 251.0 MB unzipped, over ")
+    assert "Lambda's limit of 250 MB" in what
+    assert what.endswith(
+        "the largest: pkg0/ 120.0 MB, pkg1/ 60.0 MB, pkg2/ 40.0 MB, pkg3/ 15.0 MB, pkg4/ 10.0 MB"
+    )
+    assert refused.value.where == "uv.lock"
+    assert "__pycache__" in str(refused.value.hint)
 
 
 def test_bad_runtime_is_a_package_error(tmp_path: Path) -> None:

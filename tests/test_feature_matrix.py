@@ -26,6 +26,8 @@ import pytest
 from feature_matrix import (
     BY_NAME,
     FEATURES,
+    LAYER,
+    LOCK_EXCLUDES,
     PRECEDENCE,
     WHEEL_NAME,
     Feature,
@@ -65,10 +67,11 @@ def named(facts: frozenset[Fact], subject: str) -> set[Fact]:
 
 
 def test_the_catalogue_pairs_every_feature_with_every_other_it_can_meet() -> None:
-    assert len(FEATURES) == len(BY_NAME) == 36
+    assert len(FEATURES) == len(BY_NAME) == 38
     frameworks = [f for f in FEATURES if f.app is not None]
     with_code = [f for f in FEATURES if f.code]
     unpaired = len(frameworks) * len(with_code) + len(frameworks) * (len(frameworks) - 1) // 2
+    unpaired += LOCK_EXCLUDES
     assert len(PAIRS) == len(FEATURES) * (len(FEATURES) - 1) // 2 - unpaired
     assert all(combinable(first, second) for first, second in PAIRS)
 
@@ -104,7 +107,25 @@ def test_the_fingerprints_hold_what_each_feature_means(matrix: Matrix) -> None:
     )
     assert ("stack tag", "team", "blue") in matrix.fingerprint("tags")
     assert ("metadata", "warm", "app", "3") in matrix.fingerprint("function-warm")
-    assert ("package", "holds", WHEEL_NAME) in matrix.fingerprint("requirements")
+    requirements = matrix.fingerprint("requirements")
+    assert ("dependency layer", "holds", WHEEL_NAME) in requirements
+    assert ("dependency layer", "architecture", "x86_64") in requirements
+    assert ("package", "holds", WHEEL_NAME) not in requirements  # the code zip: code only
+    assert ("Function {environment}-app", "Layers", "[]", "<LayerVersion>") in requirements
+    locked = matrix.fingerprint("uv-lock")
+    assert ("dependency layer", "holds", WHEEL_NAME) in locked
+    assert {("package", "holds", "uv.lock"), ("package", "holds", "pyproject.toml")} <= locked
+    assert ("Function {environment}-app", "Architectures", "[]", "arm64") in matrix.fingerprint(
+        "arm64"
+    )
+    both = matrix.facts(frozenset({"arm64", "uv-lock"}))
+    assert ("dependency layer", "architecture", "arm64") in both
+    assert ("LayerVersion", "CompatibleArchitectures", "[]", "arm64") in both
+    layered = matrix.facts(frozenset({"function-layers", "requirements"}))
+    assert {
+        ("Function {environment}-app", "Layers", "[]", "<LayerVersion>"),
+        ("Function {environment}-app", "Layers", "[]", LAYER),
+    } <= layered
     assert ("template", "API methods in nested stacks", "yes") in matrix.fingerprint("page-split")
     assert any(
         fact[:2] == ("Method /catalog/g0/item0 GET", "Type")

@@ -2,9 +2,10 @@
 
 cfn-lint reads some ten resources a second here, and a project with the page
 split holds some seven hundred: linting every pair's templates takes
-minutes. So the suite lints three projects that between them declare every
-pair the catalogue has (every feature a teal App can have at once; each
-framework's app with every feature of teal.toml), each distinct template once,
+minutes. So the suite lints four projects that between them declare every
+pair the catalogue has (every feature a teal App can have at once, with
+requirements.txt, and again with a uv.lock; each framework's app with every
+feature of teal.toml), each distinct template once,
 and leaves the replacement's pages (the current pages with a generation
 suffix) to the full run; ``TEAL_FULL_LINT=1`` lints every pair's own
 templates, replacement pages included.
@@ -34,11 +35,19 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
 
 
 def covering_projects() -> list[tuple[Feature, ...]]:
-    """Three projects that between them declare every pair of the catalogue."""
-    teal = tuple(f for f in FEATURES if f.app is None)
+    """Four projects that between them declare every pair of the catalogue (a uv.lock
+    project has a project of its own: one source of dependencies a project)."""
+    teal = tuple(f for f in FEATURES if f.app is None and not f.locked)
+    locked = tuple(f for f in FEATURES if f.app is None and not f.writes_requirements)
     frameworks = [f for f in FEATURES if f.app is not None]
-    settings = tuple(f for f in FEATURES if f.app is None and not f.code)
-    return [teal, *((framework, *settings) for framework in frameworks)]
+    settings = tuple(f for f in FEATURES if f.app is None and not f.code and not f.locked)
+    return [teal, locked, *((framework, *settings) for framework in frameworks)]
+
+
+def project_id(project: tuple[Feature, ...]) -> str:
+    if project[0].app:
+        return project[0].name
+    return "uv-lock-app" if any(f.locked for f in project) else "teal-app"
 
 
 def test_the_covering_projects_declare_every_pair() -> None:
@@ -70,9 +79,7 @@ class Linted:
         return found
 
 
-@pytest.mark.parametrize(
-    "project", covering_projects(), ids=lambda p: p[0].name if p[0].app else "teal-app"
-)
+@pytest.mark.parametrize("project", covering_projects(), ids=project_id)
 def test_projects_declaring_every_pair_pass_cfn_lint(
     matrix: Matrix, project: tuple[Feature, ...]
 ) -> None:

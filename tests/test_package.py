@@ -21,7 +21,7 @@ from proxy_event_samples import proxy_event
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
 from teal.project.package import build_package
-from teal.project.vendor import LAMBDA_UNZIPPED_LIMIT
+from teal.project.size_limits import UNZIPPED_LIMIT as LAMBDA_UNZIPPED_LIMIT
 from teal.runtime.errors import PackageError
 
 APP = """
@@ -230,10 +230,13 @@ def test_requirements_over_lambdas_limit_are_refused_locally_as_on_aws(
     assert local.code == aws.code == 2, local.err + aws.err
     local_error, aws_error = local.json()["error"], aws.json()["error"]
     assert local_error == aws_error
-    assert local_error["what"].startswith("the Lambda package would be 251.")
-    assert local_error["what"].endswith("MB unzipped, over Lambda's limit of 250 MB")
+    assert local_error["what"].startswith("the function and its layers would be 251.")
+    assert local_error["what"].endswith(
+        "MB unzipped, over Lambda's limit of 250 MB; the largest: bulky/ 251.0 MB, "
+        "your code 0.1 MB, bulky-1.0.dist-info/ 0.0 MB"
+    )
     assert local_error["where"] == str(project / "requirements.txt")
-    assert "Lambda layer" in local_error["hint"]
+    assert "[app] exclude" in local_error["hint"]
     state = LocalCloud(LocalPaths(cloud.home))
     try:
         assert state.list_stacks({}) == []  # nothing deployed

@@ -445,7 +445,7 @@ def test_cold_starts_at_the_same_time_prepare_their_version_once(
     """A burst on a new version starts many workers at once; what they run on (code
     unpacked, interpreter, requirements, SDK) is worked out once for all of them."""
     calls: list[str] = []
-    real_world, real_code = workers.runtime_world, workers.ensure_code
+    real_world, real_code = workers.local_world, workers.ensure_code
 
     def counted_world(*args: Any, **kwargs: Any) -> Any:
         calls.append("world")
@@ -456,7 +456,7 @@ def test_cold_starts_at_the_same_time_prepare_their_version_once(
         calls.append("code")
         return real_code(*args, **kwargs)
 
-    monkeypatch.setattr(workers, "runtime_world", counted_world)
+    monkeypatch.setattr(workers, "local_world", counted_world)
     monkeypatch.setattr(workers, "ensure_code", counted_code)
 
     async def scenario() -> tuple[list[Any], int]:

@@ -21,7 +21,8 @@ from teal.project.settings import teal_home
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write template.json, the nested templates, the code zip and manifest.json here "
+    help="Write template.json, the nested templates, the code zip, the dependency layer's "
+    "zip and manifest.json here "
     "(default: teal-package/ in the project, which is never packaged itself).",
 )
 @click.option(
@@ -44,8 +45,9 @@ def package_command(
     """Write the environment's CloudFormation templates, code zip and a manifest, ready for
     `aws cloudformation package` and `aws cloudformation deploy` (no teal needed there).
 
-    Requirements are vendored for Lambda's platform, as a deploy to AWS does. Both
-    forms say what of the project was left out of the zip, and by which rule.
+    The dependencies are vendored for Lambda's platform into the dependency layer's
+    zip, as a deploy to AWS does. Both forms say what of the project was left out of
+    the code zip, and by which rule.
     """
     _, target = load_target(project, env, extra, cloud)
     if list_files:

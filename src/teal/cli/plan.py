@@ -27,7 +27,15 @@ from teal.cli.common import (
 from teal.cloud import open_cloud
 from teal.cloud.base import Cloud
 from teal.ops.apply import Step, apply_steps
-from teal.ops.decision import Prepared, ReplacePolicy, decide, package_for, plan_summary, prepare
+from teal.ops.decision import (
+    Prepared,
+    ReplacePolicy,
+    decide,
+    package_for,
+    plan_summary,
+    prepare,
+    with_layers,
+)
 from teal.plan.analysis import Plan, ResourceChange, build_plan
 from teal.plan.changeset import ChangeSetReport, compare_change_set
 from teal.project.config import Target
@@ -44,7 +52,8 @@ def _load(
 ) -> tuple[Target, RouteTable, str]:
     _, target = load_target(project, env, extra, cloud)
     table = target_routes(target, progress)
-    return target, table, package_for(target).key
+    package = package_for(target)
+    return with_layers(target, package), table, package.key
 
 
 @click.command(name="template")
@@ -184,6 +193,7 @@ def plan_command(
     report: ChangeSetReport | None = None
     steps: tuple[Step, ...] = ()
     resume = False
+    dependencies: str | None = None
     if against is not None:
         target, table, code_key = _load(project, env, extra, cloud, as_json)
         plan = build_plan(table, target, code_key, read_templates(against))
@@ -197,6 +207,7 @@ def plan_command(
         decision = decide(prepared, ReplacePolicy("auto"))
         steps = apply_steps(prepared, decision)
         resume = prepared.resuming
+        dependencies = prepared.package.dependencies
         summary = plan_summary(
             "teal plan",
             decision.value,  # what deploy would do, in the words teal deploy reports it
@@ -210,6 +221,7 @@ def plan_command(
         "against": str(against) if against else None,
         "resume": resume,
         "steps": [step.to_json() for step in steps],
+        "dependencies": dependencies,
     }
     if report is not None:
         body |= {"change_set": report.to_json(), "change_set_note": report.note}
@@ -217,6 +229,8 @@ def plan_command(
         emit_json(body)
     else:
         print_plan(plan)
+        if dependencies is not None:
+            console.print(f"  dependencies: {escape(dependencies)}")
         print_steps(steps, resume)
         if report is not None:
             print_change_set(report)

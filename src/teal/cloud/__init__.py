@@ -22,7 +22,13 @@ def open_cloud(target: Target) -> Cloud:
     from teal.cloud.local.model import HostSettings
 
     # what runs the functions here: the code package does not carry teal.toml
-    host = HostSettings(target.aws_region, target.aws_profile, target.local_python)
+    host = HostSettings(
+        target.aws_region,
+        target.aws_profile,
+        target.local_python,
+        target.dependencies,
+        target.optional_dependencies,
+    )
     return LocalCloud(host=host)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from teal.cloud.base import (
@@ -171,6 +171,7 @@ class Applied:
     previous_endpoint: str | None
     watch: WatchReport | None = None  # the watch after the re-point, if one ran
     warmed: WarmReport | None = None  # warming the new functions before the re-point
+    uploaded: Mapping[str, int] = field(default_factory=dict)  # artifact key -> bytes sent
 
 
 def apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
@@ -178,14 +179,15 @@ def apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
     chosen = prepared.plan.chosen if decision is Decision.REPLACE else prepared.plan.in_place
     applier = Applier(prepared, chosen, run)
     steps = apply_steps(prepared, decision)
+    uploaded: dict[str, int] = {}
     if steps:
-        upload(run.cloud, prepared.package, chosen, run.progress)
+        uploaded = upload(run.cloud, prepared.package, chosen, run.progress)
         applier.delete_failed_create()
     for number, step in enumerate(steps, start=1):
         if len(steps) > 1:
             run.progress(f"step {number}/{len(steps)}: {step.does}")
         applier.run(step)
-    return applier.applied()
+    return replace(applier.applied(), uploaded=uploaded)
 
 
 class Applier:
@@ -404,17 +406,27 @@ def endpoint(cloud: Cloud, outputs: Mapping[str, str] | None) -> str | None:
     return cloud.endpoint_url(api_id, stage) if api_id and stage else None
 
 
-def upload(cloud: Cloud, package: Package, synthesized: Synthesized, progress: Progress) -> None:
-    """Put the code zip and nested templates the cloud does not have yet."""
-    wanted: dict[str, bytes | None] = {package.key: None}
+def upload(
+    cloud: Cloud, package: Package, synthesized: Synthesized, progress: Progress
+) -> dict[str, int]:
+    """Put the code zip, the dependency layers and the nested templates the cloud does
+    not have yet; the bytes sent, by key. (Locally the dependency layer is the install
+    the local cloud keeps: there is no zip to send.)"""
+    wanted: dict[str, bytes | None] = {package.key: package.data}
+    wanted.update({layer.key: layer.data for layer in package.layers if layer.data is not None})
     wanted.update(dict.fromkeys(synthesized.nested))
     missing = [key for key in wanted if not cloud.has_artifact(key)]
+    sent: dict[str, int] = {}
     for key in missing:
-        data = package.data if key == package.key else template_bytes(synthesized.nested[key])
+        data = wanted[key]
+        if data is None:
+            data = template_bytes(synthesized.nested[key])
         meter = _UploadMeter(key, len(data), progress) if len(data) >= METERED_UPLOAD else None
         cloud.put_artifact(key, data, meter)
+        sent[key] = len(data)
     if missing:
         progress(f"uploaded {len(missing)} artifact(s); {len(wanted) - len(missing)} already there")
+    return sent
 
 
 METERED_UPLOAD = 8 * 1024 * 1024

@@ -10,8 +10,9 @@ refuses before anything is touched.
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -21,18 +22,21 @@ from teal.ops.domains import refuse_conflicts
 from teal.ops.environments import DomainState, read_domain
 from teal.ops.secret_refs import refuse_missing_references
 from teal.plan.analysis import Plan, Verdict, build_plan
-from teal.progress import Progress, quiet
+from teal.progress import Progress, notices, quiet
 from teal.project.config import AutoReplace, Target
-from teal.project.loader import target_routes
-from teal.project.package import Package, build_package
-from teal.project.runtimes import dependencies, find_interpreter, requirements_of
-from teal.project.settings import runtimes_cache, teal_home
-from teal.project.vendor import (
-    REQUIREMENTS_FILE,
-    check_unzipped_size,
-    folder_size,
-    vendor_requirements,
+from teal.project.dependencies import (
+    Dependencies,
+    read_dependencies,
+    requirements_file,
+    target_choice,
 )
+from teal.project.layers import LayerPackage, cached_zip, layer_key, layer_zip
+from teal.project.loader import target_routes
+from teal.project.package import Package, build_package, vendored_files
+from teal.project.runtimes import dependencies, find_interpreter
+from teal.project.settings import runtimes_cache, teal_home
+from teal.project.size_limits import check_layer_count, check_unzipped, parts_of
+from teal.project.vendor import folder_size, vendor_requirements
 from teal.rules.labels import REST_API_OUTPUT
 from teal.runtime.errors import OperationError
 from teal.runtime.routes import RouteTable
@@ -104,6 +108,7 @@ def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepare
     table = target_routes(target, progress)
     refuse_missing_references(cloud, target)  # before packaging: a refusal is quick
     package = package_for(target)
+    target = with_layers(target, package)
     found = _read_stack(cloud, target)
     failed_create = found is not None and found.status == ROLLBACK_COMPLETE
     deployed = None if failed_create else found
@@ -117,25 +122,82 @@ def prepare(target: Target, cloud: Cloud, progress: Progress = quiet) -> Prepare
 
 
 def package_for(target: Target, also_exclude: Sequence[Path] = ()) -> Package:
-    """The code package; on AWS with ``requirements.txt`` vendored for Lambda's platform.
+    """The code package, and the dependency layer of each architecture the functions use.
 
-    Locally, workers import the requirements from the folder teal installed them
-    in for the runtime, so nothing is vendored, but Lambda's size limit counts
-    them as on AWS: the requirements alone, then the whole, with the same words,
-    so what deploys locally fits on Lambda. teal's own state (a ``$TEAL_HOME``
-    inside the project) never travels.
+    The code zip holds the project's code alone, the same in both clouds; the
+    dependencies go to a layer keyed by their pins, the runtime and the
+    architecture (:mod:`teal.project.layers`): vendored for Lambda's platform on
+    AWS, the folder teal installed them in for the runtime's Python locally, so
+    what deploys locally fits on Lambda by the same count. teal's own state (a
+    ``$TEAL_HOME`` inside the project) never travels.
     """
-    on_aws = target.cloud == "aws"
-    if on_aws:
-        required = vendor_requirements(target.project_dir, target.runtime, vendor_cache_dir())
-    else:
-        required = installed_requirements(target)
-    size = folder_size(required) if required is not None else 0
-    check_unzipped_size(size, where=str(target.project_dir / REQUIREMENTS_FILE))
-    package = _build(target, required if on_aws else None, also_exclude)
-    unzipped = package.unzipped_size + (0 if on_aws else size)  # vendored: in the zip
-    check_unzipped_size(unzipped, where=str(target.project_dir))
-    return package
+    needed = read_dependencies(target.project_dir, target_choice(target))
+    check_layer_count(target.functions, needed is not None, where=LAYERS_WHERE)
+    if target.cloud != "aws":
+        _say_local_architecture(architectures(target))
+    package = _build(target, None, also_exclude)
+    layers = tuple(
+        _layer(target, needed, architecture)
+        for architecture in architectures(target)
+        if needed is not None
+    )
+    for layer in layers:
+        where = str(needed.path) if needed is not None else str(target.project_dir)
+        check_unzipped(package.unzipped_size, parts_of(layer.folder), where=where)
+    if not layers:
+        check_unzipped(package.unzipped_size, (), where=str(target.project_dir))
+    described = needed.describe() if needed is not None else None
+    return replace(package, dependencies=described, layers=layers)
+
+
+def with_layers(target: Target, package: Package) -> Target:
+    """The target as the template needs it: with its dependency layers' keys."""
+    return replace(
+        target, dependency_layers=tuple((layer.architecture, layer.key) for layer in package.layers)
+    )
+
+
+LAYERS_WHERE = "teal.toml [functions.{name}] layers"
+
+
+def architectures(target: Target) -> tuple[str, ...]:
+    """The architectures the target's functions run on (the app's, and any function's own)."""
+    own = {s.architecture for s in target.functions.values() if s.architecture is not None}
+    return tuple(sorted({target.architecture, *own}))
+
+
+def _layer(target: Target, needed: Dependencies, architecture: str) -> LayerPackage:
+    key = layer_key(needed.digest, target.runtime, architecture)
+    if target.cloud != "aws":
+        installed = installed_requirements(target)
+        assert installed is not None  # there are dependencies
+        return LayerPackage(architecture, key, None, folder_size(installed), installed)
+    vendored = vendor_requirements(
+        target.project_dir,
+        target.runtime,
+        vendor_cache_dir(),
+        requirements=requirements_file(needed, vendor_cache_dir()),
+        architecture=architecture,
+    )
+    assert vendored is not None  # there are dependencies
+    files = vendored_files(vendored)
+    size = sum(path.stat().st_size for path in files.values())
+    zipped = cached_zip(vendor_cache_dir() / key, lambda: layer_zip(files))
+    return LayerPackage(architecture, key, zipped, size, vendored)
+
+
+def _say_local_architecture(wanted: Sequence[str]) -> None:
+    """Once a command: the local cloud runs every function on this machine's architecture."""
+    here = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "x86_64"
+    other = [architecture for architecture in wanted if architecture != here]
+    if other:
+        notices.info(
+            "the local cloud runs the %s functions on this machine's architecture (%s), "
+            "with their dependencies installed for it; on AWS they run on %s",
+            " and ".join(other),
+            here,
+            " and ".join(other),
+        )
 
 
 def _build(target: Target, vendored: Path | None, also_exclude: Sequence[Path]) -> Package:
@@ -144,13 +206,14 @@ def _build(target: Target, vendored: Path | None, also_exclude: Sequence[Path]) 
 
 
 def installed_requirements(target: Target) -> Path | None:
-    """The folder the local workers import ``requirements.txt`` from (installed when the
-    app was read; installed now otherwise), or None when it names nothing."""
-    requirements = requirements_of(target.project_dir)
-    if requirements is None:
+    """The folder the local workers import the dependencies from (installed when the
+    app was read; installed now otherwise), or None when there are none."""
+    needed = read_dependencies(target.project_dir, target_choice(target))
+    if needed is None:
         return None
     interpreter = find_interpreter(target.runtime, target.local_python)
-    return dependencies(requirements, interpreter, runtimes_cache())
+    requirements = requirements_file(needed, runtimes_cache())
+    return dependencies(requirements, interpreter, runtimes_cache(), label=needed.source)
 
 
 def vendor_cache_dir() -> Path:

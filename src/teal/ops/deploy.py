@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from teal.cloud.base import Cloud, EventSink, StackFailed
@@ -89,6 +89,7 @@ class DeployReport:
     seconds: float
     watch: WatchReport | None = None  # [deploy] watch after a replacement's re-point
     warmed: WarmReport | None = None  # warming the new functions before that re-point
+    uploaded: Mapping[str, int] = field(default_factory=dict)  # artifact key -> bytes sent
 
     @property
     def api_replaced(self) -> bool:
@@ -113,6 +114,8 @@ class DeployReport:
                 if self.warmed is not None
                 else {"warmed": None, "warm_seconds": None}
             ),
+            "uploaded": dict(sorted(self.uploaded.items())),
+            "uploaded_bytes": sum(self.uploaded.values()),
             **({"watch": self.watch.to_json()} if self.watch is not None else {}),
         }
 
@@ -166,6 +169,7 @@ def deploy(
                 seconds=time.monotonic() - started,
                 watch=applied.watch,
                 warmed=applied.warmed,
+                uploaded=applied.uploaded,
             )
             operation.end(
                 "done",

@@ -2,11 +2,12 @@
 
 The folder holds the environment's templates and code zips, laid out for
 ``aws cloudformation package``: the main template names its artifacts by
-local paths relative to itself (a function's ``Code`` is ``code/<sha256>.zip``,
+local paths relative to itself (a function's ``Code`` is ``code/<sha256>.zip``, the
+dependency layer's ``Content`` ``layers/<sha256>.zip``,
 a nested page's ``TemplateURL`` is ``templates/<sha256>.json``), which that
 command uploads to a bucket and rewrites into S3 locations; ``aws
 cloudformation deploy`` then applies the result. ``manifest.json`` lists
-every file with its hash, and the two commands.
+every file with its hash, which function uses which layer, and the two commands.
 
 The package is what a first deploy of the environment would apply. teal's
 blue-green analysis needs the deployed stack, so a pipeline that updates an
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from teal.ops.decision import package_for
+from teal.ops.decision import package_for, with_layers
 from teal.progress import Progress, quiet
 from teal.project.config import Target
 from teal.project.exclusions import Exclusion
@@ -60,12 +61,14 @@ class Exported:
 def export(target: Target, out: Path, progress: Progress = quiet) -> Exported:
     """Write the environment's templates, code zip and manifest into ``out``."""
     out = out.resolve()
-    _claim(out)
     table = target_routes(target, progress)
     package = package_for(replace(target, cloud="aws"), also_exclude=(out,))
+    target = with_layers(target, package)
     synthesized = synthesize(table, target, package.key)
+    _claim(out)  # once all is known: a refused package writes nothing
     main = local_artifact_paths(synthesized.template)
     files: dict[str, bytes] = {MAIN_TEMPLATE: _json_bytes(main), package.key: package.data}
+    files.update({layer.key: layer.data for layer in package.layers if layer.data is not None})
     for key, nested in sorted(synthesized.nested.items()):
         files[key] = canonical_json(nested).encode("utf-8")
     for relative, data in files.items():
@@ -74,8 +77,31 @@ def export(target: Target, out: Path, progress: Progress = quiet) -> Exported:
         path.write_bytes(data)
     templates = (MAIN_TEMPLATE, *sorted(synthesized.nested))
     manifest = _manifest(target, files, templates, package.key)
+    manifest["layers"] = function_layers(synthesized.template)
     (out / MANIFEST).write_bytes(_json_bytes(manifest))
-    return Exported(out, target.environment, templates, (package.key,), manifest, package.excluded)
+    artifacts = (package.key, *(layer.key for layer in package.layers))
+    return Exported(out, target.environment, templates, artifacts, manifest, package.excluded)
+
+
+def function_layers(template: Template) -> dict[str, list[str]]:
+    """Each function's layers, by its name: the dependency layer by its zip's path, a
+    layer of ``[functions.NAME] layers`` by its ARN."""
+    resources: dict[str, Any] = template.get("Resources", {})
+    found: dict[str, list[str]] = {}
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Lambda::Function" or "Layers" not in properties:
+            continue
+        found[str(properties["FunctionName"])] = [
+            _layer_named(layer, resources) for layer in properties["Layers"]
+        ]
+    return dict(sorted(found.items()))
+
+
+def _layer_named(layer: Any, resources: dict[str, Any]) -> str:
+    if isinstance(layer, dict) and "Ref" in layer:
+        return str(resources[layer["Ref"]]["Properties"]["Content"]["S3Key"])
+    return str(layer)
 
 
 def local_artifact_paths(template: Template) -> Template:
@@ -87,6 +113,9 @@ def local_artifact_paths(template: Template) -> Template:
         code = properties.get("Code")
         if resource.get("Type") == "AWS::Lambda::Function" and isinstance(code, dict):
             properties["Code"] = code["S3Key"]
+        content = properties.get("Content")
+        if resource.get("Type") == "AWS::Lambda::LayerVersion" and isinstance(content, dict):
+            properties["Content"] = content["S3Key"]
         url = properties.get("TemplateURL")
         if resource.get("Type") == "AWS::CloudFormation::Stack" and url is not None:
             properties["TemplateURL"] = _artifact_key_of(url)

@@ -68,6 +68,8 @@ AutoReplace = Literal["auto", "prompt", "never"]
 # For an ASGI or WSGI app: a resource per route of the framework's table, or one greedy
 # resource (/ and /{proxy+}) for the whole app (teal.project.loader).
 ApiMode = Literal["routes", "proxy"]
+Architecture = Literal["x86_64", "arm64"]  # Lambda's Architectures
+DependencySource = Literal["uv.lock", "pyproject.toml", "requirements.txt"]
 STACK_NAME_LIMIT = 128
 
 # Lambda's rules for environment variables ("Working with Lambda environment
@@ -318,6 +320,7 @@ class FunctionSettings(_Strict):
     vpc: VpcSettings | None = None
     # execution environments to warm before a switch (0: none); default: the live peak
     warm: int | None = Field(default=None, ge=0, le=MAX_WARM)
+    architecture: Architecture | None = None  # over [app] architecture
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:
@@ -365,6 +368,10 @@ class AppSection(_Strict):
     api: ApiMode = "routes"
     policies: list[Policy] = Field(default_factory=list)  # every function's role
     tags: Tags = Field(default_factory=dict)  # the stack's: CloudFormation tags its resources
+    # where the dependencies come from when the project has several sources
+    dependencies: DependencySource | None = None
+    optional_dependencies: list[str] = Field(default_factory=list)  # pyproject.toml's groups
+    architecture: Architecture = "x86_64"
 
     @field_validator("name")
     @classmethod
@@ -661,6 +668,17 @@ class Target:
     queues: Mapping[str, QueueSettings] = field(default_factory=dict)  # [queues.NAME]
     extra_resources: ExtraResources | None = None  # [resources] template, read
     watch: WatchSettings = WatchSettings()  # [deploy] watch, max_error_rate, max_p99_ms
+    dependencies: DependencySource | None = None  # [app] dependencies
+    optional_dependencies: tuple[str, ...] = ()  # [app] optional_dependencies
+    architecture: Architecture = "x86_64"  # [app] architecture
+    # the dependency layer of each architecture, (architecture, artifact key): set once
+    # the project is packaged (ops.decision.package_for)
+    dependency_layers: tuple[tuple[str, str], ...] = ()
+
+    def architecture_of(self, function: str) -> Architecture:
+        """The function's own architecture, else the app's."""
+        own = self.functions.get(function, FunctionSettings()).architecture
+        return own or self.architecture
 
     @property
     def environment(self) -> str:
@@ -1063,6 +1081,9 @@ def resolve_target(
         queues=dict(config.queues),
         extra_resources=_extra_resources(project),
         watch=_watch_settings(project, env_name, overrides.deploy or config.deploy),
+        dependencies=config.app.dependencies,
+        optional_dependencies=tuple(config.app.optional_dependencies),
+        architecture=config.app.architecture,
     )
     if len(target.environment) > STACK_NAME_LIMIT:
         raise ConfigError(

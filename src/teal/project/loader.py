@@ -37,9 +37,10 @@ from teal.project.config import (
     check_queue_tables,
     load_project,
 )
+from teal.project.dependencies import DependencyChoice, choice_of, local_world
 from teal.project.importing import IMPORTED_AS, deepest_user_frame, import_app, module_file
 from teal.project.package import runtime_shim
-from teal.project.runtimes import RuntimeWorld, runtime_world
+from teal.project.runtimes import RuntimeWorld
 from teal.project.settings import runtimes_cache
 from teal.project.trigger_checks import build_triggers
 from teal.runtime.access import CORSConfig, LambdaAuthorizer, authorizer_from_json
@@ -126,12 +127,18 @@ def load_app(
     """
     root = project_dir.resolve()
     shim = runtime_shim(runtimes_cache())
-    world = runtime_world(
-        root, runtime, runtimes_cache(), override=python, progress=progress, extra=(root, shim)
+    project = load_project(root) if (root / CONFIG_FILE).is_file() else None
+    app_settings = project.config.app if project is not None else None
+    choice = (
+        choice_of(app_settings.dependencies, app_settings.optional_dependencies)
+        if app_settings is not None
+        else DependencyChoice()
+    )
+    world = local_world(
+        root, runtime, choice, override=python, progress=progress, extra=(root, shim)
     )
     found = import_app(world, entry, root)
     routes = _routes_or_raise(found, root, entry, world)
-    project = load_project(root) if (root / CONFIG_FILE).is_file() else None
     api: ApiMode = project.config.app.api if project is not None else "routes"
     loaded = _loaded(found, routes, entry, api)
     if not loaded.table.routes:

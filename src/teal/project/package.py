@@ -24,6 +24,7 @@ from typing import Protocol
 
 from teal.project.cachedirs import built_once
 from teal.project.exclusions import DEFAULTS, TEALS_OWN, Exclusion, PackageRules, default_rules
+from teal.project.layers import LayerPackage
 from teal.rules.lambda_logs import SourceMap
 from teal.runtime.errors import PackageError, UserError
 
@@ -47,6 +48,8 @@ class Package:
     files: tuple[str, ...]
     unzipped_size: int = 0
     excluded: tuple[Exclusion, ...] = ()  # what of the project was left out, and why
+    dependencies: str | None = None  # where the dependencies come from, in a few words
+    layers: tuple[LayerPackage, ...] = ()  # the dependency layer of each architecture
 
     @property
     def key(self) -> str:
@@ -104,6 +107,13 @@ def select_files(
     walk = _Walk(rules.root, rules.check, held_out - {str(rules.root)})
     files = dict(walk.files(rules.root, "", frozenset({str(rules.root)})))
     return Selection(files, tuple(walk.left_out))
+
+
+def vendored_files(folder: Path) -> dict[str, Path]:
+    """Archive name -> file of installed dependencies, as a package or a layer carries
+    them (teal's defaults leave out their caches and tests)."""
+    top = folder.resolve()
+    return dict(_Walk(top, _vendored_exclusion).files(top, "", frozenset({str(top)})))
 
 
 def project_sources(project_dir: Path, exclude: Sequence[str] = ()) -> SourceMap | None:

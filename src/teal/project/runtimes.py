@@ -225,16 +225,19 @@ def dependencies(
     interpreter: Interpreter,
     cache: Path,
     progress: Progress = quiet,
+    *,
+    label: str = REQUIREMENTS_FILE,
 ) -> Path | None:
     """The folder holding ``requirements`` installed for ``interpreter``, installing
-    them the first time (a cached folder is reused by every function and deploy)."""
+    them the first time (a cached folder is reused by every function and deploy):
+    the local cloud's dependency layer. ``label`` names their source to the user."""
     if requirements is None:
         return None
     text = read_requirements(requirements)
     key = hashlib.sha256(f"{interpreter.version}\0{text}".encode()).hexdigest()[:24]
     final = cache / f"deps-{interpreter.minor}-{key}"
     if not (final / COMPLETE).is_file():
-        progress(f"installing {requirements.name} for Python {interpreter.version} (once)")
+        progress(f"installing {label} for Python {interpreter.version} (once)")
     return built_once(final, lambda staging: _install(requirements, interpreter, staging))
 
 
@@ -356,16 +359,18 @@ class RuntimeWorld:
 
 
 def runtime_world(
-    project_dir: Path,
     runtime: str,
     cache: Path,
     *,
+    requirements: Path | None,
     override: str | None = None,
     progress: Progress = quiet,
     extra: Sequence[Path] = (),
+    label: str = REQUIREMENTS_FILE,
 ) -> RuntimeWorld:
-    """What the project's functions run on locally: interpreter, dependencies, SDK."""
+    """What the project's functions run on locally: interpreter, dependencies (the
+    requirements file their source gives: :mod:`teal.project.dependencies`), SDK."""
     interpreter = find_interpreter(runtime, override)
-    installed = dependencies(requirements_of(project_dir), interpreter, cache, progress)
+    installed = dependencies(requirements, interpreter, cache, progress, label=label)
     paths = [*extra, *([installed] if installed else []), sdk_folder(cache)]
     return RuntimeWorld(interpreter, tuple(paths))

@@ -1,11 +1,14 @@
-"""Vendoring ``requirements.txt`` for Lambda, and Lambda's package size limits.
+"""Vendoring the dependencies for Lambda: the folder the dependency layer zips.
 
-Lambda runs Linux x86_64, whatever the machine teal runs on, so pip is asked
-for wheels of that platform and of the runtime's Python version only
-(``--platform manylinux2014_x86_64 --only-binary=:all: --python-version``),
-installed into a folder that the packager zips with the app. The folder is
-cached under ``cache_dir`` by the hash of the requirements, the runtime and
-the platform, so an unchanged app is not vendored again.
+Lambda runs Linux on x86_64 or arm64, whatever the machine teal runs on, so
+pip is asked for wheels of that platform and of the runtime's Python version
+only (``--platform manylinux2014_x86_64`` or ``manylinux2014_aarch64``,
+``--only-binary=:all: --python-version``), installed into a folder whose
+compiled extensions are then checked against the architecture
+(:func:`teal.project.layers.check_architecture`). The folder is cached under
+``cache_dir`` by the hash of the requirements, the runtime and the platform,
+so unchanged dependencies are not vendored again. Lambda's size limits are
+:mod:`teal.project.size_limits`'.
 """
 
 from __future__ import annotations
@@ -20,18 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from teal.project.cachedirs import built_once
+from teal.project.layers import check_architecture
 from teal.project.runtimes import names_requirements, read_requirements
 from teal.runtime.errors import PackageError
 
 REQUIREMENTS_FILE = "requirements.txt"
 PLATFORM = "manylinux2014_x86_64"
-LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+PLATFORMS = {"x86_64": PLATFORM, "arm64": "manylinux2014_aarch64"}  # by Lambda's names
 _COMPLETE = ".teal-vendored"
 _NO_WHEEL = (
     re.compile(r"No matching distribution found for (?P<name>\S+)"),
     re.compile(r"Could not find a version that satisfies the requirement (?P<name>\S+)"),
 )
-_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,11 @@ def python_version(runtime: str) -> str:
 
 
 def pip_command(
-    requirements: Path, target: Path, runtime: str, pip_args: Sequence[str] = ()
+    requirements: Path,
+    target: Path,
+    runtime: str,
+    pip_args: Sequence[str] = (),
+    architecture: str = "x86_64",
 ) -> list[str]:
     """The pip command line that installs Lambda wheels of ``requirements`` into ``target``."""
     return [
@@ -77,7 +84,7 @@ def pip_command(
         "--target",
         str(target),
         "--platform",
-        PLATFORM,
+        PLATFORMS[architecture],
         "--implementation",
         "cp",
         "--python-version",
@@ -97,34 +104,43 @@ def vendor_requirements(
     *,
     runner: PipRunner = run_pip,
     pip_args: Sequence[str] = (),
+    requirements: Path | None = None,
+    architecture: str = "x86_64",
 ) -> Path | None:
     """Install the project's requirements for Lambda; the folder to zip, or None if none.
 
-    ``pip_args`` are passed to pip as they are (for instance ``--no-index
-    --find-links DIR`` for an offline wheel folder).
+    ``requirements`` is the file the project's dependency source gives
+    (:mod:`teal.project.dependencies`; the project's ``requirements.txt`` when
+    not given). ``pip_args`` are passed to pip as they are (for instance
+    ``--no-index --find-links DIR`` for an offline wheel folder).
     """
-    requirements = project_dir / REQUIREMENTS_FILE
+    requirements = requirements or project_dir / REQUIREMENTS_FILE
     if not requirements.is_file() or not _has_requirements(requirements):
         return None
-    final = cache_dir / f"{runtime}-{_cache_key(requirements, runtime, pip_args)}"
+    key = _cache_key(requirements, runtime, (*pip_args, PLATFORMS[architecture]))
+    final = cache_dir / f"{runtime}-{key}"
 
     def install(staging: Path) -> None:
-        result = runner(pip_command(requirements, staging, runtime, pip_args))
+        result = runner(pip_command(requirements, staging, runtime, pip_args, architecture))
         if result.returncode != 0:
-            raise pip_failure(result.output, runtime, requirements)
-        check_unzipped_size(folder_size(staging), where=str(requirements))
+            raise pip_failure(result.output, runtime, requirements, architecture)
+        check_architecture(staging, architecture)
 
     return built_once(final, install, marker=_COMPLETE)
 
 
-def pip_failure(output: str, runtime: str, requirements: Path) -> PackageError:
+def pip_failure(
+    output: str, runtime: str, requirements: Path, architecture: str = "x86_64"
+) -> PackageError:
     """Turn pip's complaint into an error naming the package that cannot go to Lambda."""
+    platform = PLATFORMS[architecture]
     for pattern in _NO_WHEEL:
         match = pattern.search(output)
         if match:
             name = match.group("name")
             return PackageError(
-                f"{name} has no wheel for Lambda ({PLATFORM}, Python {python_version(runtime)})",
+                f"{name} has no wheel for Lambda ({platform}, Python {python_version(runtime)}) "
+                "and no pure-Python one",
                 where=str(requirements),
                 hint="pin a version that publishes manylinux wheels, or use an alternative "
                 "that does (psycopg2-binary for psycopg2, for example)",
@@ -150,19 +166,6 @@ def folder_size(folder: Path) -> int:
                 elif entry.is_file():
                     total += entry.stat().st_size
     return total
-
-
-def check_unzipped_size(size: int, *, where: str) -> None:
-    """Lambda's 250 MB limit on the unzipped package. (Its 50 MB limit on zipped code
-    holds for direct uploads only; teal's code always goes through the bucket.)"""
-    if size > LAMBDA_UNZIPPED_LIMIT:
-        raise PackageError(
-            f"the Lambda package would be {size / _MB:.1f} MB unzipped, over Lambda's "
-            f"limit of {LAMBDA_UNZIPPED_LIMIT // _MB} MB",
-            where=where,
-            hint="drop unused requirements, or move large dependencies to a Lambda layer "
-            "or a container image",
-        )
 
 
 def _has_requirements(requirements: Path) -> bool:

@@ -49,8 +49,8 @@ def extend_function(
 
 
 def _apply_settings(properties: dict[str, Any], settings: FunctionSettings) -> None:
-    if settings.layers:
-        properties["Layers"] = list(settings.layers)
+    if settings.layers:  # after the dependency layer, if there is one
+        properties["Layers"] = [*properties.get("Layers", []), *settings.layers]
     if settings.reserved_concurrency is not None:
         properties["ReservedConcurrentExecutions"] = settings.reserved_concurrency
     if settings.vpc is not None:

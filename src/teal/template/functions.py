@@ -31,6 +31,7 @@ from typing import Any
 
 from teal.project.config import Target
 from teal.runtime.routes import Route
+from teal.template import dependency_layer
 from teal.template.names import function_id, function_physical_name, generation
 
 RUNTIME_HANDLER = "teal.runtime.entry.handler"
@@ -147,6 +148,7 @@ def _function(function: str, name: str, target: Target, code_key: str, gen: str)
                 "LogGroup": {"Ref": ENVIRONMENT_LOGS},
                 "LogFormat": "Text",
             },
+            **dependency_layer.function_properties(target, function, gen),
         },
     }
 

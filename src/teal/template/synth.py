@@ -16,6 +16,7 @@ from teal.rules.labels import API_KEY_OUTPUT, REST_API_OUTPUT, STAGE_OUTPUT
 from teal.runtime.access import Authorizer
 from teal.runtime.errors import UserError
 from teal.runtime.routes import Node, Route, RouteTable
+from teal.template import dependency_layer
 from teal.template import functions as fn_resources
 from teal.template import queues as stack_queues
 from teal.template.api import (
@@ -109,6 +110,7 @@ def synthesize(
     table = with_app_options(with_effective_cors(table, target.cors))
     gen = generation(rest_api_logical_id)
     resources: dict[str, Any] = fn_resources.environment_resources(target)
+    resources.update(dependency_layer.layer_resources(target, gen))
     by_function = table.functions
     shared_variables = {
         **output_variables(target),

@@ -57,6 +57,7 @@ TEAL_RESOURCE_TYPES = (
     "AWS::IAM::Role",
     "AWS::Lambda::EventSourceMapping",
     "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Permission",
     "AWS::Logs::LogGroup",
     "AWS::SQS::Queue",
@@ -240,6 +241,7 @@ class Scope:
             "bucket": [bucket],
             "objects": [
                 f"{bucket}/code/*",
+                f"{bucket}/layers/*",
                 f"{bucket}/templates/*",
                 f"{bucket}/{LOCK_PREFIX}{self.app}-*",
                 # the domain's locks (teal.ops.environments names them): the root's
@@ -423,6 +425,9 @@ def _made_resources(scope: Scope, service: str) -> tuple[tuple[str, ...], str | 
         "lambda": [
             *(scope.arn("lambda", f"function:{n}") for n in made),
             scope.arn("lambda", "event-source-mapping:*"),
+            # the dependency layers (teal.template.dependency_layer names them), and versions
+            scope.arn("lambda", f"layer:{scope.app}-*"),
+            scope.arn("lambda", f"layer:{scope.app}-*:*"),
             *(scope.layers or ()),
         ],
         "logs": [scope.arn("logs", f"log-group:{environment_log_group(scope.app)}-*")],
@@ -430,6 +435,7 @@ def _made_resources(scope: Scope, service: str) -> tuple[tuple[str, ...], str | 
         "sqs": [scope.arn("sqs", f"{scope.app}-*")],
         "s3": [
             f"arn:{scope.partition}:s3:::{scope.bucket}/code/*",
+            f"arn:{scope.partition}:s3:::{scope.bucket}/layers/*",
             f"arn:{scope.partition}:s3:::{scope.bucket}/templates/*",
         ],
     }

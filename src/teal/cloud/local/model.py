@@ -33,6 +33,12 @@ class HostSettings:
     aws_region: str | None = None
     aws_profile: str | None = None
     python: str | None = None
+    dependencies: str | None = None  # [app] dependencies: the source the layer is read from
+    optional_dependencies: tuple[str, ...] = ()  # [app] optional_dependencies
+
+    def __post_init__(self) -> None:
+        # read back from JSON, the groups are a list
+        object.__setattr__(self, "optional_dependencies", tuple(self.optional_dependencies))
 
 
 @dataclass(frozen=True)

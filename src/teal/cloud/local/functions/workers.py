@@ -70,8 +70,8 @@ from teal.cloud.local.functions.worker_records import Owner, forget_worker, reco
 from teal.cloud.local.model import FunctionSpec
 from teal.cloud.local.paths import LAMBDA_LOG_PREFIX, LocalPaths
 from teal.processes import kill_group, resident_bytes
-from teal.project.runtimes import RuntimeWorld, runtime_world
-from teal.project.settings import runtimes_cache
+from teal.project.dependencies import choice_of, local_world
+from teal.project.runtimes import RuntimeWorld
 from teal.runtime.errors import TealError
 from teal.runtime.warmup import warm_up_event
 
@@ -698,7 +698,7 @@ class WorkerManager:
         self.clock = clock
         self._pools: dict[str, Pool] = {}
         self._code_dirs: dict[str, Path] = {}
-        self._worlds: dict[tuple[str, str], RuntimeWorld] = {}
+        self._worlds: dict[tuple[str | None, ...], RuntimeWorld] = {}
         self._preparing = _OnceAtATime()
         self.credentials = UserCredentials()
         self.secrets = SecretsReader(paths)  # the local secrets store, read when it changed
@@ -799,7 +799,8 @@ class WorkerManager:
         out once for the cold starts that need it at the same time (a burst on a
         new version starts many): each took a second of the gateway's threads.
         """
-        key = (spec.runtime, spec.code_sha256)
+        host = spec.host  # the dependency source it chose is part of what it runs on
+        key = (spec.runtime, spec.code_sha256, host.dependencies, *host.optional_dependencies)
         world = self._worlds.get(key)
         if world is None:
             world = await self._preparing.run(key, lambda: self._new_world(spec, code_dir))
@@ -808,12 +809,9 @@ class WorkerManager:
 
     async def _new_world(self, spec: FunctionSpec, code_dir: Path) -> RuntimeWorld:
         try:
+            choice = choice_of(spec.host.dependencies, spec.host.optional_dependencies)
             return await asyncio.to_thread(
-                runtime_world,
-                code_dir,
-                spec.runtime,
-                runtimes_cache(),
-                override=spec.host.python,
+                local_world, code_dir, spec.runtime, choice, override=spec.host.python
             )
         except TealError as exc:
             raise InvocationError(FailureKind.INIT, exc.render()) from exc

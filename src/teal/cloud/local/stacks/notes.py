@@ -3,7 +3,8 @@
 - IAM: roles are kept, their policies never enforced; a function may call
   what its role would not allow on AWS (say so when teal.toml grants
   policies, so nobody takes a local success for a permission check);
-- layers, reserved concurrency and VPCs: accepted and ignored;
+- layers given by ARN, reserved concurrency and VPCs: accepted and ignored
+  (teal's dependency layer is mirrored: its install of the dependencies);
 - resource types the local cloud does not emulate: recorded, not created
   (:mod:`teal.cloud.local.stacks.resources.not_emulated`), named.
 
@@ -29,6 +30,15 @@ IGNORED = {
 }
 
 
+def _ignored(key: str, properties: Mapping[str, Any]) -> bool:
+    """A setting the local cloud ignores: layers by ARN count, teal's dependency layer
+    (a reference to the stack's own LayerVersion) does not, as the local cloud
+    mirrors it with its own install of the dependencies."""
+    if key != "Layers":
+        return key in properties
+    return any(isinstance(layer, str) for layer in properties.get("Layers", []))
+
+
 def template_notes(template: Template, known: Providers) -> list[str]:
     """The notes a template calls for, in a stable order."""
     resources: Mapping[str, Any] = template.get("Resources", {})
@@ -44,7 +54,7 @@ def template_notes(template: Template, known: Providers) -> list[str]:
             for body in resources.values()
             if body.get("Type") == "AWS::Lambda::Function"
             for key, words in IGNORED.items()
-            if key in body.get("Properties", {})
+            if _ignored(key, body.get("Properties", {}))
         }
     )
     if ignored:
