@@ -452,6 +452,19 @@ class FakeCloudFormation:
         self._arns[(stack.stack_id, logical_id)] = str(made["FunctionArn"])
         return name
 
+    def _make_layer_version(self, stack: FakeStack, logical_id: str, props: dict[str, Any]) -> str:
+        """A layer version published in moto from the zip teal uploaded; its ARN is its
+        physical id, as CloudFormation's Ref of a LayerVersion gives."""
+        assert self._services is not None
+        content = props["Content"]
+        made = self._services.lambda_.publish_layer_version(
+            LayerName=str(props.get("LayerName", f"{stack.name}-{logical_id}")),
+            Content={"S3Bucket": content["S3Bucket"], "S3Key": content["S3Key"]},
+            CompatibleRuntimes=list(props.get("CompatibleRuntimes", [])),
+            CompatibleArchitectures=list(props.get("CompatibleArchitectures", [])),
+        )
+        return str(made["LayerVersionArn"])
+
     def _make_permission(self, stack: FakeStack, logical_id: str, props: dict[str, Any]) -> str:
         assert self._services is not None
         statement = f"{stack.name}-{logical_id}"[:100]
@@ -652,6 +665,7 @@ _MADE_IN_MOTO = {
     "AWS::ApiGateway::UsagePlan": "_make_usage_plan",
     "AWS::ApiGateway::UsagePlanKey": "_make_usage_plan_key",
     "AWS::Lambda::Function": "_make_function",
+    "AWS::Lambda::LayerVersion": "_make_layer_version",
     "AWS::Lambda::Permission": "_make_permission",
     "AWS::Lambda::EventSourceMapping": "_make_event_source_mapping",
     "AWS::Events::Rule": "_make_rule",

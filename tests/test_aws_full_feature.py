@@ -144,6 +144,10 @@ FOUND_BY: dict[str, Callable[[Moto, str, Props], object]] = {
     "AWS::ApiGateway::DomainName": lambda m, pid, p: m.apigateway.get_domain_name(domainName=pid),
     "AWS::IAM::Role": lambda m, pid, p: m.iam.get_role(RoleName=pid),
     "AWS::Lambda::Function": lambda m, pid, p: m.services.lambda_.get_function(FunctionName=pid),
+    # moto lacks GetLayerVersionByArn: the ARN's name and number
+    "AWS::Lambda::LayerVersion": lambda m, pid, p: m.services.lambda_.get_layer_version(
+        LayerName=pid.split(":")[-2], VersionNumber=int(pid.split(":")[-1])
+    ),
     "AWS::Lambda::Permission": lambda m, pid, p: _statement(m, p["FunctionName"], pid),
     "AWS::Lambda::EventSourceMapping": lambda m, pid, p: (
         m.services.lambda_.get_event_source_mapping(UUID=pid)

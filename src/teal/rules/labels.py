@@ -45,6 +45,7 @@ TEAL_LOGICAL_ID = re.compile(
             f"UsagePlan(?:Key)?{_GENERATION}",
             f"GatewayResponse[A-Za-z0-9]+{_GENERATION}",
             "EnvironmentLogs",
+            f"DependencyLayer(?:Arm64)?{_GENERATION}",
             f"(?:Fn|Res|Method|Authorizer|Queue){_HASHED}",
         )
     )
