@@ -3,7 +3,8 @@
 - IAM: roles are kept, their policies never enforced; a function may call
   what its role would not allow on AWS (say so when teal.toml grants
   policies, so nobody takes a local success for a permission check);
-- layers, reserved concurrency and VPCs: accepted and ignored;
+- layers, reserved concurrency, VPCs, SnapStart and provisioned concurrency:
+  accepted and ignored;
 - resource types the local cloud does not emulate: recorded, not created
   (:mod:`teal.cloud.local.stacks.resources.not_emulated`), named.
 
@@ -26,7 +27,10 @@ IGNORED = {
     "Layers": "layers",
     "ReservedConcurrentExecutions": "reserved concurrency",
     "VpcConfig": "VPC settings",
+    "SnapStart": "SnapStart",
 }
+# on an alias: the local cloud starts workers on demand
+IGNORED_ON_ALIASES = {"ProvisionedConcurrencyConfig": "provisioned concurrency"}
 
 
 def template_notes(template: Template, known: Providers) -> list[str]:
@@ -42,8 +46,7 @@ def template_notes(template: Template, known: Providers) -> list[str]:
         {
             words
             for body in resources.values()
-            if body.get("Type") == "AWS::Lambda::Function"
-            for key, words in IGNORED.items()
+            for key, words in _ignored_of(str(body.get("Type"))).items()
             if key in body.get("Properties", {})
         }
     )
@@ -58,6 +61,12 @@ def template_notes(template: Template, known: Providers) -> list[str]:
             f"{', '.join(foreign)}; local functions that use them reach AWS, if anything"
         )
     return notes
+
+
+def _ignored_of(resource_type: str) -> Mapping[str, str]:
+    if resource_type == "AWS::Lambda::Function":
+        return IGNORED
+    return IGNORED_ON_ALIASES if resource_type == "AWS::Lambda::Alias" else {}
 
 
 def _grants(body: Mapping[str, Any]) -> bool:

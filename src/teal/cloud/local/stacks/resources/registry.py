@@ -60,6 +60,8 @@ def providers() -> Providers:
             log_groups.LogGroup(),
             lambda_.Function(),
             lambda_.Permission(),
+            lambda_.Version(),
+            lambda_.Alias(),
             apigateway.RestApi(),
             apigateway.Resource(),
             apigateway.Method(),
