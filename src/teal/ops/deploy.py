@@ -40,6 +40,7 @@ from teal.ops.apply import (
     endpoint,
     refuse_short_watch,
 )
+from teal.ops.canary import CanaryReport, CanaryRolledBack
 from teal.ops.crashpoints import crash_point
 from teal.ops.decision import (
     Decision,
@@ -87,6 +88,7 @@ class DeployReport:
     verdict: Verdict
     seconds: float
     watch: WatchReport | None = None  # [deploy] watch after a replacement's re-point
+    canary: CanaryReport | None = None  # --canary: the new versions' share, and its verdict
 
     @property
     def api_replaced(self) -> bool:
@@ -107,6 +109,7 @@ class DeployReport:
             "reasons": [r.to_json() for r in self.verdict.reasons],
             "seconds": round(self.seconds, 3),
             **({"watch": self.watch.to_json()} if self.watch is not None else {}),
+            **({"canary": self.canary.to_json()} if self.canary is not None else {}),
         }
 
 
@@ -142,6 +145,9 @@ def deploy(
             except SwitchedBack as back:
                 operation.end("failed", {"error": back.what, "watch": back.watch.to_json()})
                 raise
+            except CanaryRolledBack as back:
+                operation.end("failed", {"error": back.what, "canary": back.report.to_json()})
+                raise
             crash_point("deploy:applied")
             domain = _follow_domain(prepared, applied, run)
             report = DeployReport(
@@ -156,6 +162,7 @@ def deploy(
                 verdict=prepared.verdict,
                 seconds=time.monotonic() - started,
                 watch=applied.watch,
+                canary=applied.canary,
             )
             operation.end(
                 "done",
@@ -192,7 +199,8 @@ def report_details(report: DeployReport) -> dict[str, Any]:
         "code_sha256": report.code_sha256,
         "decision": report.decision.value,
     }
-    return details | ({"watch": report.watch.to_json()} if report.watch is not None else {})
+    details |= {"watch": report.watch.to_json()} if report.watch is not None else {}
+    return details | ({"canary": report.canary.to_json()} if report.canary is not None else {})
 
 
 def _announce(prepared: Prepared, decision: Decision) -> str:

@@ -669,6 +669,7 @@ class Target:
     # [deploy] canary: the share (percent) of invocations an in-place update sends to the
     # new versions while they are watched; None: no canary unless --canary asks
     canary_percent: float | None = None
+    canary_where: str = CONFIG_FILE  # what asked for the canary, for errors about it
 
     @property
     def environment(self) -> str:

@@ -25,6 +25,7 @@ from teal.cloud.aws.session import AwsClients, open_session
 from teal.cloud.aws.stacks import Stacks
 from teal.cloud.aws.watch_alarms import WatchAlarms
 from teal.cloud.base import (
+    AliasState,
     ApiKeyInfo,
     BasePathMapping,
     ChangeSet,
@@ -46,6 +47,7 @@ from teal.cloud.base import (
     StackResult,
     StageRef,
     Traffic,
+    VersionRef,
 )
 from teal.project.config import DomainSpec
 from teal.rules.apigateway import stage_endpoint
@@ -305,6 +307,28 @@ class AwsCloud:
     def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
         with translated("cloudwatch"):
             return self._metrics.traffic_since(stages, since)
+
+    def version_traffic_since(self, versions: Sequence[VersionRef], since: datetime) -> Traffic:
+        with translated("cloudwatch"):
+            return self._metrics.version_traffic_since(versions, since)
+
+    def function_aliases(self, functions: Sequence[str], alias: str) -> dict[str, AliasState]:
+        """One GetAlias per function (Lambda has no call for many)."""
+        found: dict[str, AliasState] = {}
+        with translated("lambda"):
+            for function in functions:
+                try:
+                    answer = self.clients.lambda_.get_alias(FunctionName=function, Name=alias)
+                except self.clients.lambda_.exceptions.ResourceNotFoundException:
+                    continue
+                weights = answer.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+                canary = next(iter(weights.items()), None)
+                found[function] = AliasState(
+                    answer["FunctionVersion"],
+                    canary[0] if canary else None,
+                    round(canary[1] * 100, 2) if canary else None,
+                )
+        return found
 
 
 if TYPE_CHECKING:

@@ -2,9 +2,10 @@
 aliases, and their invoke permissions.
 
 The only module that reads or writes the ``functions``, ``function_versions``,
-``aliases`` and ``permissions`` tables. The stack provider (:mod:`teal.cloud.local.stacks.resources.lambda_`)
-writes them; the gateway, the scheduler and the event source mappings read
-them here, so the stored form of a :class:`FunctionSpec` is known in one place.
+``aliases`` and ``permissions`` tables. The stack provider
+(:mod:`teal.cloud.local.stacks.resources.lambda_`) writes them; the gateway, the
+scheduler and the event source mappings read them here, so the stored form of a
+:class:`FunctionSpec` is known in one place.
 Every function takes the caller's connection, and writes in the caller's
 transaction, so a function and its stack's record change together.
 
@@ -103,8 +104,7 @@ def _version(
     conn: sqlite3.Connection, name: str, number: int, invoked_arn: str
 ) -> FunctionSpec | None:
     row = conn.execute(
-        "SELECT spec FROM function_versions WHERE function_name = ? AND version = ? "
-        "AND spec != ''",
+        "SELECT spec FROM function_versions WHERE function_name = ? AND version = ? AND spec != ''",
         (name, number),
     ).fetchone()
     if row is None:
@@ -161,8 +161,7 @@ def delete_version(conn: sqlite3.Connection, name: str, number: int) -> None:
     ]
     if pointing:
         raise ValueError(
-            "Unable to delete version because the following aliases reference it: "
-            f"{pointing}"
+            f"Unable to delete version because the following aliases reference it: {pointing}"
         )
     conn.execute(
         "UPDATE function_versions SET spec = '' WHERE function_name = ? AND version = ?",
@@ -173,8 +172,7 @@ def delete_version(conn: sqlite3.Connection, name: str, number: int) -> None:
 
 def version_exists(conn: sqlite3.Connection, name: str, number: int) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM function_versions WHERE function_name = ? AND version = ? "
-        "AND spec != ''",
+        "SELECT 1 FROM function_versions WHERE function_name = ? AND version = ? AND spec != ''",
         (name, number),
     ).fetchone()
     return row is not None
@@ -215,9 +213,7 @@ def put_alias(conn: sqlite3.Connection, alias: Alias) -> None:
 
 
 def delete_alias(conn: sqlite3.Connection, function_name: str, name: str) -> None:
-    conn.execute(
-        "DELETE FROM aliases WHERE function_name = ? AND name = ?", (function_name, name)
-    )
+    conn.execute("DELETE FROM aliases WHERE function_name = ? AND name = ?", (function_name, name))
     bump_generation(conn)
 
 
