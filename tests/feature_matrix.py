@@ -237,6 +237,11 @@ FEATURES: tuple[Feature, ...] = (
         _main(reserved_concurrency=5),
     ),
     Feature(
+        "function-provisioned-concurrency",
+        "[functions.app] provisioned_concurrency (on its alias)",
+        _main(provisioned_concurrency=2),
+    ),
+    Feature(
         "function-vpc",
         "[functions.app.vpc] subnets, security_groups",
         _main(vpc={"subnets": ["subnet-0abc1234"], "security_groups": ["sg-0abc1234"]}),

@@ -32,7 +32,11 @@ NESTED_STACK = "AWS::CloudFormation::Stack"
 # list elements keyed by one of their fields, so that their other fields stay apart
 NAME_KEYS = ("PolicyName", "Id", "StatusCode", "Key")
 # values that change with every route by design (a hash of them all)
-CHANGING = {("AWS::ApiGateway::Deployment", "Description")}
+# (and a function's published version: a hash of the function's properties)
+CHANGING = {
+    ("AWS::ApiGateway::Deployment", "Description"),
+    ("AWS::Lambda::Version", "Description"),
+}
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
@@ -167,6 +171,11 @@ class Facts:
                 return f"Function {self.text(props['FunctionName'])}"
             case "AWS::IAM::Role":
                 return self._role(scope, logical_id)
+            case "AWS::Lambda::Version":
+                return f"Version of {self.resolve(scope, props['FunctionName'])}"
+            case "AWS::Lambda::Alias":
+                function = self.resolve(scope, props["FunctionName"])
+                return f"Alias {props['Name']} of {function}"
             case "AWS::Lambda::Permission":
                 parts = [props["FunctionName"], props["Principal"], props.get("SourceArn")]
                 return f"Permission {canonical(self.resolve(scope, parts))}"
