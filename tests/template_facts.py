@@ -154,7 +154,13 @@ class Facts:
         (except for resources that have no key of their own, such as queues)."""
         key = (scope.name, logical_id)
         if key not in self._identities:
-            self._identities[key] = self.prefix + self._identity(scope, logical_id)
+            kind = scope.resources[logical_id]["Type"]
+            own = (
+                self._of_function(scope, kind, scope.resources[logical_id].get("Properties", {}))
+                if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias")
+                else self._identity(scope, logical_id)
+            )
+            self._identities[key] = self.prefix + own
         return self._identities[key]
 
     def _identity(self, scope: _Scope, logical_id: str) -> str:
@@ -171,11 +177,6 @@ class Facts:
                 return f"Function {self.text(props['FunctionName'])}"
             case "AWS::IAM::Role":
                 return self._role(scope, logical_id)
-            case "AWS::Lambda::Version":
-                return f"Version of {self.resolve(scope, props['FunctionName'])}"
-            case "AWS::Lambda::Alias":
-                function = self.resolve(scope, props["FunctionName"])
-                return f"Alias {props['Name']} of {function}"
             case "AWS::Lambda::Permission":
                 parts = [props["FunctionName"], props["Principal"], props.get("SourceArn")]
                 return f"Permission {canonical(self.resolve(scope, parts))}"
@@ -202,6 +203,13 @@ class Facts:
                 return short  # one of each per API
             case _:
                 return f"{kind} {logical_id}"
+
+    def _of_function(self, scope: _Scope, kind: str, props: dict[str, Any]) -> str:
+        """A version or an alias, named by its function (a version's id carries a hash)."""
+        function = self.resolve(scope, props["FunctionName"])
+        if kind == "AWS::Lambda::Version":
+            return f"Version of {function}"
+        return f"Alias {props['Name']} of {function}"
 
     def _path_of(self, scope: _Scope, parent: Any, part: str | None = None) -> str:
         where = self.resolve(scope, parent)

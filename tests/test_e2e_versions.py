@@ -30,7 +30,8 @@ app = App()
 def who(request):
     context = request.context
     if BROKEN:
-        return Response({"error": "broken", "function_version": context.function_version}, status=500)
+        answer = {"error": "broken", "function_version": context.function_version}
+        return Response(answer, status=500)
     return {
         "version": VERSION,
         "function_version": context.function_version,
