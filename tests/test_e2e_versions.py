@@ -37,6 +37,11 @@ def who(request):
         "function_version": context.function_version,
         "invoked_arn": context.invoked_function_arn,
     }
+
+
+@app.route("/items/{id}")
+def item(request):
+    return {"id": request.path_params["id"]}
 """
 
 TOML = """
@@ -78,9 +83,12 @@ def test_an_invocation_runs_the_alias_version_and_a_change_publishes_the_next(
     assert (second["version"], second["function_version"]) == ("2", "2")
     status = cloud.teal_ok("status", "--json").json()
     versions = status["environments"][0]["versions"]
-    assert versions == {
-        "who": {"alias_version": "2", "canary_version": None, "canary_percent": None}
+    assert versions["who"] == {
+        "alias_version": "2",
+        "canary_version": None,
+        "canary_percent": None,
     }
+    assert versions["item"]["alias_version"] == "2"  # its variables name the new code too
     logs = b"".join(p.read_bytes() for p in (cloud.home / "logs").rglob("*") if p.is_file())
     assert b"Version: 2" in logs  # START RequestId: ... Version: 2
 
@@ -174,3 +182,19 @@ def test_a_failing_canary_is_rolled_back_with_the_old_version_failing_nothing(
     history = cloud.teal_ok("status", "--json").json()["history"]
     rolled = [e for e in history if e["action"] == "canary-rolled-back"]
     assert rolled and rolled[0]["errors_new"] >= 2
+
+
+def test_a_canary_of_a_change_that_replaces_the_api_is_refused_and_the_plan_says_why(
+    cloud: LocalCloudEnv,
+) -> None:
+    cloud.teal_ok("deploy", "--json")
+    cloud.edit_app('"/items/{id}"', '"/items/{item_id}"')
+    cloud.edit_app('path_params["id"]', 'path_params["item_id"]')
+    refused = cloud.teal("deploy", "--canary", "10%", "--json")
+    assert refused.code == 2, refused.err
+    assert "two RestApis" in refused.err and "teal switch --watch" in refused.err
+    (cloud.project / "teal.toml").write_text(TOML + '\n[deploy]\ncanary = "10%"\n')
+    plan = cloud.teal_ok("plan")
+    assert "no canary" in plan.out + plan.err
+    history = cloud.teal_ok("status", "--json").json()["history"]
+    assert [e["action"] for e in history] == ["deploy"]  # the refusal changed nothing

@@ -36,7 +36,9 @@ from teal.project.config import FunctionSettings, Target
 from teal.template.names import canonical_json, function_id, short_hash
 from teal.template.types import Template
 
+# every function's alias, which everything that invokes the function names
 ALIAS_NAME = "live"
+
 VERSION_TYPE = "AWS::Lambda::Version"
 ALIAS_TYPE = "AWS::Lambda::Alias"
 FUNCTION_TYPE = "AWS::Lambda::Function"
