@@ -5,6 +5,7 @@ rollback."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
@@ -198,3 +199,26 @@ def test_a_canary_of_a_change_that_replaces_the_api_is_refused_and_the_plan_says
     assert "no canary" in plan.out + plan.err
     history = cloud.teal_ok("status", "--json").json()["history"]
     assert [e["action"] for e in history] == ["deploy"]  # the refusal changed nothing
+
+
+def test_ctrl_c_during_a_canary_puts_every_alias_back_on_the_old_version(
+    cloud: LocalCloudEnv,
+) -> None:
+    url = cloud.teal_ok("deploy", "--json").json()["endpoint"]
+    _who(url)
+    cloud.edit_app('VERSION = "1"', 'VERSION = "2"')
+    with _Counter(url) as counter:
+        deploying = _deploy_in_background(cloud, "--canary", "50%", "--watch", "120s")
+        deadline = time.monotonic() + 120
+        while counter.seen["2"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the canary runs: the new version answers some requests
+        assert counter.seen["2"] >= 5, counter.seen
+        deploying.send_signal(signal.SIGINT)
+        _, err = deploying.communicate(timeout=120)
+    assert deploying.returncode == 130, err
+    assert "back on the old versions" in err
+    assert not counter.failed
+    for _ in range(20):
+        assert _who(url)["function_version"] == "1"
+    history = cloud.teal_ok("status", "--json").json()["history"]
+    assert "canary-rolled-back" in [e["action"] for e in history]
