@@ -345,6 +345,11 @@ FEATURES: tuple[Feature, ...] = (
         _main(warm=3),
     ),
     Feature(
+        "function-provisioned-concurrency",
+        "[functions.app] provisioned_concurrency (on its alias)",
+        _main(provisioned_concurrency=2),
+    ),
+    Feature(
         "function-vpc",
         "[functions.app.vpc] subnets, security_groups",
         _main(vpc={"subnets": ["subnet-0abc1234"], "security_groups": ["sg-0abc1234"]}),

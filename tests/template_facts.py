@@ -32,7 +32,11 @@ NESTED_STACK = "AWS::CloudFormation::Stack"
 # list elements keyed by one of their fields, so that their other fields stay apart
 NAME_KEYS = ("PolicyName", "Id", "StatusCode", "Key")
 # values that change with every route by design (a hash of them all)
-CHANGING = {("AWS::ApiGateway::Deployment", "Description")}
+# (and a function's published version: a hash of the function's properties)
+CHANGING = {
+    ("AWS::ApiGateway::Deployment", "Description"),
+    ("AWS::Lambda::Version", "Description"),
+}
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
@@ -158,7 +162,13 @@ class Facts:
         (except for resources that have no key of their own, such as queues)."""
         key = (scope.name, logical_id)
         if key not in self._identities:
-            self._identities[key] = self.prefix + self._identity(scope, logical_id)
+            kind = scope.resources[logical_id]["Type"]
+            own = (
+                self._of_function(scope, kind, scope.resources[logical_id].get("Properties", {}))
+                if kind in ("AWS::Lambda::Version", "AWS::Lambda::Alias")
+                else self._identity(scope, logical_id)
+            )
+            self._identities[key] = self.prefix + own
         return self._identities[key]
 
     def _identity(self, scope: _Scope, logical_id: str) -> str:
@@ -201,6 +211,13 @@ class Facts:
                 return short  # one of each per API
             case _:
                 return _other(kind, logical_id, props)
+
+    def _of_function(self, scope: _Scope, kind: str, props: dict[str, Any]) -> str:
+        """A version or an alias, named by its function (a version's id carries a hash)."""
+        function = self.resolve(scope, props["FunctionName"])
+        if kind == "AWS::Lambda::Version":
+            return f"Version of {function}"
+        return f"Alias {props['Name']} of {function}"
 
     def _path_of(self, scope: _Scope, parent: Any, part: str | None = None) -> str:
         where = self.resolve(scope, parent)

@@ -191,8 +191,14 @@ def test_function_settings_change_is_an_in_place_function_update(target_change: 
     after = synthesize(table, make_target(**target_change), CODE_KEY, previous=deployed(before))
     verdict = analyze(before.template, {}, after.template, {})
     assert not verdict.replace
-    assert [c.type for c in verdict.changes.modified] == ["AWS::Lambda::Function"]
-    assert verdict.changes.replaced == verdict.changes.added == verdict.changes.removed == ()
+    # the function changes in place; a new version is published and the alias moves to it
+    assert sorted(c.type for c in verdict.changes.modified) == [
+        "AWS::Lambda::Alias",
+        "AWS::Lambda::Function",
+    ]
+    assert [c.type for c in verdict.changes.added] == ["AWS::Lambda::Version"]
+    assert [c.type for c in verdict.changes.removed] == ["AWS::Lambda::Version"]
+    assert verdict.changes.replaced == ()
 
 
 def test_new_binary_media_types_update_the_api_in_place_with_a_new_deployment() -> None:
@@ -213,7 +219,11 @@ def test_new_code_updates_functions_only() -> None:
     before = synthesize(table, make_target(), CODE_KEY)
     after = synthesize(table, make_target(), "code/" + "1" * 64 + ".zip", previous=deployed(before))
     verdict = analyze(before.template, {}, after.template, {})
-    assert [c.type for c in verdict.changes.modified] == ["AWS::Lambda::Function"]
+    assert sorted(c.type for c in verdict.changes.modified) == [
+        "AWS::Lambda::Alias",
+        "AWS::Lambda::Function",
+    ]
+    assert [c.type for c in verdict.changes.added] == ["AWS::Lambda::Version"]
 
 
 def test_replacement_cascades_to_children_and_their_methods() -> None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from teal.cloud.base import HistoryEntry, PlanSummary, RoutingRule, Traffic
+from teal.cloud.base import AliasState, HistoryEntry, PlanSummary, RoutingRule, Traffic
 from teal.cloud.local.console import ConsoleMount
 from teal.cloud.local.console.actions import (
     ACTIONS,
@@ -557,3 +557,22 @@ def test_an_action_runs_as_a_child_and_reports_its_progress_and_answer(
         assert job.error is None
     else:
         assert job.error == "1 of 1 check(s) failed"
+
+
+def test_an_environment_shows_each_functions_alias_and_a_canary_in_progress() -> None:
+    facts = replace(
+        stack("blog-dev", "blue"),
+        aliases={
+            "blog-dev-posts": AliasState("3", "4", 20.0),
+            "blog-dev-health-g2": AliasState("2"),
+        },
+    )
+    [app] = app_views([facts], [], {}, {"blog": ()}, PORT)
+    [environment] = app.environments
+    assert environment.versions["posts"] == AliasState("3", "4", 20.0)
+    assert list(environment.canaries) == ["posts"]
+    page = _templates(AUTH, lambda: None).get_template("environment_live.html")
+    html = page.render(environment=environment)
+    assert "Canary in progress" in html
+    assert "posts sends 20.0% to version 4 (the rest to 3)" in html
+    assert "version 2" in html  # health's alias, without a canary

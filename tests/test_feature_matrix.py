@@ -67,7 +67,7 @@ def named(facts: frozenset[Fact], subject: str) -> set[Fact]:
 
 
 def test_the_catalogue_pairs_every_feature_with_every_other_it_can_meet() -> None:
-    assert len(FEATURES) == len(BY_NAME) == 38
+    assert len(FEATURES) == len(BY_NAME) == 39
     frameworks = [f for f in FEATURES if f.app is not None]
     with_code = [f for f in FEATURES if f.code]
     unpaired = len(frameworks) * len(with_code) + len(frameworks) * (len(frameworks) - 1) // 2

@@ -115,6 +115,8 @@ def downgrade_to_v1(paths: LocalPaths) -> None:
     conn.execute("DROP TABLE routing_rules")  # version 6's
     conn.execute("ALTER TABLE domains DROP COLUMN routing_mode")
     conn.execute("ALTER TABLE domains DROP COLUMN settings")  # version 7's
+    conn.execute("DROP TABLE function_versions")  # version 9's
+    conn.execute("DROP TABLE aliases")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.execute("COMMIT")
     conn.close()

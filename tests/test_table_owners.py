@@ -51,6 +51,8 @@ OWNERS = {
     # Lambda's control plane
     "functions": CATALOG,
     "permissions": CATALOG,
+    "function_versions": CATALOG,
+    "aliases": CATALOG,
     # API Gateway: RestApis, their deployments and stages, who may call them, domains
     "rest_apis": REST_APIS,
     "api_resources": REST_APIS,

@@ -182,14 +182,15 @@ def test_a_lambda_authorizer_is_an_authorizer_with_a_function_of_its_own() -> No
     assert props["Type"] == "TOKEN"
     assert props["IdentitySource"] == "method.request.header.Authorization"
     assert props["AuthorizerResultTtlInSeconds"] == 60
-    function_ref = props["AuthorizerUri"]["Fn::Sub"][1]["FunctionArn"]["Fn::GetAtt"][0]
+    alias_ref = props["AuthorizerUri"]["Fn::Sub"][1]["FunctionArn"]["Ref"]
+    function_ref = template["Resources"][alias_ref]["Properties"]["FunctionName"]["Ref"]
     function = template["Resources"][function_ref]["Properties"]
     assert function["Handler"] == AUTHORIZER_HANDLER
     assert function["Environment"]["Variables"]["TEAL_FUNCTION"] == "check_token"
     permission = next(
         p["Properties"]
         for p in of_type(template, "AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"]["Fn::GetAtt"][0] == function_ref
+        if p["Properties"]["FunctionName"] == {"Ref": alias_ref}
     )
     assert permission["SourceArn"]["Fn::Sub"].endswith("/authorizers/*")
     for props in methods(template).values():

@@ -26,6 +26,7 @@ from teal.template.combine import combine_for_switch
 from teal.template.functions import permission_id, role_id
 from teal.template.names import function_id
 from teal.template.queues import dead_letter_id, queue_id
+from teal.template.versions import alias_id
 from test_template_support import CODE_KEY, lint_errors, make_target
 
 READ_POSTS = PolicyStatement(
@@ -131,7 +132,7 @@ def test_schedules_are_rules_with_a_permission_for_eventbridge() -> None:
     ]
     for rule_id, rule in rules.items():
         target = rule["Properties"]["Targets"][0]
-        assert target["Arn"] == {"Fn::GetAtt": [function_id("tick"), "Arn"]}
+        assert target["Arn"] == {"Ref": alias_id("tick")}  # the alias, never $LATEST
         permission = template["Resources"][f"{rule_id}Permission"]["Properties"]
         assert permission["Principal"] == "events.amazonaws.com"
         assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}

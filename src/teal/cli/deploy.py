@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from teal.cli.bluegreen import configured_domains
+from teal.cli.bluegreen import _duration_option, configured_domains
 from teal.cli.common import (
     console,
     emit_json,
@@ -17,13 +18,25 @@ from teal.cli.common import (
     open_watched_cloud,
     target_options,
 )
+from teal.cli.exits import Reported
 from teal.cli.output import Activity, warn
 from teal.cloud import open_cloud
 from teal.ops import oplog
+from teal.ops.canary import CanaryRolledBack
 from teal.ops.decision import ReplacePolicy, plan_summary
 from teal.ops.deploy import DeployReport, deploy
 from teal.ops.environments import domain_lock_key, find_environment, read_domain
 from teal.ops.oplog import current_user
+from teal.project.config import Target, parse_percent
+
+
+def _percent_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_percent(value)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem), param=param) from None
 
 
 @click.command(name="deploy")
@@ -44,6 +57,36 @@ from teal.ops.oplog import current_user
     is_flag=True,
     help="Apply an unsafe in-place update anyway, to see CloudFormation fail and roll back.",
 )
+@click.option(
+    "--canary",
+    "canary",
+    metavar="PCT",
+    callback=_percent_option,
+    help="For an in-place update, send this share (10%) of the changed functions' "
+    "invocations to their new versions, watch them, then promote or roll back (default: "
+    "[deploy] canary).",
+)
+@click.option(
+    "--watch",
+    "watch_for",
+    metavar="DURATION",
+    callback=_duration_option,
+    help="How long a canary (or the watch after a replacement's re-point) watches "
+    "(90s, 5m...; default: [deploy] watch, else 5m for a canary).",
+)
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 100),
+    metavar="PCT",
+    help="A watch's limit: 5xx answers in percent of requests (default: [deploy] "
+    "max_error_rate, else 1).",
+)
+@click.option(
+    "--max-p99-ms",
+    type=click.FloatRange(0, min_open=True),
+    metavar="N",
+    help="A watch's limit on the p99 latency (default: [deploy] max_p99_ms, else none).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Print every stack event.")
 @click.option(
     "--no-warm",
@@ -61,6 +104,10 @@ def deploy_command(
     yes: bool,
     no_auto_replace: bool,
     force_update: bool,
+    canary: float | None,
+    watch_for: int | None,
+    max_error_rate: float | None,
+    max_p99_ms: float | None,
     verbose: bool,
     no_warm: bool,
 ) -> None:
@@ -69,21 +116,29 @@ def deploy_command(
     the live version with no gap.
     """
     _, target = load_target(project, env, extra, cloud)
+    target = _with_watch_flags(target, canary, watch_for, max_error_rate, max_p99_ms)
     the_cloud = open_watched_cloud(target)
     mode = "never" if no_auto_replace else target.auto_replace
     with Activity(err_console, verbose=verbose) as activity:
         confirm = activity.ask if is_interactive() else None
         policy = ReplacePolicy(mode, yes=yes, force_update=force_update, confirm=confirm)
-        report = deploy(
-            target,
-            the_cloud,
-            policy,
-            on_event=activity,
-            progress=activity.step,
-            user=current_user(),
-            live=activity.update,
-            warm=not no_warm,
-        )
+        try:
+            report = deploy(
+                target,
+                the_cloud,
+                policy,
+                on_event=activity,
+                progress=activity.step,
+                user=current_user(),
+                live=activity.update,
+                warm=not no_warm,
+            )
+        except CanaryRolledBack as back:
+            if not as_json:
+                raise
+            failed = {"stack": target.environment, "status": "failed", "error": back.what}
+            emit_json({**failed, "canary": back.report.to_json()})
+            raise Reported from back
     summary = plan_summary(
         "teal deploy", report.decision.value, report.verdict, notes=report.verdict.notes
     )
@@ -92,6 +147,27 @@ def deploy_command(
         emit_json(report.to_json())
     else:
         _print_report(report)
+
+
+def _with_watch_flags(
+    target: Target,
+    canary: float | None,
+    watch_for: int | None,
+    max_error_rate: float | None,
+    max_p99_ms: float | None,
+) -> Target:
+    """The target with the command's canary and watch flags over ``[deploy]``."""
+    watch = target.watch
+    watch = replace(
+        watch,
+        seconds=watch_for if watch_for is not None else watch.seconds,
+        max_error_rate=watch.max_error_rate if max_error_rate is None else max_error_rate,
+        max_p99_ms=watch.max_p99_ms if max_p99_ms is None else max_p99_ms,
+        where="--watch" if watch_for is not None else watch.where,
+    )
+    if canary is None:
+        return replace(target, watch=watch)
+    return replace(target, watch=watch, canary_percent=canary, canary_where="--canary")
 
 
 def _print_report(report: DeployReport) -> None:
@@ -116,6 +192,16 @@ def _print_report(report: DeployReport) -> None:
         )
         if not figures.enough_traffic:
             warn(err_console, f"{report.watch.reason}: the new API stays, unjudged")
+    if report.canary is not None:
+        canary = report.canary
+        figures = canary.figures
+        console.print(
+            f"  canary:   {canary.percent:g}% for {figures.seconds:.0f} s, "
+            f"{figures.requests} requests to the new versions, {figures.errors} errors: "
+            f"{canary.verdict}"
+        )
+        if canary.note:
+            warn(err_console, f"{canary.note}: the new versions were promoted unjudged")
     if report.api_replaced:
         console.print(f"  the API was replaced; previous endpoint: {report.previous_endpoint}")
         if report.domain is None or report.domain.live != report.target.environment:

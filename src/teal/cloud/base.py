@@ -253,7 +253,19 @@ class HeldLock:
 
 # switched-back: a watched switch that the traffic after it undid (teal.ops.watch);
 # preview: a domain's preview rule set or ended (teal.ops.preview).
-Action = Literal["deploy", "switch", "rollback", "switched-back", "preview", "delete", "unlock"]
+Action = Literal[
+    "deploy",
+    "switch",
+    "rollback",
+    "switched-back",
+    "preview",
+    "delete",
+    "unlock",
+    # a canary deploy's moves of the functions' aliases (teal.ops.canary)
+    "canary-started",
+    "canary-promoted",
+    "canary-rolled-back",
+]
 # started: written before the operation changes anything; done/failed: its end;
 # interrupted: its process died before the end (found when its lock was broken).
 EntryState = Literal["started", "done", "failed", "interrupted"]
@@ -456,6 +468,33 @@ class StageRef:
     api_id: str
     api_name: str
     stage: str
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A published version of a function, by the function's name and the version's
+    number (Lambda's metrics name it ``ExecutedVersion``), invoked through ``alias``."""
+
+    function: str
+    version: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """Where a function's alias points: its version, and the one a canary sends a share
+    of the invocations to (``percent`` of them)."""
+
+    version: str
+    canary_version: str | None = None
+    canary_percent: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alias_version": self.version,
+            "canary_version": self.canary_version,
+            "canary_percent": self.canary_percent,
+        }
 
 
 @dataclass(frozen=True)
@@ -814,6 +853,18 @@ class Cloud(Protocol):
         """Each stage's traffic in the periods of the cloud's numbers that began at
         ``since`` or later, up to now: a period that began earlier is left out whole, so
         nothing from before ``since`` (a switch) is counted. A fixed number of calls."""
+        ...
+
+    def version_traffic_since(self, versions: Sequence[VersionRef], since: datetime) -> Traffic:
+        """The invocations the published ``versions`` ran, together, in the periods that
+        began at ``since`` or later (as :meth:`traffic_since`): what a canary judges.
+        Locally the gateway's answers per version (5xx counted as errors); on AWS
+        Lambda's metrics by ``ExecutedVersion`` (function errors counted). A fixed
+        number of calls."""
+        ...
+
+    def function_aliases(self, functions: Sequence[str], alias: str) -> dict[str, AliasState]:
+        """Where each function's ``alias`` points (functions without it left out)."""
         ...
 
     # When the numbers ``traffic`` reads arrive (what a watch allows for).

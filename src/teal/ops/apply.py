@@ -15,8 +15,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from typing import Any
 
 from teal.cloud.base import (
+    Action,
     Cloud,
     DeployedStack,
     EventSink,
@@ -24,6 +26,17 @@ from teal.cloud.base import (
     StackRequest,
     StackResult,
     StageRef,
+    VersionRef,
+)
+from teal.ops.canary import (
+    CANARY_DEFAULT_WATCH_S,
+    CanaryReport,
+    CanaryRolledBack,
+    canary_template,
+    has_canary,
+    new_versions,
+    refuse_canary_across_apis,
+    version_reader,
 )
 from teal.ops.checks import checks_for, health_check, run_checks, wait_until_healthy
 from teal.ops.crashpoints import crash_point
@@ -38,7 +51,7 @@ from teal.ops.environments import (
 )
 from teal.ops.oplog import Operation
 from teal.ops.warm import WarmReport, warm_environment
-from teal.ops.watch import check_watch_length, watch_traffic
+from teal.ops.watch import check_watch_length, watch_reads, watch_traffic
 from teal.progress import Progress, quiet
 from teal.project.config import Target
 from teal.project.package import Package
@@ -49,6 +62,7 @@ from teal.template import Synthesized
 from teal.template.combine import combine_for_switch, serving_part, template_bytes
 from teal.template.synth import with_fresh_deployment
 from teal.template.types import Template
+from teal.template.versions import rolled_back
 
 
 class StepKind(Enum):
@@ -59,6 +73,9 @@ class StepKind(Enum):
     REPOINT = "repoint"  # check the new API, then move the domain to it in one call
     WATCH = "watch"  # [deploy] watch: the new API's traffic; on a breach, back to the old
     REMOVE_OLD_API = "remove-old-api"  # the new template alone: the old API goes
+    CANARY = "canary"  # in place, the changed functions' aliases sharing the new versions
+    CANARY_WATCH = "canary-watch"  # the new versions' traffic; on a breach, roll back
+    PROMOTE = "promote"  # the aliases fully on the new versions
 
 
 @dataclass(frozen=True)
@@ -85,13 +102,15 @@ def apply_steps(prepared: Prepared, decision: Decision) -> tuple[Step, ...]:
                 Step(
                     StepKind.UPDATE,
                     f"update {stack} under a new RestApi id: the new API is built, "
-                    "then the old one is deleted",
+                    f"then the old one is deleted{_no_canary(prepared)}",
                 ),
             )
         case Decision.FORCE_UPDATE:
             return (Step(StepKind.UPDATE, f"update {stack} in place (predicted to fail)"),)
         case Decision.UPDATE:
-            steps = [Step(StepKind.UPDATE, f"update {stack} in place")]
+            steps = [*_canary_steps(prepared)] or [
+                Step(StepKind.UPDATE, f"update {stack} in place")
+            ]
             if any(c.type == "AWS::ApiGateway::Method" for c in prepared.verdict.changes.removed):
                 steps.append(
                     Step(
@@ -124,7 +143,7 @@ def _replace_behind_domain(prepared: Prepared) -> tuple[Step, ...]:
     return tuple(
         step
         for step in (
-            Step(StepKind.SIDE_BY_SIDE, first),
+            Step(StepKind.SIDE_BY_SIDE, first + _no_canary(prepared)),
             Step(
                 StepKind.REPOINT,
                 f"warm and check the new API, then re-point {domain} to it in one call",
@@ -133,6 +152,48 @@ def _replace_behind_domain(prepared: Prepared) -> tuple[Step, ...]:
             Step(StepKind.REMOVE_OLD_API, "remove the old API"),
         )
         if step is not None
+    )
+
+
+def _canary_steps(prepared: Prepared) -> tuple[Step, ...]:
+    """A canary's steps, when one is asked for and a function's version changes."""
+    percent = prepared.target.canary_percent
+    deployed = prepared.deployed.template if prepared.deployed else None
+    if percent is None or not has_canary(deployed, prepared.plan.in_place.template):
+        return ()
+    limits = canary_watch(prepared.target)
+    return (
+        Step(
+            StepKind.CANARY,
+            f"update {prepared.target.environment} in place, each changed function's alias "
+            f"sending {percent:g}% of its invocations to the new version",
+        ),
+        Step(
+            StepKind.CANARY_WATCH,
+            f"watch the new versions' traffic for {limits.seconds} s ({limits.describe()}); "
+            "on a breach, put the aliases back on the old versions",
+        ),
+        Step(StepKind.PROMOTE, "move the aliases fully to the new versions"),
+    )
+
+
+def _no_canary(prepared: Prepared) -> str:
+    if prepared.target.canary_percent is None:
+        return ""
+    return (
+        " (no canary: one API Gateway domain cannot split its traffic across two RestApis; "
+        "deploy to an extra environment, try it with teal preview, then teal switch --watch)"
+    )
+
+
+def canary_watch(target: Target) -> WatchLimits:
+    """The canary's watch: ``--watch`` or ``[deploy] watch``, else five minutes."""
+    settings = target.watch
+    return WatchLimits(
+        int(settings.seconds or CANARY_DEFAULT_WATCH_S),
+        settings.max_error_rate,
+        settings.max_p99_ms,
+        where=settings.where if settings.seconds else target.canary_where,
     )
 
 
@@ -172,6 +233,7 @@ class Applied:
     watch: WatchReport | None = None  # the watch after the re-point, if one ran
     warmed: WarmReport | None = None  # warming the new functions before the re-point
     uploaded: Mapping[str, int] = field(default_factory=dict)  # artifact key -> bytes sent
+    canary: CanaryReport | None = None
 
 
 def apply(prepared: Prepared, decision: Decision, run: Run) -> Applied:
@@ -209,6 +271,9 @@ class Applier:
         self.repointed_at: float | None = None  # when the domain moved (epoch seconds)
         self.watch: WatchReport | None = None
         self.warmed: WarmReport | None = None
+        self.canary_started: float | None = None  # when the aliases began to share
+        self.canary_versions: list[VersionRef] = []
+        self.canary: CanaryReport | None = None
 
     def run(self, step: Step) -> None:
         match step.kind:
@@ -226,6 +291,12 @@ class Applier:
                 crash_point("deploy:repointed")
             case StepKind.WATCH:
                 self._watch_new_api()
+            case StepKind.CANARY:
+                self._start_canary()
+            case StepKind.CANARY_WATCH:
+                self._watch_canary()
+            case StepKind.PROMOTE:
+                self._promote()
 
     def delete_failed_create(self) -> None:
         if self.prepared.stale is not None:
@@ -239,8 +310,81 @@ class Applier:
         api_id = self.outputs.get(REST_API_OUTPUT)
         endpoint = self._endpoint_of(api_id)
         return Applied(
-            self.status, api_id, endpoint, self.previous_endpoint, self.watch, self.warmed
+            self.status,
+            api_id,
+            endpoint,
+            self.previous_endpoint,
+            self.watch,
+            warmed=self.warmed,
+            canary=self.canary,
         )
+
+    # ------------------------------------------------------------ a canary
+
+    def _deployed_template(self) -> Template:
+        assert self.prepared.deployed is not None
+        return self.prepared.deployed.template
+
+    def _start_canary(self) -> None:
+        percent = self.target.canary_percent
+        assert percent is not None
+        template = canary_template(self._deployed_template(), self.chosen.template, percent)
+        details = {"percent": percent}
+        with self._recorded("canary-started", details) as started:
+            self._apply(template)
+            self.canary_started = time.time()
+            self.canary_versions = new_versions(self.outputs)
+            listed = ", ".join(f"{v.function}:{v.version}" for v in self.canary_versions)
+            started.end("done", {"versions": listed})
+        self.run_.progress(f"canary: {percent:g}% of the invocations go to {listed}")
+
+    def _watch_canary(self) -> None:
+        percent = self.target.canary_percent
+        assert percent is not None and self.canary_started is not None
+        limits = canary_watch(self.target)
+        result = watch_reads(
+            version_reader(self.run_.cloud, self.canary_versions),
+            "the new versions",
+            limits,
+            self.run_.cloud.traffic_timing,
+            since=self.canary_started,
+            live=self.run_.live,
+        )
+        if result.interrupted:
+            report = CanaryReport.of(percent, result, "rolled-back")
+            self._roll_back(report)
+            self.run_.progress(
+                "canary stopped (Ctrl-C): the aliases are back on the old versions, which "
+                "serve every invocation; the new versions stay published, serving nothing"
+            )
+            raise KeyboardInterrupt
+        if result.breach is not None:
+            report = CanaryReport.of(percent, result, "rolled-back")
+            self._roll_back(report)
+            raise CanaryRolledBack(
+                f"the canary's new versions saw {result.breach}; every alias is back on its "
+                "old version",
+                where=self.target.environment,
+                report=report,
+            )
+        self.canary = CanaryReport.of(percent, result, "promoted")
+
+    def _promote(self) -> None:
+        assert self.canary is not None
+        with self._recorded("canary-promoted", self.canary.to_json()):
+            self._apply(self.chosen.template)
+        self.run_.progress("canary promoted: the aliases are on the new versions")
+
+    def _roll_back(self, report: CanaryReport) -> None:
+        self.canary = report
+        self.run_.progress("canary: putting every alias back on its old version")
+        with self._recorded("canary-rolled-back", report.to_json()):
+            self._apply(rolled_back(self._deployed_template(), self.chosen.template))
+
+    def _recorded(self, action: Action, details: Mapping[str, Any]) -> Any:
+        run, target = self.run_, self.target
+        entry = Operation(run.cloud, target, action, run.operation.user, run.progress)
+        return entry.recorded(target.environment, target.environment, details)
 
     def _apply(self, template: Template) -> None:
         """Apply one template, after the guard: no API that a domain maps is deleted."""
@@ -381,6 +525,10 @@ def refuse_short_watch(prepared: Prepared, decision: Decision, cloud: Cloud) -> 
     if any(step.kind is StepKind.WATCH for step in steps):
         limits = replacement_watch(prepared.target)
         check_watch_length(limits, cloud.traffic_timing, cloud.name)
+    if any(step.kind is StepKind.CANARY for step in steps):
+        check_watch_length(canary_watch(prepared.target), cloud.traffic_timing, cloud.name)
+    if decision is Decision.REPLACE and prepared.target.canary_where.startswith("--canary"):
+        raise refuse_canary_across_apis(prepared.target.canary_where)
 
 
 def replacement_watch(target: Target) -> WatchLimits:

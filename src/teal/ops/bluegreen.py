@@ -16,11 +16,12 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from teal.cloud.base import (
     Action,
+    AliasState,
     ApiKeyInfo,
     Cloud,
     DeployedStack,
@@ -62,6 +63,7 @@ from teal.rules.watch_rules import Verdict, WatchedStage, WatchGuard, WatchLimit
 from teal.runtime.errors import OperationError, TealError, UserError
 from teal.runtime.routes import RouteTable
 from teal.template.synth import artifact_keys
+from teal.template.versions import ALIAS_NAME
 
 VERIFY_ATTEMPTS = 10
 TRAFFIC_WINDOW_S = 300  # teal status: the traffic of the last 5 minutes
@@ -688,6 +690,8 @@ class EnvironmentRow:
     code_sha256: str | None
     api_key: ApiKeyInfo | None = None  # when a route requires an API key
     traffic: Traffic | None = None  # None: no stage yet, or the numbers could not be read
+    # each function's alias: its version and a canary's (by the app's function name)
+    versions: Mapping[str, AliasState] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         e = self.environment
@@ -702,6 +706,7 @@ class EnvironmentRow:
             "code_sha256": self.code_sha256,
             "api_key": self.api_key.to_json() if self.api_key is not None else None,
             "traffic": self.traffic.to_json() if self.traffic else None,
+            "versions": {name: state.to_json() for name, state in sorted(self.versions.items())},
         }
 
 
@@ -775,6 +780,7 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
             code.get(e.name),
             cloud.api_key(e.api_key_id) if e.api_key_id else None,
             traffic.get(e.name),
+            _aliases(cloud, e),
         )
         for e in found
     )
@@ -793,6 +799,17 @@ def status(target: Target, cloud: Cloud, domains: Sequence[DomainSpec]) -> Statu
         locks,
         cloud.serving_health(),
     )
+
+
+def _aliases(cloud: Cloud, environment: Environment) -> dict[str, AliasState]:
+    """Where each function's alias points (a view: unreadable, status says so)."""
+    names = environment.functions
+    try:
+        found = cloud.function_aliases(sorted(names.values()), ALIAS_NAME)
+    except OperationError as error:
+        warnings_log.warning("function versions unavailable: %s", error.what)
+        return {}
+    return {function: found[name] for function, name in names.items() if name in found}
 
 
 def _traffic(cloud: Cloud, found: Sequence[Environment]) -> dict[str, Traffic]:

@@ -40,6 +40,7 @@ from teal.ops.apply import (
     endpoint,
     refuse_short_watch,
 )
+from teal.ops.canary import CanaryReport, CanaryRolledBack
 from teal.ops.crashpoints import crash_point
 from teal.ops.decision import (
     Decision,
@@ -90,6 +91,7 @@ class DeployReport:
     watch: WatchReport | None = None  # [deploy] watch after a replacement's re-point
     warmed: WarmReport | None = None  # warming the new functions before that re-point
     uploaded: Mapping[str, int] = field(default_factory=dict)  # artifact key -> bytes sent
+    canary: CanaryReport | None = None  # --canary: the new versions' share, and its verdict
 
     @property
     def api_replaced(self) -> bool:
@@ -117,6 +119,7 @@ class DeployReport:
             "uploaded": dict(sorted(self.uploaded.items())),
             "uploaded_bytes": sum(self.uploaded.values()),
             **({"watch": self.watch.to_json()} if self.watch is not None else {}),
+            **({"canary": self.canary.to_json()} if self.canary is not None else {}),
         }
 
 
@@ -154,6 +157,9 @@ def deploy(
             except SwitchedBack as back:
                 operation.end("failed", {"error": back.what, "watch": back.watch.to_json()})
                 raise
+            except CanaryRolledBack as back:
+                operation.end("failed", {"error": back.what, "canary": back.report.to_json()})
+                raise
             crash_point("deploy:applied")
             domain = _follow_domain(prepared, applied, run)
             report = DeployReport(
@@ -170,6 +176,7 @@ def deploy(
                 watch=applied.watch,
                 warmed=applied.warmed,
                 uploaded=applied.uploaded,
+                canary=applied.canary,
             )
             operation.end(
                 "done",
@@ -206,7 +213,8 @@ def report_details(report: DeployReport) -> dict[str, Any]:
         "code_sha256": report.code_sha256,
         "decision": report.decision.value,
     }
-    return details | ({"watch": report.watch.to_json()} if report.watch is not None else {})
+    details |= {"watch": report.watch.to_json()} if report.watch is not None else {}
+    return details | ({"canary": report.canary.to_json()} if report.canary is not None else {})
 
 
 def _announce(prepared: Prepared, decision: Decision) -> str:

@@ -19,7 +19,7 @@ the header's name.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -60,6 +60,8 @@ class Environment:
     # The previous API, still in the stack while a replacement is between its steps.
     retiring_api_id: str | None = None
     api_key_id: str | None = None  # the environment's API key, when a route requires one
+    # the app's functions by name -> their physical names (the template's metadata)
+    functions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def api_ids(self) -> tuple[str, ...]:
@@ -81,7 +83,14 @@ class Environment:
             updated_at=stack.updated_at,
             retiring_api_id=stack.outputs.get(RETIRING_API_OUTPUT),
             api_key_id=stack.outputs.get(API_KEY_OUTPUT),
+            functions=_functions_of(stack.template),
         )
+
+
+def _functions_of(template: Template | None) -> dict[str, str]:
+    meta = (template or {}).get("Metadata", {}).get(METADATA_KEY, {})
+    functions = meta.get("functions", {}) if isinstance(meta, dict) else {}
+    return {str(k): str(v) for k, v in functions.items()} if isinstance(functions, dict) else {}
 
 
 def environments(cloud: Cloud, app: str) -> list[Environment]:

@@ -94,7 +94,37 @@ def watch_traffic(
 ) -> WatchResult:
     """Read the stage's traffic since ``since`` (seconds since the epoch: the switch) once
     a period until ``limits.seconds`` after it, or a breach; each read is one call."""
-    poll_s = cloud.traffic_timing.poll_s
+
+    def read(switched: datetime) -> Traffic:
+        return cloud.traffic_since([stage], switched)[0]
+
+    return watch_reads(
+        read,
+        stage.api_name,
+        limits,
+        cloud.traffic_timing,
+        since=since,
+        live=live,
+        clock=clock,
+        sleep=sleep,
+    )
+
+
+def watch_reads(
+    read: Callable[[datetime], Traffic],
+    what: str,
+    limits: WatchLimits,
+    timing: TrafficTiming,
+    *,
+    since: float,
+    live: Progress,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WatchResult:
+    """Judge what ``read`` gives (the traffic since a moment) once a period of the cloud's
+    numbers until ``limits.seconds`` after ``since``, or a breach: a switch's watch and a
+    canary's alike (``what`` names what is watched)."""
+    poll_s = timing.poll_s
     switched = datetime.fromtimestamp(since, UTC)
     figures = WatchFigures(0.0)
     failed: str | None = None
@@ -104,12 +134,12 @@ def watch_traffic(
             sleep(max(0.0, min(poll_s, limits.seconds - (clock() - since))))
             elapsed = clock() - since
             try:
-                figures = figures_of(elapsed, cloud.traffic_since([stage], switched)[0])
+                figures = figures_of(elapsed, read(switched))
                 read_once = True
             except OperationError as error:  # read again at the next period
                 failed = error.what
                 figures = WatchFigures(elapsed, figures.requests, figures.errors, figures.p99_ms)
-            live(f"watching {stage.api_name}: {figures.line(limits.seconds)}")
+            live(f"watching {what}: {figures.line(limits.seconds)}")
             breach = breach_of(figures, limits)
             if breach is not None or elapsed >= limits.seconds:
                 return WatchResult(figures, breach, unreadable=None if read_once else failed)

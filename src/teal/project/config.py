@@ -321,6 +321,10 @@ class FunctionSettings(_Strict):
     # execution environments to warm before a switch (0: none); default: the live peak
     warm: int | None = Field(default=None, ge=0, le=MAX_WARM)
     architecture: Architecture | None = None  # over [app] architecture
+    # Lambda SnapStart on the published versions (python3.12 and later)
+    snap_start: bool = False
+    # execution environments kept initialized for the function's alias
+    provisioned_concurrency: int | None = Field(default=None, ge=1)
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:
@@ -496,6 +500,26 @@ def _duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_duration)]
 
 
+def parse_percent(text: str) -> float:
+    """``10%`` (or ``10``) as 10.0; ValueError (saying what is accepted) if not a share
+    Lambda's alias weights can give the new version: more than 0 and less than 100."""
+    found = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%?\s*$", text)
+    if found is None:
+        raise ValueError("must be a percentage such as 10%")
+    value = float(found.group(1))
+    if not 0 < value < 100:
+        raise ValueError("must be more than 0% and less than 100%")
+    return value
+
+
+def _percent(value: str) -> str:
+    parse_percent(value)
+    return value
+
+
+Percent = Annotated[str, AfterValidator(_percent)]
+
+
 class DeploySection(_Strict):
     auto_replace: AutoReplace = "auto"
     # after a switch (and the re-point of a replacement), watch the live traffic this
@@ -503,6 +527,8 @@ class DeploySection(_Strict):
     watch: Duration | None = None
     max_error_rate: float | None = Field(default=None, ge=0, le=100)  # percent of requests
     max_p99_ms: float | None = Field(default=None, gt=0)
+    # an in-place update sends this share of invocations to the new versions first
+    canary: Percent | None = None
 
 
 class CheckSection(_Strict):
@@ -679,6 +705,11 @@ class Target:
         """The function's own architecture, else the app's."""
         own = self.functions.get(function, FunctionSettings()).architecture
         return own or self.architecture
+
+    # [deploy] canary: the share (percent) of invocations an in-place update sends to the
+    # new versions while they are watched; None: no canary unless --canary asks
+    canary_percent: float | None = None
+    canary_where: str = CONFIG_FILE  # what asked for the canary, for errors about it
 
     @property
     def environment(self) -> str:
@@ -1084,7 +1115,9 @@ def resolve_target(
         dependencies=config.app.dependencies,
         optional_dependencies=tuple(config.app.optional_dependencies),
         architecture=config.app.architecture,
+        canary_percent=_canary_percent(overrides.deploy or config.deploy),
     )
+    check_function_options(project, target)
     if len(target.environment) > STACK_NAME_LIMIT:
         raise ConfigError(
             f"environment name {target.environment!r} is longer than CloudFormation's "
@@ -1114,6 +1147,55 @@ def _watch_settings(project: Project, env_name: str, section: DeploySection) -> 
         max_p99_ms=section.max_p99_ms,
         where=where,
     )
+
+
+def _canary_percent(section: DeploySection) -> float | None:
+    return parse_percent(section.canary) if section.canary is not None else None
+
+
+# SnapStart's Python runtimes: python3.12 and later (Lambda's SnapStart documentation)
+SNAP_START_PYTHON = (3, 12)
+
+
+def check_function_options(project: Project, target: Target) -> None:
+    """``snap_start`` and ``provisioned_concurrency`` where Lambda accepts them, else a
+    ConfigError naming the key (exit 2 before anything changes)."""
+    for name, settings in target.functions.items():
+
+        def where(key: str, name: str = name) -> str:
+            return project.location(
+                ("env", target.env, "functions", name, key), ("functions", name, key)
+            )
+
+        if settings.snap_start and not _snap_start_runtime(target.runtime):
+            raise ConfigError(
+                f"[functions.{name}] snap_start needs Python 3.12 or later; the function "
+                f"runs on {target.runtime}",
+                where=where("snap_start"),
+                hint="set [app] runtime to python3.12 or later, or remove snap_start",
+            )
+        if settings.snap_start and settings.provisioned_concurrency:
+            raise ConfigError(
+                f"[functions.{name}] sets both snap_start and provisioned_concurrency; Lambda "
+                "does not support SnapStart with provisioned concurrency",
+                where=where("provisioned_concurrency"),
+                hint="keep one of the two",
+            )
+        reserved, provisioned = settings.reserved_concurrency, settings.provisioned_concurrency
+        if provisioned and reserved is not None and provisioned > reserved:
+            raise ConfigError(
+                f"[functions.{name}] provisioned_concurrency {provisioned} is more than its "
+                f"reserved_concurrency {reserved}; Lambda refuses provisioned concurrency "
+                "greater than the function's reserved concurrency",
+                where=where("provisioned_concurrency"),
+                hint=f"set provisioned_concurrency to at most {reserved}, or raise "
+                "reserved_concurrency",
+            )
+
+
+def _snap_start_runtime(runtime: str) -> bool:
+    found = re.match(r"^python(\d+)\.(\d+)$", runtime)
+    return found is not None and (int(found[1]), int(found[2])) >= SNAP_START_PYTHON
 
 
 def _check_name(what: str, value: str, pattern: re.Pattern[str], source: str) -> None:

@@ -37,7 +37,7 @@ from teal.template.names import function_id, function_physical_name, generation
 RUNTIME_HANDLER = "teal.runtime.entry.handler"
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 APIGW_PRINCIPAL = "apigateway.amazonaws.com"
-RESOURCES_PER_FUNCTION = 3  # and the environment's one log group
+RESOURCES_PER_FUNCTION = 5  # role, function, permission, version, alias; and one log group
 # The environment's log group: no generation suffix, so every API generation shares it.
 ENVIRONMENT_LOGS = "EnvironmentLogs"
 

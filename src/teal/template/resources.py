@@ -25,9 +25,16 @@ Resource = dict[str, Any]
 
 
 def merge_resources(extra: ExtraResources, resources: dict[str, Resource]) -> None:
-    """Add the user's resources to teal's; a logical id teal uses already is refused."""
+    """Add the user's resources to teal's; a logical id teal uses already is refused, and
+    so is one of the ids a function's published versions take (``<function id>Version``
+    and a hash that changes with the function: the next deploy could take it)."""
+    version_prefixes = tuple(
+        f"{logical_id}Version"
+        for logical_id, body in resources.items()
+        if body.get("Type") == "AWS::Lambda::Function"
+    )
     for logical_id, body in extra.resources.items():
-        if logical_id in resources:
+        if logical_id in resources or logical_id.startswith(version_prefixes):
             raise ConfigError(
                 f"resource {logical_id} has a logical id teal uses for its own resources",
                 where=extra.where(logical_id),

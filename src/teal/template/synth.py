@@ -64,6 +64,7 @@ from teal.template.pages import (
 )
 from teal.template.resources import merge_outputs, merge_resources, output_variables
 from teal.template.types import Template
+from teal.template.versions import add_versions
 
 ARTIFACT_BUCKET = "ArtifactBucket"
 METADATA_KEY = "teal"
@@ -155,6 +156,10 @@ def synthesize(
         resources.update(
             api_key_resources(target, rest_api_logical_id, stage_id(rest_api_logical_id))
         )
+    # once every invoker is in: a Version and an alias per function, invoked through it
+    add_versions(
+        resources, sorted({*app_functions(table), *authorizer_functions(table)}), target, gen
+    )
     if extra is not None:
         # last, once every logical id of teal's is known: none may replace one of the user's
         merge_resources(extra, resources)

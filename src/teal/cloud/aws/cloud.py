@@ -26,6 +26,7 @@ from teal.cloud.aws.stacks import Stacks
 from teal.cloud.aws.warming import Warming
 from teal.cloud.aws.watch_alarms import WatchAlarms
 from teal.cloud.base import (
+    AliasState,
     ApiKeyInfo,
     BasePathMapping,
     ChangeSet,
@@ -47,6 +48,7 @@ from teal.cloud.base import (
     StackResult,
     StageRef,
     Traffic,
+    VersionRef,
     Warmed,
 )
 from teal.project.config import DomainSpec
@@ -320,6 +322,28 @@ class AwsCloud:
     def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
         with translated("cloudwatch"):
             return self._metrics.traffic_since(stages, since)
+
+    def version_traffic_since(self, versions: Sequence[VersionRef], since: datetime) -> Traffic:
+        with translated("cloudwatch"):
+            return self._metrics.version_traffic_since(versions, since)
+
+    def function_aliases(self, functions: Sequence[str], alias: str) -> dict[str, AliasState]:
+        """One GetAlias per function (Lambda has no call for many)."""
+        found: dict[str, AliasState] = {}
+        with translated("lambda"):
+            for function in functions:
+                try:
+                    answer = self.clients.lambda_.get_alias(FunctionName=function, Name=alias)
+                except self.clients.lambda_.exceptions.ResourceNotFoundException:
+                    continue
+                weights = answer.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
+                canary = next(iter(weights.items()), None)
+                found[function] = AliasState(
+                    answer["FunctionVersion"],
+                    canary[0] if canary else None,
+                    round(canary[1] * 100, 2) if canary else None,
+                )
+        return found
 
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from teal.cloud.aws.retry import Retrier
-from teal.cloud.base import StageRef, Traffic, TrafficTiming
+from teal.cloud.base import StageRef, Traffic, TrafficTiming, VersionRef
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -84,6 +84,30 @@ class Metrics:
         covered = max(0, int((end - start).total_seconds()))
         return self._read(stages, start, end, 60, covered)
 
+    def version_traffic_since(
+        self,
+        versions: Sequence[VersionRef],
+        since: datetime,
+        now: datetime | None = None,
+    ) -> Traffic:
+        """The versions' invocations, errors and p99 (the largest of theirs) in the minutes
+        that began at ``since`` or later: one GetMetricData."""
+        end = (now or datetime.now(UTC)).replace(microsecond=0)
+        start = _next_minute(since)
+        covered = max(0, int((end - start).total_seconds()))
+        if end <= start or not versions:
+            return Traffic(covered, 0, 0, None, None)
+        values = self._values(version_queries(versions, 60), start, end)
+        each = [_traffic(i, covered, values) for i in range(len(versions))]
+        p99s = [t.p99_ms for t in each if t.p99_ms is not None]
+        return Traffic(
+            covered,
+            sum(t.requests for t in each),
+            sum(t.errors for t in each),
+            None,
+            max(p99s) if p99s else None,
+        )
+
     def _read(
         self,
         stages: Sequence[StageRef],
@@ -128,6 +152,39 @@ def _concurrency_query(index: int, name: str) -> dict[str, Any]:
         },
         "ReturnData": True,
     }
+
+
+def version_queries(versions: Sequence[VersionRef], period: int) -> list[dict[str, Any]]:
+    """Lambda's numbers of each version invoked through its alias (the ``ExecutedVersion``
+    dimension): invocations, function errors and the duration's p99, per version."""
+    queries: list[dict[str, Any]] = []
+    for index, ref in enumerate(versions):
+        dimensions = [
+            {"Name": "FunctionName", "Value": ref.function},
+            {"Name": "Resource", "Value": f"{ref.function}:{ref.alias}"},
+            {"Name": "ExecutedVersion", "Value": ref.version},
+        ]
+        for key, metric, stat in (
+            ("n", "Invocations", "Sum"),
+            ("e", "Errors", "Sum"),
+            ("q", "Duration", "p99"),
+        ):
+            queries.append(
+                {
+                    "Id": f"{key}{index}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": LAMBDA_NAMESPACE,
+                            "MetricName": metric,
+                            "Dimensions": dimensions,
+                        },
+                        "Period": period,
+                        "Stat": stat,
+                    },
+                    "ReturnData": True,
+                }
+            )
+    return queries
 
 
 def _next_minute(when: datetime) -> datetime:

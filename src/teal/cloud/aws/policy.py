@@ -55,10 +55,12 @@ TEAL_RESOURCE_TYPES = (
     "AWS::CloudFormation::Stack",
     "AWS::Events::Rule",
     "AWS::IAM::Role",
+    "AWS::Lambda::Alias",
     "AWS::Lambda::EventSourceMapping",
     "AWS::Lambda::Function",
     "AWS::Lambda::LayerVersion",
     "AWS::Lambda::Permission",
+    "AWS::Lambda::Version",
     "AWS::Logs::LogGroup",
     "AWS::SQS::Queue",
 )
@@ -135,6 +137,8 @@ TEAL_CALLS: Mapping[tuple[str, str], Call] = {
     ("apigatewayv2", "DeleteRoutingRule"): Call("apigateway:DeleteRoutingRule", "rules"),
     # What functions do: teal invoke, teal logs, teal send.
     ("lambda", "Invoke"): Call("lambda:InvokeFunction", "functions"),
+    # teal status: where each function's alias points (a canary's split)
+    ("lambda", "GetAlias"): Call("lambda:GetAlias", "functions"),
     ("logs", "FilterLogEvents"): Call("logs:FilterLogEvents", "log-groups"),
     ("sqs", "SendMessage"): Call("sqs:SendMessage", "queues"),
     # Before a deploy: the parameters and secrets teal.toml refers to exist (metadata only).

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teal.cloud.base import (
+    AliasState,
     ApiKeyInfo,
     BasePathMapping,
     ChangeSet,
@@ -50,10 +51,12 @@ from teal.cloud.base import (
     StageRef,
     Traffic,
     TrafficTiming,
+    VersionRef,
     Warmed,
     reported,
 )
 from teal.cloud.local import oplog_tables, projects
+from teal.cloud.local.functions import catalog
 from teal.cloud.local.functions.log_files import LocalLogs
 from teal.cloud.local.functions.sandbox import configured_region
 from teal.cloud.local.functions.secrets_store import missing_refs
@@ -64,6 +67,7 @@ from teal.cloud.local.gateway.traffic import (
     read_peak_concurrency,
     read_traffic,
     read_traffic_since,
+    read_version_traffic_since,
 )
 from teal.cloud.local.model import (
     LOCAL_ACCOUNT_ID,
@@ -600,12 +604,32 @@ class LocalCloud:
     def traffic_since(self, stages: Sequence[StageRef], since: datetime) -> list[Traffic]:
         return read_traffic_since(self.paths, stages, since.timestamp())
 
+    def version_traffic_since(self, versions: Sequence[VersionRef], since: datetime) -> Traffic:
+        wanted = [(v.function, v.version) for v in versions]
+        return read_version_traffic_since(self.paths, wanted, since.timestamp())
+
+    def function_aliases(self, functions: Sequence[str], alias: str) -> dict[str, AliasState]:
+        found: dict[str, AliasState] = {}
+        with self.store.transaction() as conn:
+            for function in functions:
+                for each in catalog.aliases_of(conn, function):
+                    if each.name == alias:
+                        found[function] = _alias_state(each)
+        return found
+
     def _deals_with(self, domain: str) -> bool:
         if domain in self._domains_used:
             return True
         with self.store.transaction() as conn:
             record = rest_apis.get_domain(conn, domain)
         return record is not None and record.tags.get(APP_TAG) in self._apps_used
+
+
+def _alias_state(alias: catalog.Alias) -> AliasState:
+    canary = next(iter(alias.weights.items()), None)
+    if canary is None:
+        return AliasState(str(alias.version))
+    return AliasState(str(alias.version), str(canary[0]), round(canary[1] * 100, 2))
 
 
 @dataclass(frozen=True)

@@ -61,16 +61,39 @@ class FunctionSpec:
     # own, /aws/lambda/<name>)
     log_group: str = ""
     host: HostSettings = field(default_factory=HostSettings)  # the local cloud's own record
+    # Lambda's version: "$LATEST" or a published version's number ("3")
+    version: str = "$LATEST"
+    # the ARN the invocation named (an alias's, a version's), as context.invoked_function_arn
+    # gives it; "" for the function's own
+    invoked_arn: str = ""
+    # an alias's routing: the other version it sends ``canary_weight`` (0-1) of the
+    # invocations to; resolved per invocation (:meth:`routed`)
+    canary: FunctionSpec | None = None
+    canary_weight: float = 0.0
 
     @functools.cached_property  # looked up for every request; the spec never changes
     def version_key(self) -> str:
-        """Workers are pooled per function *version*: same name, new code, new pool."""
+        """Workers are pooled per function *version* (and the ARN that invokes it, which
+        its context tells): same name, new code or a new version, new pool."""
         env = ",".join(f"{k}={v}" for k, v in sorted(self.variables.items()))
         host = self.host
         return (
-            f"{self.name}:{self.code_sha256}:{self.handler}:{self.memory_mb}:{self.timeout_s}:"
-            f"{self.log_group}:{env}:{host.aws_region}:{host.aws_profile}:{host.python}"
+            f"{self.name}:{self.version}:{self.invoked_arn}:{self.code_sha256}:{self.handler}:"
+            f"{self.memory_mb}:{self.timeout_s}:{self.log_group}:{env}:{host.aws_region}:"
+            f"{host.aws_profile}:{host.python}"
         )
+
+    def routed(self, draw: float) -> FunctionSpec:
+        """The version one invocation runs: the alias's canary for a ``draw`` (uniform in
+        [0, 1)) below its weight, else this one."""
+        if self.canary is not None and draw < self.canary_weight:
+            return self.canary
+        return self
+
+    def version_keys(self) -> frozenset[str]:
+        """The pools this spec may invoke (its canary's too)."""
+        canary = {self.canary.version_key} if self.canary is not None else set()
+        return frozenset({self.version_key, *canary})
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from typing import Any
 from teal.cloud.local.paths import LocalPaths
 from teal.runtime.errors import UserError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA_V1 = """
@@ -210,6 +210,17 @@ _SCHEMA_V8 = """
 ALTER TABLE rest_apis ADD COLUMN region TEXT NOT NULL DEFAULT 'us-east-1';
 """
 
+# Version 9: Lambda's published versions (a function's spec as published, by number)
+# and its aliases (the version they point at, and the weights of others:
+# {"<version>": share}).
+_SCHEMA_V9 = """
+CREATE TABLE function_versions (function_name TEXT NOT NULL, version INTEGER NOT NULL,
+                                spec TEXT NOT NULL, PRIMARY KEY (function_name, version));
+CREATE TABLE aliases (function_name TEXT NOT NULL, name TEXT NOT NULL,
+                      version INTEGER NOT NULL, weights TEXT NOT NULL DEFAULT '{}',
+                      PRIMARY KEY (function_name, name));
+"""
+
 # Schema migrations by the version they produce; version 0 is an empty database.
 # A migration is a script of statements, or a function for one that reshapes data.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -222,6 +233,7 @@ MIGRATIONS: dict[int, Migration] = {
     6: _SCHEMA_V6,
     7: _SCHEMA_V7,
     8: _SCHEMA_V8,
+    9: _SCHEMA_V9,
 }
 
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from teal.cloud.base import (
+    AliasState,
     HistoryEntry,
     LogQuery,
     PlanSummary,
@@ -49,6 +50,7 @@ from teal.rules.labels import (
 )
 from teal.rules.lambda_logs import LogLine, app_function, assemble
 from teal.template.functions import environment_log_group
+from teal.template.versions import ALIAS_NAME
 
 TRAFFIC_WINDOWS_S = (60, 300)  # the last minute, the last 5 minutes
 LOGS_SINCE_S = 3600
@@ -72,6 +74,7 @@ class StackFacts:
     updated_at: datetime | None
     routes: tuple[RouteIntegration, ...] = ()
     functions: tuple[str, ...] = ()  # Lambda's names, of every API generation
+    aliases: Mapping[str, AliasState] = field(default_factory=dict)  # by Lambda's names
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,13 @@ class EnvironmentView:
     functions: tuple[str, ...]  # the app's names
     traffic: TrafficPair | None
     retiring_api_id: str | None = None
+    # each function's alias (by the app's name): its version, and a canary's share
+    versions: Mapping[str, AliasState] = field(default_factory=dict)
+
+    @property
+    def canaries(self) -> dict[str, AliasState]:
+        """The functions whose alias sends a share to another version: a canary runs."""
+        return {name: state for name, state in self.versions.items() if state.canary_version}
 
     @property
     def live(self) -> bool:
@@ -274,6 +284,7 @@ def _environment_view(
         functions=tuple(functions),
         traffic=traffic.get((api_id, stage)) if api_id and stage else None,
         retiring_api_id=retiring,
+        versions={app_function(stack.name, name): state for name, state in stack.aliases.items()},
     )
 
 
@@ -442,7 +453,8 @@ class ConsoleReader:
                     api_logical_id=_output_ref(stack.template, REST_API_OUTPUT),
                     updated_at=stack.updated_at,
                     routes=served.routes if served is not None else (),
-                    functions=self._functions(stack.name),
+                    functions=(functions := self._functions(stack.name)),
+                    aliases=self.cloud.function_aliases(functions, ALIAS_NAME),
                 )
             )
         return facts

@@ -10,7 +10,9 @@
   package carries no teal.toml); without one, the region of the user's AWS
   configuration, as a deploy would use; without that either, the local cloud's
   own.
-- **Identity**: ``context.invoked_function_arn`` is the function's ARN in that
+- **Identity**: ``context.invoked_function_arn`` is the ARN the invocation
+  named (an alias's: ``...:function:NAME:live``), ``context.function_version``
+  the version that runs (``$LATEST`` or its number); the ARNs are in that
   region and in the local cloud's one account (:data:`LOCAL_ACCOUNT_ID`, the
   ``accountId`` of every ARN and event the local cloud makes).
 - **Credentials**: as ``sam local`` does, the user's own, resolved here by
@@ -201,7 +203,7 @@ def lambda_variables(
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
@@ -210,7 +212,9 @@ def lambda_variables(
             "_HANDLER": spec.handler,
             "TZ": ":UTC",
             "AWS_LAMBDA_RUNTIME_API": RUNTIME_API,
-            "TEAL_LOCAL_FUNCTION_ARN": function_arn(spec.name, identity.region),
+            # what context.invoked_function_arn says: the alias's ARN for an alias's
+            # invocation, the version that runs in AWS_LAMBDA_FUNCTION_VERSION
+            "TEAL_LOCAL_FUNCTION_ARN": spec.invoked_arn or function_arn(spec.name, identity.region),
         }
     )
     if tmp is not None:

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -172,13 +173,15 @@ class LogStream:
     file: Path
 
     @classmethod
-    def create(cls, paths: LocalPaths, function_name: str, shared_group: str = "") -> LogStream:
+    def create(
+        cls, paths: LocalPaths, function_name: str, shared_group: str = "", version: str = "$LATEST"
+    ) -> LogStream:
         """A new stream, named as Lambda names it: in a group several functions share
         (LoggingConfig), the stream's name starts with the function's."""
         day = time.strftime("%Y/%m/%d", time.gmtime())
         token = uuid.uuid4().hex
         group = shared_group or f"{LAMBDA_LOG_PREFIX}{function_name}"
-        stream = f"{day}/{function_name if shared_group else ''}[$LATEST]{token}"
+        stream = f"{day}/{function_name if shared_group else ''}[{version}]{token}"
         file = paths.log_file(group, stream)
         file.parent.mkdir(parents=True, exist_ok=True)
         return cls(group=group, stream=stream, file=file)
@@ -378,7 +381,7 @@ class Worker:
         moment it exists (:mod:`.worker_records`). A start that fails or is cancelled
         on the way ends the worker: no process outlives a start nobody got a worker of.
         """
-        log = LogStream.create(paths, spec.name, spec.log_group)
+        log = LogStream.create(paths, spec.name, spec.log_group, spec.version)
         tmp = private_tmp(paths)
         started = time.perf_counter()
         env = worker_environment(spec, code_dir, log, tmp, identity)
@@ -713,8 +716,10 @@ class WorkerManager:
         ``request_id`` is Lambda's (the context's ``aws_request_id``). The
         invocation continues the trace of the event's ``X-Amzn-Trace-Id`` header,
         which API Gateway adds. An event over Lambda's payload limit is refused
-        before any worker starts.
+        before any worker starts. An alias's spec runs the version its weights
+        draw for this invocation (the gateway draws first, to count per version).
         """
+        spec = spec.routed(random.random())
         event_json = encode_event(event)
         if len(event_json) > MAX_EVENT_BYTES:
             raise event_too_large(len(event_json))

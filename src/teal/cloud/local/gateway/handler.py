@@ -426,9 +426,11 @@ class Gateway:
         if served is None:
             return _error(FORBIDDEN, request_id)
         if request.throttled:
-            response, function = _error(THROTTLED, request_id), ""
+            response, function, version = _error(THROTTLED, request_id), "", ""
         else:
-            response, function = await self._serve(view, served, target, request, request_id)
+            response, function, version = await self._serve(
+                view, served, target, request, request_id
+            )
         if response.response_type is not None and served.gateway_responses:
             response = with_gateway_response(response, served.gateway_responses)
         if self.recorder is not None:
@@ -441,6 +443,7 @@ class Gateway:
                 response.status,
                 function,
                 request_id,
+                version,
             )
         return response
 
@@ -512,32 +515,35 @@ class Gateway:
         target: StageTarget,
         request: GatewayRequest,
         request_id: str,
-    ) -> tuple[GatewayResponse, str]:
-        """The answer, and the name of the function that ran ("" if none did)."""
+    ) -> tuple[GatewayResponse, str, str]:
+        """The answer, the name of the function that ran ("" if none did) and its
+        version (an alias's draw: the version this request ran)."""
         match = self._tree(served).match(target.path, request.method)
         if match.kind is not MatchKind.FULL or match.target is None or match.node is None:
-            return _error(MISSING_TOKEN, request_id), ""
+            return _error(MISSING_TOKEN, request_id), "", ""
         route = match.target
         if route.mock is not None:
-            return _mock_answer(route.mock, request_id), ""
+            return _mock_answer(route.mock, request_id), "", ""
         access: Access | None = None
         if route.guarded:
             routed = _Routed(served, route, target, request, request_id, match)
             checked = await self._check_access(routed)
             if isinstance(checked, GatewayResponse):
-                return checked, ""
+                return checked, "", ""
             access = checked
         spec = self._function(view, route.function_arn) if route.function_arn else None
         source_arn = execute_api_arn(served.region, served.api_id)
         source_arn = f"{source_arn}/{target.stage}/{request.method}{match.node.path}"
         if spec is None or not self._permitted(view, spec, source_arn):
             # API Gateway may not invoke the function: AWS answers as for any internal error
-            return _error(INTERNAL_ERROR, request_id), ""
+            return _error(INTERNAL_ERROR, request_id), "", ""
+        # an alias with weights: this request's version, drawn here to count it per version
+        spec = spec.routed(random.random())
         if request.body_dropped:  # Lambda refuses the event: the function does not run
             log.info(
                 "function %s not invoked for request %s: body over 6 MB", spec.name, request_id
             )
-            return _error(REQUEST_TOO_LONG, request_id), spec.name
+            return _error(REQUEST_TOO_LONG, request_id), spec.name, spec.version
         source = _request_source(served, target, match.node.path)
         incoming = _incoming(request, request.body)
         now = self.clock()
@@ -554,7 +560,8 @@ class Gateway:
             ("x-amz-apigw-id", extended_request_id(request_id)),
             ("X-Amzn-Trace-Id", answer_trace_id(request.header("x-amzn-trace-id"), trace_id)),
         )
-        return await self._integrate(spec, event, request_id, binary_accepted, own), spec.name
+        answer = await self._integrate(spec, event, request_id, binary_accepted, own)
+        return answer, spec.name, spec.version
 
     def _permitted(self, view: _View, spec: FunctionSpec, method_arn: str) -> bool:
         """Whether a permission of ``spec`` lets API Gateway invoke it as ``method_arn``."""

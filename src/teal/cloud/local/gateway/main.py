@@ -216,12 +216,12 @@ class GatewayServer:
 
     def _is_current(self, spec: FunctionSpec) -> bool:
         """Whether the state still holds this version of the function."""
-        now = self.gateway.state.function_by_arn(spec.arn)
-        return now is not None and now.version_key == spec.version_key
+        now = self.gateway.state.function_by_arn(spec.invoked_arn or spec.arn)
+        return now is not None and spec.version_key in now.version_keys()
 
     def _is_live(self, spec: FunctionSpec) -> bool:
         """Whether a custom domain serves this function (its warm worker stays longer)."""
-        return spec.arn in self.gateway.live_functions()
+        return (spec.invoked_arn or spec.arn) in self.gateway.live_functions()
 
     async def reap(self) -> int:
         """Stop the idle workers the workers' rule lets go (versions gone, idle too long)."""

@@ -65,7 +65,8 @@ class StoreServingState:
         if spec is None:
             return None
         arns = catalog.gateway_source_arns(conn, spec.name)
-        return dataclasses.replace(spec, invoke_source_arns=arns)
+        canary = spec.canary and dataclasses.replace(spec.canary, invoke_source_arns=arns)
+        return dataclasses.replace(spec, invoke_source_arns=arns, canary=canary)
 
     def function_named(self, name: str) -> FunctionSpec | None:
         spec = catalog.function_named(self._conn(), name)

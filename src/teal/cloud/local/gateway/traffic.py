@@ -11,6 +11,10 @@ latencies (in C) into a histogram, and writes, off the request path:
   counterpart of API Gateway's ``Count``, ``5XXError`` and ``Latency``
   metrics; ``teal status`` sums the last 5 minutes (:func:`read_traffic`), a
   watch the lines written after a switch (:func:`read_traffic_since`);
+  A published version that a request ran (an alias's) gets a line of its own
+  too (function and version: the local counterpart of Lambda's metrics by
+  ``ExecutedVersion``), which a canary judges
+  (:func:`read_version_traffic_since`);
 - ``requests.jsonl``: one line per request (time, method, path, status, ms,
   function, request id), written only while a reader (``teal dev``) keeps
   ``requests.wanted`` fresh and dropped with the batch otherwise: deciding when
@@ -108,10 +112,12 @@ class _Samples:
 
 @dataclass
 class Batch:
-    """What the recorder took: per stage, its samples; the request lines, if wanted."""
+    """What the recorder took: per stage, its samples; the request lines, if wanted; per
+    published version (function name, number), its samples."""
 
     samples: dict[tuple[str, str], _Samples]
     lines: list[RequestLine]
+    versions: dict[tuple[str, str], _Samples] = field(default_factory=dict)
 
 
 class RequestRecorder:
@@ -122,6 +128,7 @@ class RequestRecorder:
         # every request's line, whether anyone reads them or not: the writer decides when it
         # writes the batch, so a request answered just after a reader asked is not lost
         self._lines: list[tuple[Any, ...]] = []
+        self._versions: dict[tuple[str, str], _Samples] = {}
 
     def record(  # noqa: PLR0917 (positional: the cheapest call, once per request)
         self,
@@ -133,8 +140,11 @@ class RequestRecorder:
         status: int,
         function: str,
         request_id: str,
+        version: str = "",
     ) -> None:
-        """``started``: ``time.perf_counter()`` when the request came in."""
+        """``started``: ``time.perf_counter()`` when the request came in; ``version``: the
+        published version of ``function`` that ran, counted on its own too (what a canary
+        judges), "" or ``$LATEST`` when none did."""
         ms = (time.perf_counter() - started) * 1000
         samples = self._samples.get((api_id, stage))
         if samples is None:
@@ -142,13 +152,24 @@ class RequestRecorder:
         samples.latencies.append(ms)
         if status >= 500:
             samples.errors += 1
+        if version.isdigit():
+            by_version = self._versions.get((function, version))
+            if by_version is None:
+                by_version = self._versions[(function, version)] = _Samples()
+            by_version.latencies.append(ms)
+            if status >= 500:
+                by_version.errors += 1
         line = (time.time(), api_id, stage, method, path, status, ms, function, request_id)
         self._lines.append(line)
 
     def take(self, *, lines: bool = True) -> Batch:
         """The samples and, with ``lines``, the request lines since the last take."""
-        batch = Batch(self._samples, [RequestLine(*line) for line in self._lines] if lines else [])
-        self._samples, self._lines = {}, []
+        batch = Batch(
+            self._samples,
+            [RequestLine(*line) for line in self._lines] if lines else [],
+            self._versions,
+        )
+        self._samples, self._lines, self._versions = {}, [], {}
         return batch
 
 
@@ -203,6 +224,9 @@ class _Tally:
         for bucket, count in histogram.items():
             self.histogram[bucket] = self.histogram.get(bucket, 0) + count
 
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.requests, "e": self.errors, "h": self.histogram}
+
 
 # ---------------------------------------------------------------- writing
 
@@ -223,6 +247,7 @@ class TrafficWriter:
         self.clock = clock
         self.peaks = peaks  # the workers' most invocations at once, taken once a second
         self._tallies: dict[tuple[str, str], _Tally] = {}
+        self._version_tallies: dict[tuple[str, str], _Tally] = {}
         self._last_write = self._last_peaks = clock()
 
     def flush(self, *, final: bool = False) -> None:
@@ -236,8 +261,13 @@ class TrafficWriter:
                 tally = self._tallies[key] = _Tally()
             histogram = histogram_of(samples.latencies)
             tally.merge(len(samples.latencies), samples.errors, histogram)
+        for key, samples in batch.versions.items():
+            tally = self._version_tallies.setdefault(key, _Tally())
+            tally.merge(len(samples.latencies), samples.errors, histogram_of(samples.latencies))
         now = self.clock()
-        if self._tallies and (final or now - self._last_write >= TRAFFIC_EVERY_S):
+        if (self._tallies or self._version_tallies) and (
+            final or now - self._last_write >= TRAFFIC_EVERY_S
+        ):
             self._write_traffic(now)
         if self.peaks is not None and (final or now - self._last_peaks >= TRAFFIC_EVERY_S):
             self._write_peaks(now, self.peaks())
@@ -251,23 +281,19 @@ class TrafficWriter:
 
     def _write_traffic(self, now: float) -> None:
         tallies, self._tallies = self._tallies, {}
+        versions, self._version_tallies = self._version_tallies, {}
         self._last_write = now
-        _append(
-            self.paths.traffic,
-            (
-                json.dumps(
-                    {
-                        "t": round(now, 3),
-                        "api": api_id,
-                        "stage": stage,
-                        "n": tally.requests,
-                        "e": tally.errors,
-                        "h": tally.histogram,
-                    }
-                )
-                for (api_id, stage), tally in sorted(tallies.items())
-            ),
+        stamp = round(now, 3)
+        stage_lines = (
+            json.dumps({"t": stamp, "api": api_id, "stage": stage, **tally.to_json()})
+            for (api_id, stage), tally in sorted(tallies.items())
         )
+        # a published version's own line: Lambda's metrics by ExecutedVersion, locally
+        version_lines = (
+            json.dumps({"t": stamp, "fn": function, "v": version, **tally.to_json()})
+            for (function, version), tally in sorted(versions.items())
+        )
+        _append(self.paths.traffic, [*stage_lines, *version_lines])
 
     def _feed_wanted(self) -> bool:
         try:
@@ -328,6 +354,33 @@ def read_traffic_since(
     first = since + LINE_SPAN_S
     covered = max(0, int((time.time() if now is None else now) - first))
     return _read(paths, stages, first, covered)
+
+
+def read_version_traffic_since(
+    paths: LocalPaths, versions: Sequence[tuple[str, str]], since: float, now: float | None = None
+) -> Traffic:
+    """The traffic the published ``versions`` (function name, number) ran, together, in
+    the lines that can hold no request answered before ``since`` (as
+    :func:`read_traffic_since`)."""
+    first = since + LINE_SPAN_S
+    covered = max(0, int((time.time() if now is None else now) - first))
+    wanted = set(versions)
+    tally = _Tally()
+    for record in _records(paths.traffic, first):
+        if (str(record.get("fn")), str(record.get("v"))) in wanted:
+            histogram = {int(k): int(v) for k, v in dict(record.get("h") or {}).items()}
+            tally.merge(int(record.get("n") or 0), int(record.get("e") or 0), histogram)
+    return _traffic_of(tally, covered)
+
+
+def _traffic_of(tally: _Tally, window_s: int) -> Traffic:
+    return Traffic(
+        window_s,
+        tally.requests,
+        tally.errors,
+        percentile(tally.histogram, 0.50),
+        percentile(tally.histogram, 0.99),
+    )
 
 
 def _read(

@@ -3,8 +3,9 @@
 - IAM: roles are kept, their policies never enforced; a function may call
   what its role would not allow on AWS (say so when teal.toml grants
   policies, so nobody takes a local success for a permission check);
-- layers given by ARN, reserved concurrency and VPCs: accepted and ignored
-  (teal's dependency layer is mirrored: its install of the dependencies);
+- layers given by ARN, reserved concurrency, VPCs, SnapStart and provisioned
+  concurrency: accepted and ignored (teal's dependency layer is mirrored: its
+  install of the dependencies);
 - resource types the local cloud does not emulate: recorded, not created
   (:mod:`teal.cloud.local.stacks.resources.not_emulated`), named.
 
@@ -27,7 +28,10 @@ IGNORED = {
     "Layers": "layers",
     "ReservedConcurrentExecutions": "reserved concurrency",
     "VpcConfig": "VPC settings",
+    "SnapStart": "SnapStart",
 }
+# on an alias: the local cloud starts workers on demand
+IGNORED_ON_ALIASES = {"ProvisionedConcurrencyConfig": "provisioned concurrency"}
 
 
 def _ignored(key: str, properties: Mapping[str, Any]) -> bool:
@@ -52,8 +56,7 @@ def template_notes(template: Template, known: Providers) -> list[str]:
         {
             words
             for body in resources.values()
-            if body.get("Type") == "AWS::Lambda::Function"
-            for key, words in IGNORED.items()
+            for key, words in _ignored_of(str(body.get("Type"))).items()
             if _ignored(key, body.get("Properties", {}))
         }
     )
@@ -68,6 +71,12 @@ def template_notes(template: Template, known: Providers) -> list[str]:
             f"{', '.join(foreign)}; local functions that use them reach AWS, if anything"
         )
     return notes
+
+
+def _ignored_of(resource_type: str) -> Mapping[str, str]:
+    if resource_type == "AWS::Lambda::Function":
+        return IGNORED
+    return IGNORED_ON_ALIASES if resource_type == "AWS::Lambda::Alias" else {}
 
 
 def _grants(body: Mapping[str, Any]) -> bool:

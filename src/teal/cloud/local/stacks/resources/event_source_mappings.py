@@ -72,7 +72,8 @@ class EventSourceMapping:
         return Provisioned(mapping_id, {"Id": mapping_id, "EventSourceMappingArn": arn})
 
     def _checked(self, ctx: ResourceContext, props: Properties) -> MappingSettings:
-        function = function_name_of(str(props.get("FunctionName")))
+        named = str(props.get("FunctionName"))
+        function = function_name_of(named)
         spec = catalog.function_by_name(ctx.conn, function)
         if spec is None:
             raise ResourceFailed(
@@ -105,7 +106,8 @@ class EventSourceMapping:
         enabled = props.get("Enabled", True)
         return MappingSettings(
             function_name=function,
-            function_arn=function_arn(ctx, function),
+            # an alias's or a version's ARN stays qualified: the poller invokes what it names
+            function_arn=named if named.startswith("arn:") else function_arn(ctx, function),
             source_arn=source,
             batch_size=size,
             window_s=int(window or 0),

@@ -1,4 +1,4 @@
-"""AWS::Lambda::Function and AWS::Lambda::Permission.
+"""AWS::Lambda::Function, Permission, Version and Alias.
 
 A function is stored (by :mod:`teal.cloud.local.functions.catalog`) as the
 :class:`FunctionSpec` the workers start from; its code must be an artifact
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from teal.cloud.local.functions import catalog
@@ -71,6 +72,7 @@ class Function:
             "Layers",
             "ReservedConcurrentExecutions",
             "VpcConfig",
+            "SnapStart",
         }
     )
     required = frozenset({"Code", "Role"})
@@ -181,3 +183,136 @@ class Permission:
 
     def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
         catalog.remove_permission(ctx.conn, current.physical_id)
+
+
+class Version:
+    """A published version: what ``$LATEST`` is when the resource is created."""
+
+    type_name = "AWS::Lambda::Version"
+    properties = frozenset(
+        {"FunctionName", "Description", "CodeSha256", "ProvisionedConcurrencyConfig"}
+    )
+    required = frozenset({"FunctionName"})
+    attributes = frozenset({"Version", "FunctionArn"})
+    transactional = True
+
+    def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
+        function = function_name_of(require_str(props, "FunctionName"))
+        if not catalog.function_exists(ctx.conn, function):
+            raise _function_not_found(ctx, function)
+        number = catalog.publish_version(ctx.conn, function)
+        arn = function_arn(ctx, function)
+        return Provisioned(f"{arn}:{number}", {"Version": str(number), "FunctionArn": arn})
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
+    ) -> Provisioned:
+        # Every property of a version is create-only: the engine replaces instead.
+        return current
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
+        base, number = catalog.split_qualifier(current.physical_id)
+        if number is None or not number.isdigit():
+            return
+        try:
+            catalog.delete_version(ctx.conn, function_name_of(base), int(number))
+        except ValueError as refused:
+            raise ResourceFailed(str(refused)) from refused
+
+
+class Alias:
+    """An alias: the version it points at, and the share of invocations another gets
+    (``RoutingConfig.AdditionalVersionWeights``, one version, as Lambda allows)."""
+
+    type_name = "AWS::Lambda::Alias"
+    properties = frozenset(
+        {
+            "FunctionName",
+            "FunctionVersion",
+            "Name",
+            "Description",
+            "RoutingConfig",
+            # kept, not emulated: the local cloud starts workers on demand
+            "ProvisionedConcurrencyConfig",
+        }
+    )
+    required = frozenset({"FunctionName", "FunctionVersion", "Name"})
+    attributes = frozenset({"AliasArn"})
+    transactional = True
+
+    def create(self, ctx: ResourceContext, props: Properties) -> Provisioned:
+        return self._put(ctx, props)
+
+    def update(
+        self, ctx: ResourceContext, current: Provisioned, old: Properties, new: Properties
+    ) -> Provisioned:
+        return self._put(ctx, new)
+
+    def delete(self, ctx: ResourceContext, current: Provisioned, props: Properties) -> None:
+        base, name = catalog.split_qualifier(current.physical_id)
+        if name is not None:
+            catalog.delete_alias(ctx.conn, function_name_of(base), name)
+
+    def _put(self, ctx: ResourceContext, props: Properties) -> Provisioned:
+        function = function_name_of(require_str(props, "FunctionName"))
+        if not catalog.function_exists(ctx.conn, function):
+            raise _function_not_found(ctx, function)
+        name = require_str(props, "Name")
+        version = self._version(ctx, function, props.get("FunctionVersion"))
+        weights = {
+            self._version(ctx, function, w.get("FunctionVersion")): self._weight(w)
+            for w in _weights(props.get("RoutingConfig"))
+        }
+        if version in weights:
+            raise ResourceFailed(
+                "Invalid function version in AdditionalVersionWeights: it is the version "
+                "the alias points to"
+            )
+        catalog.put_alias(ctx.conn, catalog.Alias(function, name, version, weights))
+        arn = f"{function_arn(ctx, function)}:{name}"
+        return Provisioned(arn, {"AliasArn": arn})
+
+    @staticmethod
+    def _version(ctx: ResourceContext, function: str, value: Any) -> int:
+        text = str(value)
+        if not text.isdigit() or not catalog.version_exists(ctx.conn, function, int(text)):
+            raise ResourceFailed(
+                f"Function not found: {function_arn(ctx, function)}:{text} "
+                "(Service: Lambda, Status Code: 404, Error Code: ResourceNotFoundException)"
+            )
+        return int(text)
+
+    @staticmethod
+    def _weight(entry: Mapping[str, Any]) -> float:
+        weight = entry.get("FunctionWeight")
+        try:
+            share = float(weight)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise ResourceFailed(f"FunctionWeight must be a number (got {weight!r})") from exc
+        if not 0.0 <= share <= 1.0:
+            raise ResourceFailed(
+                f"1 validation error detected: Value '{share}' at 'functionWeight' failed to "
+                "satisfy constraint: Member must have value less than or equal to 1.0"
+            )
+        return share
+
+
+def _weights(routing: Any) -> list[Mapping[str, Any]]:
+    if routing is None:
+        return []
+    entries = routing.get("AdditionalVersionWeights", []) if isinstance(routing, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ResourceFailed("RoutingConfig.AdditionalVersionWeights must be a list")
+    if len(entries) > 1:
+        raise ResourceFailed(
+            "1 validation error detected: Value at 'routingConfig.additionalVersionWeights' "
+            "failed to satisfy constraint: Member must have length less than or equal to 1"
+        )
+    return entries
+
+
+def _function_not_found(ctx: ResourceContext, function: str) -> ResourceFailed:
+    return ResourceFailed(
+        f"Function not found: {function_arn(ctx, function)} "
+        "(Service: Lambda, Status Code: 404, Error Code: ResourceNotFoundException)"
+    )

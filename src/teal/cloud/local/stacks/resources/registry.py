@@ -62,6 +62,8 @@ def providers() -> Providers:
             lambda_.Function(),
             lambda_.Permission(),
             layers.LayerVersion(),
+            lambda_.Version(),
+            lambda_.Alias(),
             apigateway.RestApi(),
             apigateway.Resource(),
             apigateway.Method(),
