@@ -465,6 +465,28 @@ class FakeCloudFormation:
         )
         return str(made["LayerVersionArn"])
 
+    def _make_version(self, stack: FakeStack, logical_id: str, props: dict[str, Any]) -> str:
+        """A version published in moto; its qualified ARN is its physical id (Ref), its
+        number the ``Version`` attribute."""
+        assert self._services is not None
+        described = {"Description": props["Description"]} if "Description" in props else {}
+        made = self._services.lambda_.publish_version(
+            FunctionName=props["FunctionName"], **described
+        )
+        return str(made["FunctionArn"])
+
+    def _make_alias(self, stack: FakeStack, logical_id: str, props: dict[str, Any]) -> str:
+        """An alias made in moto; its ARN is its physical id (Ref)."""
+        assert self._services is not None
+        routing = {"RoutingConfig": props["RoutingConfig"]} if "RoutingConfig" in props else {}
+        made = self._services.lambda_.create_alias(
+            FunctionName=props["FunctionName"],
+            Name=props["Name"],
+            FunctionVersion=str(props["FunctionVersion"]),
+            **routing,
+        )
+        return str(made["AliasArn"])
+
     def _make_permission(self, stack: FakeStack, logical_id: str, props: dict[str, Any]) -> str:
         assert self._services is not None
         statement = f"{stack.name}-{logical_id}"[:100]
@@ -598,6 +620,8 @@ class FakeCloudFormation:
         if (stack.stack_id, logical_id) in self._arns and attribute == "Arn":
             return self._arns[(stack.stack_id, logical_id)]
         physical = stack.physical.get(logical_id, logical_id)
+        if attribute == "Version" and physical.startswith("arn:aws:lambda:"):
+            return physical.rsplit(":", 1)[1]  # a published version's number
         if attribute.startswith("Outputs.") and physical.startswith("arn:aws:cloudformation:"):
             return self.find(physical).outputs[attribute.removeprefix("Outputs.")]
         if self._services is not None and attribute == "RootResourceId":
@@ -666,6 +690,8 @@ _MADE_IN_MOTO = {
     "AWS::ApiGateway::UsagePlanKey": "_make_usage_plan_key",
     "AWS::Lambda::Function": "_make_function",
     "AWS::Lambda::LayerVersion": "_make_layer_version",
+    "AWS::Lambda::Version": "_make_version",
+    "AWS::Lambda::Alias": "_make_alias",
     "AWS::Lambda::Permission": "_make_permission",
     "AWS::Lambda::EventSourceMapping": "_make_event_source_mapping",
     "AWS::Events::Rule": "_make_rule",

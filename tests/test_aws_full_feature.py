@@ -144,6 +144,11 @@ FOUND_BY: dict[str, Callable[[Moto, str, Props], object]] = {
     "AWS::ApiGateway::DomainName": lambda m, pid, p: m.apigateway.get_domain_name(domainName=pid),
     "AWS::IAM::Role": lambda m, pid, p: m.iam.get_role(RoleName=pid),
     "AWS::Lambda::Function": lambda m, pid, p: m.services.lambda_.get_function(FunctionName=pid),
+    # a version's physical id is its qualified ARN, an alias's its ARN
+    "AWS::Lambda::Version": lambda m, pid, p: m.services.lambda_.get_function(FunctionName=pid),
+    "AWS::Lambda::Alias": lambda m, pid, p: m.services.lambda_.get_alias(
+        FunctionName=pid.split(":")[-2], Name=pid.split(":")[-1]
+    ),
     # moto lacks GetLayerVersionByArn: the ARN's name and number
     "AWS::Lambda::LayerVersion": lambda m, pid, p: m.services.lambda_.get_layer_version(
         LayerName=pid.split(":")[-2], VersionNumber=int(pid.split(":")[-1])

@@ -246,7 +246,9 @@ def test_a_code_only_redeploy_uploads_the_code_and_keeps_the_layer(
     def layer_of(report: DeployReport) -> tuple[str, Any]:
         stack = fake.find(report.target.environment)
         resources = stack.template["Resources"].items()
-        [(logical_id, body)] = [(i, r) for i, r in resources if r["Type"].endswith("Version")]
+        [(logical_id, body)] = [
+            (i, r) for i, r in resources if r["Type"] == "AWS::Lambda::LayerVersion"
+        ]
         return stack.physical[logical_id], body
 
     first = run()

@@ -33,7 +33,8 @@ def test_a_function_setting_names_the_function_and_the_values() -> None:
     before = synthesize(table, make_target(), CODE_KEY)
     target = make_target(memory=1024, variables={"MODE": "fast"})
     after = synthesize(table, target, CODE_KEY, previous=deployed(before))
-    (change,) = analyze(before.template, {}, after.template, {}).changes.modified
+    modified = analyze(before.template, {}, after.template, {}).changes.modified
+    (change,) = [c for c in modified if c.type == "AWS::Lambda::Function"]
     assert change.reason.startswith("function api changes in place: ")
     assert "its memory 256 -> 1024" in change.reason
     assert "new variables MODE" in change.reason
@@ -61,13 +62,13 @@ def test_a_removed_route_and_a_type_no_rule_knows() -> None:
     old = synth(["GET /posts", "GET /tags"]).template
     new = synth(["GET /posts"]).template
     function = next(k for k, v in new["Resources"].items() if v["Type"] == "AWS::Lambda::Function")
-    new["Resources"]["Snapshot"] = {
-        "Type": "AWS::Lambda::Version",
-        "Properties": {"FunctionName": {"Ref": function}},
+    new["Resources"]["Bucket"] = {
+        "Type": "AWS::Lambda::Url",
+        "Properties": {"TargetFunctionArn": {"Fn::GetAtt": [function, "Arn"]}},
     }
     said = reasons_of(analyze(old, {}, new, {}).changes)
     assert "the route GET /tags will be deleted" in said.values()
-    assert said["Snapshot"] == "Snapshot (AWS::Lambda::Version) of function api will be created"
+    assert said["Bucket"] == "Bucket (AWS::Lambda::Url) of function api will be created"
 
 
 def test_a_first_deploy_says_what_each_resource_is() -> None:

@@ -46,6 +46,10 @@ PROPERTY_WORDS = {
 }
 
 
+# A function's alias and its versions: what invokers name in its place.
+PUBLISHED_TYPES = frozenset({"AWS::Lambda::Alias", "AWS::Lambda::Version"})
+
+
 class Side:
     """One template's flat resources, and what teal's metadata says of them."""
 
@@ -68,10 +72,19 @@ class Side:
         """The functions a resource refers to, or those that refer to it (a role, a log
         group), by name."""
         pointed = {i for ids in resource.idents.values() for i in ids}
+        pointed |= {i for ident in pointed for i in self._published(ident)}
         found = [i for i in sorted(pointed) if self._is_function(i)]
         if not found:
             found = self._referrers().get(resource.ident, [])
         return sorted({self.function(i) for i in found})
+
+    def _published(self, ident: str) -> set[str]:
+        """What a function's alias or version refers to (the function): an invoker points
+        at the alias, and means the function."""
+        named = self.resources.get(ident)
+        if named is None or named.type not in PUBLISHED_TYPES:
+            return set()
+        return {i for ids in named.idents.values() for i in ids}
 
     def path(self, ident: str) -> str:
         """An API resource's path, walked up its parents (memoized)."""
@@ -197,6 +210,16 @@ _SUBJECTS: dict[str, Callable[[FlatResource, Side], str]] = {
     "AWS::ApiGateway::UsagePlan": lambda r, side: "the usage plan of the API key",
     "AWS::ApiGateway::UsagePlanKey": lambda r, side: "the API key's place in its usage plan",
     "AWS::Logs::LogGroup": lambda r, side: "the environment's log group",
+    "AWS::Lambda::Version": lambda r, side: (
+        f"a published version of function {', '.join(side.functions_of(r))}"
+    ),
+    "AWS::Lambda::Alias": lambda r, side: (
+        f"the alias {r.raw.get('Name', '?')} of function {', '.join(side.functions_of(r))} "
+        "(what its invokers call)"
+    ),
+    "AWS::Lambda::LayerVersion": lambda r, side: (
+        f"the dependency layer of function {', '.join(side.functions_of(r))}"
+    ),
     "AWS::CloudFormation::Stack": lambda r, side: (
         f"the nested stack {r.logical_id} (a page of the API's paths and routes)"
     ),
