@@ -154,9 +154,10 @@ def test_a_plan_against_the_deployed_stack_explains_a_new_schedule(
 
     plan = prepared.plan
     assert not plan.replace and not plan.changes.replaced
-    # the code changed (every function with it) and the rule in place
+    # the code changed (every function with it, and its alias to the new version) and the
+    # rule in place
     modified = {c.type for c in plan.changes.modified}
-    assert modified == {"AWS::Events::Rule", "AWS::Lambda::Function"}
+    assert modified == {"AWS::Events::Rule", "AWS::Lambda::Function", "AWS::Lambda::Alias"}
     print_plan(plan)
     out = capsys.readouterr().out
     assert "the schedule of function tick changes: rate(5 minutes) -> cron(0 6 * * ? *)" in out

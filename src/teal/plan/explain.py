@@ -86,6 +86,10 @@ class _Side:
         target = value.get("Ref") if isinstance(value, dict) else None
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             target = value["Fn::GetAtt"][0]
+        body = self.resources.get(str(target), {})
+        if isinstance(body, dict) and body.get("Type") == "AWS::Lambda::Alias":
+            # invokers call the function's alias: the function is the alias's
+            return self.function_of(self.props(str(target)).get("FunctionName"))
         variables = self.props(str(target)).get("Environment", {}).get("Variables", {})
         return str(variables.get("TEAL_FUNCTION") or target)
 
