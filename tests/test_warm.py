@@ -40,6 +40,12 @@ def workers_of(cloud: LocalCloudEnv) -> Counter[str]:
     return Counter(str(w["function"]) for w in status["workers"])
 
 
+def lambda_versions_of(cloud: LocalCloudEnv, function: str) -> set[str]:
+    """The Lambda versions the function's workers run ("1", or "$LATEST")."""
+    status = cloud.teal_ok("local", "status", "--json").json()
+    return {str(w["lambda_version"]) for w in status["workers"] if w["function"] == function}
+
+
 def serving_version(url: str) -> str:
     code, body = get(url + "health")
     assert code == 200, body
@@ -74,6 +80,8 @@ def test_a_switch_warms_the_target_to_its_warm_setting_before_the_mapping_moves(
     workers = workers_of(local_cloud)
     assert workers["blog-dev-2-posts"] == 3  # [functions.posts] warm = 3
     assert workers["blog-dev-2-home"] == 1  # nothing ran live: at least one each
+    # the workers of the version the alias points at, which the requests will reach
+    assert lambda_versions_of(local_cloud, "blog-dev-2-posts") == {"1"}
     assert serving_version(domain) == "1"  # the mapping had not moved yet
 
 

@@ -801,12 +801,14 @@ class Cloud(Protocol):
         ...
 
     # Warming a function before traffic moves to it (teal.ops.warm).
-    def warm_function(self, name: str, concurrency: int) -> Warmed:
+    def warm_function(self, name: str, concurrency: int, alias: str) -> Warmed:
         """Have ``concurrency`` execution environments of the function run the warm-up
         event (:mod:`teal.runtime.warmup`: the app imported, its startup run, no handler
-        called), so that each is ready before traffic comes. A warm-up that fails (the
-        app does not import) is answered, not raised; a missing function raises
-        :class:`FunctionNotFound`."""
+        called), so that each is ready before traffic comes: those of the version
+        ``alias`` points at, which the invokers call (the function's own, ``$LATEST``,
+        when it has no such alias: deployed before teal published versions). A warm-up
+        that fails (the app does not import) is answered, not raised; a missing function
+        raises :class:`FunctionNotFound`."""
         ...
 
     def peak_concurrency(self, names: Sequence[str], window_s: int) -> dict[str, int]:

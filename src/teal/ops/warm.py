@@ -36,6 +36,7 @@ from teal.project.config import MAX_WARM, Target
 from teal.runtime.errors import OperationError
 from teal.template.synth import METADATA_KEY, WARM_KEY
 from teal.template.types import Template
+from teal.template.versions import ALIAS_NAME
 
 PEAK_WINDOW_S = 3600  # "what live has been using": its peak over the last hour
 warnings_log = logging.getLogger("teal.warnings")
@@ -142,7 +143,9 @@ def warm_environment(
     cloud.ensure_serving()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=len(planned), thread_name_prefix="warm") as pool:
-        results = list(pool.map(lambda p: cloud.warm_function(p.name, p.concurrency), planned))
+        results = list(
+            pool.map(lambda p: cloud.warm_function(p.name, p.concurrency, ALIAS_NAME), planned)
+        )
     seconds = time.monotonic() - started
     _refuse_failed(goal, planned, results)
     report = WarmReport(

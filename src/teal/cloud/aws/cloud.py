@@ -290,9 +290,10 @@ class AwsCloud:
     def missing_references(self, references: Sequence[Reference]) -> list[str]:
         return secret_checks.missing_references(self.clients, references)
 
-    def warm_function(self, name: str, concurrency: int) -> Warmed:
+    def warm_function(self, name: str, concurrency: int, alias: str) -> Warmed:
+        qualifier = alias if self.function_aliases([name], alias) else None
         with translated(name):
-            return self._warming.warm(name, concurrency)
+            return self._warming.warm(name, concurrency, qualifier)
 
     def peak_concurrency(self, names: Sequence[str], window_s: int) -> dict[str, int]:
         with translated("cloudwatch"):

@@ -560,14 +560,14 @@ class LocalCloud:
             logs=logs,
         )
 
-    def warm_function(self, name: str, concurrency: int) -> Warmed:
+    def warm_function(self, name: str, concurrency: int, alias: str) -> Warmed:
         """Through the gateway's warm endpoint: the pool of workers that serve the requests
         starts what it lacks of ``concurrency`` (at most its cap of workers at once). The
         gateway runs already (:meth:`ensure_serving`): functions are warmed from threads."""
         answer = _post_json(
             gateway_port(),
             f"{WARM_PREFIX}{name}",
-            {"concurrency": concurrency},
+            {"concurrency": concurrency, "alias": alias},
             token_headers(self.paths),
         )
         if answer.status == 404:

@@ -657,11 +657,13 @@ class WorkerInfo:
     busy: bool
     idle_s: float  # since its last request ended (0 while busy)
     invocations: int
+    lambda_version: str = "$LATEST"  # the published version it runs ("3"), or $LATEST
 
     def to_json(self) -> dict[str, object]:
         return {
             "function": self.function_name,
             "version": self.version,
+            "lambda_version": self.lambda_version,
             "pid": self.pid,
             "state": "busy" if self.busy else "idle",
             "idle_s": round(self.idle_s, 1),
@@ -895,11 +897,21 @@ class WorkerManager:
         for pool in sorted(self._pools.values(), key=lambda p: (p.spec.name, p.spec.version_key)):
             version = pool.spec.code_sha256[:12]
             found.extend(
-                WorkerInfo(pool.spec.name, version, w.pid, True, 0.0, w.invocations)
+                WorkerInfo(
+                    pool.spec.name, version, w.pid, True, 0.0, w.invocations, pool.spec.version
+                )
                 for w in pool.running
             )
             found.extend(
-                WorkerInfo(pool.spec.name, version, w.pid, False, now - w.last_used, w.invocations)
+                WorkerInfo(
+                    pool.spec.name,
+                    version,
+                    w.pid,
+                    False,
+                    now - w.last_used,
+                    w.invocations,
+                    pool.spec.version,
+                )
                 for w in reversed(pool.idle)
             )
         return found

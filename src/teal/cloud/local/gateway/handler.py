@@ -305,6 +305,14 @@ def _concurrency_of(body: bytes | None) -> int | None:
     return asked if isinstance(asked, int) and not isinstance(asked, bool) and asked >= 1 else None
 
 
+def _alias_of(body: bytes | None) -> str | None:
+    try:
+        alias = json.loads(body or b"{}").get("alias")
+    except (ValueError, AttributeError):
+        return None
+    return alias if isinstance(alias, str) and alias else None
+
+
 class Gateway:
     """API Gateway's request handling over a :class:`ServingState`."""
 
@@ -710,10 +718,13 @@ class Gateway:
     async def _warm(self, view: _View, name: str, request: GatewayRequest) -> GatewayResponse:
         """Ready the function's workers before a switch (``{"concurrency": N}``): how many
         are ready, or the warm-up's error (the app failed to import, say)."""
-        arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
-        spec = self._function(view, arn)
-        if spec is None:
+        own = self.state.function_named(name)
+        if own is None:
+            arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
             return _json_response(404, {"message": f"Function not found: {arn}"}, "")
+        # the pool the invokers reach: the alias's version (the function's own without one)
+        alias = _alias_of(request.body)
+        spec = (self._function(view, f"{own.arn}:{alias}") if alias else None) or own
         asked = _concurrency_of(request.body)
         if asked is None:
             return _json_response(400, {"message": "concurrency: a whole number >= 1"}, "")

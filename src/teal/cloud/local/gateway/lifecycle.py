@@ -66,6 +66,7 @@ class WorkerStatus:
     idle_s: float
     invocations: int
     rss_bytes: int
+    lambda_version: str = "$LATEST"  # the published version it runs ("3"), or $LATEST
 
     def to_json(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -360,6 +361,7 @@ def _worker_status(data: dict[str, Any]) -> WorkerStatus:
         float(data.get("idle_s") or 0),
         int(data.get("invocations") or 0),
         int(data.get("rss_bytes") or 0),
+        str(data.get("lambda_version") or "$LATEST"),  # an older gateway does not say
     )
 
 
