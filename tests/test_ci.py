@@ -195,7 +195,8 @@ def test_the_policy_is_scoped_to_the_app(tmp_path: Path, teal_cli: Callable[...,
     assert "StackRoute53" not in statements
     # only the statements whose resource AWS takes as * alone say *
     wide = {sid for sid, s in statements.items() if s["Resource"] == "*"}
-    assert wide == {"TealMetrics", "TealListStacks"}
+    # metric reads and DescribeParameters (metadata of the parameters a deploy checks)
+    assert wide == {"TealMetrics", "TealListStacks", "TealParametersRead"}
     text = teal_cli("aws", "policy", "--project", str(root), "--account", "123456789012")
     assert text.code == 0, text.err
     assert "# TealMetrics: teal switch --watch" in text.out

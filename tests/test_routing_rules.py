@@ -131,7 +131,7 @@ def cloud(tmp_path: Path) -> Iterator[LocalCloud]:
     with opened.store.transaction() as conn:
         rest_apis.create_domain(conn, DOMAIN, {}, iter([4600]))
         for api in ("blue", "green"):
-            api_id, root = rest_apis.create_api(conn, api)
+            api_id, root = rest_apis.create_api(conn, api, "us-east-1")
             rest_apis.put_method(conn, api_id, root, "GET", PAYLOAD)
             deployment = rest_apis.create_deployment(conn, api_id)
             rest_apis.put_stage(conn, api_id, "dev", deployment, {}, create=True)
@@ -211,6 +211,9 @@ def test_a_version_5_state_migrates_its_domains_to_routing_by_mappings_only(
     conn.execute("DROP TABLE routing_rules")
     conn.execute("ALTER TABLE domains DROP COLUMN routing_mode")
     conn.execute("ALTER TABLE domains DROP COLUMN settings")  # version 7's
+    conn.execute("ALTER TABLE rest_apis DROP COLUMN region")  # version 8's
+    conn.execute("DROP TABLE function_versions")  # version 9's
+    conn.execute("DROP TABLE aliases")
     conn.execute("INSERT INTO domains (name, port, tags) VALUES (?, 4600, '{}')", (DOMAIN,))
     conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     conn.close()

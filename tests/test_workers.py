@@ -515,6 +515,7 @@ def test_workers_report_their_function_version_and_state(
         {
             "function": "t-hello",
             "version": code[0][:12],
+            "lambda_version": "$LATEST",
             "state": "idle",
             "idle_s": 12.0,
             "invocations": 1,
@@ -522,6 +523,7 @@ def test_workers_report_their_function_version_and_state(
         {
             "function": "t-sleep",
             "version": code[0][:12],
+            "lambda_version": "$LATEST",
             "state": "busy",
             "idle_s": 0.0,
             "invocations": 1,

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 # Results go to stdout; progress, warnings and errors to stderr, so that
 # `--json` leaves exactly one JSON object on stdout.
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# no emoji: ":secret:" in an ARN is text, not a shortcode to draw
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
     # Piped into a file or another program: tables keep whole URLs on one line
     # (they only grow as wide as their content) instead of folding at 80 columns.

@@ -159,6 +159,7 @@ def _printed_as_table(
         width=natural,
         highlight=False,
         soft_wrap=True,
+        emoji=False,
         force_terminal=out.is_terminal,
         no_color=out.no_color,
     )

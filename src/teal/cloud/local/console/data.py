@@ -30,6 +30,7 @@ from teal.cloud.base import (
     rollback_target,
 )
 from teal.cloud.local.cloud import LocalCloud
+from teal.cloud.local.functions.catalog import split_qualifier
 from teal.cloud.local.gateway import rest_apis
 from teal.cloud.local.gateway.supervision import Supervision, read_supervision
 from teal.cloud.local.gateway.traffic import read_traffic
@@ -291,7 +292,9 @@ def _environment_view(
 def _route_view(environment: str, route: RouteIntegration) -> RouteView:
     function = ""
     if route.function_arn:
-        function = app_function(environment, route.function_arn.rsplit(":", 1)[-1])
+        # the integration invokes the function's alias: the name is the ARN's, unqualified
+        unqualified, _ = split_qualifier(route.function_arn)
+        function = app_function(environment, unqualified.rsplit(":", 1)[-1])
     access = "open"
     if route.authorization != "NONE":
         access = f"authorizer ({route.authorization})"
