@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import click
 from rich.markup import escape
@@ -88,6 +88,23 @@ def check(
         raise bluegreen.ChecksFailed(target, report.results)
 
 
+def watch_limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The limits a watch judges by (``switch --watch``, a canary, a re-point's watch)."""
+    command = click.option(
+        "--max-p99-ms",
+        type=click.FloatRange(0, min_open=True),
+        metavar="N",
+        help="A watch's limit on the p99 latency (default: [deploy] max_p99_ms, else none).",
+    )(command)
+    return click.option(
+        "--max-error-rate",
+        type=click.FloatRange(0, 100),
+        metavar="PCT",
+        help="A watch's limit: 5xx answers in percent of requests (default: [deploy] "
+        "max_error_rate, else 1).",
+    )(command)
+
+
 def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
@@ -127,19 +144,7 @@ def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | N
     "gets ready the execution environments the live one has been using: [functions.NAME] "
     "warm, else its peak of the last hour, 1 to 50).",
 )
-@click.option(
-    "--max-error-rate",
-    type=click.FloatRange(0, 100),
-    metavar="PCT",
-    help="A watch's limit: 5xx answers in percent of requests (default: [deploy] "
-    "max_error_rate, else 1).",
-)
-@click.option(
-    "--max-p99-ms",
-    type=click.FloatRange(0, min_open=True),
-    metavar="N",
-    help="A watch's limit on the p99 latency (default: [deploy] max_p99_ms, else none).",
-)
+@watch_limit_options
 def switch(
     *,
     project: Path,

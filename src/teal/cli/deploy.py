@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from teal.cli.bluegreen import _duration_option, configured_domains
+from teal.cli.bluegreen import _duration_option, configured_domains, watch_limit_options
 from teal.cli.common import (
     console,
     emit_json,
@@ -74,19 +74,7 @@ def _percent_option(_ctx: click.Context, param: click.Parameter, value: str | No
     help="How long a canary (or the watch after a replacement's re-point) watches "
     "(90s, 5m...; default: [deploy] watch, else 5m for a canary).",
 )
-@click.option(
-    "--max-error-rate",
-    type=click.FloatRange(0, 100),
-    metavar="PCT",
-    help="A watch's limit: 5xx answers in percent of requests (default: [deploy] "
-    "max_error_rate, else 1).",
-)
-@click.option(
-    "--max-p99-ms",
-    type=click.FloatRange(0, min_open=True),
-    metavar="N",
-    help="A watch's limit on the p99 latency (default: [deploy] max_p99_ms, else none).",
-)
+@watch_limit_options
 @click.option("--verbose", "-v", is_flag=True, help="Print every stack event.")
 @click.option(
     "--no-warm",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from teal.project import config
 from teal.project.config import FunctionSettings
+from teal.project.vendor import folder_size
 from teal.runtime.errors import PackageError
 
 UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -48,7 +49,7 @@ def parts_of(folder: Path) -> list[Part]:
             if entry.name.startswith("."):
                 continue  # the installer's lock, teal's marker: not a package
             if entry.is_dir(follow_symlinks=False):
-                parts.append(Part(entry.name + "/", _folder_size(Path(entry.path))))
+                parts.append(Part(entry.name + "/", folder_size(Path(entry.path))))
             elif entry.is_file():
                 parts.append(Part(entry.name, entry.stat().st_size))
     return parts
@@ -88,16 +89,3 @@ def check_layer_count(
                 hint=f"list at most {LAYERS_LIMIT - ours} layers there, or move one "
                 "layer's packages into the project's dependencies",
             )
-
-
-def _folder_size(folder: Path) -> int:
-    size = 0
-    pending = [folder]
-    while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(Path(entry.path))
-                elif entry.is_file():
-                    size += entry.stat().st_size
-    return size

@@ -535,18 +535,7 @@ class LocalCloud:
         """Through the gateway's invoke endpoint: the workers that serve the requests."""
         self.ensure_serving()
         started_ms = int(time.time() * 1000) - 1000
-        answer = _post_json(
-            gateway_port(), f"{INVOKE_PREFIX}{name}", event, token_headers(self.paths)
-        )
-        if answer.status == 404:
-            raise FunctionNotFound(
-                f"function {name} is not deployed in the local cloud",
-                where=name,
-                hint="deploy the environment first (teal deploy), or check the name",
-            )
-        if answer.status != 200:
-            raise OperationError(f"invoking {name} failed: {answer.body.get('message')}")
-        body = answer.body
+        body = self._function_call(INVOKE_PREFIX, name, event, "invoking")
         error = body.get("error")
         request_id = str(body["request_id"])
         logs = self.logs.invocation_log(str(body["log_group"]), request_id, started_ms)
@@ -560,16 +549,10 @@ class LocalCloud:
             logs=logs,
         )
 
-    def warm_function(self, name: str, concurrency: int, alias: str) -> Warmed:
-        """Through the gateway's warm endpoint: the pool of workers that serve the requests
-        starts what it lacks of ``concurrency`` (at most its cap of workers at once). The
-        gateway runs already (:meth:`ensure_serving`): functions are warmed from threads."""
-        answer = _post_json(
-            gateway_port(),
-            f"{WARM_PREFIX}{name}",
-            {"concurrency": concurrency, "alias": alias},
-            token_headers(self.paths),
-        )
+    def _function_call(self, prefix: str, name: str, payload: Any, doing: str) -> Any:
+        """A call of the gateway's endpoint ``prefix`` for function ``name``: its answer,
+        or teal's error for a function not deployed or a call that failed."""
+        answer = _post_json(gateway_port(), f"{prefix}{name}", payload, token_headers(self.paths))
         if answer.status == 404:
             raise FunctionNotFound(
                 f"function {name} is not deployed in the local cloud",
@@ -577,12 +560,20 @@ class LocalCloud:
                 hint="deploy the environment first (teal deploy), or check the name",
             )
         if answer.status != 200:
-            raise OperationError(f"warming {name} failed: {answer.body.get('message')}")
-        error = answer.body.get("error")
+            raise OperationError(f"{doing} {name} failed: {answer.body.get('message')}")
+        return answer.body
+
+    def warm_function(self, name: str, concurrency: int, alias: str) -> Warmed:
+        """Through the gateway's warm endpoint: the pool of workers that serve the requests
+        starts what it lacks of ``concurrency`` (at most its cap of workers at once). The
+        gateway runs already (:meth:`ensure_serving`): functions are warmed from threads."""
+        asked = {"concurrency": concurrency, "alias": alias}
+        body = self._function_call(WARM_PREFIX, name, asked, "warming")
+        error = body.get("error")
         return Warmed(
             function_name=name,
             asked=concurrency,
-            ready=int(answer.body.get("ready") or 0),
+            ready=int(body.get("ready") or 0),
             error=FunctionError(str(error["type"]), str(error["message"])) if error else None,
         )
 
