@@ -16,6 +16,7 @@ from teal.cli.common import (
     err_console,
     load_target,
     open_watched_cloud,
+    parsed_by,
     progress,
     target_options,
 )
@@ -105,13 +106,14 @@ def watch_limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as problem:
-        raise click.BadParameter(str(problem), param=param) from None
+# switch and rollback: traffic moves to the target, warmed first unless this is given
+no_warm_option = click.option(
+    "--no-warm",
+    is_flag=True,
+    help="Move traffic without warming the target first (by default each of its functions "
+    "gets ready the execution environments the live one has been using: [functions.NAME] "
+    "warm, else its peak of the last hour, 1 to 50).",
+)
 
 
 @click.command()
@@ -132,18 +134,12 @@ def _duration_option(_ctx: click.Context, param: click.Parameter, value: str | N
     "--watch",
     "watch_for",
     metavar="DURATION",
-    callback=_duration_option,
+    callback=parsed_by(parse_duration),
     help="After the switch, watch the live traffic this long (90s, 5m...) and switch back "
     "on a breach (default: [deploy] watch).",
 )
 @click.option("--no-watch", is_flag=True, help="Do not watch, whatever [deploy] watch says.")
-@click.option(
-    "--no-warm",
-    is_flag=True,
-    help="Move traffic without warming the target first (by default each of its functions "
-    "gets ready the execution environments the live one has been using: [functions.NAME] "
-    "warm, else its peak of the last hour, 1 to 50).",
-)
+@no_warm_option
 @watch_limit_options
 def switch(
     *,
@@ -188,13 +184,7 @@ def switch(
 @click.command()
 @target_options
 @click.option("--skip-checks", is_flag=True, help="Switch back without running the checks.")
-@click.option(
-    "--no-warm",
-    is_flag=True,
-    help="Move traffic without warming the target first (by default each of its functions "
-    "gets ready the execution environments the live one has been using: [functions.NAME] "
-    "warm, else its peak of the last hour, 1 to 50).",
-)
+@no_warm_option
 def rollback(
     *,
     project: Path,
@@ -408,8 +398,6 @@ def delete(
         confirm_deletion(
             f"Delete {target.environment} from the {target.cloud} cloud?",
             refusal=f"deleting {target.environment} needs confirmation",
-            where="--yes",
-            hint="pass --yes when there is no terminal",
         )
     the_cloud = open_watched_cloud(target)
     with Activity(err_console) as activity:

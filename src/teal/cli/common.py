@@ -137,7 +137,33 @@ def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
-def confirm_deletion(question: str, *, refusal: str, where: str, hint: str) -> None:
+T = TypeVar("T")
+
+
+def parsed_by(
+    parse: Callable[[str], T],
+) -> Callable[[click.Context, click.Parameter, str | None], T | None]:
+    """A click callback that reads an option with one of teal.toml's parsers (a duration,
+    a percentage), so that the option and teal.toml accept the same words."""
+
+    def callback(_ctx: click.Context, param: click.Parameter, value: str | None) -> T | None:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as problem:
+            raise click.BadParameter(str(problem), param=param) from None
+
+    return callback
+
+
+def confirm_deletion(
+    question: str,
+    *,
+    refusal: str,
+    where: str = "--yes",
+    hint: str = "pass --yes when there is no terminal",
+) -> None:
     """Ask ``question`` at a terminal (no: the command ends, nothing changed); without
     one, refuse as bad input, since nobody can answer (``--yes`` says yes up front)."""
     if not is_interactive():

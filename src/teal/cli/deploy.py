@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from teal.cli.bluegreen import _duration_option, configured_domains, watch_limit_options
+from teal.cli.bluegreen import configured_domains, watch_limit_options
 from teal.cli.common import (
     console,
     emit_json,
@@ -16,6 +16,7 @@ from teal.cli.common import (
     is_interactive,
     load_target,
     open_watched_cloud,
+    parsed_by,
     target_options,
 )
 from teal.cli.exits import Reported
@@ -27,16 +28,7 @@ from teal.ops.decision import ReplacePolicy, plan_summary
 from teal.ops.deploy import DeployReport, deploy
 from teal.ops.environments import domain_lock_key, find_environment, read_domain
 from teal.ops.oplog import current_user
-from teal.project.config import Target, parse_percent
-
-
-def _percent_option(_ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_percent(value)
-    except ValueError as problem:
-        raise click.BadParameter(str(problem), param=param) from None
+from teal.project.config import Target, parse_duration, parse_percent
 
 
 @click.command(name="deploy")
@@ -61,7 +53,7 @@ def _percent_option(_ctx: click.Context, param: click.Parameter, value: str | No
     "--canary",
     "canary",
     metavar="PCT",
-    callback=_percent_option,
+    callback=parsed_by(parse_percent),
     help="For an in-place update, send this share (10%) of the changed functions' "
     "invocations to their new versions, watch them, then promote or roll back (default: "
     "[deploy] canary).",
@@ -70,7 +62,7 @@ def _percent_option(_ctx: click.Context, param: click.Parameter, value: str | No
     "--watch",
     "watch_for",
     metavar="DURATION",
-    callback=_duration_option,
+    callback=parsed_by(parse_duration),
     help="How long a canary (or the watch after a replacement's re-point) watches "
     "(90s, 5m...; default: [deploy] watch, else 5m for a canary).",
 )

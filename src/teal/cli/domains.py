@@ -69,8 +69,6 @@ def delete_command(
         confirm_deletion(
             f"Delete the domain {name}?",
             refusal=f"deleting the domain {name} needs confirmation",
-            where="--yes",
-            hint="pass --yes when there is no terminal",
         )
     the_cloud = open_watched_cloud(target)
     with Activity(err_console) as activity:

@@ -297,20 +297,19 @@ class _View:
         return next((d for d in self.domains if d.name.lower() == name), None)
 
 
-def _concurrency_of(body: bytes | None) -> int | None:
+def _warm_request(body: bytes | None) -> tuple[int | None, str | None]:
+    """A warm call's ``{"concurrency": N, "alias": NAME}``: N (None unless a whole number
+    >= 1) and the alias (None when not given)."""
     try:
-        asked = json.loads(body or b"{}").get("concurrency")
-    except (ValueError, AttributeError):
-        return None
-    return asked if isinstance(asked, int) and not isinstance(asked, bool) and asked >= 1 else None
-
-
-def _alias_of(body: bytes | None) -> str | None:
-    try:
-        alias = json.loads(body or b"{}").get("alias")
-    except (ValueError, AttributeError):
-        return None
-    return alias if isinstance(alias, str) and alias else None
+        asked = json.loads(body or b"{}")
+    except ValueError:
+        return None, None
+    if not isinstance(asked, dict):
+        return None, None
+    concurrency, alias = asked.get("concurrency"), asked.get("alias")
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        concurrency = None
+    return concurrency, alias if isinstance(alias, str) and alias else None
 
 
 class Gateway:
@@ -723,9 +722,8 @@ class Gateway:
             arn = f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{name}"
             return _json_response(404, {"message": f"Function not found: {arn}"}, "")
         # the pool the invokers reach: the alias's version (the function's own without one)
-        alias = _alias_of(request.body)
+        asked, alias = _warm_request(request.body)
         spec = (self._function(view, f"{own.arn}:{alias}") if alias else None) or own
-        asked = _concurrency_of(request.body)
         if asked is None:
             return _json_response(400, {"message": "concurrency: a whole number >= 1"}, "")
         answer: dict[str, Any] = {"function": spec.name, "asked": asked, "ready": 0, "error": None}
