@@ -178,16 +178,6 @@ def version_exists(conn: sqlite3.Connection, name: str, number: int) -> bool:
     return row is not None
 
 
-def versions_of(conn: sqlite3.Connection, name: str) -> list[int]:
-    """The function's published versions that exist, oldest first."""
-    rows = conn.execute(
-        "SELECT version FROM function_versions WHERE function_name = ? AND spec != '' "
-        "ORDER BY version",
-        (name,),
-    ).fetchall()
-    return [int(row[0]) for row in rows]
-
-
 @dataclass(frozen=True)
 class Alias:
     function_name: str

@@ -49,9 +49,6 @@ class Providers(Mapping[str, ResourceProvider]):
     def __len__(self) -> int:
         return len(self._emulated)
 
-    def is_emulated(self, type_name: str) -> bool:
-        return type_name in self._emulated
-
 
 def providers() -> Providers:
     """Every supported type, by its CloudFormation name."""
