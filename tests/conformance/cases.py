@@ -23,6 +23,7 @@ from corpus import (
     GO_SAMPLE,
     GREEDY,
     GUARDED,
+    GUARDED_EU,
     IAM_CONTEXT_DOC,
     KNOWN_ISSUES_DOC,
     LAMBDA_ERRORS_DOC,
@@ -1113,6 +1114,21 @@ case(
         "requestContext.authorizer.methodArn": (
             "arn:aws:execute-api:us-east-1:000000000000:guardedapi/dev/GET/tok"
         ),
+    },
+)
+case(
+    name="token-authorizer-method-arn-is-in-the-apis-region",
+    kind="authorizers",
+    source=AUTHORIZER_INPUT_DOC,
+    api=GUARDED_EU,
+    sent=Sent("/tok", headers=bearer("allow")),
+    event={
+        # the API's region, not a fixed one: the same account in every ARN; and the
+        # permission, written in that region, lets API Gateway invoke the function
+        "requestContext.authorizer.methodArn": (
+            "arn:aws:execute-api:eu-west-1:000000000000:guardedeu/dev/GET/tok"
+        ),
+        "requestContext.accountId": "000000000000",
     },
 )
 case(

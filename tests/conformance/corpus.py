@@ -13,7 +13,7 @@ docs/api-gateway.md, "Unknown").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 AWS_DOC = "aws-doc"  # an AWS document says so
@@ -191,6 +191,7 @@ class ApiShape:
     api_keys: Mapping[str, str] = field(default_factory=dict)  # value -> key id
     # gateway response type -> the headers it adds (DEFAULT_4XX, DEFAULT_5XX)
     gateway_responses: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    region: str = "us-east-1"  # the API's (its stack's): execute-api ARNs carry it
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,9 @@ GUARDED = ApiShape(
         "DEFAULT_5XX": (("Access-Control-Allow-Origin", ORIGIN),),
     },
 )
-APIS = (GREEDY, MAIN, SIBLINGS, ROOTED, GUARDED)
+# the guarded API again, made by a stack in another region
+GUARDED_EU = replace(GUARDED, api_id="guardedeu", region="eu-west-1")
+APIS = (GREEDY, MAIN, SIBLINGS, ROOTED, GUARDED, GUARDED_EU)
 # a custom domain in front of MAIN, under the base path "v1"
 DOMAIN_NAME = "shop.example.com"
 DOMAIN_BASE = "v1"

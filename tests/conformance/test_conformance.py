@@ -27,6 +27,7 @@ from corpus import APIS, DOMAIN_BASE, DOMAIN_NAME, SOURCE_KINDS, UNSOURCED, ApiS
 from teal import App
 from teal.cloud.local.gateway.lifecycle import ensure_gateway, stop_gateway
 from teal.cloud.local.model import (
+    LOCAL_ACCOUNT_ID,
     AuthorizerSpec,
     DomainRoute,
     GatewayResponseSpec,
@@ -157,11 +158,13 @@ def _publish(paths: LocalPaths, project: Path) -> tuple[str, str]:
 
 def _serve(state: FakeServingState, shape: ApiShape, sha: str, key: str) -> None:
     spec = make_function(f"{shape.api_id}-fn", sha, key, timeout_s=10, api_id=shape.api_id)
-    authorizers_arn = spec.invoke_source_arns[0].replace("/*/*/*", "/authorizers/*")
+    # the permissions the API's stack wrote, in the API's region
+    methods_arn = f"arn:aws:execute-api:{shape.region}:{LOCAL_ACCOUNT_ID}:{shape.api_id}/*/*/*"
+    authorizers_arn = methods_arn.replace("/*/*/*", "/authorizers/*")
     spec = dataclasses.replace(
         spec,
         handler="corpus_fn.handler",
-        invoke_source_arns=(*spec.invoke_source_arns, authorizers_arn),
+        invoke_source_arns=(methods_arn, authorizers_arn),
     )
     state.put_function(spec)
     routes = tuple(
@@ -190,6 +193,7 @@ def _serve(state: FakeServingState, shape: ApiShape, sha: str, key: str) -> None
                 kind: GatewayResponseSpec(kind, None, headers)
                 for kind, headers in shape.gateway_responses.items()
             },
+            shape.region,
         )
     )
     for value, key_id in shape.api_keys.items():
