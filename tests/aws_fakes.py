@@ -11,7 +11,6 @@ import functools
 import io
 import itertools
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
+from ports import free_port
 from teal.cloud.aws import AwsCloud
 from teal.cloud.aws.retry import Backoff
 from teal.cloud.aws.session import AwsClients
@@ -31,12 +31,6 @@ from teal.cloud.aws.session import AwsClients
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 T0 = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,14 +19,10 @@ from typing import Any
 
 import pytest
 
+from ports import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_BLOG = REPO / "examples" / "blog"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

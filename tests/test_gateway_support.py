@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import textwrap
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from ports import free_port
 from runtime_here import RUNTIME
 from teal.cloud.local.gateway.lifecycle import ensure_gateway, stop_gateway
 from teal.cloud.local.model import (
@@ -189,13 +189,6 @@ ROUTES = {
     "spawn": [("/spawn", "GET")],
     "ctx": [("/context", "GET")],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def publish_code(paths: LocalPaths, project: Path, version: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+import psutil
 import pytest
 
 from teal.cloud.local.gateway.lifecycle import (
@@ -339,6 +340,13 @@ def test_a_gateway_an_earlier_teal_started_is_still_stopped(tmp_path: Any) -> No
         [sys.executable, "-c", "import time; time.sleep(60)", "-m", "teal.cloud.local.gateway_main"]
     )
     try:
+        # until it has exec'd, the child's command line is still this process's
+        deadline = time.monotonic() + 10
+        while "teal.cloud.local.gateway_main" not in " ".join(
+            psutil.Process(earlier.pid).cmdline()
+        ):
+            assert time.monotonic() < deadline, "the stand-in never started"
+            time.sleep(0.01)
         record = {"pid": earlier.pid, "port": free_port(), "started_at": time.time()}
         paths.gateway_state.write_text(json.dumps(record))
         stopped = stop_gateway(paths, timeout_s=5.0)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from ports import free_port
 from teal.cloud.base import (
     BasePathMapping,
     HistoryEntry,
@@ -23,13 +23,6 @@ from teal.project.config import DomainSpec
 from test_local_engine_support import Events, blog_request
 
 SINCE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture

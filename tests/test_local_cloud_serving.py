@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ports import free_port
 from teal.cloud.base import BasePathMapping, StackFailed
 from teal.cloud.local.cloud import LocalCloud
 from teal.cloud.local.paths import LocalPaths
@@ -28,13 +28,6 @@ def handler(event, context):
             "body": json.dumps(body)}
 """
 RENAMED = (("/posts", ("GET",)), ("/posts/{post_id}", ("GET", "DELETE")))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def get(url: str) -> tuple[int, Any]:
